@@ -1,0 +1,23 @@
+// What a command needs from the outside world, injected so tests can run verbs in-process.
+import { run, type Runner } from '../lib/run/index.js';
+
+export interface Ctx {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  run: Runner;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Whether stdout is a terminal (progress and colour decisions). */
+  isTTY: boolean;
+}
+
+export function processCtx(): Ctx {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    run,
+    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    isTTY: Boolean(process.stdout.isTTY),
+  };
+}

@@ -1,0 +1,6 @@
+// Placeholder: replaced by the module that implements `bottle doctor`.
+import type { Command } from 'commander';
+import type { Ctx } from './context.js';
+import type { Outcome } from './cli.js';
+
+export function registerDoctor(_program: Command, _ctx: Ctx, _outcome: Outcome): void {}

@@ -1,0 +1,77 @@
+// The one way this project runs subprocesses: argv arrays in, one result shape out.
+import { execa } from 'execa';
+import { BinaryNotFoundError, CommandError } from '../errors.js';
+
+export interface RunResult {
+  argv: string[];
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  failed: boolean;
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  /** Return a failed result instead of throwing (probes decide on exitCode). */
+  probe?: boolean;
+  input?: string;
+  env?: Record<string, string | undefined>;
+  /** Replace the environment instead of extending it. */
+  extendEnv?: boolean;
+  cwd?: string;
+  timeoutMs?: number;
+  /** Hint appended to BinaryNotFoundError, e.g. how to install the binary. */
+  installHint?: string;
+}
+
+export type Runner = (argv: readonly string[], opts?: RunOptions) => Promise<RunResult>;
+
+// Runs argv[0] with argv[1..]; never through a shell.
+export const run: Runner = async (argv, opts = {}) => {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('run: empty argv');
+  const started = performance.now();
+  const r = await execa(file, args, {
+    reject: false,
+    input: opts.input,
+    env: opts.env,
+    extendEnv: opts.extendEnv ?? true,
+    cwd: opts.cwd,
+    timeout: opts.timeoutMs,
+    stdin: opts.input === undefined ? 'ignore' : undefined,
+    stripFinalNewline: true,
+  });
+  const result: RunResult = {
+    argv: [...argv],
+    exitCode: r.exitCode,
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    stderr: typeof r.stderr === 'string' ? r.stderr : '',
+    durationMs: Math.round(performance.now() - started),
+    failed: r.failed,
+    timedOut: r.timedOut,
+  };
+  const code = (r as { code?: string }).code;
+  if (code === 'ENOENT' && r.exitCode === undefined) {
+    throw new BinaryNotFoundError(file, argv, opts.installHint);
+  }
+  if (result.failed && !opts.probe) {
+    throw new CommandError(argv, result.exitCode, result.stderr || r.message, result.timedOut);
+  }
+  return result;
+};
+
+// Whether a binary is on PATH (no spawn; used by doctor and test skips).
+export async function which(binary: string, pathEnv = process.env.PATH ?? ''): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  const { join, delimiter } = await import('node:path');
+  if (binary.includes('/')) {
+    try { await access(binary, constants.X_OK); return binary; } catch { return undefined; }
+  }
+  for (const dir of pathEnv.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, binary);
+    try { await access(candidate, constants.X_OK); return candidate; } catch { /* next */ }
+  }
+  return undefined;
+}
