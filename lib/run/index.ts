@@ -56,7 +56,7 @@ export const run: Runner = async (argv, opts = {}) => {
     throw new BinaryNotFoundError(file, argv, opts.installHint);
   }
   if (result.failed && !opts.probe) {
-    throw new CommandError(argv, result.exitCode, result.stderr || r.message, result.timedOut);
+    throw new CommandError(argv, result.exitCode, result.stderr || (r.message ?? ""), result.timedOut);
   }
   return result;
 };
