@@ -1,6 +1,195 @@
-// Placeholder: replaced by the module that implements `bottle doctor`.
+// `bottle doctor`: is this machine ready to run bottles? One row per prerequisite, each
+// problem with a one-line fix; exits 1 when a required one is missing.
 import type { Command } from 'commander';
-import type { Ctx } from './context.js';
+import { access, constants, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { probeEngine, type EngineProbe, type ProbeEngineOptions } from '../lib/docker/engine.js';
+import { BinaryNotFoundError } from '../lib/errors.js';
+import { stateRoot } from '../lib/state/root.js';
 import type { Outcome } from './cli.js';
+import type { Ctx } from './context.js';
 
-export function registerDoctor(_program: Command, _ctx: Ctx, _outcome: Outcome): void {}
+export type CheckStatus = 'ok' | 'missing' | 'warn';
+
+// One prerequisite's verdict; also the `--json` row shape.
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  required: boolean;
+  version?: string;
+  detail?: string;
+  fix?: string;
+}
+
+// What doctor needs besides ctx; injected so tests need no real engine or old node.
+export interface DoctorDeps {
+  probeEngine: (opts: ProbeEngineOptions) => Promise<EngineProbe>;
+  nodeVersion: string;
+  engineTimeoutMs?: number;
+}
+
+export const defaultDoctorDeps: DoctorDeps = { probeEngine, nodeVersion: process.versions.node };
+
+const MIN_NODE: [number, number] = [20, 5];
+// tmux 3.0 brought pane options and `-e` on split-window/respawn-pane, which the cockpit uses.
+const MIN_TMUX: [number, number] = [3, 0];
+const TOOL_TIMEOUT_MS = 5000;
+
+export function registerDoctor(program: Command, ctx: Ctx, outcome: Outcome, deps: DoctorDeps = defaultDoctorDeps): void {
+  program
+    .command('doctor')
+    .description('check tmux, docker, the Docker engine, git, smolvm and the state dir; print a fix for each problem')
+    .option('--json', 'print {"ok", "checks": [...]} instead of a table')
+    .action(async (opts: { json?: boolean }) => {
+      const checks = await runChecks(ctx, deps);
+      const ok = doctorOk(checks);
+      ctx.out(opts.json ? `${JSON.stringify({ ok, checks }, null, 2)}\n` : renderChecks(checks));
+      if (!ok) outcome.exitCode = 1;
+    });
+}
+
+// Runs every check concurrently; the order of the result is the display order.
+export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps): Promise<Check[]> {
+  return Promise.all([
+    guard('node', true, async () => nodeCheck(deps.nodeVersion)),
+    guard('tmux', true, () => toolCheck(ctx, {
+      name: 'tmux', argv: ['tmux', '-V'], required: true, parse: /^tmux\s+(\S+)/m, minimum: MIN_TMUX,
+      fix: 'install tmux ≥ 3.0 (apt-get install tmux, brew install tmux)',
+    })),
+    guard('docker', true, () => toolCheck(ctx, {
+      name: 'docker', argv: ['docker', '--version'], required: true, parse: /version\s+([^\s,]+)/,
+      fix: 'install the docker CLI (apt-get install docker.io, or Docker Desktop)',
+    })),
+    guard('docker-engine', true, () => engineCheck(ctx, deps)),
+    guard('git', true, () => toolCheck(ctx, {
+      name: 'git', argv: ['git', '--version'], required: true, parse: /git version\s+(\S+)/,
+      fix: 'install git (apt-get install git, brew install git)',
+    })),
+    guard('smolvm', false, () => toolCheck(ctx, {
+      name: 'smolvm', argv: ['smolvm', '--version'], required: false, parse: /(\d+\.\d+(?:\.\d+)?[^\s]*)/,
+      absent: 'not installed (optional; needed only for --backend smolvm)',
+      fix: 'install smolvm ≥ 0.8 and put it on PATH, if you want --backend smolvm',
+    })),
+    guard('state-dir', true, () => stateDirCheck(ctx)),
+  ]);
+}
+
+// Required checks decide the exit code; warnings never do.
+export function doctorOk(checks: readonly Check[]): boolean {
+  return checks.every((c) => !c.required || c.status === 'ok');
+}
+
+const LABEL: Record<CheckStatus, string> = { ok: 'OK', missing: 'MISSING', warn: 'WARN' };
+
+// Pure: aligned columns `STATUS  NAME  version/detail`, a `fix:` line under each problem, and
+// a summary naming what is missing.
+export function renderChecks(checks: readonly Check[]): string {
+  const statusWidth = Math.max(...Object.values(LABEL).map((l) => l.length));
+  const nameWidth = Math.max(...checks.map((c) => c.name.length));
+  const indent = ' '.repeat(statusWidth + nameWidth + 4);
+  const lines: string[] = [];
+  for (const c of checks) {
+    const info = [c.version, c.detail].filter(Boolean).join('  ');
+    lines.push(`${LABEL[c.status].padEnd(statusWidth)}  ${c.name.padEnd(nameWidth)}  ${info}`.trimEnd());
+    if (c.status !== 'ok' && c.fix) lines.push(`${indent}fix: ${c.fix}`);
+  }
+  const missing = checks.filter((c) => c.required && c.status !== 'ok').map((c) => c.name);
+  lines.push('', missing.length ? `missing required: ${missing.join(', ')}` : 'all required checks passed');
+  return `${lines.join('\n')}\n`;
+}
+
+// A check that throws unexpectedly is reported, not allowed to take doctor down.
+async function guard(name: string, required: boolean, fn: () => Promise<Check>): Promise<Check> {
+  try {
+    return await fn();
+  } catch (e) {
+    return { name, status: required ? 'missing' : 'warn', required, detail: `check failed: ${(e as Error).message}` };
+  }
+}
+
+function nodeCheck(version: string): Check {
+  const ok = !olderThan(version, MIN_NODE);
+  return {
+    name: 'node', status: ok ? 'ok' : 'missing', required: true, version,
+    ...(!ok && { detail: `older than ${MIN_NODE.join('.')}`, fix: `install Node.js ≥ ${MIN_NODE.join('.')} (e.g. Node 22 LTS)` }),
+  };
+}
+
+interface ToolSpec {
+  name: string;
+  argv: string[];
+  required: boolean;
+  parse: RegExp;
+  fix: string;
+  minimum?: [number, number];
+  /** Detail when the binary is not on PATH (default "not found on PATH"). */
+  absent?: string;
+}
+
+// Runs `<tool> --version` through ctx.run as a probe; missing binary and failure are verdicts.
+async function toolCheck(ctx: Ctx, spec: ToolSpec): Promise<Check> {
+  const { name, required, fix } = spec;
+  const bad: CheckStatus = required ? 'missing' : 'warn';
+  let r;
+  try {
+    r = await ctx.run(spec.argv, { probe: true, env: ctx.env, extendEnv: false, cwd: ctx.cwd, timeoutMs: TOOL_TIMEOUT_MS });
+  } catch (e) {
+    if (!(e instanceof BinaryNotFoundError)) throw e;
+    return { name, status: bad, required, detail: spec.absent ?? 'not found on PATH', fix };
+  }
+  if (r.failed) {
+    const why = r.timedOut ? 'timed out' : `exited ${r.exitCode ?? 'by signal'}`;
+    const stderr = firstLine(r.stderr);
+    return { name, status: bad, required, detail: `\`${spec.argv.join(' ')}\` ${why}${stderr ? `: ${stderr}` : ''}`, fix };
+  }
+  const out = r.stdout || r.stderr;
+  const version = spec.parse.exec(out)?.[1];
+  if (!version) return { name, status: 'ok', required, detail: firstLine(out) || 'present (version unknown)' };
+  if (spec.minimum && olderThan(version, spec.minimum)) {
+    return { name, status: bad, required, version, detail: `older than ${spec.minimum.join('.')}`, fix };
+  }
+  return { name, status: 'ok', required, version };
+}
+
+async function engineCheck(ctx: Ctx, deps: DoctorDeps): Promise<Check> {
+  const p = await deps.probeEngine({ env: ctx.env, timeoutMs: deps.engineTimeoutMs });
+  if (p.ok) {
+    const platform = [p.os, p.arch].filter(Boolean).join('/');
+    return { name: 'docker-engine', status: 'ok', required: true, version: p.version, detail: `API ${p.apiVersion}${platform ? `, ${platform}` : ''} at ${p.host}` };
+  }
+  return {
+    name: 'docker-engine', status: 'missing', required: true, detail: `${p.host}: ${p.error}`,
+    fix: 'start the Docker engine (sudo systemctl start docker, or run dockerd), or set DOCKER_HOST to a reachable engine',
+  };
+}
+
+// The state root must be a writable dir, or creatable under the nearest existing ancestor.
+// Doctor only looks: it does not create the dir.
+async function stateDirCheck(ctx: Ctx): Promise<Check> {
+  const root = stateRoot(ctx.env);
+  const fix = `make ${root} writable, or set BOTTLE_STATE_DIR to a writable directory`;
+  let dir = root;
+  for (;;) {
+    const st = await stat(dir).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) return { name: 'state-dir', status: 'missing', required: true, detail: `${dir} is not a directory`, fix };
+      const writable = await access(dir, constants.W_OK | constants.X_OK).then(() => true, () => false);
+      if (!writable) return { name: 'state-dir', status: 'missing', required: true, detail: `${dir} is not writable`, fix };
+      return { name: 'state-dir', status: 'ok', required: true, detail: dir === root ? root : `${root} (will be created)` };
+    }
+    const up = dirname(dir);
+    if (up === dir) return { name: 'state-dir', status: 'missing', required: true, detail: `no existing parent of ${root}`, fix };
+    dir = up;
+  }
+}
+
+function olderThan(version: string, [major, minor]: [number, number]): boolean {
+  const m = /(\d+)\.(\d+)/.exec(version);
+  if (!m) return false; // e.g. tmux "master": cannot tell, do not complain
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj < major || (maj === major && min < minor);
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]?.trim() ?? '';
+}

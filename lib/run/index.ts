@@ -1,5 +1,6 @@
 // The one way this project runs subprocesses: argv arrays in, one result shape out.
 import { execa } from 'execa';
+import { statSync } from 'node:fs';
 import { BinaryNotFoundError, CommandError } from '../errors.js';
 
 export interface RunResult {
@@ -52,7 +53,8 @@ export const run: Runner = async (argv, opts = {}) => {
     timedOut: r.timedOut,
   };
   const code = (r as { code?: string }).code;
-  if (code === 'ENOENT' && r.exitCode === undefined) {
+  // spawn reports a missing cwd as ENOENT too; only blame the binary when the cwd is there.
+  if (code === 'ENOENT' && r.exitCode === undefined && !(opts.cwd && !isDir(opts.cwd))) {
     throw new BinaryNotFoundError(file, argv, opts.installHint);
   }
   if (result.failed && !opts.probe) {
@@ -60,6 +62,10 @@ export const run: Runner = async (argv, opts = {}) => {
   }
   return result;
 };
+
+function isDir(path: string): boolean {
+  try { return statSync(path).isDirectory(); } catch { return false; }
+}
 
 // Whether a binary is on PATH (no spawn; used by doctor and test skips).
 export async function which(binary: string, pathEnv = process.env.PATH ?? ''): Promise<string | undefined> {

@@ -1,0 +1,172 @@
+// Which Docker engine bottle talks to, and whether it answers. The endpoint comes from an
+// explicit env (DOCKER_HOST, else the current docker context, else the local socket), never
+// from process.env behind the caller's back, so doctor and tests can point it anywhere.
+import Docker from 'dockerode';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+// Where the engine is and how we found it (shown by doctor).
+export interface DockerEndpoint {
+  /** unix:///path, tcp://host:port, ssh://user@host, npipe://... */
+  host: string;
+  source: 'DOCKER_HOST' | 'context' | 'default';
+  context?: string;
+  /** TLS material for tcp endpoints (DOCKER_CERT_PATH or the context's tls dir). */
+  tlsDir?: string;
+  tlsVerify?: boolean;
+}
+
+// Resolves the endpoint the docker CLI would use: DOCKER_HOST, DOCKER_CONTEXT, config.json's
+// currentContext, then $HOME/.docker/run/docker.sock (Docker Desktop) or /var/run/docker.sock.
+export function resolveDockerEndpoint(env: NodeJS.ProcessEnv): DockerEndpoint {
+  if (env.DOCKER_HOST) {
+    return {
+      host: env.DOCKER_HOST,
+      source: 'DOCKER_HOST',
+      ...(env.DOCKER_CERT_PATH && { tlsDir: env.DOCKER_CERT_PATH }),
+      tlsVerify: env.DOCKER_TLS_VERIFY === '1',
+    };
+  }
+  const home = env.HOME || homedir();
+  const configDir = env.DOCKER_CONFIG || join(home, '.docker');
+  const context = env.DOCKER_CONTEXT || currentContext(configDir);
+  if (context && context !== 'default') {
+    const id = createHash('sha256').update(context).digest('hex');
+    const meta = readJson(join(configDir, 'contexts', 'meta', id, 'meta.json')) as
+      | { Endpoints?: { docker?: { Host?: string; SkipTLSVerify?: boolean } } }
+      | undefined;
+    const ep = meta?.Endpoints?.docker;
+    if (ep?.Host) {
+      const tlsDir = join(configDir, 'contexts', 'tls', id, 'docker');
+      return {
+        host: ep.Host,
+        source: 'context',
+        context,
+        ...(existsSync(tlsDir) && { tlsDir }),
+        tlsVerify: existsSync(tlsDir) && !ep.SkipTLSVerify,
+      };
+    }
+  }
+  const desktop = join(home, '.docker', 'run', 'docker.sock');
+  return { host: `unix://${existsSync(desktop) ? desktop : '/var/run/docker.sock'}`, source: 'default' };
+}
+
+function currentContext(configDir: string): string | undefined {
+  const config = readJson(join(configDir, 'config.json')) as { currentContext?: unknown } | undefined;
+  return typeof config?.currentContext === 'string' ? config.currentContext : undefined;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+// dockerode options for an endpoint. Every connection key is set (undefined included) because
+// docker-modem merges these over defaults it derives from process.env.DOCKER_HOST.
+export function dockerodeOptions(ep: DockerEndpoint, env: NodeJS.ProcessEnv = {}): Docker.DockerOptions {
+  const none = {
+    socketPath: undefined, host: undefined, port: undefined, protocol: undefined,
+    ca: undefined, cert: undefined, key: undefined, username: undefined,
+  };
+  if (ep.host.startsWith('unix://') || ep.host.startsWith('npipe://')) {
+    const socketPath = ep.host.replace(/^(unix|npipe):\/\//, '');
+    return { ...none, socketPath: socketPath || '/var/run/docker.sock' };
+  }
+  let url: URL;
+  try {
+    url = new URL(ep.host.includes('//') ? ep.host : `tcp://${ep.host}`);
+  } catch {
+    throw new Error(`docker host ${JSON.stringify(ep.host)} is not a URL (e.g. unix:///var/run/docker.sock, tcp://host:2375)`);
+  }
+  if (url.protocol === 'ssh:') {
+    return {
+      ...none,
+      protocol: 'ssh',
+      host: url.hostname,
+      port: url.port || 22,
+      username: url.username || undefined,
+      sshOptions: { agent: env.SSH_AUTH_SOCK },
+    };
+  }
+  const tls = ep.tlsVerify || url.port === '2376';
+  const certs = ep.tlsDir && tls ? readCerts(ep.tlsDir) : {};
+  return {
+    ...none,
+    protocol: tls ? 'https' : 'http',
+    host: url.hostname,
+    port: url.port || (tls ? 2376 : 2375),
+    ...certs,
+  };
+}
+
+function readCerts(dir: string): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const read = (name: string): Buffer | undefined => {
+    const file = join(dir, name);
+    return existsSync(file) ? readFileSync(file) : undefined;
+  };
+  return { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
+}
+
+// A dockerode client for the endpoint that `env` selects (the Docker backend builds on this).
+export function connectDocker(env: NodeJS.ProcessEnv, extra: Docker.DockerOptions = {}): { docker: Docker; endpoint: DockerEndpoint } {
+  const endpoint = resolveDockerEndpoint(env);
+  return { docker: new Docker({ ...dockerodeOptions(endpoint, env), ...extra }), endpoint };
+}
+
+// The probe's verdict; `host` says which engine was tried, for the fix hint.
+export type EngineProbe =
+  | { ok: true; host: string; version: string; apiVersion: string; os: string; arch?: string }
+  | { ok: false; host: string; error: string };
+
+export interface ProbeEngineOptions {
+  env: NodeJS.ProcessEnv;
+  /** Default 3000 ms: an unreachable tcp host must not stall `bottle doctor`. */
+  timeoutMs?: number;
+}
+
+// Asks the engine for its version (GET /version). Never throws: every failure is { ok: false }.
+export async function probeEngine(opts: ProbeEngineOptions): Promise<EngineProbe> {
+  const timeoutMs = opts.timeoutMs ?? 3000;
+  let host = opts.env.DOCKER_HOST ?? '(unresolved)';
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // The socket timeout is only a backstop; the race below decides, with a clear message.
+    const { docker, endpoint } = connectDocker(opts.env, { timeout: timeoutMs + 1000 });
+    host = endpoint.host;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    // @types/dockerode lacks abortSignal on version(); dockerode passes it to docker-modem.
+    const version = docker.version as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+    const v = (await Promise.race([version.call(docker, { abortSignal: abort.signal }), timedOut])) as {
+      Version?: string; ApiVersion?: string; Os?: string; Arch?: string;
+    };
+    if (!v || typeof v.Version !== 'string') return { ok: false, host, error: 'the endpoint answered, but not like a Docker engine' };
+    return { ok: true, host, version: v.Version, apiVersion: v.ApiVersion ?? '', os: v.Os ?? '', ...(v.Arch && { arch: v.Arch }) };
+  } catch (e) {
+    return { ok: false, host, error: describeEngineError(e) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeEngineError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException & { address?: string; statusCode?: number; reason?: string };
+  switch (err.code) {
+    case 'ENOENT': return `no socket at ${err.address ?? 'the given path'} (is dockerd running?)`;
+    case 'ECONNREFUSED': return 'connection refused (is dockerd running?)';
+    case 'EACCES': return `permission denied on ${err.address ?? 'the socket'} (is your user in the docker group?)`;
+    default:
+      if (err.statusCode) return `engine answered HTTP ${err.statusCode}${err.reason ? ` (${err.reason})` : ''}`;
+      return (err.message || String(e)).split('\n')[0]!;
+  }
+}

@@ -1,0 +1,103 @@
+// Validation of an agent's `egress:` block: host lists and credentialed routes.
+import { HEADER_NAME, isHostname, parseHostPattern } from './syntax.js';
+import { parseTemplate, templateVars } from './template.js';
+import type { EgressSpec, HeaderTemplate, RouteSpec } from './types.js';
+import type { Val, Walker } from './walk.js';
+
+const EGRESS_KEYS = ['allow', 'block', 'routes', 'passthrough'] as const;
+const ROUTE_KEYS = ['host', 'headers'] as const;
+const PATTERN_HELP = 'a hostname, *.domain or an IP address';
+
+// Missing `egress:` means no extra hosts: the agent reaches only the default Anthropic route.
+export function readEgress(w: Walker, v: Val | undefined): EgressSpec {
+  const egress: EgressSpec = { allow: [], block: [], routes: [], passthrough: [] };
+  if (!v) return egress;
+  const f = w.fields(v, EGRESS_KEYS);
+  if (!f) return egress;
+  if (f.allow) egress.allow = readHosts(w, f.allow, true);
+  if (f.block) egress.block = readHosts(w, f.block, false);
+  if (f.passthrough) egress.passthrough = readHosts(w, f.passthrough, false);
+  if (f.routes) egress.routes = readRoutes(w, f.routes, egress.block);
+  return egress;
+}
+
+function readHosts(w: Walker, v: Val, allowAny: boolean): string[] {
+  const out: string[] = [];
+  for (const item of w.list(v) ?? []) {
+    const raw = w.str(item, 'a host pattern');
+    if (raw === undefined) continue;
+    const parsed = parseHostPattern(raw);
+    if (!parsed) {
+      w.fail(item, `expected a host pattern (${PATTERN_HELP}${allowAny ? ', or "*"' : ''})`);
+    } else if (parsed.kind === 'any' && !allowAny) {
+      w.fail(item, '"*" is only meaningful in egress.allow');
+    } else if (!out.includes(parsed.host)) {
+      out.push(parsed.host);
+    }
+  }
+  return out;
+}
+
+function readRoutes(w: Walker, v: Val, blocked: string[]): RouteSpec[] {
+  const routes: RouteSpec[] = [];
+  const seen = new Map<string, number>();
+  for (const item of w.list(v) ?? []) {
+    const f = w.fields(item, ROUTE_KEYS);
+    if (!f) continue;
+    if (!f.host) w.fail({ ...item, path: `${item.path}.host` }, 'required');
+    if (!f.headers) w.fail({ ...item, path: `${item.path}.headers` }, 'required (the headers the gateway injects)');
+    const host = f.host ? readRouteHost(w, f.host) : undefined;
+    const headers = f.headers ? readHeaders(w, f.headers) : [];
+    if (host === undefined || !f.host) continue;
+    const first = seen.get(host);
+    if (first !== undefined) {
+      w.fail(f.host, `duplicate route for ${host} (first at line ${first})`);
+      continue;
+    }
+    if (blocked.includes(host)) w.fail(f.host, `${host} is both routed and blocked; remove one`);
+    seen.set(host, w.lineOf(f.host));
+    routes.push({ host, headers });
+  }
+  return routes;
+}
+
+function readRouteHost(w: Walker, v: Val): string | undefined {
+  const raw = w.str(v, 'a hostname');
+  if (raw === undefined) return undefined;
+  const host = raw.trim().toLowerCase();
+  if (isHostname(host)) return host;
+  w.fail(v, 'expected a hostname');
+  return undefined;
+}
+
+function readHeaders(w: Walker, v: Val): HeaderTemplate[] {
+  const entries = w.entries(v);
+  if (!entries) return [];
+  if (entries.length === 0) w.fail(v, 'expected at least one header');
+  const headers: HeaderTemplate[] = [];
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (!HEADER_NAME.test(e.key)) {
+      w.fail(e.val, 'expected an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)', e.keyNode);
+      continue;
+    }
+    if (seen.has(e.key.toLowerCase())) {
+      w.fail(e.val, `duplicate header ${e.key} (header names are case-insensitive)`, e.keyNode);
+      continue;
+    }
+    seen.add(e.key.toLowerCase());
+    const template = w.str(e.val, 'a header value');
+    if (template === undefined) continue;
+    if (/[\r\n\0]/.test(template)) {
+      w.fail(e.val, 'header value contains a line break or NUL');
+      continue;
+    }
+    const parsed = parseTemplate(template);
+    if ('error' in parsed) {
+      w.fail(e.val, parsed.error);
+      continue;
+    }
+    headers.push({ name: e.key, template, vars: templateVars(template) });
+  }
+  return headers;
+}

@@ -1,0 +1,198 @@
+// bottle.yaml text → validated Manifest, or every problem positioned at its YAML node.
+import { posix } from 'node:path';
+import { LineCounter, isScalar, parseDocument } from 'yaml';
+import { readEgress } from './egress.js';
+import { AGENT_NAME, ENV_NAME, GIT_REMOTE_NAME, gitUpstreamProblem } from './syntax.js';
+import {
+  BACKENDS, DEFAULT_BACKEND, DEFAULT_IMAGE,
+  type AgentSpec, type BackendName, type GitRemoteSpec, type Manifest, type ManifestIssue, type Position,
+} from './types.js';
+import { Walker, isEmpty, type Val } from './walk.js';
+
+const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
+const DEFAULTS_KEYS = ['backend', 'image'] as const;
+const AGENT_KEYS = ['prompt', 'skills', 'env', 'workspace', 'git', 'egress', 'supervise', 'backend', 'image'] as const;
+const GIT_KEYS = ['name', 'upstream', 'identity'] as const;
+
+// Env the bottle sets itself; a manifest value would break the sandbox wiring or leak the key.
+const GATEWAY_WIRING = 'bottle points the agent at its gateway';
+const RESERVED_ENV = new Map<string, string>([
+  ...['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'].map((n): [string, string] => [n, GATEWAY_WIRING]),
+  ['NODE_EXTRA_CA_CERTS', 'bottle installs its CA for the agent'],
+  ['ANTHROPIC_API_KEY', 'the gateway injects your key; the agent only gets a placeholder'],
+]);
+
+export interface ParseResult {
+  /** Present only when there are no issues. */
+  manifest?: Manifest;
+  issues: ManifestIssue[];
+  positions: ReadonlyMap<string, Position>;
+}
+
+// Parses and validates; never throws for bad input. `file` is the name errors show.
+export function parseManifest(text: string, file: string): ParseResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const w = new Walker(file, doc, lines);
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) w.failAt(e.pos[0], yamlMessage(e.code, e.message));
+    return { issues: w.issues, positions: w.positions };
+  }
+  const root = w.root();
+  if (!root.node) {
+    w.failAt(0, 'the manifest is empty; expected a mapping with version: 1 and agents:');
+    return { issues: w.issues, positions: w.positions };
+  }
+  const manifest = readTop(w, root);
+  const issues = [...w.issues].sort((a, b) => a.line - b.line || a.col - b.col);
+  return { manifest: issues.length === 0 ? manifest : undefined, issues, positions: w.positions };
+}
+
+function yamlMessage(code: string, message: string): string {
+  if (code === 'MULTIPLE_DOCS') return 'a manifest is a single YAML document; remove the extra ---';
+  return message.split('\n')[0]!;
+}
+
+function readTop(w: Walker, root: Val): Manifest {
+  const manifest: Manifest = { version: 1, defaults: { backend: DEFAULT_BACKEND, image: DEFAULT_IMAGE }, agents: {} };
+  const f = w.fields(root, TOP_KEYS);
+  if (!f) return manifest;
+  if (!f.version) w.fail({ ...root, path: 'version' }, 'required; add version: 1 at the top');
+  else readVersion(w, f.version);
+  if (f.defaults) {
+    const d = w.fields(f.defaults, DEFAULTS_KEYS);
+    if (d?.backend) manifest.defaults.backend = readBackend(w, d.backend) ?? DEFAULT_BACKEND;
+    if (d?.image) manifest.defaults.image = readImage(w, d.image) ?? DEFAULT_IMAGE;
+  }
+  if (!f.agents) {
+    w.fail({ ...root, path: 'agents' }, 'required; name at least one agent under agents:');
+    return manifest;
+  }
+  const entries = w.entries(f.agents);
+  if (!entries) return manifest;
+  if (entries.length === 0) w.fail(f.agents, 'expected at least one agent');
+  for (const e of entries) {
+    if (!AGENT_NAME.test(e.key)) {
+      w.fail(e.val, 'expected an agent name: a lowercase letter, then up to 30 lowercase letters, digits or -', e.keyNode);
+      continue;
+    }
+    manifest.agents[e.key] = readAgent(w, e.key, e.val);
+  }
+  return manifest;
+}
+
+function readVersion(w: Walker, v: Val): void {
+  const n = v.node && isScalar(v.node) ? v.node.value : undefined;
+  if (n === 1) return;
+  if (typeof n === 'number') w.fail(v, `unsupported version ${n}; this bottle understands version 1`);
+  else w.fail(v, 'expected 1');
+}
+
+function readBackend(w: Walker, v: Val): BackendName | undefined {
+  const s = w.str(v, 'a backend');
+  if (s === undefined) return undefined;
+  if ((BACKENDS as readonly string[]).includes(s)) return s as BackendName;
+  w.fail(v, `expected one of: ${BACKENDS.join(', ')}`);
+  return undefined;
+}
+
+function readImage(w: Walker, v: Val): string | undefined {
+  const s = w.str(v, 'an image reference');
+  if (s !== undefined && /\s/.test(s)) {
+    w.fail(v, 'an image reference has no spaces');
+    return undefined;
+  }
+  return s;
+}
+
+function readAgent(w: Walker, name: string, v: Val): AgentSpec {
+  const agent: AgentSpec = {
+    name, skills: [], env: Object.create(null) as Record<string, string>, git: [],
+    egress: { allow: [], block: [], routes: [], passthrough: [] }, supervise: true,
+  };
+  // `reviewer:` with nothing under it is an agent with every default.
+  if (isEmpty(v)) return agent;
+  const f = w.fields(v, AGENT_KEYS);
+  if (!f) return agent;
+  if (f.prompt) agent.prompt = w.str(f.prompt, 'a prompt');
+  if (f.skills) agent.skills = readSkills(w, f.skills);
+  if (f.env) agent.env = readEnv(w, f.env);
+  if (f.workspace) agent.workspace = w.str(f.workspace, 'a path');
+  if (f.git) agent.git = readGit(w, f.git);
+  agent.egress = readEgress(w, f.egress);
+  if (f.supervise) agent.supervise = w.bool(f.supervise) ?? true;
+  if (f.backend) agent.backend = readBackend(w, f.backend);
+  if (f.image) agent.image = readImage(w, f.image);
+  return agent;
+}
+
+function readSkills(w: Walker, v: Val): string[] {
+  const out: string[] = [];
+  const byFolder = new Map<string, number>();
+  for (const item of w.list(v) ?? []) {
+    const s = w.str(item, 'a path to a skill folder');
+    if (s === undefined) continue;
+    const folder = posix.basename(s.replace(/\/+$/, ''));
+    const first = byFolder.get(folder);
+    if (first !== undefined) {
+      w.fail(item, `two skills named ${folder} (first at line ${first}); they would overwrite each other`);
+      continue;
+    }
+    byFolder.set(folder, w.lineOf(item));
+    out.push(s);
+  }
+  return out;
+}
+
+function readEnv(w: Walker, v: Val): Record<string, string> {
+  const env = Object.create(null) as Record<string, string>;
+  for (const e of w.entries(v) ?? []) {
+    if (!ENV_NAME.test(e.key)) {
+      w.fail(e.val, 'expected an environment variable name (letters, digits and _, not starting with a digit)', e.keyNode);
+      continue;
+    }
+    const reserved = RESERVED_ENV.get(e.key);
+    if (reserved) {
+      w.fail(e.val, `${e.key} is set by bottle (${reserved})`, e.keyNode);
+      continue;
+    }
+    const value = w.scalarText(e.val);
+    if (value !== undefined) env[e.key] = value;
+  }
+  return env;
+}
+
+function readGit(w: Walker, v: Val): GitRemoteSpec[] {
+  const out: GitRemoteSpec[] = [];
+  const names = new Map<string, number>();
+  for (const item of w.list(v) ?? []) {
+    const f = w.fields(item, GIT_KEYS);
+    if (!f) continue;
+    if (!f.name) w.fail({ ...item, path: `${item.path}.name` }, 'required (the remote name, e.g. origin)');
+    if (!f.upstream) w.fail({ ...item, path: `${item.path}.upstream` }, 'required (the repository git-gate pushes to)');
+    const name = f.name ? readRemoteName(w, f.name) : undefined;
+    const upstream = f.upstream ? w.str(f.upstream, 'a git URL') : undefined;
+    if (upstream !== undefined && f.upstream) {
+      const problem = gitUpstreamProblem(upstream);
+      if (problem) w.fail(f.upstream, problem);
+    }
+    const identity = f.identity ? w.str(f.identity, 'a path to an SSH key') : undefined;
+    if (name === undefined || !f.name || upstream === undefined) continue;
+    const first = names.get(name);
+    if (first !== undefined) {
+      w.fail(f.name, `duplicate git remote name ${name} (first at line ${first})`);
+      continue;
+    }
+    names.set(name, w.lineOf(f.name));
+    out.push(identity === undefined ? { name, upstream } : { name, upstream, identity });
+  }
+  return out;
+}
+
+function readRemoteName(w: Walker, v: Val): string | undefined {
+  const s = w.str(v, 'a remote name');
+  if (s === undefined) return undefined;
+  if (GIT_REMOTE_NAME.test(s)) return s;
+  w.fail(v, 'expected a remote name (letters, digits, ., _ and -)');
+  return undefined;
+}

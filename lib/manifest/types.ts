@@ -1,0 +1,89 @@
+// The manifest as the rest of bottle sees it: validated, defaults applied, paths as written.
+// Paths (skills, workspace, identity) are kept verbatim; lib/plan resolves them.
+
+export const BACKENDS = ['docker', 'smolvm'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export const DEFAULT_BACKEND: BackendName = 'docker';
+export const DEFAULT_IMAGE = 'bottle-agent:latest';
+
+export interface Manifest {
+  version: 1;
+  defaults: { backend: BackendName; image: string };
+  /** Insertion-ordered as in the file; names match AGENT_NAME. */
+  agents: Record<string, AgentSpec>;
+}
+
+export interface AgentSpec {
+  name: string;
+  /** Appended to claude's system prompt. */
+  prompt?: string;
+  /** Skill folders, relative to the manifest's directory (or absolute, or `~/...`). */
+  skills: string[];
+  /** Plain agent env; scalars are stored as their source text. Null-prototype object. */
+  env: Record<string, string>;
+  /** Host repo whose .git is copied in, relative to the manifest's directory. */
+  workspace?: string;
+  git: GitRemoteSpec[];
+  egress: EgressSpec;
+  supervise: boolean;
+  backend?: BackendName;
+  image?: string;
+}
+
+export interface GitRemoteSpec {
+  name: string;
+  upstream: string;
+  /** Host-side SSH key for pushes; only git-gate ever holds it. */
+  identity?: string;
+}
+
+export interface EgressSpec {
+  /** Host patterns: hostname, `*.domain`, IP literal, or `*` (DLP-only mode). */
+  allow: string[];
+  block: string[];
+  routes: RouteSpec[];
+  /** Hosts whose TLS is not intercepted (hostname checks only). */
+  passthrough: string[];
+}
+
+// A credentialed host: the gateway injects these headers, reading ${VAR}s from the host env.
+export interface RouteSpec {
+  host: string;
+  headers: HeaderTemplate[];
+}
+
+export interface HeaderTemplate {
+  name: string;
+  /** The value as written, e.g. `Bearer ${GITHUB_TOKEN}`; never resolved at parse time. */
+  template: string;
+  /** Host env var names the template references, in order of first use. */
+  vars: string[];
+}
+
+// One problem found in a manifest, positioned at the offending YAML node (1-based).
+export interface ManifestIssue {
+  file: string;
+  line: number;
+  col: number;
+  /** Key path like `agents.implementer.egress.routes[0].host`; empty for YAML syntax errors. */
+  path: string;
+  message: string;
+}
+
+// 1-based, as editors count.
+export interface Position { line: number; col: number }
+
+export type ManifestSource = 'flag' | 'cwd' | 'xdg' | 'embedded';
+
+// A manifest found on disk and validated, with where it came from.
+export interface LoadedManifest {
+  /** Absolute path. */
+  path: string;
+  /** The name the operator recognises (as given, `bottle.yaml`, `examples/bottle.yaml`). */
+  display: string;
+  source: ManifestSource;
+  manifest: Manifest;
+  /** Position of every validated key path, so later checks can cite file:line:col. */
+  positions: ReadonlyMap<string, Position>;
+}

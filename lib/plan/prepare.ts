@@ -1,0 +1,184 @@
+// prepare (SPEC §5): manifest + options → BottlePlan. Pure apart from checkPlanPaths, which
+// looks at the filesystem so nothing is started on a plan whose folders are missing.
+import { statSync } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { BACKENDS, type BackendName, type LoadedManifest } from '../manifest/types.js';
+import { closest } from '../manifest/syntax.js';
+
+export const ANTHROPIC_HOST = 'api.anthropic.com';
+export const ANTHROPIC_KEY_VAR = 'ANTHROPIC_API_KEY';
+
+export interface PlanHeader {
+  name: string;
+  /** As written in the manifest (`Bearer ${GITHUB_TOKEN}`); holds names, never values. */
+  template: string;
+  vars: string[];
+}
+
+export interface PlanRoute {
+  host: string;
+  headers: PlanHeader[];
+  /** Added by bottle rather than the manifest (the api.anthropic.com key route). */
+  default?: true;
+}
+
+export interface PlanGitRemote {
+  name: string;
+  upstream: string;
+  /** Absolute host path of the SSH key. */
+  identity?: string;
+}
+
+// Everything a backend needs to bring a bottle up, and what the preflight shows.
+export interface BottlePlan {
+  agent: string;
+  /** Undefined until launch mints one (or a resume reuses one). */
+  slug?: string;
+  backend: BackendName;
+  image: string;
+  prompt?: string;
+  /** Sorted names of the agent's plain env; values stay in the manifest. */
+  envNames: string[];
+  /** Absolute skill folders. */
+  skills: string[];
+  workspace?: string;
+  workspaceFrom?: 'option' | 'manifest';
+  git: PlanGitRemote[];
+  egress: { allow: string[]; block: string[]; routes: PlanRoute[]; passthrough: string[] };
+  supervise: boolean;
+  /** Host env vars the routes need that are unset or empty now (names only). */
+  missingVars: string[];
+  manifestPath: string;
+}
+
+export interface PlanOptions {
+  backend?: string;
+  /** Relative paths resolve against `cwd` (the operator's directory). */
+  workspace?: string;
+  slug?: string;
+  cwd?: string;
+}
+
+// The route every bottle gets (SPEC §7): the agent holds a placeholder, the gateway the key.
+export function defaultAnthropicRoute(): PlanRoute {
+  const template = `\${${ANTHROPIC_KEY_VAR}}`;
+  return { host: ANTHROPIC_HOST, headers: [{ name: 'x-api-key', template, vars: [ANTHROPIC_KEY_VAR] }], default: true };
+}
+
+// SPEC §5 prepare: one agent of a manifest + start options → the plan; reads no files, so the
+// dashboard can show it and tests can assert it. `env` supplies HOME and the route variables.
+export function preparePlan(
+  loaded: Pick<LoadedManifest, 'path' | 'manifest'> & { display?: string },
+  agentName: string,
+  options: PlanOptions = {},
+  env: NodeJS.ProcessEnv = {},
+): BottlePlan {
+  const { manifest } = loaded;
+  const names = Object.keys(manifest.agents);
+  const agent = Object.hasOwn(manifest.agents, agentName) ? manifest.agents[agentName] : undefined;
+  if (!agent) {
+    const guess = closest(agentName, names);
+    throw new UserError(
+      `unknown agent ${agentName}${guess ? ` (did you mean ${guess}?)` : ''}; ${loaded.display ?? 'the manifest'} has: ${names.join(', ')}`,
+    );
+  }
+  const backend = options.backend !== undefined ? checkBackend(options.backend) : (agent.backend ?? manifest.defaults.backend);
+  const base = dirname(loaded.path);
+  const home = env.HOME;
+  const routes: PlanRoute[] = agent.egress.routes.map((r) => ({
+    host: r.host,
+    headers: r.headers.map((h) => ({ name: h.name, template: h.template, vars: [...h.vars] })),
+  }));
+  const passthrough = [...agent.egress.passthrough];
+  if (!routes.some((r) => r.host === ANTHROPIC_HOST)) {
+    routes.push(defaultAnthropicRoute());
+    // Model conversations look like secrets to a scanner (DLP reference): the default
+    // Anthropic route is terminated for the key swap but its content is not DLP-scanned.
+    if (!passthrough.includes(ANTHROPIC_HOST)) passthrough.push(ANTHROPIC_HOST);
+  }
+
+  let workspace: string | undefined;
+  let workspaceFrom: BottlePlan['workspaceFrom'];
+  if (options.workspace !== undefined) {
+    workspace = expandPath(options.workspace, options.cwd ?? base, home);
+    workspaceFrom = 'option';
+  } else if (agent.workspace !== undefined) {
+    workspace = expandPath(agent.workspace, base, home);
+    workspaceFrom = 'manifest';
+  }
+
+  return {
+    agent: agent.name,
+    ...(options.slug !== undefined ? { slug: options.slug } : {}),
+    backend,
+    image: agent.image ?? manifest.defaults.image,
+    ...(agent.prompt !== undefined ? { prompt: agent.prompt } : {}),
+    envNames: Object.keys(agent.env).sort(),
+    skills: agent.skills.map((s) => expandPath(s, base, home)),
+    ...(workspace !== undefined ? { workspace, workspaceFrom } : {}),
+    git: agent.git.map((g) => ({
+      name: g.name,
+      upstream: g.upstream,
+      ...(g.identity !== undefined ? { identity: expandPath(g.identity, base, home) } : {}),
+    })),
+    egress: { allow: [...agent.egress.allow], block: [...agent.egress.block], routes, passthrough },
+    supervise: agent.supervise,
+    missingVars: missingRouteVars(routes, env),
+    manifestPath: loaded.path,
+  };
+}
+
+function missingRouteVars(routes: PlanRoute[], env: NodeJS.ProcessEnv): string[] {
+  const names = new Set(routes.flatMap((r) => r.headers.flatMap((h) => h.vars)));
+  return [...names].filter((n) => !env[n]).sort();
+}
+
+// Validates a --backend value; the message is the one-line CLI error.
+export function checkBackend(name: string): BackendName {
+  if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
+  throw new UserError(`unknown backend ${name}; use ${BACKENDS.join(' or ')}`);
+}
+
+// `~` and `~/x` use HOME; other relative paths resolve against base.
+export function expandPath(p: string, base: string, home: string | undefined): string {
+  if (p === '~' || p.startsWith('~/')) {
+    if (!home) throw new UserError(`cannot expand ${p}: HOME is not set`);
+    return join(home, p.slice(1));
+  }
+  return isAbsolute(p) ? normalize(p) : resolve(base, p);
+}
+
+// Checks that the plan's host paths exist; throws one UserError naming every problem,
+// positioned in the manifest when `loaded` is given.
+export function checkPlanPaths(plan: BottlePlan, loaded?: Pick<LoadedManifest, 'display' | 'positions'>): void {
+  const problems: string[] = [];
+  const at = (path: string, message: string): void => {
+    const pos = loaded?.positions.get(path);
+    problems.push(pos && loaded ? `${loaded.display}:${pos.line}:${pos.col}: ${path}: ${message}` : message);
+  };
+  const prefix = `agents.${plan.agent}`;
+  plan.skills.forEach((dir, i) => {
+    const kind = kindOf(dir);
+    if (kind !== 'dir') at(`${prefix}.skills[${i}]`, `skill folder ${kind === 'missing' ? 'not found' : 'is not a directory'}: ${dir}`);
+    else if (kindOf(join(dir, 'SKILL.md')) !== 'file') at(`${prefix}.skills[${i}]`, `skill folder has no SKILL.md: ${dir}`);
+  });
+  if (plan.workspace !== undefined && kindOf(plan.workspace) !== 'dir') {
+    const message = `workspace ${kindOf(plan.workspace) === 'missing' ? 'not found' : 'is not a directory'}: ${plan.workspace}`;
+    if (plan.workspaceFrom === 'manifest') at(`${prefix}.workspace`, message);
+    else problems.push(`--workspace: ${message}`);
+  }
+  plan.git.forEach((g, i) => {
+    if (g.identity !== undefined && kindOf(g.identity) !== 'file') at(`${prefix}.git[${i}].identity`, `identity file not found: ${g.identity}`);
+  });
+  if (problems.length > 0) throw new UserError(problems.join('; '));
+}
+
+function kindOf(path: string): 'file' | 'dir' | 'other' | 'missing' {
+  try {
+    const s = statSync(path);
+    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
+  } catch {
+    return 'missing';
+  }
+}

@@ -1,0 +1,59 @@
+// The preflight block: a plan as readable lines, shown by `start --dry-run` and the dashboard's
+// preflight modal. Env and credentials appear by name only.
+import type { BottlePlan, PlanHeader, PlanRoute } from './prepare.js';
+
+const LABEL_WIDTH = 12;
+
+// The plan as lines without trailing newlines; callers choose how to frame them.
+export function planLines(plan: BottlePlan): string[] {
+  const lines: string[] = [];
+  const one = (label: string, value: string): void => {
+    lines.push(`${label.padEnd(LABEL_WIDTH)}${value}`);
+  };
+  const many = (label: string, items: string[]): void => {
+    if (items.length === 0) one(label, '(none)');
+    items.forEach((item, i) => one(i === 0 ? label : '', item));
+  };
+  one('agent', plan.agent);
+  one('slug', plan.slug ?? '(minted at launch)');
+  one('backend', plan.backend);
+  one('image', plan.image);
+  one('manifest', plan.manifestPath);
+  one('workspace', plan.workspace === undefined ? '(none)' : `${plan.workspace}${plan.workspaceFrom === 'option' ? ' (--workspace)' : ''}`);
+  one('prompt', promptSummary(plan.prompt));
+  many('env', plan.envNames);
+  many('skills', plan.skills);
+  many('git', plan.git.map((g) => `${g.name} → ${g.upstream}${g.identity ? ` (identity ${g.identity})` : ''}`));
+  many('allow', plan.egress.allow);
+  if (plan.egress.block.length > 0) many('block', plan.egress.block);
+  many('routes', plan.egress.routes.flatMap(routeLines));
+  many('passthrough', plan.egress.passthrough);
+  one('supervise', plan.supervise ? 'on (agent can propose policy changes)' : 'off');
+  if (plan.missingVars.length > 0) {
+    lines.push(`warning: host env not set: ${plan.missingVars.join(', ')} (export before launch; the routes need them)`);
+  }
+  return lines;
+}
+
+// The CLI's form of planLines.
+export function renderPlan(plan: BottlePlan): string {
+  return planLines(plan).join('\n');
+}
+
+function routeLines(route: PlanRoute): string[] {
+  const suffix = route.default ? ' (default)' : '';
+  return route.headers.map((h) => `${route.host}  ${headerSource(h)}${suffix}`);
+}
+
+// `Authorization ← $GITHUB_TOKEN`: which host variables feed the header, never the value.
+export function headerSource(h: PlanHeader): string {
+  if (h.vars.length === 0) return `${h.name} ← (fixed value)`;
+  return `${h.name} ← ${h.vars.map((v) => `$${v}`).join(' ')}`;
+}
+
+function promptSummary(prompt: string | undefined): string {
+  if (prompt === undefined) return '(none)';
+  const lines = prompt.trim().split('\n');
+  const first = lines[0]!.length > 60 ? `${lines[0]!.slice(0, 57)}...` : lines[0]!;
+  return lines.length > 1 ? `${first} (+${lines.length - 1} more lines)` : first;
+}

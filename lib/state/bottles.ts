@@ -1,0 +1,150 @@
+// Creating, listing and removing bottle state dirs; safe when several processes do it at once.
+import { access, chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { UserError } from '../errors.js';
+import { type Backend, type BottleResources, type Metadata, METADATA_SCHEMA, readMetadata, writeMetadata } from './metadata.js';
+import { type BottlePaths, bottlePaths, layoutDirs } from './paths.js';
+import { defaultRandom, isValidSlug, mintSlug, type RandomSource } from './slug.js';
+
+export interface CreateBottleOptions {
+  backend: Backend;
+  manifestPath?: string;
+  claudeSessionId?: string;
+  resources?: BottleResources;
+  state?: string;
+  backendData?: Record<string, unknown>;
+  random?: RandomSource;
+  now?: () => Date;
+  /** Slug candidates tried before giving up (default 32). */
+  maxAttempts?: number;
+}
+
+export interface CreatedBottle {
+  slug: string;
+  paths: BottlePaths;
+  metadata: Metadata;
+}
+
+// Creates the state root (mode 0700) if needed, with an actionable error when it cannot.
+export async function ensureStateRoot(root: string): Promise<void> {
+  try {
+    await mkdir(root, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new UserError(`cannot create state dir ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; set BOTTLE_STATE_DIR to a writable directory`);
+  }
+}
+
+// Mints slugs until one's dir can be created. mkdir without `recursive` fails with EEXIST if
+// the dir exists, so it is the atomic claim: two processes can never both get the same slug.
+export async function claimSlugDir(root: string, agent: string, random: RandomSource = defaultRandom, maxAttempts = 32): Promise<string> {
+  await ensureStateRoot(root);
+  for (let i = 0; i < maxAttempts; i++) {
+    const slug = mintSlug(agent, random);
+    try {
+      await mkdir(bottlePaths(root, slug).dir, { mode: 0o700 });
+      return slug;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new UserError(`could not mint a unique slug for agent ${agent} after ${maxAttempts} attempts under ${root}`);
+}
+
+// A new bottle: claimed dir (0700), the §5 layout and metadata.json. Undone if any step fails.
+export async function createBottle(root: string, agent: string, opts: CreateBottleOptions): Promise<CreatedBottle> {
+  const slug = await claimSlugDir(root, agent, opts.random, opts.maxAttempts);
+  const paths = bottlePaths(root, slug);
+  const metadata: Metadata = {
+    schema: METADATA_SCHEMA,
+    slug,
+    agent,
+    backend: opts.backend,
+    created: (opts.now?.() ?? new Date()).toISOString(),
+    ...(opts.manifestPath !== undefined && { manifestPath: opts.manifestPath }),
+    ...(opts.claudeSessionId !== undefined && { claudeSessionId: opts.claudeSessionId }),
+    resources: opts.resources ?? {},
+    ...(opts.state !== undefined && { state: opts.state }),
+    ...(opts.backendData !== undefined && { backendData: opts.backendData }),
+  };
+  try {
+    await chmod(paths.dir, 0o700); // in case the umask stripped bits we asked for
+    for (const dir of layoutDirs(paths)) await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeMetadata(root, metadata);
+  } catch (e) {
+    await rm(paths.dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { slug, paths, metadata };
+}
+
+// One row of `listBottles`: a readable bottle, or a broken one reported instead of thrown.
+export type BottleEntry =
+  | { ok: true; slug: string; paths: BottlePaths; metadata: Metadata; preserved: boolean }
+  | { ok: false; slug: string; paths: BottlePaths; error: string };
+
+// Every bottle under root, sorted by slug. Skips stray files, dirs whose name is not a slug and
+// dirs without metadata.json (e.g. mid-creation); a corrupt one comes back as { ok: false }.
+export async function listBottles(root: string): Promise<BottleEntry[]> {
+  let names: string[];
+  try {
+    names = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const entries = await Promise.all(
+    names.filter(isValidSlug).sort().map(async (slug): Promise<BottleEntry | undefined> => {
+      const paths = bottlePaths(root, slug);
+      if (!(await exists(paths.metadata))) return undefined;
+      try {
+        const metadata = await readMetadata(root, slug);
+        return { ok: true, slug, paths, metadata, preserved: await exists(paths.preserve) };
+      } catch (e) {
+        if (await isGone(paths.dir)) return undefined; // removed while we looked
+        return { ok: false, slug, paths, error: (e as Error).message };
+      }
+    }),
+  );
+  return entries.filter((e): e is BottleEntry => e !== undefined);
+}
+
+// Marks a bottle's state to be kept by settle (e.g. for a post-mortem); `reason` is recorded.
+export async function markPreserve(root: string, slug: string, reason = ''): Promise<void> {
+  const p = bottlePaths(root, slug);
+  if (await isGone(p.dir)) throw new UserError(`no bottle ${slug} under ${root}; run \`bottle ls\` to see existing bottles`);
+  await writeFile(p.preserve, reason ? `${reason}\n` : '', { mode: 0o600 });
+}
+
+export async function isPreserved(root: string, slug: string): Promise<boolean> {
+  return exists(bottlePaths(root, slug).preserve);
+}
+
+export interface SettleResult {
+  slug: string;
+  action: 'removed' | 'preserved' | 'absent';
+  dir: string;
+}
+
+// Last step of a bottle's life: drop its state unless a preserve marker asks to keep it.
+export async function settle(root: string, slug: string): Promise<SettleResult> {
+  const p = bottlePaths(root, slug);
+  if (await isGone(p.dir)) return { slug, action: 'absent', dir: p.dir };
+  if (await exists(p.preserve)) return { slug, action: 'preserved', dir: p.dir };
+  await rm(p.dir, { recursive: true, force: true });
+  return { slug, action: 'removed', dir: p.dir };
+}
+
+// Removes a bottle's state regardless of preserve (cleanup --all); false if it was not there.
+export async function removeBottle(root: string, slug: string): Promise<boolean> {
+  const p = bottlePaths(root, slug);
+  if (await isGone(p.dir)) return false;
+  await rm(p.dir, { recursive: true, force: true });
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+async function isGone(path: string): Promise<boolean> {
+  return !(await exists(path));
+}

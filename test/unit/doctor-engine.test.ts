@@ -1,0 +1,97 @@
+// The Docker engine probe behind `bottle doctor`: endpoint resolution and a never-throwing probe.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dockerodeOptions, probeEngine, resolveDockerEndpoint } from '../../lib/docker/engine.js';
+import { fakeDockerEngine } from '../helpers/fakebin.js';
+
+async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'bottle-dockercfg-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('endpoint: DOCKER_HOST wins, then DOCKER_CONTEXT / currentContext, then the local socket', async (t) => {
+  const cfg = await tempDir(t);
+  const id = createHash('sha256').update('remote').digest('hex');
+  await mkdir(join(cfg, 'contexts', 'meta', id), { recursive: true });
+  await writeFile(join(cfg, 'contexts', 'meta', id, 'meta.json'),
+    JSON.stringify({ Name: 'remote', Endpoints: { docker: { Host: 'tcp://10.0.0.5:2375', SkipTLSVerify: false } } }));
+
+  t.match(resolveDockerEndpoint({ DOCKER_HOST: 'unix:///x.sock', DOCKER_CONTEXT: 'remote', DOCKER_CONFIG: cfg }),
+    { host: 'unix:///x.sock', source: 'DOCKER_HOST' });
+  t.match(resolveDockerEndpoint({ DOCKER_CONTEXT: 'remote', DOCKER_CONFIG: cfg, HOME: cfg }),
+    { host: 'tcp://10.0.0.5:2375', source: 'context', context: 'remote' });
+  await writeFile(join(cfg, 'config.json'), JSON.stringify({ currentContext: 'remote' }));
+  t.match(resolveDockerEndpoint({ DOCKER_CONFIG: cfg, HOME: cfg }), { host: 'tcp://10.0.0.5:2375', context: 'remote' });
+  t.match(resolveDockerEndpoint({ DOCKER_CONTEXT: 'default', DOCKER_CONFIG: cfg, HOME: cfg }), { source: 'default' });
+  t.match(resolveDockerEndpoint({ DOCKER_CONTEXT: 'unknown', DOCKER_CONFIG: cfg, HOME: cfg }), { source: 'default' });
+
+  const home = await tempDir(t);
+  t.same(resolveDockerEndpoint({ HOME: home }), { host: 'unix:///var/run/docker.sock', source: 'default' });
+  await mkdir(join(home, '.docker', 'run'), { recursive: true });
+  await writeFile(join(home, '.docker', 'run', 'docker.sock'), '');
+  t.equal(resolveDockerEndpoint({ HOME: home }).host, `unix://${home}/.docker/run/docker.sock`, 'Docker Desktop socket');
+});
+
+t.test('dockerode options per endpoint kind', async (t) => {
+  t.match(dockerodeOptions({ host: 'unix:///run/d.sock', source: 'DOCKER_HOST' }), { socketPath: '/run/d.sock', host: undefined });
+  t.match(dockerodeOptions({ host: 'tcp://h:2375', source: 'DOCKER_HOST' }), { protocol: 'http', host: 'h', port: '2375', socketPath: undefined });
+  t.match(dockerodeOptions({ host: 'tcp://h:2376', source: 'DOCKER_HOST' }), { protocol: 'https', port: '2376' });
+  t.match(dockerodeOptions({ host: 'h:1234', source: 'DOCKER_HOST', tlsVerify: true }), { protocol: 'https', host: 'h', port: '1234' });
+  t.match(dockerodeOptions({ host: 'ssh://me@box', source: 'DOCKER_HOST' }, { SSH_AUTH_SOCK: '/a.sock' }),
+    { protocol: 'ssh', host: 'box', username: 'me', sshOptions: { agent: '/a.sock' } });
+  t.throws(() => dockerodeOptions({ host: 'tcp://[bad', source: 'DOCKER_HOST' }), /is not a URL/);
+});
+
+t.test('probe: a reachable engine reports its version', async (t) => {
+  const engine = await fakeDockerEngine(t);
+  const p = await probeEngine({ env: { DOCKER_HOST: engine.host } });
+  t.same(p, { ok: true, host: engine.host, version: '27.3.1', apiVersion: '1.47', os: 'linux', arch: 'amd64' });
+  t.same(engine.requests.map((r) => [r.method, r.url]), [['GET', '/version']]);
+});
+
+t.test('probe: over tcp too', async (t) => {
+  const server = createServer((_req, res) => res.end(JSON.stringify({ Version: '26.1.0', ApiVersion: '1.45', Os: 'linux' })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise((r) => server.close(r)));
+  const port = (server.address() as AddressInfo).port;
+  const p = await probeEngine({ env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } });
+  t.match(p, { ok: true, version: '26.1.0', apiVersion: '1.45' });
+});
+
+t.test('probe: the env parameter, not process.env, picks the engine', async (t) => {
+  const engine = await fakeDockerEngine(t);
+  const saved = process.env.DOCKER_HOST;
+  process.env.DOCKER_HOST = 'tcp://127.0.0.1:1';
+  t.teardown(() => { if (saved === undefined) delete process.env.DOCKER_HOST; else process.env.DOCKER_HOST = saved; });
+  t.match(await probeEngine({ env: { DOCKER_HOST: engine.host } }), { ok: true });
+});
+
+t.test('probe: failures are results, never throws', async (t) => {
+  const dir = await tempDir(t);
+  const missing = await probeEngine({ env: { DOCKER_HOST: `unix://${join(dir, 'none.sock')}` } });
+  t.match(missing, { ok: false, host: `unix://${join(dir, 'none.sock')}`, error: /no socket at .*none\.sock.*dockerd/ });
+
+  const notEngine = await fakeDockerEngine(t, { status: 404 });
+  t.match(await probeEngine({ env: { DOCKER_HOST: notEngine.host } }), { ok: false, error: /HTTP 404/ });
+
+  const weird = await fakeDockerEngine(t, { version: { hello: 'world' } });
+  t.match(await probeEngine({ env: { DOCKER_HOST: weird.host } }), { ok: false, error: /not like a Docker engine/ });
+
+  t.match(await probeEngine({ env: { DOCKER_HOST: 'tcp://[bad' } }), { ok: false, error: /is not a URL/ });
+  t.match(await probeEngine({ env: { DOCKER_HOST: 'tcp://127.0.0.1:1' } }), { ok: false, error: /refused/ });
+});
+
+t.test('probe: an engine that never answers times out', async (t) => {
+  const engine = await fakeDockerEngine(t, { hang: true });
+  const started = Date.now();
+  const p = await probeEngine({ env: { DOCKER_HOST: engine.host }, timeoutMs: 300 });
+  const took = Date.now() - started;
+  t.match(p, { ok: false, error: 'no answer within 300 ms' });
+  t.ok(took >= 250 && took < 3000, `took ${took} ms`);
+});

@@ -1,0 +1,167 @@
+// `bottle doctor` against fake binaries on PATH and a fake engine socket, plus one real run.
+import t from 'tap';
+import { Command } from 'commander';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Outcome } from '../../commands/cli.js';
+import type { Ctx } from '../../commands/context.js';
+import { type Check, type DoctorDeps, registerDoctor, renderChecks } from '../../commands/doctor.js';
+import { run } from '../../lib/run/index.js';
+import { bottleInProcess, bottleProcess } from '../helpers/cli.js';
+import { type FakeBinSpec, fakeBins, fakeDockerEngine } from '../helpers/fakebin.js';
+
+const TOOLS: Record<string, FakeBinSpec> = {
+  tmux: { stdout: 'tmux 3.3a\n' },
+  docker: { stdout: 'Docker version 27.3.1, build ce12230\n' },
+  git: { stdout: 'git version 2.43.0\n' },
+  smolvm: { stdout: 'smolvm 0.8.2\n' },
+};
+const NAMES = ['node', 'tmux', 'docker', 'docker-engine', 'git', 'smolvm', 'state-dir'];
+
+interface Setup { env: NodeJS.ProcessEnv; calls: () => Promise<Array<{ bin: string; argv: string[] }>> }
+
+// Only the given fakes on PATH (real tools hidden), a fake engine, a temp state dir.
+async function machine(t: { teardown(fn: () => unknown): void }, tools: Record<string, FakeBinSpec>, engine = true): Promise<Setup> {
+  const fb = await fakeBins(t, tools, { inheritPath: false, env: {} });
+  const dir = await mkdtemp(join(tmpdir(), 'bottle-doctor-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const host = engine ? (await fakeDockerEngine(t)).host : `unix://${join(dir, 'no-engine.sock')}`;
+  return { env: { ...fb.env, HOME: dir, DOCKER_HOST: host, BOTTLE_STATE_DIR: join(dir, 'state') }, calls: fb.calls };
+}
+
+function parseJson(stdout: string): { ok: boolean; checks: Check[] } {
+  return JSON.parse(stdout) as { ok: boolean; checks: Check[] };
+}
+
+const byName = (checks: Check[], name: string): Check | undefined => checks.find((c) => c.name === name);
+
+t.test('everything present: exit 0, valid JSON, versions parsed', async (t) => {
+  const m = await machine(t, TOOLS);
+  const r = await bottleInProcess(['doctor', '--json'], { env: m.env });
+  t.equal(r.exitCode, 0, r.stdout);
+  const doc = parseJson(r.stdout);
+  t.equal(doc.ok, true);
+  t.same(doc.checks.map((c) => c.name), NAMES);
+  t.ok(doc.checks.every((c) => c.status === 'ok'));
+  t.match(byName(doc.checks, 'tmux'), { version: '3.3a', required: true });
+  t.match(byName(doc.checks, 'docker'), { version: '27.3.1' });
+  t.match(byName(doc.checks, 'docker-engine'), { version: '27.3.1', detail: /API 1\.47/ });
+  t.match(byName(doc.checks, 'git'), { version: '2.43.0' });
+  t.match(byName(doc.checks, 'smolvm'), { version: '0.8.2', required: false });
+  t.match(byName(doc.checks, 'state-dir'), { detail: /will be created/ });
+  t.ok(doc.checks.every((c) => c.fix === undefined), 'no fix on an ok row');
+  t.same((await m.calls()).map((c) => [c.bin, c.argv]).sort(), [
+    ['docker', ['--version']], ['git', ['--version']], ['smolvm', ['--version']], ['tmux', ['-V']],
+  ]);
+  t.equal(r.stderr, '');
+});
+
+t.test('tmux missing: exit 1, a MISSING line with its fix', async (t) => {
+  const { tmux: _tmux, ...rest } = TOOLS;
+  const m = await machine(t, rest);
+  const r = await bottleInProcess(['doctor'], { env: m.env });
+  t.equal(r.exitCode, 1);
+  const lines = r.stdout.split('\n');
+  const i = lines.findIndex((l) => /^MISSING\s+tmux\s+not found on PATH$/.test(l));
+  t.ok(i >= 0, r.stdout);
+  t.match(lines[i + 1], /^\s+fix: install tmux/);
+  t.match(r.stdout, /^OK\s+git\s+2\.43\.0$/m);
+  t.match(r.stdout, /missing required: tmux\n$/);
+
+  const json = await bottleInProcess(['doctor', '--json'], { env: m.env });
+  t.equal(json.exitCode, 1);
+  const doc = parseJson(json.stdout);
+  t.equal(doc.ok, false);
+  t.match(byName(doc.checks, 'tmux'), { status: 'missing', required: true, fix: /install tmux/ });
+});
+
+t.test('smolvm absent: a warning, still exit 0', async (t) => {
+  const { smolvm: _smolvm, ...rest } = TOOLS;
+  const m = await machine(t, rest);
+  const r = await bottleInProcess(['doctor'], { env: m.env });
+  t.equal(r.exitCode, 0, r.stdout);
+  t.match(r.stdout, /^WARN\s+smolvm\s+not installed \(optional; needed only for --backend smolvm\)$/m);
+  t.match(r.stdout, /all required checks passed/);
+  const doc = parseJson((await bottleInProcess(['doctor', '--json'], { env: m.env })).stdout);
+  t.equal(doc.ok, true);
+  t.match(byName(doc.checks, 'smolvm'), { status: 'warn', required: false });
+});
+
+t.test('engine unreachable: MISSING with a DOCKER_HOST hint', async (t) => {
+  const m = await machine(t, TOOLS, false);
+  const r = await bottleInProcess(['doctor', '--json'], { env: m.env });
+  t.equal(r.exitCode, 1);
+  t.match(byName(parseJson(r.stdout).checks, 'docker-engine'), {
+    status: 'missing', detail: /no-engine\.sock: no socket/, fix: /start the Docker engine.*DOCKER_HOST/,
+  });
+});
+
+t.test('a tool that fails or is too old is MISSING with why', async (t) => {
+  const m = await machine(t, {
+    ...TOOLS,
+    tmux: { stdout: 'tmux 2.9a\n' },
+    git: { exitCode: 1, stderr: 'git: broken install\n' },
+    docker: { stdout: 'something unexpected\n' },
+  });
+  const doc = parseJson((await bottleInProcess(['doctor', '--json'], { env: m.env })).stdout);
+  t.match(byName(doc.checks, 'tmux'), { status: 'missing', version: '2.9a', detail: 'older than 3.0' });
+  t.match(byName(doc.checks, 'git'), { status: 'missing', detail: '`git --version` exited 1: git: broken install' });
+  t.match(byName(doc.checks, 'docker'), { status: 'ok', detail: 'something unexpected' }, 'unparsed version is not fatal');
+});
+
+t.test('state dir that cannot be created is MISSING', async (t) => {
+  const m = await machine(t, TOOLS);
+  const file = join(m.env.HOME!, 'a-file');
+  await writeFile(file, '');
+  const doc = parseJson((await bottleInProcess(['doctor', '--json'], { env: { ...m.env, BOTTLE_STATE_DIR: join(file, 'state') } })).stdout);
+  t.match(byName(doc.checks, 'state-dir'), { status: 'missing', detail: /a-file is not a directory/, fix: /BOTTLE_STATE_DIR/ });
+  t.equal(doc.ok, false);
+});
+
+t.test('injected deps: old node and a stub engine probe', async (t) => {
+  const m = await machine(t, TOOLS);
+  let out = '';
+  const ctx: Ctx = { env: m.env, cwd: process.cwd(), run, out: (s) => { out += s; }, err: () => {}, isTTY: false };
+  const outcome: Outcome = { exitCode: 0 };
+  const seen: NodeJS.ProcessEnv[] = [];
+  const deps: DoctorDeps = {
+    nodeVersion: '18.19.0',
+    probeEngine: async ({ env }) => { seen.push(env); return { ok: true, host: 'stub://', version: '1.0', apiVersion: '1.0', os: 'linux' }; },
+  };
+  const program = new Command('bottle').exitOverride();
+  registerDoctor(program, ctx, outcome, deps);
+  await program.parseAsync(['doctor', '--json'], { from: 'user' });
+  t.equal(outcome.exitCode, 1);
+  const doc = parseJson(out);
+  t.match(byName(doc.checks, 'node'), { status: 'missing', version: '18.19.0', fix: /Node\.js ≥ 20\.5/ });
+  t.match(byName(doc.checks, 'docker-engine'), { status: 'ok', version: '1.0' });
+  t.equal(seen[0], m.env, 'the probe gets ctx.env');
+});
+
+t.test('renderChecks aligns columns and puts the fix under the row', async (t) => {
+  const text = renderChecks([
+    { name: 'node', status: 'ok', required: true, version: '22.1.0' },
+    { name: 'docker-engine', status: 'missing', required: true, detail: 'refused', fix: 'start dockerd' },
+    { name: 'smolvm', status: 'warn', required: false, detail: 'not installed', fix: 'install it' },
+  ]);
+  t.equal(text, [
+    'OK       node           22.1.0',
+    'MISSING  docker-engine  refused',
+    '                        fix: start dockerd',
+    'WARN     smolvm         not installed',
+    '                        fix: install it',
+    '',
+    'missing required: docker-engine',
+    '',
+  ].join('\n'));
+});
+
+t.test('real run: `bottle doctor --json` names every tool', async (t) => {
+  const r = await bottleProcess(['doctor', '--json']);
+  const doc = parseJson(r.stdout);
+  t.same(doc.checks.map((c) => c.name), NAMES);
+  for (const c of doc.checks) t.match(c.status, /^(ok|missing|warn)$/, c.name);
+  t.equal(r.exitCode, doc.ok ? 0 : 1, 'exit code agrees with "ok"');
+  t.equal(r.stderr, '');
+});

@@ -1,0 +1,240 @@
+// CA files and leaf contents, checked with node's own X509Certificate (not with forge, which
+// made them) wherever node can see the property.
+import { X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import forge from 'node-forge';
+import t, { type Test } from 'tap';
+import { UserError } from '../../lib/errors.js';
+import { createCA, ensureCA, InvalidHostError, LeafMinter, loadCA } from '../../lib/pki/index.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+
+function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-pki-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const caDir = mkdtempSync(join(tmpdir(), 'bottle-pki-shared-'));
+t.teardown(() => fs.rmSync(caDir, { recursive: true, force: true }));
+const ca = createCA(caDir, { commonName: 'bottle CA unit' });
+const caX = new X509Certificate(ca.certPem);
+const minter = new LeafMinter(ca);
+
+t.test('createCA writes a self-signed CA certificate', async (t) => {
+  t.equal(caX.ca, true);
+  t.equal(caX.subject, 'CN=bottle CA unit');
+  t.equal(caX.issuer, caX.subject);
+  t.ok(caX.verify(caX.publicKey), 'self-signature verifies');
+  t.equal(caX.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+  const from = Date.parse(caX.validFrom);
+  const to = Date.parse(caX.validTo);
+  t.ok(from <= Date.now() - HOUR + 5000 && from > Date.now() - 2 * HOUR, 'backdated ~1 h');
+  t.ok(to > Date.now() + 3000 * DAY, 'default validity is years');
+  t.equal(readFileSync(join(caDir, 'ca.crt'), 'utf8'), ca.certPem);
+
+  const parsed = forge.pki.certificateFromPem(ca.certPem);
+  t.match(parsed.getExtension('basicConstraints'), { cA: true, critical: true, pathLenConstraint: 0 });
+  t.match(parsed.getExtension('keyUsage'), { keyCertSign: true, cRLSign: true, critical: true });
+  t.ok(parsed.getExtension('subjectKeyIdentifier'));
+});
+
+t.test('default common name is "bottle CA <slug>" and days bound the validity', async (t) => {
+  const now = Date.UTC(2030, 0, 1);
+  const other = createCA(tempDir(t), { days: 30, now: () => now });
+  t.match(other.commonName, /^bottle CA [0-9a-f]{8}$/);
+  t.equal(other.notBefore.getTime(), now - HOUR);
+  t.equal(other.notAfter.getTime(), now + 30 * DAY);
+  t.throws(() => createCA(tempDir(t), { days: 0 }), UserError);
+});
+
+t.test('ca.key is 0600, ca.crt 0644, no temp files left', async (t) => {
+  const dir = tempDir(t);
+  const old = process.umask(0);
+  try {
+    createCA(dir);
+  } finally {
+    process.umask(old);
+  }
+  t.equal(statSync(join(dir, 'ca.key')).mode & 0o777, 0o600);
+  t.equal(statSync(join(dir, 'ca.crt')).mode & 0o777, 0o644);
+  t.same(readdirSync(dir).sort(), ['ca.crt', 'ca.key']);
+});
+
+t.test('key bytes only ever land in a file that is already 0600', async (t) => {
+  // Regression guard for "write, then chmod": with umask 0 such a file would be 0644 for a
+  // moment. Every write of key material is checked against the fd's mode at that instant.
+  const checked: number[] = [];
+  const writeSync = ((fd: number, data: unknown, ...rest: unknown[]) => {
+    const text = Buffer.isBuffer(data) ? data.toString('latin1') : String(data);
+    if (text.includes('PRIVATE KEY')) checked.push(fs.fstatSync(fd).mode & 0o777);
+    return (fs.writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+  }) as typeof fs.writeSync;
+  const leaky = (name: string) => (path: unknown, data: unknown, ...rest: unknown[]) => {
+    t.notOk(String(data).includes('PRIVATE KEY'), `${name} must not write key bytes by path`);
+    return (fs[name as 'writeFileSync'] as (...a: unknown[]) => unknown)(path, data, ...rest);
+  };
+  const mocked = await t.mockImport<typeof import('../../lib/pki/ca.js')>('../../lib/pki/ca.js', {
+    'node:fs': { ...fs, writeSync, writeFileSync: leaky('writeFileSync'), appendFileSync: leaky('appendFileSync') },
+  });
+  const old = process.umask(0);
+  try {
+    mocked.createCA(tempDir(t));
+  } finally {
+    process.umask(old);
+  }
+  t.ok(checked.length > 0, 'key was written through writeSync');
+  t.ok(checked.every((m) => m === 0o600), `modes at write time: ${checked.map((m) => m.toString(8))}`);
+});
+
+t.test('loadCA and ensureCA return the stored CA; createCA will not overwrite it', async (t) => {
+  const loaded = loadCA(caDir);
+  t.equal(loaded.certPem, ca.certPem);
+  t.equal(loaded.keyPem, ca.keyPem);
+  t.equal(loaded.commonName, 'bottle CA unit');
+  t.same(loaded.notAfter, ca.notAfter);
+  t.equal(ensureCA(caDir).certPem, ca.certPem);
+  t.throws(() => createCA(caDir), { name: 'UserError', message: /ca\.crt already exists/ });
+
+  const fresh = tempDir(t);
+  const made = ensureCA(join(fresh, 'nested'));
+  t.equal(ensureCA(join(fresh, 'nested')).certPem, made.certPem, 'second call loads');
+});
+
+t.test('loadCA names the broken file', async (t) => {
+  const missing = tempDir(t);
+  t.throws(() => loadCA(missing), { name: 'UserError', message: new RegExp(`${join(missing, 'ca.crt')} is missing`) });
+
+  const corrupt = tempDir(t);
+  writeFileSync(join(corrupt, 'ca.crt'), 'not a certificate');
+  t.throws(() => loadCA(corrupt), { message: /ca\.crt is not a valid PEM RSA certificate/ });
+
+  const noKey = tempDir(t);
+  writeFileSync(join(noKey, 'ca.crt'), ca.certPem);
+  t.throws(() => loadCA(noKey), { message: new RegExp(`${join(noKey, 'ca.key')} is missing`) });
+
+  writeFileSync(join(noKey, 'ca.key'), '-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n');
+  t.throws(() => loadCA(noKey), { message: /ca\.key is not a valid/ });
+
+  const other = createCA(tempDir(t));
+  writeFileSync(join(noKey, 'ca.key'), other.keyPem);
+  t.throws(() => loadCA(noKey), { message: /ca\.key does not belong to .*ca\.crt/ });
+
+  const leafOnly = tempDir(t);
+  writeFileSync(join(leafOnly, 'ca.crt'), minter.get('leaf.test').certPem);
+  t.throws(() => loadCA(leafOnly), { message: /is not a CA/ });
+});
+
+t.test('leaf for a DNS name is issued by the CA and valid for that name only', async (t) => {
+  const leaf = minter.get('example.test');
+  const x = new X509Certificate(leaf.certPem);
+  t.equal(x.issuer, caX.subject);
+  t.ok(x.verify(caX.publicKey), 'signature verifies against the CA key');
+  t.ok(x.checkIssued(caX));
+  t.equal(x.ca, false);
+  t.equal(x.subject, 'CN=example.test');
+  t.equal(x.subjectAltName, 'DNS:example.test');
+  t.equal(x.checkHost('example.test'), 'example.test');
+  t.equal(x.checkHost('EXAMPLE.test'), 'example.test');
+  t.equal(x.checkHost('other.test'), undefined);
+  t.equal(x.checkHost('sub.example.test'), undefined);
+  t.same(x.keyUsage, [SERVER_AUTH]);
+  t.equal(x.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+  t.match(x.serialNumber, /^[0-7][0-9A-F]{31}$/, '16 bytes, positive');
+  t.ok(leaf.chainPem.startsWith(leaf.certPem) && leaf.chainPem.endsWith(ca.certPem));
+  t.match(leaf.keyPem, /^-----BEGIN PRIVATE KEY-----/);
+
+  const parsed = forge.pki.certificateFromPem(leaf.certPem);
+  const aki = parsed.getExtension('authorityKeyIdentifier') as { value: string };
+  const ski = forge.pki.certificateFromPem(ca.certPem).getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string };
+  t.ok(forge.util.bytesToHex(aki.value).endsWith(ski.subjectKeyIdentifier), 'AKI is the CA SKI, not the leaf key id');
+});
+
+t.test('leaf validity is backdated, at most 397 days, inside the CA', async (t) => {
+  const x = new X509Certificate(minter.get('validity.test').certPem);
+  const from = Date.parse(x.validFrom);
+  const to = Date.parse(x.validTo);
+  t.ok(from <= Date.now() - HOUR + 1000 && from > Date.now() - HOUR - 60_000, `validFrom ${x.validFrom}`);
+  t.ok(to - from <= 397 * DAY, 'span <= 397 days');
+  t.ok(to > Date.now() + 390 * DAY, 'not needlessly short');
+
+  const now = Date.now();
+  const shortCa = createCA(tempDir(t), { days: 10, now: () => now });
+  const clamped = new X509Certificate(new LeafMinter(shortCa, { now: () => now }).get('a.test').certPem);
+  t.equal(Date.parse(clamped.validTo), shortCa.notAfter.getTime(), 'ends with the CA');
+
+  t.throws(() => new LeafMinter(shortCa, { now: () => now + 11 * DAY }), { name: 'UserError', message: /expired/ });
+});
+
+t.test('IP literals get IP SANs, v4 and v6', async (t) => {
+  const v4 = new X509Certificate(minter.get('127.0.0.1').certPem);
+  t.equal(v4.checkIP('127.0.0.1'), '127.0.0.1');
+  t.equal(v4.checkIP('127.0.0.2'), undefined);
+  t.equal(v4.subjectAltName, 'IP Address:127.0.0.1', 'IP SAN, not a DNS SAN');
+
+  const v6 = minter.get('[2001:DB8::1]');
+  const x6 = new X509Certificate(v6.certPem);
+  t.equal(v6.host, '2001:db8::1');
+  t.equal(x6.checkIP('2001:db8::1'), '2001:db8::1');
+  t.equal(x6.checkIP('2001:db8::2'), undefined);
+  t.equal(minter.get('2001:db8:0:0:0:0:0:1').certPem, v6.certPem, 'one cache entry per address');
+
+  const mapped = new X509Certificate(minter.get('::ffff:10.1.2.3').certPem);
+  t.equal(mapped.subjectAltName, 'IP Address:0:0:0:0:0:FFFF:A01:203');
+  t.equal(new X509Certificate(minter.get('::1').certPem).checkIP('::1'), '::1');
+});
+
+t.test('a name longer than 64 characters lives in a critical SAN without CN', async (t) => {
+  const host = `${'a'.repeat(60)}.long.test`;
+  const x = new X509Certificate(minter.get(host).certPem);
+  t.notOk(x.subject, 'empty subject');
+  t.equal(x.checkHost(host), host);
+  t.match(forge.pki.certificateFromPem(minter.get(host).certPem).getExtension('subjectAltName'), { critical: true });
+});
+
+t.test('hosts that are not DNS names or IP literals are refused', async (t) => {
+  for (const bad of ['', '.', 'a..b', 'exa mple.test', '*.test', 'a/b', `${'x'.repeat(64)}.test`, 'fe80::1%eth0', 'é.test']) {
+    t.throws(() => minter.get(bad), InvalidHostError, JSON.stringify(bad));
+  }
+});
+
+t.test('cache: a host is minted once; spelling variants share the entry', async (t) => {
+  const a = minter.get('cache.test');
+  t.equal(minter.get('cache.test'), a);
+  t.equal(minter.get('CACHE.test.'), a);
+  t.equal(minter.secureContext('cache.test'), minter.secureContext('Cache.Test'));
+});
+
+t.test('cache: expired entries are re-minted (injected clock)', async (t) => {
+  let now = Date.now();
+  const m = new LeafMinter(ca, { ttlMs: 60_000, now: () => now });
+  const first = m.get('ttl.test');
+  const ctx = m.secureContext('ttl.test');
+  now += 59_999;
+  t.equal(m.get('ttl.test'), first, 'still fresh just before the TTL');
+  t.equal(m.secureContext('ttl.test'), ctx);
+  now += 1;
+  const second = m.get('ttl.test');
+  t.not(second.certPem, first.certPem, 're-minted at the TTL');
+  t.not(new X509Certificate(second.certPem).serialNumber, new X509Certificate(first.certPem).serialNumber);
+  t.not(m.secureContext('ttl.test'), ctx, 'context expires with its leaf');
+  t.equal(m.size, 1);
+});
+
+t.test('cache: least recently used host is evicted at maxEntries', async (t) => {
+  const m = new LeafMinter(ca, { maxEntries: 2 });
+  const a = m.get('a.test');
+  const b = m.get('b.test');
+  t.equal(m.get('a.test'), a, 'touch a; b is now oldest');
+  m.get('c.test');
+  t.equal(m.size, 2);
+  t.equal(m.get('a.test'), a, 'a survived');
+  t.not(m.get('b.test'), b, 'b was evicted and re-minted');
+  t.throws(() => new LeafMinter(ca, { maxEntries: 0 }), RangeError);
+  t.throws(() => new LeafMinter(ca, { ttlMs: 0 }), RangeError);
+});
