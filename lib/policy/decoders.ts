@@ -1,0 +1,183 @@
+// Decoders an exfiltrating agent might hide a secret behind, and the text normalisation
+// applied before pattern matching. Every decoder returns undefined rather than throwing.
+
+const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
+// One round of %XX decoding; malformed escapes stay literal, invalid UTF-8 becomes U+FFFD.
+export function percentDecodeOnce(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    const parts = s.split(/(%[0-9a-fA-F]{2})/);
+    const bytes = parts.map((p, i) => (i % 2 === 1 ? Buffer.from([parseInt(p.slice(1), 16)]) : Buffer.from(p, 'utf8')));
+    return UTF8.decode(Buffer.concat(bytes));
+  }
+}
+
+// Decodes until the text stops changing (double/triple encoding), at most `rounds` times.
+export function percentDecodeRepeated(s: string, rounds = 3): string {
+  let cur = s;
+  for (let i = 0; i < rounds; i++) {
+    const next = percentDecodeOnce(cur);
+    if (next === cur) break;
+    cur = next;
+  }
+  return cur;
+}
+
+// Decoded bytes as text, or undefined when they are not mostly printable (random bytes from
+// decoding an innocent hash or word are discarded here, which keeps false positives down).
+export function printable(bytes: Uint8Array, minChars = 4): string | undefined {
+  if (bytes.length < minChars) return undefined;
+  const text = UTF8.decode(bytes);
+  let bad = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 9 && c !== 10 && c !== 13) || c === 0x7f || c === 0xfffd) bad++;
+  }
+  return bad <= text.length * 0.1 ? text : undefined;
+}
+
+const HEX_SEPARATORS = /\\x|0x|[:\-\s,]/gi;
+
+// Hex in any common spelling: plain, `\x41\x42`, `0x41 0x42`, `41:42`, `41-42`, `41,42`.
+export function decodeHex(s: string): Uint8Array | undefined {
+  if (s.length < 10 || /[^0-9a-fA-Fx\\:\s,-]/.test(s)) return undefined;
+  const h = /^[0-9a-fA-F]+$/.test(s) ? s : s.replace(HEX_SEPARATORS, '');
+  if (h.length < 10 || h.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(h)) return undefined;
+  return Buffer.from(h, 'hex');
+}
+
+// Base64, standard or URL-safe, padded or not.
+export function decodeBase64(s: string): Uint8Array | undefined {
+  if (s.length < 10 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(s)) return undefined;
+  const body = s.replace(/=+$/, '');
+  if (body.length % 4 === 1) return undefined;
+  return Buffer.from(body, 'base64');
+}
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+// RFC 4648 base32, either case, padded or not.
+export function decodeBase32(s: string): Uint8Array | undefined {
+  if (s.length < 10 || !/^[A-Za-z2-7]+=*$/.test(s)) return undefined;
+  const body = s.replace(/=+$/, '').toUpperCase();
+  const out: number[] = [];
+  let bits = 0;
+  let acc = 0;
+  for (let i = 0; i < body.length; i++) {
+    acc = (acc << 5) | B32.indexOf(body[i]!);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((acc >>> bits) & 0xff);
+    }
+    acc &= (1 << bits) - 1;
+  }
+  return Uint8Array.from(out);
+}
+
+export function encodeBase32(bytes: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let acc = 0;
+  for (const b of bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += B32[(acc >>> bits) & 31];
+    }
+    acc &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += B32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+const NOISE = /[./ \t\n\r+,;|]/g;
+
+// Drops the characters used to break a secret up (`sk-ant.api03 …`) so it matches again.
+export function stripNoise(s: string): string {
+  return s.replace(NOISE, '');
+}
+
+// Cyrillic and Greek look-alikes of Latin letters, dashes, and invisible characters that NFKC
+// leaves alone; fullwidth and other compatibility forms are handled by NFKC itself.
+const CONFUSABLES: Record<string, string> = {
+  'а': 'a', 'в': 'b', 'е': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c', 'т': 't',
+  'у': 'y', 'х': 'x', 'і': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'ɡ': 'g', 'ӏ': 'l',
+  'А': 'A', 'В': 'B', 'Е': 'E', 'К': 'K', 'М': 'M', 'Н': 'H', 'О': 'O', 'Р': 'P', 'С': 'C', 'Т': 'T',
+  'У': 'Y', 'Х': 'X', 'І': 'I', 'Ј': 'J', 'Ѕ': 'S', 'Ԛ': 'Q', 'Ԝ': 'W', 'Ү': 'Y', 'Һ': 'h',
+  'α': 'a', 'β': 'b', 'ε': 'e', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
+  'χ': 'x', 'γ': 'y', 'Α': 'A', 'Β': 'B', 'Ε': 'E', 'Ζ': 'Z', 'Η': 'H', 'Ι': 'I', 'Κ': 'K', 'Μ': 'M',
+  'Ν': 'N', 'Ο': 'O', 'Ρ': 'P', 'Τ': 'T', 'Υ': 'Y', 'Χ': 'X',
+  '‐': '-', '‑': '-', '‒': '-', '–': '-', '—': '-', '―': '-', '−': '-', '⁃': '-', '﹣': '-',
+  '\u00ad': '', '\u200b': '', '\u200c': '', '\u200d': '', '\u2060': '', '\ufeff': '', '\u180e': '',
+};
+const CONFUSABLE_RE = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g');
+const NON_ASCII = /[\u0080-\uffff]/;
+
+// NFKC plus confusable folding, so `ｓｋ－ａｎｔ…` and Cyrillic `ѕk-аnt…` match like ASCII.
+// ASCII text is returned as is (the common case costs one regex test).
+export function normalizeText(s: string): string {
+  if (!NON_ASCII.test(s)) return s;
+  return s.normalize('NFKC').replace(CONFUSABLE_RE, (c) => CONFUSABLES[c] ?? c);
+}
+
+// Emits every printable decoding of `s`, nested up to `depth` layers (base64 inside hex inside
+// percent-encoding...). `how` names the chain, outermost first: "base64", "percent+hex".
+// `strip` also tries the text with noise separators removed (URL values; not prose bodies).
+export function forEachDecoding(s: string, depth: number, emit: (how: string, text: string) => void, strip = true, how = ''): void {
+  if (depth <= 0 || s.length < 10) return;
+  const seen = new Set<string>();
+  const found = (kind: string, text: string | undefined) => {
+    if (text === undefined || text === s || seen.has(text)) return;
+    seen.add(text);
+    const chain = how ? `${how}+${kind}` : kind;
+    emit(chain, text);
+    forEachDecoding(text, depth - 1, emit, strip, chain);
+  };
+  if (/%[0-9a-fA-F]{2}/.test(s)) found('percent', percentDecodeRepeated(s));
+  tryEncodings(s, found);
+  // Encoded blobs inside a longer string ("data:...;base64,<blob>", "Bearer <blob>", prose).
+  for (const run of encodedRuns(s)) tryEncodings(run, found);
+  if (!strip) return;
+  const stripped = stripNoise(s);
+  if (stripped !== s && stripped.length >= 10) tryEncodings(stripped, found);
+}
+
+function tryEncodings(s: string, found: (kind: string, text: string | undefined) => void): void {
+  const hex = decodeHex(s);
+  if (hex) found('hex', printable(hex));
+  const b64 = decodeBase64(s);
+  if (b64) found('base64', printable(b64));
+  const b32 = decodeBase32(s);
+  if (b32) found('base32', printable(b32));
+}
+
+// Base64-alphabet characters (which include hex and base32), as a lookup table.
+const RUN_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') RUN_CHAR[c.charCodeAt(0)] = 1;
+const MIN_RUN = 16;
+
+// Maximal runs of 16+ base64-alphabet characters (plus trailing `=` padding) strictly inside
+// `s`; a hand-written scan because the equivalent regex backtracks on every word of prose.
+export function encodedRuns(s: string): string[] {
+  const out: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    if (c < 128 && RUN_CHAR[c] === 1) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0 && i - start >= MIN_RUN) {
+      let end = i;
+      while (end < s.length && end - i < 2 && s.charCodeAt(end) === 61) end++;
+      if (start > 0 || end < s.length) out.push(s.slice(start, end));
+    }
+    start = -1;
+  }
+  return out;
+}

@@ -1,0 +1,177 @@
+// The per-request verdict: every stage in order, first block wins. Pure and synchronous, so the
+// same function is unit-tested, benchmarked and run by the gateway daemon.
+import { dlpScanner } from '../secrets/index.js';
+import { parseBody } from './body.js';
+import { findCanary, isCanaries, prepareCanaries, type Canaries } from './canary.js';
+import { Candidates, scanCandidates, type Candidate, type PatternScanner } from './candidates.js';
+import { checkHeaderStructure, headerCandidates, headerEntries } from './headers.js';
+import { HostMatcher, normalizeHost, type HostInfo } from './hosts.js';
+import {
+  addHostCandidates, checkCrlf, checkEntropy, checkSubdomainEntropy, checkTraversal, checkUrlLength,
+  parseRequestUrl, urlCandidates, urlParts,
+} from './url.js';
+import { allow, block, type HttpRequest, type Policy, type Route, type Stage, type Verdict } from './types.js';
+
+export interface EvaluateOptions {
+  // Defaults to lib/secrets' dlpScanner(); injectable for tests and benchmarks.
+  scanner?: PatternScanner;
+}
+
+interface Compiled {
+  allow: HostMatcher;
+  block: HostMatcher;
+  passthrough: HostMatcher;
+  routes: Map<string, Route>;
+  replaced: Map<string, Set<string>>;
+}
+
+const compiledCache = new WeakMap<Policy, Compiled>();
+
+// Matchers are built once per policy object (policies are treated as immutable values).
+function compile(p: Policy): Compiled {
+  let c = compiledCache.get(p);
+  if (!c) {
+    c = {
+      allow: new HostMatcher(p.allow),
+      block: new HostMatcher(p.block),
+      passthrough: new HostMatcher(p.passthrough),
+      routes: new Map(p.routes.map((r) => [r.host, r])),
+      replaced: new Map(p.routes.map((r) => [r.host, new Set(Object.keys(r.headers).map((h) => h.toLowerCase()))])),
+    };
+    compiledCache.set(p, c);
+  }
+  return c;
+}
+
+const noCanaries: Canaries = { forms: [] };
+
+function canariesOf(secrets: Canaries | readonly string[] | undefined): Canaries {
+  if (secrets === undefined) return noCanaries;
+  return isCanaries(secrets) ? secrets : prepareCanaries(secrets as readonly string[]);
+}
+
+// The route for a host (exact match), which the daemon uses to inject headers after allow.
+export function routeFor(policy: Policy, host: string): Route | undefined {
+  const h = normalizeHost(host);
+  return h && compile(policy).routes.get(h.host);
+}
+
+// Whether the daemon terminates TLS for a host. A host that is both a route and passthrough is
+// still terminated (the route's header must be injected) but gets no content DLP (evaluate
+// applies hostname-level stages only), exactly like a pure passthrough host.
+export function tlsMode(policy: Policy, host: string): 'intercept' | 'passthrough' {
+  const h = normalizeHost(host);
+  if (!h) return 'intercept';
+  const c = compile(policy);
+  return c.passthrough.match(h) !== undefined && !c.routes.has(h.host) ? 'passthrough' : 'intercept';
+}
+
+// allowlist, blocklist and ssrf stages: shared by requests and CONNECT.
+function hostStages(c: Compiled, h: HostInfo, show: () => string): Verdict | undefined {
+  const allowedBy = c.allow.match(h) ?? (c.routes.has(h.host) ? `route ${h.host}` : undefined);
+  if (allowedBy === undefined) return block('allowlist', `${show()} is not on the allowlist`, 'not-allowed');
+  const blockedBy = c.block.match(h);
+  if (blockedBy !== undefined) return block('blocklist', `${show()} is blocked by "${blockedBy}"`, 'blocked');
+  if (h.ip?.forbidden) return block('ssrf', `${h.ip.canonical} is in a forbidden range (${h.ip.forbidden})`, 'private-address');
+  return undefined;
+}
+
+function dlpHit(scanner: PatternScanner, stage: Stage, items: readonly Candidate[]): Verdict | undefined {
+  const hit = scanCandidates(scanner, items);
+  return hit && block(stage, `secret in ${hit.where} (${hit.rule})`, hit.rule);
+}
+
+function canaryHit(canaries: Canaries, groups: ReadonlyArray<readonly Candidate[]>): Verdict | undefined {
+  if (canaries.forms.length === 0) return undefined;
+  for (const items of groups) {
+    for (const item of items) {
+      const kind = findCanary(canaries, item.text);
+      if (kind) return block('canary', `route secret (${kind} form) in ${item.where}`, `canary-${kind}`);
+    }
+  }
+  return undefined;
+}
+
+// Hostname-only DLP for CONNECT and passthrough hosts: patterns, subdomain entropy, canaries.
+function hostnameDlp(h: HostInfo, entropy: boolean, scanner: PatternScanner, canaries: Canaries): Verdict | undefined {
+  const cands = new Candidates();
+  addHostCandidates(cands, h);
+  return dlpHit(scanner, 'url-dlp', cands.items)
+    ?? (entropy ? checkSubdomainEntropy(h) : undefined)
+    ?? canaryHit(canaries, [cands.items]);
+}
+
+// The host as quoted in an allowlist/blocklist reason (which reaches logs and the agent's
+// 403): withheld when the name itself looks like it carries a secret.
+function hostForReason(h: HostInfo, scanner: PatternScanner, canaries: Canaries): () => string {
+  return () => (hostnameDlp(h, true, scanner, canaries) ? 'a host name that appears to carry a secret' : h.host);
+}
+
+// The verdict for one request. `secrets` are the bottle's route secret values (better: their
+// prepareCanaries() form, computed once per policy load). Never throws: anything unexpected
+// while judging is a block (a gate must fail closed), with no input echoed in the reason.
+export function evaluate(policy: Policy, request: HttpRequest, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
+  try {
+    return judge(policy, request, secrets, opts);
+  } catch {
+    return block('error', 'the request could not be evaluated', 'internal-error');
+  }
+}
+
+function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
+  const scanner = opts.scanner ?? dlpScanner();
+  const canaries = canariesOf(secrets);
+  const c = compile(policy);
+  const view = parseRequestUrl(request.url);
+  if ('verdict' in view) return view;
+  const early = checkCrlf(request.url) ?? checkTraversal(view) ?? hostStages(c, view.host, hostForReason(view.host, scanner, canaries));
+  if (early) return early;
+  if (c.passthrough.match(view.host) !== undefined) {
+    return hostnameDlp(view.host, policy.dlp.entropy, scanner, canaries) ?? allow('allowed (passthrough host: hostname checks only)');
+  }
+  const lengthBlock = checkUrlLength(request.url, policy.limits.maxUrlLength);
+  if (lengthBlock) return lengthBlock;
+  const parts = urlParts(view);
+  const urlCands = urlCandidates(view, parts);
+  const urlBlock = dlpHit(scanner, 'url-dlp', urlCands.items) ?? (policy.dlp.entropy ? checkEntropy(view, parts) : undefined);
+  if (urlBlock) return urlBlock;
+  const entries = headerEntries(request.headers ?? {});
+  const structure = checkHeaderStructure(entries, view.host);
+  if (structure) return structure;
+  const headerCands = headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set());
+  const headerBlock = dlpHit(scanner, 'header-dlp', headerCands.items);
+  if (headerBlock) return headerBlock;
+  const body = parseBody(request.body, entries, policy.limits.maxBodyBytes);
+  if ('verdict' in body) return body;
+  const bodyBlock = dlpHit(scanner, 'body-dlp', body.candidates.items);
+  if (bodyBlock) return bodyBlock;
+  const canary = canaryHit(canaries, [urlCands.items, headerCands.items, body.candidates.items]);
+  if (canary) return canary;
+  const by = c.allow.match(view.host) ?? `route ${view.host.host}`;
+  return allow(`allowed by "${by}"`, by);
+}
+
+// The decision before TLS for a CONNECT (or any hostname-only check): scheme-free host and
+// port validation, allow/block, literal-IP SSRF and hostname DLP. The daemon then calls
+// tlsMode() to splice (passthrough) or terminate and evaluate() each request.
+export function evaluateConnect(policy: Policy, host: string, port: number, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
+  try {
+    return judgeConnect(policy, host, port, secrets, opts);
+  } catch {
+    return block('error', 'the CONNECT could not be evaluated', 'internal-error');
+  }
+}
+
+function judgeConnect(policy: Policy, host: string, port: number, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return block('scheme', `invalid port ${port}`, 'bad-port');
+  const h = normalizeHost(host);
+  if (!h) return block('scheme', 'malformed host name', 'malformed-host');
+  const c = compile(policy);
+  const scanner = opts.scanner ?? dlpScanner();
+  const canaries = canariesOf(secrets);
+  const early = hostStages(c, h, hostForReason(h, scanner, canaries));
+  if (early) return early;
+  const dlp = hostnameDlp(h, policy.dlp.entropy, scanner, canaries);
+  if (dlp) return dlp;
+  return allow(tlsMode(policy, h.host) === 'passthrough' ? 'allowed (passthrough: TLS not intercepted)' : 'allowed (TLS intercepted; each request is evaluated)');
+}

@@ -1,0 +1,16 @@
+// The gateway's policy engine: load/serialize policy.yaml, and judge requests, CONNECTs and DNS
+// answers. Everything here is pure; the daemon owns sockets, files and signals.
+export { loadPolicy, PolicyError } from './load.js';
+export {
+  policyHash, serializePolicy, addAllow, addRoute, reload, PolicyHolder, routeEnvNames,
+  renderRouteHeaders, routeSecretValues, type ReloadResult,
+} from './model.js';
+export { evaluate, evaluateConnect, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
+export { checkResolved, parseIp, type IpInfo } from './ip.js';
+export { prepareCanaries, type Canaries } from './canary.js';
+export { normalizeHost, normalizePattern } from './hosts.js';
+export { HOP_BY_HOP } from './headers.js';
+export {
+  STAGES, DEFAULT_LIMITS, DEFAULT_DLP, emptyPolicy, dlpOnlyPolicy,
+  type Policy, type Route, type Limits, type DlpOptions, type HttpRequest, type Stage, type Verdict,
+} from './types.js';

@@ -1,0 +1,232 @@
+// Loads policy.yaml. The format (unknown keys are errors; every error is file:line:col):
+//
+//   version: 1                          # required
+//   allow:                              # hosts the agent may reach
+//     - registry.npmjs.org              #   exact host name
+//     - "*.githubusercontent.com"       #   wildcard: subdomains AND the apex itself
+//     - 93.184.216.34                   #   IP literal: matches exactly (any spelling of it)
+//     - "*"                             #   any host: DLP-only mode
+//   block: [evil.example.com]           # same patterns; wins over allow and routes
+//   routes:                             # credentialed hosts (implicitly allowed, exact host)
+//     - host: api.github.com
+//       headers:                        # header name -> host env var NAME(S), never a value:
+//         Authorization: "Bearer ${GITHUB_TOKEN}"   # template with ${VAR} references
+//         X-Api-Key: ANTHROPIC_API_KEY              # bare name = "${ANTHROPIC_API_KEY}"
+//   passthrough: [api.anthropic.com]    # TLS not intercepted: hostname checks only; each
+//                                       #   entry must also be allowed (or be a route host).
+//                                       #   A route host listed here is still terminated (to
+//                                       #   inject its header) but gets no content DLP.
+//   limits: { maxUrlLength: 2048, maxBodyBytes: 10MiB }   # defaults; sizes take B/KiB/MiB/GiB
+//   dlp: { headers: all, entropy: true }                  # defaults; headers: only "all"
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { UserError } from '../errors.js';
+import { HostMatcher, normalizeHost, normalizePattern } from './hosts.js';
+import { DEFAULT_DLP, DEFAULT_LIMITS, type Policy, type Route } from './types.js';
+
+// An invalid policy file; the message is `file:line:col: key.path: what is wrong` (no
+// position for errors that are not about a file, e.g. a rejected proposal merge).
+export class PolicyError extends UserError {
+  override name = 'PolicyError';
+  constructor(message: string, readonly file: string, readonly line: number, readonly col: number, readonly keyPath: string, exitCode = 1) {
+    const where = line > 0 ? `${file}:${line}:${col}: ` : file ? `${file}: ` : '';
+    super(`${where}${keyPath ? `${keyPath}: ` : ''}${message}`, exitCode);
+  }
+}
+
+const TOP_KEYS = ['version', 'allow', 'block', 'routes', 'passthrough', 'limits', 'dlp'];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Headers the gateway owns; a route may not set them.
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization']);
+
+class Walker {
+  constructor(readonly file: string, readonly lc: LineCounter, readonly doc: Document) {}
+
+  fail(node: Node | null | undefined, path: string, message: string): never {
+    const { line, col } = this.lc.linePos(node?.range?.[0] ?? 0);
+    throw new PolicyError(message, this.file, line, col, path);
+  }
+
+  deref(node: unknown): Node | null {
+    if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null;
+    return (node as Node | null) ?? null;
+  }
+
+  // Iterates a mapping's entries, rejecting keys not in `known`.
+  entries(node: Node | null, path: string, known: readonly string[] | null): Array<[string, Node | null, Node]> {
+    if (!isMap(node)) this.fail(node, path, 'must be a mapping');
+    return node.items.map((pair) => {
+      const key = pair.key as Node;
+      if (!isScalar(key) || typeof key.value !== 'string') this.fail(key, path, 'keys must be strings');
+      const name = key.value as string;
+      if (known && !known.includes(name)) {
+        this.fail(key, join(path, name), `unknown key (expected one of: ${known.join(', ')})`);
+      }
+      return [name, this.deref(pair.value), key] as [string, Node | null, Node];
+    });
+  }
+
+  string(node: Node | null, path: string): string {
+    if (!isScalar(node) || typeof node.value !== 'string') this.fail(node, path, 'must be a string (quote it)');
+    return node.value as string;
+  }
+
+  list(node: Node | null, path: string): Array<{ value: string; node: Node; path: string }> {
+    if (!isSeq(node)) this.fail(node, path, 'must be a list');
+    return node.items.map((item, i) => {
+      const n = this.deref(item);
+      const p = `${path}[${i}]`;
+      return { value: this.string(n, p), node: n as Node, path: p };
+    });
+  }
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+// Parses and validates policy text; throws PolicyError naming file:line:col and key path.
+export function loadPolicy(text: string, fileName = 'policy.yaml'): Policy {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const w: Walker = new Walker(fileName, lc, doc);
+  const err = doc.errors[0];
+  if (err) {
+    const { line, col } = lc.linePos(err.pos[0]);
+    throw new PolicyError(err.message.split('\n')[0]!, fileName, line, col, '');
+  }
+  const root = w.deref(doc.contents);
+  if (root === null || (isScalar(root) && root.value === null)) w.fail(null, '', 'policy file is empty (it needs at least "version: 1")');
+  const policy: Policy = { allow: [], block: [], routes: [], passthrough: [], limits: { ...DEFAULT_LIMITS }, dlp: { ...DEFAULT_DLP } };
+  const passNodes: Array<{ node: Node; path: string }> = [];
+  const routeNodes: Node[] = [];
+  let version = false;
+  for (const [key, value] of w.entries(root, '', TOP_KEYS)) {
+    if (key === 'version') {
+      if (!isScalar(value) || value.value !== 1) w.fail(value, 'version', 'must be 1');
+      version = true;
+    } else if (key === 'allow' || key === 'block' || key === 'passthrough') {
+      for (const item of w.list(value, key)) {
+        const r = normalizePattern(item.value);
+        if ('error' in r) w.fail(item.node, item.path, r.error);
+        if (!policy[key].includes(r.pattern)) {
+          policy[key].push(r.pattern);
+          if (key === 'passthrough') passNodes.push(item);
+        }
+      }
+    } else if (key === 'routes') {
+      if (!isSeq(value)) w.fail(value, key, 'must be a list');
+      value.items.forEach((item, i) => {
+        const node = w.deref(item);
+        const route = loadRoute(w, node, `routes[${i}]`);
+        const dup = policy.routes.findIndex((r) => r.host === route.host);
+        if (dup >= 0) w.fail(node, `routes[${i}].host`, `duplicate route for ${route.host} (merge its headers into routes[${dup}])`);
+        policy.routes.push(route);
+        routeNodes.push(node as Node);
+      });
+    } else if (key === 'limits') {
+      for (const [k, v] of w.entries(value, key, ['maxUrlLength', 'maxBodyBytes'])) {
+        if (k === 'maxUrlLength') policy.limits.maxUrlLength = intIn(w, v, 'limits.maxUrlLength', 16, 1 << 20);
+        else policy.limits.maxBodyBytes = sizeIn(w, v, 'limits.maxBodyBytes');
+      }
+    } else if (key === 'dlp') {
+      for (const [k, v] of w.entries(value, key, ['headers', 'entropy'])) {
+        if (k === 'headers') {
+          if (w.string(v, 'dlp.headers') !== 'all') w.fail(v, 'dlp.headers', 'only "all" is supported (a sensitive-only mode is bypassed with X-Custom headers)');
+        } else {
+          if (!isScalar(v) || typeof v.value !== 'boolean') w.fail(v, 'dlp.entropy', 'must be true or false');
+          policy.dlp.entropy = v.value as boolean;
+        }
+      }
+    }
+  }
+  if (!version) w.fail(root, '', 'missing "version: 1"');
+  crossCheck(w, policy, passNodes, routeNodes);
+  return policy;
+}
+
+function loadRoute(w: Walker, node: Node | null, path: string): Route {
+  let host: string | undefined;
+  let headers: Record<string, string> | undefined;
+  for (const [k, v] of w.entries(node, path, ['host', 'headers'])) {
+    if (k === 'host') {
+      const raw = w.string(v, `${path}.host`);
+      const h = raw.includes('*') ? undefined : normalizeHost(raw);
+      if (!h) w.fail(v, `${path}.host`, `"${raw}" must be one exact host name (no wildcards, ports or URLs)`);
+      host = h.host;
+    } else {
+      headers = {};
+      for (const [name, tv, keyNode] of w.entries(v, `${path}.headers`, null)) {
+        const hp = `${path}.headers.${name}`;
+        if (!HEADER_NAME.test(name)) w.fail(keyNode, hp, 'not a valid HTTP header name');
+        if (RESERVED_HEADERS.has(name.toLowerCase())) w.fail(keyNode, hp, 'this header is managed by the gateway and cannot be set by a route');
+        const err = templateError(w.string(tv, hp));
+        if (err) w.fail(tv, hp, err);
+        headers[name] = w.string(tv, hp);
+      }
+      if (Object.keys(headers).length === 0) w.fail(v, `${path}.headers`, 'a route needs at least one header');
+    }
+  }
+  if (host === undefined) w.fail(node, path, 'missing "host"');
+  if (headers === undefined) w.fail(node, path, 'missing "headers"');
+  return { host, headers };
+}
+
+// Why a header template is unusable, or undefined; templates may only reference env names.
+export function templateError(t: string): string | undefined {
+  if (ENV_NAME.test(t)) return undefined;
+  const refs = t.match(/\$\{[^}]*\}/g) ?? [];
+  if (refs.length === 0) return 'must name a host env var (e.g. GITHUB_TOKEN or "Bearer ${GITHUB_TOKEN}"), never a literal value';
+  const bad = refs.find((r) => !ENV_NAME.test(r.slice(2, -1)));
+  if (bad) return `${bad} is not a valid env var reference`;
+  if (t.replace(/\$\{[^}]*\}/g, '').includes('$')) return 'stray "$" (only ${NAME} references are allowed)';
+  if (/[\r\n]/.test(t)) return 'must not contain line breaks';
+  return undefined;
+}
+
+function intIn(w: Walker, v: Node | null, path: string, min: number, max: number): number {
+  if (!isScalar(v) || typeof v.value !== 'number' || !Number.isInteger(v.value)) w.fail(v, path, 'must be an integer');
+  const n = v.value as number;
+  if (n < min || n > max) w.fail(v, path, `must be between ${min} and ${max}`);
+  return n;
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+
+function sizeIn(w: Walker, v: Node | null, path: string): number {
+  let n: number;
+  if (isScalar(v) && typeof v.value === 'string') {
+    const m = /^(\d+)\s*([a-z]+)?$/i.exec(v.value.trim());
+    const unit = UNITS[(m?.[2] ?? 'b').toLowerCase()];
+    if (!m || unit === undefined) w.fail(v, path, 'must be a byte count like 10485760 or 10MiB');
+    n = Number(m[1]) * unit;
+  } else {
+    n = intIn(w, v, path, 0, Number.MAX_SAFE_INTEGER);
+  }
+  if (n < 1024 || n > 1024 ** 3) w.fail(v, path, 'must be between 1KiB and 1GiB');
+  return n;
+}
+
+function crossCheck(w: Walker, p: Policy, passNodes: Array<{ node: Node; path: string }>, routeNodes: Node[]): void {
+  const allowM = new HostMatcher(p.allow);
+  const blockM = new HostMatcher(p.block);
+  p.routes.forEach((r, i) => {
+    const hit = blockM.match(normalizeHost(r.host)!);
+    if (hit) w.fail(routeNodes[i], `routes[${i}].host`, `${r.host} is also blocked by "${hit}"; remove one of them`);
+  });
+  for (const { node, path } of passNodes) {
+    const pattern = (node as { value?: unknown }).value as string;
+    const norm = normalizePattern(pattern);
+    const pat = 'pattern' in norm ? norm.pattern : pattern;
+    if (!passthroughCovered(pat, p, allowM)) w.fail(node, path, `${pat} is not allowed; add it to allow (passthrough only turns TLS interception off)`);
+  }
+}
+
+function passthroughCovered(pat: string, p: Policy, allowM: HostMatcher): boolean {
+  if (p.allow.includes('*')) return true;
+  if (pat === '*') return false;
+  if (!pat.startsWith('*.')) return allowM.match(normalizeHost(pat)!) !== undefined || p.routes.some((r) => r.host === pat);
+  // A wildcard passthrough needs a wildcard allow at the same or a broader suffix.
+  const suffix = pat.slice(2);
+  return p.allow.some((a) => a.startsWith('*.') && (suffix === a.slice(2) || suffix.endsWith(`.${a.slice(2)}`)));
+}

@@ -1,0 +1,79 @@
+// Shapes shared by the policy loader, the request evaluator and the gateway daemon.
+
+// A credentialed upstream: the gateway sets these headers on requests to `host`.
+// Header values are templates over host env var names (`"Bearer ${GITHUB_TOKEN}"`, or a bare
+// `GITHUB_TOKEN` meaning `${GITHUB_TOKEN}`); the policy file never holds a secret value.
+export interface Route {
+  host: string;
+  headers: Record<string, string>;
+}
+
+// Caps that turn "too big to scan" into a block instead of a pass.
+export interface Limits {
+  maxUrlLength: number;
+  maxBodyBytes: number;
+}
+
+// What the DLP stages look at. `headers: 'all'` is the only header mode: a sensitive-only
+// mode is bypassed with `X-Custom: <secret>`.
+export interface DlpOptions {
+  headers: 'all';
+  entropy: boolean;
+}
+
+// One bottle's egress policy, as loaded from policy.yaml (hosts normalised, defaults filled).
+export interface Policy {
+  allow: string[];
+  block: string[];
+  routes: Route[];
+  passthrough: string[];
+  limits: Limits;
+  dlp: DlpOptions;
+}
+
+// One proxied HTTP request as the daemon sees it after TLS termination (or a plain-http
+// proxy request). `url` is absolute.
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[]>;
+  body?: Uint8Array | string;
+}
+
+// Stage names are stable: tests, logs and `bottle policy explain` output use them. `error`
+// is a fail-closed block when judging itself failed; `done` marks an allow.
+export const STAGES = [
+  'scheme', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp',
+  'entropy', 'header-dlp', 'body-dlp', 'canary', 'ssrf-resolved', 'error', 'done',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+// The answer for one request (or CONNECT, or DNS answer). A block reason never quotes the
+// matched text: it names where the secret was and which rule matched.
+export interface Verdict {
+  verdict: 'allow' | 'block';
+  stage: Stage;
+  reason: string;
+  rule?: string;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxUrlLength: 2048, maxBodyBytes: 10 * 1024 * 1024 };
+export const DEFAULT_DLP: DlpOptions = { headers: 'all', entropy: true };
+
+export function block(stage: Stage, reason: string, rule?: string): Verdict {
+  return rule === undefined ? { verdict: 'block', stage, reason } : { verdict: 'block', stage, reason, rule };
+}
+
+export function allow(reason: string, rule?: string): Verdict {
+  return rule === undefined ? { verdict: 'allow', stage: 'done', reason } : { verdict: 'allow', stage: 'done', reason, rule };
+}
+
+// A policy with nothing allowed; the base for programmatic construction.
+export function emptyPolicy(): Policy {
+  return { allow: [], block: [], routes: [], passthrough: [], limits: { ...DEFAULT_LIMITS }, dlp: { ...DEFAULT_DLP } };
+}
+
+// DLP-only mode (`allow: ["*"]`): what `bottle policy explain` uses without --policy.
+export function dlpOnlyPolicy(): Policy {
+  return { ...emptyPolicy(), allow: ['*'] };
+}
