@@ -1,0 +1,100 @@
+// The proposal and decision file formats shared by supervise (in the bundle, writes proposals)
+// and the host side (dashboard / CLI, writes decisions). Schemas double as the TS types.
+import { z } from 'zod';
+
+// What the agent asks for: reach a host (allowlist) or have the gateway inject credentials (route).
+export const PROPOSAL_KINDS = ['allowlist', 'route'] as const;
+export type ProposalKind = (typeof PROPOSAL_KINDS)[number];
+
+// Long enough to explain, short enough to read in the dashboard's proposals pane.
+export const REASON_MAX = 500;
+
+// Sortable (UTC time to the millisecond) and unique (48 random bits): 20260131T235959123Z-1a2b3c4d5e6f.
+export const PROPOSAL_ID_RE = /^\d{8}T\d{9}Z-[0-9a-f]{12}$/;
+
+// Ids become file names, so anything else (paths, dots) is refused before touching the disk.
+export function isProposalId(id: string): boolean {
+  return PROPOSAL_ID_RE.test(id);
+}
+
+const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+// Turns what the agent typed into a bare lowercase `host[:port]`, or explains what is wrong.
+// Only allowlist proposals may use a leading `*.` wildcard (routes inject secrets: exact hosts only).
+export function normalizeHost(input: string, kind: ProposalKind): { ok: true; host: string } | { ok: false; error: string } {
+  const raw = input.trim().toLowerCase();
+  const bad = (why: string) => ({ ok: false as const, error: `host ${JSON.stringify(input)} ${why}; give a bare hostname such as api.example.com` });
+  if (raw === '') return bad('is empty');
+  if (raw.includes('://')) return bad('has a scheme');
+  if (/[/?#\\]/.test(raw)) return bad('has a path, query or fragment');
+  if (raw.includes('@')) return bad('has credentials');
+  if (/\s/.test(raw)) return bad('contains whitespace');
+  if (raw.startsWith('[')) return bad('is an IPv6 literal (not supported)');
+  let name = raw;
+  let port = '';
+  const colon = raw.lastIndexOf(':');
+  if (colon !== -1) {
+    name = raw.slice(0, colon);
+    port = raw.slice(colon + 1);
+    const n = Number(port);
+    if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) return bad('has an invalid port');
+    port = `:${n}`;
+  }
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  let wildcard = '';
+  if (name.startsWith('*.')) {
+    if (kind !== 'allowlist') return bad('is a wildcard (routes need an exact host)');
+    wildcard = '*.';
+    name = name.slice(2);
+  }
+  if (name.length > 253) return bad('is longer than 253 characters');
+  const labels = name.split('.');
+  if (labels.length < 2) return bad('is not a fully qualified name');
+  if (!labels.every((l) => LABEL_RE.test(l))) return bad('is not a valid hostname');
+  return { ok: true, host: `${wildcard}${name}${port}` };
+}
+
+// Characters that could rewrite the operator's terminal or disguise text: C0/C1 controls, bidi overrides.
+const UNSAFE_TEXT_RE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+// The agent's reason as the operator will read it: one trimmed line of plain text, 1..500 chars.
+export function normalizeReason(input: string): { ok: true; reason: string } | { ok: false; error: string } {
+  const reason = input.replace(/[\t\r\n]+/g, ' ').trim();
+  if (reason === '') return { ok: false, error: 'reason must not be empty' };
+  if (reason.length > REASON_MAX) return { ok: false, error: `reason must be at most ${REASON_MAX} characters` };
+  if (UNSAFE_TEXT_RE.test(reason)) return { ok: false, error: 'reason must be plain text (no control or bidi characters)' };
+  return { ok: true, reason };
+}
+
+// Validates a queue file; the inferred type below is the file format.
+export const ProposalSchema = z.object({
+  id: z.string().regex(PROPOSAL_ID_RE),
+  kind: z.enum(PROPOSAL_KINDS),
+  payload: z.object({ host: z.string().min(1) }),
+  reason: z.string().min(1).max(REASON_MAX),
+  created: z.string().datetime(),
+  policyHash: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+});
+// One queued request from the agent; `policyHash` lets the host flag it stale if policy moved on.
+export type Proposal = z.infer<typeof ProposalSchema>;
+
+// Validates a decision file (host side writes it with writeDecision).
+export const DecisionSchema = z.object({
+  id: z.string().regex(PROPOSAL_ID_RE),
+  decision: z.enum(['approved', 'rejected']),
+  decided: z.string().datetime(),
+  note: z.string().max(2000).optional(),
+  stale: z.boolean().optional(),
+});
+// The operator's answer to one proposal; written only by the host side.
+export type Decision = z.infer<typeof DecisionSchema>;
+
+// What the agent learns when it asks about a proposal.
+export type ProposalStatus = 'approved' | 'rejected' | 'pending';
+
+// The fields a proposer supplies; id, created and policyHash are minted by writeProposal.
+export interface ProposalInput {
+  kind: ProposalKind;
+  host: string;
+  reason: string;
+}

@@ -1,0 +1,63 @@
+// `bottle sidecar init`: the bundle's supervisor. Runs until SIGTERM/SIGINT and the children are gone.
+import type { Command } from 'commander';
+import type { Outcome } from '../../commands/cli.js';
+import type { Ctx } from '../../commands/context.js';
+import { UserError } from '../../lib/errors.js';
+import { DAEMON_NAMES } from '../daemons.js';
+import { collectOverrides, resolveDaemons } from './config.js';
+import { Supervisor } from './supervisor.js';
+
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+interface Opts { daemon: string[]; graceMs?: string; eventsFile?: string }
+
+function graceMs(flag: string | undefined, env: string | undefined): number {
+  const raw = flag ?? env ?? '8000';
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) throw new UserError(`grace ${JSON.stringify(raw)}: expected milliseconds, e.g. --grace-ms 8000`);
+  return n;
+}
+
+// Registers `init` under `bottle sidecar`.
+export function register(sidecar: Command, ctx: Ctx, outcome: Outcome): void {
+  sidecar
+    .command('init')
+    .description('supervise the bundle daemons: restart the ones that die, forward signals (the bundle entry point)')
+    .option('--daemon <name=argv>', 'testing/ops escape hatch: run JSON argv as daemon <name> (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--grace-ms <ms>', 'time between forwarded SIGTERM and SIGKILL (default: $BOTTLE_SIDECAR_GRACE_MS or 8000)')
+    .option('--events-file <file>', 'also append JSON event lines here (default: $BOTTLE_EVENTS_FILE)')
+    .addHelpText('after', `
+Daemons: BOTTLE_SIDECAR_DAEMONS=csv picks which to run (default: ${DAEMON_NAMES.join(', ')};
+set but empty: none, init just waits for a signal). Each runs as \`bottle sidecar <name>\` with
+flags from the bundle env (see sidecars/daemons.ts).
+
+Escape hatch for tests and operations: BOTTLE_SIDECAR_COMMANDS='{"name":["argv0","arg"]}' or
+--daemon name='["argv0","arg"]' replaces (or adds) a daemon's command; without
+BOTTLE_SIDECAR_DAEMONS, only the overridden daemons run.
+
+Output: children's lines prefixed "[name] "; init's own events as JSON lines on stdout.
+Signals: SIGTERM/SIGINT go to every daemon's process group, then SIGKILL after the grace;
+the exit code is the first non-zero child ending during shutdown (signal N counts as 128+N).
+SIGHUP goes to the gateway only (policy reload). A dead daemon is restarted after
+0.2 s, doubling to 5 s while it keeps dying, reset after 60 s healthy.
+Run under an init that reaps orphans (\`docker run --init\`): node cannot waitpid(-1).`)
+    .action(async (o: Opts) => {
+      const daemons = resolveDaemons(ctx.env, collectOverrides(ctx.env, o.daemon));
+      const supervisor = new Supervisor({
+        daemons,
+        env: ctx.env,
+        out: ctx.out,
+        err: ctx.err,
+        eventsFile: o.eventsFile ?? (ctx.env.BOTTLE_EVENTS_FILE || undefined),
+        graceMs: graceMs(o.graceMs, ctx.env.BOTTLE_SIDECAR_GRACE_MS),
+      });
+      const handlers = SIGNALS.map((sig) => [sig, () => supervisor.signal(sig)] as const);
+      for (const [sig, h] of handlers) process.on(sig, h);
+      try {
+        supervisor.start();
+        outcome.exitCode = await supervisor.done;
+      } finally {
+        for (const [sig, h] of handlers) process.off(sig, h);
+      }
+    });
+}

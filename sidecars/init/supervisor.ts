@@ -1,0 +1,213 @@
+// The bundle's process supervisor: runs each daemon, restarts the ones that die (with backoff)
+// while the others keep running, forwards signals, and turns the children's endings into an exit code.
+//
+// Reaping: node waits only for the children it spawned; it cannot waitpid(-1), so as PID 1 it
+// would leave orphaned grandchildren (e.g. git daemon's forks whose parent died) as zombies.
+// The bundle therefore runs under Docker's init (`HostConfig.Init: true` / `docker run --init`,
+// i.e. tini as PID 1 forwarding signals to us) — init warns when it finds itself PID 1 without it.
+// Each daemon also gets its own process group: when its leader exits, the whole group is
+// SIGKILLed, so a restarted daemon never finds its predecessor's children holding its port.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { DEFAULT_BACKOFF, nextDelay, type BackoffPolicy, type RestartHistory } from './backoff.js';
+import type { DaemonSpec } from './config.js';
+import { combinedExitCode, type ChildEnding } from './exit.js';
+import { LinePrefixer } from './lines.js';
+import { appendEvent, formatEvent, type BundleEvent } from '../supervise/events.js';
+
+type EventBody = BundleEvent extends infer E ? (E extends BundleEvent ? Omit<E, 'time'> : never) : never;
+
+// Everything the supervisor touches is passed in: output sinks, env, clock, timings.
+export interface SupervisorOptions {
+  daemons: DaemonSpec[];
+  env: NodeJS.ProcessEnv;
+  /** Receives stdout lines: children's (prefixed `[name] `) and init's own JSON events. */
+  out: (line: string) => void;
+  /** Receives children's stderr lines (prefixed) and init's own complaints. */
+  err: (line: string) => void;
+  eventsFile?: string;
+  /** How long children get between the forwarded SIGTERM/SIGINT and SIGKILL. */
+  graceMs?: number;
+  backoff?: BackoffPolicy;
+  /** The daemon that receives SIGHUP (policy reload). */
+  hupTarget?: string;
+  now?: () => number;
+}
+
+interface Slot {
+  spec: DaemonSpec;
+  child?: ChildProcess;
+  history: RestartHistory;
+  restarts: number;
+  timer?: NodeJS.Timeout;
+  streamsClosed: Promise<void>;
+}
+
+// Supervises a fixed set of daemons until shut down; `done` resolves with init's exit code.
+export class Supervisor {
+  readonly done: Promise<number>;
+  private resolveDone!: (code: number) => void;
+  private readonly slots: Slot[];
+  private readonly endings: ChildEnding[] = [];
+  private shuttingDown = false;
+  private finished = false;
+  private graceTimer?: NodeJS.Timeout;
+  private keepAlive?: NodeJS.Timeout;
+  private eventsFileBroken = false;
+  private readonly now: () => number;
+  private readonly streams = new Set<Readable>();
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.now = opts.now ?? Date.now;
+    this.slots = opts.daemons.map((spec) => ({ spec, history: { startedAt: 0, lastDelayMs: null }, restarts: 0, streamsClosed: Promise.resolve() }));
+  }
+
+  start(): void {
+    if (process.pid === 1) {
+      this.event({ type: 'init-warning', message: 'running as PID 1: orphaned grandchildren will not be reaped; run the bundle with `docker run --init` (HostConfig.Init)' });
+    }
+    this.event({ type: 'init-started', pid: process.pid, daemons: this.slots.map((s) => s.spec.name) });
+    // With no daemons (or all in backoff) nothing else keeps node alive until a signal arrives.
+    this.keepAlive = setInterval(() => undefined, 1 << 30);
+    for (const slot of this.slots) this.spawn(slot, null);
+  }
+
+  // Entry point for the signals init itself receives.
+  signal(sig: NodeJS.Signals): void {
+    if (sig === 'SIGHUP') return this.forwardHup();
+    if (sig === 'SIGTERM' || sig === 'SIGINT') return this.shutdown(sig);
+  }
+
+  private forwardHup(): void {
+    const name = this.opts.hupTarget ?? 'gateway';
+    const slot = this.slots.find((s) => s.spec.name === name);
+    if (!this.shuttingDown && slot?.child?.pid !== undefined) {
+      slot.child.kill('SIGHUP');
+      this.event({ type: 'signal', signal: 'SIGHUP', action: 'forward', daemons: [name] });
+    } else {
+      this.event({ type: 'signal', signal: 'SIGHUP', action: 'ignored', daemons: [] });
+    }
+  }
+
+  private shutdown(sig: NodeJS.Signals): void {
+    if (this.shuttingDown) {
+      // A second SIGTERM/SIGINT (an impatient operator) skips the rest of the grace period.
+      this.event({ type: 'signal', signal: sig, action: 'force-kill', daemons: this.running().map((s) => s.spec.name) });
+      this.killAll();
+      return;
+    }
+    this.shuttingDown = true;
+    for (const slot of this.slots) {
+      clearTimeout(slot.timer);
+      slot.timer = undefined;
+    }
+    const running = this.running();
+    this.event({ type: 'signal', signal: sig, action: 'shutdown', daemons: running.map((s) => s.spec.name) });
+    for (const slot of running) signalGroup(slot.child!, sig);
+    this.graceTimer = setTimeout(() => this.killAll(), this.opts.graceMs ?? 8000);
+    this.maybeFinish();
+  }
+
+  private killAll(): void {
+    for (const slot of this.running()) signalGroup(slot.child!, 'SIGKILL');
+  }
+
+  private running(): Slot[] {
+    return this.slots.filter((s) => s.child !== undefined);
+  }
+
+  private spawn(slot: Slot, delayBefore: number | null): void {
+    const { name, argv } = slot.spec;
+    const startedAt = this.now();
+    slot.history = { startedAt, lastDelayMs: delayBefore };
+    // detached: its own process group, so group signals reach its children and a terminal's
+    // Ctrl-C reaches only init (which forwards it once).
+    const child = spawn(argv[0]!, argv.slice(1), { env: this.opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    slot.child = child;
+    let ended = false;
+    const end = (ending: ChildEnding, error?: string) => {
+      if (ended) return;
+      ended = true;
+      this.onEnded(slot, child, ending, startedAt, error);
+    };
+    child.once('exit', (exitCode, signal) => end({ exitCode, signal }));
+    child.once('error', (e) => { if (child.pid === undefined) end({ exitCode: 127, signal: null }, e.message); });
+    slot.streamsClosed = Promise.all([
+      this.pipe(child.stdout, `[${name}] `, this.opts.out),
+      this.pipe(child.stderr, `[${name}] `, this.opts.err),
+    ]).then(() => undefined);
+    if (child.pid !== undefined) this.event({ type: 'daemon-started', daemon: name, pid: child.pid, restarts: slot.restarts });
+  }
+
+  private pipe(stream: Readable | null, prefix: string, emit: (line: string) => void): Promise<void> {
+    if (!stream) return Promise.resolve();
+    this.streams.add(stream);
+    const lines = new LinePrefixer(prefix, emit);
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => lines.push(chunk));
+    return new Promise((resolve) => {
+      stream.once('close', () => { lines.flush(); this.streams.delete(stream); resolve(); });
+      stream.once('error', () => resolve());
+    });
+  }
+
+  private onEnded(slot: Slot, child: ChildProcess, ending: ChildEnding, startedAt: number, error?: string): void {
+    if (slot.child === child) slot.child = undefined;
+    // Leftovers of the dead daemon (its own children) must not outlive it.
+    if (child.pid !== undefined) signalGroup(child, 'SIGKILL');
+    const base = {
+      daemon: slot.spec.name, pid: child.pid ?? null, exitCode: ending.exitCode,
+      signal: ending.signal, uptimeMs: this.now() - startedAt, ...(error ? { error } : {}),
+    };
+    if (this.shuttingDown) {
+      this.endings.push(ending);
+      this.event({ type: 'daemon-exited', ...base, restartInMs: null });
+      this.maybeFinish();
+      return;
+    }
+    const delay = nextDelay(slot.history, this.now(), this.opts.backoff ?? DEFAULT_BACKOFF);
+    this.event({ type: 'daemon-exited', ...base, restartInMs: delay });
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      slot.restarts += 1;
+      this.spawn(slot, delay);
+    }, delay);
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || !this.shuttingDown || this.running().length > 0) return;
+    this.finished = true;
+    clearTimeout(this.graceTimer);
+    clearInterval(this.keepAlive);
+    const code = combinedExitCode(this.endings);
+    // Let the children's last lines drain, but never hang on a pipe a stray process still holds.
+    const drained = Promise.all(this.slots.map((s) => s.streamsClosed));
+    const cap = new Promise<void>((r) => setTimeout(r, 500).unref());
+    void Promise.race([drained, cap]).then(() => {
+      for (const s of this.streams) s.destroy();
+      this.event({ type: 'init-exited', exitCode: code });
+      this.resolveDone(code);
+    });
+  }
+
+  private event(body: EventBody): void {
+    const ev = { time: new Date(this.now()).toISOString(), ...body } as BundleEvent;
+    this.opts.out(formatEvent(ev));
+    const e = appendEvent(this.opts.eventsFile, ev);
+    if (e && !this.eventsFileBroken) {
+      this.eventsFileBroken = true;
+      this.opts.err(`[init] cannot append to events file ${this.opts.eventsFile}: ${e.message}`);
+    }
+  }
+}
+
+// Signals a daemon's whole process group; falls back to the pid if the group is gone.
+function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    try { child.kill(sig); } catch { /* already gone */ }
+  }
+}

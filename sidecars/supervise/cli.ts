@@ -1,0 +1,74 @@
+// `bottle sidecar supervise`: runs the supervise server until SIGTERM/SIGINT, then exits 0.
+import type { Command } from 'commander';
+import type { Outcome } from '../../commands/cli.js';
+import type { Ctx } from '../../commands/context.js';
+import { UserError } from '../../lib/errors.js';
+import { startSupervise } from './server.js';
+
+// Parses HOST:PORT (IPv6 as [::1]:PORT); port 0 means "any free port".
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new UserError(`--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:9100`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UserError(`${flag} ${value}: expected a non-negative number`);
+  return n;
+}
+
+interface Opts {
+  listen: string;
+  queueDir: string;
+  decisionsDir: string;
+  policyFile?: string;
+  eventsFile?: string;
+  waitSeconds: string;
+  pollMs: string;
+}
+
+// Registers `supervise` under `bottle sidecar`.
+export function register(sidecar: Command, ctx: Ctx, outcome: Outcome): void {
+  sidecar
+    .command('supervise')
+    .description('MCP server where the agent proposes allowlist/route changes; also receives Claude Code hook events')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:9100')
+    .requiredOption('--queue-dir <dir>', 'where proposals are written (one JSON file each)')
+    .requiredOption('--decisions-dir <dir>', 'where the host writes decisions (only read here)')
+    .option('--policy-file <file>', 'policy file hashed into each proposal, to detect stale ones')
+    .option('--events-file <file>', 'append hook events here as JSON lines (default: $BOTTLE_EVENTS_FILE)')
+    .option('--wait-seconds <n>', 'how long a propose call waits for a decision', '60')
+    .option('--poll-ms <n>', 'fallback poll of the decisions dir (fs.watch misses events on some mounts)', '2000')
+    .addHelpText('after', `
+Endpoints: POST / and /mcp (MCP Streamable HTTP, stateless), POST /hooks/claude
+(Claude Code hook JSON), GET /events, GET /healthz. Tools: propose_allowlist_change,
+propose_route_change, check_proposal.`)
+    .action(async (o: Opts) => {
+      const { host, port } = parseListen(o.listen);
+      const server = await startSupervise({
+        host, port,
+        queueDir: o.queueDir,
+        decisionsDir: o.decisionsDir,
+        policyFile: o.policyFile,
+        eventsFile: o.eventsFile ?? (ctx.env.BOTTLE_EVENTS_FILE || undefined),
+        waitSeconds: positive('--wait-seconds', o.waitSeconds),
+        pollMs: Math.max(50, positive('--poll-ms', o.pollMs)),
+        log: (line) => ctx.err(`supervise: ${line}`),
+      });
+      ctx.out(`supervise listening on ${server.url} (MCP at / and /mcp)`);
+      const sig = await new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (s: NodeJS.Signals) => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve(s);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      ctx.err(`supervise: ${sig}, closing`);
+      await server.close();
+      outcome.exitCode = 0;
+    });
+}

@@ -1,0 +1,71 @@
+// The bundle's events file: JSON lines appended by init (daemon deaths and restarts) and by
+// supervise (the agent waiting or idle), read by the host's dashboard and by GET /events.
+import { appendFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+interface Base { time: string }
+
+// Everything that can appear in the events file; `type` discriminates.
+export type BundleEvent =
+  | Base & { type: 'init-started'; pid: number; daemons: string[] }
+  | Base & { type: 'daemon-started'; daemon: string; pid: number; restarts: number }
+  | Base & {
+    type: 'daemon-exited'; daemon: string; pid: number | null; exitCode: number | null;
+    signal: string | null; uptimeMs: number; restartInMs: number | null; error?: string;
+  }
+  | Base & { type: 'signal'; signal: string; action: 'shutdown' | 'force-kill' | 'forward' | 'ignored'; daemons: string[] }
+  | Base & { type: 'init-warning'; message: string }
+  | Base & { type: 'init-exited'; exitCode: number }
+  | Base & { type: 'agent-waiting' | 'agent-idle'; hook: string; sessionId?: string; detail?: string };
+
+// For consumers that switch on the kind without holding an event.
+export type BundleEventType = BundleEvent['type'];
+
+// One line per event, so concurrent O_APPEND writers (init and supervise) never interleave.
+export function formatEvent(ev: BundleEvent): string {
+  return JSON.stringify(ev);
+}
+
+// Appends one event; errors are returned, not thrown, because losing an event must not kill a daemon.
+export function appendEvent(file: string | undefined, ev: BundleEvent): Error | undefined {
+  if (!file) return undefined;
+  try {
+    appendFileSync(file, `${formatEvent(ev)}\n`);
+    return undefined;
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+// Parses one events-file line; anything else (torn tail, garbage) is skipped as null.
+export function parseEventLine(line: string): BundleEvent | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const v = JSON.parse(line) as Partial<BundleEvent>;
+    return typeof v.type === 'string' && typeof v.time === 'string' ? (v as BundleEvent) : null;
+  } catch {
+    return null;
+  }
+}
+
+// The last `limit` events of the file, reading at most its last `maxBytes` bytes.
+export async function readRecentEvents(file: string, limit = 200, maxBytes = 256 * 1024): Promise<BundleEvent[]> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  try {
+    const { size } = await fh.stat();
+    const start = Math.max(0, size - maxBytes);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    const lines = buf.toString('utf8').split('\n');
+    if (start > 0) lines.shift(); // first line is probably cut
+    return lines.map(parseEventLine).filter((e): e is BundleEvent => e !== null).slice(-limit);
+  } finally {
+    await fh.close();
+  }
+}

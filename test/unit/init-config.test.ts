@@ -1,0 +1,70 @@
+// Which daemons init runs, with what argv; and the output line prefixer.
+import t from 'tap';
+import { UserError } from '../../lib/errors.js';
+import { DAEMON_NAMES, daemonArgv } from '../../sidecars/daemons.js';
+import { collectOverrides, parseCommandsJson, parseDaemonFlag, resolveDaemons } from '../../sidecars/init/config.js';
+import { LinePrefixer } from '../../sidecars/init/lines.js';
+
+const SELF = ['node', 'bottle'];
+const none = new Map<string, string[]>();
+
+t.test('by default every built-in daemon runs as `bottle sidecar <name>`', async (t) => {
+  const specs = resolveDaemons({}, none, SELF);
+  t.same(specs.map((s) => s.name), [...DAEMON_NAMES]);
+  t.same(specs[0]!.argv, ['node', 'bottle', 'sidecar', 'gateway']);
+  t.same(specs[2]!.argv, [
+    'node', 'bottle', 'sidecar', 'supervise', '--listen', '0.0.0.0:9100',
+    '--queue-dir', '/bottle/supervise/queue', '--decisions-dir', '/bottle/supervise/decisions',
+  ]);
+});
+
+t.test('supervise flags come from the bundle env', async (t) => {
+  const argv = daemonArgv('supervise', {
+    BOTTLE_SUPERVISE_LISTEN: '127.0.0.1:9200', BOTTLE_SUPERVISE_QUEUE_DIR: 'q', BOTTLE_SUPERVISE_DECISIONS_DIR: 'd',
+    BOTTLE_POLICY_FILE: 'p.json', BOTTLE_EVENTS_FILE: 'e.jsonl', BOTTLE_SUPERVISE_WAIT_SECONDS: '5',
+  }, SELF);
+  t.same(argv.slice(4), ['--listen', '127.0.0.1:9200', '--queue-dir', 'q', '--decisions-dir', 'd',
+    '--policy-file', 'p.json', '--events-file', 'e.jsonl', '--wait-seconds', '5']);
+});
+
+t.test('BOTTLE_SIDECAR_DAEMONS narrows and orders; empty means none', async (t) => {
+  t.same(resolveDaemons({ BOTTLE_SIDECAR_DAEMONS: 'supervise, gateway,supervise' }, none, SELF).map((s) => s.name), ['supervise', 'gateway']);
+  t.same(resolveDaemons({ BOTTLE_SIDECAR_DAEMONS: '' }, none, SELF), []);
+  t.throws(() => resolveDaemons({ BOTTLE_SIDECAR_DAEMONS: 'gateway,bogus' }, none, SELF), UserError);
+});
+
+t.test('overrides replace argv; without the csv only the overridden daemons run', async (t) => {
+  const o = new Map([['gateway', ['x', 'y']], ['extra', ['z']]]);
+  t.same(resolveDaemons({}, o, SELF), [{ name: 'gateway', argv: ['x', 'y'] }, { name: 'extra', argv: ['z'] }]);
+  t.same(resolveDaemons({ BOTTLE_SIDECAR_DAEMONS: 'gateway,git-gate' }, o, SELF), [
+    { name: 'gateway', argv: ['x', 'y'] },
+    { name: 'git-gate', argv: ['node', 'bottle', 'sidecar', 'git-gate', '--listen', '0.0.0.0', '--repos-dir', '/bottle/git-gate/repos', '--upstreams', '/bottle/git-gate/upstreams.json'] },
+  ]);
+});
+
+t.test('override parsing: env JSON and --daemon flags (flags win)', async (t) => {
+  t.same([...parseCommandsJson('{"a":["node","a.js"]}')], [['a', ['node', 'a.js']]]);
+  t.same(parseDaemonFlag('web=["node","web.js","--x=1"]'), ['web', ['node', 'web.js', '--x=1']]);
+  const merged = collectOverrides({ BOTTLE_SIDECAR_COMMANDS: '{"a":["one"],"b":["two"]}' }, ['a=["three"]']);
+  t.same([...merged], [['a', ['three']], ['b', ['two']]]);
+  for (const bad of ['{', '[]', '{"a":[]}', '{"a":"node"}', '{"A B":["x"]}', '{"a":[1]}']) {
+    t.throws(() => parseCommandsJson(bad), UserError, `rejects ${bad}`);
+  }
+  for (const bad of ['noequals', '=["x"]', 'a=node', 'a=[]']) t.throws(() => parseDaemonFlag(bad), UserError, `rejects ${bad}`);
+});
+
+t.test('LinePrefixer prefixes whole lines across chunks and flushes the tail', async (t) => {
+  const out: string[] = [];
+  const p = new LinePrefixer('[gw] ', (l) => out.push(l), 10);
+  p.push('hel');
+  p.push('lo\r\nwor');
+  p.push('ld\n\n');
+  t.same(out, ['[gw] hello', '[gw] world', '[gw] ']);
+  p.push('0123456789ABC');
+  t.same(out.at(-1), '[gw] 0123456789ABC', 'an over-long line without newline is emitted, not buffered forever');
+  p.push('tail');
+  p.flush();
+  p.flush();
+  t.same(out.at(-1), '[gw] tail');
+  t.equal(out.length, 5);
+});

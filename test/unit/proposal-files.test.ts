@@ -1,0 +1,124 @@
+// Proposal and decision files: formats, atomic writes, ids, host validation, malformed input.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import {
+  ProposalFileError, isStale, mintProposalId, policyHash, readDecision, readProposal, readQueue, writeDecision, writeProposal,
+} from '../../lib/proposals/files.js';
+import { PROPOSAL_ID_RE, isProposalId, normalizeHost } from '../../lib/proposals/types.js';
+
+function tmp(t: { teardown(fn: () => unknown): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-proposals-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('ids are time-sortable, unique and path-safe', async (t) => {
+  const a = mintProposalId(new Date('2026-01-31T23:59:59.123Z'), Buffer.from('a1b2c3d4e5f6', 'hex'));
+  t.equal(a, '20260131T235959123Z-a1b2c3d4e5f6');
+  t.match(a, PROPOSAL_ID_RE);
+  const later = mintProposalId(new Date('2026-02-01T00:00:00.000Z'), Buffer.from('000000000000', 'hex'));
+  t.ok(a < later, 'lexical order is time order');
+  const many = new Set(Array.from({ length: 1000 }, () => mintProposalId(new Date(0))));
+  t.equal(many.size, 1000, 'same millisecond, still unique');
+  for (const bad of ['../x', '20260131T235959123Z-a1b2c3d4e5f6/..', '', 'x.json']) t.notOk(isProposalId(bad), bad);
+});
+
+t.test('normalizeHost accepts bare hostnames and explains everything else', async (t) => {
+  const ok = (h: string, kind: 'allowlist' | 'route' = 'allowlist') => {
+    const r = normalizeHost(h, kind);
+    return r.ok ? r.host : `ERR ${r.error}`;
+  };
+  t.equal(ok('Registry.NPMJS.org'), 'registry.npmjs.org');
+  t.equal(ok(' api.example.com. '), 'api.example.com');
+  t.equal(ok('api.example.com:8443'), 'api.example.com:8443');
+  t.equal(ok('*.githubusercontent.com'), '*.githubusercontent.com');
+  t.equal(ok('10.1.2.3'), '10.1.2.3');
+  t.match(ok('https://api.example.com'), /has a scheme/);
+  t.match(ok('api.example.com/v1'), /path/);
+  t.match(ok('user@api.example.com'), /credentials/);
+  t.match(ok('api.example.com:0'), /invalid port/);
+  t.match(ok('api.example.com:99999'), /invalid port/);
+  t.match(ok('localhost'), /fully qualified/);
+  t.match(ok(''), /empty/);
+  t.match(ok('exa mple.com'), /whitespace/);
+  t.match(ok('-bad.example.com'), /not a valid hostname/);
+  t.match(ok('[::1]:443'), /IPv6/);
+  t.match(ok('*.example.com', 'route'), /wildcard/);
+  t.match(ok('a.*.example.com'), /not a valid hostname/);
+});
+
+t.test('writeProposal writes the documented format atomically', async (t) => {
+  const dir = tmp(t);
+  const queue = join(dir, 'queue');
+  const policy = join(dir, 'policy.json');
+  writeFileSync(policy, '{"allow":[]}\n');
+  const now = new Date('2026-03-01T10:00:00.000Z');
+  const p = await writeProposal(queue, { kind: 'route', host: 'API.example.com', reason: '  need the issues API  ' }, { now, policyFile: policy });
+  t.match(p.id, /^20260301T100000000Z-[0-9a-f]{12}$/);
+  t.same(readdirSync(queue), [`${p.id}.json`], 'one file, no temp left behind');
+  const onDisk = JSON.parse(readFileSync(join(queue, `${p.id}.json`), 'utf8'));
+  t.same(onDisk, {
+    id: p.id, kind: 'route', payload: { host: 'api.example.com' }, reason: 'need the issues API',
+    created: '2026-03-01T10:00:00.000Z',
+    policyHash: createHash('sha256').update('{"allow":[]}\n').digest('hex'),
+  });
+  t.same(await readProposal(queue, p.id), onDisk);
+  t.equal(await readProposal(queue, mintProposalId()), null, 'unknown id: null');
+  const noPolicy = await writeProposal(queue, { kind: 'allowlist', host: 'a.example.com', reason: 'r' }, { policyFile: join(dir, 'missing') });
+  t.equal(noPolicy.policyHash, null, 'missing policy file hashes to null');
+  await t.rejects(writeProposal(queue, { kind: 'allowlist', host: 'http://x.com', reason: 'r' }), /scheme/);
+  await t.rejects(writeProposal(queue, { kind: 'allowlist', host: 'x.example.com', reason: '   ' }), /reason/);
+  await t.rejects(writeProposal(queue, { kind: 'allowlist', host: 'x.example.com', reason: 'x'.repeat(501) }), /reason/);
+  await t.rejects(writeProposal(queue, { kind: 'allowlist', host: 'x.example.com', reason: 'ok \u001b]0;pwned\u0007' }), /plain text/, 'terminal escapes refused');
+  await t.rejects(writeProposal(queue, { kind: 'allowlist', host: 'x.example.com', reason: 'abc\u202edcba' }), /bidi/, 'bidi overrides refused');
+  const multi = await writeProposal(queue, { kind: 'allowlist', host: 'x.example.com', reason: 'line one\r\n\tline two\n' });
+  t.equal(multi.reason, 'line one line two', 'newlines and tabs fold into one line');
+});
+
+t.test('readQueue lists oldest first and reports malformed files without failing', async (t) => {
+  const queue = tmp(t);
+  const second = await writeProposal(queue, { kind: 'allowlist', host: 'b.example.com', reason: 'b' }, { now: new Date('2026-01-02T00:00:00Z') });
+  const first = await writeProposal(queue, { kind: 'allowlist', host: 'a.example.com', reason: 'a' }, { now: new Date('2026-01-01T00:00:00Z') });
+  writeFileSync(join(queue, '20260101T000000000Z-ffffffffffff.json'), '{not json');
+  writeFileSync(join(queue, '20260101T000000000Z-eeeeeeeeeeee.json'), JSON.stringify({ ...first, id: '20260101T000000000Z-eeeeeeeeeeee', kind: 'nope' }));
+  writeFileSync(join(queue, '20260101T000000000Z-dddddddddddd.json'), JSON.stringify(first));
+  writeFileSync(join(queue, 'notes.json'), '{}');
+  writeFileSync(join(queue, `.${first.id}.json.1234.tmp`), '{');
+  writeFileSync(join(queue, 'README'), 'ignored');
+  const { proposals, errors } = await readQueue(queue);
+  t.same(proposals.map((p) => p.id), [first.id, second.id]);
+  t.equal(errors.length, 4);
+  t.ok(errors.every((e) => e instanceof ProposalFileError));
+  t.match(errors.map((e) => e.reason).join('\n'), /does not match the file name[\s\S]*kind[\s\S]*not JSON[\s\S]*file name is not/);
+  t.same(await readQueue(join(queue, 'missing')), { proposals: [], errors: [] }, 'missing dir is an empty queue');
+});
+
+t.test('decisions: atomic write, read back, null when absent, typed error when malformed', async (t) => {
+  const dir = tmp(t);
+  const id = mintProposalId();
+  t.equal(await readDecision(dir, id), null);
+  const d = await writeDecision(join(dir, 'decisions'), { id, decision: 'approved', decided: new Date().toISOString(), note: 'ok for a week', stale: false });
+  t.same(await readDecision(join(dir, 'decisions'), id), d);
+  t.same(readdirSync(join(dir, 'decisions')), [`${id}.json`]);
+  await t.rejects(writeDecision(dir, { id, decision: 'maybe' as 'approved', decided: new Date().toISOString() }), 'invalid decision not written');
+  writeFileSync(join(dir, `${id}.json`), '{"id":"x"');
+  await t.rejects(readDecision(dir, id), ProposalFileError);
+  await t.rejects(readDecision(dir, '../../etc/passwd'), /not a proposal id/, 'path traversal refused');
+});
+
+t.test('policyHash and isStale', async (t) => {
+  const dir = tmp(t);
+  const f = join(dir, 'p');
+  t.equal(await policyHash(undefined), null);
+  t.equal(await policyHash(f), null);
+  writeFileSync(f, 'v1');
+  const h1 = await policyHash(f);
+  const p = await writeProposal(dir, { kind: 'allowlist', host: 'a.example.com', reason: 'r' }, { policyFile: f });
+  t.equal(p.policyHash, h1);
+  t.notOk(isStale(p, h1));
+  writeFileSync(f, 'v2');
+  t.ok(isStale(p, await policyHash(f)), 'policy changed since the proposal');
+});

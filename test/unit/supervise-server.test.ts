@@ -1,0 +1,214 @@
+// The supervise server in-process, driven by the MCP SDK's real Client over Streamable HTTP.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import t from 'tap';
+import { writeDecision } from '../../lib/proposals/files.js';
+import { parseEventLine } from '../../sidecars/supervise/events.js';
+import { startSupervise, type SuperviseOptions, type SuperviseServer } from '../../sidecars/supervise/server.js';
+
+interface Teardown { teardown(fn: () => unknown): void }
+
+interface Setup { dir: string; queue: string; decisions: string; eventsFile: string; server: SuperviseServer; client: Client }
+
+async function connect(t: Teardown, url: string, path = 'mcp'): Promise<Client> {
+  const client = new Client({ name: 'test-agent', version: '0.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(path, url)));
+  t.teardown(() => client.close());
+  return client;
+}
+
+async function setup(t: Teardown, opts: Partial<SuperviseOptions> = {}): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-supervise-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const queue = join(dir, 'queue');
+  const decisions = join(dir, 'decisions');
+  mkdirSync(decisions);
+  const eventsFile = join(dir, 'events.jsonl');
+  const server = await startSupervise({
+    host: '127.0.0.1', port: 0, queueDir: queue, decisionsDir: decisions, eventsFile, waitSeconds: 1, ...opts,
+  });
+  t.teardown(() => server.close());
+  return { dir, queue, decisions, eventsFile, server, client: await connect(t, server.url) };
+}
+
+type ToolResult = Awaited<ReturnType<Client['callTool']>>;
+const text = (r: ToolResult) => (r.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
+const answer = (r: ToolResult) => r.structuredContent as Record<string, unknown>;
+
+// Polls until the queue holds `n` proposals; returns their ids.
+async function queued(queue: string, n: number, timeoutMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ids = existsSync(queue) ? readdirSync(queue).filter((f) => /^\d.*\.json$/.test(f)).map((f) => f.slice(0, -5)) : [];
+    if (ids.length >= n) return ids.sort();
+    if (Date.now() > deadline) throw new Error(`queue has ${ids.length} proposals, wanted ${n}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+t.test('lists the three tools with their schemas', async (t) => {
+  const { client } = await setup(t);
+  const { tools } = await client.listTools();
+  t.same(tools.map((x) => x.name).sort(), ['check_proposal', 'propose_allowlist_change', 'propose_route_change']);
+  const allow = tools.find((x) => x.name === 'propose_allowlist_change')!;
+  t.same(Object.keys(allow.inputSchema.properties ?? {}).sort(), ['host', 'reason']);
+  t.same([...(allow.inputSchema.required ?? [])].sort(), ['host', 'reason']);
+  t.ok(allow.outputSchema, 'answers are structured');
+});
+
+t.test('a proposal with no decision in time comes back pending; check_proposal follows it', async (t) => {
+  const { client, queue, decisions } = await setup(t, { waitSeconds: 0.3 });
+  const r = await client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'Registry.Example.com', reason: 'npm install needs it' } });
+  t.notOk(r.isError);
+  const a = answer(r);
+  t.match(a, { status: 'pending', kind: 'allowlist', host: 'registry.example.com', id: /^\d{8}T\d{9}Z-[0-9a-f]{12}$/ });
+  t.match(text(r), /Pending.*call check_proposal with id/);
+  const file = JSON.parse(readFileSync(join(queue, `${a.id as string}.json`), 'utf8'));
+  t.match(file, { id: a.id, kind: 'allowlist', payload: { host: 'registry.example.com' }, reason: 'npm install needs it', policyHash: null });
+
+  const pending = await client.callTool({ name: 'check_proposal', arguments: { id: a.id } });
+  t.match(answer(pending), { status: 'pending', host: 'registry.example.com' });
+  await writeDecision(decisions, { id: a.id as string, decision: 'rejected', decided: new Date().toISOString(), note: 'use the mirror' });
+  const rejected = await client.callTool({ name: 'check_proposal', arguments: { id: a.id } });
+  t.match(answer(rejected), { status: 'rejected', note: 'use the mirror' });
+  t.match(text(rejected), /Rejected by the operator\. Do not retry.*use the mirror/);
+});
+
+t.test('a decision written while a propose call waits unblocks it with the decision', async (t) => {
+  const { client, queue, decisions } = await setup(t, { waitSeconds: 30, pollMs: 60_000 });
+  const started = performance.now();
+  const call = client.callTool({ name: 'propose_route_change', arguments: { host: 'api.example.com', reason: 'issues API needs a token' } });
+  const [id] = await queued(queue, 1);
+  await writeDecision(decisions, { id: id!, decision: 'approved', decided: new Date().toISOString(), stale: false });
+  const r = await call;
+  const ms = Math.round(performance.now() - started);
+  t.comment(`propose → decision → answer: ${ms} ms (fs.watch path; the fallback poll was set to 60 s)`);
+  t.ok(ms < 10_000, `answered promptly (${ms} ms)`);
+  t.match(answer(r), { id, status: 'approved', kind: 'route', host: 'api.example.com', stale: false });
+  t.match(text(r), /Approved: the gateway now adds the credentials for api\.example\.com\. Retry the request/);
+});
+
+t.test('the fallback poll finds a decision when the decisions dir appears only later', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'bottle-dec-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const decisions = join(base, 'later'); // missing: fs.watch cannot start until it exists
+  const { client, queue } = await setup(t, { waitSeconds: 30, pollMs: 100, decisionsDir: decisions });
+  const call = client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'late.example.com', reason: 'r' } });
+  const [id] = await queued(queue, 1);
+  await writeDecision(decisions, { id: id!, decision: 'approved', decided: new Date().toISOString() });
+  const r = await call;
+  t.match(answer(r), { id, status: 'approved', host: 'late.example.com' });
+  t.match(text(r), /Approved: late\.example\.com is now allowed through the gateway\. Retry the request\./);
+});
+
+t.test('a waiting call sends progress notifications when the client asks for them', async (t) => {
+  const { client } = await setup(t, { waitSeconds: 0.5, progressMs: 100 });
+  const seen: number[] = [];
+  const r = await client.callTool(
+    { name: 'propose_allowlist_change', arguments: { host: 'slow.example.com', reason: 'r' } },
+    undefined,
+    { onprogress: (p) => seen.push(p.progress), resetTimeoutOnProgress: true },
+  );
+  t.equal(answer(r).status, 'pending');
+  t.ok(seen.length >= 2, `progress arrived while waiting (${seen.length} notifications)`);
+  t.ok(seen.every((v, i) => i === 0 || v > seen[i - 1]!), 'progress increases');
+});
+
+t.test('the same host proposed again while pending reuses the proposal', async (t) => {
+  const { client, queue } = await setup(t, { waitSeconds: 0.1 });
+  const one = answer(await client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'a.example.com', reason: 'first' } }));
+  const two = await client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'A.example.com', reason: 'again' } });
+  t.equal(answer(two).id, one.id);
+  t.match(text(two), /already pending; no new one was made/);
+  t.equal((await queued(queue, 1)).length, 1);
+  const [x, y] = await Promise.all(['b.example.com', 'b.example.com'].map((host) =>
+    client.callTool({ name: 'propose_allowlist_change', arguments: { host, reason: 'concurrent' } })));
+  t.equal(answer(x!).id, answer(y!).id, 'two concurrent calls for one host make one proposal');
+  const route = answer(await client.callTool({ name: 'propose_route_change', arguments: { host: 'a.example.com', reason: 'token' } }));
+  t.not(route.id, one.id, 'a different kind is a different proposal');
+});
+
+t.test('too many undecided proposals are refused', async (t) => {
+  const { client } = await setup(t, { waitSeconds: 0.05, maxPending: 2 });
+  for (const h of ['a.example.com', 'b.example.com']) {
+    t.notOk((await client.callTool({ name: 'propose_allowlist_change', arguments: { host: h, reason: 'r' } })).isError);
+  }
+  const r = await client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'c.example.com', reason: 'r' } });
+  t.ok(r.isError);
+  t.match(text(r), /2 proposals are already waiting/);
+});
+
+t.test('bad arguments are isError results, and the server keeps working', async (t) => {
+  const { client, server, queue } = await setup(t, { waitSeconds: 0.05 });
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['propose_allowlist_change', { host: 'https://api.example.com', reason: 'r' }, /has a scheme/],
+    ['propose_allowlist_change', { host: 'api.example.com/v1', reason: 'r' }, /path/],
+    ['propose_allowlist_change', { host: 'api.example.com', reason: '   ' }, /reason must not be empty/],
+    ['propose_allowlist_change', { host: 'api.example.com', reason: 'x'.repeat(501) }, /at most 500/],
+    ['propose_allowlist_change', { reason: 'no host' }, /host/],
+    ['propose_allowlist_change', { host: 'api.example.com', reason: 'hi \u001b[2J' }, /plain text/],
+    ['propose_route_change', { host: '*.example.com', reason: 'r' }, /wildcard/],
+    ['check_proposal', {}, /id/],
+    ['check_proposal', { id: '../../etc/passwd' }, /proposal id/],
+    ['check_proposal', { id: '20260101T000000000Z-0123456789ab' }, /no proposal with id/],
+  ];
+  for (const [name, args, why] of bad) {
+    const r = await client.callTool({ name, arguments: args });
+    t.ok(r.isError, `${name} ${JSON.stringify(args).slice(0, 60)} is an error`);
+    t.match(text(r), why);
+  }
+  t.notOk(existsSync(queue) && readdirSync(queue).length > 0, 'nothing was queued');
+  // Garbage at the HTTP level too.
+  const raw = async (path: string, init: RequestInit) => fetch(new URL(path, server.url), init);
+  t.equal((await raw('/mcp', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } })).status, 400);
+  t.equal((await raw('/mcp', { method: 'POST', body: 'x'.repeat(70_000), headers: { 'content-type': 'application/json' } })).status, 413);
+  t.equal((await raw('/mcp', { method: 'GET' })).status, 405, 'stateless: no standalone SSE stream');
+  t.equal((await raw('/nowhere', { method: 'GET' })).status, 404);
+  const ok = await client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'fine.example.com', reason: 'still works' } });
+  t.notOk(ok.isError, 'a good call after all that still works');
+  t.equal((await raw('/healthz', { method: 'GET' })).status, 200);
+});
+
+t.test('MCP is served at / too, and is stateless: a client survives a supervise restart', async (t) => {
+  const first = await setup(t, { waitSeconds: 0.05 });
+  const atRoot = await connect(t, first.server.url, '/');
+  t.equal((await atRoot.listTools()).tools.length, 3, 'served at /');
+  const port = first.server.port;
+  await first.server.close();
+  // As in the bundle, where init waits >= 200 ms before the restart: the client sees its
+  // keep-alive socket close first (reusing a socket the server just closed fails any POST).
+  await new Promise((r) => setTimeout(r, 200));
+  const again = await startSupervise({ host: '127.0.0.1', port, queueDir: first.queue, decisionsDir: first.decisions, waitSeconds: 0.05 });
+  t.teardown(() => again.close());
+  const r = await first.client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'after.example.com', reason: 'restart' } });
+  t.notOk(r.isError, 'the old client keeps working against the new process');
+  t.equal(answer(r).status, 'pending');
+});
+
+t.test('hook events are recorded in the events file and in memory', async (t) => {
+  const { server, eventsFile } = await setup(t);
+  const post = (body: unknown) => fetch(new URL('/hooks/claude', server.url), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const common = { session_id: 'abc-123', transcript_path: '/home/node/.claude/x.jsonl', cwd: '/work' };
+  const r1 = await post({ ...common, hook_event_name: 'Notification', notification_type: 'permission_prompt', message: 'Claude needs your permission to use Bash' });
+  t.equal(r1.status, 204);
+  t.equal(await r1.text(), '', 'empty body: claude must not read it as hook output');
+  t.equal((await post({ ...common, hook_event_name: 'Stop', stop_hook_active: false })).status, 204);
+  t.equal((await post({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash' })).status, 204, 'uninteresting hooks are accepted, not recorded');
+  t.equal((await post('{broken')).status, 400);
+  t.equal((await post('x'.repeat(300_000))).status, 413);
+  const lines = readFileSync(eventsFile, 'utf8').trim().split('\n').map(parseEventLine);
+  t.match(lines, [
+    { type: 'agent-waiting', hook: 'Notification', sessionId: 'abc-123', detail: 'Claude needs your permission to use Bash', time: /^\d{4}-/ },
+    { type: 'agent-idle', hook: 'Stop', sessionId: 'abc-123', detail: 'turn finished' },
+  ]);
+  t.equal(lines.length, 2);
+  t.equal(server.events().length, 2);
+  const listed = await (await fetch(new URL('/events', server.url))).json() as { events: unknown[] };
+  t.equal(listed.events.length, 2, 'GET /events shows them');
+  t.equal((await fetch(new URL('/hooks/claude', server.url))).status, 405);
+});
