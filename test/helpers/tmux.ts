@@ -183,7 +183,14 @@ export async function startTmuxServer(t: Finalizable, opts: TmuxServerOptions = 
         const r = await tmux(capturePane({ target, ...(o.escapes ? { escapes: true } : {}) }));
         last = r.exitCode === 0 ? r.stdout : `(capture-pane failed: ${r.stderr})`;
         return pattern.test(last) ? last : undefined;
-      }, { ...o, describe: () => `last screen of ${target}:\n-----\n${last}\n-----` });
+      }, {
+        ...o,
+        describe: async () => {
+          const rec = (await client.listPanes()).find((p) => p.paneId === target);
+          const state = rec ? `pid ${rec.pid ?? '?'}${rec.dead ? `, dead (status ${rec.deadStatus ?? '?'})` : ''}` : 'gone';
+          return `last screen of ${target} (${state}):\n-----\n${last}\n-----`;
+        },
+      });
     },
     async sendKeys(keys, o = {}) {
       const target = o.target ?? pane;

@@ -1,0 +1,89 @@
+// tmux format strings bottle asks for and the parsers for their output. Output is machine
+// format (`-F` with a rare separator), never tmux's human tables.
+import { escapeFormat, type PaneId } from './argv.js';
+
+// ASCII unit separator: never in ids, names or numbers; tmux passes it through unescaped.
+export const SEP = '\x1f';
+
+// Pane user option holding the pane's label. A user option rather than the pane title because
+// apps (claude included) overwrite the title with OSC 2.
+export const LABEL_OPTION = '@bottle_label';
+
+// Border text: the label when set, else the title.
+export const PANE_BORDER_FORMAT = ` #{?#{${LABEL_OPTION}},#{${LABEL_OPTION}},#{pane_title}} `;
+
+// One pane as list-panes reports it.
+export interface PaneRecord {
+  paneId: PaneId;
+  session: string;
+  windowId: string;
+  windowIndex: number;
+  paneIndex: number;
+  /** The process exited and remain-on-exit kept the pane. */
+  dead: boolean;
+  deadStatus?: number;
+  active: boolean;
+  pid?: number;
+  /** The `@bottle_label` user option, as stored (border-escaped, see labelValue). */
+  label?: string;
+}
+
+const PANE_FIELDS = [
+  'pane_id', 'session_name', 'window_id', 'window_index', 'pane_index',
+  'pane_dead', 'pane_dead_status', 'pane_active', 'pane_pid',
+  LABEL_OPTION, // last: free text, may contain anything but a newline
+] as const;
+
+// The -F format matching parsePanes().
+export const PANE_FORMAT = PANE_FIELDS.map((f) => `#{${f}}`).join(SEP);
+
+function int(s: string | undefined): number | undefined {
+  if (s === undefined || !/^-?\d+$/.test(s)) return undefined;
+  return Number(s);
+}
+
+// Parses `list-panes -F PANE_FORMAT` output; a malformed line is an error, not a skipped pane.
+export function parsePanes(stdout: string): PaneRecord[] {
+  const records: PaneRecord[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    const f = line.split(SEP);
+    if (f.length < PANE_FIELDS.length || !/^%\d+$/.test(f[0] ?? '')) {
+      throw new Error(`tmux list-panes: unexpected line ${JSON.stringify(line)} (wanted ${PANE_FIELDS.length} fields)`);
+    }
+    const [paneId, session, windowId, windowIndex, paneIndex, dead, deadStatus, active, pid] = f as string[] as [
+      string, string, string, string, string, string, string, string, string,
+    ];
+    const label = f.slice(PANE_FIELDS.length - 1).join(SEP);
+    records.push({
+      paneId,
+      session,
+      windowId,
+      windowIndex: int(windowIndex) ?? -1,
+      paneIndex: int(paneIndex) ?? -1,
+      dead: dead === '1',
+      ...(int(deadStatus) !== undefined ? { deadStatus: int(deadStatus) } : {}),
+      active: active === '1',
+      ...(int(pid) !== undefined ? { pid: int(pid) } : {}),
+      ...(label !== '' ? { label } : {}),
+    });
+  }
+  return records;
+}
+
+// Parses `-F '#{pane_id}'` output (one id per line).
+export function parsePaneIds(stdout: string): PaneId[] {
+  return stdout.split('\n').map((s) => s.trim()).filter(isPaneId);
+}
+
+// The value to store in @bottle_label: the option is expanded inside pane-border-format, where
+// `#[fg=red]` would restyle the border and `##` would print '#'. Control characters (a newline
+// would also break list-panes lines) become spaces.
+export function labelValue(text: string): string {
+  return escapeFormat(text.replace(/[\x00-\x1f\x7f]/g, ' '));
+}
+
+// Whether a string is a pane id (`%N`), e.g. before adopting one read back from an option.
+export function isPaneId(s: string | undefined): s is PaneId {
+  return s !== undefined && /^%\d+$/.test(s);
+}
