@@ -1,6 +1,83 @@
-// Placeholder: replaced by the module that implements `bottle scan`.
+// `bottle scan [PATH|-] [--json]`: the git gate's secret scanner, run by hand on files,
+// directories (gitignore-aware) or stdin. Exit 1 when something is found, 0 when clean,
+// 2 when the input itself cannot be read.
 import type { Command } from 'commander';
+import { UserError } from '../lib/errors.js';
+import { gitScanner, type Finding } from '../lib/secrets/index.js';
+import { listFiles, MAX_FILE_BYTES, readForScan, type Skipped } from '../lib/secrets/files.js';
 import type { Ctx } from './context.js';
 import type { Outcome } from './cli.js';
 
-export function registerScan(_program: Command, _ctx: Ctx, _outcome: Outcome): void {}
+export interface ScanReport {
+  findings: Array<{ path: string; line: number; column: number; ruleId: string; description: string; redacted: string }>;
+  files: number;
+  skipped: Skipped[];
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function add(report: ScanReport, path: string, found: Finding[]): void {
+  for (const f of found) {
+    report.findings.push({ path, line: f.line, column: f.column, ruleId: f.ruleId, description: f.description, redacted: f.redacted });
+  }
+}
+
+// Scans the target and returns the report; throws UserError(…, 2) when the target is unreadable.
+export async function scanTarget(target: string, cwd: string, stdin: () => Promise<string> = readStdin): Promise<ScanReport> {
+  const scanner = gitScanner();
+  const report: ScanReport = { findings: [], files: 0, skipped: [] };
+  if (target === '-') {
+    const text = await stdin();
+    if (Buffer.byteLength(text) > MAX_FILE_BYTES) report.skipped.push({ path: '-', reason: `larger than ${MAX_FILE_BYTES} bytes` });
+    else add(report, '-', scanner.scan(text));
+    report.files = 1;
+    return report;
+  }
+  let files;
+  try {
+    files = listFiles(target, cwd, (s) => report.skipped.push(s));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new UserError(`scan: cannot read ${target}: ${why}`, 2);
+  }
+  for (const f of files) {
+    const content = readForScan(f.abs);
+    if (content.kind === 'skipped') {
+      report.skipped.push({ path: f.path, reason: content.reason });
+      continue;
+    }
+    report.files++;
+    // Binary files still meet path-only rules (e.g. a committed .p12 bundle).
+    add(report, f.path, scanner.scan(content.kind === 'text' ? content.text : '', { path: f.path }));
+  }
+  return report;
+}
+
+export function formatFinding(f: ScanReport['findings'][number]): string {
+  return `${f.path}:${f.line}:${f.column}: ${f.ruleId}: ${f.description}: ${f.redacted}`;
+}
+
+export function registerScan(program: Command, ctx: Ctx, outcome: Outcome): void {
+  program
+    .command('scan')
+    .description('Scan files, a directory (honouring .gitignore) or stdin (-) for secrets; exit 1 if any are found')
+    .argument('[path]', 'file, directory, or - for stdin', '.')
+    .option('--json', 'print {findings, files, skipped} as JSON')
+    .action(async (target: string, opts: { json?: boolean }) => {
+      const report = await scanTarget(target, ctx.cwd);
+      if (opts.json) {
+        ctx.out(JSON.stringify(report));
+      } else {
+        for (const f of report.findings) ctx.out(formatFinding(f));
+        for (const s of report.skipped) ctx.err(`bottle scan: skipped ${s.path}: ${s.reason}`);
+        const n = report.findings.length;
+        ctx.err(n === 0 ? `bottle scan: no secrets found in ${report.files} file(s)` : `bottle scan: ${n} finding(s) in ${report.files} file(s)`);
+      }
+      outcome.exitCode = report.findings.length > 0 ? 1 : 0;
+    });
+}

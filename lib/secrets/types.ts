@@ -1,0 +1,61 @@
+// Shapes shared by the rule loaders, the engine and callers (the gateway, the git gate, the CLI).
+
+// One secret found in scanned text; `redacted` never carries the whole secret.
+export interface Finding {
+  ruleId: string;
+  description: string;
+  line: number;
+  column: number;
+  redacted: string;
+  entropy?: number;
+}
+
+export interface ScanOptions {
+  // File path of the text (forward slashes); enables path allowlists and path-scoped rules.
+  path?: string;
+  maxFindings?: number;
+}
+
+export interface Scanner {
+  scan(text: string, opts?: ScanOptions): Finding[];
+  first(text: string, opts?: ScanOptions): Finding | undefined;
+}
+
+export type RuleSet = 'core' | 'gitleaks';
+
+// gitleaks's allowlist semantics: OR = any criterion allows; AND = every criterion given allows.
+export interface Allowlist {
+  description?: string;
+  regexes: RegExp[];
+  regexTarget: 'secret' | 'match' | 'line';
+  stopwords: string[];
+  paths: RegExp[];
+  condition: 'OR' | 'AND';
+}
+
+// A rule ready for the engine: regex already in JavaScript syntax, keywords lowercase.
+export interface Rule {
+  id: string;
+  description: string;
+  set: RuleSet;
+  // Flags always include g and d; absent for path-only rules (a finding per matching file).
+  regex?: RegExp;
+  // 0: first non-empty capture group, else the whole match.
+  secretGroup: number;
+  // Drop findings whose secret has Shannon entropy <= this; 0 disables the check.
+  entropy: number;
+  // Lowercase literals; the regex runs only on text containing one. Empty: always runs.
+  keywords: string[];
+  path?: RegExp;
+  allowlists: Allowlist[];
+  // Checksum or plausibility check on the secret (Luhn, mod-97, base58check, ...).
+  validate?: (secret: string) => boolean;
+  // The regex had a leading lazy `[\w.-]{0,N}?` which was removed for speed; the engine
+  // restores the match start by walking back over up to N such characters.
+  backPrefix?: number;
+}
+
+export interface DroppedRule {
+  id: string;
+  reason: string;
+}

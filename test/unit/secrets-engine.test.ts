@@ -1,0 +1,121 @@
+// Engine behaviour shared by every rule: positions, redaction, dedupe, first(), long lines,
+// and bounded time on hostile input.
+import t from 'tap';
+import { createScanner, dlpScanner, gitScanner, redact, shannonEntropy } from '../../lib/secrets/index.js';
+import { segments } from '../../lib/secrets/text.js';
+import { ALNUM, P, UPPER32, URLSAFE, pemKey, randomSource } from '../fixtures/secrets/tokens.js';
+
+const r = randomSource(303);
+
+t.test('shannonEntropy', async (t) => {
+  t.equal(shannonEntropy(''), 0);
+  t.equal(shannonEntropy('aaaa'), 0);
+  t.equal(shannonEntropy('ab'), 1);
+  t.equal(shannonEntropy('abcd'), 2);
+});
+
+t.test('redaction never shows the whole secret; short secrets are fully masked', async (t) => {
+  t.equal(redact(`${P.akia}IOSFODNN7` + 'EXAMPLE'), 'AKIA…MPLE');
+  t.equal(redact('hunter22'), '********');
+  t.equal(redact('abc'), '***');
+  const secrets = [`${P.ghp}${r(ALNUM, 36)}`, `${P.akia}${r(UPPER32, 16)}`, `DB_PASSWORD=${r(ALNUM, 12)}`, pemKey('ec')];
+  for (const s of secrets) {
+    for (const f of gitScanner().scan(s)) {
+      t.notOk(s.includes(f.redacted.replace('…', '')) && f.redacted.length >= 8, `${f.ruleId}: ${f.redacted} hides the secret`);
+      t.ok(f.redacted.length <= 12, `${f.ruleId}: redaction is short`);
+    }
+  }
+});
+
+t.test('line and column point at the secret, 1-based', async (t) => {
+  const key = `${P.akia}${r(UPPER32, 16)}`;
+  const text = `first line\n\n  const id = "${key}";\n`;
+  const [f] = dlpScanner().scan(text);
+  t.equal(f?.line, 3);
+  t.equal(f?.column, '  const id = "'.length + 1);
+  const crlf = `a\r\nb = ${key}\r\n`;
+  t.same(dlpScanner().scan(crlf).map((x) => [x.line, x.column]), [[2, 5]]);
+});
+
+t.test('a core and a gitleaks rule on the same secret yield one finding', async (t) => {
+  const token = `${P.ghp}${r(ALNUM, 36)}`;
+  const dlp = dlpScanner().scan(`token: ${token}`);
+  const git = gitScanner().scan(`token: ${token}`);
+  t.same(dlp.map((f) => f.ruleId), ['github-token'], 'dlp: core first');
+  t.same(git.map((f) => f.ruleId), ['github-pat'], 'git: gitleaks first, specific rule over generic');
+});
+
+t.test('first() returns one finding and scan() honours maxFindings', async (t) => {
+  const text = [1, 2, 3].map(() => `${P.akia}${r(UPPER32, 16)}`).join('\n');
+  t.equal(dlpScanner().scan(text).length, 3);
+  t.equal(dlpScanner().scan(text, { maxFindings: 2 }).length, 2);
+  t.equal(dlpScanner().first(text)?.ruleId, 'aws-access-key-id');
+  t.equal(dlpScanner().first('nothing to see here'), undefined);
+});
+
+t.test('findings are sorted by position', async (t) => {
+  const text = `a ${P.ghp}${r(ALNUM, 36)}\nb ${P.akia}${r(UPPER32, 16)}\n`;
+  t.same(gitScanner().scan(text).map((f) => f.line), [1, 2]);
+});
+
+t.test('secrets inside very long lines are found (windowed scan)', async (t) => {
+  const key = `${P.akia}${r(UPPER32, 16)}`;
+  for (const at of [10, 4090, 50_000, 199_990]) {
+    const text = `${'x '.repeat(at / 2)}${key} ${'y '.repeat(50_000)}`;
+    const f = dlpScanner().scan(text);
+    t.same(f.map((x) => [x.ruleId, x.column]), [['aws-access-key-id', at + 1]], `secret at column ${at + 1}`);
+  }
+});
+
+t.test('segments cover the text with overlaps', async (t) => {
+  const limits = { maxLine: 10, lineOverlap: 3, segment: 30, segmentOverlap: 8 };
+  const text = `aaaa\n${'b'.repeat(25)}\ncccc\n${'d\n'.repeat(40)}`;
+  const segs = segments(text, limits);
+  let covered = 0;
+  for (const [a, b] of segs) {
+    t.ok(a <= covered, `segment at ${a} starts before or at ${covered}`);
+    t.ok(b - a <= Math.max(limits.segment + limits.maxLine, limits.maxLine) + 1);
+    covered = Math.max(covered, b);
+  }
+  t.equal(covered, text.length);
+});
+
+t.test('a PEM block in a large file is found whole', async (t) => {
+  const pem = pemKey('rsa');
+  const text = `${'const x = 1;\n'.repeat(3000)}${pem}\n${'y();\n'.repeat(3000)}`;
+  const f = gitScanner().scan(text);
+  t.same(f.map((x) => [x.ruleId, x.line]), [['private-key', 3001]]);
+});
+
+t.test('a custom scanner with only core rules ignores gitleaks-only formats', async (t) => {
+  const s = createScanner({ sets: ['core'] });
+  t.same(s.scan(`shp${'at_'}${r('0123456789abcdef', 32)}`), []);
+  t.ok(s.scan(`${P.skAnt}${r(URLSAFE, 30)}`).length === 1);
+});
+
+// Regression guard for catastrophic backtracking: JavaScript regexes backtrack (Go's RE2 does not).
+t.test('hostile inputs finish quickly', async (t) => {
+  const N = 100_000;
+  const inputs: Record<string, string> = {
+    'a×100K': 'a'.repeat(N),
+    'a×100K + !': `${'a'.repeat(N)}!`,
+    'repeated -----BEGIN without end': `${P.begin} `.repeat(N / 11),
+    'repeated PEM header lines': `${P.begin} PRIVATE KEY-----\n`.repeat(N / 28),
+    'long base64 without padding': r(`${ALNUM}+/`, N),
+    'key = repeated': 'api_key = '.repeat(N / 10),
+    'ey runs': 'eyJ'.repeat(N / 3),
+    'digits with spaces': '4 '.repeat(N / 2),
+    'curl lines': 'curl -x\n'.repeat(N / 8),
+    'long line of words': 'token password secret key '.repeat(N / 26),
+  };
+  const scanners = { dlp: dlpScanner(), git: gitScanner() };
+  for (const [name, text] of Object.entries(inputs)) {
+    for (const [sn, s] of Object.entries(scanners)) {
+      const t0 = performance.now();
+      s.scan(text);
+      const ms = performance.now() - t0;
+      t.comment(`${sn} ${name}: ${ms.toFixed(1)} ms`);
+      t.ok(ms < 2000, `${sn} ${name} under 2 s (took ${ms.toFixed(0)} ms)`);
+    }
+  }
+});
