@@ -5,6 +5,7 @@ import type { Ctx } from './context.js';
 import type { Outcome } from './cli.js';
 import { register as registerInit } from '../sidecars/init/cli.js';
 import { register as registerSupervise } from '../sidecars/supervise/cli.js';
+import { registerGitGate } from '../sidecars/git-gate/cli.js';
 
 // Adds `bottle sidecar` and one subcommand per daemon module.
 export function registerSidecar(program: Command, ctx: Ctx, outcome: Outcome): void {
@@ -18,4 +19,5 @@ ordinary foreground process that can be run locally for development or debugging
 loopback addresses and temporary directories); stop it with Ctrl-C.`);
   registerInit(sidecar, ctx, outcome);
   registerSupervise(sidecar, ctx, outcome);
+  registerGitGate(sidecar, ctx, outcome);
 }

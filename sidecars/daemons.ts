@@ -24,8 +24,11 @@ const FLAGS: Record<DaemonName, (env: Env) => string[]> = {
   gateway: () => [],
   'git-gate': (env) => [
     '--listen', env.BOTTLE_GIT_GATE_LISTEN || BUNDLE_DEFAULTS.gitGateListen,
+    '--port', env.BOTTLE_GIT_GATE_PORT || '9418',
     '--repos-dir', env.BOTTLE_GIT_GATE_REPOS_DIR || BUNDLE_DEFAULTS.gitGateReposDir,
     '--upstreams', env.BOTTLE_GIT_GATE_UPSTREAMS || BUNDLE_DEFAULTS.gitGateUpstreams,
+    ...(env.BOTTLE_GIT_GATE_MAX_SCAN_MB ? ['--max-scan-mb', env.BOTTLE_GIT_GATE_MAX_SCAN_MB] : []),
+    ...(env.BOTTLE_GIT_GATE_FETCH_TIMEOUT_MS ? ['--fetch-timeout-ms', env.BOTTLE_GIT_GATE_FETCH_TIMEOUT_MS] : []),
   ],
   supervise: (env) => [
     '--listen', env.BOTTLE_SUPERVISE_LISTEN || BUNDLE_DEFAULTS.superviseListen,

@@ -1,0 +1,142 @@
+// The git gate: mirrors each upstream into a bare repo, installs the hooks, and runs the real
+// `git daemon` over them as a child process until stopped.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../../lib/errors.js';
+import { run as defaultRun, type Runner } from '../../lib/run/index.js';
+import type { Upstream } from './config.js';
+import { tailLines } from './decisions.js';
+import { daemonArgv } from './git.js';
+import { ensureMirror, hookEntryArgv, hookScript, writeExecutable } from './mirror.js';
+import { DEFAULTS, type RepoSettings } from './settings.js';
+
+export interface GitGateOptions {
+  reposDir: string;
+  upstreams: Upstream[];
+  host?: string;
+  port?: number;
+  /** Hook scripts and the decision log (default <reposDir>/.git-gate; not a repo, so never served). */
+  stateDir?: string;
+  maxScanBytes?: number;
+  fetchTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  run?: Runner;
+  /** JSON event lines (push decisions, failed refreshes, readiness). */
+  out?: (line: string) => void;
+  /** Human-readable progress and git daemon's own log. */
+  err?: (line: string) => void;
+}
+
+export interface DaemonExit { code: number | null; signal: NodeJS.Signals | null }
+
+// A running gate. `exited` settles when git daemon ends for any reason, stop() included.
+export interface GitGate {
+  /** git-daemon's pid (it forks one child per connection and reaps them itself). */
+  pid: number;
+  host: string;
+  port: number;
+  repos: Array<{ name: string; path: string; url: string }>;
+  exited: Promise<DaemonExit>;
+  stop(): Promise<void>;
+}
+
+const READY = /Ready to rumble/;
+const STOP_GRACE_MS = 5_000;
+
+// Checks what the hooks cannot fix later: a missing key file or token variable.
+function checkCredentials(upstreams: Upstream[], env: NodeJS.ProcessEnv): void {
+  for (const u of upstreams) {
+    if (u.identityFile && !existsSync(u.identityFile)) {
+      throw new UserError(`git-gate: ${u.name}: identityFile ${u.identityFile} does not exist; mount the key into the bundle or fix the upstreams file`);
+    }
+    if (u.tokenEnv && !env[u.tokenEnv]) {
+      throw new UserError(`git-gate: ${u.name}: env var ${u.tokenEnv} (tokenEnv) is not set; pass it to the bundle's environment`);
+    }
+  }
+}
+
+// Sets up every mirror, then starts git daemon and resolves once it is listening.
+export async function startGitGate(o: GitGateOptions): Promise<GitGate> {
+  const run = o.run ?? defaultRun;
+  const env = o.env ?? process.env;
+  const out = o.out ?? ((l) => process.stdout.write(`${l}\n`));
+  const err = o.err ?? ((l) => process.stderr.write(`${l}\n`));
+  const host = o.host ?? '127.0.0.1';
+  const port = o.port ?? 9418;
+  checkCredentials(o.upstreams, env);
+  mkdirSync(o.reposDir, { recursive: true });
+  const reposDir = realpathSync(o.reposDir);
+  const stateDir = o.stateDir ?? join(reposDir, '.git-gate');
+  mkdirSync(stateDir, { recursive: true });
+  const decisionLog = join(realpathSync(stateDir), 'decisions.jsonl');
+  const entry = hookEntryArgv();
+  const accessHook = join(realpathSync(stateDir), 'access-hook');
+  writeExecutable(accessHook, hookScript(entry, 'access'));
+
+  const repos: GitGate['repos'] = [];
+  for (const u of o.upstreams) {
+    const settings: RepoSettings = {
+      ...u,
+      maxScanBytes: o.maxScanBytes ?? DEFAULTS.maxScanBytes,
+      fetchTimeoutMs: o.fetchTimeoutMs ?? DEFAULTS.fetchTimeoutMs,
+      pushTimeoutMs: DEFAULTS.pushTimeoutMs,
+      decisionLog,
+    };
+    const m = await ensureMirror(run, reposDir, settings, hookScript(entry, 'pre-receive'));
+    err(m.error ? `git-gate: ${u.name}: ${m.error}; serving the last mirrored state` : `git-gate: ${u.name}: mirrored ${u.upstream}`);
+    repos.push({ name: u.name, path: m.path, url: `git://${host.includes(':') ? `[${host}]` : host}:${port}/${u.name}.git` });
+  }
+
+  const execPath = (await run(['git', '--exec-path'])).stdout.trim();
+  // git-daemon itself, not the `git` wrapper: SIGKILL on the wrapper would orphan the listener.
+  const argv = daemonArgv({ daemonBin: join(execPath, 'git-daemon'), host, port, reposDir, accessHook, repos: repos.map((r) => r.path) });
+  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const killOnExit = (): void => { child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
+  const exited = new Promise<DaemonExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      process.off('exit', killOnExit);
+      resolve({ code, signal });
+    });
+  });
+  const log: string[] = [];
+  let partial = '';
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => { ready = r; });
+  child.stderr!.on('data', (c: Buffer) => {
+    const lines = (partial + c.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (READY.test(line)) ready();
+      log.push(line);
+      if (log.length > 20) log.shift();
+      err(`git-gate: daemon: ${line}`);
+    }
+  });
+  const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
+  const early = await Promise.race([isReady.then(() => undefined), exited, spawnError]);
+  if (early) {
+    throw new UserError(`git-gate: git daemon exited before listening on ${host}:${port} (${early.signal ?? `code ${early.code}`}): `
+      + `${log.slice(-3).join(' | ') || 'no output'}; is the port free and the git daemon package installed?`);
+  }
+
+  const tail = tailLines(decisionLog, out);
+  out(JSON.stringify({ event: 'ready', time: new Date().toISOString(), listen: `${host}:${port}`, daemonPid: child.pid, repos: repos.map((r) => r.name) }));
+  let stopping: Promise<void> | undefined;
+  return {
+    pid: child.pid!, host, port, repos, exited,
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+          await exited;
+          clearTimeout(timer);
+        }
+        tail.stop();
+      })();
+      return stopping;
+    },
+  };
+}
