@@ -1,5 +1,8 @@
 // `bottle start <agent>`: prepare a bottle from the manifest; `--dry-run` shows the plan only.
 import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { lifecycleDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
+import { runInteractive } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
 import { checkBackend, checkPlanPaths, preparePlan, renderPlan } from '../lib/plan/index.js';
@@ -8,19 +11,25 @@ import type { Ctx } from './context.js';
 
 interface StartOptions {
   dryRun?: boolean;
+  yes?: boolean;
+  attach?: boolean;
+  slug?: string;
   manifest?: string;
   backend?: string;
   workspace?: string;
   json?: boolean;
 }
 
-// Launching is not wired yet: without --dry-run, start validates everything, then refuses.
+// Validates everything, shows the plan, asks, launches, then attaches unless --no-attach.
 export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): void {
   program
     .command('start')
     .description('start a bottle for one of the manifest\'s agents (use --dry-run to see the plan first)')
     .argument('<agent>', 'agent name from the manifest\'s agents: section')
     .option('--dry-run', 'print the plan (backend, image, env names, skills, git, egress) and create nothing')
+    .option('-y, --yes', 'start without the preflight question (required when stdin is not a terminal)')
+    .option('--no-attach', 'bring the bottle up and return; attach later with bottle attach <slug>')
+    .option('--slug <slug>', 'use a slug claimed earlier (the dashboard claims one to tail its bring-up log)')
     .option('--manifest <file>', 'use this manifest instead of ./bottle.yaml, $XDG_CONFIG_HOME/bottle/bottle.yaml or the built-in example')
     .option('--backend <name>', 'sandbox to run in: docker (containers) or smolvm (micro-VM); overrides the manifest')
     .option('--workspace <dir>', 'host repository whose .git is copied into the bottle; overrides the agent\'s workspace:')
@@ -29,32 +38,73 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
       '',
       'Examples:',
       '  bottle start implementer --dry-run',
+      '  bottle start implementer --yes --no-attach',
       '  bottle start reviewer --workspace ~/src/app --backend smolvm --dry-run --json',
       '',
       'Route credentials (e.g. ${GITHUB_TOKEN}) and ANTHROPIC_API_KEY are read from the',
       'environment bottle runs in; plans and logs show their names, never their values.',
     ].join('\n'))
-    .action((agent: string, opts: StartOptions) => {
-      start(ctx, agent, opts);
-      outcome.exitCode = 0;
+    .action(async (agent: string, opts: StartOptions) => {
+      outcome.exitCode = await start(ctx, agent, opts);
     });
 }
 
-function start(ctx: Ctx, agent: string, opts: StartOptions): void {
+async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<number> {
   if (opts.backend !== undefined) checkBackend(opts.backend);
   const located = locateManifest({ flag: opts.manifest, cwd: ctx.cwd, env: ctx.env });
   if (located.source !== 'flag') ctx.err(manifestNotice(located));
   const loaded = readManifest(located);
   const plan = preparePlan(loaded, agent, { backend: opts.backend, workspace: opts.workspace, cwd: ctx.cwd }, ctx.env);
   checkPlanPaths(plan, loaded);
-  if (!opts.dryRun) {
-    throw new UserError(
-      `launching bottles needs the Docker backend, which is not in this build yet; run bottle start ${agent} --dry-run to see the plan`,
-    );
+  if (opts.dryRun) {
+    if (opts.json) ctx.out(JSON.stringify(plan, null, 2));
+    else ctx.out(`Plan for a new ${plan.agent} bottle (dry run: nothing created)\n\n${renderPlan(plan)}`);
+    return 0;
   }
-  if (opts.json) {
-    ctx.out(JSON.stringify(plan, null, 2));
-    return;
+  if (plan.missingVars.length > 0) {
+    throw new UserError(`host env not set: ${plan.missingVars.join(', ')}; export ${plan.missingVars.length > 1 ? 'them' : 'it'} before starting (the gateway injects ${plan.missingVars.length > 1 ? 'them' : 'it'} into route requests)`);
   }
-  ctx.out(`Plan for a new ${plan.agent} bottle (dry run: nothing created)\n\n${renderPlan(plan)}`);
+  if (!opts.yes) {
+    ctx.err(`${renderPlan(plan)}\n`);
+    if (!process.stdin.isTTY) throw new UserError('refusing to start without confirmation: stdin is not a terminal; pass --yes');
+    if (!(await confirm('Start this bottle? [y/N] '))) {
+      ctx.err('bottle: not started');
+      return 1;
+    }
+  }
+  const agentSpec = loaded.manifest.agents[plan.agent]!;
+  const deps = lifecycleDeps(ctx.env);
+  const abort = new AbortController();
+  const onSigint = (): void => {
+    ctx.err('bottle: interrupted; tearing down what was created');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  let meta;
+  try {
+    meta = await startBottle(deps, plan, agentSpec, { log: (line) => ctx.err(line), signal: abort.signal, slug: opts.slug });
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  if (opts.json) ctx.out(JSON.stringify({ slug: meta.slug, agent: meta.agent, backend: meta.backend }));
+  else ctx.out(meta.slug);
+  if (opts.attach === false) {
+    ctx.err(`bottle: ${meta.slug} is running; attach with: bottle attach ${meta.slug}`);
+    return 0;
+  }
+  const attach = await planAttach(deps, meta.slug);
+  return runInteractive(attach.argv, { installHint: 'install the docker CLI' });
+}
+
+// One y/N question on the terminal.
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
 }

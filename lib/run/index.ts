@@ -81,3 +81,15 @@ export async function which(binary: string, pathEnv = process.env.PATH ?? ''): P
   }
   return undefined;
 }
+
+// Runs argv with the terminal handed over (stdio inherited): claude in the foreground.
+// Returns the exit code; a missing binary is a BinaryNotFoundError like everywhere else.
+export async function runInteractive(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; installHint?: string } = {}): Promise<number> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('runInteractive: empty argv');
+  const r = await execa(file, args, { reject: false, stdio: 'inherit', env: opts.env, cwd: opts.cwd });
+  if ((r as { code?: string }).code === 'ENOENT' && r.exitCode === undefined) {
+    throw new BinaryNotFoundError(file, argv, opts.installHint);
+  }
+  return r.exitCode ?? (r.signal ? 128 : 1);
+}

@@ -5,8 +5,9 @@ import { writeFileAtomic, withFileLock } from './atomic.js';
 import { bottlePaths } from './paths.js';
 import { isValidSlug } from './slug.js';
 
-export type Backend = 'docker' | 'smolvm';
-export const BACKENDS: readonly Backend[] = ['docker', 'smolvm'];
+// 'fake' is the test backend (BOTTLE_TEST_BACKEND=fake) that UI tests drive without an engine.
+export type Backend = 'docker' | 'smolvm' | 'fake';
+export const BACKENDS: readonly Backend[] = ['docker', 'smolvm', 'fake'];
 export const METADATA_SCHEMA = 1;
 
 // Engine/VM resources a bottle made, by name, so stop and cleanup can remove exactly those.

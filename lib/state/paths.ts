@@ -13,6 +13,11 @@ export interface BottlePaths {
   policy: string;
   superviseQueue: string;
   superviseDecisions: string;
+  /** Bundle events (daemon restarts, agent waiting/idle) as JSON lines, written by the bundle. */
+  events: string;
+  eventsFile: string;
+  /** The bundle CA (ca.crt + ca.key 0600); mounted into the bundle only. */
+  ca: string;
   /** Claude transcript snapshot taken at stop. */
   transcript: string;
   /** Present → settle keeps the state dir. */
@@ -31,6 +36,9 @@ export function bottlePaths(root: string, slug: string): BottlePaths {
     policy: join(dir, 'policy'),
     superviseQueue: join(dir, 'supervise', 'queue'),
     superviseDecisions: join(dir, 'supervise', 'decisions'),
+    events: join(dir, 'events'),
+    eventsFile: join(dir, 'events', 'events.jsonl'),
+    ca: join(dir, 'ca'),
     transcript: join(dir, 'transcript'),
     preserve: join(dir, 'preserve'),
   };
@@ -38,5 +46,5 @@ export function bottlePaths(root: string, slug: string): BottlePaths {
 
 // Directories createBottle makes inside the bottle dir.
 export function layoutDirs(p: BottlePaths): string[] {
-  return [p.policy, p.superviseQueue, p.superviseDecisions, p.transcript];
+  return [p.policy, p.superviseQueue, p.superviseDecisions, p.events, p.transcript];
 }

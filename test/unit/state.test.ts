@@ -73,7 +73,7 @@ t.test('createBottle makes the §5 layout with a private dir and valid metadata'
   });
   t.equal((await stat(b.paths.metadata)).mode & 0o777, 0o600);
   t.same(b.metadata, await readMetadata(root, b.slug));
-  t.same((await readdir(b.paths.dir)).sort(), ['metadata.json', 'policy', 'supervise', 'transcript']);
+  t.same((await readdir(b.paths.dir)).sort(), ['events', 'metadata.json', 'policy', 'supervise', 'transcript']);
 });
 
 t.test('a colliding random source retries until a free slug', async (t) => {
@@ -123,7 +123,7 @@ t.test('metadata writes are atomic and leave no temp file', async (t) => {
   const m = await updateMetadata(root, b.slug, { claudeSessionId: 'abc' });
   t.equal(m.state, 'running');
   t.equal(m.claudeSessionId, 'abc');
-  t.same((await readdir(b.paths.dir)).sort(), ['metadata.json', 'policy', 'supervise', 'transcript'], 'no temp or lock files');
+  t.same((await readdir(b.paths.dir)).sort(), ['events', 'metadata.json', 'policy', 'supervise', 'transcript'], 'no temp or lock files');
   t.same(JSON.parse(await readFile(b.paths.metadata, 'utf8')), m);
   await t.rejects(writeMetadata(root, { ...m, backend: 'podman' as 'docker' }), /"backend" must be one of/);
   t.same(await readMetadata(root, b.slug), m, 'an invalid record is never written');

@@ -1,0 +1,78 @@
+// `bottle allowlist edit <slug>` and `bottle routes edit <slug>`: edit one section of a bottle's
+// live policy in $VISUAL/$EDITOR; validated on save and applied without a restart.
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { bundleControl, lifecycleDeps } from '../lib/lifecycle/index.js';
+import { editorArgv, editPolicy, runEditor, type SectionName } from '../lib/policy-edit/index.js';
+import { bottlePaths, readMetadata, stateRoot, validateSlug } from '../lib/state/index.js';
+import type { Outcome } from './cli.js';
+import type { Ctx } from './context.js';
+
+// A yes/no question on the terminal; undefined without one (an invalid edit then just fails).
+function terminalConfirm(): ((question: string) => Promise<boolean>) | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return async (question) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = (await rl.question(question)).trim().toLowerCase();
+      return answer === '' || answer === 'y' || answer === 'yes';
+    } finally {
+      rl.close();
+    }
+  };
+}
+
+async function edit(ctx: Ctx, slug: string, section: SectionName): Promise<void> {
+  const root = stateRoot(ctx.env);
+  validateSlug(slug);
+  const { control, warning } = await bundleControl(lifecycleDeps(ctx.env), await readMetadata(root, slug));
+  const r = await editPolicy(bottlePaths(root, slug), section, {
+    edit: (file) => runEditor(editorArgv(ctx.env, file), ctx.env, ctx.cwd),
+    confirm: terminalConfirm(),
+    err: ctx.err,
+  }, control, ctx.env);
+  if (!r.changed) {
+    ctx.out(`${slug}: no changes`);
+    return;
+  }
+  ctx.out(`${slug}: ${r.summary.join(', ')}${r.live ? '; reloaded' : ''}`);
+  if (warning) ctx.err(`bottle: warning: ${warning}`);
+}
+
+const EDITOR_HELP = [
+  '',
+  'The editor is $VISUAL, else $EDITOR, else vi; it may carry arguments (EDITOR="code --wait").',
+  'An invalid edit is reported as file:line:col and you are asked to re-edit (without a',
+  'terminal on stdin the command fails instead). Saving it unchanged changes nothing.',
+];
+
+export function registerAllowlist(program: Command, ctx: Ctx, outcome: Outcome): void {
+  program
+    .command('allowlist')
+    .description("edit a bottle's allowed, blocked and passthrough hosts live")
+    .command('edit')
+    .description('open allow/block/passthrough of the live policy in $EDITOR; validate and apply on save')
+    .argument('<slug>', 'bottle slug (see `bottle ls`)')
+    .addHelpText('after', ['', 'Examples:', '  bottle allowlist edit implementer-k3x7qa', '  EDITOR="code --wait" bottle allowlist edit implementer-k3x7qa', ...EDITOR_HELP].join('\n'))
+    .action(async (slug: string) => {
+      await edit(ctx, slug, 'allowlist');
+      outcome.exitCode = 0;
+    });
+
+  program
+    .command('routes')
+    .description("edit a bottle's credentialed routes live")
+    .command('edit')
+    .description('open the routes of the live policy in $EDITOR; validate and apply on save')
+    .argument('<slug>', 'bottle slug (see `bottle ls`)')
+    .addHelpText('after', [
+      '', 'Examples:', '  bottle routes edit implementer-k3x7qa', '',
+      'Header values name host env vars ("Bearer ${GITHUB_TOKEN}"); each one a new or changed',
+      'route uses must be set in this shell. Its value goes to the running gateway only.',
+      ...EDITOR_HELP,
+    ].join('\n'))
+    .action(async (slug: string) => {
+      await edit(ctx, slug, 'routes');
+      outcome.exitCode = 0;
+    });
+}

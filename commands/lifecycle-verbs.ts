@@ -1,0 +1,80 @@
+// `bottle attach`, `bottle stop`, `bottle ls`, `bottle cleanup`: any bottle, whoever started it.
+import type { Command } from 'commander';
+import { bottleStatuses, cleanup, lifecycleDeps, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
+import { runInteractive } from '../lib/run/index.js';
+import type { Outcome } from './cli.js';
+import type { Ctx } from './context.js';
+
+// "3m", "2h", "5d" from an ISO time.
+export function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+// The human table of `bottle ls` (pure; tested as strings).
+export function renderStatusTable(rows: BottleStatus[], now = Date.now()): string {
+  if (rows.length === 0) return 'no bottles; start one with: bottle start <agent>';
+  const table = [['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', 'AGE', 'PROPOSALS', '']];
+  for (const r of rows) {
+    table.push([r.slug, r.agent, r.backend, r.state, r.engine, r.created ? age(r.created, now) : '', String(r.pendingProposals), r.waitingSince ? 'waiting for input' : (r.broken ?? '')]);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  return table.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outcome): void {
+  program
+    .command('ls')
+    .description('list bottles: state, engine view, age, pending proposals, waiting-for-input marker')
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await bottleStatuses(lifecycleDeps(ctx.env));
+      ctx.out(opts.json ? JSON.stringify(rows, null, 2) : renderStatusTable(rows));
+    });
+
+  program
+    .command('attach')
+    .description('run the agent\'s claude session in this terminal (resumed when it has one)')
+    .argument('<slug>', 'bottle slug (see bottle ls); a unique prefix works')
+    .option('--print-argv', 'print the command that would run, as JSON, instead of running it')
+    .action(async (slug: string, opts: { printArgv?: boolean }) => {
+      const plan = await planAttach(lifecycleDeps(ctx.env), slug);
+      if (opts.printArgv) {
+        ctx.out(JSON.stringify({ slug: plan.meta.slug, sessionId: plan.sessionId, resume: plan.resume, argv: plan.argv }));
+        return;
+      }
+      ctx.err(`bottle: ${plan.resume ? 'resuming' : 'starting'} claude session ${plan.sessionId} in ${plan.meta.slug}`);
+      outcome.exitCode = await runInteractive(plan.argv, { installHint: 'install the docker CLI' });
+    });
+
+  program
+    .command('stop')
+    .description('stop a bottle: transcript saved to state, containers/VM and networks removed')
+    .argument('<slug>', 'bottle slug (see bottle ls); a unique prefix works')
+    .option('--json', 'print the result as JSON')
+    .action(async (slug: string, opts: { json?: boolean }) => {
+      const r = await stopBottle(lifecycleDeps(ctx.env), slug, (line) => ctx.err(line));
+      if (opts.json) ctx.out(JSON.stringify(r));
+    });
+
+  program
+    .command('cleanup')
+    .description('remove orphans: labelled containers/networks/VMs without state, and state without resources')
+    .option('--all', 'stop and remove every bottle, not just orphans')
+    .option('--dry-run', 'list what would be removed, remove nothing')
+    .option('--json', 'print what was found/removed as JSON')
+    .action(async (opts: { all?: boolean; dryRun?: boolean; json?: boolean }) => {
+      const items = await cleanup(lifecycleDeps(ctx.env), { all: opts.all, dryRun: opts.dryRun, log: (l) => ctx.err(l) });
+      if (opts.json) { ctx.out(JSON.stringify(items, null, 2)); return; }
+      if (items.length === 0) { ctx.out('nothing to clean up'); return; }
+      for (const i of items) {
+        const verb = opts.dryRun ? 'would remove' : i.done ? 'removed' : 'FAILED to remove';
+        ctx.out(`${verb} ${i.what} ${i.name} (${i.backend}, ${i.slug})${i.error ? `: ${i.error}` : ''}`);
+      }
+      if (items.some((i) => i.error)) outcome.exitCode = 1;
+    });
+}

@@ -1,0 +1,169 @@
+// `bottle proposals [ls|approve ID|reject ID]`: the operator's side of the agent's requests.
+import type { Command } from 'commander';
+import { bundleControl, lifecycleDeps } from '../lib/lifecycle/index.js';
+import { UserError } from '../lib/errors.js';
+import {
+  approve, findProposal, listProposals, reject, type ApproveResult, type ProposalRow,
+} from '../lib/proposals/index.js';
+import { readMetadata, stateRoot } from '../lib/state/index.js';
+import type { Outcome } from './cli.js';
+import type { Ctx } from './context.js';
+
+// Compact age for a table cell: 42s, 5m, 3h, 2d.
+export function formatAge(createdIso: string, now: number): string {
+  const s = Math.max(0, Math.floor((now - Date.parse(createdIso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+// Agent-supplied text is printed to the operator's terminal: no control or bidi characters.
+function clean(text: string, max: number): string {
+  const t = text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?');
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+function status(r: ProposalRow): string {
+  return `${r.status}${r.stale ? ' (stale)' : ''}`;
+}
+
+// The human table for `bottle proposals`; pure, so it is tested on strings.
+export function renderProposals(rows: ProposalRow[], now: number, all = false): string {
+  if (rows.length === 0) return all ? 'no proposals' : 'no pending proposals';
+  const table = [
+    ['ID', 'BOTTLE', 'KIND', 'HOST', 'AGE', 'STATUS', 'REASON'],
+    ...rows.map((r) => [r.id, r.slug, r.kind, clean(r.host, 60), formatAge(r.created, now), status(r), clean(r.reason, 60)]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  const lines = table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+  if (rows.some((r) => r.stale && r.status === 'pending')) {
+    lines.push('', '(stale): the policy changed since the proposal was made; approving applies it to the current policy');
+  }
+  return lines.join('\n');
+}
+
+// Stable JSON for scripts: every key always present.
+function rowJson(r: ProposalRow) {
+  return {
+    id: r.id, slug: r.slug, kind: r.kind, host: r.host, reason: r.reason, created: r.created,
+    status: r.status, stale: r.stale, decided: r.decided ?? null, note: r.note ?? null,
+  };
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+// `--header 'Authorization=Bearer ${GITHUB_TOKEN}'` (or `Name: value`) → { name: template }.
+export function parseHeaders(specs: readonly string[]): Record<string, string> | undefined {
+  if (specs.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const m = /^\s*([^=:\s]+)\s*[=:]\s*(.*?)\s*$/.exec(spec);
+    if (!m) throw new UserError(`--header must be NAME=VALUE, e.g. --header 'Authorization=Bearer \${GITHUB_TOKEN}'`);
+    const [, name, value] = m as unknown as [string, string, string];
+    if (Object.keys(out).some((k) => k.toLowerCase() === name.toLowerCase())) throw new UserError(`--header ${name} is given twice`);
+    // Never echo the value: if the shell expanded ${VAR}, it is the secret itself.
+    if (!ENV_NAME.test(value) && !value.includes('${')) {
+      throw new UserError(`--header ${name}: the value must name host env vars (e.g. 'Bearer \${GITHUB_TOKEN}'), never hold a secret; single-quote it so your shell does not expand \${...}`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function approvedJson(r: ApproveResult) {
+  return {
+    id: r.proposal.id, slug: r.slug, kind: r.proposal.kind, host: r.proposal.payload.host, decision: r.decision.decision,
+    decided: r.decision.decided, stale: r.stale, changed: r.changed, live: r.live, summary: r.summary, secrets: r.secrets,
+  };
+}
+
+export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome): void {
+  const proposals = program
+    .command('proposals')
+    .description("list, approve and reject the agents' requests for egress access (default: ls)");
+
+  proposals
+    .command('ls', { isDefault: true })
+    .description('list pending proposals of every bottle in state, oldest first')
+    .option('--slug <slug>', 'only this bottle')
+    .option('--all', 'include approved and rejected ones')
+    .option('--json', 'print a JSON array: {id, slug, kind, host, reason, created, status, stale, decided, note}')
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  bottle proposals',
+      '  bottle proposals ls --slug implementer-k3x7qa --all',
+      "  bottle proposals --json | jq -r '.[] | select(.kind == \"allowlist\") | .id'",
+      '',
+      'A proposal marked (stale) was made against a policy that has changed since.',
+    ].join('\n'))
+    .action(async (opts: { slug?: string; all?: boolean; json?: boolean }) => {
+      const listing = await listProposals(stateRoot(ctx.env), { slug: opts.slug, all: opts.all });
+      for (const p of listing.problems) ctx.err(`bottle: warning: skipped ${p}`);
+      ctx.out(opts.json ? JSON.stringify(listing.rows.map(rowJson), null, 2) : renderProposals(listing.rows, Date.now(), opts.all));
+      outcome.exitCode = 0;
+    });
+
+  proposals
+    .command('approve')
+    .description('approve a proposal: merge it into the live policy, reload the bottle, tell the agent')
+    .argument('<id>', 'proposal id, or an unambiguous prefix of it or of its hex part')
+    .option('--header <name=value>', 'route proposals: header to inject, naming host env vars (repeatable)', collect)
+    .option('--note <text>', 'note recorded with the decision (the agent sees it)')
+    .option('--json', 'print {id, slug, kind, host, decision, decided, stale, changed, live, summary, secrets}')
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  bottle proposals approve 20260301T100000000Z-a1b2c3d4e5f6',
+      "  bottle proposals approve a1b2c3 --header 'Authorization=Bearer ${GITHUB_TOKEN}'",
+      "  bottle proposals approve a1b2c3 --header 'X-Api-Key=ACME_KEY' --note 'read-only key'",
+      '',
+      'Header values name env vars of THIS shell (single-quote them); each must be set now.',
+      'Its value is handed to the running gateway; policy.yaml only ever holds the name.',
+    ].join('\n'))
+    .action(async (query: string, opts: { header?: string[]; note?: string; json?: boolean }) => {
+      const root = stateRoot(ctx.env);
+      const headers = parseHeaders(opts.header ?? []);
+      const found = await findProposal(root, query);
+      const { control, warning } = await bundleControl(lifecycleDeps(ctx.env), await readMetadata(root, found.slug));
+      const r = await approve(found.paths, found.proposal.id, { headers, note: opts.note }, control, ctx.env);
+      if (warning) ctx.err(`bottle: warning: ${warning}`);
+      if (opts.json) {
+        ctx.out(JSON.stringify(approvedJson(r), null, 2));
+      } else {
+        const what = r.changed ? r.summary.join(', ') : `${r.proposal.payload.host} was already in the policy; nothing to change`;
+        ctx.out(`approved ${r.proposal.id} (${r.slug}): ${what}${r.live ? '; reloaded' : ''}`);
+        if (r.stale) ctx.out('note: the policy changed since this proposal was made (stale); it was applied to the current policy');
+      }
+      outcome.exitCode = 0;
+    });
+
+  proposals
+    .command('reject')
+    .description('reject a proposal; the policy is unchanged and the agent is told')
+    .argument('<id>', 'proposal id, or an unambiguous prefix of it or of its hex part')
+    .option('--note <text>', 'reason recorded with the decision (the agent sees it)')
+    .option('--json', 'print {id, slug, kind, host, decision, decided, stale, note}')
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  bottle proposals reject a1b2c3',
+      "  bottle proposals reject a1b2c3 --note 'use the npm mirror instead'",
+    ].join('\n'))
+    .action(async (query: string, opts: { note?: string; json?: boolean }) => {
+      const found = await findProposal(stateRoot(ctx.env), query);
+      const d = await reject(found.paths, found.proposal.id, opts.note);
+      const p = found.proposal;
+      if (opts.json) {
+        ctx.out(JSON.stringify({ id: p.id, slug: found.slug, kind: p.kind, host: p.payload.host, decision: d.decision, decided: d.decided, stale: d.stale === true, note: d.note ?? null }, null, 2));
+      } else {
+        ctx.out(`rejected ${p.id} (${found.slug}): ${p.kind} ${p.payload.host}`);
+      }
+      outcome.exitCode = 0;
+    });
+}

@@ -1,0 +1,98 @@
+// A backend with no engine: bottles are records in the state dir, bring-up prints progress
+// lines, and "claude" is a recognisable shell loop. The dashboard's tmux tests and the
+// lifecycle tests drive it (BOTTLE_TEST_BACKEND=fake); it is never chosen otherwise.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UserError } from '../errors.js';
+import type { BundleControl } from '../proposals/control.js';
+import { bottlePaths, stateRoot, type Metadata } from '../state/index.js';
+import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from './types.js';
+import type { BottlePlan } from '../plan/index.js';
+
+interface FakeRecord { running: boolean; controlCalls: string[] }
+
+// Test knobs: BOTTLE_FAKE_STEP_MS (delay per bring-up line), BOTTLE_FAKE_FAIL=launch|teardown.
+export class FakeBackend implements Backend {
+  readonly name = 'fake' as const;
+  private readonly stepMs: number;
+
+  constructor(private readonly env: NodeJS.ProcessEnv) {
+    this.stepMs = Number(env.BOTTLE_FAKE_STEP_MS ?? '50');
+  }
+
+  private file(slug: string): string {
+    return join(bottlePaths(stateRoot(this.env), slug).dir, 'fake-engine.json');
+  }
+
+  private read(slug: string): FakeRecord | undefined {
+    const f = this.file(slug);
+    if (!existsSync(f)) return undefined;
+    return JSON.parse(readFileSync(f, 'utf8')) as FakeRecord;
+  }
+
+  private write(slug: string, rec: FakeRecord): void {
+    writeFileSync(this.file(slug), JSON.stringify(rec));
+  }
+
+  async launch(plan: BottlePlan, ctx: LaunchContext): Promise<LaunchResult> {
+    const steps = ['creating networks', 'starting sidecars', 'gateway ready', 'starting agent', 'provisioning agent'];
+    for (const step of steps) {
+      if (ctx.signal.aborted) throw new UserError('launch interrupted');
+      ctx.log(`[fake] ${step} (${plan.agent})`);
+      await sleep(this.stepMs);
+      if (this.env.BOTTLE_FAKE_FAIL === 'launch' && step === 'starting agent') {
+        ctx.log('[fake] tearing down after failure');
+        throw new UserError('fake launch failure (BOTTLE_FAKE_FAIL=launch)');
+      }
+    }
+    this.write(ctx.slug, { running: true, controlCalls: [] });
+    return { resources: { containers: [`fake-${ctx.slug}-agent`, `fake-${ctx.slug}-sidecars`] }, backendData: { fake: true } };
+  }
+
+  attachArgv(meta: Metadata, claude: ClaudeInvocation): string[] {
+    const script = 'echo "fake claude for $1: $2"; while :; do sleep 1; done';
+    return ['sh', '-c', script, 'fake-claude', meta.slug, claude.args.join(' ')];
+  }
+
+  async exec(): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    return { exitCode: 1, stdout: '', stderr: 'fake backend: no sessions' };
+  }
+
+  async snapshotTranscript(meta: Metadata, dir: string, log: (line: string) => void): Promise<void> {
+    writeFileSync(join(dir, 'fake-transcript.jsonl'), JSON.stringify({ slug: meta.slug }) + '\n');
+    log('[fake] transcript saved');
+  }
+
+  async teardown(meta: Metadata, log: (line: string) => void): Promise<void> {
+    for (const step of ['stopping agent', 'stopping sidecars', 'removing networks']) {
+      log(`[fake] ${step}`);
+      await sleep(this.stepMs);
+    }
+    if (this.env.BOTTLE_FAKE_FAIL === 'teardown') throw new UserError('fake teardown failure');
+    if (existsSync(this.file(meta.slug))) this.write(meta.slug, { ...(this.read(meta.slug) ?? { controlCalls: [] }), running: false });
+  }
+
+  async inspect(metas: Metadata[]): Promise<Map<string, EngineState>> {
+    return new Map(metas.map((m) => [m.slug, this.read(m.slug)?.running ? 'running' : 'missing']));
+  }
+
+  async listResources(): Promise<EngineResource[]> {
+    return [];
+  }
+
+  async removeResource(): Promise<void> {}
+
+  control(meta: Metadata): BundleControl {
+    const record = (call: string): void => {
+      const rec = this.read(meta.slug);
+      if (rec) this.write(meta.slug, { ...rec, controlCalls: [...rec.controlCalls, call] });
+    };
+    return {
+      name: 'fake',
+      live: Boolean(this.read(meta.slug)?.running),
+      reload: async () => record('reload'),
+      provideSecrets: async (_slug, names) => record(`secrets:${names.join(',')}`),
+    };
+  }
+}

@@ -1,0 +1,36 @@
+// What every lifecycle operation needs: where state lives, the host env, and backends.
+import { loadBackend, type BackendLoader } from '../backends/index.js';
+import type { Backend } from '../backends/types.js';
+import { UserError } from '../errors.js';
+import { listBottles, readMetadata, stateRoot, validateSlug, type Metadata } from '../state/index.js';
+import { existsSync } from 'node:fs';
+import { bottlePaths } from '../state/index.js';
+
+export interface LifecycleDeps {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  backends: BackendLoader;
+  now: () => Date;
+}
+
+// The deps the CLI uses; tests pass their own root/env/loader.
+export function lifecycleDeps(env: NodeJS.ProcessEnv, overrides: Partial<LifecycleDeps> = {}): LifecycleDeps {
+  return { root: stateRoot(env), env, backends: loadBackend, now: () => new Date(), ...overrides };
+}
+
+// Metadata of an existing bottle, with an error that lists the bottles there are.
+export async function findBottle(deps: LifecycleDeps, slug: string): Promise<Metadata> {
+  validateSlug(slug);
+  if (!existsSync(bottlePaths(deps.root, slug).metadata)) {
+    const known = (await listBottles(deps.root)).filter((b) => b.ok).map((b) => b.slug);
+    const prefixed = known.filter((k) => k.startsWith(slug));
+    if (prefixed.length === 1) return readMetadata(deps.root, prefixed[0]!);
+    const hint = known.length ? `bottles: ${known.join(', ')}` : 'there are no bottles; start one with bottle start <agent>';
+    throw new UserError(`no bottle named ${slug}; ${hint}`);
+  }
+  return readMetadata(deps.root, slug);
+}
+
+export async function backendOf(deps: LifecycleDeps, meta: Metadata): Promise<Backend> {
+  return deps.backends(meta.backend, deps.env);
+}

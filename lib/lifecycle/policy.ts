@@ -1,0 +1,29 @@
+// The gateway policy a new bottle starts with, derived from its plan's egress section.
+import { emptyPolicy, serializePolicy, loadPolicy, type Policy } from '../policy/index.js';
+import type { BottlePlan } from '../plan/index.js';
+
+// Route header values stay templates over env var NAMES; passthrough hosts are allowed too
+// (a passthrough entry only changes how an allowed host is handled).
+export function policyFromPlan(plan: BottlePlan): Policy {
+  const policy = emptyPolicy();
+  const allow = [...plan.egress.allow];
+  const routeHosts = new Set(plan.egress.routes.map((r) => r.host));
+  for (const host of plan.egress.passthrough) {
+    if (!allow.includes(host) && !routeHosts.has(host)) allow.push(host);
+  }
+  policy.allow = allow;
+  policy.block = [...plan.egress.block];
+  policy.passthrough = [...plan.egress.passthrough];
+  policy.routes = plan.egress.routes.map((r) => ({
+    host: r.host,
+    headers: Object.fromEntries(r.headers.map((h) => [h.name, h.template])),
+  }));
+  return policy;
+}
+
+// policy.yaml text for the plan, validated by the same loader the gateway uses.
+export function policyTextFromPlan(plan: BottlePlan): string {
+  const text = serializePolicy(policyFromPlan(plan));
+  loadPolicy(text, 'policy.yaml');
+  return text;
+}

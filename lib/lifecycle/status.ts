@@ -1,0 +1,76 @@
+// `bottle ls` and the dashboard's agents pane: state dirs joined with the engine's view,
+// pending proposals and the latest agent waiting/idle event.
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import type { EngineState } from '../backends/types.js';
+import { listProposals } from '../proposals/index.js';
+import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
+import type { LifecycleDeps } from './context.js';
+
+export interface BottleStatus {
+  slug: string;
+  agent: string;
+  backend: string;
+  /** Lifecycle state from metadata (claimed, launching, running, stopping). */
+  state: string;
+  /** Engine view; 'unknown' when the engine could not be asked. */
+  engine: EngineState | 'unknown';
+  created: string;
+  pendingProposals: number;
+  /** The agent is waiting for the operator (Claude Code Notification hook), since when. */
+  waitingSince?: string;
+  broken?: string;
+}
+
+// The latest agent-waiting/agent-idle event decides the marker (tail of the events file).
+export function waitingFromEvents(eventsFile: string): string | undefined {
+  if (!existsSync(eventsFile)) return undefined;
+  const size = statSync(eventsFile).size;
+  const text = readFileSync(eventsFile, 'utf8').slice(Math.max(0, size - 64 * 1024));
+  let waiting: string | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.includes('"agent-')) continue;
+    try {
+      const ev = JSON.parse(line) as { type?: string; time?: string };
+      if (ev.type === 'agent-waiting') waiting = ev.time ?? 'now';
+      else if (ev.type === 'agent-idle' || ev.type === 'agent-active') waiting = undefined;
+    } catch { /* partial line */ }
+  }
+  return waiting;
+}
+
+// Every bottle in state, with the engine asked once per backend.
+export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boolean } = {}): Promise<BottleStatus[]> {
+  const entries = await listBottles(deps.root);
+  const metas = entries.filter((e): e is Extract<typeof e, { ok: true }> => e.ok).map((e) => e.metadata);
+  const engine = new Map<string, EngineState | 'unknown'>();
+  if (opts.engine !== false) {
+    const byBackend = new Map<string, Metadata[]>();
+    for (const m of metas) byBackend.set(m.backend, [...(byBackend.get(m.backend) ?? []), m]);
+    for (const [name, list] of byBackend) {
+      try {
+        const backend = await deps.backends(name as Metadata['backend'], deps.env);
+        for (const [slug, st] of await backend.inspect(list)) engine.set(slug, st);
+      } catch {
+        for (const m of list) engine.set(m.slug, 'unknown');
+      }
+    }
+  }
+  const pending = new Map<string, number>();
+  const { rows } = await listProposals(deps.root, {});
+  for (const r of rows) if (r.status === 'pending') pending.set(r.slug, (pending.get(r.slug) ?? 0) + 1);
+  const out: BottleStatus[] = [];
+  for (const e of entries) {
+    if (!e.ok) {
+      out.push({ slug: e.slug, agent: '?', backend: '?', state: 'broken', engine: 'unknown', created: '', pendingProposals: 0, broken: e.error });
+      continue;
+    }
+    const m = e.metadata;
+    const waitingSince = waitingFromEvents(bottlePaths(deps.root, m.slug).eventsFile);
+    out.push({
+      slug: m.slug, agent: m.agent, backend: m.backend, state: m.state ?? 'unknown',
+      engine: engine.get(m.slug) ?? 'unknown', created: m.created, pendingProposals: pending.get(m.slug) ?? 0,
+      ...(waitingSince ? { waitingSince } : {}),
+    });
+  }
+  return out;
+}

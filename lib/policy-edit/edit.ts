@@ -1,0 +1,99 @@
+// `bottle allowlist edit` / `bottle routes edit`: one section of the live policy in the
+// operator's editor; validated on save, applied live under the policy lock.
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { UserError } from '../errors.js';
+import { policyHash as meaningHash, type Policy } from '../policy/index.js';
+import type { BundleControl } from '../proposals/control.js';
+import type { BottlePaths } from '../state/index.js';
+import { diffPolicies, newRouteVars, requireEnv } from './diff.js';
+import { readPolicyFile, withPolicyLock, writePolicyFile } from './store.js';
+import { applySection, SECTIONS, sectionText, type SectionEdit, type SectionName } from './text.js';
+
+// The outside world an edit needs; injected so tests drive it with a scripted editor.
+export interface EditDeps {
+  /** Opens the editor on `file`; resolves when it exits, throws if it failed. */
+  edit(file: string): Promise<void>;
+  /** Asks yes/no on the operator's terminal; absent when there is none (an invalid edit then fails at once). */
+  confirm?: (question: string) => Promise<boolean>;
+  /** Where validation errors are shown before asking to re-edit. */
+  err(text: string): void;
+  /** Parent of the private temp dir (default os.tmpdir()). */
+  tmpRoot?: string;
+}
+
+// What an edit did: `changed: false` means nothing was written (unchanged, or no real change).
+export interface EditResult {
+  slug: string;
+  changed: boolean;
+  /** `+ allow example.com`-style lines. */
+  summary: string[];
+  /** Env var names handed to the gateway for new or changed routes. */
+  secrets: string[];
+  /** The running bundle was reloaded (false: the change applies at next start). */
+  live: boolean;
+}
+
+function sectionOf(p: Policy, section: SectionName): string {
+  const sorted = (xs: string[]) => [...xs].sort();
+  const pick = Object.fromEntries(SECTIONS[section].map((k) => [k, k === 'routes' ? [...p.routes].sort((a, b) => a.host.localeCompare(b.host)) : sorted(p[k])]));
+  return JSON.stringify(pick);
+}
+
+// Edits one section of a bottle's policy: temp copy in a private dir, editor, validate (re-edit
+// on error when there is a terminal), then lock, write atomically, provide secrets, reload.
+export async function editPolicy(paths: BottlePaths, section: SectionName, deps: EditDeps, control: BundleControl, env: NodeJS.ProcessEnv): Promise<EditResult> {
+  const slug = basename(paths.dir);
+  const unchanged: EditResult = { slug, changed: false, summary: [], secrets: [], live: control.live };
+  const start = await readPolicyFile(paths);
+  const dir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), 'bottle-edit-'));
+  try {
+    await chmod(dir, 0o700);
+    const file = join(dir, `${slug}.${section}.yaml`);
+    const initial = sectionText(start.text, section, slug);
+    await writeFile(file, initial, { mode: 0o600 });
+    let edited: string;
+    let edit: SectionEdit;
+    for (;;) {
+      await deps.edit(file);
+      edited = await readFile(file, 'utf8');
+      if (edited === initial) return unchanged;
+      try {
+        edit = applySection(start.text, start.file, edited, file, section);
+        requireEnv(newRouteVars(start.policy, edit.next), env, 'the edited routes');
+        break;
+      } catch (e) {
+        if (!(e instanceof UserError) || !deps.confirm) throw e;
+        deps.err(`bottle: ${e.message}`);
+        if (!(await deps.confirm('Re-edit? [Y/n] '))) throw new UserError(`edit abandoned; ${slug}'s policy is unchanged`);
+      }
+    }
+    if (meaningHash(edit.next) === meaningHash(start.policy)) return unchanged;
+    return await withPolicyLock(paths, async () => {
+      const now = await readPolicyFile(paths);
+      if (now.text !== start.text) {
+        // Another operator (an approval, another edit) wrote meanwhile: fine if it was
+        // elsewhere in the policy, a lost update if it was in this section.
+        if (sectionOf(now.policy, section) !== sectionOf(start.policy, section)) {
+          throw new UserError(`${slug}'s ${SECTIONS[section].join('/')} changed while you were editing (an approval?); nothing was written: run the command again`);
+        }
+        edit = applySection(now.text, now.file, edited, file, section);
+      }
+      const summary = diffPolicies(now.policy, edit.next);
+      if (summary.length === 0) return unchanged;
+      const secrets = newRouteVars(now.policy, edit.next);
+      requireEnv(secrets, env, 'the edited routes');
+      await writePolicyFile(paths, edit.text);
+      try {
+        if (secrets.length > 0) await control.provideSecrets(slug, secrets, env);
+        await control.reload(slug);
+      } catch (e) {
+        throw new UserError(`the policy file ${now.file} was updated, but ${slug}'s bundle was not (${(e as Error).message}); restart the bottle to apply it`);
+      }
+      return { slug, changed: true, summary, secrets, live: control.live };
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

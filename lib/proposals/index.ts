@@ -1,0 +1,17 @@
+// Proposals: the file formats shared with supervise (types, files) and the host side that
+// decides them (apply) and tells a running bundle about it (control).
+export {
+  DecisionSchema, isProposalId, normalizeHost, normalizeReason, PROPOSAL_ID_RE, PROPOSAL_KINDS, ProposalSchema, REASON_MAX,
+  type Decision, type Proposal, type ProposalInput, type ProposalKind, type ProposalStatus,
+} from './types.js';
+export {
+  isStale, mintProposalId, policyHash, ProposalFileError, readDecision, readProposal, readQueue, writeDecision,
+  writeJsonAtomic, writeProposal, type QueueListing, type WriteProposalOptions,
+} from './files.js';
+export {
+  approve, findProposal, listProposals, MIN_ID_PREFIX, planApproval, reject,
+  type ApprovalPlan, type ApproveOptions, type ApproveResult, type FoundProposal, type ProposalListing, type ProposalRow,
+} from './apply.js';
+export {
+  type BundleControl, type ControlChoice, type ControlFactory, controlFor, ControlRegistry, defaultControls, noopControl,
+} from './control.js';

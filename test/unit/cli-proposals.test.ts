@@ -1,0 +1,134 @@
+// `bottle proposals [ls|approve|reject]` as the operator runs it: a real subprocess over a temp
+// state dir populated with lib/state and lib/proposals, checking output, JSON and exit codes.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { renderProposals, formatAge, parseHeaders } from '../../commands/proposals.js';
+import { loadPolicy } from '../../lib/policy/index.js';
+import { readDecision, writeProposal, type ProposalRow } from '../../lib/proposals/index.js';
+import { createBottle } from '../../lib/state/index.js';
+import { bottleInProcess, bottleProcess } from '../helpers/cli.js';
+
+const POLICY = 'version: 1\nallow: [registry.npmjs.org]\n';
+
+async function state(t: { teardown(fn: () => unknown): void }) {
+  const root = mkdtempSync(join(tmpdir(), 'bottle-cli-proposals-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const env: NodeJS.ProcessEnv = { ...process.env, BOTTLE_STATE_DIR: root };
+  delete env.GITHUB_TOKEN;
+  const add = async (agent: string) => {
+    const b = await createBottle(root, agent, { backend: 'docker' });
+    const file = join(b.paths.policy, 'policy.yaml');
+    writeFileSync(file, POLICY);
+    const propose = (kind: 'allowlist' | 'route', host: string, reason = 'needed for the task') =>
+      writeProposal(b.paths.superviseQueue, { kind, host, reason }, { policyFile: file });
+    return { ...b, file, propose };
+  };
+  return { root, env, add };
+}
+
+const tail = (id: string) => id.split('-')[1]!.slice(0, 8);
+
+t.test('ls: empty state, then pending proposals of every bottle as a table and as JSON', async (t) => {
+  const s = await state(t);
+  let r = await bottleInProcess(['proposals'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stdout.trim(), 'no pending proposals');
+  const a = await s.add('implementer');
+  const b = await s.add('reviewer');
+  const pa = await a.propose('allowlist', 'example.com', 'read the docs');
+  const pb = await b.propose('route', 'api.github.com', 'x'.repeat(200));
+  writeFileSync(a.file, `${POLICY}block: [evil.example.com]\n`); // a's proposal is now stale
+  r = await bottleProcess(['proposals'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.match(lines[0], /^ID\s+BOTTLE\s+KIND\s+HOST\s+AGE\s+STATUS\s+REASON$/);
+  t.match(lines[1], new RegExp(`^${pa.id}\\s+${a.slug}\\s+allowlist\\s+example\\.com\\s+\\d+s\\s+pending \\(stale\\)\\s+read the docs$`));
+  t.match(lines[2], new RegExp(`^${pb.id}\\s+${b.slug}\\s+route\\s+api\\.github\\.com\\s+\\d+s\\s+pending\\s+x{59}…$`));
+  t.match(r.stdout, /\(stale\): the policy changed since/);
+  r = await bottleInProcess(['proposals', 'ls', '--slug', b.slug, '--json'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+  t.same(rows.map((x) => Object.keys(x)), [['id', 'slug', 'kind', 'host', 'reason', 'created', 'status', 'stale', 'decided', 'note']]);
+  t.match(rows[0], { id: pb.id, slug: b.slug, kind: 'route', host: 'api.github.com', status: 'pending', stale: false, decided: null, note: null });
+});
+
+t.test('approve by id prefix, then reject: output, policy, decisions, exit codes', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const p1 = await a.propose('allowlist', 'example.com');
+  const p2 = await a.propose('allowlist', 'other.example.org');
+  let r = await bottleProcess(['proposals', 'approve', tail(p1.id), '--note', 'docs only'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stdout.trim(), `approved ${p1.id} (${a.slug}): + allow example.com`);
+  t.match(r.stderr, /warning: .*applies when .* next starts/, 'no live bundle in this build: told so');
+  t.same(loadPolicy(readFileSync(a.file, 'utf8')).allow, ['registry.npmjs.org', 'example.com']);
+  t.match(await readDecision(a.paths.superviseDecisions, p1.id), { decision: 'approved', note: 'docs only', stale: false });
+  r = await bottleProcess(['proposals', 'approve', p1.id], { env: s.env });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /^bottle: proposal .* was already approved at \S+ \(docs only\); nothing changed$/);
+  r = await bottleProcess(['proposals', 'reject', tail(p2.id), '--note', 'no', '--json'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as Record<string, unknown>;
+  t.same(Object.keys(j), ['id', 'slug', 'kind', 'host', 'decision', 'decided', 'stale', 'note']);
+  t.match(j, { id: p2.id, slug: a.slug, decision: 'rejected', stale: true, note: 'no' });
+  r = await bottleInProcess(['proposals', 'reject', 'ffffffffffff'], { env: s.env });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /^bottle: no proposal matches "ffffffffffff"; run `bottle proposals`/);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('route approval: --header required, env var required (named, no value), then --json', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const p = await a.propose('route', 'api.github.com');
+  let r = await bottleInProcess(['proposals', 'approve', p.id], { env: s.env });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /needs the header\(s\) .* --header 'Authorization=Bearer \$\{GITHUB_TOKEN\}'/);
+  r = await bottleInProcess(['proposals', 'approve', p.id, '--header', 'Authorization=Bearer ${GITHUB_TOKEN}'], { env: s.env });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /needs host env var GITHUB_TOKEN, not set in this shell/);
+  r = await bottleInProcess(['proposals', 'approve', p.id, '--header', 'Authorization=Bearer ghp_expanded_by_the_shell'], { env: s.env });
+  t.equal(r.exitCode, 1);
+  t.notMatch(r.stderr, /ghp_expanded/, 'a literal (maybe secret) value is never echoed');
+  t.equal(readFileSync(a.file, 'utf8'), POLICY, 'nothing written so far');
+  r = await bottleProcess(['proposals', 'approve', p.id, '--header', 'Authorization=Bearer ${GITHUB_TOKEN}', '--json'], { env: { ...s.env, GITHUB_TOKEN: 'ghp_value_not_printed' } });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.notMatch(r.stdout + r.stderr, /ghp_value_not_printed/);
+  const j = JSON.parse(r.stdout) as Record<string, unknown>;
+  t.same(Object.keys(j), ['id', 'slug', 'kind', 'host', 'decision', 'decided', 'stale', 'changed', 'live', 'summary', 'secrets']);
+  t.match(j, { id: p.id, kind: 'route', decision: 'approved', stale: false, changed: true, live: false, secrets: ['GITHUB_TOKEN'] });
+  t.same(loadPolicy(readFileSync(a.file, 'utf8')).routes, [{ host: 'api.github.com', headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } }]);
+});
+
+t.test('two operators approving at once: both updates land', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const ps = await Promise.all(['one', 'two', 'three'].map((h) => a.propose('allowlist', `${h}.example.org`)));
+  const rs = await Promise.all(ps.map((p) => bottleProcess(['proposals', 'approve', p.id], { env: s.env })));
+  for (const r of rs) t.equal(r.exitCode, 0, r.stderr);
+  t.same(loadPolicy(readFileSync(a.file, 'utf8')).allow.sort(), ['one.example.org', 'registry.npmjs.org', 'three.example.org', 'two.example.org']);
+});
+
+t.test('--help of every proposals verb has examples', async (t) => {
+  for (const verb of [[], ['approve'], ['reject'], ['ls']]) {
+    const r = await bottleInProcess(['proposals', ...verb, '--help']);
+    t.equal(r.exitCode, 0);
+    if (verb.length) t.match(r.stdout, /Examples:\n {2}bottle proposals/, verb.join(' '));
+    else t.match(r.stdout, /approve .*\n.*reject/s);
+  }
+});
+
+t.test('pure helpers: ages, header parsing, the table', async (t) => {
+  const now = Date.parse('2026-03-02T00:00:00Z');
+  t.same(['2026-03-01T23:59:30Z', '2026-03-01T23:30:00Z', '2026-03-01T01:00:00Z', '2026-02-20T00:00:00Z'].map((c) => formatAge(c, now)), ['30s', '30m', '23h', '10d']);
+  t.same(parseHeaders(['Authorization=Bearer ${GITHUB_TOKEN}', 'X-Key: ACME_KEY']), { Authorization: 'Bearer ${GITHUB_TOKEN}', 'X-Key': 'ACME_KEY' });
+  t.equal(parseHeaders([]), undefined);
+  t.throws(() => parseHeaders(['novalue']), /NAME=VALUE/);
+  t.throws(() => parseHeaders(['A=X', 'a=Y']), /given twice/);
+  const row: ProposalRow = { id: 'i', slug: 's', kind: 'allowlist', host: 'h\u001b[2J', reason: 'evil\u202etxt', created: '2026-03-01T23:59:00Z', status: 'approved', stale: false };
+  const out = renderProposals([row], now, true);
+  t.notMatch(out, /[\u001b\u202e]/, 'terminal control characters are neutralised');
+  t.equal(renderProposals([], now), 'no pending proposals');
+});
