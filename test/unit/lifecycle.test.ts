@@ -1,0 +1,145 @@
+// The lifecycle over the fake backend: state, policy, CA, logs, failure cleanup, attach
+// session decisions, ls and cleanup — everything the verbs and the dashboard rely on.
+import t, { type Test } from 'tap';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadManifest } from '../../lib/manifest/index.js';
+import { preparePlan } from '../../lib/plan/index.js';
+import { projectRoot } from '../../lib/paths.js';
+import {
+  bottleStatuses, claimBottle, cleanup, lifecycleDeps, planAttach, startBottle, stopBottle, waitingFromEvents,
+} from '../../lib/lifecycle/index.js';
+import { bottlePaths, listBottles, readMetadata, updateMetadata } from '../../lib/state/index.js';
+import { loadPolicy } from '../../lib/policy/index.js';
+import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
+import { bottleProcess } from '../helpers/cli.js';
+import { writeFileSync, mkdirSync } from 'node:fs';
+
+const loaded = loadManifest({ flag: join(projectRoot(), 'examples', 'bottle.yaml'), cwd: projectRoot(), env: {} });
+
+function setup(t: Test, extra: NodeJS.ProcessEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-life-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { BOTTLE_STATE_DIR: join(dir, 'state'), BOTTLE_TEST_BACKEND: 'fake', BOTTLE_FAKE_STEP_MS: '1', HOME: dir, ...extra };
+  return { dir, env, deps: lifecycleDeps(env) };
+}
+
+const quiet = { log: () => undefined, signal: new AbortController().signal };
+
+t.test('start writes state, policy and CA, and records the launch', async (t) => {
+  const { deps, env } = setup(t);
+  const plan = preparePlan(loaded, 'implementer', {}, env);
+  const lines: string[] = [];
+  const meta = await startBottle(deps, plan, loaded.manifest.agents.implementer!, { ...quiet, log: (l) => lines.push(l) });
+  t.match(meta.slug, /^implementer-[a-z2-7]{6}$/);
+  t.equal(meta.state, 'running');
+  t.equal(meta.backend, 'fake');
+  t.same(meta.resources.containers, [`fake-${meta.slug}-agent`, `fake-${meta.slug}-sidecars`]);
+  const paths = bottlePaths(deps.root, meta.slug);
+  const policy = loadPolicy(readFileSync(join(paths.policy, 'policy.yaml'), 'utf8'), 'policy.yaml');
+  t.same(policy.routes.map((r) => r.host), ['api.github.com', 'api.anthropic.com']);
+  t.ok(policy.passthrough.includes('api.anthropic.com'));
+  t.equal(statSync(join(paths.ca, 'ca.key')).mode & 0o777, 0o600, 'CA key is private');
+  const log = readFileSync(paths.bringupLog, 'utf8');
+  t.match(log, /\[fake\] starting sidecars/);
+  t.match(log, new RegExp(`bottle ${meta.slug} is up`));
+  t.same(lines, log.trim().split('\n'), 'the caller sees exactly what the log gets');
+});
+
+t.test('a failed launch leaves no state behind', async (t) => {
+  const { deps, env } = setup(t, { BOTTLE_FAKE_FAIL: 'launch' });
+  const plan = preparePlan(loaded, 'reviewer', {}, env);
+  await t.rejects(startBottle(deps, plan, loaded.manifest.agents.reviewer!, quiet), /fake launch failure/);
+  t.same(await listBottles(deps.root), []);
+});
+
+t.test('a claimed slug is used by start; a wrong or missing one is refused', async (t) => {
+  const { deps, env } = setup(t);
+  const plan = preparePlan(loaded, 'reviewer', {}, env);
+  const claimed = await claimBottle(deps, plan);
+  t.equal(claimed.state, 'claimed');
+  t.ok(existsSync(bottlePaths(deps.root, claimed.slug).bringupLog), 'bring-up log exists before launch (dashboard tails it)');
+  await t.rejects(startBottle(deps, preparePlan(loaded, 'implementer', {}, env), loaded.manifest.agents.implementer!, { ...quiet, slug: claimed.slug }), /not a claimed implementer/);
+  await t.rejects(startBottle(deps, plan, loaded.manifest.agents.reviewer!, { ...quiet, slug: 'reviewer-zzzzzz' }), /no claimed bottle/);
+  const meta = await startBottle(deps, plan, loaded.manifest.agents.reviewer!, { ...quiet, slug: claimed.slug });
+  t.equal(meta.slug, claimed.slug);
+});
+
+t.test('attach starts a recorded session, then keeps its id; stop settles the state', async (t) => {
+  const { deps, env } = setup(t);
+  const meta = await startBottle(deps, preparePlan(loaded, 'implementer', {}, env), loaded.manifest.agents.implementer!, quiet);
+  const first = await planAttach(deps, meta.slug);
+  t.equal(first.resume, false);
+  t.match(first.sessionId, /^[0-9a-f-]{36}$/);
+  t.equal((await readMetadata(deps.root, meta.slug)).claudeSessionId, first.sessionId, 'session id recorded');
+  t.match(first.argv.join(' '), /--session-id [0-9a-f-]{36} --dangerously-skip-permissions --append-system-prompt-file/);
+  // The fake agent has no transcript, so there is nothing to resume: a fresh session, never an error.
+  const second = await planAttach(deps, meta.slug.slice(0, -2));
+  t.equal(second.resume, false);
+  const lines: string[] = [];
+  const stopped = await stopBottle(deps, meta.slug, (l) => lines.push(l));
+  t.equal(stopped.settled.action, 'removed');
+  t.match(lines.join('\n'), /\[fake\] removing networks/);
+  t.same(await listBottles(deps.root), []);
+});
+
+t.test('ls joins state, engine view, proposals and the waiting marker', async (t) => {
+  const { deps, env } = setup(t);
+  const meta = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  const paths = bottlePaths(deps.root, meta.slug);
+  mkdirSync(paths.events, { recursive: true });
+  writeFileSync(paths.eventsFile, [
+    JSON.stringify({ time: '2026-01-01T00:00:00Z', type: 'agent-waiting' }),
+    JSON.stringify({ time: '2026-01-01T00:01:00Z', type: 'agent-idle' }),
+    JSON.stringify({ time: '2026-01-01T00:02:00Z', type: 'agent-waiting' }),
+  ].join('\n') + '\n');
+  const [row] = await bottleStatuses(deps);
+  t.match(row, { slug: meta.slug, agent: 'reviewer', backend: 'fake', state: 'running', engine: 'running', pendingProposals: 0, waitingSince: '2026-01-01T00:02:00Z' });
+  t.equal(waitingFromEvents(join(deps.root, 'nope')), undefined);
+  const table = renderStatusTable([row!], Date.parse(row!.created) + 125_000);
+  t.match(table, /^SLUG\s+AGENT\s+BACKEND\s+STATE\s+ENGINE\s+AGE\s+PROPOSALS/);
+  t.match(table, new RegExp(`${meta.slug}\\s+reviewer\\s+fake\\s+running\\s+running\\s+2m\\s+0\\s+waiting for input`));
+  t.equal(renderStatusTable([]), 'no bottles; start one with: bottle start <agent>');
+});
+
+t.test('cleanup removes state whose bottle the engine no longer has', async (t) => {
+  const { deps, env } = setup(t);
+  const gone = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  const alive = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  rmSync(join(bottlePaths(deps.root, gone.slug).dir, 'fake-engine.json'));
+  await updateMetadata(deps.root, alive.slug, {});
+  const dry = await cleanup(deps, { dryRun: true, log: () => undefined });
+  t.same(dry.filter((i) => i.what === 'state').map((i) => [i.slug, i.done]), [[gone.slug, false]]);
+  t.equal((await listBottles(deps.root)).length, 2, 'dry run removes nothing');
+  await cleanup(deps, { log: () => undefined });
+  t.same((await listBottles(deps.root)).map((b) => b.slug), [alive.slug]);
+});
+
+t.test('the verbs end to end through the CLI (fake backend)', async (t) => {
+  const { env, dir } = setup(t, { ANTHROPIC_API_KEY: 'placeholder-value', GITHUB_TOKEN: 'placeholder-value' });
+  const full = { ...process.env, ...env };
+  const noYes = await bottleProcess(['start', 'reviewer'], { env: full, cwd: dir });
+  t.equal(noYes.exitCode, 1);
+  t.match(noYes.stderr, /stdin is not a terminal; pass --yes/);
+  const started = await bottleProcess(['start', 'reviewer', '--yes', '--no-attach'], { env: full, cwd: dir });
+  t.equal(started.exitCode, 0, started.stderr);
+  const slug = started.stdout.trim();
+  t.match(slug, /^reviewer-[a-z2-7]{6}$/);
+  const ls = await bottleProcess(['ls', '--json'], { env: full, cwd: dir });
+  t.same(JSON.parse(ls.stdout).map((r: { slug: string }) => r.slug), [slug]);
+  const stop = await bottleProcess(['stop', slug], { env: full, cwd: dir });
+  t.equal(stop.exitCode, 0, stop.stderr);
+  const missing = await bottleProcess(['stop', slug], { env: full, cwd: dir });
+  t.equal(missing.exitCode, 1);
+  t.match(missing.stderr, /^bottle: no bottle named .*there are no bottles/m);
+  t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('start refuses before creating anything when a route variable is missing', async (t) => {
+  const { env, dir } = setup(t);
+  const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: { ...process.env, ...env, GITHUB_TOKEN: '', ANTHROPIC_API_KEY: '' }, cwd: dir });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /host env not set: ANTHROPIC_API_KEY, GITHUB_TOKEN/);
+  t.notOk(existsSync(join(dir, 'state')) && (await listBottles(join(dir, 'state'))).length > 0, 'no state created');
+});
