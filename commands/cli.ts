@@ -9,6 +9,12 @@ import { registerStart } from './start.js';
 import { registerPolicy } from './policy.js';
 import { registerScan } from './scan.js';
 import { registerSidecar } from './sidecar.js';
+import { registerProposals } from './proposals.js';
+import { registerAllowlist } from './allowlist.js';
+import { registerImages } from './images.js';
+import { registerLifecycleVerbs } from './lifecycle-verbs.js';
+import { registerDashboard } from './dashboard.js';
+import { registerTmux } from './tmux.js';
 
 // A verb's action sets the exit code here instead of calling process.exit (only main.ts exits).
 export interface Outcome { exitCode: number }
@@ -26,6 +32,12 @@ export function buildProgram(ctx: Ctx, outcome: Outcome): Command {
   registerPolicy(program, ctx, outcome);
   registerScan(program, ctx, outcome);
   registerSidecar(program, ctx, outcome);
+  registerProposals(program, ctx, outcome);
+  registerAllowlist(program, ctx, outcome);
+  registerImages(program, ctx, outcome);
+  registerLifecycleVerbs(program, ctx, outcome);
+  registerDashboard(program, ctx, outcome);
+  registerTmux(program, ctx, outcome);
   return program;
 }
 

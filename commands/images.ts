@@ -1,0 +1,62 @@
+// `bottle images build`: builds bottle-agent:latest and bottle-sidecars:latest on the Docker
+// engine, skipping an image whose inputs have not changed.
+import type { Command } from 'commander';
+import { connectDocker, probeEngine } from '../lib/docker/engine.js';
+import { UserError } from '../lib/errors.js';
+import { buildImages, formatSize, IMAGE_KINDS, type BuildReport, type ImageKind } from '../lib/images/index.js';
+import { projectRoot } from '../lib/paths.js';
+import type { Outcome } from './cli.js';
+import type { Ctx } from './context.js';
+
+interface BuildFlags { caFile?: string; base?: string; only?: string; cache: boolean; json?: boolean }
+
+// Adds `bottle images` and its `build` subcommand.
+export function registerImages(program: Command, ctx: Ctx, outcome: Outcome): void {
+  const images = program.command('images').description('build the agent and sidecar-bundle images');
+  images
+    .command('build')
+    .description('build bottle-agent:latest and bottle-sidecars:latest (unchanged inputs are skipped)')
+    .option('--ca-file <file>', 'extra CA bundle (PEM) trusted during and after the build; default: NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, then npm cafile')
+    .option('--base <image>', 'base image for both (default: node:22-bookworm-slim if local or pullable, else bottle-base:node22-bookworm, bootstrapped if missing)')
+    .option('--only <image>', `build just one image: ${IMAGE_KINDS.join(' or ')}`)
+    .option('--no-cache', 'rebuild even when the inputs are unchanged, without the layer cache')
+    .option('--json', 'print {"images": [{name, id, base, seconds, skipped}]} at the end; progress goes to stderr')
+    .addHelpText('after', `
+The build contexts are assembled in a temp dir: the Dockerfile, images/build-helper.sh,
+build-ca.crt (the extra CA, or empty) and, for sidecars, package.json, package-lock.json,
+bin/, the compiled dist/ (npm run build runs first when it is missing or stale) and runtime
+assets such as lib/secrets/gitleaks.toml. The host's npm registry (npm config get registry)
+is passed as a build arg. Each image is labelled dev.bottle.source=<hash of its inputs>.`)
+    .action(async (flags: BuildFlags) => {
+      const only = parseOnly(flags.only);
+      const probe = await probeEngine({ env: ctx.env });
+      if (!probe.ok) throw new UserError(`no Docker engine at ${probe.host}: ${probe.error}; start dockerd or set DOCKER_HOST`);
+      const log = flags.json ? ctx.err : ctx.out;
+      const { docker } = connectDocker(ctx.env);
+      const report = await buildImages(
+        { only, caFile: flags.caFile, base: flags.base, noCache: !flags.cache },
+        { docker, run: ctx.run, env: ctx.env, cwd: ctx.cwd, root: projectRoot(), tty: ctx.isTTY, log },
+      );
+      log(summaryLine(report));
+      if (flags.json) ctx.out(`${JSON.stringify(jsonReport(report), null, 2)}\n`);
+    });
+}
+
+function parseOnly(value: string | undefined): ImageKind | undefined {
+  if (value === undefined) return undefined;
+  if ((IMAGE_KINDS as readonly string[]).includes(value)) return value as ImageKind;
+  throw new UserError(`--only ${value}: expected ${IMAGE_KINDS.join(' or ')}`);
+}
+
+// The last line: what was built or skipped, on which base, in how long.
+export function summaryLine(report: BuildReport): string {
+  const parts = report.images.map((i) => `${i.name} ${i.skipped ? 'unchanged' : 'built'}${i.sizeBytes ? ` (${formatSize(i.sizeBytes)})` : ''}`);
+  return `images: ${parts.join(', ')}; base ${report.base.image}; total ${report.seconds.toFixed(1)} s`;
+}
+
+// The `--json` document.
+export function jsonReport(report: BuildReport): { images: { name: string; id: string; base: string; seconds: number; skipped: boolean }[] } {
+  return {
+    images: report.images.map((i) => ({ name: i.name, id: i.id, base: i.base, seconds: Math.round(i.seconds * 10) / 10, skipped: i.skipped })),
+  };
+}

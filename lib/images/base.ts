@@ -1,0 +1,95 @@
+// Which base image the bottle images build FROM: --base, else the official node image if it is
+// local or pullable, else the locally bootstrapped one (built on demand). The decision is
+// separate from the engine so tests drive it with fake probes.
+import type Docker from 'dockerode';
+import { readJsonLines } from './progress.js';
+
+// The image the Dockerfiles default to.
+export const OFFICIAL_BASE = 'node:22-bookworm-slim';
+// What images/bootstrap-base.mjs builds without Docker Hub (debootstrap + Node from npm).
+export const BOOTSTRAP_BASE = 'bottle-base:node22-bookworm';
+// A pull that takes longer is treated as "no registry access" (the brief caps it at 20 s).
+export const PULL_TIMEOUT_MS = 15_000;
+
+// How the base was found; `bootstrap-built` means this run built it (slow path).
+export type BaseSource = 'flag' | 'local' | 'pulled' | 'bootstrap-local' | 'bootstrap-built';
+
+// The base chosen and the story of how, one line per decision (printed by the verb).
+export interface BaseChoice { image: string; source: BaseSource; notes: string[] }
+
+// The engine-side facts the decision needs.
+export interface BaseProbes {
+  exists(image: string): Promise<boolean>;
+  pull(image: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; why: string }>;
+  /** Builds BOOTSTRAP_BASE (node images/bootstrap-base.mjs); throws if that fails. */
+  bootstrap(): Promise<void>;
+}
+
+// Walks the fallbacks in order; only the last resort builds anything.
+export async function chooseBase(flag: string | undefined, probes: BaseProbes, pullTimeoutMs = PULL_TIMEOUT_MS): Promise<BaseChoice> {
+  if (flag) return { image: flag, source: 'flag', notes: [`base: ${flag} (from --base)`] };
+  const notes: string[] = [];
+  if (await probes.exists(OFFICIAL_BASE)) {
+    return { image: OFFICIAL_BASE, source: 'local', notes: [`base: ${OFFICIAL_BASE} (present locally)`] };
+  }
+  const pulled = await probes.pull(OFFICIAL_BASE, pullTimeoutMs);
+  if (pulled.ok) return { image: OFFICIAL_BASE, source: 'pulled', notes: [`base: ${OFFICIAL_BASE} (pulled)`] };
+  notes.push(`${OFFICIAL_BASE} is not local and the pull failed (${pulled.why}); falling back to ${BOOTSTRAP_BASE}`);
+  if (await probes.exists(BOOTSTRAP_BASE)) {
+    notes.push(`base: ${BOOTSTRAP_BASE} (present locally)`);
+    return { image: BOOTSTRAP_BASE, source: 'bootstrap-local', notes };
+  }
+  notes.push(`${BOOTSTRAP_BASE} is missing; building it with images/bootstrap-base.mjs (about 30 s)`);
+  await probes.bootstrap();
+  notes.push(`base: ${BOOTSTRAP_BASE} (just built)`);
+  return { image: BOOTSTRAP_BASE, source: 'bootstrap-built', notes };
+}
+
+// Real probes against the engine; `bootstrap` is supplied by the caller (it needs the runner).
+export function engineBaseProbes(docker: Docker, bootstrap: () => Promise<void>): BaseProbes {
+  return {
+    exists: (image) => imageId(docker, image).then((id) => id !== undefined),
+    pull: (image, timeoutMs) => pullWithTimeout(docker, image, timeoutMs),
+    bootstrap,
+  };
+}
+
+// The image's id, or undefined when the engine does not have it (a probe: never throws).
+export async function imageId(docker: Docker, image: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(image).inspect()).Id;
+  } catch {
+    return undefined;
+  }
+}
+
+// Pulls, giving up after timeoutMs; an unreachable registry usually fails fast (DNS) instead.
+export async function pullWithTimeout(docker: Docker, image: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; why: string }> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<{ ok: false; why: string }>((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve({ ok: false, why: `no answer within ${Math.round(timeoutMs / 1000)} s` });
+    }, timeoutMs);
+  });
+  const attempt = (async (): Promise<{ ok: true } | { ok: false; why: string }> => {
+    try {
+      const stream = (await docker.pull(image, { abortSignal: abort.signal })) as NodeJS.ReadableStream;
+      let error: string | undefined;
+      await readJsonLines(stream, (m) => { if (m.error) error ??= m.error; });
+      return error ? { ok: false, why: firstLine(error) } : { ok: true };
+    } catch (e) {
+      return { ok: false, why: firstLine((e as { json?: { message?: string } }).json?.message ?? (e as Error).message) };
+    }
+  })();
+  try {
+    return await Promise.race([attempt, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]!.replace(/^Error response from daemon: /, '');
+}

@@ -1,0 +1,55 @@
+// The sidecars image ships the compiled dist/; this decides whether it must be (re)built first.
+// tsc emits even when it reports errors, so dist/ being newer than the sources proves nothing:
+// a stamp written only after a successful `npm run build` (dated when that build started) does.
+import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// Written by markDistBuilt after a clean `npm run build`; removed before each attempt.
+export const DIST_STAMP = join('dist', '.bottle-build-ok');
+
+// Why dist/ needs `npm run build`, or undefined when it is up to date.
+export function distStaleness(root: string, dirs: readonly string[]): string | undefined {
+  if (mtime(join(root, 'dist', 'commands', 'main.js')) === undefined) return 'dist/ is missing';
+  const built = mtime(join(root, DIST_STAMP));
+  if (built === undefined) return 'dist/ has no record of a successful npm run build';
+  const inputs = [join(root, 'tsconfig.build.json'), join(root, 'tsconfig.json'), join(root, 'package.json')];
+  let newest: { file: string; at: number } | undefined;
+  const consider = (file: string): void => {
+    const at = mtime(file);
+    if (at !== undefined && (!newest || at > newest.at)) newest = { file, at };
+  };
+  inputs.forEach(consider);
+  for (const d of dirs) walkTs(join(root, d), consider);
+  if (newest && newest.at > built) return `${newest.file.slice(root.length + 1)} is newer than dist/`;
+  return undefined;
+}
+
+// Forgets the last success (call before a build attempt, so a failed one leaves dist/ stale).
+export function clearDistStamp(root: string): void {
+  rmSync(join(root, DIST_STAMP), { force: true });
+}
+
+// Records a successful build that started at `startedMs`: sources saved during it stay newer.
+export function markDistBuilt(root: string, startedMs: number): void {
+  const stamp = join(root, DIST_STAMP);
+  writeFileSync(stamp, `${new Date(startedMs).toISOString()}\n`);
+  const at = new Date(startedMs);
+  utimesSync(stamp, at, at);
+}
+
+function walkTs(dir: string, visit: (file: string) => void): void {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    if (name === 'node_modules') continue;
+    const path = join(dir, name);
+    let st;
+    try { st = statSync(path); } catch { continue; }
+    if (st.isDirectory()) walkTs(path, visit);
+    else if (name.endsWith('.ts')) visit(path);
+  }
+}
+
+function mtime(path: string): number | undefined {
+  try { return statSync(path).mtimeMs; } catch { return undefined; }
+}
