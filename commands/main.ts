@@ -1,6 +1,15 @@
 // Process entry point: the only place that reads argv and exits.
-import { runCli } from './cli.js';
-import { processCtx } from './context.js';
+const args = process.argv.slice(2);
 
-const code = await runCli(process.argv.slice(2), processCtx());
-process.exitCode = code;
+async function main(): Promise<number> {
+  if (args[0] === 'tmux' && args[1] === 'key') {
+    const { fastTmuxKey } = await import('./tmux-key-fast.js');
+    const code = await fastTmuxKey(args.slice(2));
+    if (code !== undefined) return code;
+  }
+  const { runCli } = await import('./cli.js');
+  const { processCtx } = await import('./context.js');
+  return runCli(args, processCtx());
+}
+
+process.exitCode = await main();

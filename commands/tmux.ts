@@ -1,0 +1,162 @@
+// `bottle tmux` (open or re-attach the cockpit session), `bottle tmux keys install|uninstall`
+// (the server-wide `bottle` key table) and `bottle tmux key <action>`, which those keys run.
+//
+// Which tmux server: the one $TMUX points at inside tmux, else the default one. The hidden
+// `--socket NAME` (tmux -L NAME, resolved in $TMUX_TMPDIR) picks another: tests use it with a
+// private TMUX_TMPDIR so they never touch the user's server.
+import { Option, type Command } from 'commander';
+import { UserError } from '../lib/errors.js';
+import { selfArgv } from '../lib/paths.js';
+import { runInteractive } from '../lib/run/index.js';
+import { TMUX_INSTALL_HINT, TmuxClient } from '../tmux/client.js';
+import {
+  DASHBOARD_ACTIONS, DEFAULT_PREFIX_KEY, formatKeyTable, installKeys, isDashboardAction, runKeyAction,
+  UNBOUND_MARKER, uninstallKeys,
+} from '../tmux/keys.js';
+import {
+  assertVersion, checkTmuxVersions, DASHBOARD_CMD_ENV, dashboardCommand, DEFAULT_SESSION, DEFAULT_SIZE,
+  forwardedEnv, insideTmuxServer, launchSession, planTmuxSession, runningServerVersion, sessionFacts,
+} from '../tmux/session.js';
+import type { Outcome } from './cli.js';
+import type { Ctx } from './context.js';
+
+// Options live on `tmux` only: the program does not use positional options, so commander
+// hands a subcommand's `--session` to the parent anyway; subcommands read optsWithGlobals().
+interface TmuxFlags { manifest?: string; session: string; attach: boolean; socket?: string }
+
+const KEYS_HELP = `
+Key bindings are SERVER-WIDE: they apply to every session of the tmux server (the one $TMUX
+points at, else the default server) and last until that server exits. The keys act only in
+sessions made by \`bottle tmux\` (session option @bottle-dash); elsewhere they say so.
+install saves your existing binding of prefix <key> (in a server option) and uninstall puts
+it back. Installing twice changes nothing.`;
+
+// Adds `bottle tmux` with its `keys` and `key` subcommands.
+export function registerTmux(program: Command, ctx: Ctx, outcome: Outcome): void {
+  const tmux = program
+    .command('tmux')
+    .description('open the bottle cockpit: a tmux session with the dashboard in the left pane (re-attached if it exists)')
+    .option('--manifest <file>', 'manifest for the dashboard (default: ./bottle.yaml, then $XDG_CONFIG_HOME/bottle/bottle.yaml)')
+    .option('--session <name>', 'tmux session name', DEFAULT_SESSION)
+    .option('--no-attach', 'create the session (or bring its dashboard back) without attaching to it')
+    .addOption(new Option('--socket <name>', 'tmux server socket name (tmux -L), for tests').hideHelp())
+    .addHelpText('after', `
+Outside tmux this attaches (the terminal is handed to tmux); inside tmux it switches the
+current client to the session instead of nesting. When the session exists but its dashboard
+pane is gone (you quit it), a new dashboard pane is split in on the left.
+$${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashboard\`.`)
+    .action(async (flags: TmuxFlags) => {
+      const client = clientFor(ctx, flags.socket);
+      await checkTmuxVersions(client);
+      const inside = insideTmuxServer(ctx.env, flags.socket);
+      // Checked before anything is created: tmux attach needs a terminal.
+      if (flags.attach && !inside && !ctx.isTTY) {
+        throw new UserError('bottle tmux: not a terminal, cannot attach; run it from a terminal, or pass --no-attach to only create the session');
+      }
+      const plan = planTmuxSession(await sessionFacts(client, flags.session), inside, {
+        session: flags.session,
+        dashboard: dashboardCommand(selfArgv(), { ...(flags.manifest ? { manifest: flags.manifest } : {}), cwd: ctx.cwd, env: ctx.env }),
+        cwd: ctx.cwd,
+        ...terminalSize(ctx),
+        env: forwardedEnv(ctx.env),
+        attach: flags.attach,
+      });
+      const r = await launchSession(client, plan, flags.session, (argv) => attachTerminal(argv, ctx));
+      if (r.attachExitCode !== undefined && r.attachExitCode !== 0) {
+        ctx.err(`bottle: tmux attach-session exited ${r.attachExitCode}`);
+        outcome.exitCode = r.attachExitCode;
+      } else if (plan.enter?.mode !== 'attach') {
+        const what = { create: 'created', revive: 'restarted the dashboard in', attach: 'found' }[plan.action];
+        ctx.out(`bottle: ${what} tmux session ${flags.session}${r.pane ? ` (dashboard pane ${r.pane})` : ''}`);
+      }
+    });
+
+  const keys = tmux
+    .command('keys')
+    .description('install or remove the server-wide `bottle` key table (prefix + b, then d n ] [ p)')
+    .addHelpText('after', KEYS_HELP);
+  keys
+    .command('install')
+    .description('bind prefix + <key> to the `bottle` table on the running tmux server (server-wide)')
+    .option('--key <key>', 'the key after the prefix', DEFAULT_PREFIX_KEY)
+    .addHelpText('after', KEYS_HELP)
+    .action(async (opts: { key: string }, cmd: Command) => {
+      const client = await keysClient(ctx, cmd);
+      const report = await installKeys(client, selfArgv(), parseKey(opts.key));
+      const lines = [formatKeyTable(report.key)];
+      if (report.movedFrom) lines.push(`Moved from prefix ${report.movedFrom} (restored what it had before).`);
+      lines.push(report.saved === undefined || report.saved === UNBOUND_MARKER
+        ? `prefix ${report.key} had no binding before; \`bottle tmux keys uninstall\` removes these keys.`
+        : `Saved your previous binding for uninstall: ${report.saved}`);
+      ctx.out(`${lines.join('\n')}\n`);
+    });
+  keys
+    .command('uninstall')
+    .description('remove the `bottle` table and restore what prefix + <key> did before install (server-wide)')
+    .option('--key <key>', 'the key after the prefix (default: the one install used)')
+    .addHelpText('after', KEYS_HELP)
+    .action(async (opts: { key?: string }, cmd: Command) => {
+      const client = await keysClient(ctx, cmd);
+      const r = await uninstallKeys(client, opts.key === undefined ? undefined : parseKey(opts.key));
+      ctx.out(r.keptForeign !== undefined
+        ? `bottle: removed the bottle key table; prefix ${r.key} was rebound since install, left as is: ${r.keptForeign}\n`
+        : `bottle: removed the bottle key table; prefix ${r.key} ${r.restored ? `restored: ${r.restored}` : 'is unbound again'}\n`);
+    });
+
+  tmux
+    .command('key')
+    .description('tell a session\'s dashboard to do <action>; this is what the bottle key table runs')
+    .argument('<action>', DASHBOARD_ACTIONS.join(' | '))
+    .addHelpText('after', `
+  --session <name>  the session whose dashboard to tell (default: bottle; the keys pass their own)
+
+Prints nothing on success. On failure the message goes to the status line of the session's
+clients (and to stderr when run from a terminal) and the exit code is 1.`)
+    .action(async (action: string, _opts: unknown, cmd: Command) => {
+      if (!isDashboardAction(action)) throw new UserError(`unknown action ${JSON.stringify(action)}; expected one of ${DASHBOARD_ACTIONS.join(', ')}`);
+      const flags = cmd.optsWithGlobals<TmuxFlags>();
+      // No version check here: this runs on every key press.
+      const r = await runKeyAction(clientFor(ctx, flags.socket, 3000), flags.session, action);
+      if (r.ok) return;
+      // Shown on the status line already; repeat it only where someone reads stderr. Under
+      // run-shell stdout is a pipe whose content tmux would show in view mode.
+      if (r.shownTo === 0 || ctx.isTTY) ctx.err(r.message ?? 'bottle: failed');
+      outcome.exitCode = 1;
+    });
+}
+
+function clientFor(ctx: Ctx, socket: string | undefined, timeoutMs?: number): TmuxClient {
+  return new TmuxClient({
+    run: ctx.run,
+    env: ctx.env,
+    ...(socket ? { socket: { name: socket } } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  });
+}
+
+// Bindings live in a running server: refuse to start one just to lose them when it exits.
+async function keysClient(ctx: Ctx, cmd: Command): Promise<TmuxClient> {
+  const client = clientFor(ctx, cmd.optsWithGlobals<TmuxFlags>().socket);
+  const server = await runningServerVersion(client);
+  if (!server) throw new UserError('no tmux server is running (key bindings live in a running server); start tmux, then run this again');
+  assertVersion(server, 'server');
+  return client;
+}
+
+function parseKey(key: string): string {
+  if (!key || /\s/.test(key)) throw new UserError(`--key ${JSON.stringify(key)}: expected one tmux key name such as b, B or C-b`);
+  return key;
+}
+
+// Size for a new session: the terminal's when there is one; tmux resizes on attach anyway.
+function terminalSize(ctx: Ctx): { width: number; height: number } {
+  const { columns, rows } = process.stdout;
+  return ctx.isTTY && columns && rows ? { width: columns, height: rows } : { ...DEFAULT_SIZE };
+}
+
+// The terminal is handed to tmux until the user detaches. TMUX is removed from the
+// environment: we only attach when not inside this server, and tmux refuses to start a client
+// inside another server's pane while $TMUX is set ("sessions should be nested with care").
+function attachTerminal(argv: string[], ctx: Ctx): Promise<number> {
+  return runInteractive(argv, { env: { ...ctx.env, TMUX: undefined }, cwd: ctx.cwd, installHint: TMUX_INSTALL_HINT });
+}
