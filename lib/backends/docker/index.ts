@@ -1,0 +1,112 @@
+// The Docker backend (SPEC §6): the Backend contract over the Docker Engine API. The engine is
+// injected (dockerode, or a fake in tests); the docker CLI appears only in attachArgv, for the
+// interactive `docker exec -it`, and finds the same engine through the inherited environment.
+//
+// Ownership of the host files the bundle mounts: the bundle runs as the host user that owns the
+// bottle's state dir (uid:gid of this process; container root under rootless Docker; an
+// operator who is root gets a capability-less root bundle), so it reads ca.key (0600) and the
+// git identity files as their owner and writes proposals the host can read back; nothing the
+// operator owns is chowned or made more readable. (Only a root caller that picks another
+// `bundleUser` has launch chown the two dirs it creates for the bundle: events, git-gate repos.)
+// The agent mounts none of them: it gets ca.crt by copy, and nothing else from the state dir.
+import { connectDocker } from '../../docker/engine.js';
+import type { BottlePlan } from '../../plan/index.js';
+import { type BundleControl, defaultControls } from '../../proposals/control.js';
+import type { Metadata } from '../../state/index.js';
+import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../types.js';
+import { dockerControl } from './control.js';
+import { type DockerEngine, engineMessage, execIn, fromDockerode, statusOf } from './engine.js';
+import { launchDocker, type LaunchDeps } from './launch.js';
+import { inspectDocker, listDockerResources, removeDockerResource, teardownDocker } from './manage.js';
+import { AGENT_PATHS, dockerNames } from './names.js';
+import { extractTar } from './tar.js';
+
+export { dockerControl, gatewaySecretsArgv } from './control.js';
+export { type DockerEngine, fromDockerode } from './engine.js';
+export { defaultBundleUser, LaunchAbortedError, routeSecretEnv } from './launch.js';
+export { engineState } from './manage.js';
+export * from './names.js';
+export { agentEnv, type DockerPlan, dockerPlan, type DockerPlanOptions, GATEWAY_FLAGS, localUpstreamPath, upstreamsJson } from './plan.js';
+export { type ProvisionAction, type ProvisionStep, type ProvisionTransport, provisionSteps, runProvision } from './provision.js';
+
+// Launch tunables (tests, ops) plus the env attach reads TERM from.
+export interface DockerBackendOptions extends Omit<LaunchDeps, 'engine'> {
+  /** Env for attachArgv's TERM/COLORTERM (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+// The pure argv of an interactive claude in the agent (a pane or the foreground terminal).
+export function dockerAttachArgv(slug: string, claude: ClaudeInvocation, env: NodeJS.ProcessEnv = {}): string[] {
+  const term = ['-e', `TERM=${env.TERM || 'xterm-256color'}`, ...(env.COLORTERM ? ['-e', `COLORTERM=${env.COLORTERM}`] : [])];
+  return ['docker', 'exec', '-it', '-u', AGENT_PATHS.user, '-w', AGENT_PATHS.workspace, ...term, dockerNames(slug).agent, 'claude', ...claude.args];
+}
+
+// One instance per engine; stateless beyond it, so any process can drive any bottle.
+export class DockerBackend implements Backend {
+  readonly name = 'docker' as const;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(private readonly engine: DockerEngine, private readonly options: DockerBackendOptions = {}) {
+    this.env = options.env ?? process.env;
+  }
+
+  launch(plan: BottlePlan, ctx: LaunchContext): Promise<LaunchResult> {
+    return launchDocker(plan, ctx, { ...this.options, engine: this.engine });
+  }
+
+  attachArgv(meta: Metadata, claude: ClaudeInvocation): string[] {
+    return dockerAttachArgv(meta.slug, claude, this.env);
+  }
+
+  async exec(meta: Metadata, argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const name = dockerNames(meta.slug).agent;
+    try {
+      return await execIn(this.engine.getContainer(name), argv, { user: AGENT_PATHS.user, workdir: AGENT_PATHS.workspace });
+    } catch (e) {
+      const why = statusOf(e) === 404 ? 'does not exist' : statusOf(e) === 409 ? 'is not running' : engineMessage(e);
+      throw new Error(`exec in ${name}: the container ${why}`, { cause: e });
+    }
+  }
+
+  // Best effort by contract: every failure is a log line, never an exception.
+  async snapshotTranscript(meta: Metadata, dir: string, log: (line: string) => void): Promise<void> {
+    const name = dockerNames(meta.slug).agent;
+    try {
+      const archive = await this.engine.getContainer(name).getArchive({ path: AGENT_PATHS.transcripts });
+      const r = await extractTar(archive as AsyncIterable<Buffer>, dir);
+      log(`transcript: ${r.files} file(s) saved to ${dir}${r.skipped.length ? ` (${r.skipped.length} non-file entries skipped)` : ''}`);
+    } catch (e) {
+      log(`transcript: not saved (${statusOf(e) === 404 ? `no ${AGENT_PATHS.transcripts} in ${name}` : engineMessage(e)})`);
+    }
+  }
+
+  teardown(meta: Metadata, log: (line: string) => void): Promise<void> {
+    return teardownDocker(this.engine, meta, log);
+  }
+
+  inspect(metas: Metadata[]): Promise<Map<string, EngineState>> {
+    return inspectDocker(this.engine, metas);
+  }
+
+  listResources(): Promise<EngineResource[]> {
+    return listDockerResources(this.engine);
+  }
+
+  removeResource(resource: EngineResource): Promise<void> {
+    return removeDockerResource(this.engine, resource);
+  }
+
+  control(_meta: Metadata): BundleControl {
+    return dockerControl(() => this.engine);
+  }
+}
+
+// The backend on the engine `env` selects (DOCKER_HOST, context, default socket).
+export function createDockerBackend(env: NodeJS.ProcessEnv = process.env, options: DockerBackendOptions = {}): DockerBackend {
+  return new DockerBackend(fromDockerode(connectDocker(env).docker), { env, ...options });
+}
+
+// Registered when this module is loaded, so approvals and live edits can signal Docker
+// bundles. Connects lazily (first reload), on the engine process.env selects.
+let lazyEngine: DockerEngine | undefined;
+defaultControls.register('docker', () => dockerControl(() => (lazyEngine ??= fromDockerode(connectDocker(process.env).docker))));

@@ -1,0 +1,201 @@
+// Docker launch: networks → bundle (secrets in its API Env) → wait for its ports → agent →
+// provision. Every created resource goes on a stack; a failure or an abort unwinds the stack
+// in reverse before the error is rethrown, so nothing is left behind.
+import { statSync } from 'node:fs';
+import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
+import { UserError } from '../../errors.js';
+import { resolveRouteHeaders } from '../../manifest/index.js';
+import type { BottlePlan } from '../../plan/index.js';
+import type { LaunchContext, LaunchResult } from '../types.js';
+import { type DockerEngine, engineMessage, logTail, statusOf } from './engine.js';
+import { AGENT_PATHS, DEFAULT_SIDECARS_IMAGE } from './names.js';
+import { type DockerPlan, dockerPlan } from './plan.js';
+import { runProvision } from './provision.js';
+import { waitReady } from './ready.js';
+import { DockerTransport } from './transport.js';
+
+// Thrown when ctx.signal aborted the launch (after the unwind); exit code as for SIGINT.
+export class LaunchAbortedError extends UserError {
+  override name = 'LaunchAbortedError';
+  constructor(slug: string) {
+    super(`bring-up of ${slug} interrupted; everything it created was removed`, 130);
+  }
+}
+
+// What launch needs besides plan and context; everything but the engine has a default.
+export interface LaunchDeps {
+  engine: DockerEngine;
+  sidecarsImage?: string;
+  /** uid:gid for the bundle; default: see defaultBundleUser. */
+  bundleUser?: string;
+  /** Bound on the bundle's ports answering (default 30 s). */
+  readyTimeoutMs?: number;
+  /** Daemon argv overrides for the bundle (ops/test escape hatch, see DockerPlanOptions). */
+  daemonCommands?: Record<string, string[]>;
+  now?: () => number;
+}
+
+// `NAME=value` for every route variable, from the host env; a missing one is a UserError
+// raised before anything exists. The values go only into the bundle's create request.
+export function routeSecretEnv(plan: Pick<BottlePlan, 'egress'>, env: NodeJS.ProcessEnv): string[] {
+  for (const route of plan.egress.routes) resolveRouteHeaders(route, env);
+  const names = [...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))].sort();
+  return names.map((n) => `${n}=${env[n]}`);
+}
+
+// The bundle runs as the host user that owns the state dir (ca.key is 0600) and the identity
+// files, so nothing on the host is chowned or loosened. Rootless Docker maps that user to
+// container root, and Windows has no uid: the image's own user then.
+export async function defaultBundleUser(engine: DockerEngine): Promise<string> {
+  if (typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return '10001:10001';
+  const info = await engine.info().catch(() => ({ SecurityOptions: [] as string[] }));
+  if ((info.SecurityOptions ?? []).some((o) => o.includes('name=rootless'))) return '0:0';
+  return `${process.getuid()}:${process.getgid()}`;
+}
+
+function checkRequiredPaths(dp: DockerPlan): void {
+  for (const r of dp.requiredPaths) {
+    let st;
+    try {
+      st = statSync(r.path);
+    } catch {
+      throw new UserError(`${r.what} ${r.path} does not exist; ${r.path.endsWith('.git') ? 'point workspace at a git checkout' : 'fix the path or recreate the bottle'}`);
+    }
+    if (r.kind === 'dir' ? !st.isDirectory() : !st.isFile()) {
+      const hint = r.path.endsWith('.git') ? ' (git worktrees and submodules are not supported: use the main checkout)' : '';
+      throw new UserError(`${r.what} ${r.path} is not a ${r.kind === 'dir' ? 'directory' : 'regular file'}${hint}`);
+    }
+  }
+}
+
+async function checkImages(engine: DockerEngine, images: string[]): Promise<void> {
+  for (const image of images) {
+    try {
+      await engine.getImage(image).inspect();
+    } catch (e) {
+      if (statusOf(e) === 404) throw new UserError(`image ${image} is not in the Docker engine; run \`bottle images build\``);
+      throw new Error(`inspecting image ${image}: ${engineMessage(e)}`, { cause: e });
+    }
+  }
+}
+
+// An engine call that creates something: conflicts (a leftover of the same slug) are user errors.
+async function create(what: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (e) {
+    if (statusOf(e) === 409) throw new UserError(`${what} already exists (left over from an earlier run?); run \`bottle cleanup\``);
+    throw new Error(`creating ${what}: ${engineMessage(e)}`, { cause: e });
+  }
+}
+
+// The host dirs the bundle writes (events, git-gate mirrors) and the upstreams file. They belong
+// to the bundle user; that is this process's user unless a root caller chose another one.
+async function prepareHost(dp: DockerPlan, bundleUser: string): Promise<void> {
+  const [uid, gid] = bundleUser.split(':').map(Number);
+  const giveAway = process.getuid?.() === 0 && uid !== 0 && Number.isInteger(uid);
+  for (const d of dp.hostDirs) {
+    await mkdir(d, { recursive: true, mode: 0o700 });
+    if (giveAway) await chown(d, uid!, gid ?? uid!);
+  }
+  for (const f of dp.hostFiles) await writeFile(f.path, f.content, { mode: f.mode });
+}
+
+// Runs the route helper in the agent's network namespace and removes it again.
+async function dropDefaultRoute(engine: DockerEngine, dp: DockerPlan, ctx: LaunchContext): Promise<void> {
+  const h = dp.routeHelper;
+  await create(`container ${h.name}`, () => engine.createContainer(h.create));
+  const c = engine.getContainer(h.name);
+  try {
+    await c.start();
+    const { StatusCode } = await c.wait();
+    if (StatusCode === 0) ctx.log('agent network: no default route');
+    else ctx.log(`note: the agent's default route could not be deleted (${(await logTail(c, 3)) || `exit ${StatusCode}`}); direct connections still fail (the bridge has no host address)`);
+  } catch (e) {
+    throw new Error(`running ${h.name}: ${engineMessage(e)}`, { cause: e });
+  } finally {
+    await c.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+// SPEC §5 launch + provision for Docker.
+export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: LaunchDeps): Promise<LaunchResult> {
+  const { engine } = deps;
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const checkAbort = (): void => {
+    if (ctx.signal.aborted) throw new LaunchAbortedError(ctx.slug);
+  };
+  checkAbort();
+  const secretEnv = routeSecretEnv(plan, ctx.env);
+  const bundleUser = deps.bundleUser ?? (await defaultBundleUser(engine));
+  const dp = dockerPlan(plan, ctx.slug, ctx.paths, ctx.agent, {
+    sidecarsImage: deps.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE, bundleUser, daemonCommands: deps.daemonCommands,
+  });
+  checkRequiredPaths(dp);
+  await checkImages(engine, [dp.bundle.create.Image!, dp.agent.create.Image!]);
+  await prepareHost(dp, bundleUser);
+  const eventsOffset = await stat(dp.host.eventsFile).then((s) => s.size, () => 0);
+
+  checkAbort();
+  const stack: Array<{ what: string; undo: () => Promise<unknown> }> = [];
+  try {
+    for (const net of dp.networks) {
+      checkAbort();
+      ctx.log(`creating network ${net.name}${net.create.Internal ? ' (internal)' : ''}`);
+      await create(`network ${net.name}`, () => engine.createNetwork(net.create));
+      stack.push({ what: `network ${net.name}`, undo: () => engine.getNetwork(net.name).remove() });
+    }
+    checkAbort();
+    ctx.log(`creating sidecars container ${dp.bundle.name} (${dp.daemons.join(', ')})`);
+    const bundleCreate = { ...dp.bundle.create, Env: [...(dp.bundle.create.Env ?? []), ...secretEnv] };
+    await create(`container ${dp.bundle.name}`, () => engine.createContainer(bundleCreate));
+    stack.push({ what: `container ${dp.bundle.name}`, undo: () => engine.getContainer(dp.bundle.name).remove({ force: true, v: true }) });
+    for (const n of dp.bundle.connect) {
+      checkAbort();
+      await engine.getNetwork(n).connect({ Container: dp.bundle.name }).catch((e: unknown) => {
+        throw new Error(`connecting ${dp.bundle.name} to ${n}: ${engineMessage(e)}`, { cause: e });
+      });
+    }
+    checkAbort();
+    ctx.log('starting sidecars');
+    await engine.getContainer(dp.bundle.name).start().catch((e: unknown) => {
+      throw new Error(`starting ${dp.bundle.name}: ${engineMessage(e)}`, { cause: e });
+    });
+    await waitReady(engine, dp, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset });
+
+    checkAbort();
+    ctx.log(`creating agent container ${dp.agent.name} (${dp.agent.create.Image})`);
+    await create(`container ${dp.agent.name}`, () => engine.createContainer(dp.agent.create));
+    stack.push({ what: `container ${dp.agent.name}`, undo: () => engine.getContainer(dp.agent.name).remove({ force: true, v: true }) });
+    checkAbort();
+    ctx.log('starting agent');
+    const agent = engine.getContainer(dp.agent.name);
+    await agent.start().catch((e: unknown) => {
+      throw new Error(`starting ${dp.agent.name}: ${engineMessage(e)}`, { cause: e });
+    });
+    await dropDefaultRoute(engine, dp, ctx);
+    checkAbort();
+    const transport = await DockerTransport.open(agent, AGENT_PATHS.user, ctx.signal);
+    await runProvision(dp.provision, transport, ctx.log, ctx.signal);
+    checkAbort();
+    ctx.log(`bottle ${ctx.slug} is up (${((now() - started) / 1000).toFixed(1)}s)`);
+    return {
+      resources: { containers: [dp.bundle.name, dp.agent.name], networks: dp.networks.map((n) => n.name) },
+      backendData: { bundleUser, eventsFile: dp.host.eventsFile, sidecarsImage: dp.bundle.create.Image, launchMs: now() - started },
+    };
+  } catch (e) {
+    const aborted = ctx.signal.aborted;
+    ctx.log(aborted ? 'interrupted: removing what was created' : `launch failed: ${(e as Error).message.split('\n')[0]}; removing what was created`);
+    for (const item of stack.reverse()) {
+      try {
+        await item.undo();
+        ctx.log(`removed ${item.what}`);
+      } catch (u) {
+        if (statusOf(u) !== 404) ctx.log(`could not remove ${item.what}: ${engineMessage(u)} (run \`bottle cleanup\`)`);
+      }
+    }
+    if (aborted) throw new LaunchAbortedError(ctx.slug);
+    throw e;
+  }
+}

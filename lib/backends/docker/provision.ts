@@ -1,0 +1,195 @@
+// SPEC §5 provision: WHAT goes into the agent (files and commands, as pure data) apart from HOW
+// it gets there (a transport: Docker putArchive/exec here, smolvm `machine cp`/`exec` later),
+// so both backends run the same step list and tests assert it without an engine.
+import { basename } from 'node:path';
+import type { BottlePlan } from '../../plan/index.js';
+import { AGENT_PATHS, PLACEHOLDER_API_KEY } from './names.js';
+
+// Who owns a written file or runs a command: the agent's user, or root (system trust store).
+export type Principal = 'root' | 'agent';
+
+// One thing done to the agent: a file written or copied, a directory copied, a command run.
+export type ProvisionAction =
+  | { kind: 'write'; path: string; content: string; mode: number; owner: Principal }
+  | { kind: 'copy-file'; from: string; path: string; mode: number; owner: Principal }
+  /** Copies a host directory's content to `path` (created), owned by `owner`. */
+  | { kind: 'copy-dir'; from: string; path: string; owner: Principal }
+  /** `mayFail`: a non-zero exit does not stop provisioning ('quiet': not even a note). */
+  | { kind: 'exec'; user: Principal; argv: string[]; workdir?: string; mayFail?: true | 'quiet' };
+
+// One named step; `label` is its progress line.
+export interface ProvisionStep { name: string; label: string; actions: ProvisionAction[] }
+
+// What the step list is computed from (no secret among it).
+export interface ProvisionInput {
+  plan: Pick<BottlePlan, 'agent' | 'prompt' | 'skills' | 'workspace' | 'git'>;
+  /** Host path of the bundle CA certificate (never the key). */
+  caCertHostPath: string;
+  /** The supervise MCP/hook base URL, when supervise runs. */
+  superviseUrl?: string;
+}
+
+// ~/.gitconfig: every upstream URL is rewritten to the git-gate mirror of the same name.
+export function gitconfigText(plan: ProvisionInput['plan']): string {
+  const lines = [
+    '[user]',
+    `\tname = ${plan.agent} (bottle)`,
+    `\temail = ${plan.agent}@bottle.invalid`,
+    '[init]',
+    '\tdefaultBranch = main',
+  ];
+  for (const g of plan.git) lines.push(`[url "git://git-gate/${g.name}.git"]`, `\tinsteadOf = ${g.upstream}`);
+  return `${lines.join('\n')}\n`;
+}
+
+// ~/.claude/settings.json: no bypass-mode dialog; Notification (waiting for input) and Stop
+// (turn ended) hook events POSTed to supervise, which the dashboard reads.
+export function claudeSettings(superviseUrl: string | undefined): Record<string, unknown> {
+  const settings: Record<string, unknown> = { skipDangerousModePermissionPrompt: true };
+  if (superviseUrl) {
+    // Schema checked against claude 2.1.x: {type: "http", url, timeout?}; the URL's host is in
+    // NO_PROXY, so the POST goes straight to the bundle.
+    const hook = [{ hooks: [{ type: 'http', url: `${superviseUrl}/hooks/claude`, timeout: 5 }] }];
+    settings.hooks = { Notification: hook, Stop: hook };
+  }
+  return settings;
+}
+
+// ~/.claude.json before first start: onboarding done, the placeholder key pre-approved (claude
+// stores a key's last 20 characters), the workspace trusted. `claude mcp add` merges into it.
+export function claudeState(): Record<string, unknown> {
+  return {
+    hasCompletedOnboarding: true,
+    customApiKeyResponses: { approved: [PLACEHOLDER_API_KEY.trim().slice(-20)], rejected: [] },
+    projects: { [AGENT_PATHS.workspace]: { hasTrustDialogAccepted: true } },
+  };
+}
+
+const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
+
+// The steps, in order. Pure.
+export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
+  const { plan, superviseUrl } = input;
+  const home = AGENT_PATHS.home;
+  const steps: ProvisionStep[] = [
+    {
+      name: 'trust-ca',
+      label: 'bundle CA into the trust store',
+      actions: [
+        { kind: 'copy-file', from: input.caCertHostPath, path: AGENT_PATHS.caCert, mode: 0o644, owner: 'root' },
+        { kind: 'exec', user: 'root', argv: ['update-ca-certificates'] },
+      ],
+    },
+    {
+      name: 'gitconfig',
+      label: 'git config (upstreams through git-gate)',
+      actions: [{ kind: 'write', path: `${home}/.gitconfig`, content: gitconfigText(plan), mode: 0o644, owner: 'agent' }],
+    },
+    {
+      name: 'claude-config',
+      label: 'claude settings and hooks',
+      actions: [
+        { kind: 'write', path: `${AGENT_PATHS.claudeDir}/settings.json`, content: json(claudeSettings(superviseUrl)), mode: 0o644, owner: 'agent' },
+        { kind: 'write', path: `${home}/.claude.json`, content: json(claudeState()), mode: 0o600, owner: 'agent' },
+      ],
+    },
+  ];
+  if (superviseUrl) {
+    // Registered at user scope rather than passed as --mcp-config at attach: the registration
+    // then survives however the operator starts claude in the bottle (attach, a shell, resume).
+    // Re-adding an existing name fails, so remove first (allowed to fail when absent).
+    steps.push({
+      name: 'mcp-supervise',
+      label: 'supervise MCP server for claude',
+      actions: [
+        { kind: 'exec', user: 'agent', argv: ['claude', 'mcp', 'remove', '-s', 'user', 'supervise'], mayFail: 'quiet', workdir: home },
+        { kind: 'exec', user: 'agent', argv: ['claude', 'mcp', 'add', '--transport', 'http', '-s', 'user', 'supervise', `${superviseUrl}/mcp`], workdir: home },
+      ],
+    });
+  }
+  if (plan.prompt !== undefined) {
+    steps.push({
+      name: 'prompt',
+      label: 'system prompt file',
+      actions: [{ kind: 'write', path: AGENT_PATHS.prompt, content: plan.prompt, mode: 0o644, owner: 'agent' }],
+    });
+  }
+  if (plan.skills.length > 0) {
+    steps.push({
+      name: 'skills',
+      label: `skills (${plan.skills.map((s) => basename(s)).join(', ')})`,
+      actions: plan.skills.map((s) => ({ kind: 'copy-dir', from: s, path: `${AGENT_PATHS.claudeDir}/skills/${basename(s)}`, owner: 'agent' })),
+    });
+  }
+  if (plan.workspace) {
+    steps.push({
+      name: 'workspace',
+      label: `workspace from ${plan.workspace}`,
+      actions: [
+        { kind: 'copy-dir', from: `${plan.workspace}/.git`, path: `${AGENT_PATHS.workspace}/.git`, owner: 'agent' },
+        // The index came along: checking it out makes the working tree (staged changes included).
+        // An empty repo (no commit yet) has nothing to check out, hence mayFail.
+        { kind: 'exec', user: 'agent', argv: ['git', 'checkout', '-f', '--quiet'], workdir: AGENT_PATHS.workspace, mayFail: true },
+      ],
+    });
+  }
+  return steps;
+}
+
+// HOW: moving files and running commands in a sandbox. Docker: putArchive/exec; smolvm: cp/exec.
+export interface ProvisionTransport {
+  /** Writes files (parents created, owned by `owner`). */
+  write(files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }>): Promise<void>;
+  copyDir(from: string, path: string, owner: Principal): Promise<void>;
+  exec(user: Principal, argv: string[], workdir?: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** Reads a host file (the CA certificate). */
+  readHostFile(path: string): Promise<Buffer>;
+}
+
+const lastLine = (s: string): string => s.trim().split('\n').slice(-2).join(' | ');
+
+// Runs the steps through a transport, one progress line per step; stops at the first failure
+// with the step's name in the error. Checks `signal` between actions.
+export async function runProvision(
+  steps: ProvisionStep[],
+  transport: ProvisionTransport,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const step of steps) {
+    const started = Date.now();
+    log(`provision: ${step.label}`);
+    for (const action of step.actions) {
+      signal?.throwIfAborted();
+      try {
+        await runAction(action, transport, log);
+      } catch (e) {
+        throw new Error(`provisioning step ${step.name} failed: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const ms = Date.now() - started;
+    if (ms >= 1000) log(`provision: ${step.name} done (${(ms / 1000).toFixed(1)}s)`);
+  }
+}
+
+async function runAction(a: ProvisionAction, t: ProvisionTransport, log: (line: string) => void): Promise<void> {
+  switch (a.kind) {
+    case 'write':
+      return t.write([{ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner }]);
+    case 'copy-file':
+      return t.write([{ path: a.path, content: await t.readHostFile(a.from), mode: a.mode, owner: a.owner }]);
+    case 'copy-dir':
+      return t.copyDir(a.from, a.path, a.owner);
+    case 'exec': {
+      const r = await t.exec(a.user, a.argv, a.workdir);
+      if (r.exitCode === 0) return;
+      const detail = lastLine(r.stderr || r.stdout);
+      if (a.mayFail === 'quiet') return;
+      if (a.mayFail) {
+        log(`provision: note: ${a.argv.join(' ')} exited ${r.exitCode}${detail ? `: ${detail}` : ''} (ignored)`);
+        return;
+      }
+      throw new Error(`${a.argv.join(' ')} exited ${r.exitCode}${detail ? `: ${detail}` : ''}`);
+    }
+  }
+}

@@ -1,0 +1,209 @@
+// launch over a fake engine: order of calls, secrets only in the bundle's create body, and
+// the unwind — a failure at any engine call, or an abort, removes exactly what was created,
+// in reverse order.
+import t from 'tap';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerBackend, engineState, LaunchAbortedError } from '../../lib/backends/docker/index.js';
+import { defaultControls } from '../../lib/proposals/control.js';
+import { UserError } from '../../lib/errors.js';
+import type { Metadata } from '../../lib/state/index.js';
+import { API_KEY, makeBottleDir, SECRET, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
+import { FakeEngine, type FakeOptions } from '../fixtures/docker/fake-engine.js';
+
+const slug = 'tester-abcdef';
+const root = mkdtempSync(join(tmpdir(), 'bottle-docker-launch-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+const paths = makeBottleDir(root, slug);
+const plan = samplePlan({ git: [{ name: 'origin', upstream: 'https://example.test/app.git' }] });
+
+function launch(opts: FakeOptions = {}, ctxOver = {}) {
+  const engine = new FakeEngine(opts);
+  const backend = new DockerBackend(engine, { bundleUser: '1000:1000', env: {} });
+  const ctx = sampleContext(paths, slug, ctxOver);
+  return { engine, ctx, result: backend.launch(plan, ctx) };
+}
+
+const HELPER = 'container bottle-tester-abcdef-route';
+
+t.test('a launch: calls in order, resources recorded', async (t) => {
+  const { engine, ctx, result } = launch();
+  const r = await result;
+  t.same(r.resources, {
+    containers: ['bottle-tester-abcdef-sidecars', 'bottle-tester-abcdef-agent'],
+    networks: ['bottle-tester-abcdef-int', 'bottle-tester-abcdef-ext'],
+  });
+  t.same(engine.created, [
+    'network bottle-tester-abcdef-int', 'network bottle-tester-abcdef-ext',
+    'container bottle-tester-abcdef-sidecars', 'container bottle-tester-abcdef-agent', HELPER,
+  ]);
+  t.same(engine.removed, [HELPER], 'only the route helper is gone again');
+  const order = engine.calls.filter((c) => ['createNetwork', 'createContainer', 'connect', 'start'].includes(c.op)).map((c) => `${c.op} ${c.target}`);
+  t.same(order, [
+    'createNetwork bottle-tester-abcdef-int', 'createNetwork bottle-tester-abcdef-ext',
+    'createContainer bottle-tester-abcdef-sidecars', 'connect bottle-tester-abcdef-ext', 'start bottle-tester-abcdef-sidecars',
+    'createContainer bottle-tester-abcdef-agent', 'start bottle-tester-abcdef-agent',
+    'createContainer bottle-tester-abcdef-route', 'start bottle-tester-abcdef-route',
+  ]);
+  t.ok(ctx.lines.includes('starting sidecars'));
+  t.ok(ctx.lines.some((l) => /^gateway ready \(\d+\.\ds\)$/.test(l)));
+  t.ok(ctx.lines.some((l) => /^bottle tester-abcdef is up/.test(l)));
+});
+
+t.test('route secrets appear only in the bundle create body, never in logs or other calls', async (t) => {
+  const { engine, ctx, result } = launch();
+  await result;
+  const bundleCreate = engine.calls.find((c) => c.op === 'createContainer' && c.target.endsWith('-sidecars'))!;
+  const env = (bundleCreate.body as { Env: string[] }).Env;
+  t.ok(env.includes(`E2E_TOKEN=${SECRET}`));
+  t.ok(env.includes(`ANTHROPIC_API_KEY=${API_KEY}`));
+  const others = JSON.stringify(engine.calls.filter((c) => c !== bundleCreate)) + JSON.stringify(engine.archives.map((a) => a.data.toString('latin1')));
+  t.notMatch(others, SECRET);
+  t.notMatch(others, API_KEY);
+  t.notMatch(ctx.lines.join('\n'), SECRET);
+});
+
+t.test('a missing route variable is a UserError before any engine call', async (t) => {
+  const { engine, result } = launch({}, { env: { ANTHROPIC_API_KEY: API_KEY } });
+  const err = await result.catch((e: unknown) => e);
+  t.type(err, UserError);
+  t.match((err as Error).message, /route api\.example\.test needs host environment variable E2E_TOKEN/);
+  t.same(engine.calls, []);
+});
+
+t.test('a missing image is a UserError before anything is created', async (t) => {
+  const { engine, result } = launch({ images: ['bottle-agent:latest'] });
+  await t.rejects(result, /image bottle-sidecars:latest is not in the Docker engine; run `bottle images build`/);
+  t.same(engine.created, []);
+});
+
+t.test('a leftover of the same slug is a UserError naming cleanup, and is not removed', async (t) => {
+  const engine = new FakeEngine();
+  await engine.createNetwork({ Name: 'bottle-tester-abcdef-int' });
+  const backend = new DockerBackend(engine, { bundleUser: '1000:1000', env: {} });
+  await t.rejects(backend.launch(plan, sampleContext(paths, slug)), /network bottle-tester-abcdef-int already exists .*bottle cleanup/);
+  t.ok(engine.networks.has('bottle-tester-abcdef-int'), 'someone else\'s object stays');
+});
+
+t.test('failure injected at every engine call: exactly what was created is removed, in reverse', async (t) => {
+  const { engine: reference, result } = launch();
+  await result;
+  const mutating = new Set(['createNetwork', 'createContainer', 'connect', 'start', 'exec', 'putArchive', 'wait']);
+  const points = reference.calls.map((c, i) => [i, c] as const).filter(([, c]) => mutating.has(c.op));
+  t.ok(points.length > 15, `${points.length} failure points`);
+  for (const [index, call] of points) {
+    let n = -1;
+    const { engine, result } = launch({ failOn: () => ++n === index });
+    await t.rejects(result, `fails at #${index} ${call.op} ${call.target}`);
+    t.same([...engine.containers.keys(), ...engine.networks.keys()], [], `nothing left after a failure at ${call.op} ${call.target}`);
+    const created = engine.created.filter((c) => c !== HELPER);
+    t.same(engine.removed.filter((c) => c !== HELPER), [...created].reverse(), `reverse order after ${call.op} ${call.target}`);
+  }
+});
+
+t.test('abort at any progress line: LaunchAbortedError, nothing left', async (t) => {
+  const { ctx: ref, result } = launch();
+  await result;
+  const marks = ref.lines.filter((l) => !l.startsWith('bottle '));
+  for (const mark of marks) {
+    const ac = new AbortController();
+    const lines: string[] = [];
+    const { engine, result } = launch({}, {
+      signal: ac.signal,
+      log: (l: string) => {
+        lines.push(l);
+        if (l === mark) ac.abort();
+      },
+    });
+    const err = await result.catch((e: unknown) => e);
+    t.ok(err instanceof LaunchAbortedError && err.exitCode === 130, `aborted at "${mark}"`);
+    t.same([...engine.containers.keys(), ...engine.networks.keys()], [], `nothing left after abort at "${mark}"`);
+    t.ok(lines.includes('interrupted: removing what was created') || engine.created.length === 0);
+  }
+});
+
+t.test('a crash-looping daemon cuts the readiness wait short, with the bundle log', async (t) => {
+  const eventsFile = join(paths.dir, 'events', 'events.jsonl');
+  mkdirSync(join(paths.dir, 'events'), { recursive: true });
+  writeFileSync(eventsFile, '{"type":"daemon-exited","daemon":"old","time":"x"}\n'.repeat(5), 'utf8');
+  const started = Date.now();
+  const { engine, result } = launch({
+    hang: (argv) => argv[0] === 'node',
+    onCall: (c) => {
+      if (c.op === 'exec' && c.target.endsWith('-sidecars')) {
+        setTimeout(() => appendFileSync(eventsFile, '{"type":"daemon-exited","daemon":"gateway","time":"x"}\n'.repeat(3)), 50);
+      }
+    },
+  }, { });
+  const err = (await result.catch((e: unknown) => e)) as Error;
+  t.match(err.message, /the sidecars did not get ready: gateway exited 3 times while starting/);
+  t.match(err.message, /log \(tail\) ---\nfake log line/);
+  t.ok(Date.now() - started < 5000, 'well before the 30 s bound (earlier history in the file is ignored)');
+  t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
+});
+
+t.test('teardown: agent, bundle, then networks; by name and by label; idempotent', async (t) => {
+  const engine = new FakeEngine();
+  const backend = new DockerBackend(engine, { bundleUser: '1000:1000', env: {} });
+  await backend.launch(plan, sampleContext(paths, slug));
+  // A stray labelled container the metadata never recorded (a half-recorded launch).
+  await engine.createContainer({ name: 'bottle-tester-abcdef-route', Labels: { 'dev.bottle.slug': slug } });
+  const meta: Metadata = { schema: 1, slug, agent: 'tester', backend: 'docker', created: new Date(0).toISOString(), resources: {} };
+  t.equal((await backend.inspect([meta])).get(slug), 'running');
+  const lines: string[] = [];
+  await backend.teardown(meta, (l) => lines.push(l));
+  t.same(engine.removed.slice(-5), [
+    'container bottle-tester-abcdef-agent', 'container bottle-tester-abcdef-route', 'container bottle-tester-abcdef-sidecars',
+    'network bottle-tester-abcdef-ext', 'network bottle-tester-abcdef-int',
+  ]);
+  t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
+  t.equal((await backend.inspect([meta])).get(slug), 'missing');
+  await backend.teardown(meta, () => undefined);
+  t.same(await backend.listResources(), []);
+});
+
+t.test('control: SIGHUP to the bundle; secrets through exec Env only', async (t) => {
+  const engine = new FakeEngine();
+  const backend = new DockerBackend(engine, { bundleUser: '1000:1000', env: {} });
+  await backend.launch(plan, sampleContext(paths, slug));
+  const meta: Metadata = { schema: 1, slug, agent: 'tester', backend: 'docker', created: new Date(0).toISOString(), resources: {} };
+  const control = backend.control(meta);
+  await control.reload(slug);
+  t.match(engine.calls.at(-1), { op: 'kill', target: 'bottle-tester-abcdef-sidecars', body: { signal: 'HUP' } });
+  await control.provideSecrets(slug, ['GH_TOKEN'], { GH_TOKEN: 'ghp_value' });
+  const exec = engine.calls.at(-1)!;
+  t.match(exec, { op: 'exec', target: 'bottle-tester-abcdef-sidecars' });
+  const body = exec.body as { Cmd: string[]; Env: string[] };
+  t.same(body.Env, ['GH_TOKEN=ghp_value']);
+  t.same(body.Cmd.slice(-3), ['sidecar', 'gateway-secrets', 'GH_TOKEN']);
+  t.notMatch(JSON.stringify(body.Cmd), 'ghp_value');
+  await t.rejects(control.provideSecrets(slug, ['NOPE'], {}), /NOPE not set/);
+  await backend.teardown(meta, () => undefined);
+  await t.rejects(control.reload(slug), /does not exist/);
+});
+
+t.test('engine state from labelled containers', async (t) => {
+  const c = (service: string, State: string) => ({ State, Labels: { 'com.docker.compose.service': service } });
+  t.equal(engineState([c('agent', 'running'), c('sidecars', 'running')], 2), 'running');
+  t.equal(engineState([c('agent', 'exited'), c('sidecars', 'running')], 2), 'partial');
+  t.equal(engineState([c('sidecars', 'running')], 2), 'partial');
+  t.equal(engineState([c('agent', 'exited'), c('sidecars', 'exited')], 2), 'exited');
+  t.equal(engineState([], 1), 'exited', 'networks only: something exists, nothing runs');
+  t.equal(engineState([], 0), 'missing');
+});
+
+t.test('loading the backend registers the docker control factory', async (t) => {
+  t.ok(defaultControls.has('docker'));
+  const meta: Metadata = { schema: 1, slug, agent: 'tester', backend: 'docker', created: new Date(0).toISOString(), resources: {} };
+  t.equal(defaultControls.resolve(meta).control.name, 'docker');
+});
+
+t.test('attachArgv: docker exec -it as node in /workspace', async (t) => {
+  const backend = new DockerBackend(new FakeEngine(), { env: { TERM: 'tmux-256color' } });
+  const meta: Metadata = { schema: 1, slug, agent: 'tester', backend: 'docker', created: new Date(0).toISOString(), resources: {} };
+  t.same(backend.attachArgv(meta, { args: ['--session-id', 'u-1', '--append-system-prompt-file', '/home/node/.bottle/prompt.md'] }), [
+    'docker', 'exec', '-it', '-u', 'node', '-w', '/workspace', '-e', 'TERM=tmux-256color', 'bottle-tester-abcdef-agent',
+    'claude', '--session-id', 'u-1', '--append-system-prompt-file', '/home/node/.bottle/prompt.md',
+  ]);
+});
