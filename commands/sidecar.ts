@@ -6,6 +6,7 @@ import type { Outcome } from './cli.js';
 import { register as registerInit } from '../sidecars/init/cli.js';
 import { register as registerSupervise } from '../sidecars/supervise/cli.js';
 import { registerGitGate } from '../sidecars/git-gate/cli.js';
+import { registerGateway, registerGatewaySecrets } from '../sidecars/gateway/cli.js';
 
 // Adds `bottle sidecar` and one subcommand per daemon module.
 export function registerSidecar(program: Command, ctx: Ctx, outcome: Outcome): void {
@@ -20,4 +21,6 @@ loopback addresses and temporary directories); stop it with Ctrl-C.`);
   registerInit(sidecar, ctx, outcome);
   registerSupervise(sidecar, ctx, outcome);
   registerGitGate(sidecar, ctx, outcome);
+  registerGateway(sidecar, ctx, outcome);
+  registerGatewaySecrets(sidecar, ctx, outcome);
 }

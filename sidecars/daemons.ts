@@ -15,13 +15,30 @@ export const BUNDLE_DEFAULTS = {
   gitGateListen: '0.0.0.0',
   gitGateReposDir: '/bottle/git-gate/repos',
   gitGateUpstreams: '/bottle/git-gate/upstreams.json',
+  gatewayListen: '0.0.0.0:8888',
+  gatewayPolicyDir: '/bottle/policy',
+  gatewayCaDir: '/bottle/ca',
+  gatewayControlSocket: '/tmp/bottle-gateway.sock',
 } as const;
 
 type Env = Record<string, string | undefined>;
 
-// Flags per daemon. The gateway reads its own env for now; its owner adds flags here.
+// Comma-separated env lists (e.g. BOTTLE_GATEWAY_ALLOW_PRIVATE=a.test,b.test).
+const csv = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+// Flags per daemon, from the bundle's env (set by the backend) or in-container defaults.
+// The upstream CA and private-upstream allowances exist for test upstreams only; the
+// backend sets them only when explicitly configured, never by default.
 const FLAGS: Record<DaemonName, (env: Env) => string[]> = {
-  gateway: () => [],
+  gateway: (env) => [
+    '--listen', env.BOTTLE_GATEWAY_LISTEN || BUNDLE_DEFAULTS.gatewayListen,
+    '--policy-dir', env.BOTTLE_GATEWAY_POLICY_DIR || BUNDLE_DEFAULTS.gatewayPolicyDir,
+    '--ca-dir', env.BOTTLE_GATEWAY_CA_DIR || BUNDLE_DEFAULTS.gatewayCaDir,
+    '--control-socket', env.BOTTLE_GATEWAY_CONTROL_SOCKET || BUNDLE_DEFAULTS.gatewayControlSocket,
+    ...(env.BOTTLE_GATEWAY_UPSTREAM_CA ? ['--upstream-ca', env.BOTTLE_GATEWAY_UPSTREAM_CA] : []),
+    ...csv(env.BOTTLE_GATEWAY_ALLOW_PRIVATE).flatMap((name) => ['--allow-private-upstream', name]),
+    ...(env.BOTTLE_GATEWAY_LOG ? ['--log', env.BOTTLE_GATEWAY_LOG] : []),
+  ],
   'git-gate': (env) => [
     '--listen', env.BOTTLE_GIT_GATE_LISTEN || BUNDLE_DEFAULTS.gitGateListen,
     '--port', env.BOTTLE_GIT_GATE_PORT || '9418',

@@ -9,7 +9,7 @@ import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSyn
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DockerBackend, GATEWAY_FLAGS, LaunchAbortedError } from '../../lib/backends/docker/index.js';
+import { DockerBackend, LaunchAbortedError } from '../../lib/backends/docker/index.js';
 import { execIn, fromDockerode } from '../../lib/backends/docker/engine.js';
 import type { Metadata } from '../../lib/state/index.js';
 import { engineGate } from '../helpers/e2e.js';
@@ -32,24 +32,6 @@ async function imagesSkip(docker: Docker): Promise<string | false> {
   return false;
 }
 const skip = gate.skip || (await imagesSkip(gate.docker!));
-
-// commands/sidecar.ts may not register `sidecar gateway` yet: then run the gateway's own
-// registration through a shim (test/fixtures/docker/gateway-shim.mjs), same flags.
-async function gatewayOverride(docker: Docker): Promise<Record<string, string[]> | undefined> {
-  const c = await docker.createContainer({
-    // `sidecar gateway --help` exits 0 even when unknown (commander shows the parent's help).
-    Image: 'bottle-sidecars:latest', Entrypoint: ['sh', '-c'], Cmd: ['node /opt/bottle/dist/commands/main.js sidecar --help | grep -q "^  gateway "'],
-    Labels: { 'dev.bottle.e2e': 'docker-backend-probe' }, HostConfig: { NetworkMode: 'none' },
-  });
-  try {
-    await c.start();
-    if ((await c.wait()).StatusCode === 0) return undefined;
-  } finally {
-    await c.remove({ force: true }).catch(() => undefined);
-  }
-  const shim = readFileSync(new URL('../fixtures/docker/gateway-shim.mjs', import.meta.url), 'utf8');
-  return { gateway: ['node', '--input-type=module', '-e', shim, '--', ...GATEWAY_FLAGS] };
-}
 
 const metaOf = (slug: string): Metadata => ({ schema: 1, slug, agent: 'tester', backend: 'docker', created: new Date().toISOString(), resources: {} });
 
@@ -85,9 +67,7 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     execFileSync('chown', ['-R', '10001:10001', root]);
     bundleUser = '10001:10001';
   }
-  const daemonCommands = await gatewayOverride(docker);
-  if (daemonCommands) t.comment('`bottle sidecar gateway` is not registered in the image yet: the gateway runs through the test shim');
-  const backend = new DockerBackend(engine, { bundleUser, daemonCommands, env: {} });
+  const backend = new DockerBackend(engine, { bundleUser, env: {} });
   const meta = metaOf(slug);
   const server: Server = createServer((s) => s.end('host\n'));
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
@@ -223,12 +203,11 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
 
 await t.test('an abort midway through launch leaves nothing behind', { skip }, async (t) => {
   const docker = gate.docker!;
-  const daemonCommands = await gatewayOverride(docker);
   const root = mkdtempSync(join(tmpdir(), 'bottle-e2e-docker-abort-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   for (const mark of ['starting sidecars', 'provision: claude settings and hooks']) {
     const slug = `e2e-${randomBytes(3).toString('hex')}`;
-    const backend = new DockerBackend(fromDockerode(docker), { daemonCommands, env: {} });
+    const backend = new DockerBackend(fromDockerode(docker), { env: {} });
     t.teardown(() => backend.teardown(metaOf(slug), () => undefined).catch(() => undefined));
     const paths = makeBottleDir(join(root, 'state'), slug);
     const ac = new AbortController();

@@ -103,8 +103,14 @@ t.test('bundle env: daemon config the sidecars read', async (t) => {
     BOTTLE_GIT_GATE_REPOS_DIR: '/bottle/git-gate/repos',
     BOTTLE_GIT_GATE_UPSTREAMS: '/bottle/git-gate/upstreams.json',
   });
-  const gateway = (JSON.parse(env.BOTTLE_SIDECAR_COMMANDS!) as Record<string, string[]>).gateway!;
-  t.same(gateway.slice(-6), ['--listen', '0.0.0.0:8888', '--policy-dir', '/bottle/policy', '--ca-dir', '/bottle/ca']);
+  t.match(env, { BOTTLE_GATEWAY_LISTEN: '0.0.0.0:8888', BOTTLE_GATEWAY_POLICY_DIR: '/bottle/policy', BOTTLE_GATEWAY_CA_DIR: '/bottle/ca' });
+  t.equal(env.BOTTLE_SIDECAR_COMMANDS, undefined, 'no daemon override unless asked for');
+  t.equal(env.BOTTLE_GATEWAY_UPSTREAM_CA, undefined, 'no test upstream CA by default');
+  t.equal(env.BOTTLE_GATEWAY_ALLOW_PRIVATE, undefined, 'no private-upstream allowance by default');
+  const withTest = dockerPlan(samplePlan({}), slug, paths, sampleAgent(), { ...opts, testUpstream: { caFile: '/tmp/ca.pem', allowPrivate: ['allowed.test'] } });
+  const testEnv = envOf(withTest.bundle.create.Env);
+  t.match(testEnv, { BOTTLE_GATEWAY_UPSTREAM_CA: '/bottle/test/upstream-ca.pem', BOTTLE_GATEWAY_ALLOW_PRIVATE: 'allowed.test' });
+  t.ok(withTest.bundle.create.HostConfig?.Mounts?.some((m) => m.Source === '/tmp/ca.pem' && m.ReadOnly), 'test CA mounted read-only');
   t.same(dp.secretNames, ['ANTHROPIC_API_KEY', 'E2E_TOKEN'], 'names of the route variables, values come at launch');
 });
 

@@ -11,7 +11,12 @@ const none = new Map<string, string[]>();
 t.test('by default every built-in daemon runs as `bottle sidecar <name>`', async (t) => {
   const specs = resolveDaemons({}, none, SELF);
   t.same(specs.map((s) => s.name), [...DAEMON_NAMES]);
-  t.same(specs[0]!.argv, ['node', 'bottle', 'sidecar', 'gateway']);
+  t.same(specs[0]!.argv, [
+    'node', 'bottle', 'sidecar', 'gateway', '--listen', '0.0.0.0:8888', '--policy-dir', '/bottle/policy',
+    '--ca-dir', '/bottle/ca', '--control-socket', '/tmp/bottle-gateway.sock',
+  ]);
+  const test = resolveDaemons({ BOTTLE_GATEWAY_UPSTREAM_CA: '/t/ca.pem', BOTTLE_GATEWAY_ALLOW_PRIVATE: 'a.test, b.test' }, none, SELF)[0]!;
+  t.same(test.argv.slice(-6), ['--upstream-ca', '/t/ca.pem', '--allow-private-upstream', 'a.test', '--allow-private-upstream', 'b.test'], 'test-upstream allowances only when configured');
   t.same(specs[2]!.argv, [
     'node', 'bottle', 'sidecar', 'supervise', '--listen', '0.0.0.0:9100',
     '--queue-dir', '/bottle/supervise/queue', '--decisions-dir', '/bottle/supervise/decisions',

@@ -20,13 +20,14 @@ import { launchDocker, type LaunchDeps } from './launch.js';
 import { inspectDocker, listDockerResources, removeDockerResource, teardownDocker } from './manage.js';
 import { AGENT_PATHS, dockerNames } from './names.js';
 import { extractTar } from './tar.js';
+import { testUpstreamFromEnv } from './plan.js';
 
 export { dockerControl, gatewaySecretsArgv } from './control.js';
 export { type DockerEngine, fromDockerode } from './engine.js';
 export { defaultBundleUser, LaunchAbortedError, routeSecretEnv } from './launch.js';
 export { engineState } from './manage.js';
 export * from './names.js';
-export { agentEnv, type DockerPlan, dockerPlan, type DockerPlanOptions, GATEWAY_FLAGS, localUpstreamPath, upstreamsJson } from './plan.js';
+export { agentEnv, type DockerPlan, dockerPlan, type DockerPlanOptions, localUpstreamPath, testUpstreamFromEnv, type TestUpstream, upstreamsJson } from './plan.js';
 export { type ProvisionAction, type ProvisionStep, type ProvisionTransport, provisionSteps, runProvision } from './provision.js';
 
 // Launch tunables (tests, ops) plus the env attach reads TERM from.
@@ -103,7 +104,8 @@ export class DockerBackend implements Backend {
 
 // The backend on the engine `env` selects (DOCKER_HOST, context, default socket).
 export function createDockerBackend(env: NodeJS.ProcessEnv = process.env, options: DockerBackendOptions = {}): DockerBackend {
-  return new DockerBackend(fromDockerode(connectDocker(env).docker), { env, ...options });
+  const testUpstream = testUpstreamFromEnv(env);
+  return new DockerBackend(fromDockerode(connectDocker(env).docker), { env, ...(testUpstream ? { testUpstream } : {}), ...options });
 }
 
 // Registered when this module is loaded, so approvals and live edits can signal Docker

@@ -9,7 +9,7 @@ import type { BottlePlan } from '../../plan/index.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
 import { type DockerEngine, engineMessage, logTail, statusOf } from './engine.js';
 import { AGENT_PATHS, DEFAULT_SIDECARS_IMAGE } from './names.js';
-import { type DockerPlan, dockerPlan } from './plan.js';
+import { type DockerPlan, dockerPlan, type TestUpstream } from './plan.js';
 import { runProvision } from './provision.js';
 import { waitReady } from './ready.js';
 import { DockerTransport } from './transport.js';
@@ -32,6 +32,8 @@ export interface LaunchDeps {
   readyTimeoutMs?: number;
   /** Daemon argv overrides for the bundle (ops/test escape hatch, see DockerPlanOptions). */
   daemonCommands?: Record<string, string[]>;
+  /** Fake-internet CA + private-address allowances, for the e2e suite only. */
+  testUpstream?: TestUpstream;
   now?: () => number;
 }
 
@@ -131,6 +133,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
   const bundleUser = deps.bundleUser ?? (await defaultBundleUser(engine));
   const dp = dockerPlan(plan, ctx.slug, ctx.paths, ctx.agent, {
     sidecarsImage: deps.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE, bundleUser, daemonCommands: deps.daemonCommands,
+    ...(deps.testUpstream ? { testUpstream: deps.testUpstream } : {}),
   });
   checkRequiredPaths(dp);
   await checkImages(engine, [dp.bundle.create.Image!, dp.agent.create.Image!]);

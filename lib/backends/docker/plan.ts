@@ -64,21 +64,35 @@ export interface DockerPlanOptions {
   bundleUser: string;
   /** Replaces daemons' argv in the bundle (init's BOTTLE_SIDECAR_COMMANDS escape hatch). */
   daemonCommands?: Record<string, string[]>;
+  /**
+   * Test upstreams only, never a default: a CA the gateway also trusts for upstream TLS, and
+   * names it may dial at private addresses (the e2e suite's fake internet).
+   */
+  testUpstream?: TestUpstream;
 }
 
-// What sidecars/daemons.ts should pass the gateway (it passes none yet).
-export const GATEWAY_FLAGS = ['--listen', `0.0.0.0:${PORTS.gateway}`, '--policy-dir', BUNDLE_PATHS.policyDir, '--ca-dir', BUNDLE_PATHS.caDir];
+export interface TestUpstream { caFile?: string; allowPrivate?: string[] }
+
+// Read from explicitly named env vars (BOTTLE_TEST_UPSTREAM_CA, BOTTLE_TEST_ALLOW_PRIVATE).
+export function testUpstreamFromEnv(env: NodeJS.ProcessEnv): TestUpstream | undefined {
+  const caFile = env.BOTTLE_TEST_UPSTREAM_CA || undefined;
+  const allowPrivate = (env.BOTTLE_TEST_ALLOW_PRIVATE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!caFile && allowPrivate.length === 0) return undefined;
+  return { ...(caFile ? { caFile } : {}), ...(allowPrivate.length ? { allowPrivate } : {}) };
+}
+
+const TEST_UPSTREAM_CA = '/bottle/test/upstream-ca.pem';
 
 // The bundle's env: which daemons, and where init finds their config (sidecars/daemons.ts).
-function bundleEnv(daemons: DaemonName[], overrides: Record<string, string[]> = {}): string[] {
+function bundleEnv(daemons: DaemonName[], overrides: Record<string, string[]> = {}, test?: TestUpstream): string[] {
   const env: Record<string, string> = {
     BOTTLE_SIDECAR_DAEMONS: daemons.join(','),
-    // sidecars/daemons.ts passes the gateway no flags yet while `sidecar gateway` requires
-    // --policy-dir/--ca-dir and listens on loopback by default: init's documented override.
-    BOTTLE_SIDECAR_COMMANDS: JSON.stringify({
-      gateway: ['node', BUNDLE_PATHS.app, 'sidecar', 'gateway', ...GATEWAY_FLAGS],
-      ...overrides,
-    }),
+    ...(Object.keys(overrides).length ? { BOTTLE_SIDECAR_COMMANDS: JSON.stringify(overrides) } : {}),
+    BOTTLE_GATEWAY_LISTEN: `0.0.0.0:${PORTS.gateway}`,
+    BOTTLE_GATEWAY_POLICY_DIR: BUNDLE_PATHS.policyDir,
+    BOTTLE_GATEWAY_CA_DIR: BUNDLE_PATHS.caDir,
+    ...(test?.caFile ? { BOTTLE_GATEWAY_UPSTREAM_CA: TEST_UPSTREAM_CA } : {}),
+    ...(test?.allowPrivate?.length ? { BOTTLE_GATEWAY_ALLOW_PRIVATE: test.allowPrivate.join(',') } : {}),
     BOTTLE_EVENTS_FILE: `${BUNDLE_PATHS.eventsDir}/events.jsonl`,
     BOTTLE_POLICY_FILE: `${BUNDLE_PATHS.policyDir}/policy.yaml`,
     HOME: BUNDLE_PATHS.home,
@@ -148,6 +162,7 @@ export function dockerPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
     bind(host.caDir, BUNDLE_PATHS.caDir, true),
     bind(host.eventsDir, BUNDLE_PATHS.eventsDir, false),
   ];
+  if (options.testUpstream?.caFile) mounts.push(bind(options.testUpstream.caFile, TEST_UPSTREAM_CA, true));
   if (daemons.includes('supervise')) {
     mounts.push(bind(paths.superviseQueue, BUNDLE_PATHS.queueDir, false), bind(paths.superviseDecisions, BUNDLE_PATHS.decisionsDir, true));
   }
@@ -185,7 +200,7 @@ export function dockerPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
       name: names.bundle,
       Image: options.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE,
       User: options.bundleUser,
-      Env: bundleEnv(daemons, options.daemonCommands),
+      Env: bundleEnv(daemons, options.daemonCommands, options.testUpstream),
       Labels: containerLabels(slug, plan.agent, 'sidecars'),
       HostConfig: {
         ...hardening,

@@ -1,0 +1,123 @@
+// The processes the gateway benchmark measures: the loopback upstream, the bottle gateway
+// (as `sidecar gateway`, the way the bundle runs it) and mitmdump with an equivalent addon.
+// Every one is stopped by its own PID.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnGateway } from '../../test/fixtures/gateway/process.js';
+import { tsxArgv } from '../../test/helpers/cli.js';
+import type { Proxy } from '../../test/fixtures/gateway/client.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+// The name every bench request uses; resolved from /etc/hosts (mitmdump) or the gateway's
+// --hosts-file, and pinned to 127.0.0.1 by both, so no DNS query is ever sent.
+export const BENCH_HOST = 'localhost';
+export const BENCH_TOKEN = 'bench-route-credential';
+
+export interface Peer {
+  proxy: Proxy;
+  caPem: string;
+  stop(): Promise<void>;
+}
+
+function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+// The upstream child's ports and CA, and how to stop it.
+export interface UpstreamInfo { httpPort: number; httpsPort: number; caFile: string; caPem: string; stop(): Promise<void> }
+
+// The recording-off test upstream in its own node process.
+export function startUpstreamProcess(): Promise<UpstreamInfo> {
+  const child = spawn(process.execPath, [...tsxArgv(), join(here, 'upstream-main.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (!out.includes('\n')) return;
+      const info = JSON.parse(out.split('\n')[0]!) as Omit<UpstreamInfo, 'stop'>;
+      resolve({ ...info, stop: () => stopChild(child) });
+    });
+    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
+  });
+}
+
+// The bottle gateway with a one-route policy for BENCH_HOST.
+export async function startGatewayPeer(dir: string, upstream: UpstreamInfo): Promise<Peer> {
+  const policyDir = join(dir, 'policy');
+  mkdirSync(policyDir, { recursive: true });
+  writeFileSync(join(policyDir, 'policy.yaml'), `version: 1\nallow: [${BENCH_HOST}]\nroutes:\n  - host: ${BENCH_HOST}\n    headers: { X-Bench-Token: BENCH_TOKEN }\n`);
+  const hosts = join(dir, 'hosts');
+  writeFileSync(hosts, `127.0.0.1 ${BENCH_HOST}\n`);
+  const gw = await spawnGateway(
+    ['--listen', '127.0.0.1:0', '--policy-dir', policyDir, '--ca-dir', join(dir, 'ca'), '--upstream-ca', upstream.caFile,
+      '--hosts-file', hosts, '--allow-private-upstream', BENCH_HOST],
+    { env: { ...process.env, BENCH_TOKEN }, quiet: true },
+  );
+  return {
+    proxy: gw.proxy,
+    caPem: readFileSync(join(dir, 'ca', 'ca.crt'), 'utf8'),
+    stop: async () => void (await gw.stop()),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const accepts = (port: number) => new Promise<boolean>((resolve) => {
+  const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+  s.on('error', () => resolve(false));
+});
+
+// The mitmdump binary, if installed (Debian's `mitmproxy` package).
+export function findMitmdump(): string | undefined {
+  return ['/usr/bin/mitmdump', '/usr/local/bin/mitmdump'].find((p) => existsSync(p));
+}
+
+// mitmdump on a free loopback port with bench/gateway/addon.py, its CA in `dir`.
+export async function startMitmPeer(bin: string, dir: string, upstream: UpstreamInfo): Promise<Peer> {
+  const port = await freePort();
+  const confdir = join(dir, 'mitm');
+  mkdirSync(confdir, { recursive: true });
+  const child = spawn(bin, [
+    '--listen-host', '127.0.0.1', '-p', String(port), '-s', join(here, 'addon.py'), '-q',
+    '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${upstream.caFile}`, '--set', 'flow_detail=0',
+  ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_TOKEN } });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const caFile = join(confdir, 'mitmproxy-ca-cert.pem');
+  try {
+    await waitFor(async () => existsSync(caFile) && (await accepts(port)), 'mitmdump to listen', 30_000);
+  } catch (e) {
+    await stopChild(child);
+    throw new Error(`${(e as Error).message}: ${stderr}`);
+  }
+  return { proxy: { host: '127.0.0.1', port }, caPem: readFileSync(caFile, 'utf8'), stop: () => stopChild(child) };
+}

@@ -1,0 +1,126 @@
+// `bottle sidecar gateway`: runs the egress gateway until SIGTERM/SIGINT; SIGHUP reloads the
+// policy. Decision lines go to stdout (and --log); human messages go to stderr.
+import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Outcome } from '../../commands/cli.js';
+import type { Ctx } from '../../commands/context.js';
+import { UserError } from '../../lib/errors.js';
+import { CA_CERT_FILE } from '../../lib/pki/index.js';
+import { parseHostsFile, staticLookup } from './dial.js';
+import { batchedWriter } from './log.js';
+import { startGateway } from './server.js';
+import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
+
+// HOST:PORT (IPv6 as [::1]:PORT); port 0 means any free port.
+export function parseListenAddress(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new UserError(`--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:8888`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function readFlagFile(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${flag} ${file}: ${(e as Error).message}`);
+  }
+}
+
+interface Opts {
+  listen: string;
+  policyDir: string;
+  caDir: string;
+  upstreamCa?: string;
+  allowPrivateUpstream: string[];
+  log?: string;
+  hostsFile?: string;
+  watch: boolean;
+  controlSocket?: string;
+}
+
+// Registers `gateway` under `bottle sidecar`.
+export function registerGateway(sidecar: Command, ctx: Ctx, outcome: Outcome): void {
+  sidecar
+    .command('gateway')
+    .description('egress proxy: allowlist, SSRF guard, TLS interception, DLP and credential injection')
+    .option('--listen <host:port>', 'proxy address', '127.0.0.1:8888')
+    .requiredOption('--policy-dir <dir>', 'directory holding policy.yaml (watched; replace the file by rename)')
+    .requiredOption('--ca-dir <dir>', 'bundle CA directory (ca.crt + ca.key; created if missing)')
+    .option('--upstream-ca <file>', 'extra CA (PEM) trusted for upstream TLS, besides the system store')
+    .option('--allow-private-upstream <name...>', 'host name allowed to resolve to private addresses (test upstreams only)', [] as string[])
+    .option('--log <file>', 'also append decision lines (JSON) to this file')
+    .option('--hosts-file <file>', 'resolve names ONLY from this /etc/hosts-format file (tests)')
+    .option('--no-watch', 'do not watch --policy-dir; reload on SIGHUP only')
+    .option('--control-socket <path>', 'unix socket on which `bottle sidecar gateway-secrets` hands over route secrets approved after launch')
+    .addHelpText('after', `
+Clients use it as HTTP(S)_PROXY. Blocked requests get 403 "blocked: <reason>"; route headers
+(policy.yaml routes) are filled from this process's env. SIGHUP, or a change in --policy-dir,
+reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
+    .action(async (o: Opts) => {
+      const { host, port } = parseListenAddress(o.listen);
+      const upstreamCaPem = o.upstreamCa ? readFlagFile('--upstream-ca', o.upstreamCa) : undefined;
+      const lookup = o.hostsFile ? staticLookup(parseHostsFile(readFlagFile('--hosts-file', o.hostsFile))) : undefined;
+      const sinks: Array<(line: string) => void> = [batchedWriter((text) => ctx.out(text))];
+      const file = o.log ? createWriteStream(o.log, { flags: 'a' }) : undefined;
+      if (file) {
+        file.on('error', (e) => ctx.err(`gateway: --log ${o.log}: ${e.message}`));
+        sinks.push(batchedWriter((text) => file.write(text)));
+      }
+      // A private copy: secrets approved after launch are added to it over the control socket.
+      const secretEnv: Record<string, string | undefined> = { ...ctx.env };
+      const gateway = await startGateway({
+        host, port,
+        policyDir: o.policyDir,
+        caDir: o.caDir,
+        upstreamCaPem,
+        allowPrivateUpstream: o.allowPrivateUpstream,
+        lookup,
+        env: secretEnv,
+        logSinks: sinks,
+        diag: (m) => ctx.err(`gateway: ${m}`),
+        watch: o.watch,
+      });
+      ctx.err(`gateway: listening on ${gateway.url} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);
+      const control = o.controlSocket
+        ? await startControlSocket(o.controlSocket, secretEnv, () => gateway.reload('new secrets'), (m) => ctx.err(`gateway: ${m}`))
+        : undefined;
+      const onHup = () => gateway.reload('SIGHUP');
+      process.on('SIGHUP', onHup);
+      const sig = await new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (s: NodeJS.Signals) => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve(s);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      process.off('SIGHUP', onHup);
+      ctx.err(`gateway: ${sig}, closing`);
+      control?.close();
+      await gateway.close();
+      await new Promise<void>((resolve) => (file ? file.end(resolve) : resolve()));
+      outcome.exitCode = 0;
+    });
+}
+
+// Registers `gateway-secrets NAME...`: run in the bundle by the host (engine exec whose Env
+// carries the values) to hand a running gateway secrets for routes approved after launch.
+export function registerGatewaySecrets(sidecar: Command, ctx: Ctx, outcome: Outcome): void {
+  sidecar
+    .command('gateway-secrets')
+    .description('hand the running gateway the values of the named env vars (route secrets approved after launch)')
+    .argument('<names...>', 'env var names; their values are read from this process\'s environment')
+    .option('--control-socket <path>', 'the gateway\'s control socket', DEFAULT_CONTROL_SOCKET)
+    .action(async (names: string[], o: { controlSocket: string }) => {
+      const secrets: Record<string, string> = {};
+      const missing = names.filter((n) => !ctx.env[n]);
+      if (missing.length) throw new UserError(`not set in this environment: ${missing.join(', ')}`);
+      for (const n of names) secrets[n] = ctx.env[n]!;
+      await sendSecrets(o.controlSocket, secrets).catch((e: Error) => { throw new UserError(e.message); });
+      ctx.err(`gateway-secrets: gateway updated (${names.join(', ')})`);
+      outcome.exitCode = 0;
+    });
+}

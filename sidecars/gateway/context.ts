@@ -1,0 +1,42 @@
+// What every handler of one running gateway shares (built once by startGateway).
+import type { Server } from 'node:http';
+import type { LeafMinter } from '../../lib/pki/index.js';
+import type { Agents, Lookup } from './dial.js';
+import type { DecisionLog } from './log.js';
+import type { PolicyStore } from './reload.js';
+import type { Target } from './target.js';
+
+// Idle limits; a socket with no traffic for this long is closed.
+export interface Timeouts {
+  clientIdleMs: number;
+  upstreamIdleMs: number;
+  tunnelIdleMs: number; // spliced passthrough tunnels and WebSockets
+  handshakeMs: number; // from CONNECT's 200 to a finished TLS handshake (or a first request byte)
+}
+
+// Generous for agents (long SSE streams, slow builds); bounded so dead peers are reaped.
+export const DEFAULT_TIMEOUTS: Timeouts = { clientIdleMs: 300_000, upstreamIdleMs: 300_000, tunnelIdleMs: 600_000, handshakeMs: 30_000 };
+
+// A CONNECT tunnel being served by the inner HTTP server (keyed by its decrypted socket).
+export interface Tunnel {
+  target: Target;
+  // Why requests on this tunnel are refused whatever they are (e.g. SNI mismatch).
+  refuse?: string;
+}
+
+// One object passed to every handler instead of a class with all of them as methods.
+export interface GatewayContext {
+  store: PolicyStore;
+  minter: LeafMinter;
+  lookup: Lookup;
+  allowPrivate: ReadonlySet<string>;
+  agents: Agents;
+  log: DecisionLog;
+  diag: (message: string) => void;
+  timeouts: Timeouts;
+  // Serves requests from inside CONNECT tunnels (TLS-terminated or plain).
+  inner: Server;
+  tunnels: WeakMap<object, Tunnel>;
+  // Every socket the gateway holds (client and upstream), so close() can end them all.
+  track(socket: import('node:stream').Duplex): void;
+}

@@ -1,0 +1,155 @@
+// What the gateway refuses to carry: secrets anywhere in a request, private upstreams, bodies
+// too big to scan, requests that do not match their tunnel. Each block is a 403 and the
+// upstream's request log shows the request never arrived. Route credentials are injected
+// only for their host and never appear in responses or logs.
+import http from 'node:http';
+import t from 'tap';
+import { FAKE } from '../fixtures/policy/fake-secrets.js';
+import { connect, httpsViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
+import { startWorld } from '../fixtures/gateway/world.js';
+import { downloadBytes } from '../helpers/upstream.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+t.test('a secret in the path, query (base64), a header, a JSON body or a multipart part → 403, never forwarded', async (t) => {
+  const w = await startWorld(t);
+  const boundary = 'bottle-test-boundary';
+  const multipart = [
+    `--${boundary}`, 'Content-Disposition: form-data; name="note"', '', 'hello',
+    `--${boundary}`, 'Content-Disposition: form-data; name="file"; filename="creds.txt"', 'Content-Type: text/plain', '',
+    `aws_access_key_id = ${FAKE.awsKeyId}`, `--${boundary}--`, '',
+  ].join('\r\n');
+  const cases: Array<[string, string, Parameters<typeof httpsViaProxy>[3]]> = [
+    ['path', `/dlp/path/${FAKE.github}`, {}],
+    ['query (base64)', `/dlp/query?data=${encodeURIComponent(b64(FAKE.github))}`, {}],
+    ['header', '/dlp/header', { headers: { 'x-custom': FAKE.awsKeyId } }],
+    ['JSON body', '/dlp/json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ note: `my key is ${FAKE.github}` }) }],
+    ['multipart', '/dlp/multipart', { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multipart }],
+  ];
+  for (const [what, path, opts] of cases) {
+    const r = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', path), opts);
+    t.equal(r.status, 403, what);
+    t.match(r.body.toString(), /^blocked: .+\nTo request access/, `${what}: block body`);
+    t.notMatch(r.body.toString(), FAKE.github, `${what}: the reason does not quote the secret`);
+  }
+  t.same(w.upstream.requests, [], 'nothing reached the upstream');
+  const log = w.lines.join('\n');
+  for (const secret of [FAKE.github, FAKE.awsKeyId, b64(FAKE.github)]) t.notMatch(log, secret, 'the decision log holds no secret');
+  t.match(w.decisions().filter((d) => d.method !== 'CONNECT').map((d) => d.stage), ['url-dlp', 'url-dlp', 'header-dlp', 'body-dlp', 'body-dlp']);
+  t.equal(w.decisions()[1]!.path, '[withheld]', 'a URL that carried a secret is not logged');
+});
+
+t.test('plain HTTP is scanned too', async (t) => {
+  const w = await startWorld(t);
+  const r = await viaProxy(w.proxy, w.http('allowed.test', '/dlp'), { headers: { 'x-note': FAKE.slack } });
+  t.equal(r.status, 403);
+  t.same(w.upstream.requests, []);
+});
+
+t.test('route headers: injected only for the route host, a client-sent copy replaced, the value never echoed or logged', async (t) => {
+  const token = FAKE.routeToken;
+  const w = await startWorld(t, { env: { GW_TEST_TOKEN: token } });
+  const r = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/r1'), { headers: { authorization: 'Bearer agent-placeholder' } });
+  t.equal(r.status, 200);
+  const seen = w.upstream.requests.at(-1)!;
+  const auth = seen.rawHeaders.filter((_, i, a) => i % 2 === 0 && a[i]!.toLowerCase() === 'authorization');
+  t.equal(auth.length, 1, 'exactly one Authorization header upstream');
+  t.equal(seen.headers.authorization, `Bearer ${token}`);
+
+  const plain = await new Promise<http.IncomingMessage>((resolve) => {
+    http.request({ host: w.proxy.host, port: w.proxy.port, path: w.http('route.test', '/r2'), headers: { host: `route.test:${w.upstream.httpPort}`, AUTHORIZATION: 'x' } }, resolve).end();
+  });
+  plain.resume();
+  t.equal(plain.statusCode, 200);
+  t.equal(w.upstream.requests.at(-1)!.headers.authorization, `Bearer ${token}`, 'plain HTTP to the route host is injected too');
+
+  await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/not-a-route'), { headers: { authorization: 'Bearer mine' } });
+  t.equal(w.upstream.requests.at(-1)!.headers.authorization, 'Bearer mine', 'other hosts get no route header');
+  await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/plain'));
+  t.equal(w.upstream.requests.at(-1)!.headers.authorization, undefined);
+
+  t.notMatch(JSON.stringify(r.headers) + r.body.toString(), token, 'not in the response');
+  t.notMatch(w.lines.join('\n') + w.diag.join('\n'), token, 'not in the log');
+  const echoBack = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/echo'), { method: 'POST', body: `found it: ${token}` });
+  t.equal(echoBack.status, 403, 'the agent cannot send the route secret anywhere (canary)');
+  t.match(echoBack.body.toString(), /route secret/);
+});
+
+t.test('a route whose env var is unset fails closed with 502 and sends nothing', async (t) => {
+  const w = await startWorld(t, { env: {} });
+  const r = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/r'));
+  t.equal(r.status, 502);
+  t.match(r.body.toString(), /GW_TEST_TOKEN/);
+  t.same(w.upstream.requests, []);
+});
+
+t.test('private upstreams: IP literals (any spelling) and names resolving to private addresses are blocked', async (t) => {
+  const w = await startWorld(t);
+  const literal = await viaProxy(w.proxy, `http://127.0.0.1:${w.upstream.httpPort}/`);
+  t.equal(literal.status, 403);
+  t.match(literal.body.toString(), /^blocked: 127\.0\.0\.1 is in a forbidden range/);
+  for (const host of ['127.0.0.1', '0x7f000001', '2130706433', '[::1]']) {
+    const c = await connect(w.proxy, `${host}:${w.upstream.httpsPort}`);
+    t.equal(c.status, 403, `CONNECT ${host}`);
+  }
+  const viaName = await httpsViaProxy(w.proxy, w.caPem, w.https('private.test', '/p'));
+  t.equal(viaName.status, 403);
+  t.match(viaName.body.toString(), /^blocked: private\.test resolves to 127\.0\.0\.2/);
+  const plainName = await viaProxy(w.proxy, w.http('private.test', '/p'));
+  t.equal(plainName.status, 403);
+  t.same(w.upstream.requests, []);
+});
+
+async function postStreamed(proxy: Proxy, url: string, chunks: Buffer[], headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: proxy.host, port: proxy.port, method: 'POST', path: url, headers: { host: new URL(url).host, ...headers } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (e) => (e.message.includes('EPIPE') || e.message.includes('ECONNRESET') ? undefined : reject(e)));
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
+
+t.test('a body over limits.maxBodyBytes is refused before anything is forwarded (declared or chunked)', async (t) => {
+  const w = await startWorld(t);
+  const big = downloadBytes(100 * 1024);
+  const declared = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/echo/big'), { method: 'POST', body: big, headers: { 'content-type': 'application/octet-stream' } });
+  t.equal(declared.status, 403);
+  t.match(declared.body.toString(), /^blocked: body is over 65536 bytes/);
+  const chunked = await postStreamed(w.proxy, w.http('allowed.test', '/echo/chunked'), [big.subarray(0, 40_000), big.subarray(40_000)]);
+  t.equal(chunked, 403);
+  t.same(w.upstream.requests, []);
+  const small = await postStreamed(w.proxy, w.http('allowed.test', '/echo/small'), [Buffer.from('a'.repeat(30_000)), Buffer.from('b'.repeat(30_000))], { 'content-type': 'text/plain' });
+  t.equal(small, 200, 'a chunked body under the cap is buffered, scanned and forwarded');
+  t.equal(w.upstream.requests.at(-1)!.body.length, 60_000);
+});
+
+t.test('SNI or Host that does not name the CONNECT host is refused', async (t) => {
+  const w = await startWorld(t);
+  const sni = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/sni'), { sni: 'other.test' });
+  t.equal(sni.status, 403);
+  t.match(sni.body.toString(), /^blocked: TLS SNI does not match the CONNECT host/);
+  const host = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/host'), { hostHeader: 'other.test' });
+  t.equal(host.status, 403);
+  t.match(host.body.toString(), /^blocked: host header mismatch\n/);
+  t.same(w.upstream.requests, []);
+});
+
+t.test('an upstream whose certificate does not verify is a 502, not a silent pass', async (t) => {
+  const w = await startWorld(t, { upstreamCa: false });
+  const r = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/x'));
+  t.equal(r.status, 502);
+  t.match(r.body.toString(), /^upstream error: (SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/);
+  t.same(w.upstream.requests, []);
+});
+
+t.test('a route host that is also passthrough is terminated (header injected) but its content is not scanned', async (t) => {
+  const policy = 'version: 1\nallow: [allowed.test]\nroutes:\n  - host: route.test\n    headers: { Authorization: "Bearer ${GW_TEST_TOKEN}" }\npassthrough: [route.test]\n';
+  const w = await startWorld(t, { policy, env: { GW_TEST_TOKEN: FAKE.routeToken } });
+  const r = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/echo'), { method: 'POST', body: `conversation mentioning ${FAKE.github}` });
+  t.equal(r.status, 200, 'verified against the gateway CA: intercepted');
+  t.equal(w.upstream.requests.at(-1)!.headers.authorization, `Bearer ${FAKE.routeToken}`);
+  t.equal((await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/echo'), { method: 'POST', body: FAKE.github })).status, 403, 'other hosts are still scanned');
+});
