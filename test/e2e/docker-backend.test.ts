@@ -181,6 +181,18 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     t.match(readFileSync(String(result.backendData?.eventsFile), 'utf8'), /"signal":"SIGHUP","action":"forward"/);
   });
 
+  await t.test('control: provideSecrets hands a late route secret to the running gateway', async (t) => {
+    const value = `late-${randomBytes(8).toString('hex')}`;
+    await backend.control(meta).provideSecrets(slug, ['LATE_ROUTE_TOKEN'], { LATE_ROUTE_TOKEN: value });
+    const logs = await docker.getContainer(`bottle-${slug}-sidecars`).logs({ stdout: true, stderr: true, tail: 200 });
+    const text = logs.toString('utf8');
+    t.match(text, /control: secrets updated for LATE_ROUTE_TOKEN/, 'the gateway applied it');
+    t.notOk(text.includes(value), 'the value is not logged');
+    const inspected = JSON.stringify(await docker.getContainer(`bottle-${slug}-agent`).inspect());
+    t.notOk(inspected.includes(value), 'the agent never sees it');
+    await t.rejects(backend.control(meta).provideSecrets(slug, ['UNSET_VAR'], {}), /UNSET_VAR not set/);
+  });
+
   await t.test('snapshotTranscript copies ~/.claude/projects out', async (t) => {
     await asNode('mkdir -p ~/.claude/projects/-workspace && echo "{}" > ~/.claude/projects/-workspace/s.jsonl');
     const dir = join(root, 'transcript');
