@@ -15,7 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 // The name every bench request uses; resolved from /etc/hosts (mitmdump) or the gateway's
 // --hosts-file, and pinned to 127.0.0.1 by both, so no DNS query is ever sent.
 export const BENCH_HOST = 'localhost';
-export const BENCH_TOKEN = 'bench-route-credential';
+export const BENCH_TOKEN = 'bench-route-credential'; // gitleaks:allow (test dummy)
 
 export interface Peer {
   proxy: Proxy;

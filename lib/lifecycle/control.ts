@@ -8,8 +8,8 @@ export async function bundleControl(deps: LifecycleDeps, meta: Metadata): Promis
     const backend = await deps.backends(meta.backend, deps.env);
     const state = (await backend.inspect([meta])).get(meta.slug);
     if (state === 'running' || state === 'partial') return { control: backend.control(meta) };
-    return { control: noopControl, warning: `${meta.slug}'s bundle is not running: the policy file is updated, the change applies at next start` };
+    return { control: noopControl, warning: `${meta.slug}'s bundle is not running: the policy file is updated, the change applies when ${meta.slug} next starts` };
   } catch (e) {
-    return { control: noopControl, warning: `cannot reach ${meta.backend} for ${meta.slug} (${(e as Error).message.split('\n')[0]}): the policy file is updated, the change applies at next start` };
+    return { control: noopControl, warning: `cannot reach ${meta.backend} for ${meta.slug} (${(e as Error).message.split('\n')[0]}): the policy file is updated, the change applies when ${meta.slug} next starts` };
   }
 }

@@ -109,7 +109,8 @@ t.test('start: user errors are one line, never a stack', async (t) => {
   t.same([backend.exitCode, backend.stderr], [1, 'bottle: unknown backend podman; use docker or smolvm']);
 
   t.equal(launch.exitCode, 1);
-  t.match(launch.stderr, /^bottle: launching bottles needs the Docker backend, which is not in this build yet; run bottle start implementer --dry-run to see the plan$/m);
+  t.match(launch.stderr, /^bottle: host env not set: ANTHROPIC_API_KEY, GITHUB_TOKEN; export them before starting/m, 'route variables are checked before anything is created');
+  t.notOk(crashed(launch), 'no stack trace');
   t.same(readdirSync(w.state), []);
 
   t.equal(bad.exitCode, 1);

@@ -175,7 +175,7 @@ t.test('control: SIGHUP to the bundle; secrets through exec Env only', async (t)
   const exec = engine.calls.at(-1)!;
   t.match(exec, { op: 'exec', target: 'bottle-tester-abcdef-sidecars' });
   const body = exec.body as { Cmd: string[]; Env: string[] };
-  t.same(body.Env, ['GH_TOKEN=ghp_value']);
+  t.same(body.Env, ['GH_TOKEN=ghp_value']); // gitleaks:allow (test dummy)
   t.same(body.Cmd.slice(-3), ['sidecar', 'gateway-secrets', 'GH_TOKEN']);
   t.notMatch(JSON.stringify(body.Cmd), 'ghp_value');
   await t.rejects(control.provideSecrets(slug, ['NOPE'], {}), /NOPE not set/);

@@ -54,7 +54,7 @@ t.test('readNpmConfig asks npm through the runner and survives a missing npm', a
 t.test('registry build arg: credentials are dropped (they would persist in docker history)', async (t) => {
   t.same(registryBuildArg(undefined), { value: '' });
   t.same(registryBuildArg('https://npm.example.test/'), { value: 'https://npm.example.test/' });
-  const stripped = registryBuildArg('https://me:s3cret@npm.example.test/repo/');
+  const stripped = registryBuildArg('https://me:s3cret@npm.example.test/repo/'); // gitleaks:allow (test dummy)
   t.equal(stripped.value, 'https://npm.example.test/repo/');
   t.match(stripped.note, /credentials removed/);
   t.same(registryBuildArg('not a url').value, '');
