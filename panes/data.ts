@@ -1,0 +1,85 @@
+// Reading what the panes show, in the slices the watchers report: the bottle list (metadata +
+// waiting marker, engine view from a cache refreshed slowly), and proposals per bottle. A new
+// proposal re-reads one bottle's queue, not all of them.
+import type { EngineState } from '../lib/backends/types.js';
+import { waitingFromEvents, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
+import { readdir } from 'node:fs/promises';
+import { policyFilePath } from '../lib/policy-edit/index.js';
+import { isStale, listProposals, policyHash, readQueue, type ProposalRow } from '../lib/proposals/index.js';
+import { bottlePaths, listBottles, type BottleEntry, type Metadata } from '../lib/state/index.js';
+
+// The dashboard's reader over one state root.
+export class DataSource {
+  readonly #deps: LifecycleDeps;
+  #engine = new Map<string, EngineState | 'unknown'>();
+  #metas: Metadata[] = [];
+
+  constructor(deps: LifecycleDeps) {
+    this.#deps = deps;
+  }
+
+  get root(): string {
+    return this.#deps.root;
+  }
+
+  // Every bottle in state, with the cached engine view ('unknown' until the first refresh).
+  async bottles(): Promise<BottleStatus[]> {
+    const entries = await listBottles(this.#deps.root);
+    this.#metas = entries.filter((e): e is Extract<BottleEntry, { ok: true }> => e.ok).map((e) => e.metadata);
+    return entries.map((e) => this.#status(e));
+  }
+
+  #status(e: BottleEntry): BottleStatus {
+    if (!e.ok) return { slug: e.slug, agent: '?', backend: '?', state: 'broken', engine: 'unknown', created: '', pendingProposals: 0, broken: e.error };
+    const m = e.metadata;
+    let waitingSince: string | undefined;
+    try {
+      waitingSince = waitingFromEvents(e.paths.eventsFile);
+    } catch { /* removed while reading */ }
+    return {
+      slug: m.slug, agent: m.agent, backend: m.backend, state: m.state ?? 'unknown',
+      engine: this.#engine.get(m.slug) ?? 'unknown', created: m.created, pendingProposals: 0,
+      ...(waitingSince ? { waitingSince } : {}),
+    };
+  }
+
+  // Asks each backend about its bottles (slow path: every ~10 s, never per file event).
+  // Returns whether anything changed.
+  async refreshEngine(): Promise<boolean> {
+    const byBackend = new Map<string, Metadata[]>();
+    for (const m of this.#metas) byBackend.set(m.backend, [...(byBackend.get(m.backend) ?? []), m]);
+    const next = new Map<string, EngineState | 'unknown'>();
+    for (const [name, list] of byBackend) {
+      try {
+        const backend = await this.#deps.backends(name as Metadata['backend'], this.#deps.env);
+        for (const [slug, st] of await backend.inspect(list)) next.set(slug, st);
+      } catch {
+        for (const m of list) next.set(m.slug, 'unknown');
+      }
+    }
+    const changed = next.size !== this.#engine.size || [...next].some(([k, v]) => this.#engine.get(k) !== v);
+    this.#engine = next;
+    return changed;
+  }
+
+  // Pending proposals of every bottle, or of one (a bottle gone meanwhile has none).
+  async proposals(slug?: string): Promise<ProposalRow[]> {
+    if (slug === undefined) return (await listProposals(this.#deps.root, {})).rows;
+    return this.#pendingOf(slug).catch(() => []);
+  }
+
+  // The hot path behind the bell: one bottle's queue, its decided ids by name (a decision file
+  // exists → decided), and one policy hash; no scan of the other bottles (listProposals does one).
+  async #pendingOf(slug: string): Promise<ProposalRow[]> {
+    const paths = bottlePaths(this.#deps.root, slug);
+    const [{ proposals }, decided, hash] = await Promise.all([
+      readQueue(paths.superviseQueue),
+      readdir(paths.superviseDecisions).then((names) => new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5))), () => new Set<string>()),
+      policyHash(policyFilePath(paths)),
+    ]);
+    return proposals.filter((p) => !decided.has(p.id)).map((p) => ({
+      id: p.id, slug, kind: p.kind, host: p.payload.host, reason: p.reason, created: p.created,
+      status: 'pending' as const, stale: isStale(p, hash),
+    }));
+  }
+}

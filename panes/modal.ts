@@ -1,0 +1,76 @@
+// The dashboard's modal boxes and the effects keys ask for, as plain data, plus the picker's
+// filter (pure). keys.ts moves between modals; actions.ts performs the effects.
+import type { BottleStatus } from '../lib/lifecycle/index.js';
+
+// Work the key reducer asks the outside world to do.
+export type Effect =
+  | { type: 'quit' }
+  | { type: 'picker' }
+  | { type: 'preflight'; agent: string }
+  | { type: 'launch'; agent: string }
+  | { type: 'attach'; slug: string }
+  | { type: 'stop'; slug: string }
+  | { type: 'plan-approve'; id: string; slug: string; headers?: Record<string, string> }
+  | { type: 'approve'; id: string; slug: string; headers?: Record<string, string> }
+  | { type: 'reject'; id: string; slug: string };
+
+export type Modal =
+  | { kind: 'picker'; agents: string[]; filter: string; cursor: number; error?: string }
+  | { kind: 'preflight'; agent: string; lines: string[]; blocked?: string }
+  /** y runs `effect`; anything else closes. */
+  | { kind: 'confirm'; title: string; lines: string[]; effect: Effect }
+  /** Route approval: which header to inject, naming host env vars. */
+  | { kind: 'header-form'; id: string; slug: string; host: string; field: 0 | 1; name: string; value: string; error?: string }
+  | { kind: 'help' }
+  /** Outside tmux: bring-up / teardown log shown in the dashboard itself. */
+  | { kind: 'log'; title: string; lines: string[]; done?: string };
+
+// One picker entry: a manifest agent and how many bottles of it exist.
+export interface PickerItem {
+  name: string;
+  running: number;
+}
+
+// Substring, case-insensitive; manifest order is kept.
+export function filterAgents(agents: readonly string[], filter: string): string[] {
+  const f = filter.trim().toLowerCase();
+  return f === '' ? [...agents] : agents.filter((a) => a.toLowerCase().includes(f));
+}
+
+// The picker's rows: filtered agents with their bottle counts.
+export function pickerItems(agents: readonly string[], filter: string, bottles: readonly BottleStatus[]): PickerItem[] {
+  return filterAgents(agents, filter).map((name) => ({
+    name,
+    running: bottles.filter((b) => b.agent === name && !b.broken).length,
+  }));
+}
+
+// The picker cursor after the filter changed or a move: always on an existing row.
+export function clampCursor(cursor: number, count: number): number {
+  return count === 0 ? 0 : Math.min(Math.max(0, cursor), count - 1);
+}
+
+// A header-form suggestion for a route host: api.github.com → GITHUB_TOKEN.
+export function suggestEnvVar(host: string): string {
+  const labels = host.replace(/:\d+$/, '').split('.').filter(Boolean);
+  const base = labels.length >= 2 ? labels[labels.length - 2]! : (labels[0] ?? 'API');
+  return `${base.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_TOKEN`;
+}
+
+// Bare names must look like env vars (UPPER_SNAKE): a pasted token such as ghp_x1Y2 does not.
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+// Validates the header form: the value must NAME host env vars (`Bearer ${GITHUB_TOKEN}` or a
+// bare `GITHUB_TOKEN`), never hold a secret, as `bottle proposals approve --header` demands.
+export function parseHeaderForm(name: string, value: string): { ok: true; headers: Record<string, string> } | { ok: false; error: string } {
+  const n = name.trim();
+  const v = value.trim();
+  if (!HEADER_NAME.test(n)) return { ok: false, error: 'header name: letters, digits and - only (e.g. Authorization)' };
+  if (v === '') return { ok: false, error: 'value: name a host env var, e.g. Bearer ${GITHUB_TOKEN}' };
+  if (ENV_NAME.test(v)) return { ok: true, headers: { [n]: v } };
+  if (!/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(v)) {
+    return { ok: false, error: 'value must name a host env var as ${NAME}; never type the secret itself' };
+  }
+  return { ok: true, headers: { [n]: v } };
+}

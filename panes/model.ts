@@ -1,0 +1,123 @@
+// AppState → ViewModel: which rows, labels, modal text and key hints the view shows. Pure.
+import { pickerItems, type Modal } from './modal.js';
+import {
+  agentHeader, agentRow, agentsLabel, fit, proposalHeader, proposalRow, proposalsLabel, sanitize,
+} from './rows.js';
+import { cursorIndex, pendingBySlug, type AppState } from './state.js';
+import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';
+
+export const FOOTER = 'j/k move  Tab pane  n new  Enter attach  x stop  a/r approve/reject  ? help  q quit';
+
+// The help modal's text: every key, what it does.
+export function helpLines(inTmux: boolean): string[] {
+  return [
+    'j / k, arrows   move the cursor',
+    'Tab             switch between the agents and proposals panes',
+    'n               new agent: pick one from the manifest, see its plan, y to start',
+    `Enter           ${inTmux ? "show the agent's claude session in the right pane" : "attach to the agent's claude session"}`,
+    'x               stop the agent under the cursor (asks first)',
+    'a               approve the proposal under the cursor (shows the policy change first)',
+    'r               reject the proposal under the cursor',
+    '?               this help',
+    'q               quit the dashboard; every bottle keeps running',
+    '',
+    'New proposals and agents waiting for input ring the bell and move the cursor to them.',
+  ];
+}
+
+export interface ModelOptions {
+  now: number;
+  inTmux: boolean;
+}
+
+// The whole screen for one state.
+export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewModel {
+  const pending = pendingBySlug(state);
+  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0 }));
+  const proposals = state.proposals.map((p) => proposalRow(p, { now: o.now, width: dims.width, fresh: (state.fresh.get(p.id) ?? 0) > o.now }));
+  const isNew = state.unseen > 0 || state.fresh.size > 0;
+  return {
+    agents: {
+      label: agentsLabel(state.bottles.length), header: agentHeader(dims.width), lines: agents,
+      cursor: cursorIndex(state, 'agents'), focused: state.focus === 'agents',
+      empty: 'no bottles: press n to start one',
+    },
+    proposals: {
+      label: proposalsLabel(state.proposals.length, isNew), header: proposalHeader(dims.width), lines: proposals,
+      cursor: cursorIndex(state, 'proposals'), focused: state.focus === 'proposals',
+      empty: 'no pending proposals',
+    },
+    ...(state.status ? { status: { text: sanitize(state.status.text), fg: state.status.level === 'error' ? 'red' : 'cyan' } } : {}),
+    footer: FOOTER,
+    ...(state.modal ? { modal: wrapModal(modalModel(state, state.modal, dims, o), dims.modalWidth) } : {}),
+  };
+}
+
+// Splits one line into pieces of at most `width` columns, at spaces where it can.
+export function wrapText(text: string, width: number): string[] {
+  if (width <= 0 || text.length <= width) return [text];
+  const out: string[] = [];
+  let rest = text;
+  const indent = /^\s*/.exec(text)![0].slice(0, Math.floor(width / 2));
+  while (rest.length > width) {
+    let cut = rest.lastIndexOf(' ', width);
+    if (cut <= indent.length) cut = width;
+    out.push(rest.slice(0, cut).trimEnd());
+    rest = indent + rest.slice(cut).trimStart();
+  }
+  out.push(rest);
+  return out;
+}
+
+// Long modal lines (reasons, diffs, plan paths) wrap instead of being cut at the box edge.
+function wrapModal(m: ModalModel, width: number): ModalModel {
+  return { ...m, lines: m.lines.flatMap((l) => wrapText(l.text, width).map((text) => ({ ...l, text }))) };
+}
+
+function plain(lines: readonly string[]): StyledLine[] {
+  return lines.map((text) => ({ text: sanitize(text) }));
+}
+
+// The text of one modal.
+export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOptions): ModalModel {
+  switch (modal.kind) {
+    case 'help':
+      return { title: 'Keys', lines: plain(helpLines(o.inTmux)), footer: 'any key closes' };
+    case 'picker': {
+      const items = pickerItems(modal.agents, modal.filter, state.bottles);
+      const lines: StyledLine[] = [{ text: `filter: ${modal.filter}_`, fg: 'cyan' }, { text: '' }];
+      if (modal.error) lines.push({ text: sanitize(modal.error), fg: 'red' });
+      else if (items.length === 0) lines.push({ text: modal.agents.length === 0 ? 'the manifest has no agents' : 'no agent matches', fg: 'gray' });
+      items.forEach((it, i) => {
+        const text = fit(`${it.name}${it.running > 0 ? ` (${it.running} running)` : ''}`, dims.modalWidth);
+        lines.push(i === modal.cursor ? { text, inverse: true } : { text });
+      });
+      return { title: 'New agent', lines, footer: 'type to filter  ↑/↓ (j/k) move  Enter pick  Esc clear/close' };
+    }
+    case 'preflight': {
+      const lines = plain(modal.lines);
+      if (modal.blocked) lines.push({ text: '' }, { text: sanitize(modal.blocked), fg: 'red' });
+      return { title: `Start ${modal.agent}?`, lines, footer: modal.blocked ? 'Esc close' : 'y start  N/Esc cancel' };
+    }
+    case 'confirm':
+      return { title: modal.title, lines: plain(modal.lines), footer: 'y yes  N/Esc no' };
+    case 'header-form': {
+      const field = (label: string, value: string, active: boolean): StyledLine =>
+        ({ text: `${label.padEnd(8)}${value}${active ? '_' : ''}`, ...(active ? { fg: 'cyan' as const } : {}) });
+      const lines: StyledLine[] = [
+        { text: sanitize(`route ${modal.host} for ${modal.slug}: the gateway injects this header`) },
+        { text: 'into the agent\'s requests; the value names host env vars, e.g. Bearer ${GITHUB_TOKEN}.' },
+        { text: '' },
+        field('header', modal.name, modal.field === 0),
+        field('value', modal.value, modal.field === 1),
+      ];
+      if (modal.error) lines.push({ text: '' }, { text: sanitize(modal.error), fg: 'red' });
+      return { title: 'Approve route', lines, footer: 'Tab field  Enter next  Esc cancel' };
+    }
+    case 'log': {
+      const lines = plain(modal.lines);
+      if (modal.done) lines.push({ text: '' }, { text: sanitize(modal.done), fg: /fail/i.test(modal.done) ? 'red' : 'green' });
+      return { title: modal.title, lines, footer: 'Esc close (the work continues in the background)', tail: true };
+    }
+  }
+}

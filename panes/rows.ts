@@ -1,0 +1,184 @@
+// Pure row renderers: a bottle or a proposal in, one fixed-width StyledLine out. Columns drop out
+// by priority when the pane is narrow, so a row never wraps (a wrapped row would shift the cursor).
+import type { BottleStatus } from '../lib/lifecycle/index.js';
+import type { ProposalRow } from '../lib/proposals/index.js';
+import type { StyledLine } from './view.js';
+
+// Compact age for a cell: 42s, 5m, 3h, 2d ('?' for an unparsable time).
+export function formatAge(iso: string, now: number): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return '?';
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+// Agent-supplied text goes to the operator's terminal: no control or bidi characters.
+export function sanitize(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?');
+}
+
+// Exactly `width` columns: truncated with an ellipsis, or padded.
+export function fit(text: string, width: number): string {
+  if (width <= 0) return '';
+  if (text.length > width) return width === 1 ? '…' : `${text.slice(0, width - 1)}…`;
+  return text.padEnd(width);
+}
+
+// A column: fixed `width`, or `flex` (min width, grows up to `max` with what is left). Lower
+// priority drops first when the pane is too narrow.
+export interface Column {
+  key: string;
+  title: string;
+  width?: number;
+  flex?: number;
+  max?: number;
+  priority: number;
+}
+
+// Which columns fit into `total` columns and how wide each is (one space between columns).
+// Spare room is shared evenly by flex columns, each capped at its max; the rest stays blank.
+export function layout(columns: readonly Column[], total: number): Map<string, number> {
+  let chosen = [...columns];
+  const need = (cols: Column[]) => cols.reduce((n, c) => n + (c.width ?? c.flex ?? 0), 0) + Math.max(0, cols.length - 1);
+  while (need(chosen) > total && chosen.length > 1) {
+    const lowest = chosen.reduce((lo, c) => (c.priority < lo.priority ? c : lo));
+    chosen = chosen.filter((c) => c !== lowest);
+  }
+  const widths = new Map<string, number>(chosen.map((c) => [c.key, c.width ?? c.flex ?? 0]));
+  let spare = Math.max(0, total - need(chosen));
+  for (;;) {
+    const open = chosen.filter((c) => c.flex !== undefined && (c.max === undefined || widths.get(c.key)! < c.max));
+    if (spare === 0 || open.length === 0) break;
+    const share = Math.max(1, Math.floor(spare / open.length));
+    for (const c of open) {
+      const add = Math.min(share, spare, c.max === undefined ? share : c.max - widths.get(c.key)!);
+      widths.set(c.key, widths.get(c.key)! + add);
+      spare -= add;
+      if (spare === 0) break;
+    }
+  }
+  return new Map(columns.filter((c) => widths.has(c.key)).map((c) => [c.key, widths.get(c.key)!]));
+}
+
+function joinCells(widths: Map<string, number>, cells: Record<string, string>): string {
+  return [...widths].map(([key, w]) => fit(cells[key] ?? '', w)).join(' ');
+}
+
+export const AGENT_COLUMNS: readonly Column[] = [
+  { key: 'mark', title: '', width: 1, priority: 100 },
+  { key: 'slug', title: 'SLUG', flex: 18, max: 28, priority: 99 },
+  { key: 'state', title: 'STATE', width: 9, priority: 98 },
+  { key: 'waiting', title: '', width: 7, priority: 97 },
+  { key: 'pending', title: 'PROP', width: 4, priority: 5 },
+  { key: 'age', title: 'AGE', width: 4, priority: 4 },
+  { key: 'agent', title: 'AGENT', flex: 8, max: 16, priority: 3 },
+  { key: 'backend', title: 'BACKEND', width: 7, priority: 2 },
+];
+
+const AGENT_ORDER = ['mark', 'slug', 'agent', 'backend', 'state', 'age', 'pending', 'waiting'];
+
+function ordered(cols: readonly Column[], order: string[]): Column[] {
+  return order.map((k) => cols.find((c) => c.key === k)!);
+}
+
+// Column header of the agents pane.
+export function agentHeader(width: number): string {
+  const cols = ordered(AGENT_COLUMNS, AGENT_ORDER);
+  return joinCells(layout(cols, width), Object.fromEntries(cols.map((c) => [c.key, c.title]))).trimEnd();
+}
+
+export interface AgentRowOptions {
+  now: number;
+  width: number;
+  /** The bottle whose session (or log) is in the right pane: `*` and bold. */
+  occupant?: string;
+  pending: number;
+}
+
+// The state cell: the engine's word wins when it contradicts metadata (a container that died).
+export function stateText(b: BottleStatus): string {
+  if (b.broken) return 'broken';
+  if (b.state === 'running' && b.engine !== 'running' && b.engine !== 'unknown') return b.engine;
+  return b.state;
+}
+
+// One agents-pane row.
+export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
+  const cols = ordered(AGENT_COLUMNS, AGENT_ORDER);
+  const occupant = b.slug === o.occupant;
+  const text = joinCells(layout(cols, o.width), {
+    mark: occupant ? '*' : '',
+    slug: sanitize(b.slug),
+    agent: sanitize(b.agent),
+    backend: sanitize(b.backend),
+    state: stateText(b),
+    age: b.created ? formatAge(b.created, o.now) : '',
+    pending: o.pending > 0 ? String(o.pending) : '',
+    waiting: b.waitingSince ? 'waiting' : '',
+  });
+  const state = stateText(b);
+  const fg = b.waitingSince ? 'yellow' : state === 'broken' || state === 'missing' || state === 'exited' ? 'red' : undefined;
+  return { text, ...(occupant ? { bold: true } : {}), ...(fg ? { fg } : {}) };
+}
+
+export const PROPOSAL_COLUMNS: readonly Column[] = [
+  { key: 'slug', title: 'BOTTLE', flex: 12, max: 24, priority: 99 },
+  { key: 'kind', title: 'KIND', width: 9, priority: 98 },
+  { key: 'host', title: 'HOST', flex: 20, max: 40, priority: 97 },
+  { key: 'age', title: 'AGE', width: 4, priority: 5 },
+  { key: 'stale', title: '', width: 5, priority: 90 },
+  { key: 'reason', title: 'REASON', flex: 10, priority: 3 },
+];
+
+const PROPOSAL_ORDER = ['slug', 'kind', 'host', 'age', 'stale', 'reason'];
+
+// Column header of the proposals pane.
+export function proposalHeader(width: number): string {
+  const cols = ordered(PROPOSAL_COLUMNS, PROPOSAL_ORDER);
+  return joinCells(layout(cols, width), Object.fromEntries(cols.map((c) => [c.key, c.title]))).trimEnd();
+}
+
+export interface ProposalRowOptions {
+  now: number;
+  width: number;
+  /** Arrived within the highlight window: green and bold. */
+  fresh: boolean;
+}
+
+// One proposals-pane row.
+export function proposalRow(p: ProposalRow, o: ProposalRowOptions): StyledLine {
+  const cols = ordered(PROPOSAL_COLUMNS, PROPOSAL_ORDER);
+  const text = joinCells(layout(cols, o.width), {
+    slug: sanitize(p.slug),
+    kind: p.kind,
+    host: sanitize(p.host),
+    age: formatAge(p.created, o.now),
+    stale: p.stale ? 'stale' : '',
+    reason: sanitize(p.reason),
+  });
+  return o.fresh ? { text, fg: 'green', bold: true } : { text };
+}
+
+// Border label of the agents pane.
+export function agentsLabel(count: number): string {
+  return `Agents (${count})`;
+}
+
+// Border label of the proposals pane; `(new!)` while something arrived unacknowledged.
+export function proposalsLabel(count: number, isNew: boolean): string {
+  return `Proposals (${count})${isNew ? ' (new!)' : ''}`;
+}
+
+// The dashboard pane's tmux border label: `bottle`, or `bottle (2 new!)` with a counter.
+export function dashLabel(unseen: number): string {
+  return unseen > 0 ? `bottle (${unseen} new!)` : 'bottle';
+}
+
+// The first row of a list window of `height` rows that keeps `cursor` visible.
+export function scrollTop(cursor: number, total: number, height: number): number {
+  if (height <= 0 || total <= height || cursor < height) return 0;
+  return Math.min(cursor - height + 1, total - height);
+}

@@ -1,0 +1,213 @@
+// The dashboard's state and the pure reducers over it: data arriving (with the notification
+// decision: what is new enough to ring), focus and cursor moves, the fresh-highlight clock.
+// Nothing here does I/O, so every rule is unit-tested without a terminal.
+import type { BottleStatus } from '../lib/lifecycle/index.js';
+import type { ProposalRow } from '../lib/proposals/index.js';
+import type { Modal } from './modal.js';
+
+export type PaneName = 'agents' | 'proposals';
+
+// The selected row by identity (slug / proposal id), with its index as the fallback when the
+// row goes away (an approved proposal: the cursor stays at the same height).
+export interface Cursor {
+  key?: string;
+  index: number;
+}
+
+export interface Status {
+  text: string;
+  level: 'info' | 'error';
+}
+
+export interface AppState {
+  bottles: readonly BottleStatus[];
+  /** Pending proposals of every bottle, oldest first (ids sort by creation time). */
+  proposals: readonly ProposalRow[];
+  focus: PaneName;
+  cursors: Record<PaneName, Cursor>;
+  /** The bottle whose session or log is in the right pane. */
+  occupant?: string;
+  /** Proposal id → time (ms) its green highlight ends. */
+  fresh: ReadonlyMap<string, number>;
+  /** Every proposal id this dashboard has shown: only unseen ids notify. */
+  seenProposals: ReadonlySet<string>;
+  /** Slugs currently known to wait for input: only a transition into waiting notifies. */
+  waiting: ReadonlySet<string>;
+  /** False until the first load: what exists at startup never rings. */
+  loaded: { bottles: boolean; proposals: boolean };
+  /** Notifications since the operator last pressed a key here (the border counter). */
+  unseen: number;
+  modal?: Modal;
+  status?: Status;
+}
+
+// How long a new proposal stays green.
+export const FRESH_MS = 10_000;
+
+// What the latest data brought that the operator should hear about (one bell per Notice).
+export interface Notice {
+  proposals: ProposalRow[];
+  /** Slugs that started waiting for input. */
+  waiting: string[];
+}
+
+export function initialState(): AppState {
+  return {
+    bottles: [], proposals: [], focus: 'agents',
+    cursors: { agents: { index: 0 }, proposals: { index: 0 } },
+    fresh: new Map(), seenProposals: new Set(), waiting: new Set(),
+    loaded: { bottles: false, proposals: false }, unseen: 0,
+  };
+}
+
+function keysOf(state: AppState, pane: PaneName): string[] {
+  return pane === 'agents' ? state.bottles.map((b) => b.slug) : state.proposals.map((p) => p.id);
+}
+
+// The cursor's row index in `pane` (-1 when the pane is empty).
+export function cursorIndex(state: AppState, pane: PaneName): number {
+  const keys = keysOf(state, pane);
+  if (keys.length === 0) return -1;
+  const c = state.cursors[pane];
+  const at = c.key !== undefined ? keys.indexOf(c.key) : -1;
+  return at >= 0 ? at : Math.min(Math.max(0, c.index), keys.length - 1);
+}
+
+// Re-pins both cursors to a key after the rows changed.
+function settleCursors(state: AppState): AppState {
+  const pin = (pane: PaneName): Cursor => {
+    const i = cursorIndex(state, pane);
+    return i < 0 ? { index: 0 } : { key: keysOf(state, pane)[i], index: i };
+  };
+  return { ...state, cursors: { agents: pin('agents'), proposals: pin('proposals') } };
+}
+
+export function selectedAgent(state: AppState): BottleStatus | undefined {
+  return state.bottles[cursorIndex(state, 'agents')];
+}
+
+export function selectedProposal(state: AppState): ProposalRow | undefined {
+  return state.proposals[cursorIndex(state, 'proposals')];
+}
+
+// Puts the cursor of `pane` on `key` (and focus there when asked).
+export function pointAt(state: AppState, pane: PaneName, key: string, focus = false): AppState {
+  const index = keysOf(state, pane).indexOf(key);
+  if (index < 0) return focus ? { ...state, focus: pane } : state;
+  return { ...state, ...(focus ? { focus: pane } : {}), cursors: { ...state.cursors, [pane]: { key, index } } };
+}
+
+// j/k and arrows: moves the focused pane's cursor, clamped.
+export function moveCursor(state: AppState, delta: number): AppState {
+  const keys = keysOf(state, state.focus);
+  if (keys.length === 0) return state;
+  const index = Math.min(keys.length - 1, Math.max(0, cursorIndex(state, state.focus) + delta));
+  return { ...state, cursors: { ...state.cursors, [state.focus]: { key: keys[index], index } } };
+}
+
+export function switchFocus(state: AppState): AppState {
+  return { ...state, focus: state.focus === 'agents' ? 'proposals' : 'agents' };
+}
+
+// New bottle list: notices agents that started waiting (not at startup, not twice in a row).
+export function withBottles(state: AppState, bottles: readonly BottleStatus[]): { state: AppState; notice?: Notice } {
+  const nowWaiting = new Set(bottles.filter((b) => b.waitingSince).map((b) => b.slug));
+  const started = state.loaded.bottles ? [...nowWaiting].filter((s) => !state.waiting.has(s)) : [];
+  let next = settleCursors({ ...state, bottles, waiting: nowWaiting, loaded: { ...state.loaded, bottles: true } });
+  if (next.occupant !== undefined && !bottles.some((b) => b.slug === next.occupant)) next = { ...next, occupant: undefined };
+  if (started.length === 0) return { state: next };
+  next = pointAt({ ...next, unseen: next.unseen + started.length }, 'agents', started[0]!);
+  return { state: next, notice: { proposals: [], waiting: started } };
+}
+
+// New proposal rows, for every bottle or (with `slug`) for one bottle; notices unseen ids.
+// On a notice the proposals pane takes the dashboard's focus, cursor on the earliest new one.
+export function withProposals(state: AppState, rows: readonly ProposalRow[], now: number, slug?: string): { state: AppState; notice?: Notice } {
+  const merged = slug === undefined ? [...rows] : [...state.proposals.filter((p) => p.slug !== slug), ...rows];
+  merged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const arrived = state.loaded.proposals ? merged.filter((p) => !state.seenProposals.has(p.id)) : [];
+  const seen = new Set(state.seenProposals);
+  for (const p of merged) seen.add(p.id);
+  let next = settleCursors({ ...state, proposals: merged, seenProposals: seen, loaded: { ...state.loaded, proposals: true } });
+  const live = new Set(merged.map((p) => p.id));
+  const fresh = new Map([...next.fresh].filter(([id]) => live.has(id)));
+  if (arrived.length === 0) return { state: { ...next, fresh } };
+  for (const p of arrived) fresh.set(p.id, now + FRESH_MS);
+  next = pointAt({ ...next, fresh, unseen: next.unseen + arrived.length }, 'proposals', arrived[0]!.id, true);
+  return { state: next, notice: { proposals: arrived, waiting: [] } };
+}
+
+// Drops bottles (and their proposals) that are gone from state, e.g. right after a stop.
+export function withoutBottle(state: AppState, slug: string): AppState {
+  return settleCursors({
+    ...state,
+    bottles: state.bottles.filter((b) => b.slug !== slug),
+    proposals: state.proposals.filter((p) => p.slug !== slug),
+    ...(state.occupant === slug ? { occupant: undefined } : {}),
+  });
+}
+
+// Two notices from one batch of changes make one bell.
+export function mergeNotices(a: Notice | undefined, b: Notice | undefined): Notice | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { proposals: [...a.proposals, ...b.proposals], waiting: [...a.waiting, ...b.waiting] };
+}
+
+// The operator pressed a key in the dashboard: the counter has been seen.
+export function acknowledge(state: AppState): AppState {
+  return state.unseen === 0 ? state : { ...state, unseen: 0 };
+}
+
+// Removes highlights whose time is up.
+export function expireFresh(state: AppState, now: number): AppState {
+  const fresh = new Map([...state.fresh].filter(([, until]) => until > now));
+  return fresh.size === state.fresh.size ? state : { ...state, fresh };
+}
+
+// When the next highlight ends (to schedule one repaint, not a poll), or undefined.
+export function nextExpiry(state: AppState): number | undefined {
+  let min: number | undefined;
+  for (const until of state.fresh.values()) if (min === undefined || until < min) min = until;
+  return min;
+}
+
+// Pending proposals per slug, for the agents pane's PROP column.
+export function pendingBySlug(state: AppState): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const p of state.proposals) counts.set(p.slug, (counts.get(p.slug) ?? 0) + 1);
+  return counts;
+}
+
+// The one-line text for display-message (agent-supplied text is sanitised by the caller).
+export function noticeText(n: Notice): string {
+  const parts: string[] = [];
+  if (n.proposals.length === 1) {
+    const p = n.proposals[0]!;
+    parts.push(`new ${p.kind} proposal from ${p.slug}: ${p.host}`);
+  } else if (n.proposals.length > 1) {
+    parts.push(`${n.proposals.length} new proposals`);
+  }
+  if (n.waiting.length === 1) parts.push(`${n.waiting[0]} is waiting for input`);
+  else if (n.waiting.length > 1) parts.push(`${n.waiting.length} agents are waiting for input`);
+  return `bottle: ${parts.join('; ')}`;
+}
+
+// Agents whose claude session can take the right pane, in pane order.
+export function attachable(state: AppState): BottleStatus[] {
+  return state.bottles.filter((b) => b.state === 'running' && !b.broken);
+}
+
+// The agent after (or before) `from` among attachable ones, wrapping; for ]/[ and after a stop.
+export function cycleAgent(state: AppState, from: string | undefined, step: 1 | -1, exclude?: string): BottleStatus | undefined {
+  const all = state.bottles;
+  const ok = new Set(attachable(state).filter((b) => b.slug !== exclude).map((b) => b.slug));
+  if (ok.size === 0) return undefined;
+  const at = from === undefined ? -1 : all.findIndex((b) => b.slug === from);
+  const start = at >= 0 ? at : step === 1 ? -1 : all.length;
+  for (let i = 1; i <= all.length; i++) {
+    const b = all[(((start + step * i) % all.length) + all.length) % all.length]!;
+    if (ok.has(b.slug)) return b;
+  }
+  return undefined;
+}

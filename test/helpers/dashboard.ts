@@ -1,0 +1,115 @@
+// `bottle dashboard` in a private tmux server, on the fake backend and a temp state dir, for
+// the dashboard's real-tmux tests and its bench. The dashboard runs from source (tsx) as the
+// first pane's command; its exit code is written to a file (pane_dead_status is unreliable).
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lifecycleDeps, startBottle } from '../../lib/lifecycle/index.js';
+import { locateManifest, readManifest } from '../../lib/manifest/index.js';
+import { projectRoot } from '../../lib/paths.js';
+import { preparePlan } from '../../lib/plan/index.js';
+import { policyFilePath } from '../../lib/policy-edit/index.js';
+import { writeProposal, type Proposal, type ProposalKind } from '../../lib/proposals/index.js';
+import { bottlePaths } from '../../lib/state/index.js';
+import { RIGHT_PANE_OPTION } from '../../tmux/right-pane.js';
+import { tsxArgv } from './cli.js';
+import { pollUntil, startTmuxServer, type Finalizable, type TmuxTestServer } from './tmux.js';
+
+export const EXAMPLE_MANIFEST = join(projectRoot(), 'examples', 'bottle.yaml');
+
+// Generous: tsx start-up plus a loaded 2-core machine.
+export const SLOW = { timeoutMs: 20_000 };
+
+// The dashboard's env besides the tmux harness's: fake engine, temp state, dummy credentials.
+export function dashboardEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    BOTTLE_STATE_DIR: stateDir,
+    BOTTLE_TEST_BACKEND: 'fake',
+    BOTTLE_FROM_SOURCE: '1',
+    BOTTLE_FAKE_STEP_MS: '150',
+    ANTHROPIC_API_KEY: 'sk-test-dummy',
+    GITHUB_TOKEN: 'ghp-test-dummy',
+    ...extra,
+  };
+}
+
+// argv of the CLI from source.
+export function bottleArgv(...args: string[]): string[] {
+  return [process.execPath, ...tsxArgv(), join(projectRoot(), 'commands', 'main.ts'), ...args];
+}
+
+export interface DashboardHarness {
+  srv: TmuxTestServer;
+  /** The dashboard's pane. */
+  dash: string;
+  stateDir: string;
+  env: Record<string, string>;
+  /** Polls the dashboard's screen (default) or another pane. */
+  waitFor(re: RegExp, target?: string): Promise<string>;
+  /** Key names, one send-keys each, spaced so none is taken as a paste. */
+  keys(...names: string[]): Promise<void>;
+  /** The right pane's id, as recorded in the window option. */
+  rightPane(): Promise<string | undefined>;
+  /** Waits for the dashboard process to exit; its exit code. */
+  exitCode(): Promise<number>;
+  /** Starts the dashboard again in its pane (respawn-pane -k: same pane id), like a new `bottle tmux`. */
+  restart(): Promise<void>;
+  /** A running fake bottle made in-process (not through the dashboard); its slug. */
+  startFake(agent: string): Promise<string>;
+  propose(slug: string, host: string, kind?: ProposalKind): Promise<Proposal>;
+}
+
+export interface DashboardHarnessOptions {
+  env?: Record<string, string>;
+  args?: string[];
+  width?: number;
+  height?: number;
+  /** Run with TMUX and TMUX_PANE unset: the dashboard's outside-tmux mode, in a tmux pane. */
+  outsideTmux?: boolean;
+  /** Bottles to create before the dashboard starts. */
+  before?: (h: Pick<DashboardHarness, 'startFake' | 'propose' | 'stateDir'>) => Promise<void>;
+}
+
+export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptions = {}): Promise<DashboardHarness> {
+  // A short temp path: the dashboard's IPC socket lives under it (unix sockets: 108 bytes max).
+  const dir = await mkdtemp(join(tmpdir(), 'bottle-dash-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const stateDir = join(dir, 'state');
+  await mkdir(stateDir, { recursive: true });
+  const env = dashboardEnv(stateDir, opts.env);
+  const inProcEnv = { ...process.env, ...env, BOTTLE_FAKE_STEP_MS: '0' };
+  const startFake = async (agent: string): Promise<string> => {
+    const loaded = readManifest(locateManifest({ flag: EXAMPLE_MANIFEST, cwd: projectRoot(), env: inProcEnv }));
+    const plan = preparePlan(loaded, agent, {}, inProcEnv);
+    const meta = await startBottle(lifecycleDeps(inProcEnv), plan, loaded.manifest.agents[agent]!, { log: () => undefined, signal: new AbortController().signal });
+    return meta.slug;
+  };
+  const propose = (slug: string, host: string, kind: ProposalKind = 'allowlist') =>
+    writeProposal(bottlePaths(stateDir, slug).superviseQueue, { kind, host, reason: `need ${host} for the build` }, { policyFile: policyFilePath(bottlePaths(stateDir, slug)) });
+  if (opts.before) await opts.before({ startFake, propose, stateDir });
+
+  const rcFile = join(dir, 'dashboard.rc');
+  const argv = [
+    ...(opts.outsideTmux ? ['env', '-u', 'TMUX', '-u', 'TMUX_PANE'] : []),
+    ...bottleArgv('dashboard', '--manifest', EXAMPLE_MANIFEST, ...(opts.args ?? [])),
+  ];
+  // The trap keeps this shell alive through a Ctrl-C meant for a foreground child (a trapped
+  // signal, unlike an ignored one, is reset to the default in the children).
+  const command = ['sh', '-c', 'trap true INT; rc=$1; shift; "$@"; echo $? > "$rc"; exec sleep 3600', 'sh', rcFile, ...argv];
+  const srv = await startTmuxServer(t, { width: opts.width ?? 160, height: opts.height ?? 40, env, command });
+  const h: DashboardHarness = {
+    srv, dash: srv.pane, stateDir, env, startFake, propose,
+    waitFor: (re, target) => srv.waitForText(re, { ...SLOW, ...(target ? { target } : {}) }),
+    keys: (...names) => srv.sendKeys(names, { spacingMs: 120 }),
+    rightPane: async () => (await srv.client.showOption({ scope: 'window', target: srv.pane, name: RIGHT_PANE_OPTION }))?.trim(),
+    restart: async () => {
+      await rm(rcFile, { force: true });
+      await srv.client.respawn({ target: srv.pane, command });
+    },
+    exitCode: () => pollUntil('the dashboard to exit', async () => (existsSync(rcFile) ? readFileSync(rcFile, 'utf8').trim() || undefined : undefined), {
+      ...SLOW, describe: async () => `dashboard screen:\n${await srv.capture().catch((e: Error) => e.message)}`,
+    }).then((n) => Number(n)),
+  };
+  return h;
+}

@@ -1,0 +1,162 @@
+// `bottle dashboard` on a real tmux server (private socket) with the fake backend: the operator's
+// day (SPEC §1) driven through send-keys and read back with capture-pane.
+import t from 'tap';
+import { bottleProcess } from '../helpers/cli.js';
+import { SLOW, startDashboard, type DashboardHarness } from '../helpers/dashboard.js';
+import { pollUntil, tmuxSkipReason } from '../helpers/tmux.js';
+
+const skip = await tmuxSkipReason();
+
+async function panes(h: DashboardHarness) {
+  return (await h.srv.client.listPanes()).filter((p) => p.session === h.srv.session);
+}
+
+async function activePane(h: DashboardHarness): Promise<string | undefined> {
+  return (await panes(h)).find((p) => p.active)?.paneId;
+}
+
+// Polls until the screen no longer matches (a modal went away), dumping it on timeout.
+async function waitGone(h: DashboardHarness, re: RegExp): Promise<void> {
+  let last = '';
+  await pollUntil(`${re} to disappear`, async () => !re.test((last = await h.srv.capture())), { ...SLOW, describe: () => last });
+}
+
+async function rightPaneId(h: DashboardHarness): Promise<string> {
+  return pollUntil('a right pane', () => h.rightPane(), SLOW);
+}
+
+t.test('n: picker filters, preflight shows the plan, y brings the agent up in the right pane', { skip }, async (t) => {
+  const h = await startDashboard(t);
+  await h.waitFor(/Agents \(0\)/);
+  await h.keys('n');
+  await h.waitFor(/New agent[\s\S]*implementer[\s\S]*reviewer/);
+  await h.keys('R', 'E', 'v');
+  // Whole frames only: a capture can catch blessed's output half-drawn, so wait for the last part too.
+  const filtered = await h.waitFor(/filter: REv_[\s\S]*reviewer[\s\S]*Enter pick/);
+  t.notMatch(filtered, /implementer/, 'substring, case-insensitive filter');
+  t.match(filtered, /reviewer/);
+  await h.keys('Escape');
+  await h.waitFor(/filter: _[\s\S]*implementer/);
+  await h.keys('Escape');
+  // Regression (predecessor): a closed modal stayed on screen until the next tick.
+  await waitGone(h, /New agent/);
+
+  await h.keys('n');
+  await h.waitFor(/New agent/);
+  await h.keys('i', 'm', 'p', 'Enter');
+  const plan = await h.waitFor(/Start implementer\?[\s\S]*y start\s+N\/Esc cancel/);
+  t.match(plan, /routes\s+api\.github\.com\s+Authorization ← \$GITHUB_TOKEN/, 'the preflight shows the plan');
+  t.match(plan, /y start\s+N\/Esc cancel/);
+  await h.keys('y');
+  await waitGone(h, /Start implementer\?/);
+
+  const right = await rightPaneId(h);
+  await h.waitFor(/\[fake\] creating networks \(implementer\)/, right);
+  t.equal(await activePane(h), h.dash, 'focus stays in the dashboard during bring-up');
+  const session = await h.waitFor(/fake claude for (implementer-[a-z2-7]{6})/, right);
+  const slug = /fake claude for (implementer-[a-z2-7]{6})/.exec(session)![1]!;
+  t.equal(await h.rightPane(), right, 'the same pane went from the log to the session');
+  await pollUntil('focus in the right pane', async () => (await activePane(h)) === right, SLOW);
+  await h.waitFor(new RegExp(`\\* ${slug}`));
+  t.match((await panes(h)).find((p) => p.paneId === right)?.label, new RegExp(`implementer ${slug}`), 'the pane label names the agent');
+  t.equal((await panes(h)).length, 2, 'no pane left behind');
+});
+
+t.test('Enter respawns the same pane; x stops and slides to the next agent, then closes the pane', { skip }, async (t) => {
+  let first = '';
+  let second = '';
+  const h = await startDashboard(t, {
+    before: async (x) => {
+      first = await x.startFake('implementer');
+      second = await x.startFake('reviewer');
+    },
+  });
+  await h.waitFor(new RegExp(`${first}[\\s\\S]*${second}`));
+  await h.keys('Enter');
+  const right = await rightPaneId(h);
+  await h.waitFor(new RegExp(`fake claude for ${first}: --session-id`), right);
+  await h.keys('j', 'Enter');
+  await h.waitFor(new RegExp(`fake claude for ${second}`), right);
+  t.equal(await h.rightPane(), right, 'Enter on another row respawned the same pane id');
+  t.equal((await panes(h)).length, 2);
+  await h.waitFor(new RegExp(`\\* ${second}`));
+
+  // The operator closes the right pane by hand: the next use re-creates it.
+  t.equal((await h.srv.tmux(['kill-pane', '-t', right])).exitCode, 0);
+  await h.keys('Enter');
+  const again = await pollUntil('a new right pane', async () => {
+    const id = await h.rightPane();
+    return id && id !== right && (await panes(h)).some((p) => p.paneId === id) ? id : undefined;
+  }, SLOW);
+  await h.waitFor(new RegExp(`fake claude for ${second}`), again);
+
+  await h.keys('x');
+  await h.waitFor(new RegExp(`Stop ${second}\\?`));
+  await h.keys('y');
+  await h.waitFor(/\[fake\] stopping agent/, again);
+  await h.waitFor(new RegExp(`fake claude for ${first}`), again);
+  t.equal(await h.rightPane(), again, 'the next agent took the same pane');
+  const screen = await h.waitFor(new RegExp(`Agents \\(1\\)[\\s\\S]*\\* ${first}[\\s\\S]*Proposals`));
+  t.notMatch(screen, new RegExp(`│[ *] ${second}`), 'the stopped bottle is gone from the list');
+  t.match(screen, new RegExp(`\\* ${first}`), 'the next agent is the occupant');
+
+  await h.keys('x');
+  await h.waitFor(new RegExp(`Stop ${first}\\?`));
+  await h.keys('y');
+  await pollUntil('the right pane to close', async () => (await panes(h)).length === 1 && (await h.rightPane()) === undefined, SLOW);
+  await h.waitFor(/no bottles: press n/);
+});
+
+t.test('a failed bring-up keeps its log in the right pane and says so', { skip }, async (t) => {
+  const h = await startDashboard(t, { env: { BOTTLE_FAKE_FAIL: 'launch' } });
+  await h.waitFor(/Agents \(0\)/);
+  await h.keys('n');
+  await h.waitFor(/New agent/);
+  await h.keys('r', 'e', 'v', 'Enter');
+  await h.waitFor(/Start reviewer\?/);
+  await h.keys('y');
+  const right = await rightPaneId(h);
+  await h.waitFor(/bring-up failed: fake launch failure/, right);
+  await h.waitFor(/start of reviewer-[a-z2-7]{6} failed: fake launch failure/);
+  t.ok((await panes(h)).some((p) => p.paneId === right), 'the log stays readable');
+  t.equal(await activePane(h), h.dash, 'focus did not move to a session that never came');
+});
+
+t.test('q exits 0 and leaves every bottle running, even one still coming up', { skip }, async (t) => {
+  let existing = '';
+  const h = await startDashboard(t, {
+    env: { BOTTLE_FAKE_STEP_MS: '600' },
+    before: async (x) => { existing = await x.startFake('implementer'); },
+  });
+  await h.waitFor(new RegExp(existing));
+  const ipc = (await h.srv.client.showOption({ scope: 'session', target: h.dash, name: '@bottle-ipc' }))?.trim();
+  t.match(ipc, /ipc\/dashboard-\d+\.sock$/);
+  t.equal((await h.srv.client.showOption({ scope: 'session', target: h.dash, name: '@bottle-dash' }))?.trim(), h.dash);
+  await h.keys('n');
+  await h.waitFor(/New agent/);
+  await h.keys('r', 'e', 'v', 'Enter');
+  await h.waitFor(/Start reviewer\?/);
+  await h.keys('y');
+  await h.waitFor(/\[fake\] creating networks/, await rightPaneId(h));
+  await h.keys('q');
+  t.equal(await h.exitCode(), 0);
+  t.equal(await h.srv.client.showOption({ scope: 'session', target: h.dash, name: '@bottle-ipc' }), undefined, 'the IPC option is removed');
+  t.equal(await h.srv.client.showOption({ scope: 'session', target: h.dash, name: '@bottle-dash' }), undefined);
+  const env = { ...process.env, ...h.env };
+  const states = await pollUntil('both bottles running after q', async () => {
+    const r = await bottleProcess(['ls', '--json'], { env });
+    const rows = JSON.parse(r.stdout) as { slug: string; agent: string; state: string; engine: string }[];
+    return rows.length === 2 && rows.every((x) => x.state === 'running' && x.engine === 'running') ? rows : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 500 });
+  t.same(states.map((x) => x.agent).sort(), ['implementer', 'reviewer'], 'the bring-up finished after the dashboard quit');
+
+  // The next dashboard finds the bottles and adopts the right pane with its occupant.
+  const right = await rightPaneId(h);
+  const reviewer = states.find((x) => x.agent === 'reviewer')!.slug;
+  await h.restart();
+  await h.waitFor(new RegExp(`Agents \\(2\\)[\\s\\S]*\\* ${reviewer}`));
+  await h.keys('Enter');
+  await h.waitFor(new RegExp(`fake claude for ${existing}`), right);
+  t.equal(await h.rightPane(), right, 'the adopted pane was reused, not split again');
+  t.equal((await panes(h)).length, 2);
+});

@@ -1,0 +1,144 @@
+// The keyboard contract: main keys, picker (filter, j/k, Esc clears then closes), preflight y/N,
+// confirmations, the route header form; and the blessed key normalisation.
+import t from 'tap';
+import type { BottleStatus } from '../../lib/lifecycle/index.js';
+import type { ProposalRow } from '../../lib/proposals/index.js';
+import { handleKey } from '../../panes/keys.js';
+import { clampCursor, filterAgents, parseHeaderForm, pickerItems, suggestEnvVar, type Modal } from '../../panes/modal.js';
+import { normaliseKey, tagged } from '../../panes/screen.js';
+import { initialState, withBottles, withProposals, type AppState } from '../../panes/state.js';
+import type { KeyPress } from '../../panes/view.js';
+
+const b = (slug: string): BottleStatus => ({ slug, agent: slug.split('-')[0]!, backend: 'fake', state: 'running', engine: 'running', created: '', pendingProposals: 0 });
+const route: ProposalRow = { id: '20260301T110000000Z-000000000001', slug: 'a-aaaaaa', kind: 'route', host: 'api.github.com', reason: 'r', created: '', status: 'pending', stale: false };
+const allow: ProposalRow = { ...route, id: '20260301T110000000Z-000000000002', kind: 'allowlist', host: 'example.com' };
+
+const k = (name: string): KeyPress => (name.length === 1 ? { name, ch: name } : { name });
+
+function press(s: AppState, ...names: string[]) {
+  let state = s;
+  const effects = [];
+  for (const n of names) {
+    const r = handleKey(state, k(n));
+    state = r.state;
+    effects.push(...r.effects);
+  }
+  return { state, effects };
+}
+
+const base = (): AppState => withProposals(withBottles(initialState(), [b('a-aaaaaa'), b('b-bbbbbb')]).state, [route, allow], 0).state;
+const picker = (agents = ['implementer', 'reviewer', 'jk-tool']): AppState => ({ ...base(), modal: { kind: 'picker', agents, filter: '', cursor: 0 } });
+
+t.test('filterAgents: substring, case-insensitive, manifest order', async (t) => {
+  t.same(filterAgents(['Implementer', 'reviewer', 'docs'], 'E'), ['Implementer', 'reviewer']);
+  t.same(filterAgents(['a', 'b'], '  '), ['a', 'b']);
+  t.same(pickerItems(['a', 'b'], '', [b('a-aaaaaa'), b('a-cccccc')]), [{ name: 'a', running: 2 }, { name: 'b', running: 0 }]);
+  t.equal(clampCursor(5, 2), 1);
+  t.equal(clampCursor(-1, 2), 0);
+  t.equal(clampCursor(3, 0), 0);
+});
+
+t.test('main keys: move, Tab, Enter attaches, q quits, n opens the picker', async (t) => {
+  t.same(press(base(), 'j').state.cursors.agents.key, 'b-bbbbbb');
+  t.same(press(base(), 'down', 'up').state.cursors.agents.key, 'a-aaaaaa');
+  t.equal(press(base(), 'tab').state.focus, 'proposals');
+  t.same(press(base(), 'j', 'enter').effects, [{ type: 'attach', slug: 'b-bbbbbb' }]);
+  t.same(press(base(), 'q').effects, [{ type: 'quit' }]);
+  t.same(press(base(), 'C-c').effects, [{ type: 'quit' }]);
+  t.same(press(base(), 'n').effects, [{ type: 'picker' }]);
+  t.equal(press(base(), '?').state.modal?.kind, 'help');
+  t.equal(press(base(), '?', 'x').state.modal, undefined, 'any key closes help');
+  t.equal(press({ ...base(), unseen: 4 }, 'j').state.unseen, 0, 'a key acknowledges the counter');
+});
+
+t.test('picker: type to filter, j/k only while the filter is empty, Esc clears then closes', async (t) => {
+  let r = press(picker(), 'j');
+  t.equal((r.state.modal as Extract<Modal, { kind: 'picker' }>).cursor, 1, 'j moves');
+  r = press(picker(), 'r', 'e', 'v');
+  t.equal((r.state.modal as Extract<Modal, { kind: 'picker' }>).filter, 'rev');
+  r = press(picker(), 'j', 'k', 'j', 'k');
+  t.equal((r.state.modal as Extract<Modal, { kind: 'picker' }>).filter, '', 'j/k moved');
+  r = press(picker(), 't', 'j', 'k');
+  t.equal((r.state.modal as Extract<Modal, { kind: 'picker' }>).filter, 'tjk', 'once filtering, j and k are text (agent names contain them)');
+  r = press(picker(), 'e', 'down', 'enter');
+  t.same(r.effects, [{ type: 'preflight', agent: 'reviewer' }]);
+  t.equal(r.state.modal, undefined, 'the picker closes on Enter');
+  r = press(picker(), 'z', 'z', 'backspace');
+  t.equal((r.state.modal as Extract<Modal, { kind: 'picker' }>).filter, 'z');
+  t.same(press(picker(), 'z', 'z', 'enter').effects, [], 'nothing matches: Enter does nothing');
+  r = press(picker(), 'x', 'escape');
+  t.equal(r.state.modal?.kind, 'picker', 'first Esc clears the filter');
+  t.equal((r.state.modal as Extract<Modal, { kind: 'picker' }>).filter, '');
+  t.equal(press(picker(), 'x', 'escape', 'escape').state.modal, undefined, 'second Esc closes');
+  t.same(press(picker(), 'enter').effects, [{ type: 'preflight', agent: 'implementer' }]);
+});
+
+t.test('preflight: y launches, N/Enter/Esc cancel, blocked plans refuse y', async (t) => {
+  const pre: AppState = { ...base(), modal: { kind: 'preflight', agent: 'reviewer', lines: ['agent reviewer'] } };
+  t.same(press(pre, 'y').effects, [{ type: 'launch', agent: 'reviewer' }]);
+  t.equal(press(pre, 'y').state.modal, undefined, 'the modal closes at once');
+  for (const key of ['N', 'n', 'enter', 'escape']) {
+    const r = press(pre, key);
+    t.same([r.effects, r.state.modal], [[], undefined], `${key} cancels`);
+  }
+  t.equal(press(pre, 'j').state.modal?.kind, 'preflight', 'other keys are ignored');
+  const blocked: AppState = { ...base(), modal: { kind: 'preflight', agent: 'x', lines: [], blocked: 'env missing' } };
+  t.same(press(blocked, 'y').effects, []);
+});
+
+t.test('x asks, then stops; a/r act on the proposal under the cursor', async (t) => {
+  let r = press(base(), 'x');
+  t.equal(r.state.modal?.kind, 'confirm');
+  t.same(press(r.state, 'y').effects, [{ type: 'stop', slug: 'a-aaaaaa' }]);
+  t.same(press(r.state, 'n').effects, []);
+  r = press(base(), 'a');
+  t.same(r.effects, [], 'a in the agents pane does nothing...');
+  t.match(r.state.status?.text, /Tab to the proposals pane/, '...but says why');
+  r = press(base(), 'tab', 'j', 'a');
+  t.same(r.effects, [{ type: 'plan-approve', id: allow.id, slug: 'a-aaaaaa' }], 'allowlist: straight to the diff');
+  r = press(base(), 'tab', 'r');
+  t.equal(r.state.modal?.kind, 'confirm');
+  t.same(press(r.state, 'y').effects, [{ type: 'reject', id: route.id, slug: 'a-aaaaaa' }]);
+});
+
+t.test('route approval: the header form, validated, then the diff', async (t) => {
+  let r = press(base(), 'tab', 'a');
+  const form = r.state.modal as Extract<Modal, { kind: 'header-form' }>;
+  t.equal(form.kind, 'header-form');
+  t.equal(form.name, 'Authorization');
+  t.equal(form.value, 'Bearer ${GITHUB_TOKEN}', 'suggested from the host');
+  t.same(press(r.state, 'enter').effects, [{ type: 'plan-approve', id: route.id, slug: 'a-aaaaaa', headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } }]);
+  r = press(r.state, 'C-u', ...'ghp_x1Y2', 'enter');
+  t.same(r.effects, [], 'a literal token is refused');
+  t.match((r.state.modal as Extract<Modal, { kind: 'header-form' }>).error, /never type the secret/);
+  r = press(r.state, 'C-u', 'T', 'O', 'K', 'tab', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'X', 'enter');
+  t.same(r.effects, [{ type: 'plan-approve', id: route.id, slug: 'a-aaaaaa', headers: { X: 'TOK' } }], 'Tab switches fields; a bare env name is allowed');
+  t.equal(press(press(base(), 'tab', 'a').state, 'escape').state.modal, undefined);
+});
+
+t.test('parseHeaderForm and suggestEnvVar', async (t) => {
+  t.same(parseHeaderForm('Authorization', 'Bearer ${GH}'), { ok: true, headers: { Authorization: 'Bearer ${GH}' } });
+  t.equal(parseHeaderForm('Bad Name', 'X').ok, false);
+  t.equal(parseHeaderForm('X', '').ok, false);
+  t.equal(parseHeaderForm('X', 'ghp_abc123 literal').ok, false);
+  t.equal(suggestEnvVar('api.github.com'), 'GITHUB_TOKEN');
+  t.equal(suggestEnvVar('registry.npm-js.org:443'), 'NPM_JS_TOKEN');
+});
+
+t.test('normaliseKey: blessed quirks', async (t) => {
+  t.equal(normaliseKey('\r', { name: 'return' }), undefined, 'the duplicate return before enter is dropped');
+  t.same(normaliseKey('\r', { name: 'enter' }), { name: 'enter' });
+  t.same(normaliseKey('G', { name: 'g', shift: true }), { name: 'G', ch: 'G' });
+  t.same(normaliseKey('?', { name: undefined }), { name: '?', ch: '?' });
+  t.same(normaliseKey('\t', { name: 'tab', shift: true }), { name: 'S-tab' });
+  t.same(normaliseKey('\x03', { name: 'c', ctrl: true }), { name: 'C-c' });
+  t.same(normaliseKey(undefined, { name: 'down' }), { name: 'down' });
+  t.equal(tagged({ text: 'a{b}', fg: 'green', bold: true }), '{bold}{green-fg}a{open}b{close}{/green-fg}{/bold}', 'text is escaped');
+});
+
+t.test('x on a bottle that is already stopping only says so', async (t) => {
+  const s = withBottles(initialState(), [{ ...b('a-aaaaaa'), state: 'stopping' }]).state;
+  const r = press(s, 'x');
+  t.equal(r.state.modal, undefined);
+  t.match(r.state.status?.text, /already stopping/);
+});
