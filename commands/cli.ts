@@ -26,18 +26,18 @@ export function buildProgram(ctx: Ctx, outcome: Outcome): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s) })
     .exitOverride();
-  registerDoctor(program, ctx, outcome);
-  registerManifest(program, ctx, outcome);
+  registerTmux(program, ctx, outcome);
+  registerDashboard(program, ctx, outcome);
   registerStart(program, ctx, outcome);
-  registerPolicy(program, ctx, outcome);
-  registerScan(program, ctx, outcome);
-  registerSidecar(program, ctx, outcome);
+  registerLifecycleVerbs(program, ctx, outcome);
   registerProposals(program, ctx, outcome);
   registerAllowlist(program, ctx, outcome);
   registerImages(program, ctx, outcome);
-  registerLifecycleVerbs(program, ctx, outcome);
-  registerDashboard(program, ctx, outcome);
-  registerTmux(program, ctx, outcome);
+  registerDoctor(program, ctx, outcome);
+  registerManifest(program, ctx, outcome);
+  registerPolicy(program, ctx, outcome);
+  registerScan(program, ctx, outcome);
+  registerSidecar(program, ctx, outcome);
   return program;
 }
 

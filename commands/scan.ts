@@ -65,7 +65,7 @@ export function formatFinding(f: ScanReport['findings'][number]): string {
 export function registerScan(program: Command, ctx: Ctx, outcome: Outcome): void {
   program
     .command('scan')
-    .description('Scan files, a directory (honouring .gitignore) or stdin (-) for secrets; exit 1 if any are found')
+    .description('scan files, a directory (honouring .gitignore) or stdin (-) for secrets; exit 1 if any are found')
     .argument('[path]', 'file, directory, or - for stdin', '.')
     .option('--json', 'print {findings, files, skipped} as JSON')
     .action(async (target: string, opts: { json?: boolean }) => {
