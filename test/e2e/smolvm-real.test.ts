@@ -54,3 +54,33 @@ await t.test(`real smolvm: pack ${IMAGE} via the endpoint, boot it, exec, tear d
   await smolvm.delete(name);
   t.notOk((await smolvm.list()).some((m) => m.name === name), 'gone from machine ls');
 });
+
+// The whole backend on real smolvm: also checks the assumptions the fake cannot (exec runs as
+// root, runuser gives node, the VM's env reaches exec'd processes, TSI confines the VM).
+const hasSidecars = await gate?.docker?.getImage('bottle-sidecars:latest').inspect().then(() => true, () => false);
+const noBackend = noRoundTrip || (!hasSidecars && 'bottle-sidecars:latest is not built (bottle images build)');
+
+await t.test('real smolvm: backend launch → exec as node through the bundle → teardown', { skip: noBackend }, async (t) => {
+  const { SmolvmBackend, smolvmEngine } = await import('../../lib/backends/smolvm/index.js');
+  const { makeBottleDir, sampleContext, samplePlan } = await import('../fixtures/docker/bottle.js');
+  const docker = gate!.docker!;
+  const root = await mkdtemp(join(tmpdir(), 'bottle-smolvm-backend-real-'));
+  const slug = `e2e-vm-${randomBytes(3).toString('hex')}`;
+  const backend = new SmolvmBackend(smolvmEngine(docker), new SmolvmClient(), { env: {}, cacheDir: join(root, 'cache') });
+  const meta = { schema: 1 as const, slug, agent: 'tester', backend: 'smolvm' as const, created: new Date().toISOString(), resources: {} };
+  t.teardown(async () => {
+    await backend.teardown(meta, () => undefined).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  });
+  const ctx = sampleContext(makeBottleDir(join(root, 'state'), slug), slug);
+  const result = await backend.launch(samplePlan({ backend: 'smolvm', image: IMAGE }), ctx);
+  t.comment(ctx.lines.join('\n'));
+  const ip = (result.backendData as { bundleIp: string }).bundleIp;
+  const sh = (cmd: string) => backend.exec(meta, ['sh', '-c', cmd]);
+  t.match((await sh('id -un; echo $HOME; echo $HTTPS_PROXY')).stdout, new RegExp(`^node\\n/home/node\\nhttp://${ip.replace(/\./g, '\\.')}:8888`));
+  t.match((await sh(`curl -s -o /dev/null -m 10 -w '%{http_code}' http://${ip}:9100/mcp`)).stdout, /^[1-5]\d\d$/, 'supervise reachable on the bundle IP');
+  t.not((await sh('curl -s -m 5 --noproxy "*" http://127.0.0.1:9 || exit 9')).exitCode, 0, 'host loopback is not reachable');
+  t.not((await sh(`nc -z -w 5 ${ip} 22 || exit 9`)).exitCode, 0, 'no other port on the bundle IP answers');
+  await backend.teardown(meta, () => undefined);
+  t.equal((await backend.inspect([meta])).get(slug), 'missing');
+});

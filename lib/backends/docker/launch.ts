@@ -55,7 +55,8 @@ export async function defaultBundleUser(engine: DockerEngine): Promise<string> {
   return `${process.getuid()}:${process.getgid()}`;
 }
 
-function checkRequiredPaths(dp: DockerPlan): void {
+// Host files the bundle or provisioning needs, checked before anything is created (smolvm reuses it).
+export function checkRequiredPaths(dp: Pick<DockerPlan, 'requiredPaths'>): void {
   for (const r of dp.requiredPaths) {
     let st;
     try {
@@ -70,7 +71,8 @@ function checkRequiredPaths(dp: DockerPlan): void {
   }
 }
 
-async function checkImages(engine: DockerEngine, images: string[]): Promise<void> {
+// A missing image is a user error naming the fix, raised before anything is created.
+export async function checkImages(engine: Pick<DockerEngine, 'getImage'>, images: string[]): Promise<void> {
   for (const image of images) {
     try {
       await engine.getImage(image).inspect();
@@ -82,7 +84,7 @@ async function checkImages(engine: DockerEngine, images: string[]): Promise<void
 }
 
 // An engine call that creates something: conflicts (a leftover of the same slug) are user errors.
-async function create(what: string, call: () => Promise<unknown>): Promise<void> {
+export async function create(what: string, call: () => Promise<unknown>): Promise<void> {
   try {
     await call();
   } catch (e) {
@@ -93,7 +95,7 @@ async function create(what: string, call: () => Promise<unknown>): Promise<void>
 
 // The host dirs the bundle writes (events, git-gate mirrors) and the upstreams file. They belong
 // to the bundle user; that is this process's user unless a root caller chose another one.
-async function prepareHost(dp: DockerPlan, bundleUser: string): Promise<void> {
+export async function prepareHost(dp: Pick<DockerPlan, 'hostDirs' | 'hostFiles'>, bundleUser: string): Promise<void> {
   const [uid, gid] = bundleUser.split(':').map(Number);
   const giveAway = process.getuid?.() === 0 && uid !== 0 && Number.isInteger(uid);
   for (const d of dp.hostDirs) {

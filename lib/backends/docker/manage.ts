@@ -4,7 +4,7 @@
 import type { Metadata } from '../../state/index.js';
 import type { EngineResource, EngineState } from '../types.js';
 import { type DockerEngine, engineMessage, isGone, type ListedContainer, statusOf } from './engine.js';
-import { dockerNames, LABEL_SERVICE, LABEL_SLUG } from './names.js';
+import { dockerNames, LABEL_BACKEND, LABEL_SERVICE, LABEL_SLUG } from './names.js';
 
 const nameOf = (c: { Names: string[]; Id: string }): string => (c.Names[0] ?? c.Id).replace(/^\//, '');
 
@@ -18,21 +18,35 @@ function containerRank(name: string, service: string | undefined): number {
   return 1;
 }
 
+// The objects a backend makes for a bottle even when metadata never recorded them (by name).
+export interface ExpectedObjects { containers: string[]; networks: string[] }
+
+// The Docker backend's: agent and bundle; ext was created after int, so it goes first.
+function dockerExpected(slug: string): ExpectedObjects {
+  const n = dockerNames(slug);
+  return { containers: [n.agent, n.bundle], networks: [n.externalNetwork, n.internalNetwork] };
+}
+
 // Removes every container and network of the bottle; already-gone objects are fine. Throws
-// once at the end, listing what could not be removed, after trying everything.
-export async function teardownDocker(engine: DockerEngine, meta: Metadata, log: (line: string) => void): Promise<void> {
-  const names = dockerNames(meta.slug);
+// once at the end, listing what could not be removed, after trying everything. `expected`
+// lets the smolvm backend (bundle + bridge, no agent container) reuse it.
+export async function teardownDocker(
+  engine: DockerEngine,
+  meta: Metadata,
+  log: (line: string) => void,
+  expected: ExpectedObjects = dockerExpected(meta.slug),
+): Promise<void> {
   const filters = { label: [`${LABEL_SLUG}=${meta.slug}`] };
   const [listed, listedNets] = await Promise.all([
     engine.listContainers({ all: true, filters }),
     engine.listNetworks({ filters }),
   ]);
   const containers = new Map<string, string | undefined>();
-  for (const n of [names.agent, names.bundle, ...(meta.resources.containers ?? [])]) containers.set(n, undefined);
+  for (const n of [...expected.containers, ...(meta.resources.containers ?? [])]) containers.set(n, undefined);
   for (const c of listed) containers.set(nameOf(c), c.Labels?.[LABEL_SERVICE]);
   const order = [...containers].sort((a, b) => containerRank(a[0], a[1]) - containerRank(b[0], b[1])).map(([n]) => n);
-  // Reverse of creation: ext was created after int.
-  const networks = [...new Set([names.externalNetwork, names.internalNetwork, ...(meta.resources.networks ?? []), ...listedNets.map((n) => n.Name)])];
+  // Reverse of creation (expected lists them so).
+  const networks = [...new Set([...expected.networks, ...(meta.resources.networks ?? []), ...listedNets.map((n) => n.Name)])];
 
   const failures: string[] = [];
   for (const name of order) {
@@ -86,10 +100,14 @@ export async function inspectDocker(engine: DockerEngine, metas: Metadata[]): Pr
   return out;
 }
 
-// Every labelled container and network, whatever bottle it belongs to.
-export async function listDockerResources(engine: DockerEngine): Promise<EngineResource[]> {
+// Every labelled container and network of `backend`'s bottles (unlabelled = docker), so
+// `bottle cleanup` lists each object once, under the backend that made it.
+export async function listDockerResources(engine: DockerEngine, backend = 'docker'): Promise<EngineResource[]> {
   const filters = { label: [LABEL_SLUG] };
-  const [containers, networks] = await Promise.all([engine.listContainers({ all: true, filters }), engine.listNetworks({ filters })]);
+  const mine = (labels: Record<string, string> | undefined): boolean => (labels?.[LABEL_BACKEND] ?? 'docker') === backend;
+  const [allContainers, allNetworks] = await Promise.all([engine.listContainers({ all: true, filters }), engine.listNetworks({ filters })]);
+  const containers = allContainers.filter((c) => mine(c.Labels));
+  const networks = allNetworks.filter((n) => mine(n.Labels));
   return [
     ...containers.map((c): EngineResource => ({ kind: 'container', name: nameOf(c), slug: c.Labels[LABEL_SLUG] ?? '', state: c.State })),
     ...networks.map((n): EngineResource => ({ kind: 'network', name: n.Name, slug: n.Labels?.[LABEL_SLUG] ?? '' })),

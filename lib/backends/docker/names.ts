@@ -10,6 +10,8 @@ export const LABEL_ONEOFF = 'com.docker.compose.oneoff';
 export const LABEL_NETWORK = 'com.docker.compose.network';
 export const LABEL_SLUG = 'dev.bottle.slug';
 export const LABEL_AGENT = 'dev.bottle.agent';
+/** Set on the smolvm backend's Docker objects (absent = docker), so each backend's cleanup lists its own. */
+export const LABEL_BACKEND = 'dev.bottle.backend';
 
 export type Service = 'agent' | 'sidecars' | 'route-helper';
 
@@ -48,8 +50,8 @@ export function containerLabels(slug: string, agent: string, service: Service): 
   };
 }
 
-// Labels of a network of the bottle (`int` or `ext`, as compose names a project's networks).
-export function networkLabels(slug: string, agent: string, network: 'int' | 'ext'): Record<string, string> {
+// Labels of a network of the bottle (`int`/`ext`; the smolvm backend's bundle bridge is `vm`).
+export function networkLabels(slug: string, agent: string, network: 'int' | 'ext' | 'vm'): Record<string, string> {
   return { [LABEL_PROJECT]: dockerNames(slug).project, [LABEL_NETWORK]: network, [LABEL_SLUG]: slug, [LABEL_AGENT]: agent };
 }
 

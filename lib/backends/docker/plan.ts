@@ -134,10 +134,13 @@ export function upstreamsJson(plan: BottlePlan): string {
   return `${JSON.stringify(list, null, 2)}\n`;
 }
 
+// Where the agent finds the bundle: Docker network aliases, or (smolvm) the bundle's IP.
+export interface AgentWiring { proxy: string; noProxy: string }
+export const DOCKER_WIRING: AgentWiring = { proxy: `http://gateway:${PORTS.gateway}`, noProxy: 'git-gate,supervise,localhost,127.0.0.1' };
+
 // The agent's env: the manifest's plain env, then bottle's wiring, which always wins.
-export function agentEnv(agent: Pick<AgentSpec, 'env'>): string[] {
-  const proxy = `http://gateway:${PORTS.gateway}`;
-  const noProxy = 'git-gate,supervise,localhost,127.0.0.1';
+export function agentEnv(agent: Pick<AgentSpec, 'env'>, wiring: AgentWiring = DOCKER_WIRING): string[] {
+  const { proxy, noProxy } = wiring;
   const env: Record<string, string> = {
     ...Object.fromEntries(Object.entries(agent.env)),
     HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,

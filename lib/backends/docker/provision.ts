@@ -27,10 +27,15 @@ export interface ProvisionInput {
   caCertHostPath: string;
   /** The supervise MCP/hook base URL, when supervise runs. */
   superviseUrl?: string;
+  /** Base URL of git-gate's mirrors (default `git://git-gate`; smolvm: `git://<bundle-ip>:9418`). */
+  gitGateUrl?: string;
 }
 
+// Docker reaches git-gate by its network alias; a VM without DNS gets the bundle's IP instead.
+export const DEFAULT_GIT_GATE_URL = 'git://git-gate';
+
 // ~/.gitconfig: every upstream URL is rewritten to the git-gate mirror of the same name.
-export function gitconfigText(plan: ProvisionInput['plan']): string {
+export function gitconfigText(plan: ProvisionInput['plan'], gitGateUrl = DEFAULT_GIT_GATE_URL): string {
   const lines = [
     '[user]',
     `\tname = ${plan.agent} (bottle)`,
@@ -38,7 +43,7 @@ export function gitconfigText(plan: ProvisionInput['plan']): string {
     '[init]',
     '\tdefaultBranch = main',
   ];
-  for (const g of plan.git) lines.push(`[url "git://git-gate/${g.name}.git"]`, `\tinsteadOf = ${g.upstream}`);
+  for (const g of plan.git) lines.push(`[url "${gitGateUrl}/${g.name}.git"]`, `\tinsteadOf = ${g.upstream}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -83,7 +88,7 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
     {
       name: 'gitconfig',
       label: 'git config (upstreams through git-gate)',
-      actions: [{ kind: 'write', path: `${home}/.gitconfig`, content: gitconfigText(plan), mode: 0o644, owner: 'agent' }],
+      actions: [{ kind: 'write', path: `${home}/.gitconfig`, content: gitconfigText(plan, input.gitGateUrl), mode: 0o644, owner: 'agent' }],
     },
     {
       name: 'claude-config',

@@ -8,7 +8,8 @@ import { AGENT_PATHS } from './names.js';
 import type { Principal, ProvisionTransport } from './provision.js';
 import { type TarEntry, tarBuffer, tarDirectory } from './tar.js';
 
-interface Ids { uid: number; gid: number }
+// Numeric owner of provisioned files (the agent user's, or root's).
+export interface Ids { uid: number; gid: number }
 
 // Directories that exist in the agent image and under which the agent user owns everything
 // provisioning creates; anything else is written into its (existing) parent directory.
@@ -23,7 +24,7 @@ export function archiveRoot(path: string): { root: string; rel: string } {
 }
 
 // Directory entries for each parent of `rel` below its root (so they get the right owner).
-function parentDirs(rel: string, ids: Ids): TarEntry[] {
+export function parentDirs(rel: string, ids: Ids): TarEntry[] {
   const parts = rel.split('/').slice(0, -1);
   return parts.map((_, i) => ({ path: parts.slice(0, i + 1).join('/'), type: 'dir' as const, mode: 0o755, ...ids }));
 }

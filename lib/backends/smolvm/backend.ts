@@ -1,0 +1,90 @@
+// The smolvm backend (SPEC §10): the Backend contract with the agent in a smolvm micro-VM and
+// the sidecar bundle in a Docker container. The VM side goes through SmolvmClient (argv
+// builders + one runner), the Docker side through the same engine seam as the Docker backend;
+// control is the Docker backend's, since the bundle is a container here too.
+import type { BottlePlan } from '../../plan/index.js';
+import type { BundleControl } from '../../proposals/control.js';
+import type { Metadata } from '../../state/index.js';
+import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../types.js';
+import { dockerControl } from '../docker/control.js';
+import { AGENT_PATHS } from '../docker/names.js';
+import { extractTar } from '../docker/tar.js';
+import { machineExec, type SmolvmClient } from './cli.js';
+import { launchSmolvm, type SmolvmEngine, type SmolvmLaunchDeps } from './launch.js';
+import { inspectSmolvm, listSmolvmResources, removeSmolvmResource, teardownSmolvm, vmNameOf } from './manage.js';
+import { asAgent, copyOut } from './transport.js';
+
+// Launch tunables (tests, ops) plus the env attach reads TERM from.
+export interface SmolvmBackendOptions extends Omit<SmolvmLaunchDeps, 'engine' | 'smolvm'> {
+  /** Env for attachArgv's TERM/COLORTERM (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+// The pure argv of an interactive claude in the VM, as the agent user (claude refuses
+// --dangerously-skip-permissions as root, and `machine exec` runs as root).
+export function smolvmAttachArgv(binary: string, vm: string, claude: ClaudeInvocation, env: NodeJS.ProcessEnv = {}): string[] {
+  const term = { TERM: env.TERM || 'xterm-256color', ...(env.COLORTERM ? { COLORTERM: env.COLORTERM } : {}) };
+  return [binary, ...machineExec({ name: vm, workdir: AGENT_PATHS.workspace, env: term, interactive: true, tty: true, command: asAgent(['claude', ...claude.args]) })];
+}
+
+// The bundle is a Docker container: reload and late secrets exactly as for Docker bottles.
+export function smolvmControl(engine: () => SmolvmEngine): BundleControl {
+  return { ...dockerControl(engine), name: 'smolvm' };
+}
+
+// One instance per engine + smolvm; stateless beyond them, so any process can drive any bottle.
+export class SmolvmBackend implements Backend {
+  readonly name = 'smolvm' as const;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(private readonly engine: SmolvmEngine, private readonly smolvm: SmolvmClient, private readonly options: SmolvmBackendOptions = {}) {
+    this.env = options.env ?? process.env;
+  }
+
+  launch(plan: BottlePlan, ctx: LaunchContext): Promise<LaunchResult> {
+    return launchSmolvm(plan, ctx, { ...this.options, engine: this.engine, smolvm: this.smolvm });
+  }
+
+  attachArgv(meta: Metadata, claude: ClaudeInvocation): string[] {
+    return smolvmAttachArgv(this.smolvm.binary, vmNameOf(meta), claude, this.env);
+  }
+
+  // The VM's exit code is the answer; only a missing binary throws.
+  async exec(meta: Metadata, argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const r = await this.smolvm.exec({ name: vmNameOf(meta), workdir: AGENT_PATHS.workspace, command: asAgent(argv) });
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  // Best effort by contract: every failure is a log line, never an exception.
+  async snapshotTranscript(meta: Metadata, dir: string, log: (line: string) => void): Promise<void> {
+    const vm = vmNameOf(meta);
+    try {
+      await copyOut(this.smolvm, vm, AGENT_PATHS.transcripts, async (archive) => {
+        const r = await extractTar(archive, dir);
+        log(`transcript: ${r.files} file(s) saved to ${dir}${r.skipped.length ? ` (${r.skipped.length} non-file entries skipped)` : ''}`);
+      });
+    } catch (e) {
+      log(`transcript: not saved (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+
+  teardown(meta: Metadata, log: (line: string) => void): Promise<void> {
+    return teardownSmolvm(this.engine, this.smolvm, meta, log);
+  }
+
+  inspect(metas: Metadata[]): Promise<Map<string, EngineState>> {
+    return inspectSmolvm(this.engine, this.smolvm, metas);
+  }
+
+  listResources(): Promise<EngineResource[]> {
+    return listSmolvmResources(this.engine, this.smolvm);
+  }
+
+  removeResource(resource: EngineResource): Promise<void> {
+    return removeSmolvmResource(this.engine, this.smolvm, resource);
+  }
+
+  control(_meta: Metadata): BundleControl {
+    return smolvmControl(() => this.engine);
+  }
+}

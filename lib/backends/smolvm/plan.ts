@@ -1,0 +1,103 @@
+// The smolvm bottle as data (SPEC §10): the Docker plan's bundle moved onto a per-bottle bridge
+// at a pinned IP, the VM's create options, and the SAME provisioning steps as Docker with the
+// bundle's IP where Docker uses network aliases (the VM has no DNS inside its CIDR allowlist).
+// Pure: the subnet comes in (chosen at launch against the engine), no secret is read.
+import type Docker from 'dockerode';
+import type { AgentSpec } from '../../manifest/index.js';
+import type { BottlePlan } from '../../plan/index.js';
+import type { BottlePaths } from '../../state/index.js';
+import { containerLabels, dockerNames, LABEL_BACKEND, networkLabels, PORTS } from '../docker/names.js';
+import { agentEnv, type ContainerSpec, type DockerPlan, dockerPlan, type DockerPlanOptions, type NetworkSpec } from '../docker/plan.js';
+import { type ProvisionStep, provisionSteps } from '../docker/provision.js';
+import { AGENT_PATHS } from '../docker/names.js';
+import type { BundleSubnet } from './subnet.js';
+
+// Object names of one smolvm bottle; the bundle keeps the Docker name, so dockerControl finds it.
+export interface SmolvmNames { project: string; vm: string; network: string; bundle: string }
+
+// Derived from the slug alone, so any process (stop, cleanup, attach) finds them.
+export function smolvmNames(slug: string): SmolvmNames {
+  const d = dockerNames(slug);
+  return { project: d.project, vm: d.project, network: `${d.project}-vm`, bundle: d.bundle };
+}
+
+// The VM half: everything `machine create` gets except the packed file and the secret guard.
+export interface VmSpec {
+  name: string;
+  /** Exactly the bundle: TSI allowlisting is per IP, so the bundle's other ports bind loopback. */
+  allowCidrs: string[];
+  env: Record<string, string>;
+  workdir: string;
+}
+
+// Everything launch does, in order, as data.
+export interface SmolvmPlan {
+  slug: string;
+  names: SmolvmNames;
+  subnet: BundleSubnet;
+  /** The Docker plan it derives from: host dirs/files, required paths, daemons, secret names. */
+  base: DockerPlan;
+  network: NetworkSpec;
+  bundle: ContainerSpec;
+  vm: VmSpec;
+  provision: ProvisionStep[];
+}
+
+// The bundle's addresses as the VM sees them (IP literals: no resolver is reachable).
+export function bundleUrls(bundleIp: string): { proxy: string; gitGate: string; supervise: string } {
+  return {
+    proxy: `http://${bundleIp}:${PORTS.gateway}`,
+    gitGate: `git://${bundleIp}:${PORTS['git-gate']}`,
+    supervise: `http://${bundleIp}:${PORTS.supervise}`,
+  };
+}
+
+// The VM's env: the manifest's plain env, then the wiring (proxy, CA, placeholder key), which wins.
+export function vmEnv(agent: Pick<AgentSpec, 'env'>, bundleIp: string): Record<string, string> {
+  const entries = agentEnv(agent, { proxy: bundleUrls(bundleIp).proxy, noProxy: `${bundleIp},localhost,127.0.0.1` });
+  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+}
+
+const backendLabel = { [LABEL_BACKEND]: 'smolvm' };
+
+// SPEC §10 as engine calls and VM options, from the plan and the chosen subnet.
+export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, agent: AgentSpec, subnet: BundleSubnet, options: DockerPlanOptions): SmolvmPlan {
+  const names = smolvmNames(slug);
+  const urls = bundleUrls(subnet.bundleIp);
+  const base = dockerPlan(plan, slug, paths, agent, options);
+  const network: NetworkSpec = {
+    name: names.network,
+    create: {
+      Name: names.network,
+      Driver: 'bridge',
+      // Not internal: the bundle's gateway needs egress. The VM is confined by its allowlist, not by this bridge.
+      Internal: false,
+      CheckDuplicate: true,
+      IPAM: { Driver: 'default', Config: [{ Subnet: subnet.subnet, Gateway: subnet.gateway }] },
+      Labels: { ...networkLabels(slug, plan.agent, 'vm'), ...backendLabel },
+    },
+  };
+  // The Docker bundle (image, user, env, mounts, hardening), on the bridge at the pinned IP, with
+  // no aliases (nobody resolves them) and no second network.
+  const from = base.bundle.create;
+  const create: Docker.ContainerCreateOptions = {
+    ...from,
+    Labels: { ...containerLabels(slug, plan.agent, 'sidecars'), ...backendLabel },
+    HostConfig: { ...from.HostConfig, NetworkMode: names.network },
+    NetworkingConfig: { EndpointsConfig: { [names.network]: { IPAMConfig: { IPv4Address: subnet.bundleIp } } } },
+  };
+  const bundle: ContainerSpec = { name: names.bundle, connect: [], create };
+  const vm: VmSpec = {
+    name: names.vm,
+    allowCidrs: [`${subnet.bundleIp}/32`],
+    env: vmEnv(agent, subnet.bundleIp),
+    workdir: AGENT_PATHS.workspace,
+  };
+  const provision = provisionSteps({
+    plan,
+    caCertHostPath: base.host.caCert,
+    superviseUrl: plan.supervise ? urls.supervise : undefined,
+    gitGateUrl: urls.gitGate,
+  });
+  return { slug, names, subnet, base, network, bundle, vm, provision };
+}
