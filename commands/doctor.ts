@@ -71,7 +71,25 @@ export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps):
       fix: 'install smolvm ≥ 0.8 and put it on PATH, if you want --backend smolvm',
     })),
     guard('state-dir', true, () => stateDirCheck(ctx)),
+    guard('images', false, () => imagesCheck(ctx)),
   ]);
+}
+
+// The two images bottles run from; missing ones are built by `bottle images build`.
+const IMAGES = ['bottle-agent:latest', 'bottle-sidecars:latest'];
+
+async function imagesCheck(ctx: Ctx): Promise<Check> {
+  const missing: string[] = [];
+  for (const image of IMAGES) {
+    const r = await ctx.run(['docker', 'image', 'inspect', '--format', '{{.Id}}', image], { probe: true, env: ctx.env, extendEnv: false, timeoutMs: 5000 })
+      .catch(() => undefined);
+    if (!r || r.exitCode !== 0) missing.push(image);
+  }
+  if (missing.length === 0) return { name: 'images', status: 'ok', required: false, detail: IMAGES.join(', ') };
+  return {
+    name: 'images', status: 'warn', required: false, detail: `not built: ${missing.join(', ')}`,
+    fix: 'run bottle images build (about 2 minutes the first time; needs the Docker engine)',
+  };
 }
 
 // Required checks decide the exit code; warnings never do.

@@ -17,7 +17,7 @@ const TOOLS: Record<string, FakeBinSpec> = {
   git: { stdout: 'git version 2.43.0\n' },
   smolvm: { stdout: 'smolvm 0.8.2\n' },
 };
-const NAMES = ['node', 'tmux', 'docker', 'docker-engine', 'git', 'smolvm', 'state-dir'];
+const NAMES = ['node', 'tmux', 'docker', 'docker-engine', 'git', 'smolvm', 'state-dir', 'images'];
 
 interface Setup { env: NodeJS.ProcessEnv; calls: () => Promise<Array<{ bin: string; argv: string[] }>> }
 
@@ -52,8 +52,12 @@ t.test('everything present: exit 0, valid JSON, versions parsed', async (t) => {
   t.match(byName(doc.checks, 'state-dir'), { detail: /will be created/ });
   t.ok(doc.checks.every((c) => c.fix === undefined), 'no fix on an ok row');
   t.same((await m.calls()).map((c) => [c.bin, c.argv]).sort(), [
-    ['docker', ['--version']], ['git', ['--version']], ['smolvm', ['--version']], ['tmux', ['-V']],
+    ['docker', ['--version']],
+    ['docker', ['image', 'inspect', '--format', '{{.Id}}', 'bottle-agent:latest']],
+    ['docker', ['image', 'inspect', '--format', '{{.Id}}', 'bottle-sidecars:latest']],
+    ['git', ['--version']], ['smolvm', ['--version']], ['tmux', ['-V']],
   ]);
+  t.match(byName(doc.checks, 'images'), { status: 'ok', required: false });
   t.equal(r.stderr, '');
 });
 
@@ -164,4 +168,16 @@ t.test('real run: `bottle doctor --json` names every tool', async (t) => {
   for (const c of doc.checks) t.match(c.status, /^(ok|missing|warn)$/, c.name);
   t.equal(r.exitCode, doc.ok ? 0 : 1, 'exit code agrees with "ok"');
   t.equal(r.stderr, '');
+});
+
+t.test('images not built: a WARN with the build command, still exit 0', async (t) => {
+  const m = await machine(t, {
+    ...TOOLS,
+    docker: { ...TOOLS.docker, when: [{ args: ['image', 'inspect'], exitCode: 1, stderr: 'Error: No such image\n' }] },
+  });
+  const r = await bottleInProcess(['doctor', '--json'], { env: m.env });
+  t.equal(r.exitCode, 0, 'images are optional: they can be built');
+  t.match(byName(parseJson(r.stdout).checks, 'images'), {
+    status: 'warn', detail: 'not built: bottle-agent:latest, bottle-sidecars:latest', fix: /bottle images build/,
+  });
 });
