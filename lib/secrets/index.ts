@@ -9,11 +9,12 @@ export type { Allowlist, DroppedRule, Finding, Rule, RuleSet, ScanOptions, Scann
 export { shannonEntropy, redact, LIMITS } from './text.js';
 
 // Builds a scanner over the given rule sets, in that order (earlier sets win dedupes and `first`).
-export function createScanner(opts: { sets?: RuleSet[] } = {}): Scanner {
+// `planAfter`: see EngineOptions (0 makes every scan use the anchored path, as tests of it do).
+export function createScanner(opts: { sets?: RuleSet[]; planAfter?: number } = {}): Scanner {
   const sets = opts.sets ?? ['core', 'gitleaks'];
   const gl = gitleaksConfig();
   const rules = sets.flatMap((s) => (s === 'core' ? coreRules() : gl.rules));
-  return new Engine(rules, gl.global);
+  return new Engine(rules, gl.global, { planAfter: opts.planAfter });
 }
 
 let dlp: Scanner | undefined;

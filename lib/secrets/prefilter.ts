@@ -1,7 +1,9 @@
-// Aho–Corasick keyword prefilter: one pass over the text marks every rule whose keyword occurs
-// (ASCII case-insensitively), so the engine runs only those rules' regexes.
+// Aho–Corasick keyword prefilter of the reference path (an engine's first megabyte, and
+// `exhaustive` scans): one pass over a segment marks every rule whose keyword occurs (ASCII
+// case-insensitively). The anchored path finds keywords with automaton.ts instead; keeping the
+// two separate keeps the comparison between the paths independent.
 
-const ALPHABET = 128; // keywords are ASCII; other code units fold onto ASCII columns
+const ALPHABET = 128; // keywords are ASCII; every other code unit is column 0, which none holds
 
 // A DFA over lowercase ASCII built from the keywords of every rule.
 export class KeywordPrefilter {
@@ -78,8 +80,8 @@ export class KeywordPrefilter {
     const delta = this.delta;
     let row = 0;
     for (let i = start; i < end; i++) {
-      // Code units >= 128 fold onto ASCII columns: at worst an extra rule runs, never one fewer.
-      row = delta[row | (text.charCodeAt(i) & 127)]!;
+      const c = text.charCodeAt(i);
+      row = delta[row | (c > 127 ? 0 : c)]!;
       if (row < 0) {
         row = ~row;
         const s = row >> 7;

@@ -1,16 +1,26 @@
 // Small pure helpers on text: entropy, redaction, offset → line/column, input segmentation.
 
+const ASCII_COUNTS = new Int32Array(128); // all zero between calls
+
 // Shannon entropy in bits per character (UTF-16 code unit), as gitleaks computes it for ASCII.
+// Terms are summed in order of first appearance, as a Map of counts would iterate them.
 export function shannonEntropy(s: string): number {
   const n = s.length;
   if (n === 0) return 0;
-  const counts = new Map<number, number>();
+  const ascii = ASCII_COUNTS;
+  let others: Map<number, number> | undefined;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
+    if (c < 128) ascii[c]!++;
+    else (others ??= new Map()).set(c, (others.get(c) ?? 0) + 1);
   }
   let h = 0;
-  for (const k of counts.values()) {
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const k = c < 128 ? ascii[c]! : others!.get(c)!;
+    if (k === 0) continue;
+    if (c < 128) ascii[c] = 0;
+    else others!.set(c, 0);
     const p = k / n;
     h -= p * Math.log2(p);
   }

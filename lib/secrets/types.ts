@@ -14,6 +14,9 @@ export interface ScanOptions {
   // File path of the text (forward slashes); enables path allowlists and path-scoped rules.
   path?: string;
   maxFindings?: number;
+  // Always take the reference path (every rule whose keywords occur runs its regex over each
+  // whole segment, no anchors): same findings, for tests that prove the anchored path loses none.
+  exhaustive?: boolean;
 }
 
 export interface Scanner {

@@ -108,7 +108,12 @@ t.test('hostile inputs finish quickly', async (t) => {
     'curl lines': 'curl -x\n'.repeat(N / 8),
     'long line of words': 'token password secret key '.repeat(N / 26),
   };
-  const scanners = { dlp: dlpScanner(), git: gitScanner() };
+  const scanners = {
+    dlp: dlpScanner(),
+    git: gitScanner(),
+    'git anchored': createScanner({ sets: ['gitleaks', 'core'], planAfter: 0 }),
+    'dlp anchored': createScanner({ sets: ['core', 'gitleaks'], planAfter: 0 }),
+  };
   for (const [name, text] of Object.entries(inputs)) {
     for (const [sn, s] of Object.entries(scanners)) {
       const t0 = performance.now();
