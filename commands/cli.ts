@@ -1,6 +1,5 @@
 // Builds the commander program; every verb registers itself from its own file.
-import { Command, CommanderError } from 'commander';
-import { UserError } from '../lib/errors.js';
+import { Command } from 'commander';
 import { packageVersion } from '../lib/paths.js';
 import type { Ctx } from './context.js';
 import { registerDoctor } from './doctor.js';
@@ -16,8 +15,9 @@ import { registerLifecycleVerbs } from './lifecycle-verbs.js';
 import { registerDashboard } from './dashboard.js';
 import { registerTmux } from './tmux.js';
 
-// A verb's action sets the exit code here instead of calling process.exit (only main.ts exits).
-export interface Outcome { exitCode: number }
+import { reportError, type Outcome } from './report.js';
+
+export { reportError, type Outcome };
 
 export function buildProgram(ctx: Ctx, outcome: Outcome): Command {
   const program = new Command('bottle')
@@ -53,19 +53,3 @@ export async function runCli(argv: string[], ctx: Ctx): Promise<number> {
   }
 }
 
-export function reportError(e: unknown, ctx: Ctx): number {
-  if (e instanceof CommanderError) {
-    // commander already printed its message (or help/version, which exit 0).
-    return e.exitCode;
-  }
-  const debug = Boolean(ctx.env.BOTTLE_DEBUG);
-  if (e instanceof UserError) {
-    ctx.err(`bottle: ${e.message}`);
-    if (debug && e.stack) ctx.err(e.stack);
-    return e.exitCode;
-  }
-  const err = e instanceof Error ? e : new Error(String(e));
-  ctx.err(`bottle: internal error: ${err.message}`);
-  ctx.err(debug ? (err.stack ?? '') : 'bottle: set BOTTLE_DEBUG=1 to see the stack trace');
-  return 70;
-}

@@ -7,6 +7,12 @@ async function main(): Promise<number> {
     const code = await fastTmuxKey(args.slice(2));
     if (code !== undefined) return code;
   }
+  if (args[0] === 'sidecar') {
+    // The bundle's daemons load only their own verb: a restarted gateway listens sooner.
+    const { runSidecarCli } = await import('./sidecar-cli.js');
+    const { processCtx } = await import('./context.js');
+    return runSidecarCli(args, processCtx());
+  }
   const { runCli } = await import('./cli.js');
   const { processCtx } = await import('./context.js');
   return runCli(args, processCtx());

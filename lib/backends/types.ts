@@ -40,6 +40,8 @@ export interface EngineResource {
   name: string;
   slug: string;
   state?: string;
+  /** Key of the state root that made it (LABEL_STATE); undefined for unlabelled objects. */
+  stateKey?: string;
 }
 
 // How claude is started in the agent (the lifecycle decides session id and resume).

@@ -2,6 +2,7 @@
 // bottle the engine no longer has. `--all` removes every bottle. Dry-run lists only.
 import type { BackendName, EngineResource } from '../backends/types.js';
 import { listBottles, removeBottle } from '../state/index.js';
+import { stateKey } from '../backends/docker/names.js';
 import type { LifecycleDeps } from './context.js';
 import { bottleStatuses } from './status.js';
 import { stopBottle } from './stop.js';
@@ -16,6 +17,15 @@ export interface CleanupItem {
 }
 
 const ENGINE_BACKENDS: BackendName[] = ['docker', 'smolvm'];
+
+// Whether a labelled resource is this state root's to remove. Another root's objects are never
+// touched (another user, another BOTTLE_STATE_DIR, a test's temp root); unlabelled ones (made
+// before the label existed) only with --all; VMs carry no labels and go by slug alone.
+export function ownsResource(r: EngineResource, ourKey: string, known: Set<string>, all: boolean): boolean {
+  if (r.kind === 'machine') return all || !known.has(r.slug);
+  if (r.stateKey === undefined) return all;
+  return r.stateKey === ourKey && (all || !known.has(r.slug));
+}
 
 // Finds (and unless dryRun removes) orphans; with all, stops every bottle first.
 export async function cleanup(
@@ -45,13 +55,16 @@ export async function cleanup(
     }
   }
   const known = new Set((await listBottles(deps.root)).map((b) => b.slug));
-  for (const name of ENGINE_BACKENDS) {
+  const ourKey = stateKey(deps.root);
+  // The fake backend has no engine: its tests must never look at (let alone clean) real ones.
+  const engines = deps.env.BOTTLE_TEST_BACKEND === 'fake' ? [] : ENGINE_BACKENDS;
+  for (const name of engines) {
     let resources: EngineResource[];
     try {
       const backend = await deps.backends(name, deps.env);
       resources = await backend.listResources();
       for (const r of resources) {
-        if (!opts.all && known.has(r.slug)) continue;
+        if (!ownsResource(r, ourKey, known, Boolean(opts.all))) continue;
         const item: CleanupItem = { what: 'resource', backend: name, slug: r.slug, name: `${r.kind} ${r.name}`, done: false };
         if (!opts.dryRun) {
           try { await backend.removeResource(r); item.done = true; } catch (e) { item.error = (e as Error).message; }

@@ -143,3 +143,15 @@ t.test('start refuses before creating anything when a route variable is missing'
   t.match(r.stderr, /host env not set: ANTHROPIC_API_KEY, GITHUB_TOKEN/);
   t.notOk(existsSync(join(dir, 'state')) && (await listBottles(join(dir, 'state'))).length > 0, 'no state created');
 });
+
+t.test('cleanup never takes another state root\'s bottles for orphans', async (t) => {
+  const { ownsResource } = await import('../../lib/lifecycle/cleanup.js');
+  const known = new Set(['mine-aaaaaa']);
+  const r = (slug: string, stateKey?: string) => ({ kind: 'container' as const, name: `bottle-${slug}-agent`, slug, ...(stateKey ? { stateKey } : {}) });
+  t.equal(ownsResource(r('other-bbbbbb', 'k-ours'), 'k-ours', known, false), true, 'our orphan');
+  t.equal(ownsResource(r('mine-aaaaaa', 'k-ours'), 'k-ours', known, false), false, 'our live bottle');
+  t.equal(ownsResource(r('other-bbbbbb', 'k-theirs'), 'k-ours', known, false), false, 'another root: never');
+  t.equal(ownsResource(r('other-bbbbbb', 'k-theirs'), 'k-ours', known, true), false, 'another root: not even with --all');
+  t.equal(ownsResource(r('old-cccccc'), 'k-ours', known, false), false, 'unlabelled: only with --all');
+  t.equal(ownsResource(r('old-cccccc'), 'k-ours', known, true), true);
+});

@@ -46,7 +46,7 @@ t.test('a launch: engine calls and smolvm argv in one ordered list; resources an
     `smolvm machine create ${VM} --from CACHE/ab12ab12ab12ab12.smolmachine --allow-cidr ${bundleIp}/32 -e LOG_LEVEL=debug ` +
       `-e HTTP_PROXY=http://${bundleIp}:8888 -e HTTPS_PROXY=http://${bundleIp}:8888 -e http_proxy=http://${bundleIp}:8888 -e https_proxy=http://${bundleIp}:8888 ` +
       `-e NO_PROXY=${bundleIp},localhost,127.0.0.1 -e no_proxy=${bundleIp},localhost,127.0.0.1 ` +
-      '-e NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/bottle-ca.crt -e ANTHROPIC_API_KEY=sk-ant-bottle-placeholder-not-a-key -w /workspace',
+      '-e NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/bottle-ca.crt -e ANTHROPIC_API_KEY=sk-ant-bottle-placeholder-not-a-key -w /workspace', // gitleaks:allow (test dummy)
     `smolvm machine start --name ${VM}`,
     `${exec} -- id -u`,
     `${exec} -- id node`,
@@ -97,7 +97,7 @@ t.test('the VM reaches exactly the bundle; no route secret in any smolvm argv', 
   const vm = (await r.fake.machines())[VM]!;
   for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) t.equal(vm.env[k], `http://${bundleIp}:8888`, `${k} is an IP literal`);
   t.equal(vm.env.NO_PROXY, `${bundleIp},localhost,127.0.0.1`);
-  t.equal(vm.env.ANTHROPIC_API_KEY, 'sk-ant-bottle-placeholder-not-a-key');
+  t.equal(vm.env.ANTHROPIC_API_KEY, 'sk-ant-bottle-placeholder-not-a-key'); // gitleaks:allow (test dummy)
   const argv = JSON.stringify(calls);
   t.notMatch(argv, SECRET, 'the planted route secret is in no smolvm argv');
   t.notMatch(argv, API_KEY, 'the real API key is in no smolvm argv');

@@ -4,7 +4,7 @@
 import type { Metadata } from '../../state/index.js';
 import type { EngineResource, EngineState } from '../types.js';
 import { type DockerEngine, engineMessage, isGone, type ListedContainer, statusOf } from './engine.js';
-import { dockerNames, LABEL_BACKEND, LABEL_SERVICE, LABEL_SLUG } from './names.js';
+import { dockerNames, LABEL_BACKEND, LABEL_SERVICE, LABEL_SLUG, LABEL_STATE } from './names.js';
 
 const nameOf = (c: { Names: string[]; Id: string }): string => (c.Names[0] ?? c.Id).replace(/^\//, '');
 
@@ -109,10 +109,13 @@ export async function listDockerResources(engine: DockerEngine, backend = 'docke
   const containers = allContainers.filter((c) => mine(c.Labels));
   const networks = allNetworks.filter((n) => mine(n.Labels));
   return [
-    ...containers.map((c): EngineResource => ({ kind: 'container', name: nameOf(c), slug: c.Labels[LABEL_SLUG] ?? '', state: c.State })),
-    ...networks.map((n): EngineResource => ({ kind: 'network', name: n.Name, slug: n.Labels?.[LABEL_SLUG] ?? '' })),
+    ...containers.map((c): EngineResource => ({ kind: 'container', name: nameOf(c), slug: c.Labels[LABEL_SLUG] ?? '', state: c.State, ...keyOf(c.Labels) })),
+    ...networks.map((n): EngineResource => ({ kind: 'network', name: n.Name, slug: n.Labels?.[LABEL_SLUG] ?? '', ...keyOf(n.Labels) })),
   ];
 }
+
+const keyOf = (labels: Record<string, string> | undefined): { stateKey?: string } =>
+  labels?.[LABEL_STATE] ? { stateKey: labels[LABEL_STATE] } : {};
 
 // Removes one listed resource (cleanup); gone already is fine.
 export async function removeDockerResource(engine: DockerEngine, r: EngineResource): Promise<void> {

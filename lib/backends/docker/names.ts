@@ -1,6 +1,7 @@
 // Names, labels and in-container paths of a Docker bottle: one place, so launch, teardown,
 // inspect, attach and cleanup can never disagree about what belongs to a bottle.
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import type { BottlePaths } from '../../state/index.js';
 
 // Label keys. The compose ones make `docker compose -p bottle-<slug> ps|down` see a bottle.
@@ -12,6 +13,14 @@ export const LABEL_SLUG = 'dev.bottle.slug';
 export const LABEL_AGENT = 'dev.bottle.agent';
 /** Set on the smolvm backend's Docker objects (absent = docker), so each backend's cleanup lists its own. */
 export const LABEL_BACKEND = 'dev.bottle.backend';
+// Which state root made the resource: `bottle cleanup` from another state dir (another user,
+// a test's temp root) must never take a running bottle it does not own for an orphan.
+export const LABEL_STATE = 'dev.bottle.state';
+
+// A short stable id of a state root directory (the value of LABEL_STATE).
+export function stateKey(stateRoot: string): string {
+  return createHash('sha256').update(resolve(stateRoot)).digest('hex').slice(0, 16);
+}
 
 export type Service = 'agent' | 'sidecars' | 'route-helper';
 

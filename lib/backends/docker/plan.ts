@@ -2,13 +2,13 @@
 // provisioning steps, computed from the plan without touching the engine or reading a secret.
 // Launch adds exactly one thing: the route secret values, into the bundle's Env, at create.
 import type Docker from 'dockerode';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { AgentSpec } from '../../manifest/index.js';
 import type { BottlePlan } from '../../plan/index.js';
 import type { BottlePaths } from '../../state/index.js';
 import {
   AGENT_PATHS, BUNDLE_ALIASES, BUNDLE_PATHS, containerLabels, DEFAULT_SIDECARS_IMAGE, dockerHostPaths, dockerNames,
-  type DockerHostPaths, type DockerNames, networkLabels, PLACEHOLDER_API_KEY, PORTS,
+  type DockerHostPaths, type DockerNames, LABEL_STATE, networkLabels, PLACEHOLDER_API_KEY, PORTS, stateKey,
 } from './names.js';
 import { type ProvisionStep, provisionSteps } from './provision.js';
 
@@ -260,6 +260,10 @@ export function dockerPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
       HostConfig: { CapDrop: ['ALL'], CapAdd: ['NET_ADMIN'], SecurityOpt: ['no-new-privileges'], NetworkMode: `container:${names.agent}` },
     },
   };
+  // Every object carries its state root's key, so cleanup elsewhere leaves it alone.
+  const owner = { [LABEL_STATE]: stateKey(dirname(paths.dir)) };
+  for (const spec of [bundle, agentSpec, routeHelper]) spec.create.Labels = { ...spec.create.Labels, ...owner };
+  for (const net of networks) net.create.Labels = { ...net.create.Labels, ...owner };
   return {
     slug, names, host, networks, bundle, agent: agentSpec, routeHelper, daemons, secretNames, hostDirs, hostFiles, requiredPaths,
     provision: provisionSteps({ plan, caCertHostPath: host.caCert, superviseUrl: plan.supervise ? `http://supervise:${PORTS.supervise}` : undefined }),

@@ -2,11 +2,12 @@
 // at a pinned IP, the VM's create options, and the SAME provisioning steps as Docker with the
 // bundle's IP where Docker uses network aliases (the VM has no DNS inside its CIDR allowlist).
 // Pure: the subnet comes in (chosen at launch against the engine), no secret is read.
+import { dirname } from 'node:path';
 import type Docker from 'dockerode';
 import type { AgentSpec } from '../../manifest/index.js';
 import type { BottlePlan } from '../../plan/index.js';
 import type { BottlePaths } from '../../state/index.js';
-import { containerLabels, dockerNames, LABEL_BACKEND, networkLabels, PORTS } from '../docker/names.js';
+import { containerLabels, dockerNames, LABEL_BACKEND, LABEL_STATE, networkLabels, PORTS, stateKey } from '../docker/names.js';
 import { agentEnv, type ContainerSpec, type DockerPlan, dockerPlan, type DockerPlanOptions, type NetworkSpec } from '../docker/plan.js';
 import { type ProvisionStep, provisionSteps } from '../docker/provision.js';
 import { AGENT_PATHS } from '../docker/names.js';
@@ -74,7 +75,7 @@ export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
       Internal: false,
       CheckDuplicate: true,
       IPAM: { Driver: 'default', Config: [{ Subnet: subnet.subnet, Gateway: subnet.gateway }] },
-      Labels: { ...networkLabels(slug, plan.agent, 'vm'), ...backendLabel },
+      Labels: { ...networkLabels(slug, plan.agent, 'vm'), ...backendLabel, [LABEL_STATE]: stateKey(dirname(paths.dir)) },
     },
   };
   // The Docker bundle (image, user, env, mounts, hardening), on the bridge at the pinned IP, with
@@ -82,7 +83,7 @@ export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
   const from = base.bundle.create;
   const create: Docker.ContainerCreateOptions = {
     ...from,
-    Labels: { ...containerLabels(slug, plan.agent, 'sidecars'), ...backendLabel },
+    Labels: { ...containerLabels(slug, plan.agent, 'sidecars'), ...backendLabel, [LABEL_STATE]: stateKey(dirname(paths.dir)) },
     HostConfig: { ...from.HostConfig, NetworkMode: names.network },
     NetworkingConfig: { EndpointsConfig: { [names.network]: { IPAMConfig: { IPv4Address: subnet.bundleIp } } } },
   };
