@@ -17,9 +17,14 @@ export class ProposalFileError extends Error {
   }
 }
 
+// Last stamp this process used: two ids minted in one millisecond still sort in creation order.
+let lastMs = 0;
+
 // Time prefix (UTC, ms) keeps ids sortable by creation; the random tail keeps them unique.
 export function mintProposalId(now: Date = new Date(), random: Buffer = randomBytes(6)): string {
-  const stamp = now.toISOString().replace(/[-:.]/g, ''); // 20260131T235959123Z
+  const ms = now.getTime() <= lastMs && now.getTime() > lastMs - 1000 ? lastMs + 1 : now.getTime();
+  lastMs = Math.max(lastMs, ms);
+  const stamp = new Date(ms).toISOString().replace(/[-:.]/g, ''); // 20260131T235959123Z
   return `${stamp}-${random.toString('hex').slice(0, 12).padEnd(12, '0')}`;
 }
 
