@@ -37,6 +37,7 @@ const FLAGS: Record<DaemonName, (env: Env) => string[]> = {
     '--control-socket', env.BOTTLE_GATEWAY_CONTROL_SOCKET || BUNDLE_DEFAULTS.gatewayControlSocket,
     ...(env.BOTTLE_GATEWAY_UPSTREAM_CA ? ['--upstream-ca', env.BOTTLE_GATEWAY_UPSTREAM_CA] : []),
     ...csv(env.BOTTLE_GATEWAY_ALLOW_PRIVATE).flatMap((name) => ['--allow-private-upstream', name]),
+    ...csv(env.BOTTLE_GATEWAY_RESOLVE_ONLY).flatMap((suffix) => ['--resolve-only', suffix]),
     ...(env.BOTTLE_GATEWAY_LOG ? ['--log', env.BOTTLE_GATEWAY_LOG] : []),
   ],
   'git-gate': (env) => [

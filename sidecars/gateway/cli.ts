@@ -7,7 +7,7 @@ import type { Outcome } from '../../commands/cli.js';
 import type { Ctx } from '../../commands/context.js';
 import { UserError } from '../../lib/errors.js';
 import { CA_CERT_FILE } from '../../lib/pki/index.js';
-import { parseHostsFile, staticLookup } from './dial.js';
+import { parseHostsFile, staticLookup, suffixLookup } from './dial.js';
 import { batchedWriter } from './log.js';
 import { startGateway } from './server.js';
 import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
@@ -38,6 +38,7 @@ interface Opts {
   hostsFile?: string;
   watch: boolean;
   controlSocket?: string;
+  resolveOnly: string[];
 }
 
 // Registers `gateway` under `bottle sidecar`.
@@ -52,6 +53,7 @@ export function registerGateway(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .option('--allow-private-upstream <name...>', 'host name allowed to resolve to private addresses (test upstreams only)', [] as string[])
     .option('--log <file>', 'also append decision lines (JSON) to this file')
     .option('--hosts-file <file>', 'resolve names ONLY from this /etc/hosts-format file (tests)')
+    .option('--resolve-only <suffix...>', 'resolve only names under these suffixes, e.g. test (test bundles: no public name is ever dialled)', [] as string[])
     .option('--no-watch', 'do not watch --policy-dir; reload on SIGHUP only')
     .option('--control-socket <path>', 'unix socket on which `bottle sidecar gateway-secrets` hands over route secrets approved after launch')
     .addHelpText('after', `
@@ -61,7 +63,8 @@ reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
     .action(async (o: Opts) => {
       const { host, port } = parseListenAddress(o.listen);
       const upstreamCaPem = o.upstreamCa ? readFlagFile('--upstream-ca', o.upstreamCa) : undefined;
-      const lookup = o.hostsFile ? staticLookup(parseHostsFile(readFlagFile('--hosts-file', o.hostsFile))) : undefined;
+      const base = o.hostsFile ? staticLookup(parseHostsFile(readFlagFile('--hosts-file', o.hostsFile))) : undefined;
+      const lookup = o.resolveOnly.length ? suffixLookup(o.resolveOnly, base) : base;
       const sinks: Array<(line: string) => void> = [batchedWriter((text) => ctx.out(text))];
       const file = o.log ? createWriteStream(o.log, { flags: 'a' }) : undefined;
       if (file) {

@@ -39,6 +39,19 @@ export function staticLookup(map: ReadonlyMap<string, readonly string[]>): Looku
   };
 }
 
+// Resolves only names under `suffixes` (e.g. `test` → `x.test`): a test bundle can then never
+// reach a public name, whatever a client in the agent asks for. Never a default.
+export function suffixLookup(suffixes: readonly string[], inner: Lookup = systemLookup): Lookup {
+  const allowed = suffixes.map((s) => s.toLowerCase().replace(/^\.+/, ''));
+  return async (host) => {
+    const h = host.toLowerCase().replace(/\.$/, '');
+    if (!allowed.some((s) => h === s || h.endsWith(`.${s}`))) {
+      throw Object.assign(new Error(`${host} is outside the resolvable names (--resolve-only ${allowed.join(' ')})`), { code: 'ENOTFOUND' });
+    }
+    return inner(h);
+  };
+}
+
 // The address to dial, a policy block (ssrf-resolved), or why resolution failed.
 export type Resolved = { ip: string } | { verdict: Verdict } | { error: string };
 

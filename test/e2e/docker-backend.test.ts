@@ -67,7 +67,7 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     execFileSync('chown', ['-R', '10001:10001', root]);
     bundleUser = '10001:10001';
   }
-  const backend = new DockerBackend(engine, { bundleUser, env: {} });
+  const backend = new DockerBackend(engine, { bundleUser, env: {}, testUpstream: { resolveOnly: ['test'] } });
   const meta = metaOf(slug);
   const server: Server = createServer((s) => s.end('host\n'));
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
@@ -219,7 +219,7 @@ await t.test('an abort midway through launch leaves nothing behind', { skip }, a
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   for (const mark of ['starting sidecars', 'provision: claude settings and hooks']) {
     const slug = `e2e-${randomBytes(3).toString('hex')}`;
-    const backend = new DockerBackend(fromDockerode(docker), { env: {} });
+    const backend = new DockerBackend(fromDockerode(docker), { env: {}, testUpstream: { resolveOnly: ['test'] } });
     t.teardown(() => backend.teardown(metaOf(slug), () => undefined).catch(() => undefined));
     const paths = makeBottleDir(join(root, 'state'), slug);
     const ac = new AbortController();

@@ -74,6 +74,9 @@ export function sandboxEnv(root: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
     ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
     E2E_ROUTE_TOKEN: randomToken(),
     ANTHROPIC_API_KEY: `${P.skAnt}e2e-${randomBytes(24).toString('base64url')}`,
+    // Test bundles resolve only *.test names: no public host is ever dialled (claude itself
+    // calls its API host during provisioning; here that gets a 502, never a connection).
+    BOTTLE_TEST_RESOLVE_ONLY: 'test',
     ...extra,
   };
 }

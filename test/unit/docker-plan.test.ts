@@ -107,9 +107,10 @@ t.test('bundle env: daemon config the sidecars read', async (t) => {
   t.equal(env.BOTTLE_SIDECAR_COMMANDS, undefined, 'no daemon override unless asked for');
   t.equal(env.BOTTLE_GATEWAY_UPSTREAM_CA, undefined, 'no test upstream CA by default');
   t.equal(env.BOTTLE_GATEWAY_ALLOW_PRIVATE, undefined, 'no private-upstream allowance by default');
-  const withTest = dockerPlan(samplePlan({}), slug, paths, sampleAgent(), { ...opts, testUpstream: { caFile: '/tmp/ca.pem', allowPrivate: ['allowed.test'] } });
+  const withTest = dockerPlan(samplePlan({}), slug, paths, sampleAgent(), { ...opts, testUpstream: { caFile: '/tmp/ca.pem', allowPrivate: ['allowed.test'], resolveOnly: ['test'] } });
   const testEnv = envOf(withTest.bundle.create.Env);
-  t.match(testEnv, { BOTTLE_GATEWAY_UPSTREAM_CA: '/bottle/test/upstream-ca.pem', BOTTLE_GATEWAY_ALLOW_PRIVATE: 'allowed.test' });
+  t.match(testEnv, { BOTTLE_GATEWAY_UPSTREAM_CA: '/bottle/test/upstream-ca.pem', BOTTLE_GATEWAY_ALLOW_PRIVATE: 'allowed.test', BOTTLE_GATEWAY_RESOLVE_ONLY: 'test' });
+  t.equal(env.BOTTLE_GATEWAY_RESOLVE_ONLY, undefined, 'no resolve lockdown by default');
   t.ok(withTest.bundle.create.HostConfig?.Mounts?.some((m) => m.Source === '/tmp/ca.pem' && m.ReadOnly), 'test CA mounted read-only');
   t.same(dp.secretNames, ['ANTHROPIC_API_KEY', 'E2E_TOKEN'], 'names of the route variables, values come at launch');
 });

@@ -28,3 +28,14 @@ t.test('a running control socket updates env in place and reports the change', a
   t.same(changes, [['NEW_TOKEN']]);
   await t.rejects(sendSecrets(join(dir, 'absent.sock'), { A: 'b' }), /cannot reach the gateway/);
 });
+
+t.test('suffixLookup: test bundles resolve only names under the given suffixes', async (t) => {
+  const { suffixLookup } = await import('../../sidecars/gateway/dial.js');
+  const seen: string[] = [];
+  const lookup = suffixLookup(['test'], async (h) => { seen.push(h); return ['10.0.0.9']; });
+  t.same(await lookup('Allowed.TEST'), ['10.0.0.9']);
+  t.same(await lookup('test.'), ['10.0.0.9']);
+  await t.rejects(lookup('api.anthropic.com'), { code: 'ENOTFOUND' });
+  await t.rejects(lookup('nottest'), { code: 'ENOTFOUND' }, 'a suffix is a whole label');
+  t.same(seen, ['allowed.test', 'test'], 'outside names never reach the resolver');
+});

@@ -71,14 +71,17 @@ export interface DockerPlanOptions {
   testUpstream?: TestUpstream;
 }
 
-export interface TestUpstream { caFile?: string; allowPrivate?: string[] }
+export interface TestUpstream { caFile?: string; allowPrivate?: string[]; resolveOnly?: string[] }
 
-// Read from explicitly named env vars (BOTTLE_TEST_UPSTREAM_CA, BOTTLE_TEST_ALLOW_PRIVATE).
+// Read from explicitly named env vars (BOTTLE_TEST_UPSTREAM_CA, BOTTLE_TEST_ALLOW_PRIVATE,
+// BOTTLE_TEST_RESOLVE_ONLY: the e2e suite's bundles resolve only `*.test` names).
 export function testUpstreamFromEnv(env: NodeJS.ProcessEnv): TestUpstream | undefined {
   const caFile = env.BOTTLE_TEST_UPSTREAM_CA || undefined;
-  const allowPrivate = (env.BOTTLE_TEST_ALLOW_PRIVATE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (!caFile && allowPrivate.length === 0) return undefined;
-  return { ...(caFile ? { caFile } : {}), ...(allowPrivate.length ? { allowPrivate } : {}) };
+  const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const allowPrivate = list(env.BOTTLE_TEST_ALLOW_PRIVATE);
+  const resolveOnly = list(env.BOTTLE_TEST_RESOLVE_ONLY);
+  if (!caFile && allowPrivate.length === 0 && resolveOnly.length === 0) return undefined;
+  return { ...(caFile ? { caFile } : {}), ...(allowPrivate.length ? { allowPrivate } : {}), ...(resolveOnly.length ? { resolveOnly } : {}) };
 }
 
 const TEST_UPSTREAM_CA = '/bottle/test/upstream-ca.pem';
@@ -93,6 +96,7 @@ function bundleEnv(daemons: DaemonName[], overrides: Record<string, string[]> = 
     BOTTLE_GATEWAY_CA_DIR: BUNDLE_PATHS.caDir,
     ...(test?.caFile ? { BOTTLE_GATEWAY_UPSTREAM_CA: TEST_UPSTREAM_CA } : {}),
     ...(test?.allowPrivate?.length ? { BOTTLE_GATEWAY_ALLOW_PRIVATE: test.allowPrivate.join(',') } : {}),
+    ...(test?.resolveOnly?.length ? { BOTTLE_GATEWAY_RESOLVE_ONLY: test.resolveOnly.join(',') } : {}),
     BOTTLE_EVENTS_FILE: `${BUNDLE_PATHS.eventsDir}/events.jsonl`,
     BOTTLE_POLICY_FILE: `${BUNDLE_PATHS.policyDir}/policy.yaml`,
     HOME: BUNDLE_PATHS.home,
