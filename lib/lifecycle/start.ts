@@ -55,8 +55,8 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     try { appendFileSync(paths.bringupLog, `${line}\n`); } catch { /* state removed under us */ }
     opts.log(line);
   };
-  const backend = await deps.backends(meta.backend, deps.env);
   try {
+    const backend = await deps.backends(meta.backend, deps.env);
     log(`bottle ${meta.slug}: ${plan.agent} on ${meta.backend}`);
     await writeFile(join(paths.policy, 'policy.yaml'), policyTextFromPlan(plan), { mode: 0o644 });
     ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}` });

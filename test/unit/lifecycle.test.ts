@@ -155,3 +155,10 @@ t.test('cleanup never takes another state root\'s bottles for orphans', async (t
   t.equal(ownsResource(r('old-cccccc'), 'k-ours', known, false), false, 'unlabelled: only with --all');
   t.equal(ownsResource(r('old-cccccc'), 'k-ours', known, true), true);
 });
+
+t.test('a backend that cannot load leaves no claimed state behind', async (t) => {
+  const { env } = setup(t);
+  const deps = lifecycleDeps(env, { backends: async () => { throw new Error('backend unavailable'); } });
+  await t.rejects(startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet), /backend unavailable/);
+  t.same(await listBottles(deps.root), []);
+});
