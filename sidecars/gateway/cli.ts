@@ -10,15 +10,10 @@ import { CA_CERT_FILE } from '../../lib/pki/index.js';
 import { parseHostsFile, staticLookup, suffixLookup } from './dial.js';
 import { batchedWriter } from './log.js';
 import { startGateway } from './server.js';
+import { parseListenAddress } from '../listen.js';
 import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
 
-// HOST:PORT (IPv6 as [::1]:PORT); port 0 means any free port.
-export function parseListenAddress(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new UserError(`--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:8888`);
-  return { host: (m[1] ?? m[2])!, port };
-}
+export { parseListenAddress } from '../listen.js';
 
 function readFlagFile(flag: string, file: string): string {
   try {

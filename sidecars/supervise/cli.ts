@@ -1,17 +1,13 @@
 // `bottle sidecar supervise`: runs the supervise server until SIGTERM/SIGINT, then exits 0.
 import type { Command } from 'commander';
+import { parseListenAddress } from '../listen.js';
 import type { Outcome } from '../../commands/cli.js';
 import type { Ctx } from '../../commands/context.js';
 import { UserError } from '../../lib/errors.js';
 import { startSupervise } from './server.js';
 
-// Parses HOST:PORT (IPv6 as [::1]:PORT); port 0 means "any free port".
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new UserError(`--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:9100`);
-  return { host: (m[1] ?? m[2])!, port };
-}
+// HOST:PORT for supervise (the shared parser, with supervise's port in the example).
+export const parseListen = (value: string): { host: string; port: number } => parseListenAddress(value, '0.0.0.0:9100');
 
 function positive(flag: string, value: string): number {
   const n = Number(value);

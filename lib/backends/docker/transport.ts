@@ -30,6 +30,23 @@ export function parentDirs(rel: string, ids: Ids): TarEntry[] {
 }
 
 // The provisioning transport for one running agent container.
+// Files to write, grouped into tar entries (with their parent dirs) per archive root, owned
+// by `idsOf(owner)`: both transports (docker putArchive, smolvm cp + tar) unpack these.
+export function entriesByRoot(
+  files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }>,
+  idsOf: (owner: Principal) => Ids,
+): Map<string, TarEntry[]> {
+  const byRoot = new Map<string, TarEntry[]>();
+  for (const f of files) {
+    const { root, rel } = archiveRoot(f.path);
+    const ids = idsOf(f.owner);
+    const entries = byRoot.get(root) ?? [];
+    entries.push(...parentDirs(rel, ids), { path: rel, type: 'file', content: f.content, mode: f.mode, ...ids });
+    byRoot.set(root, entries);
+  }
+  return byRoot;
+}
+
 export class DockerTransport implements ProvisionTransport {
   constructor(
     private readonly container: EngineContainer,
@@ -53,14 +70,7 @@ export class DockerTransport implements ProvisionTransport {
   }
 
   async write(files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }>): Promise<void> {
-    const byRoot = new Map<string, TarEntry[]>();
-    for (const f of files) {
-      const { root, rel } = archiveRoot(f.path);
-      const ids = this.ids(f.owner);
-      const entries = byRoot.get(root) ?? [];
-      entries.push(...parentDirs(rel, ids), { path: rel, type: 'file', content: f.content, mode: f.mode, ...ids });
-      byRoot.set(root, entries);
-    }
+    const byRoot = entriesByRoot(files, (owner) => this.ids(owner));
     for (const [root, entries] of byRoot) {
       this.signal?.throwIfAborted();
       await this.container.putArchive(tarBuffer(entries), { path: root });

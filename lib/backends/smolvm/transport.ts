@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { AGENT_PATHS } from '../docker/names.js';
 import type { Principal, ProvisionTransport } from '../docker/provision.js';
 import { tarBuffer, tarDirectory, type TarEntry } from '../docker/tar.js';
-import { archiveRoot, type Ids, parentDirs } from '../docker/transport.js';
+import { archiveRoot, entriesByRoot, type Ids, parentDirs } from '../docker/transport.js';
 import { type ExecResult, type SmolvmClient, vmPath } from './cli.js';
 
 // argv that runs `argv` as the agent user from a root `machine exec`. runuser (util-linux,
@@ -95,14 +95,7 @@ export class SmolvmTransport implements ProvisionTransport {
   }
 
   async write(files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }>): Promise<void> {
-    const byRoot = new Map<string, TarEntry[]>();
-    for (const f of files) {
-      const { root, rel } = archiveRoot(f.path);
-      const ids = this.ids(f.owner);
-      const entries = byRoot.get(root) ?? [];
-      entries.push(...parentDirs(rel, ids), { path: rel, type: 'file', content: f.content, mode: f.mode, ...ids });
-      byRoot.set(root, entries);
-    }
+    const byRoot = entriesByRoot(files, (owner) => this.ids(owner));
     for (const [root, entries] of byRoot) await this.unpack(root, tarBuffer(entries));
   }
 
