@@ -38,6 +38,7 @@ const FLAGS: Record<DaemonName, (env: Env) => string[]> = {
     ...(env.BOTTLE_GATEWAY_UPSTREAM_CA ? ['--upstream-ca', env.BOTTLE_GATEWAY_UPSTREAM_CA] : []),
     ...csv(env.BOTTLE_GATEWAY_ALLOW_PRIVATE).flatMap((name) => ['--allow-private-upstream', name]),
     ...csv(env.BOTTLE_GATEWAY_RESOLVE_ONLY).flatMap((suffix) => ['--resolve-only', suffix]),
+    ...(env.BOTTLE_GATEWAY_HOSTS_FILE ? ['--hosts-file', env.BOTTLE_GATEWAY_HOSTS_FILE] : []),
     ...(env.BOTTLE_GATEWAY_LOG ? ['--log', env.BOTTLE_GATEWAY_LOG] : []),
   ],
   'git-gate': (env) => [

@@ -25,6 +25,7 @@ function readFlagFile(flag: string, file: string): string {
 
 interface Opts {
   listen: string;
+  listenFd?: string;
   policyDir: string;
   caDir: string;
   upstreamCa?: string;
@@ -42,6 +43,7 @@ export function registerGateway(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .command('gateway')
     .description('egress proxy: allowlist, SSRF guard, TLS interception, DLP and credential injection')
     .option('--listen <host:port>', 'proxy address', '127.0.0.1:8888')
+    .option('--listen-fd <n>', 'accept on this inherited bound socket instead of binding --listen (init shares one between gateway replicas)')
     .requiredOption('--policy-dir <dir>', 'directory holding policy.yaml (watched; replace the file by rename)')
     .requiredOption('--ca-dir <dir>', 'bundle CA directory (ca.crt + ca.key; created if missing)')
     .option('--upstream-ca <file>', 'extra CA (PEM) trusted for upstream TLS, besides the system store')
@@ -57,6 +59,8 @@ Clients use it as HTTP(S)_PROXY. Blocked requests get 403 "blocked: <reason>"; r
 reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
     .action(async (o: Opts) => {
       const { host, port } = parseListenAddress(o.listen);
+      const fd = o.listenFd === undefined ? undefined : Number(o.listenFd);
+      if (fd !== undefined && (!/^\d+$/.test(o.listenFd!) || fd < 3)) throw new UserError(`--listen-fd ${o.listenFd}: expected an inherited descriptor number >= 3`);
       const upstreamCaPem = o.upstreamCa ? readFlagFile('--upstream-ca', o.upstreamCa) : undefined;
       const base = o.hostsFile ? staticLookup(parseHostsFile(readFlagFile('--hosts-file', o.hostsFile))) : undefined;
       const lookup = o.resolveOnly.length ? suffixLookup(o.resolveOnly, base) : base;
@@ -66,10 +70,15 @@ reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
         file.on('error', (e) => ctx.err(`gateway: --log ${o.log}: ${e.message}`));
         sinks.push(batchedWriter((text) => file.write(text)));
       }
-      // A private copy: secrets approved after launch are added to it over the control socket.
+      // A private copy: secrets approved after launch are added to it over the control socket,
+      // which is up before the first request is accepted.
       const secretEnv: Record<string, string | undefined> = { ...ctx.env };
-      const gateway = await startGateway({
-        host, port,
+      let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+      const control = o.controlSocket
+        ? await startControlSocket(o.controlSocket, secretEnv, () => void gateway?.reload('new secrets'), (m) => ctx.err(`gateway: ${m}`))
+        : undefined;
+      gateway = await startGateway({
+        host, port, fd,
         policyDir: o.policyDir,
         caDir: o.caDir,
         upstreamCaPem,
@@ -80,11 +89,8 @@ reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
         diag: (m) => ctx.err(`gateway: ${m}`),
         watch: o.watch,
       });
-      ctx.err(`gateway: listening on ${gateway.url} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);
-      const control = o.controlSocket
-        ? await startControlSocket(o.controlSocket, secretEnv, () => gateway.reload('new secrets'), (m) => ctx.err(`gateway: ${m}`))
-        : undefined;
-      const onHup = () => gateway.reload('SIGHUP');
+      ctx.err(`gateway: listening on ${gateway.url}${fd === undefined ? '' : ` (shared socket, fd ${fd})`} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);
+      const onHup = () => gateway?.reload('SIGHUP');
       process.on('SIGHUP', onHup);
       const sig = await new Promise<NodeJS.Signals>((resolve) => {
         const stop = (s: NodeJS.Signals) => {
@@ -98,7 +104,7 @@ reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
       process.off('SIGHUP', onHup);
       ctx.err(`gateway: ${sig}, closing`);
       control?.close();
-      await gateway.close();
+      await gateway?.close();
       await new Promise<void>((resolve) => (file ? file.end(resolve) : resolve()));
       outcome.exitCode = 0;
     });

@@ -25,30 +25,36 @@ export function parseControlMessage(line: string): { secrets: Record<string, str
   return { secrets: out };
 }
 
-// Listens on `path`; each accepted message updates `env` in place and calls `changed`.
+// Listens on `path`; each accepted message updates `env` in place and calls `changed`; the
+// sender hears "ok" once `changed` has finished (or its error).
 export function startControlSocket(
   path: string,
   env: Record<string, string | undefined>,
-  changed: (names: string[]) => void,
+  changed: (names: string[]) => unknown,
   diag: (m: string) => void,
 ): Promise<Server> {
   if (existsSync(path)) unlinkSync(path); // a stale socket from a previous run
   const server = createServer((sock) => {
     let buf = '';
+    let handled = false; // one message per connection
     sock.setEncoding('utf8');
     sock.on('error', () => sock.destroy());
     sock.on('data', (chunk: string) => {
+      if (handled) return;
       buf += chunk;
-      if (buf.length > MAX_BYTES) { sock.end('{"ok":false,"error":"message too large"}\n'); return; }
+      if (buf.length > MAX_BYTES) { handled = true; sock.end('{"ok":false,"error":"message too large"}\n'); return; }
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
+      handled = true;
       const parsed = parseControlMessage(buf.slice(0, nl));
       if ('error' in parsed) { sock.end(`${JSON.stringify({ ok: false, error: parsed.error })}\n`); return; }
       Object.assign(env, parsed.secrets);
       const names = Object.keys(parsed.secrets);
       diag(`control: secrets updated for ${names.join(', ')}`);
-      changed(names);
-      sock.end('{"ok":true}\n');
+      Promise.resolve().then(() => changed(names)).then(
+        () => sock.end('{"ok":true}\n'),
+        (e: Error) => sock.end(`${JSON.stringify({ ok: false, error: e.message })}\n`),
+      );
     });
   });
   return new Promise((resolve, reject) => {

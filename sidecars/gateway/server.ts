@@ -19,6 +19,7 @@ import { proxyUpgrade } from './upgrade.js';
 export interface GatewayOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default 0 (any free port)
+  fd?: number; // accept on this inherited bound socket instead of host:port
   policyDir: string; // holds policy.yaml
   caDir: string; // the bundle CA (created here if missing)
   upstreamCaPem?: string; // extra trust for upstream TLS
@@ -115,10 +116,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
   await new Promise<void>((resolve, reject) => {
     main.once('error', reject);
-    main.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => {
+    const ready = () => {
       main.off('error', reject);
       resolve();
-    });
+    };
+    if (o.fd !== undefined) main.listen({ fd: o.fd }, ready);
+    else main.listen(o.port ?? 0, o.host ?? '127.0.0.1', ready);
   });
   main.on('error', (e) => diag(`listener error: ${e.message}`));
   const addr = main.address() as AddressInfo;

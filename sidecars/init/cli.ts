@@ -5,6 +5,7 @@ import type { Ctx } from '../../commands/context.js';
 import { UserError } from '../../lib/errors.js';
 import { DAEMON_NAMES } from '../daemons.js';
 import { collectOverrides, resolveDaemons } from './config.js';
+import { replicaCount, startGatewayFront, type GatewayFront } from './gateway-front.js';
 import { Supervisor } from './supervisor.js';
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -40,9 +41,22 @@ Signals: SIGTERM/SIGINT go to every daemon's process group, then SIGKILL after t
 the exit code is the first non-zero child ending during shutdown (signal N counts as 128+N).
 SIGHUP goes to the gateway only (policy reload). A dead daemon is restarted after
 0.2 s, doubling to 5 s while it keeps dying, reset after 60 s healthy.
+
+Gateway: init binds its address and control socket itself and runs
+BOTTLE_GATEWAY_REPLICAS (default 2; 0 = one gateway on its own socket) gateways accepting
+on that one socket, so a killed gateway costs no refused connection: the other replica
+serves, and while none is alive clients wait in the queue. Route secrets approved after
+launch are kept by init and handed to every (re)started gateway.
 Run under an init that reaps orphans (\`docker run --init\`): node cannot waitpid(-1).`)
     .action(async (o: Opts) => {
-      const daemons = resolveDaemons(ctx.env, collectOverrides(ctx.env, o.daemon));
+      const overrides = collectOverrides(ctx.env, o.daemon);
+      const resolved = resolveDaemons(ctx.env, overrides);
+      const replicas = replicaCount(ctx.env);
+      let front: GatewayFront | undefined;
+      if (replicas > 0 && !overrides.has('gateway') && resolved.some((d) => d.name === 'gateway')) {
+        front = await startGatewayFront(ctx.env, replicas, (m) => ctx.err(`[init] gateway front: ${m}`));
+      }
+      const daemons = resolved.map((d) => (front && d.name === 'gateway' ? front.spec : d));
       const supervisor = new Supervisor({
         daemons,
         env: ctx.env,
@@ -58,6 +72,7 @@ Run under an init that reaps orphans (\`docker run --init\`): node cannot waitpi
         outcome.exitCode = await supervisor.done;
       } finally {
         for (const [sig, h] of handlers) process.off(sig, h);
+        front?.close();
       }
     });
 }

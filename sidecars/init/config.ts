@@ -4,7 +4,16 @@ import { UserError } from '../../lib/errors.js';
 import { DAEMON_NAMES, daemonArgv, isDaemonName } from '../daemons.js';
 
 // One supervised daemon: its name (the `[name] ` log prefix) and the argv that runs it.
-export interface DaemonSpec { name: string; argv: string[] }
+export interface DaemonSpec {
+  name: string;
+  argv: string[];
+  /** How many processes run it side by side (default 1); each is supervised on its own. */
+  replicas?: number;
+  /** Descriptors every process inherits, as fd 3, 4, ... (e.g. a shared listening socket). */
+  fds?: number[];
+  /** Per-process argv and extra env, evaluated at each (re)start; default: `argv`, no extra env. */
+  instance?: (replica: number) => { argv: string[]; env?: Record<string, string> };
+}
 
 type Env = Record<string, string | undefined>;
 

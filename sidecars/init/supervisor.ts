@@ -34,8 +34,11 @@ export interface SupervisorOptions {
   now?: () => number;
 }
 
+// One supervised process: a daemon, or one replica of it.
 interface Slot {
   spec: DaemonSpec;
+  /** Set when the daemon runs more than one process. */
+  replica?: number;
   child?: ChildProcess;
   history: RestartHistory;
   restarts: number;
@@ -60,14 +63,19 @@ export class Supervisor {
   constructor(private readonly opts: SupervisorOptions) {
     this.done = new Promise((r) => { this.resolveDone = r; });
     this.now = opts.now ?? Date.now;
-    this.slots = opts.daemons.map((spec) => ({ spec, history: { startedAt: 0, lastDelayMs: null }, restarts: 0, streamsClosed: Promise.resolve() }));
+    this.slots = opts.daemons.flatMap((spec) => {
+      const n = spec.replicas ?? 1;
+      return Array.from({ length: n }, (_, i): Slot => ({
+        spec, ...(n > 1 ? { replica: i } : {}), history: { startedAt: 0, lastDelayMs: null }, restarts: 0, streamsClosed: Promise.resolve(),
+      }));
+    });
   }
 
   start(): void {
     if (process.pid === 1) {
       this.event({ type: 'init-warning', message: 'running as PID 1: orphaned grandchildren will not be reaped; run the bundle with `docker run --init` (HostConfig.Init)' });
     }
-    this.event({ type: 'init-started', pid: process.pid, daemons: this.slots.map((s) => s.spec.name) });
+    this.event({ type: 'init-started', pid: process.pid, daemons: this.opts.daemons.map((d) => d.name) });
     // With no daemons (or all in backoff) nothing else keeps node alive until a signal arrives.
     this.keepAlive = setInterval(() => undefined, 1 << 30);
     for (const slot of this.slots) this.spawn(slot, null);
@@ -81,9 +89,9 @@ export class Supervisor {
 
   private forwardHup(): void {
     const name = this.opts.hupTarget ?? 'gateway';
-    const slot = this.slots.find((s) => s.spec.name === name);
-    if (!this.shuttingDown && slot?.child?.pid !== undefined) {
-      slot.child.kill('SIGHUP');
+    const live = this.slots.filter((s) => s.spec.name === name && s.child?.pid !== undefined);
+    if (!this.shuttingDown && live.length > 0) {
+      for (const slot of live) slot.child!.kill('SIGHUP');
       this.event({ type: 'signal', signal: 'SIGHUP', action: 'forward', daemons: [name] });
     } else {
       this.event({ type: 'signal', signal: 'SIGHUP', action: 'ignored', daemons: [] });
@@ -118,12 +126,17 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot, delayBefore: number | null): void {
-    const { name, argv } = slot.spec;
+    const { name } = slot.spec;
+    const { argv, env } = slot.spec.instance?.(slot.replica ?? 0) ?? { argv: slot.spec.argv };
     const startedAt = this.now();
     slot.history = { startedAt, lastDelayMs: delayBefore };
     // detached: its own process group, so group signals reach its children and a terminal's
     // Ctrl-C reaches only init (which forwards it once).
-    const child = spawn(argv[0]!, argv.slice(1), { env: this.opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: env ? { ...this.opts.env, ...env } : this.opts.env,
+      stdio: ['ignore', 'pipe', 'pipe', ...(slot.spec.fds ?? [])],
+      detached: true,
+    });
     slot.child = child;
     let ended = false;
     const end = (ending: ChildEnding, error?: string) => {
@@ -137,7 +150,7 @@ export class Supervisor {
       this.pipe(child.stdout, `[${name}] `, this.opts.out),
       this.pipe(child.stderr, `[${name}] `, this.opts.err),
     ]).then(() => undefined);
-    if (child.pid !== undefined) this.event({ type: 'daemon-started', daemon: name, pid: child.pid, restarts: slot.restarts });
+    if (child.pid !== undefined) this.event({ type: 'daemon-started', daemon: name, ...this.replicaOf(slot), pid: child.pid, restarts: slot.restarts });
   }
 
   private pipe(stream: Readable | null, prefix: string, emit: (line: string) => void): Promise<void> {
@@ -157,7 +170,7 @@ export class Supervisor {
     // Leftovers of the dead daemon (its own children) must not outlive it.
     if (child.pid !== undefined) signalGroup(child, 'SIGKILL');
     const base = {
-      daemon: slot.spec.name, pid: child.pid ?? null, exitCode: ending.exitCode,
+      daemon: slot.spec.name, ...this.replicaOf(slot), pid: child.pid ?? null, exitCode: ending.exitCode,
       signal: ending.signal, uptimeMs: this.now() - startedAt, ...(error ? { error } : {}),
     };
     if (this.shuttingDown) {
@@ -173,6 +186,10 @@ export class Supervisor {
       slot.restarts += 1;
       this.spawn(slot, delay);
     }, delay);
+  }
+
+  private replicaOf(slot: Slot): { replica?: number } {
+    return slot.replica === undefined ? {} : { replica: slot.replica };
   }
 
   private maybeFinish(): void {

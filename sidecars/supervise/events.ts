@@ -8,9 +8,9 @@ interface Base { time: string }
 // Everything that can appear in the events file; `type` discriminates.
 export type BundleEvent =
   | Base & { type: 'init-started'; pid: number; daemons: string[] }
-  | Base & { type: 'daemon-started'; daemon: string; pid: number; restarts: number }
+  | Base & { type: 'daemon-started'; daemon: string; pid: number; restarts: number; replica?: number }
   | Base & {
-    type: 'daemon-exited'; daemon: string; pid: number | null; exitCode: number | null;
+    type: 'daemon-exited'; daemon: string; replica?: number; pid: number | null; exitCode: number | null;
     signal: string | null; uptimeMs: number; restartInMs: number | null; error?: string;
   }
   | Base & { type: 'signal'; signal: string; action: 'shutdown' | 'force-kill' | 'forward' | 'ignored'; daemons: string[] }

@@ -1,8 +1,8 @@
 // Sandbox escape, the operator's gates (SPEC §12 invariants 4 and 5, §7 init): a secret-bearing
 // git push never reaches the upstream; the agent's only lever on policy is a proposal the
-// operator decides with the real CLI, applied live; and a killed gateway is back within a
-// second without disturbing supervise. One bottle for the file.
-import t from 'tap';
+// operator decides with the real CLI, applied live; and a killed gateway (one replica, then
+// all of them) costs clients at most a short wait, without disturbing supervise. One bottle for the file.
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALNUM, B64, pemKey, P, randomSource, UPPER32 } from '../fixtures/secrets/tokens.js';
@@ -17,11 +17,42 @@ const mcpCall = (name: string, args: Record<string, unknown>) => JSON.stringify(
 
 // Pids of the bundle's daemons, from /proc (the image has no ps). The pattern is split so the
 // scanning shell's own command line does not match it.
-async function daemonPid(sb: Sandbox, daemon: 'gateway' | 'supervise'): Promise<string> {
+async function daemonPids(sb: Sandbox, daemon: 'gateway' | 'supervise'): Promise<string[]> {
   const r = await sb.bundle(`pat="sidecar ""${daemon} "; for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); case "$c" in *"$pat"*) echo \${p#/proc/};; esac; done`);
-  const pids = r.stdout.trim().split('\n').filter(Boolean);
-  if (pids.length !== 1) throw new Error(`expected one ${daemon} process, found ${pids.length}: ${r.stdout}${r.stderr}`);
+  const pids = r.stdout.trim().split('\n').filter(Boolean).sort();
+  if (pids.length === 0) throw new Error(`no ${daemon} process: ${r.stdout}${r.stderr}`);
+  return pids;
+}
+
+async function daemonPid(sb: Sandbox, daemon: 'supervise'): Promise<string> {
+  const pids = await daemonPids(sb, daemon);
+  if (pids.length !== 1) throw new Error(`expected one ${daemon} process, found ${pids.length}: ${pids.join(' ')}`);
   return pids[0]!;
+}
+
+type Sample = { start: number; end: number; status?: number; error?: string };
+
+// The outage as clients see it: for each request sent after the kill, how long until it, or
+// the first later request that succeeded, was answered; the worst of these. A request that
+// waited in the socket's queue counts its wait; a failed one counts until the next success.
+function recoveryMs(samples: readonly Sample[], killAt: number): number {
+  const after = samples.filter((s) => s.start >= killAt);
+  let worst = 0;
+  after.forEach((s, i) => {
+    const ok = after.slice(i).find((x) => x.status === 200);
+    worst = Math.max(worst, ok ? ok.end - s.start : Infinity);
+  });
+  return worst;
+}
+
+// The gateway pids once none of `gone` is among them and both replicas are back.
+async function pollPids(sb: Sandbox, gone: readonly string[]): Promise<string[]> {
+  for (let i = 0; ; i++) {
+    const pids = await daemonPids(sb, 'gateway').catch(() => []);
+    if (pids.length === 2 && !pids.some((p) => gone.includes(p))) return pids;
+    if (i > 100) return pids;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function startedAt(sb: Sandbox): Promise<string[]> {
@@ -93,7 +124,7 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
     t.equal((await sb.agent(`${CURL} https://newhost.test/e2e/before`)).stdout, '000 403', 'newhost.test is blocked at first');
     const hint = await sb.agent('curl -sS -m 15 http://newhost.test/e2e/before');
     t.match(hint.stdout, /^blocked: newhost\.test is not on the allowlist\n.*propose_allowlist_change/, 'and the 403 says how to ask');
-    const before = { started: await startedAt(sb), gateway: await daemonPid(sb, 'gateway') };
+    const before = { started: await startedAt(sb), gateway: await daemonPids(sb, 'gateway') };
 
     const call = sb.probe<McpReply[]>('mcp', ['http://supervise:9100/mcp', mcpCall('propose_allowlist_change', { host: 'newhost.test', reason: 'the sandbox e2e needs it' })]);
     const id = await pendingProposal(sb, 'newhost.test');
@@ -108,7 +139,7 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
     t.ok((await sb.upstream.records()).some((r) => r.host === 'newhost.test' && r.url === '/e2e/after-approval'), 'and reaches the upstream');
     t.match(readFileSync(join(sb.paths.policy, 'policy.yaml'), 'utf8'), /newhost\.test/, 'the operator-side policy holds it');
     t.same(await startedAt(sb), before.started, 'no container restarted');
-    t.equal(await daemonPid(sb, 'gateway'), before.gateway, 'the gateway reloaded in place');
+    t.same(await daemonPids(sb, 'gateway'), before.gateway, 'the gateways reloaded in place');
 
     const call2 = sb.probe<McpReply[]>('mcp', ['http://supervise:9100/mcp', mcpCall('propose_allowlist_change', { host: 'exfil.test', reason: 'e2e: to be rejected' })]);
     const id2 = await pendingProposal(sb, 'exfil.test');
@@ -117,18 +148,22 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
     t.equal((await sb.agent(`${CURL} https://exfil.test/e2e/after-reject`)).stdout, '000 403', 'and the host stays blocked');
   });
 
-  await t.test('9. kill -9 of the gateway: requests come back, supervise untouched', async (t) => {
-    const gatewayPid = await daemonPid(sb, 'gateway');
+  // Init runs two gateway replicas on one socket it owns (sidecars/init/gateway-front.ts):
+  // first one gateway process is killed (the issue's case), then every gateway process at once.
+  const killScenario = async (t: Test, label: string, victims: (pids: string[]) => string[], path: string) => {
+    const gatewayPids = await daemonPids(sb, 'gateway');
+    t.equal(gatewayPids.length, 2, `two gateway replicas run (${gatewayPids.join(', ')})`);
     const supervisePid = await daemonPid(sb, 'supervise');
-    const poll = sb.probe<Array<{ start: number; end: number; status?: number; error?: string }>>('poll', ['gateway', '8888', 'http://allowed.test/e2e/poll', '20000', '20']);
+    const poll = sb.probe<Sample[]>('poll', ['gateway', '8888', `http://allowed.test${path}`, '8000', '20']);
     // Kill once the poller is demonstrably getting answers (its requests reach the upstream).
-    for (let i = 0; !(await sb.upstream.records()).some((r) => r.url === '/e2e/poll'); i++) {
+    for (let i = 0; !(await sb.upstream.records()).some((r) => r.url === path); i++) {
       if (i > 200) throw new Error('the poller never got through');
       await new Promise((r) => setTimeout(r, 50));
     }
+    const killed = victims(gatewayPids);
     const killAt = Date.now();
-    const kill = await sb.bundle(`kill -9 ${gatewayPid}`);
-    const killed = Date.now();
+    const kill = await sb.bundle(`kill -9 ${killed.join(' ')}`);
+    const killExec = Date.now() - killAt;
     t.equal(kill.exitCode, 0, kill.stderr);
     // An MCP call while the gateway is down or coming back: supervise does not depend on it.
     // (curl, not the node probe: a second node start would slow the gateway's own restart.)
@@ -136,29 +171,40 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
       `--data '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' http://supervise:9100/mcp`);
     const duringEnd = Date.now();
     const samples = await poll;
-    // Outage as a client sees it: from the kill to the end of the first success after the
-    // first failure (no failure at all: the restart beat the kill's own exec round trip).
+    const back = recoveryMs(samples, killAt);
     const failures = samples.filter((s) => s.start >= killAt && s.status !== 200);
-    const firstOk = failures[0] && samples.find((s) => s.start > failures[0]!.start && s.status === 200);
-    const backAfter = failures.length === 0 ? killed - killAt : firstOk ? firstOk.end - killAt : Infinity;
     const events = readFileSync(join(sb.paths.dir, 'events', 'events.jsonl'), 'utf8').split('\n').filter(Boolean)
       .map((l) => JSON.parse(l) as { time: string; type: string; daemon?: string }).filter((e) => e.daemon === 'gateway' && Date.parse(e.time) >= killAt - 1000);
     const at = (type: string): string => { const e = events.find((x) => x.type === type); return e ? `${Date.parse(e.time) - killAt} ms` : '?'; };
-    t.comment(`gateway recovery after kill -9: ${backAfter} ms (init saw the exit at ${at('daemon-exited')}, restarted it at ${at('daemon-started')}; ` +
-      `${failures.length} failed requests: ${[...new Set(failures.map((f) => f.error ?? f.status))].join(', ')}; kill exec ${killed - killAt} ms)`);
+    t.comment(`${label}: requests answered again ${back} ms after the kill (worst wait of ${samples.filter((s) => s.start >= killAt).length} requests; ` +
+      `${failures.length} failed${failures.length ? `: ${[...new Set(failures.map((f) => f.error ?? f.status))].join(', ')}` : ''}; ` +
+      `init saw the exit at ${at('daemon-exited')}, restarted at ${at('daemon-started')}; kill exec ${killExec} ms)`);
     // The 1 s target is a performance number, reported above (and in the closing notes), not a
     // timed assertion that a loaded CI machine would make flaky: here, requests must come back.
-    t.ok(Number.isFinite(backAfter), `requests work again after the restart (took ${backAfter} ms; target 1 s)`);
-    t.match(during.stdout, /propose_allowlist_change/, `supervise answered MCP ${duringEnd - killAt} ms after the kill (${duringEnd - killAt < backAfter ? 'during' : 'after'} the outage)`);
-    t.not(await daemonPid(sb, 'gateway'), gatewayPid, 'a new gateway process');
+    t.ok(Number.isFinite(back), `requests work again after the kill (took ${back} ms; target 1 s)`);
+    t.match(during.stdout, /propose_allowlist_change/, `supervise answered MCP ${duringEnd - killAt} ms after the kill`);
+    const now = await pollPids(sb, killed);
+    t.equal(now.length, 2, 'both replicas run again');
+    t.same(now.filter((p) => killed.includes(p)), [], 'the killed ones were replaced');
+    t.same(gatewayPids.filter((p) => !killed.includes(p)).filter((p) => !now.includes(p)), [], 'the others kept running');
     t.equal(await daemonPid(sb, 'supervise'), supervisePid, 'supervise was not restarted');
+    t.ok(events.some((e) => e.type === 'daemon-exited'), 'init logged the death');
+    return failures.length;
+  };
+
+  await t.test('9. kill -9 of one gateway process: the other serves, it is replaced, supervise untouched', async (t) => {
+    const failed = await killScenario(t, 'kill -9 of one gateway', (pids) => [pids[0]!], '/e2e/poll-one');
+    t.equal(failed, 0, 'no request failed: the other replica accepts on the same socket');
+  });
+
+  await t.test('10. kill -9 of every gateway process: clients wait in the queue, policy and routes intact', async (t) => {
+    await killScenario(t, 'kill -9 of all gateways', (pids) => pids, '/e2e/poll-all');
     const mcp = await sb.probe<McpReply[]>('mcp', ['http://supervise:9100/mcp', JSON.stringify([{ method: 'tools/list' }])]);
-    t.equal(mcp[1]?.result?.tools?.length, 3, 'and after it');
-    t.equal((await sb.agent(`${CURL} https://exfil.test/e2e/after-kill`)).stdout, '000 403', 'the new gateway still enforces the policy');
+    t.equal(mcp[1]?.result?.tools?.length, 3, 'supervise MCP works after it');
+    t.equal((await sb.agent(`${CURL} https://exfil.test/e2e/after-kill`)).stdout, '000 403', 'the new gateways still enforce the policy');
     t.equal((await sb.agent(`${CURL} https://newhost.test/e2e/after-kill`)).stdout, '200 200', 'with the approved change');
     await sb.agent(`${CURL} https://api.allowed.test/e2e/route-after-kill`);
     const routed = (await sb.upstream.records()).find((r) => r.url === '/e2e/route-after-kill');
-    t.ok(routed?.rawHeaders?.includes(`Bearer ${sb.routeToken}`), 'and still injects the route credential');
-    t.ok(events.some((e) => e.type === 'daemon-exited'), 'init logged the death');
+    t.ok(routed?.rawHeaders?.includes(`Bearer ${sb.routeToken}`), 'and still inject the route credential');
   });
 });
