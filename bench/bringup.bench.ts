@@ -1,5 +1,6 @@
-// Warm bring-up (images present) of `bottle start <agent> --yes --no-attach`, from spawn to the
-// command returning (the bottle is ready: daemons answer, agent provisioned), against its peer
+// Warm bring-up (images present) of `bottle start <agent> --yes --no-attach` run as users run it
+// (bin/bottle.js on the compiled dist/, rebuilt first when stale), from spawn to the command
+// returning (the bottle is ready: daemons answer, agent provisioned), against its peer
 // in the same run: bench/bringup/bare.sh, which makes the same two networks and starts the same
 // two containers with the docker CLI and does nothing else (no state, CA, policy or mounts, NO
 // readiness wait, NO provisioning). Rounds alternate bottle/bare after one untimed warm-up of
@@ -12,7 +13,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { buildDirs } from '../lib/images/context.js';
+import { clearDistStamp, distStaleness, markDistBuilt } from '../lib/images/dist.js';
 import { lifecycleDeps, stopBottle } from '../lib/lifecycle/index.js';
+import { projectRoot } from '../lib/paths.js';
 import { IMAGES, sandboxEnv, sandboxGate, sandboxManifest, spawnBottle, sweep } from '../test/helpers/sandbox.js';
 import { MARKS, median, phases, type TimedLine } from './bringup/phases.js';
 import { formatMs, printTable, ratio } from './lib/index.js';
@@ -28,6 +32,14 @@ if (gate.skip) {
   process.exit(0);
 }
 const docker = gate.docker!;
+const stale = distStaleness(projectRoot(), buildDirs(projectRoot()));
+if (stale) {
+  process.stdout.write(`bringup: ${stale}: npm run build\n`);
+  const t0 = Date.now();
+  clearDistStamp(projectRoot());
+  await run('npm', ['run', 'build'], { cwd: projectRoot() });
+  markDistBuilt(projectRoot(), t0);
+}
 const root = mkdtempSync(join(tmpdir(), 'bottle-bench-bringup-'));
 const env = sandboxEnv(root);
 const manifest = join(root, 'bottle.yaml');
@@ -39,7 +51,7 @@ const bareNames: string[] = [];
 async function bottleRound(): Promise<{ ms: number; lines: TimedLine[] }> {
   const lines: TimedLine[] = [];
   const t0 = performance.now();
-  const start = spawnBottle(['start', AGENT, '--yes', '--no-attach', '--manifest', manifest], env, (line) => lines.push({ ms: performance.now() - t0, line }));
+  const start = spawnBottle(['start', AGENT, '--yes', '--no-attach', '--manifest', manifest], env, (line) => lines.push({ ms: performance.now() - t0, line }), { compiled: true });
   const r = await start.done;
   const ms = performance.now() - t0;
   const slug = r.stdout.trim();
@@ -60,11 +72,11 @@ async function bareRound(i: number): Promise<number> {
 }
 
 try {
-  // `bottle --version`: what starting the CLI (tsx, from source) costs before any work.
+  // `bottle --version`: what starting the CLI costs before any work.
   const cli: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
-    await spawnBottle(['--version'], env).done;
+    await spawnBottle(['--version'], env, undefined, { compiled: true }).done;
     cli.push(performance.now() - t0);
   }
   await bottleRound();

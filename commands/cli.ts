@@ -2,50 +2,50 @@
 import { Command } from 'commander';
 import { packageVersion } from '../lib/paths.js';
 import type { Ctx } from './context.js';
-import { registerDoctor } from './doctor.js';
-import { registerManifest } from './manifest.js';
-import { registerStart } from './start.js';
-import { registerPolicy } from './policy.js';
-import { registerScan } from './scan.js';
-import { registerSidecar } from './sidecar.js';
-import { registerProposals } from './proposals.js';
-import { registerAllowlist } from './allowlist.js';
-import { registerImages } from './images.js';
-import { registerLifecycleVerbs } from './lifecycle-verbs.js';
-import { registerDashboard } from './dashboard.js';
-import { registerTmux } from './tmux.js';
-
 import { reportError, type Outcome } from './report.js';
 
 export { reportError, type Outcome };
 
-export function buildProgram(ctx: Ctx, outcome: Outcome): Command {
+type Register = (program: Command, ctx: Ctx, outcome: Outcome) => void;
+
+// Every verb's module, in help order, loaded only when needed: starting the CLI for one verb
+// does not pay for the others' dependencies (the dashboard's blessed, the engine client, ...).
+const VERBS: ReadonlyArray<{ verbs: readonly string[]; load: (argv: readonly string[]) => Promise<Register> }> = [
+  { verbs: ['tmux'], load: async () => (await import('./tmux.js')).registerTmux },
+  { verbs: ['dashboard'], load: async () => (await import('./dashboard.js')).registerDashboard },
+  { verbs: ['start'], load: async () => (await import('./start.js')).registerStart },
+  { verbs: ['ls', 'attach', 'stop', 'cleanup'], load: async () => (await import('./lifecycle-verbs.js')).registerLifecycleVerbs },
+  { verbs: ['proposals'], load: async () => (await import('./proposals.js')).registerProposals },
+  { verbs: ['allowlist', 'routes'], load: async () => (await import('./allowlist.js')).registerAllowlist },
+  { verbs: ['images'], load: async () => (await import('./images.js')).registerImages },
+  { verbs: ['doctor'], load: async () => (await import('./doctor.js')).registerDoctor },
+  { verbs: ['manifest'], load: async () => (await import('./manifest.js')).registerManifest },
+  { verbs: ['policy'], load: async () => (await import('./policy.js')).registerPolicy },
+  { verbs: ['scan'], load: async () => (await import('./scan.js')).registerScan },
+  { verbs: ['sidecar'], load: async (argv) => (await import('./sidecar.js')).sidecarRegistrar(argv) },
+];
+
+// The program for `argv`: only the named verb's module when argv starts with a known verb,
+// every verb otherwise (help, --version, a typo that deserves suggestions).
+export async function buildProgram(ctx: Ctx, outcome: Outcome, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('bottle')
     .description('Run Claude Code agents in sandboxes ("bottles") with a tmux-native cockpit')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s) })
     .exitOverride();
-  registerTmux(program, ctx, outcome);
-  registerDashboard(program, ctx, outcome);
-  registerStart(program, ctx, outcome);
-  registerLifecycleVerbs(program, ctx, outcome);
-  registerProposals(program, ctx, outcome);
-  registerAllowlist(program, ctx, outcome);
-  registerImages(program, ctx, outcome);
-  registerDoctor(program, ctx, outcome);
-  registerManifest(program, ctx, outcome);
-  registerPolicy(program, ctx, outcome);
-  registerScan(program, ctx, outcome);
-  registerSidecar(program, ctx, outcome);
+  const first = argv[0] ?? '';
+  const named = VERBS.find((v) => v.verbs.includes(first));
+  const needed = named ? [named] : first === '-V' || first === '--version' ? [] : VERBS;
+  for (const register of await Promise.all(needed.map((v) => v.load(argv)))) register(program, ctx, outcome);
   return program;
 }
 
 // Runs the CLI for argv (without node and script); returns the exit code, never throws.
 export async function runCli(argv: string[], ctx: Ctx): Promise<number> {
   const outcome: Outcome = { exitCode: 0 };
-  const program = buildProgram(ctx, outcome);
   try {
+    const program = await buildProgram(ctx, outcome, argv);
     await program.parseAsync(argv, { from: 'user' });
     return outcome.exitCode;
   } catch (e) {

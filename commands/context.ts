@@ -11,7 +11,21 @@ export interface Ctx {
   isTTY: boolean;
 }
 
+// `bottle ls --json | head -1`: a reader that stops early is not an error worth a stack trace.
+let pipeGuarded = false;
+function guardPipes(): void {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+}
+
 export function processCtx(): Ctx {
+  guardPipes();
   return {
     env: process.env,
     cwd: process.cwd(),

@@ -7,12 +7,7 @@ async function main(): Promise<number> {
     const code = await fastTmuxKey(args.slice(2));
     if (code !== undefined) return code;
   }
-  if (args[0] === 'sidecar') {
-    // The bundle's daemons load only their own verb: a restarted gateway listens sooner.
-    const { runSidecarCli } = await import('./sidecar-cli.js');
-    const { processCtx } = await import('./context.js');
-    return runSidecarCli(args, processCtx());
-  }
+  // Every verb loads only its own module (see cli.ts): a restarted gateway listens sooner.
   const { runCli } = await import('./cli.js');
   const { processCtx } = await import('./context.js');
   return runCli(args, processCtx());

@@ -8,7 +8,7 @@ import { preparePlan, checkPlanPaths } from '../lib/plan/index.js';
 import { bottlePaths } from '../lib/state/index.js';
 import { errorText, say, type ActionContext } from './context.js';
 import { spawnDetached, StderrCapture } from './spawn.js';
-import { cycleAgent, pointAt, selectedAgent, withoutBottle, type AppState } from './state.js';
+import { cycleAgent, launched, pointAt, selectedAgent, withoutBottle, type AppState } from './state.js';
 
 // The last `max` lines of a log file ([] when it is gone).
 export function tailLines(file: string, max = 200): string[] {
@@ -61,7 +61,8 @@ export async function launch(ctx: ActionContext, agent: string): Promise<void> {
     [...ctx.bottleArgv, 'start', agent, '--yes', '--no-attach', '--slug', slug, '--manifest', loaded.path],
     { env: ctx.deps.env, cwd: ctx.cwd, stderrFile: stderr.path },
   );
-  ctx.store.update((s) => ({ ...s, occupant: ctx.right ? slug : s.occupant, status: { text: `starting ${slug}…`, level: 'info' } }));
+  // The cursor goes to the new row (regression: it stayed on the previously selected bottle).
+  ctx.store.update((s) => ({ ...launched(s, slug), occupant: ctx.right ? slug : s.occupant, status: { text: `starting ${slug}…`, level: 'info' } }));
   ctx.reload();
   let code: number;
   let mine = -1;

@@ -27,6 +27,8 @@ export interface AppState {
   cursors: Record<PaneName, Cursor>;
   /** The bottle whose session or log is in the right pane. */
   occupant?: string;
+  /** A bottle launched here but not listed yet: the agents cursor goes to it when it is. */
+  follow?: string;
   /** Proposal id → time (ms) its green highlight ends. */
   fresh: ReadonlyMap<string, number>;
   /** Every proposal id this dashboard has shown: only unseen ids notify. */
@@ -97,6 +99,12 @@ export function pointAt(state: AppState, pane: PaneName, key: string, focus = fa
   return { ...state, ...(focus ? { focus: pane } : {}), cursors: { ...state.cursors, [pane]: { key, index } } };
 }
 
+// A bottle launched from this dashboard gets the agents cursor, now or, when the list does not
+// have it yet (its state is read after the launch), as soon as it does.
+export function launched(state: AppState, slug: string): AppState {
+  return keysOf(state, 'agents').includes(slug) ? pointAt(state, 'agents', slug) : { ...state, follow: slug };
+}
+
 // j/k and arrows: moves the focused pane's cursor, clamped.
 export function moveCursor(state: AppState, delta: number): AppState {
   const keys = keysOf(state, state.focus);
@@ -115,6 +123,8 @@ export function withBottles(state: AppState, bottles: readonly BottleStatus[]): 
   const started = state.loaded.bottles ? [...nowWaiting].filter((s) => !state.waiting.has(s)) : [];
   let next = settleCursors({ ...state, bottles, waiting: nowWaiting, loaded: { ...state.loaded, bottles: true } });
   if (next.occupant !== undefined && !bottles.some((b) => b.slug === next.occupant)) next = { ...next, occupant: undefined };
+  const follow = next.follow;
+  if (follow !== undefined && bottles.some((b) => b.slug === follow)) next = pointAt({ ...next, follow: undefined }, 'agents', follow);
   if (started.length === 0) return { state: next };
   next = pointAt({ ...next, unseen: next.unseen + started.length }, 'agents', started[0]!);
   return { state: next, notice: { proposals: [], waiting: started } };

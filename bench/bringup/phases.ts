@@ -8,11 +8,10 @@ export interface TimedLine { ms: number; line: string }
 export const MARKS: ReadonlyArray<{ phase: string; mark: RegExp }> = [
   { phase: 'CLI start, manifest, plan', mark: /^$/ }, // from spawn
   { phase: 'state dir, policy, CA', mark: /^bottle \S+: / },
-  { phase: 'networks', mark: /^creating network / },
-  { phase: 'sidecars create + connect', mark: /^creating sidecars container / },
-  { phase: 'sidecars start + readiness wait', mark: /^starting sidecars$/ },
-  { phase: 'agent create + start + route helper', mark: /^creating agent container / },
-  { phase: 'provision (CA, git, claude config, MCP, prompt)', mark: /^provision: / },
+  { phase: 'networks (side by side)', mark: /^creating network / },
+  { phase: 'both containers created, bundle connected', mark: /^creating sidecars container / },
+  { phase: 'both containers started', mark: /^starting sidecars$/ },
+  { phase: 'readiness | route removal | provision (side by side)', mark: /^provision: / },
   { phase: 'state update, exit', mark: /^bottle \S+ is up / },
 ];
 

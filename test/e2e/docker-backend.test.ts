@@ -217,7 +217,7 @@ await t.test('an abort midway through launch leaves nothing behind', { skip }, a
   const docker = gate.docker!;
   const root = mkdtempSync(join(tmpdir(), 'bottle-e2e-docker-abort-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  for (const mark of ['starting sidecars', 'provision: claude settings and hooks']) {
+  for (const mark of ['starting sidecars', 'provision: claude settings, hooks and the supervise MCP server']) {
     const slug = `e2e-${randomBytes(3).toString('hex')}`;
     const backend = new DockerBackend(fromDockerode(docker), { env: {}, testUpstream: { resolveOnly: ['test'] } });
     t.teardown(() => backend.teardown(metaOf(slug), () => undefined).catch(() => undefined));

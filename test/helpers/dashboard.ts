@@ -1,6 +1,7 @@
-// `bottle dashboard` in a private tmux server, on the fake backend and a temp state dir, for
-// the dashboard's real-tmux tests and its bench. The dashboard runs from source (tsx) as the
-// first pane's command; its exit code is written to a file (pane_dead_status is unreliable).
+// `bottle dashboard` in a private tmux server, on the fake backend (or, with `engine`, the real
+// ones) and a temp state dir, for the dashboard's real-tmux tests, its e2e test and its bench.
+// The dashboard runs from source (tsx) as the first pane's command; its exit code is written to
+// a file (pane_dead_status is unreliable).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,13 +22,13 @@ export const EXAMPLE_MANIFEST = join(projectRoot(), 'examples', 'bottle.yaml');
 // Generous: tsx start-up plus a loaded 2-core machine.
 export const SLOW = { timeoutMs: 20_000 };
 
-// The dashboard's env besides the tmux harness's: fake engine, temp state, dummy credentials.
-export function dashboardEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
+// The dashboard's env besides the tmux harness's: fake engine (unless `engine`), temp state,
+// dummy credentials.
+export function dashboardEnv(stateDir: string, extra: Record<string, string> = {}, o: { engine?: boolean } = {}): Record<string, string> {
   return {
     BOTTLE_STATE_DIR: stateDir,
-    BOTTLE_TEST_BACKEND: 'fake',
+    ...(o.engine ? {} : { BOTTLE_TEST_BACKEND: 'fake', BOTTLE_FAKE_STEP_MS: '150' }),
     BOTTLE_FROM_SOURCE: '1',
-    BOTTLE_FAKE_STEP_MS: '150',
     ANTHROPIC_API_KEY: 'sk-test-dummy',
     GITHUB_TOKEN: 'ghp-test-dummy',
     ...extra,
@@ -62,6 +63,10 @@ export interface DashboardHarness {
 
 export interface DashboardHarnessOptions {
   env?: Record<string, string>;
+  /** The manifest passed with --manifest (default: examples/bottle.yaml). */
+  manifest?: string;
+  /** Real engine backends (e2e tier): BOTTLE_TEST_BACKEND is not set. */
+  engine?: boolean;
   args?: string[];
   width?: number;
   height?: number;
@@ -77,10 +82,12 @@ export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptio
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const stateDir = join(dir, 'state');
   await mkdir(stateDir, { recursive: true });
-  const env = dashboardEnv(stateDir, opts.env);
+  const manifest = opts.manifest ?? EXAMPLE_MANIFEST;
+  const env = dashboardEnv(stateDir, opts.env, { engine: opts.engine === true });
   const inProcEnv = { ...process.env, ...env, BOTTLE_FAKE_STEP_MS: '0' };
   const startFake = async (agent: string): Promise<string> => {
-    const loaded = readManifest(locateManifest({ flag: EXAMPLE_MANIFEST, cwd: projectRoot(), env: inProcEnv }));
+    if (opts.engine) throw new Error('startFake: this dashboard runs on the real backends');
+    const loaded = readManifest(locateManifest({ flag: manifest, cwd: projectRoot(), env: inProcEnv }));
     const plan = preparePlan(loaded, agent, {}, inProcEnv);
     const meta = await startBottle(lifecycleDeps(inProcEnv), plan, loaded.manifest.agents[agent]!, { log: () => undefined, signal: new AbortController().signal });
     return meta.slug;
@@ -92,7 +99,7 @@ export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptio
   const rcFile = join(dir, 'dashboard.rc');
   const argv = [
     ...(opts.outsideTmux ? ['env', '-u', 'TMUX', '-u', 'TMUX_PANE'] : []),
-    ...bottleArgv('dashboard', '--manifest', EXAMPLE_MANIFEST, ...(opts.args ?? [])),
+    ...bottleArgv('dashboard', '--manifest', manifest, ...(opts.args ?? [])),
   ];
   // The trap keeps this shell alive through a Ctrl-C meant for a foreground child (a trapped
   // signal, unlike an ignored one, is reset to the default in the children).

@@ -82,10 +82,12 @@ export function sandboxEnv(root: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
 }
 
 // `bottle <args>` as a real subprocess whose stderr lines are handed to `onLine` as they come.
-export function spawnBottle(args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void = () => {}): {
+// From source (tsx) by default; `compiled`: bin/bottle.js, what users run (dist/ must be built).
+export function spawnBottle(args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void = () => {}, o: { compiled?: boolean } = {}): {
   child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 } {
-  const child = spawn(process.execPath, [...tsxArgv(), join(projectRoot(), 'commands', 'main.ts'), ...args], {
+  const entry = o.compiled ? [join(projectRoot(), 'bin', 'bottle.js')] : [...tsxArgv(), join(projectRoot(), 'commands', 'main.ts')];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: projectRoot(), env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

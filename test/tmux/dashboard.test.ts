@@ -138,6 +138,8 @@ t.test('q exits 0 and leaves every bottle running, even one still coming up', { 
   await h.waitFor(/Start reviewer\?/);
   await h.keys('y');
   await h.waitFor(/\[fake\] creating networks/, await rightPaneId(h));
+  // Regression: the new row did not get the cursor (inverse video) when another bottle was listed.
+  await h.srv.waitForText(/\u001b\[[\d;]*7m(\u001b\[[\d;]*m)*\* reviewer-[a-z2-7]{6}/, { ...SLOW, escapes: true });
   await h.keys('q');
   t.equal(await h.exitCode(), 0);
   t.equal(await h.srv.client.showOption({ scope: 'session', target: h.dash, name: '@bottle-ipc' }), undefined, 'the IPC option is removed');

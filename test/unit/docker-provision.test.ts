@@ -1,6 +1,6 @@
 // The provisioning step list (pure) and its runner over a recording transport.
 import t from 'tap';
-import { claudeSettings, claudeState, gitconfigText, type ProvisionTransport, provisionSteps, runProvision } from '../../lib/backends/docker/provision.js';
+import { claudeSettings, claudeState, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/docker/provision.js';
 import { PLACEHOLDER_API_KEY } from '../../lib/backends/docker/names.js';
 import { archiveRoot } from '../../lib/backends/docker/transport.js';
 import { samplePlan } from '../fixtures/docker/bottle.js';
@@ -14,18 +14,15 @@ const input = { plan: full, caCertHostPath: '/state/x/ca/ca.crt', superviseUrl: 
 
 t.test('the full step list, in order', async (t) => {
   const steps = provisionSteps(input);
-  t.same(steps.map((s) => s.name), ['trust-ca', 'gitconfig', 'claude-config', 'mcp-supervise', 'prompt', 'skills', 'workspace']);
+  t.same(steps.map((s) => s.name), ['trust-ca', 'gitconfig', 'claude-config', 'prompt', 'skills', 'workspace']);
   const [ca] = steps;
   t.same(ca!.actions, [
     { kind: 'copy-file', from: '/state/x/ca/ca.crt', path: '/usr/local/share/ca-certificates/bottle-ca.crt', mode: 0o644, owner: 'root' },
-    { kind: 'exec', user: 'root', argv: ['update-ca-certificates'] },
+    { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: 'appending the CA to /etc/ssl/certs/ca-certificates.crt' },
   ]);
   t.notMatch(JSON.stringify(steps), 'ca.key', 'the CA key is never copied');
-  const mcp = steps.find((s) => s.name === 'mcp-supervise')!;
-  t.same(mcp.actions.map((a) => a.kind === 'exec' && [a.user, a.argv, a.mayFail]), [
-    ['agent', ['claude', 'mcp', 'remove', '-s', 'user', 'supervise'], 'quiet'],
-    ['agent', ['claude', 'mcp', 'add', '--transport', 'http', '-s', 'user', 'supervise', 'http://supervise:9100/mcp'], undefined],
-  ]);
+  const state = steps.find((s) => s.name === 'claude-config')!.actions.find((a) => a.kind === 'write' && a.path === '/home/node/.claude.json');
+  t.match(JSON.parse(state?.kind === 'write' ? state.content : '{}'), { mcpServers: { supervise: { type: 'http', url: 'http://supervise:9100/mcp' } } }, 'supervise registered at user scope');
   t.same(steps.find((s) => s.name === 'skills')!.actions, [
     { kind: 'copy-dir', from: '/host/skills/review', path: '/home/node/.claude/skills/review', owner: 'agent' },
     { kind: 'copy-dir', from: '/host/skills/deploy', path: '/home/node/.claude/skills/deploy', owner: 'agent' },
@@ -42,6 +39,7 @@ t.test('minimal plan: no supervise, prompt, skills or workspace steps', async (t
   const steps = provisionSteps({ plan: samplePlan({ prompt: undefined }), caCertHostPath: '/ca.crt' });
   t.same(steps.map((s) => s.name), ['trust-ca', 'gitconfig', 'claude-config']);
   t.same(claudeSettings(undefined), { skipDangerousModePermissionPrompt: true }, 'no hooks without supervise');
+  t.notOk('mcpServers' in claudeState(), 'and no MCP server');
 });
 
 t.test('gitconfig rewrites each upstream to its git-gate mirror', async (t) => {
@@ -77,26 +75,36 @@ function recorder(exitFor: (argv: string[]) => number = () => 0): ProvisionTrans
   };
 }
 
-t.test('runProvision: one progress line per step, through the transport', async (t) => {
-  const tr = recorder((argv) => (argv[2] === 'remove' ? 1 : 0));
+t.test('runProvision: one progress line per step; files in one batch, then directories, then commands', async (t) => {
+  const tr = recorder();
   const lines: string[] = [];
   await runProvision(provisionSteps(input), tr, (l) => lines.push(l));
   t.same(lines.filter((l) => !l.includes(' done (')), [
     'provision: bundle CA into the trust store',
     'provision: git config (upstreams through git-gate)',
-    'provision: claude settings and hooks',
-    'provision: supervise MCP server for claude',
+    'provision: claude settings, hooks and the supervise MCP server',
     'provision: system prompt file',
     'provision: skills (review, deploy)',
     'provision: workspace from /host/ws',
   ]);
-  t.same(tr.ops.slice(0, 3), ['read /state/x/ca/ca.crt', 'write /usr/local/share/ca-certificates/bottle-ca.crt root 644 4', 'exec root update-ca-certificates']);
-  t.ok(tr.ops.includes('copyDir /host/ws/.git /workspace/.git agent'));
+  t.same(tr.ops.map((o) => o.replace(/ \d+$/, '')), [
+    'read /state/x/ca/ca.crt',
+    'write /usr/local/share/ca-certificates/bottle-ca.crt root 644',
+    'write /home/node/.gitconfig agent 644',
+    'write /home/node/.claude/settings.json agent 644',
+    'write /home/node/.claude.json agent 600',
+    'write /home/node/.bottle/prompt.md agent 644',
+    'copyDir /host/skills/review /home/node/.claude/skills/review agent',
+    'copyDir /host/skills/deploy /home/node/.claude/skills/deploy agent',
+    'copyDir /host/ws/.git /workspace/.git agent',
+    `exec root ${TRUST_CA_ARGV.join(' ')}`,
+    'exec agent git checkout -f --quiet',
+  ], 'the checkout runs after the .git copy, the CA command after the CA file');
 });
 
 t.test('runProvision: a failing command stops with the step name; mayFail only notes', async (t) => {
-  const failing = recorder((argv) => (argv[0] === 'update-ca-certificates' ? 2 : 0));
-  await t.rejects(runProvision(provisionSteps(input), failing, () => undefined), /provisioning step trust-ca failed: update-ca-certificates exited 2: boom/);
+  const failing = recorder((argv) => (argv[1] === 'trust-ca' || argv[3] === 'trust-ca' ? 2 : 0));
+  await t.rejects(runProvision(provisionSteps(input), failing, () => undefined), /provisioning step trust-ca failed: appending the CA to \/etc\/ssl\/certs\/ca-certificates.crt exited 2: boom/);
   const lines: string[] = [];
   const checkoutFails = recorder((argv) => (argv[0] === 'git' ? 128 : 0));
   await runProvision(provisionSteps(input), checkoutFails, (l) => lines.push(l));

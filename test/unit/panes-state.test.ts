@@ -3,8 +3,8 @@ import t from 'tap';
 import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import {
-  acknowledge, cursorIndex, cycleAgent, expireFresh, FRESH_MS, initialState, mergeNotices, moveCursor, nextExpiry,
-  noticeText, selectedAgent, selectedProposal, switchFocus, withBottles, withoutBottle, withProposals, type AppState,
+  acknowledge, cursorIndex, cycleAgent, expireFresh, FRESH_MS, initialState, launched, mergeNotices, moveCursor, nextExpiry,
+  noticeText, pointAt, selectedAgent, selectedProposal, switchFocus, withBottles, withoutBottle, withProposals, type AppState,
 } from '../../panes/state.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -76,6 +76,25 @@ t.test('cursor follows its row by identity, falls back to the same height', asyn
   t.equal(cursorIndex(s, 'proposals'), -1, 'empty pane');
   t.equal(switchFocus(s).focus, 'proposals');
   t.equal(switchFocus(switchFocus(s)).focus, 'agents');
+});
+
+// Regression: a bottle started from the picker did not get the cursor when other bottles were
+// listed: the launch pointed at a slug the list did not have yet (a no-op), and the reload that
+// brought it kept the cursor on the previously selected row.
+t.test('a launched bottle gets the agents cursor once the list has it', async (t) => {
+  let s = moveCursor(loaded([b('a-aaaaaa'), b('c-cccccc')], []), 1);
+  t.equal(selectedAgent(s)?.slug, 'c-cccccc');
+  t.equal(pointAt(s, 'agents', 'b-bbbbbb'), s, 'pointAt an unlisted slug does nothing (the old launch)');
+  s = launched(s, 'b-bbbbbb');
+  t.equal(selectedAgent(s)?.slug, 'c-cccccc', 'not listed yet: the cursor has nowhere to go');
+  s = withBottles(s, [b('a-aaaaaa'), b('c-cccccc')]).state;
+  t.equal(selectedAgent(s)?.slug, 'c-cccccc', 'a reload that does not have it yet keeps waiting');
+  s = withBottles(s, [b('a-aaaaaa'), b('b-bbbbbb', { state: 'claimed' }), b('c-cccccc')]).state;
+  t.equal(selectedAgent(s)?.slug, 'b-bbbbbb', 'listed: the cursor is on the new row');
+  t.equal(s.follow, undefined, 'followed once');
+  s = withBottles(moveCursor(s, -1), [b('a-aaaaaa'), b('b-bbbbbb'), b('c-cccccc')]).state;
+  t.equal(selectedAgent(s)?.slug, 'a-aaaaaa', 'later reloads leave the operator\'s cursor alone');
+  t.equal(selectedAgent(launched(s, 'c-cccccc'))?.slug, 'c-cccccc', 'already listed: at once');
 });
 
 t.test('the occupant is forgotten when its bottle goes', async (t) => {

@@ -52,8 +52,7 @@ export const VM_SCRIPT: FakeSmolvmScript = {
     { args: ['mkdir', '-m', '700'] },
     { args: ['tar'] },
     { args: ['rm'] },
-    { args: ['update-ca-certificates'], stdout: '1 added\n' },
-    { args: ['runuser', '-u', 'node', '--', 'claude', 'mcp', 'remove'], exitCode: 1, stderr: 'No MCP server named supervise\n' },
+    { args: ['sh', '-c'] }, // the CA appended to the system bundle
     { args: ['runuser'] },
   ],
 };

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { extractTar } from '../../lib/backends/docker/tar.js';
+import { TRUST_CA_ARGV } from '../../lib/backends/docker/provision.js';
 import { SecretInArgvError } from '../../lib/backends/smolvm/cli.js';
 import { chooseSubnet } from '../../lib/backends/smolvm/subnet.js';
 import { UserError } from '../../lib/errors.js';
@@ -51,14 +52,9 @@ t.test('a launch: engine calls and smolvm argv in one ordered list; resources an
     `${exec} -- id -u`,
     `${exec} -- id node`,
     `${exec} -- mkdir -m 700 /tmp/bottle-provision-X`,
-    ...unpack('/usr/local/share/ca-certificates'),
-    `${exec} -- update-ca-certificates`,
-    ...unpack('/home/node'), // gitconfig
-    ...unpack('/home/node'), // .claude/settings.json
-    ...unpack('/home/node'), // .claude.json
-    `${exec} -w /home/node -- runuser -u node -- claude mcp remove -s user supervise`,
-    `${exec} -w /home/node -- runuser -u node -- claude mcp add --transport http -s user supervise http://${bundleIp}:9100/mcp`,
-    ...unpack('/home/node'), // prompt
+    ...unpack('/usr/local/share/ca-certificates'), // every file in one batch: the CA,
+    ...unpack('/home/node'), // gitconfig, claude settings and state (supervise MCP), prompt
+    `${exec} -- ${TRUST_CA_ARGV.join(' ')}`,
     `${exec} -- rm -rf /tmp/bottle-provision-X`,
   ]);
   t.same(result.resources, { containers: [`${VM}-sidecars`], networks: [`${VM}-vm`], machine: VM });
@@ -152,8 +148,8 @@ t.test('provisioning: the Docker step list, with the bundle IP where Docker has 
 
 t.test('provisioning stops at a failing step, naming it', async (t) => {
   const r = await rig(t, { script: { exec: [{ args: ['id', '-u'], stdout: '0\n' }, { args: ['id', 'node'], stdout: 'uid=1000(node) gid=1000(node)\n' }, { args: ['mkdir'] }, { args: ['tar'] }, { args: ['rm'] },
-    { args: ['update-ca-certificates'], exitCode: 2, stderr: 'read-only file system\n' }] } });
-  await t.rejects(r.backend.launch(plan, sampleContext(paths, slug)), /provisioning step trust-ca failed: update-ca-certificates exited 2: read-only file system/);
+    { args: ['sh', '-c'], exitCode: 2, stderr: 'read-only file system\n' }] } });
+  await t.rejects(r.backend.launch(plan, sampleContext(paths, slug)), /provisioning step trust-ca failed: appending the CA to \/etc\/ssl\/certs\/ca-certificates\.crt exited 2: read-only file system/);
   t.same(await leftovers(r), []);
 });
 

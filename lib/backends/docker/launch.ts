@@ -1,5 +1,5 @@
-// Docker launch: networks → bundle (secrets in its API Env) → wait for its ports → agent →
-// provision. Every created resource goes on a stack; a failure or an abort unwinds the stack
+// Docker launch: networks → bundle (secrets in its API Env) and agent → both started → the
+// bundle's readiness, the agent's route removal and its provisioning, side by side. Every created resource goes on a stack; a failure or an abort unwinds the stack
 // in reverse before the error is rethrown, so nothing is left behind.
 import { statSync } from 'node:fs';
 import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
@@ -144,46 +144,61 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
 
   checkAbort();
   const stack: Array<{ what: string; undo: () => Promise<unknown> }> = [];
+  const made = (what: string, undo: () => Promise<unknown>) => stack.push({ what, undo });
   try {
-    for (const net of dp.networks) {
+    // Independent engine calls run side by side; every one is waited for (so nothing appears
+    // after the unwind), then the first failure is rethrown.
+    const together = async (calls: Array<() => Promise<unknown>>): Promise<void> => {
+      const results = await Promise.allSettled(calls.map((c) => c()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       checkAbort();
-      ctx.log(`creating network ${net.name}${net.create.Internal ? ' (internal)' : ''}`);
+    };
+    for (const net of dp.networks) ctx.log(`creating network ${net.name}${net.create.Internal ? ' (internal)' : ''}`);
+    await together(dp.networks.map((net) => async () => {
       await create(`network ${net.name}`, () => engine.createNetwork(net.create));
-      stack.push({ what: `network ${net.name}`, undo: () => engine.getNetwork(net.name).remove() });
-    }
-    checkAbort();
+      made(`network ${net.name}`, () => engine.getNetwork(net.name).remove());
+    }));
     ctx.log(`creating sidecars container ${dp.bundle.name} (${dp.daemons.join(', ')})`);
-    const bundleCreate = { ...dp.bundle.create, Env: [...(dp.bundle.create.Env ?? []), ...secretEnv] };
-    await create(`container ${dp.bundle.name}`, () => engine.createContainer(bundleCreate));
-    stack.push({ what: `container ${dp.bundle.name}`, undo: () => engine.getContainer(dp.bundle.name).remove({ force: true, v: true }) });
-    for (const n of dp.bundle.connect) {
-      checkAbort();
-      await engine.getNetwork(n).connect({ Container: dp.bundle.name }).catch((e: unknown) => {
-        throw new Error(`connecting ${dp.bundle.name} to ${n}: ${engineMessage(e)}`, { cause: e });
-      });
-    }
-    checkAbort();
-    ctx.log('starting sidecars');
-    await engine.getContainer(dp.bundle.name).start().catch((e: unknown) => {
-      throw new Error(`starting ${dp.bundle.name}: ${engineMessage(e)}`, { cause: e });
-    });
-    await waitReady(engine, dp, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset });
-
-    checkAbort();
     ctx.log(`creating agent container ${dp.agent.name} (${dp.agent.create.Image})`);
-    await create(`container ${dp.agent.name}`, () => engine.createContainer(dp.agent.create));
-    stack.push({ what: `container ${dp.agent.name}`, undo: () => engine.getContainer(dp.agent.name).remove({ force: true, v: true }) });
-    checkAbort();
+    const bundleCreate = { ...dp.bundle.create, Env: [...(dp.bundle.create.Env ?? []), ...secretEnv] };
+    await together([
+      async () => {
+        await create(`container ${dp.bundle.name}`, () => engine.createContainer(bundleCreate));
+        made(`container ${dp.bundle.name}`, () => engine.getContainer(dp.bundle.name).remove({ force: true, v: true }));
+        for (const n of dp.bundle.connect) {
+          await engine.getNetwork(n).connect({ Container: dp.bundle.name }).catch((e: unknown) => {
+            throw new Error(`connecting ${dp.bundle.name} to ${n}: ${engineMessage(e)}`, { cause: e });
+          });
+        }
+      },
+      async () => {
+        await create(`container ${dp.agent.name}`, () => engine.createContainer(dp.agent.create));
+        made(`container ${dp.agent.name}`, () => engine.getContainer(dp.agent.name).remove({ force: true, v: true }));
+      },
+    ]);
+    ctx.log('starting sidecars');
     ctx.log('starting agent');
     const agent = engine.getContainer(dp.agent.name);
-    await agent.start().catch((e: unknown) => {
-      throw new Error(`starting ${dp.agent.name}: ${engineMessage(e)}`, { cause: e });
-    });
-    await dropDefaultRoute(engine, dp, ctx);
-    checkAbort();
-    const transport = await DockerTransport.open(agent, AGENT_PATHS.user, ctx.signal);
-    await runProvision(dp.provision, transport, ctx.log, ctx.signal);
-    checkAbort();
+    await together([
+      () => engine.getContainer(dp.bundle.name).start().catch((e: unknown) => {
+        throw new Error(`starting ${dp.bundle.name}: ${engineMessage(e)}`, { cause: e });
+      }),
+      () => agent.start().catch((e: unknown) => {
+        throw new Error(`starting ${dp.agent.name}: ${engineMessage(e)}`, { cause: e });
+      }),
+    ]);
+    // While the bundle's daemons come up, the agent loses its default route and is provisioned:
+    // it runs nothing but `sleep infinity` until the bottle is reported up, and provisioning
+    // touches no network.
+    await together([
+      () => waitReady(engine, dp, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset }),
+      () => dropDefaultRoute(engine, dp, ctx),
+      async () => {
+        const transport = await DockerTransport.open(agent, AGENT_PATHS.user, ctx.signal);
+        await runProvision(dp.provision, transport, ctx.log, ctx.signal);
+      },
+    ]);
     ctx.log(`bottle ${ctx.slug} is up (${((now() - started) / 1000).toFixed(1)}s)`);
     return {
       resources: { containers: [dp.bundle.name, dp.agent.name], networks: dp.networks.map((n) => n.name) },

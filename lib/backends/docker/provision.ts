@@ -14,8 +14,8 @@ export type ProvisionAction =
   | { kind: 'copy-file'; from: string; path: string; mode: number; owner: Principal }
   /** Copies a host directory's content to `path` (created), owned by `owner`. */
   | { kind: 'copy-dir'; from: string; path: string; owner: Principal }
-  /** `mayFail`: a non-zero exit does not stop provisioning ('quiet': not even a note). */
-  | { kind: 'exec'; user: Principal; argv: string[]; workdir?: string; mayFail?: true | 'quiet' };
+  /** `mayFail`: a non-zero exit does not stop provisioning ('quiet': not even a note); `what` names it in messages (default: the argv). */
+  | { kind: 'exec'; user: Principal; argv: string[]; workdir?: string; mayFail?: true | 'quiet'; what?: string };
 
 // One named step; `label` is its progress line.
 export interface ProvisionStep { name: string; label: string; actions: ProvisionAction[] }
@@ -61,14 +61,25 @@ export function claudeSettings(superviseUrl: string | undefined): Record<string,
 }
 
 // ~/.claude.json before first start: onboarding done, the placeholder key pre-approved (claude
-// stores a key's last 20 characters), the workspace trusted. `claude mcp add` merges into it.
-export function claudeState(): Record<string, unknown> {
+// stores a key's last 20 characters), the workspace trusted, and the supervise MCP server
+// registered at user scope (what `claude mcp add --transport http -s user` writes, checked
+// against claude 2.1.x; written directly because running claude for it costs ~1 s). User scope
+// rather than --mcp-config at attach: the registration then holds however the operator starts
+// claude in the bottle (attach, a shell, resume).
+export function claudeState(superviseUrl?: string): Record<string, unknown> {
   return {
     hasCompletedOnboarding: true,
     customApiKeyResponses: { approved: [PLACEHOLDER_API_KEY.trim().slice(-20)], rejected: [] },
     projects: { [AGENT_PATHS.workspace]: { hasTrustDialogAccepted: true } },
+    ...(superviseUrl ? { mcpServers: { supervise: { type: 'http', url: `${superviseUrl}/mcp` } } } : {}),
   };
 }
+
+// The system bundle curl, git and OpenSSL read. Appending the CA (once) is what
+// update-ca-certificates would end up doing for it, at a fraction of its ~1 s; node reads the
+// certificate itself through NODE_EXTRA_CA_CERTS.
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+export const TRUST_CA_ARGV = ['sh', '-c', 'grep -qxF "$(sed -n 2p "$1")" "$2" || cat "$1" >> "$2"', 'trust-ca', AGENT_PATHS.caCert, SYSTEM_CA_BUNDLE];
 
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
@@ -82,7 +93,7 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
       label: 'bundle CA into the trust store',
       actions: [
         { kind: 'copy-file', from: input.caCertHostPath, path: AGENT_PATHS.caCert, mode: 0o644, owner: 'root' },
-        { kind: 'exec', user: 'root', argv: ['update-ca-certificates'] },
+        { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: `appending the CA to ${SYSTEM_CA_BUNDLE}` },
       ],
     },
     {
@@ -92,26 +103,13 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
     },
     {
       name: 'claude-config',
-      label: 'claude settings and hooks',
+      label: superviseUrl ? 'claude settings, hooks and the supervise MCP server' : 'claude settings',
       actions: [
         { kind: 'write', path: `${AGENT_PATHS.claudeDir}/settings.json`, content: json(claudeSettings(superviseUrl)), mode: 0o644, owner: 'agent' },
-        { kind: 'write', path: `${home}/.claude.json`, content: json(claudeState()), mode: 0o600, owner: 'agent' },
+        { kind: 'write', path: `${home}/.claude.json`, content: json(claudeState(superviseUrl)), mode: 0o600, owner: 'agent' },
       ],
     },
   ];
-  if (superviseUrl) {
-    // Registered at user scope rather than passed as --mcp-config at attach: the registration
-    // then survives however the operator starts claude in the bottle (attach, a shell, resume).
-    // Re-adding an existing name fails, so remove first (allowed to fail when absent).
-    steps.push({
-      name: 'mcp-supervise',
-      label: 'supervise MCP server for claude',
-      actions: [
-        { kind: 'exec', user: 'agent', argv: ['claude', 'mcp', 'remove', '-s', 'user', 'supervise'], mayFail: 'quiet', workdir: home },
-        { kind: 'exec', user: 'agent', argv: ['claude', 'mcp', 'add', '--transport', 'http', '-s', 'user', 'supervise', `${superviseUrl}/mcp`], workdir: home },
-      ],
-    });
-  }
   if (plan.prompt !== undefined) {
     steps.push({
       name: 'prompt',
@@ -153,48 +151,57 @@ export interface ProvisionTransport {
 
 const lastLine = (s: string): string => s.trim().split('\n').slice(-2).join(' | ');
 
-// Runs the steps through a transport, one progress line per step; stops at the first failure
-// with the step's name in the error. Checks `signal` between actions.
+// Runs the steps through a transport, one progress line per step: every file first (writes
+// batched into one transfer per archive root, directories streamed), then the commands in step
+// order (no step's files depend on another step's command). Stops at the first failure with
+// the step's name in the error; checks `signal` between transfers and commands.
 export async function runProvision(
   steps: ProvisionStep[],
   transport: ProvisionTransport,
   log: (line: string) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  for (const step of steps) {
-    const started = Date.now();
-    log(`provision: ${step.label}`);
-    for (const action of step.actions) {
-      signal?.throwIfAborted();
-      try {
-        await runAction(action, transport, log);
-      } catch (e) {
-        throw new Error(`provisioning step ${step.name} failed: ${(e as Error).message}`, { cause: e });
-      }
+  const started = Date.now();
+  for (const step of steps) log(`provision: ${step.label}`);
+  const inStep = async (step: ProvisionStep, run: () => Promise<void>): Promise<void> => {
+    signal?.throwIfAborted();
+    try {
+      await run();
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new Error(`provisioning step ${step.name} failed: ${(e as Error).message}`, { cause: e });
     }
-    const ms = Date.now() - started;
-    if (ms >= 1000) log(`provision: ${step.name} done (${(ms / 1000).toFixed(1)}s)`);
+  };
+  const files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }> = [];
+  for (const step of steps) {
+    for (const a of step.actions) {
+      if (a.kind === 'write') files.push({ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner });
+      if (a.kind === 'copy-file') await inStep(step, async () => { files.push({ path: a.path, content: await transport.readHostFile(a.from), mode: a.mode, owner: a.owner }); });
+    }
   }
+  if (files.length > 0) {
+    const owners = steps.filter((s) => s.actions.some((a) => a.kind === 'write' || a.kind === 'copy-file'));
+    await inStep({ name: owners.map((s) => s.name).join('+'), label: '', actions: [] }, () => transport.write(files));
+  }
+  for (const step of steps) {
+    for (const a of step.actions) if (a.kind === 'copy-dir') await inStep(step, () => transport.copyDir(a.from, a.path, a.owner));
+  }
+  for (const step of steps) {
+    for (const a of step.actions) if (a.kind === 'exec') await inStep(step, () => runExec(a, transport, log));
+  }
+  const ms = Date.now() - started;
+  if (ms >= 1000) log(`provision: done (${(ms / 1000).toFixed(1)}s)`);
 }
 
-async function runAction(a: ProvisionAction, t: ProvisionTransport, log: (line: string) => void): Promise<void> {
-  switch (a.kind) {
-    case 'write':
-      return t.write([{ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner }]);
-    case 'copy-file':
-      return t.write([{ path: a.path, content: await t.readHostFile(a.from), mode: a.mode, owner: a.owner }]);
-    case 'copy-dir':
-      return t.copyDir(a.from, a.path, a.owner);
-    case 'exec': {
-      const r = await t.exec(a.user, a.argv, a.workdir);
-      if (r.exitCode === 0) return;
-      const detail = lastLine(r.stderr || r.stdout);
-      if (a.mayFail === 'quiet') return;
-      if (a.mayFail) {
-        log(`provision: note: ${a.argv.join(' ')} exited ${r.exitCode}${detail ? `: ${detail}` : ''} (ignored)`);
-        return;
-      }
-      throw new Error(`${a.argv.join(' ')} exited ${r.exitCode}${detail ? `: ${detail}` : ''}`);
-    }
+async function runExec(a: Extract<ProvisionAction, { kind: 'exec' }>, t: ProvisionTransport, log: (line: string) => void): Promise<void> {
+  const r = await t.exec(a.user, a.argv, a.workdir);
+  if (r.exitCode === 0) return;
+  const detail = lastLine(r.stderr || r.stdout);
+  const what = a.what ?? a.argv.join(' ');
+  if (a.mayFail === 'quiet') return;
+  if (a.mayFail) {
+    log(`provision: note: ${what} exited ${r.exitCode}${detail ? `: ${detail}` : ''} (ignored)`);
+    return;
   }
+  throw new Error(`${what} exited ${r.exitCode}${detail ? `: ${detail}` : ''}`);
 }
