@@ -12,6 +12,7 @@ import { batchedWriter } from './log.js';
 import { startGateway } from './server.js';
 import { parseListenAddress } from '../listen.js';
 import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
+import { notifyReady } from '../ready.js';
 
 export { parseListenAddress } from '../listen.js';
 
@@ -74,6 +75,20 @@ reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
       // which is up before the first request is accepted.
       const secretEnv: Record<string, string | undefined> = { ...ctx.env };
       let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+      // Signals are ours from the first moment: init forwards SIGHUP to a replica that may still
+      // be starting (its default action would kill it), and a SIGTERM then must not be fatal.
+      let hupWhileStarting = false;
+      const onHup = () => { if (gateway) gateway.reload('SIGHUP'); else hupWhileStarting = true; };
+      process.on('SIGHUP', onHup);
+      const stopped = new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (s: NodeJS.Signals) => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve(s);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
       const control = o.controlSocket
         ? await startControlSocket(o.controlSocket, secretEnv, () => void gateway?.reload('new secrets'), (m) => ctx.err(`gateway: ${m}`))
         : undefined;
@@ -90,17 +105,9 @@ reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
         watch: o.watch,
       });
       ctx.err(`gateway: listening on ${gateway.url}${fd === undefined ? '' : ` (shared socket, fd ${fd})`} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);
-      const onHup = () => gateway?.reload('SIGHUP');
-      process.on('SIGHUP', onHup);
-      const sig = await new Promise<NodeJS.Signals>((resolve) => {
-        const stop = (s: NodeJS.Signals) => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve(s);
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      if (hupWhileStarting) gateway.reload('SIGHUP while starting');
+      notifyReady(ctx.env);
+      const sig = await stopped;
       process.off('SIGHUP', onHup);
       ctx.err(`gateway: ${sig}, closing`);
       control?.close();

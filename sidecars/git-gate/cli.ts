@@ -8,6 +8,7 @@ import { UserError } from '../../lib/errors.js';
 import { loadUpstreams } from './config.js';
 import { startGitGate } from './daemon.js';
 import { DEFAULTS } from './settings.js';
+import { notifyReady } from '../ready.js';
 
 interface Opts {
   reposDir: string;
@@ -65,6 +66,7 @@ stdout: one JSON line per push decision and per failed refresh; stderr: git daem
         err: ctx.err,
       });
       ctx.err(`git-gate listening on git://${o.listen}:${gate.port}/ serving ${gate.repos.map((r) => `${r.name}.git`).join(', ') || 'no repos'}`);
+      notifyReady(ctx.env);
       let onSignal!: (s: NodeJS.Signals) => void;
       const signalled = new Promise<NodeJS.Signals>((resolve) => { onSignal = resolve; });
       process.on('SIGTERM', onSignal);

@@ -36,9 +36,14 @@ Escape hatch for tests and operations: BOTTLE_SIDECAR_COMMANDS='{"name":["argv0"
 --daemon name='["argv0","arg"]' replaces (or adds) a daemon's command; without
 BOTTLE_SIDECAR_DAEMONS, only the overridden daemons run.
 
+Readiness: each daemon gets a pipe whose fd is in $BOTTLE_READY_FD and writes one line to it
+once it serves; init then records a daemon-ready event (the host's bring-up waits for these,
+so a replacement command should do the same).
+
 Output: children's lines prefixed "[name] "; init's own events as JSON lines on stdout.
 Signals: SIGTERM/SIGINT go to every daemon's process group, then SIGKILL after the grace;
-the exit code is the first non-zero child ending during shutdown (signal N counts as 128+N).
+the exit code is the first non-zero child ending during shutdown (signal N counts as 128+N;
+ending by the forwarded signal itself counts as clean).
 SIGHUP goes to the gateway only (policy reload). A dead daemon is restarted after
 0.2 s, doubling to 5 s while it keeps dying, reset after 60 s healthy.
 

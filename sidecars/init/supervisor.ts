@@ -13,6 +13,7 @@ import { DEFAULT_BACKOFF, nextDelay, type BackoffPolicy, type RestartHistory } f
 import type { DaemonSpec } from './config.js';
 import { combinedExitCode, type ChildEnding } from './exit.js';
 import { LinePrefixer } from './lines.js';
+import { READY_FD_ENV } from '../ready.js';
 import { appendEvent, formatEvent, type BundleEvent } from '../supervise/events.js';
 
 type EventBody = BundleEvent extends infer E ? (E extends BundleEvent ? Omit<E, 'time'> : never) : never;
@@ -53,6 +54,7 @@ export class Supervisor {
   private readonly slots: Slot[];
   private readonly endings: ChildEnding[] = [];
   private shuttingDown = false;
+  private shutdownSignal?: NodeJS.Signals;
   private finished = false;
   private graceTimer?: NodeJS.Timeout;
   private keepAlive?: NodeJS.Timeout;
@@ -106,6 +108,7 @@ export class Supervisor {
       return;
     }
     this.shuttingDown = true;
+    this.shutdownSignal = sig;
     for (const slot of this.slots) {
       clearTimeout(slot.timer);
       slot.timer = undefined;
@@ -132,9 +135,11 @@ export class Supervisor {
     slot.history = { startedAt, lastDelayMs: delayBefore };
     // detached: its own process group, so group signals reach its children and a terminal's
     // Ctrl-C reaches only init (which forwards it once).
+    // After the inherited fds: the readiness pipe (see sidecars/ready.ts).
+    const readyFd = 3 + (slot.spec.fds ?? []).length;
     const child = spawn(argv[0]!, argv.slice(1), {
-      env: env ? { ...this.opts.env, ...env } : this.opts.env,
-      stdio: ['ignore', 'pipe', 'pipe', ...(slot.spec.fds ?? [])],
+      env: { ...this.opts.env, ...env, [READY_FD_ENV]: String(readyFd) },
+      stdio: ['ignore', 'pipe', 'pipe', ...(slot.spec.fds ?? []), 'pipe'],
       detached: true,
     });
     slot.child = child;
@@ -151,6 +156,22 @@ export class Supervisor {
       this.pipe(child.stderr, `[${name}] `, this.opts.err),
     ]).then(() => undefined);
     if (child.pid !== undefined) this.event({ type: 'daemon-started', daemon: name, ...this.replicaOf(slot), pid: child.pid, restarts: slot.restarts });
+    this.watchReady(slot, child, child.stdio[readyFd] as Readable | null, startedAt);
+  }
+
+  // One `daemon-ready` event when the daemon writes to its readiness pipe.
+  private watchReady(slot: Slot, child: ChildProcess, stream: Readable | null, startedAt: number): void {
+    if (!stream) return;
+    // Tracked like the output pipes: a grandchild holding the write end must not keep init alive.
+    this.streams.add(stream);
+    stream.once('close', () => this.streams.delete(stream));
+    let told = false;
+    stream.on('data', () => {
+      if (told || slot.child !== child || child.pid === undefined) return;
+      told = true;
+      this.event({ type: 'daemon-ready', daemon: slot.spec.name, ...this.replicaOf(slot), pid: child.pid, startMs: this.now() - startedAt });
+    });
+    stream.on('error', () => undefined);
   }
 
   private pipe(stream: Readable | null, prefix: string, emit: (line: string) => void): Promise<void> {
@@ -174,7 +195,9 @@ export class Supervisor {
       signal: ending.signal, uptimeMs: this.now() - startedAt, ...(error ? { error } : {}),
     };
     if (this.shuttingDown) {
-      this.endings.push(ending);
+      // Ended by the very signal init forwarded (a daemon still starting has no handler yet):
+      // it did what it was asked, which is no failure.
+      this.endings.push(ending.signal !== null && ending.signal === this.shutdownSignal ? { exitCode: 0, signal: null } : ending);
       this.event({ type: 'daemon-exited', ...base, restartInMs: null });
       this.maybeFinish();
       return;

@@ -5,6 +5,7 @@ import type { Outcome } from '../../commands/cli.js';
 import type { Ctx } from '../../commands/context.js';
 import { UserError } from '../../lib/errors.js';
 import { startSupervise } from './server.js';
+import { notifyReady } from '../ready.js';
 
 // HOST:PORT for supervise (the shared parser, with supervise's port in the example).
 export const parseListen = (value: string): { host: string; port: number } => parseListenAddress(value, '0.0.0.0:9100');
@@ -54,6 +55,7 @@ propose_route_change, check_proposal.`)
         log: (line) => ctx.err(`supervise: ${line}`),
       });
       ctx.out(`supervise listening on ${server.url} (MCP at / and /mcp)`);
+      notifyReady(ctx.env);
       const sig = await new Promise<NodeJS.Signals>((resolve) => {
         const stop = (s: NodeJS.Signals) => {
           process.off('SIGTERM', stop);

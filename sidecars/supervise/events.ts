@@ -13,6 +13,7 @@ export type BundleEvent =
     type: 'daemon-exited'; daemon: string; replica?: number; pid: number | null; exitCode: number | null;
     signal: string | null; uptimeMs: number; restartInMs: number | null; error?: string;
   }
+  | Base & { type: 'daemon-ready'; daemon: string; replica?: number; pid: number; startMs: number }
   | Base & { type: 'signal'; signal: string; action: 'shutdown' | 'force-kill' | 'forward' | 'ignored'; daemons: string[] }
   | Base & { type: 'init-warning'; message: string }
   | Base & { type: 'init-exited'; exitCode: number }

@@ -189,12 +189,14 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
     t.same(gatewayPids.filter((p) => !killed.includes(p)).filter((p) => !now.includes(p)), [], 'the others kept running');
     t.equal(await daemonPid(sb, 'supervise'), supervisePid, 'supervise was not restarted');
     t.ok(events.some((e) => e.type === 'daemon-exited'), 'init logged the death');
-    return failures.length;
+    return failures;
   };
 
   await t.test('9. kill -9 of one gateway process: the other serves, it is replaced, supervise untouched', async (t) => {
     const failed = await killScenario(t, 'kill -9 of one gateway', (pids) => [pids[0]!], '/e2e/poll-one');
-    t.equal(failed, 0, 'no request failed: the other replica accepts on the same socket');
+    // At most the request in flight on the killed process is reset with it; no connection is
+    // refused, because the other replica accepts on the same socket.
+    t.ok(failed.length <= 1 && failed.every((f) => f.error === 'ECONNRESET'), `nothing refused, at most the in-flight request reset: ${JSON.stringify(failed)}`);
   });
 
   await t.test('10. kill -9 of every gateway process: clients wait in the queue, policy and routes intact', async (t) => {

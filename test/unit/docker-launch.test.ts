@@ -129,9 +129,9 @@ t.test('a crash-looping daemon cuts the readiness wait short, with the bundle lo
   writeFileSync(eventsFile, '{"type":"daemon-exited","daemon":"old","time":"x"}\n'.repeat(5), 'utf8');
   const started = Date.now();
   const { engine, result } = launch({
-    hang: (argv) => argv[0] === 'node',
+    bundleReady: false,
     onCall: (c) => {
-      if (c.op === 'exec' && c.target.endsWith('-sidecars')) {
+      if (c.op === 'start' && c.target.endsWith('-sidecars')) {
         setTimeout(() => appendFileSync(eventsFile, '{"type":"daemon-exited","daemon":"gateway","time":"x"}\n'.repeat(3)), 50);
       }
     },

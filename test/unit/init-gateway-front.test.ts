@@ -68,6 +68,11 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
     return last;
   };
   t.same([...pids().keys()].sort(), [0, 1], 'init runs replicas 0 and 1');
+  const readyEvents = await p.waitFor('both replicas to report ready', 10_000, () => {
+    const r = p.events().filter((e) => e.type === 'daemon-ready' && e.daemon === 'gateway');
+    return r.length >= 2 ? r : undefined;
+  });
+  t.same(readyEvents.map((e) => e.type === 'daemon-ready' && e.replica).sort(), [0, 1], 'each replica reported ready through its pipe (daemon-ready events)');
   t.equal((await viaProxy(proxy, `http://allowed.test:${upstream.httpPort}/first`)).status, 200);
 
   // A route secret approved after launch: `gateway-secrets` talks to init, which hands it on.
@@ -100,7 +105,11 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
   await new Promise((r) => setTimeout(r, 200));
   process.kill(before.get(0)!, 'SIGKILL');
   const one = await polling;
-  t.same(one.filter((s) => s.status !== 200), [], `${one.length} requests around the kill of one replica, none failed (slowest ${Math.max(...one.map((s) => s.ms))} ms)`);
+  // The one request the killed process may have been serving is reset with it; no connection
+  // is refused and nothing else fails.
+  const failed = one.filter((s) => s.status !== 200);
+  t.ok(failed.length <= 1 && failed.every((f) => f.status === 'read ECONNRESET'),
+    `${one.length} requests around the kill of one replica: ${failed.length ? `only the one in flight was reset (${JSON.stringify(failed)})` : 'none failed'} (slowest ${Math.max(...one.map((s) => s.ms))} ms)`);
   await p.waitFor('replica 0 restarted', 60_000, () => pids().get(0) !== before.get(0) || undefined);
 
   // Kill both: clients wait in the shared queue instead of being refused.

@@ -157,3 +157,15 @@ t.test('bottle sidecar --help says where the daemons run', async (t) => {
   t.match(r.stdout, /inside a bottle's sidecar bundle/);
   t.match(r.stdout, /run locally/);
 });
+
+t.test('a daemon ended by the SIGTERM init forwarded counts as clean; readiness comes through the pipe', async (t) => {
+  // `sleep` has no handler: SIGTERM ends it by signal, as it would a daemon still starting up.
+  const script = 'const fs = require("fs"); fs.writeSync(Number(process.env.BOTTLE_READY_FD), "ready\\n"); setInterval(() => {}, 1000);';
+  const p = init(t, [...daemonFlag('plain', ['sleep', '600']), ...daemonFlag('notifier', [process.execPath, '-e', script])]);
+  const ready = await p.waitFor('the notifier to report ready', 10_000, () => p.events().find((e) => e.type === 'daemon-ready'));
+  t.match(ready, { type: 'daemon-ready', daemon: 'notifier' }, 'a line on $BOTTLE_READY_FD becomes a daemon-ready event');
+  t.notOk(p.events().some((e) => e.type === 'daemon-ready' && e.daemon === 'plain'), 'a daemon that says nothing is not reported ready');
+  p.signal('SIGTERM');
+  t.same(await p.waitExit(10_000), { code: 0, signal: null }, 'exit 0, not 143');
+  t.match(p.events().find((e) => e.type === 'daemon-exited' && e.daemon === 'plain'), { signal: 'SIGTERM' });
+});
