@@ -12,7 +12,7 @@ import { batchedWriter } from './log.js';
 import { startGateway } from './server.js';
 import { parseListenAddress } from '../listen.js';
 import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
-import { notifyReady } from '../ready.js';
+import { notifyReady, stopSignal } from '../ready.js';
 
 export { parseListenAddress } from '../listen.js';
 
@@ -80,15 +80,7 @@ reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
       let hupWhileStarting = false;
       const onHup = () => { if (gateway) gateway.reload('SIGHUP'); else hupWhileStarting = true; };
       process.on('SIGHUP', onHup);
-      const stopped = new Promise<NodeJS.Signals>((resolve) => {
-        const stop = (s: NodeJS.Signals) => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve(s);
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      const stopped = stopSignal();
       const control = o.controlSocket
         ? await startControlSocket(o.controlSocket, secretEnv, () => void gateway?.reload('new secrets'), (m) => ctx.err(`gateway: ${m}`))
         : undefined;

@@ -5,7 +5,7 @@ import type { Outcome } from '../../commands/cli.js';
 import type { Ctx } from '../../commands/context.js';
 import { UserError } from '../../lib/errors.js';
 import { startSupervise } from './server.js';
-import { notifyReady } from '../ready.js';
+import { notifyReady, stopSignal } from '../ready.js';
 
 // HOST:PORT for supervise (the shared parser, with supervise's port in the example).
 export const parseListen = (value: string): { host: string; port: number } => parseListenAddress(value, '0.0.0.0:9100');
@@ -44,6 +44,7 @@ Endpoints: POST / and /mcp (MCP Streamable HTTP, stateless), POST /hooks/claude
 propose_route_change, check_proposal.`)
     .action(async (o: Opts) => {
       const { host, port } = parseListen(o.listen);
+      const stopped = stopSignal();
       const server = await startSupervise({
         host, port,
         queueDir: o.queueDir,
@@ -56,15 +57,7 @@ propose_route_change, check_proposal.`)
       });
       ctx.out(`supervise listening on ${server.url} (MCP at / and /mcp)`);
       notifyReady(ctx.env);
-      const sig = await new Promise<NodeJS.Signals>((resolve) => {
-        const stop = (s: NodeJS.Signals) => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve(s);
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      const sig = await stopped;
       ctx.err(`supervise: ${sig}, closing`);
       await server.close();
       outcome.exitCode = 0;

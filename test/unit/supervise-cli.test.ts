@@ -54,7 +54,7 @@ t.test('init starts the real supervise from the registry and stops it cleanly', 
   const hook = await fetch(new URL('/hooks/claude', url), { method: 'POST', body: JSON.stringify({ hook_event_name: 'Stop', session_id: 's' }) });
   t.equal(hook.status, 204);
   const { events } = await (await fetch(new URL('/events', url))).json() as { events: { type: string }[] };
-  t.same(events.map((e) => e.type), ['init-started', 'daemon-started', 'agent-idle'], 'init and supervise share the events file');
+  t.same(events.map((e) => e.type), ['init-started', 'daemon-started', 'daemon-ready', 'agent-idle'], 'init and supervise share the events file (supervise reported ready through its pipe)');
   const pid = p.events().find((e) => e.type === 'daemon-started');
   p.signal('SIGTERM');
   t.same(await p.waitExit(15_000), { code: 0, signal: null }, 'supervise exits 0 on SIGTERM, so init does too');
