@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { buildCaCertificate, describeCertificate, generateRsaKeyPair } from './forge.js';
+import { buildCaCertificate, describeCertificate, generateRsaKeyPair, type KeyPairPem } from './forge.js';
 
 // File names inside the CA directory; the gateway mounts the dir, the agent gets ca.crt only.
 export const CA_CERT_FILE = 'ca.crt';
@@ -44,6 +44,8 @@ export interface CreateCAOptions {
   commonName?: string;
   days?: number;
   now?: () => number;
+  /** A key pair made ahead of time (e.g. off the main thread); default: generated here. */
+  keys?: KeyPairPem;
 }
 
 // Makes a new RSA-2048 root in `dir`. Refuses to overwrite an existing CA: agents trust it.
@@ -60,7 +62,7 @@ export function createCA(dir: string, options: CreateCAOptions = {}): Certificat
   const now = (options.now ?? Date.now)();
   const notBefore = new Date(now - CA_BACKDATE_MS);
   const notAfter = new Date(now + days * DAY_MS);
-  const keys = generateRsaKeyPair();
+  const keys = options.keys ?? generateRsaKeyPair();
   const certPem = buildCaCertificate({ commonName, notBefore, notAfter, keys });
 
   mkdirSync(dir, { recursive: true, mode: 0o700 });

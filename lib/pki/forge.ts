@@ -1,7 +1,7 @@
 // The only module that touches node-forge. forge builds the X.509 structures; keys come from
 // node:crypto and signatures are made with node's native RSA, because forge's pure-JS
 // `cert.sign` costs ~20-40 ms per leaf against < 1 ms natively (see bench/pki.bench.ts).
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import type { LeafSubject } from './host.js';
 
@@ -18,15 +18,26 @@ export interface KeyPairPem {
   publicKeyPem: string;
 }
 
+const MODULUS = 2048;
+const EXPONENT = 0x10001;
+
 // Keys come from node:crypto directly, so forge.options.usePureJavaScript never matters.
 export function generateRsaKeyPair(): KeyPairPem {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicExponent: 0x10001,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    modulusLength: MODULUS, publicExponent: EXPONENT,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+// The same off the main thread (libuv's pool), so a caller can do other work meanwhile.
+export function generateRsaKeyPairAsync(): Promise<KeyPairPem> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair('rsa', {
+      modulusLength: MODULUS, publicExponent: EXPONENT,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
+    }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ privateKeyPem: privateKey, publicKeyPem: publicKey })));
+  });
 }
 
 // What callers need to know about a CA certificate without holding forge objects.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import forge from 'node-forge';
 import t, { type Test } from 'tap';
 import { UserError } from '../../lib/errors.js';
-import { createCA, ensureCA, InvalidHostError, LeafMinter, loadCA } from '../../lib/pki/index.js';
+import { createCA, ensureCA, generateRsaKeyPairAsync, InvalidHostError, LeafMinter, loadCA } from '../../lib/pki/index.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -237,4 +237,13 @@ t.test('cache: least recently used host is evicted at maxEntries', async (t) => 
   t.not(m.get('b.test'), b, 'b was evicted and re-minted');
   t.throws(() => new LeafMinter(ca, { maxEntries: 0 }), RangeError);
   t.throws(() => new LeafMinter(ca, { ttlMs: 0 }), RangeError);
+});
+
+t.test('createCA with keys made off the main thread: the root carries exactly that key', async (t) => {
+  const keys = await generateRsaKeyPairAsync();
+  const dir = join(tempDir(t), 'ca');
+  const made = createCA(dir, { commonName: 'bottle CA async', keys });
+  t.equal(made.keyPem, keys.privateKeyPem, 'the given private key is the one stored');
+  t.equal(new X509Certificate(made.certPem).publicKey.export({ type: 'spki', format: 'pem' }), keys.publicKeyPem, 'and the certificate holds its public half');
+  t.equal(loadCA(dir).commonName, 'bottle CA async', 'loadCA cross-checks the pair');
 });
