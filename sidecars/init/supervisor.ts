@@ -16,6 +16,9 @@ import { LinePrefixer } from './lines.js';
 import { READY_FD_ENV } from '../ready.js';
 import { appendEvent, formatEvent, type BundleEvent } from '../supervise/events.js';
 
+// How long extra replicas wait for the first one's readiness before starting anyway.
+const STAGGER_MS = 3000;
+
 type EventBody = BundleEvent extends infer E ? (E extends BundleEvent ? Omit<E, 'time'> : never) : never;
 
 // Everything the supervisor touches is passed in: output sinks, env, clock, timings.
@@ -80,7 +83,12 @@ export class Supervisor {
     this.event({ type: 'init-started', pid: process.pid, daemons: this.opts.daemons.map((d) => d.name) });
     // With no daemons (or all in backoff) nothing else keeps node alive until a signal arrives.
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    for (const slot of this.slots) this.spawn(slot, null);
+    // A daemon's extra replicas start once its first one serves (or after STAGGER_MS): at
+    // bring-up the first replica then shares the CPU with fewer starting processes.
+    for (const slot of this.slots) {
+      if (!slot.replica) this.spawn(slot, null);
+      else slot.timer = setTimeout(() => this.startDeferred(slot), STAGGER_MS);
+    }
   }
 
   // Entry point for the signals init itself receives.
@@ -159,6 +167,14 @@ export class Supervisor {
     this.watchReady(slot, child, child.stdio[readyFd] as Readable | null, startedAt);
   }
 
+  // Starts a replica held back at start (no-op once it has run or while shutting down).
+  private startDeferred(slot: Slot): void {
+    if (slot.child || slot.restarts > 0 || slot.history.startedAt !== 0 || this.shuttingDown) return;
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    this.spawn(slot, null);
+  }
+
   // One `daemon-ready` event when the daemon writes to its readiness pipe.
   private watchReady(slot: Slot, child: ChildProcess, stream: Readable | null, startedAt: number): void {
     if (!stream) return;
@@ -170,6 +186,7 @@ export class Supervisor {
       if (told || slot.child !== child || child.pid === undefined) return;
       told = true;
       this.event({ type: 'daemon-ready', daemon: slot.spec.name, ...this.replicaOf(slot), pid: child.pid, startMs: this.now() - startedAt });
+      if (slot.replica === 0) for (const s of this.slots) if (s.spec === slot.spec && s.replica) this.startDeferred(s);
     });
     stream.on('error', () => undefined);
   }

@@ -73,6 +73,8 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
     return r.length >= 2 ? r : undefined;
   });
   t.same(readyEvents.map((e) => e.type === 'daemon-ready' && e.replica).sort(), [0, 1], 'each replica reported ready through its pipe (daemon-ready events)');
+  const order = p.events().flatMap((e) => ((e.type === 'daemon-started' || e.type === 'daemon-ready') && e.daemon === 'gateway' ? [`${e.type} ${e.replica}`] : []));
+  t.same(order.slice(0, 3), ['daemon-started 0', 'daemon-ready 0', 'daemon-started 1'], 'the second replica starts once the first serves (less contention at bring-up)');
   t.equal((await viaProxy(proxy, `http://allowed.test:${upstream.httpPort}/first`)).status, 200);
 
   // A route secret approved after launch: `gateway-secrets` talks to init, which hands it on.
