@@ -1,7 +1,7 @@
 // Opening the operator's editor on a file: $VISUAL, then $EDITOR, then vi.
-import { execa } from 'execa';
 import { parse } from 'shell-quote';
 import { BinaryNotFoundError, UserError } from '../errors.js';
+import { loadExeca } from '../run/index.js';
 
 // The argv that edits `file`. The editor value may carry arguments ("code --wait"), split the
 // way a shell would (quotes, $VARS from env) but never run through one.
@@ -25,7 +25,7 @@ export function editorArgv(env: NodeJS.ProcessEnv, file: string): string[] {
 export async function runEditor(argv: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<void> {
   const [file, ...args] = argv;
   if (!file) throw new Error('runEditor: empty argv');
-  const r = await execa(file, args, { stdio: 'inherit', reject: false, env, extendEnv: false, cwd });
+  const r = await (await loadExeca())(file, args, { stdio: 'inherit', reject: false, env, extendEnv: false, cwd });
   if ((r as { code?: string }).code === 'ENOENT' && r.exitCode === undefined) {
     throw new BinaryNotFoundError(file, argv, 'set $EDITOR (or $VISUAL) to an installed editor');
   }

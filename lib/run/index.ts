@@ -1,5 +1,4 @@
 // The one way this project runs subprocesses: argv arrays in, one result shape out.
-import { execa } from 'execa';
 import { statSync } from 'node:fs';
 import { BinaryNotFoundError, CommandError } from '../errors.js';
 
@@ -33,7 +32,7 @@ export const run: Runner = async (argv, opts = {}) => {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   const started = performance.now();
-  const r = await execa(file, args, {
+  const r = await (await loadExeca())(file, args, {
     reject: false,
     input: opts.input,
     env: opts.env,
@@ -87,9 +86,14 @@ export async function which(binary: string, pathEnv = process.env.PATH ?? ''): P
 export async function runInteractive(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; installHint?: string } = {}): Promise<number> {
   const [file, ...args] = argv;
   if (!file) throw new Error('runInteractive: empty argv');
-  const r = await execa(file, args, { reject: false, stdio: 'inherit', env: opts.env, cwd: opts.cwd });
+  const r = await (await loadExeca())(file, args, { reject: false, stdio: 'inherit', env: opts.env, cwd: opts.cwd });
   if ((r as { code?: string }).code === 'ENOENT' && r.exitCode === undefined) {
     throw new BinaryNotFoundError(file, argv, opts.installHint);
   }
   return r.exitCode ?? (r.signal ? 128 : 1);
+}
+
+// execa costs ~60 ms to import: paid by the first command run, not by every CLI start.
+export async function loadExeca(): Promise<typeof import('execa').execa> {
+  return (await import('execa')).execa;
 }
