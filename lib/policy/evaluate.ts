@@ -12,9 +12,14 @@ import {
 } from './url.js';
 import { allow, block, type HttpRequest, type Policy, type Route, type Stage, type Verdict } from './types.js';
 
+// The port an uninspected (passthrough) tunnel may reach: HTTPS, not ssh or anything else.
+export const PASSTHROUGH_PORT = 443;
+
 export interface EvaluateOptions {
   // Defaults to lib/secrets' dlpScanner(); injectable for tests and benchmarks.
   scanner?: PatternScanner;
+  // Ports an uninspected (passthrough) tunnel may reach; default [PASSTHROUGH_PORT].
+  passthroughPorts?: readonly number[];
 }
 
 interface Compiled {
@@ -173,5 +178,10 @@ function judgeConnect(policy: Policy, host: string, port: number, secrets: Canar
   if (early) return early;
   const dlp = hostnameDlp(h, policy.dlp.entropy, scanner, canaries);
   if (dlp) return dlp;
-  return allow(tlsMode(policy, h.host) === 'passthrough' ? 'allowed (passthrough: TLS not intercepted)' : 'allowed (TLS intercepted; each request is evaluated)');
+  if (tlsMode(policy, h.host) === 'intercept') return allow('allowed (TLS intercepted; each request is evaluated)');
+  // An uninspected tunnel carries whatever the agent sends: it is granted for HTTPS only, not
+  // for ssh or any other protocol on another port of the same host.
+  const ports = opts.passthroughPorts ?? [PASSTHROUGH_PORT];
+  if (!ports.includes(port)) return block('allowlist', `${h.host} is passthrough (TLS not inspected) on port ${ports.join(', ')} only, not ${port}`, 'passthrough-port');
+  return allow('allowed (passthrough: TLS not intercepted)');
 }

@@ -5,7 +5,7 @@ export {
   policyHash, serializePolicy, addAllow, addRoute, reload, PolicyHolder, routeEnvNames,
   renderRouteHeaders, routeSecretValues, type ReloadResult,
 } from './model.js';
-export { evaluate, evaluateConnect, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
+export { evaluate, evaluateConnect, PASSTHROUGH_PORT, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
 export { checkResolved, parseIp, type IpInfo } from './ip.js';
 export { prepareCanaries, type Canaries } from './canary.js';
 export { normalizeHost, normalizePattern } from './hosts.js';

@@ -12,7 +12,7 @@
 //       headers:                        # header name -> host env var NAME(S), never a value:
 //         Authorization: "Bearer ${GITHUB_TOKEN}"   # template with ${VAR} references
 //         X-Api-Key: ANTHROPIC_API_KEY              # bare name = "${ANTHROPIC_API_KEY}"
-//   passthrough: [api.anthropic.com]    # TLS not intercepted: hostname checks only; each
+//   passthrough: [api.anthropic.com]    # TLS not intercepted: hostname checks only, port 443 only; each
 //                                       #   entry must also be allowed (or be a route host).
 //                                       #   A route host listed here is still terminated (to
 //                                       #   inject its header) but gets no content DLP.

@@ -27,7 +27,7 @@ export function handleConnect(g: GatewayContext, req: IncomingMessage, socket: D
     return;
   }
   const snap = g.store.current;
-  const v = evaluateConnect(snap.policy, authority.host.host, authority.port, snap.canaries);
+  const v = evaluateConnect(snap.policy, authority.host.host, authority.port, snap.canaries, { passthroughPorts: g.passthroughPorts });
   if (v.verdict === 'block') {
     sendRaw(socket, 403, blockBody(v.reason, 'CONNECT blocked'));
     record(v, 403);

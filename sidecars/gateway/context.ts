@@ -34,6 +34,8 @@ export interface GatewayContext {
   log: DecisionLog;
   diag: (message: string) => void;
   timeouts: Timeouts;
+  // Ports a passthrough tunnel may reach (443; tests add their upstream's).
+  passthroughPorts: readonly number[];
   // Serves requests from inside CONNECT tunnels (TLS-terminated or plain).
   inner: Server;
   tunnels: WeakMap<object, Tunnel>;

@@ -3,7 +3,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { evaluate } from '../../lib/policy/index.js';
+import { evaluate, PASSTHROUGH_PORT } from '../../lib/policy/index.js';
 import { ensureCA, LeafMinter } from '../../lib/pki/index.js';
 import { handleConnect, serveTunnelRequest, serveTunnelUpgrade } from './connect.js';
 import { DEFAULT_TIMEOUTS, type GatewayContext, type Timeouts } from './context.js';
@@ -31,6 +31,7 @@ export interface GatewayOptions {
   watch?: boolean; // reload on changes in policyDir (default true)
   timeouts?: Partial<Timeouts>;
   maxHeaderBytes?: number; // default 16 KiB
+  passthroughPorts?: readonly number[]; // default [443]: where uninspected tunnels may go
 }
 
 // A running gateway.
@@ -79,6 +80,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     log: new DecisionLog(o.logSinks ?? []),
     diag,
     timeouts,
+    passthroughPorts: o.passthroughPorts ?? [PASSTHROUGH_PORT],
     inner,
     tunnels: new WeakMap(),
     track(socket) {

@@ -124,6 +124,10 @@ t.test('passthrough hosts are spliced: the client sees the upstream certificate,
   const ok = await httpsViaProxy(w.proxy, w.upstream.caPem, w.https('pass.test', '/echo'), { method: 'POST', body: 'spliced' });
   t.equal(ok.body.toString(), 'spliced');
   t.match(w.decisions().filter((d) => d.method === 'CONNECT'), [{ host: 'pass.test', reason: /passthrough/ }, { host: 'pass.test', status: 200 }]);
+  const ssh = await connect(w.proxy, `pass.test:${w.upstream.httpPort}`);
+  ssh.socket.destroy();
+  t.equal(ssh.status, 403, 'an uninspected tunnel to another port of the passthrough host (ssh, say) is refused');
+  t.match(ssh.body.toString(), /pass\.test is passthrough \(TLS not inspected\) on port 443, \d+ only, not \d+/);
 });
 
 t.test('WebSocket echo through an allowed host: wss via CONNECT, ws via absolute form and via a plain tunnel', async (t) => {

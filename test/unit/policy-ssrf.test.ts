@@ -78,6 +78,8 @@ t.test('evaluateConnect: hostname-level checks before TLS', async (t) => {
   t.match(evaluateConnect(p, 'api.github.com', 443), { verdict: 'allow', reason: /TLS intercepted/ });
   t.match(evaluateConnect(p, 'github.com', 443), { verdict: 'allow' }, 'wildcard matches the apex');
   t.match(evaluateConnect(p, 'API.Anthropic.com.', 443), { verdict: 'allow', reason: /passthrough/ });
+  t.match(evaluateConnect(p, 'api.anthropic.com', 22), { verdict: 'block', rule: 'passthrough-port', reason: 'api.anthropic.com is passthrough (TLS not inspected) on port 443 only, not 22' }, 'an uninspected tunnel is for HTTPS only');
+  t.match(evaluateConnect(p, 'api.anthropic.com', 8443, undefined, { passthroughPorts: [443, 8443] }), { verdict: 'allow' }, 'unless the port is granted');
   t.match(evaluateConnect(p, 'gist.github.com', 443), { verdict: 'block', stage: 'blocklist' });
   t.match(evaluateConnect(p, 'example.com', 443), { verdict: 'block', stage: 'allowlist' });
   t.match(evaluateConnect(open, '[::ffff:127.0.0.1]', 443), { verdict: 'block', stage: 'ssrf' });
