@@ -76,6 +76,19 @@ await t.test('sandbox egress', { skip: gate.skip }, async (t) => {
     t.same(leaked, [], 'none of them reached the upstream');
   });
 
+  await t.test('2b. a passthrough (uninspected) tunnel reaches port 443 of its host and nothing else', async (t) => {
+    // -k: a spliced tunnel shows the upstream's own certificate (the test CA), not the bundle's.
+    const https = await curl('-k https://pass.allowed.test/e2e/passthrough');
+    t.same([https.connect, https.code], ['200', '200'], 'HTTPS to the passthrough host: spliced through');
+    t.equal(https.body, 'upstream ok https GET pass.allowed.test/e2e/passthrough\n');
+    const other = await curl('-p http://pass.allowed.test:80/e2e/passthrough-other-port');
+    t.same([other.connect, other.code], ['403', '000'], 'a raw tunnel to another port of it (where ssh could run): CONNECT refused');
+    const connect = Buffer.from('CONNECT pass.allowed.test:22 HTTP/1.1\r\nHost: pass.allowed.test:22\r\n\r\n').toString('base64');
+    const raw = await sb.probe<{ data: string }>('raw', ['gateway', '8888', connect, '5000']);
+    t.match(raw.data, /^HTTP\/1\.1 403 [^]*pass\.allowed\.test is passthrough \(TLS not inspected\) on port 443 only, not 22/, 'CONNECT to port 22: 403 with the reason');
+    t.same(await reached('/e2e/passthrough-other-port'), [], 'nothing reached the upstream on the other port');
+  });
+
   await t.test('3. secrets anywhere in a request are blocked before the upstream', async (t) => {
     const r = randomSource(Date.now() >>> 0);
     const github = `${P.ghp}${r(ALNUM, 36)}`;

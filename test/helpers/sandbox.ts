@@ -22,7 +22,7 @@ import { engineGate } from './e2e.js';
 
 export const IMAGES = ['bottle-agent:latest', 'bottle-sidecars:latest'] as const;
 // Names the fake upstream answers for; the gateway may dial them although they are private.
-export const UPSTREAM_NAMES = ['allowed.test', 'api.allowed.test', 'www.allowed.test', 'exfil.test', 'newhost.test'] as const;
+export const UPSTREAM_NAMES = ['allowed.test', 'api.allowed.test', 'www.allowed.test', 'pass.allowed.test', 'exfil.test', 'newhost.test'] as const;
 
 // Engine reachable and images built, or a visible skip (a failure under BOTTLE_E2E=required).
 export async function sandboxGate(): Promise<{ docker?: Docker; skip: string | false }> {
@@ -43,8 +43,8 @@ export async function sandboxGate(): Promise<{ docker?: Docker; skip: string | f
 // A fresh value per run, with no recognisable secret shape (only the canary stage knows it).
 export const randomToken = (): string => `e2e${randomBytes(18).toString('base64url')}`;
 
-// The manifest of a sandbox bottle: allowed.test and *.allowed.test, a credentialed route,
-// optionally a git upstream; never exfil.test or newhost.test.
+// The manifest of a sandbox bottle: allowed.test and *.allowed.test, a credentialed route, one
+// passthrough host, optionally a git upstream; never exfil.test or newhost.test.
 export function sandboxManifest(agent: string, o: { workspace?: string; upstreamRepo?: string; identity?: string } = {}): string {
   return [
     'version: 1',
@@ -62,6 +62,7 @@ export function sandboxManifest(agent: string, o: { workspace?: string; upstream
     '        - host: api.allowed.test',
     '          headers:',
     '            Authorization: "Bearer ${E2E_ROUTE_TOKEN}"',
+    '      passthrough: [pass.allowed.test]',
     '',
   ].join('\n');
 }
