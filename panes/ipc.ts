@@ -1,14 +1,15 @@
 // The dashboard's control socket: tmux key bindings run `bottle tmux key <action>`, which calls
-// sendDashboardAction() here; the running dashboard acts on it. Newline-delimited JSON over a
+// sendDashboardAction() (tmux/keys.ts, the client); the running dashboard acts on it here. Newline-delimited JSON over a
 // unix socket at <stateRoot>/ipc/dashboard-<pid>.sock (dir 0700):
 //   request  {"action": "focus-dashboard" | "new-agent" | "next-agent" | "prev-agent" | "newest-proposal"}
 //   response {"ok": true} | {"ok": false, "error": "..."}   (one line per request line)
 import { chmodSync, existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 
-export const DASHBOARD_ACTIONS = ['focus-dashboard', 'new-agent', 'next-agent', 'prev-agent', 'newest-proposal'] as const;
-export type DashboardAction = (typeof DASHBOARD_ACTIONS)[number];
+import { DASHBOARD_ACTIONS, type DashboardAction, isDashboardAction } from '../tmux/keys.js';
+
+export { DASHBOARD_ACTIONS, type DashboardAction, isDashboardAction };
 
 export type IpcResponse = { ok: true } | { ok: false; error: string };
 
@@ -16,10 +17,6 @@ export type ActionHandler = (action: DashboardAction) => Promise<IpcResponse> | 
 
 // Requests longer than this are not ours; the connection is dropped.
 const MAX_LINE = 4096;
-
-export function isDashboardAction(v: unknown): v is DashboardAction {
-  return typeof v === 'string' && (DASHBOARD_ACTIONS as readonly string[]).includes(v);
-}
 
 // Where a dashboard with this pid listens.
 export function socketPathFor(stateRoot: string, pid: number = process.pid): string {
@@ -137,41 +134,4 @@ export async function startIpcServer(path: string, handler: ActionHandler): Prom
       try { unlinkSync(path); } catch { /* already gone */ }
     },
   };
-}
-
-// The client side, for `bottle tmux key <action>`: one request, one response. A dashboard that
-// is gone (no socket, refused) or silent (timeout) is an { ok: false } with the reason.
-export function sendDashboardAction(socketPath: string, action: DashboardAction, opts: { timeoutMs?: number } = {}): Promise<IpcResponse> {
-  const timeoutMs = opts.timeoutMs ?? 3000;
-  return new Promise((resolve) => {
-    let settled = false;
-    let buf = '';
-    const done = (r: IpcResponse): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(r);
-    };
-    const sock = createConnection(socketPath);
-    const timer = setTimeout(() => done({ ok: false, error: `the dashboard did not answer within ${timeoutMs} ms` }), timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(`${JSON.stringify({ action })}\n`));
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      try {
-        const r = JSON.parse(buf.slice(0, nl)) as IpcResponse;
-        done(r.ok === true ? { ok: true } : { ok: false, error: String((r as { error?: unknown }).error ?? 'failed') });
-      } catch {
-        done({ ok: false, error: 'the dashboard sent an unreadable answer' });
-      }
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'no dashboard is running (start one with `bottle tmux`)' : e.message;
-      done({ ok: false, error: why });
-    });
-    sock.on('close', () => done({ ok: false, error: 'the dashboard closed the connection' }));
-  });
 }

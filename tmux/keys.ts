@@ -23,8 +23,8 @@ export const NOT_RUNNING_MESSAGE = 'bottle: the dashboard is not running in this
 export const DASHBOARD_ACTIONS = ['focus-dashboard', 'new-agent', 'next-agent', 'prev-agent', 'newest-proposal'] as const;
 export type DashboardAction = (typeof DASHBOARD_ACTIONS)[number];
 
-export function isDashboardAction(s: string): s is DashboardAction {
-  return (DASHBOARD_ACTIONS as readonly string[]).includes(s);
+export function isDashboardAction(v: unknown): v is DashboardAction {
+  return typeof v === 'string' && (DASHBOARD_ACTIONS as readonly string[]).includes(v);
 }
 
 // The `bottle` table: key → action; `note` shows in `list-keys -N` and the install summary.

@@ -7,7 +7,7 @@ import t from 'tap';
 import { policyFilePath } from '../../lib/policy-edit/index.js';
 import { readDecision } from '../../lib/proposals/index.js';
 import { bottlePaths } from '../../lib/state/index.js';
-import { sendDashboardAction } from '../../panes/ipc.js';
+import { sendDashboardAction } from '../../tmux/keys.js';
 import { SLOW, startDashboard, type DashboardHarness } from '../helpers/dashboard.js';
 import { pollUntil, tmuxSkipReason } from '../helpers/tmux.js';
 
@@ -143,7 +143,7 @@ t.test('route approval asks for the header; r rejects; IPC actions', { skip }, a
   await h.keys('y');
   await h.waitFor(/rejected allowlist evil\.example\.com/);
   t.equal((await readDecision(bottlePaths(h.stateDir, other).superviseDecisions, nope.id))?.decision, 'rejected');
-  t.same(await sendDashboardAction(ipc, 'newest-proposal'), { ok: false, error: 'no pending proposals' });
+  t.same(await sendDashboardAction(ipc, 'newest-proposal'), { ok: false, error: 'bottle: no pending proposals' });
 
   // An agent starts waiting for input (Claude Code Notification hook, relayed by supervise).
   appendFileSync(bottlePaths(h.stateDir, other).eventsFile, `${JSON.stringify({ type: 'agent-waiting', time: new Date().toISOString() })}\n`);

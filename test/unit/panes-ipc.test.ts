@@ -5,7 +5,8 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseRequest, removeStaleSockets, sendDashboardAction, socketPathFor, startIpcServer, type DashboardAction } from '../../panes/ipc.js';
+import { parseRequest, removeStaleSockets, socketPathFor, startIpcServer, type DashboardAction } from '../../panes/ipc.js';
+import { NOT_RUNNING_MESSAGE, sendDashboardAction } from '../../tmux/keys.js';
 
 function root(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-ipc-'));
@@ -23,13 +24,11 @@ t.test('request → handler → one response line; the socket goes on close', as
   t.match(path, /ipc\/dashboard-\d+\.sock$/);
   t.equal(statSync(join(path, '..')).mode & 0o777, 0o700, 'ipc dir is 0700');
   t.same(await sendDashboardAction(path, 'next-agent'), { ok: true });
-  t.same(await sendDashboardAction(path, 'newest-proposal'), { ok: false, error: 'no pending proposals' });
+  t.same(await sendDashboardAction(path, 'newest-proposal'), { ok: false, error: 'bottle: no pending proposals' });
   t.same(seen, ['next-agent', 'newest-proposal']);
   await srv.close();
   t.notOk(existsSync(path), 'socket removed');
-  const gone = await sendDashboardAction(path, 'focus-dashboard');
-  t.equal(gone.ok, false);
-  t.match((gone as { error: string }).error, /no dashboard is running/);
+  t.same(await sendDashboardAction(path, 'focus-dashboard'), { ok: false, error: NOT_RUNNING_MESSAGE }, 'a dashboard that is gone says how to start one');
 });
 
 t.test('bad requests get an error line; several requests on one connection are answered in order', async (t) => {
@@ -81,8 +80,8 @@ t.test('a silent dashboard times out', async (t) => {
   const path = socketPathFor(root(t));
   const srv = await startIpcServer(path, () => new Promise(() => undefined));
   t.teardown(() => srv.close());
-  const r = await sendDashboardAction(path, 'focus-dashboard', { timeoutMs: 100 });
-  t.same(r, { ok: false, error: 'the dashboard did not answer within 100 ms' });
+  const r = await sendDashboardAction(path, 'focus-dashboard', 100);
+  t.same(r, { ok: false, error: 'bottle: the dashboard did not answer within 100 ms' });
 });
 
 t.test('parseRequest', async (t) => {

@@ -122,9 +122,13 @@ async function dropDefaultRoute(engine: DockerEngine, dp: DockerPlan, ctx: Launc
   }
 }
 
-// SPEC §5 launch + provision for Docker.
-export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: LaunchDeps): Promise<LaunchResult> {
-  const { engine } = deps;
+// What every backend's launch settles before it creates anything: the clock, the abort check,
+// the route secrets from the host env (a missing one fails here), the bundle user and the
+// bundle's plan options.
+export async function launchPreamble(
+  plan: BottlePlan, ctx: LaunchContext,
+  deps: Pick<LaunchDeps, 'engine' | 'sidecarsImage' | 'bundleUser' | 'daemonCommands' | 'testUpstream' | 'now'>,
+) {
   const now = deps.now ?? Date.now;
   const started = now();
   const checkAbort = (): void => {
@@ -132,11 +136,19 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
   };
   checkAbort();
   const secretEnv = routeSecretEnv(plan, ctx.env);
-  const bundleUser = deps.bundleUser ?? (await defaultBundleUser(engine));
-  const dp = dockerPlan(plan, ctx.slug, ctx.paths, ctx.agent, {
+  const bundleUser = deps.bundleUser ?? (await defaultBundleUser(deps.engine));
+  const bundle = {
     sidecarsImage: deps.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE, bundleUser, daemonCommands: deps.daemonCommands,
     ...(deps.testUpstream ? { testUpstream: deps.testUpstream } : {}),
-  });
+  };
+  return { now, started, checkAbort, secretEnv, bundleUser, bundle };
+}
+
+// SPEC §5 launch + provision for Docker.
+export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: LaunchDeps): Promise<LaunchResult> {
+  const { engine } = deps;
+  const { now, started, checkAbort, secretEnv, bundleUser, bundle } = await launchPreamble(plan, ctx, deps);
+  const dp = dockerPlan(plan, ctx.slug, ctx.paths, ctx.agent, bundle);
   checkRequiredPaths(dp);
   await checkImages(engine, [dp.bundle.create.Image!, dp.agent.create.Image!]);
   await prepareHost(dp, bundleUser);

@@ -8,8 +8,7 @@ import type { BottlePlan } from '../../plan/index.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
 import type { DockerEngine, ListedNetwork } from '../docker/engine.js';
 import { engineMessage, statusOf } from '../docker/engine.js';
-import { checkImages, checkRequiredPaths, create, defaultBundleUser, LaunchAbortedError, prepareHost, routeSecretEnv } from '../docker/launch.js';
-import { DEFAULT_SIDECARS_IMAGE } from '../docker/names.js';
+import { checkImages, checkRequiredPaths, create, LaunchAbortedError, launchPreamble, prepareHost } from '../docker/launch.js';
 import type { TestUpstream } from '../docker/plan.js';
 import { runProvision } from '../docker/provision.js';
 import { waitReady } from '../docker/ready.js';
@@ -54,25 +53,15 @@ interface Undo { what: string; done: string; undo: () => Promise<unknown> }
 // SPEC §5 launch + provision for smolvm.
 export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: SmolvmLaunchDeps): Promise<LaunchResult> {
   const { engine, smolvm } = deps;
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const checkAbort = (): void => {
-    if (ctx.signal.aborted) throw new LaunchAbortedError(ctx.slug);
-  };
-  checkAbort();
+  const { now, started, checkAbort, secretEnv, bundleUser, bundle } = await launchPreamble(plan, ctx, deps);
   // Values go into the bundle's create body; the VM's argv is checked against them (SecretInArgvError).
-  const secretEnv = routeSecretEnv(plan, ctx.env);
   const secretValues = secretEnv.map((e) => e.slice(e.indexOf('=') + 1));
-  const bundleUser = deps.bundleUser ?? (await defaultBundleUser(engine));
   const taken = [
     ...(await engineSubnets({ listNetworks: () => engine.listNetworks({ filters: {} }) })),
     ...(deps.hostSubnets ?? hostSubnets)(),
   ];
   const subnet = chooseSubnet(ctx.slug, taken, deps.subnetPool);
-  const sp = smolvmPlan(plan, ctx.slug, ctx.paths, ctx.agent, subnet, {
-    sidecarsImage: deps.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE, bundleUser, daemonCommands: deps.daemonCommands,
-    ...(deps.testUpstream ? { testUpstream: deps.testUpstream } : {}),
-  });
+  const sp = smolvmPlan(plan, ctx.slug, ctx.paths, ctx.agent, subnet, bundle);
   const { names } = sp;
   checkRequiredPaths(sp.base);
   await checkImages(engine, [sp.bundle.create.Image!, plan.image]);
