@@ -9,9 +9,9 @@ export const MARKS: ReadonlyArray<{ phase: string; mark: RegExp }> = [
   { phase: 'CLI start, manifest, plan', mark: /^$/ }, // from spawn
   { phase: 'state dir, policy, CA', mark: /^bottle \S+: / },
   { phase: 'networks (side by side)', mark: /^creating network / },
-  { phase: 'both containers created, bundle connected', mark: /^creating sidecars container / },
+  { phase: 'both containers created', mark: /^creating sidecars container / },
   { phase: 'both containers started', mark: /^starting sidecars$/ },
-  { phase: 'readiness | route removal | provision (side by side)', mark: /^provision: / },
+  { phase: 'egress net joins | readiness | route removal | provision', mark: /^provision: / },
   { phase: 'state update, exit', mark: /^bottle \S+ is up / },
 ];
 

@@ -42,10 +42,10 @@ t.test('a launch: calls in order, resources recorded', async (t) => {
   const order = engine.calls.filter((c) => ['createNetwork', 'createContainer', 'connect', 'start'].includes(c.op)).map((c) => `${c.op} ${c.target}`);
   t.same(order, [
     'createNetwork bottle-tester-abcdef-int', 'createNetwork bottle-tester-abcdef-ext',
-    'createContainer bottle-tester-abcdef-sidecars', 'createContainer bottle-tester-abcdef-agent', 'connect bottle-tester-abcdef-ext',
+    'createContainer bottle-tester-abcdef-sidecars', 'createContainer bottle-tester-abcdef-agent',
     'start bottle-tester-abcdef-sidecars', 'start bottle-tester-abcdef-agent',
-    'createContainer bottle-tester-abcdef-route', 'start bottle-tester-abcdef-route',
-  ], 'the two containers are made side by side; the bundle is on both networks before it starts');
+    'connect bottle-tester-abcdef-ext', 'createContainer bottle-tester-abcdef-route', 'start bottle-tester-abcdef-route',
+  ], 'the two containers are made and started side by side; the egress network joins the running bundle');
   t.ok(ctx.lines.includes('starting sidecars'));
   t.ok(ctx.lines.some((l) => /^gateway ready \(\d+\.\ds\)$/.test(l)));
   t.ok(ctx.lines.some((l) => /^bottle tester-abcdef is up/.test(l)));

@@ -1,6 +1,7 @@
-// Docker launch: networks → bundle (secrets in its API Env) and agent → both started → the
-// bundle's readiness, the agent's route removal and its provisioning, side by side. Every created resource goes on a stack; a failure or an abort unwinds the stack
-// in reverse before the error is rethrown, so nothing is left behind.
+// Docker launch: networks → bundle (secrets in its API Env) and agent → both started → side by
+// side: the bundle joins the egress network and gets ready, the agent loses its default route
+// and is provisioned. Every created resource goes on a stack; a failure or an abort unwinds the
+// stack in reverse before the error is rethrown, so nothing is left behind.
 import { statSync } from 'node:fs';
 import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { UserError } from '../../errors.js';
@@ -178,11 +179,6 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
       async () => {
         await create(`container ${dp.bundle.name}`, () => engine.createContainer(bundleCreate));
         made(`container ${dp.bundle.name}`, () => engine.getContainer(dp.bundle.name).remove({ force: true, v: true }));
-        for (const n of dp.bundle.connect) {
-          await engine.getNetwork(n).connect({ Container: dp.bundle.name }).catch((e: unknown) => {
-            throw new Error(`connecting ${dp.bundle.name} to ${n}: ${engineMessage(e)}`, { cause: e });
-          });
-        }
       },
       async () => {
         await create(`container ${dp.agent.name}`, () => engine.createContainer(dp.agent.create));
@@ -204,6 +200,15 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
     // it runs nothing but `sleep infinity` until the bottle is reported up, and provisioning
     // touches no network.
     await together([
+      // The egress network joins the running bundle (its daemons boot meanwhile; none dials out
+      // before the bottle is up): a container starts faster on one network than on two.
+      async () => {
+        for (const n of dp.bundle.connect) {
+          await engine.getNetwork(n).connect({ Container: dp.bundle.name }).catch((e: unknown) => {
+            throw new Error(`connecting ${dp.bundle.name} to ${n}: ${engineMessage(e)}`, { cause: e });
+          });
+        }
+      },
       () => waitReady(engine, dp, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset }),
       () => dropDefaultRoute(engine, dp, ctx),
       async () => {
