@@ -73,15 +73,15 @@ export function checkRequiredPaths(dp: Pick<DockerPlan, 'requiredPaths'>): void 
 }
 
 // A missing image is a user error naming the fix, raised before anything is created.
+// The images are inspected side by side; the first missing one (in order) is reported.
 export async function checkImages(engine: Pick<DockerEngine, 'getImage'>, images: string[]): Promise<void> {
-  for (const image of images) {
-    try {
-      await engine.getImage(image).inspect();
-    } catch (e) {
-      if (statusOf(e) === 404) throw new UserError(`image ${image} is not in the Docker engine; run \`bottle images build\``);
-      throw new Error(`inspecting image ${image}: ${engineMessage(e)}`, { cause: e });
-    }
-  }
+  const results = await Promise.allSettled(images.map((image) => engine.getImage(image).inspect()));
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') return;
+    const image = images[i]!;
+    if (statusOf(r.reason) === 404) throw new UserError(`image ${image} is not in the Docker engine; run \`bottle images build\``);
+    throw new Error(`inspecting image ${image}: ${engineMessage(r.reason)}`, { cause: r.reason });
+  });
 }
 
 // An engine call that creates something: conflicts (a leftover of the same slug) are user errors.
