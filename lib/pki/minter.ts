@@ -4,7 +4,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { UserError } from '../errors.js';
 import { TtlLruCache } from './cache.js';
 import type { CertificateAuthority } from './ca.js';
-import { generateRsaKeyPair, LeafSigner } from './forge.js';
+import { generateRsaKeyPair, type KeyPairPem, LeafSigner } from './forge.js';
 import { parseHost } from './host.js';
 
 const HOUR_MS = 3_600_000;
@@ -18,6 +18,9 @@ export interface LeafMinterOptions {
   maxEntries?: number; // default 1000
   ttlMs?: number; // default 12 h
   now?: () => number;
+  // The one leaf key pair every leaf shares, made ahead of time (e.g. off the main thread);
+  // default: generated here.
+  keys?: KeyPairPem;
 }
 
 // What a TLS server needs for one host. chainPem = leaf + CA, the `cert` a server presents.
@@ -51,7 +54,7 @@ export class LeafMinter {
     if (!(this.ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${this.ttlMs}`);
     this.now = options.now ?? Date.now;
     leafValidity(this.now(), ca); // refuse an expired CA now rather than on the first request
-    const keys = generateRsaKeyPair();
+    const keys = options.keys ?? generateRsaKeyPair();
     this.keyPem = keys.privateKeyPem;
     this.signer = new LeafSigner(ca.certPem, ca.keyPem, keys.publicKeyPem);
   }

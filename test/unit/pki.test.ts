@@ -247,3 +247,12 @@ t.test('createCA with keys made off the main thread: the root carries exactly th
   t.equal(new X509Certificate(made.certPem).publicKey.export({ type: 'spki', format: 'pem' }), keys.publicKeyPem, 'and the certificate holds its public half');
   t.equal(loadCA(dir).commonName, 'bottle CA async', 'loadCA cross-checks the pair');
 });
+
+t.test('LeafMinter with a key pair made off the main thread: every leaf carries that key', async (t) => {
+  const keys = await generateRsaKeyPairAsync();
+  const m = new LeafMinter(ca, { keys });
+  const leaf = m.get('async.example.test');
+  t.equal(new X509Certificate(leaf.certPem).publicKey.export({ type: 'spki', format: 'pem' }), keys.publicKeyPem);
+  t.equal(leaf.keyPem, keys.privateKeyPem);
+  t.ok(new X509Certificate(leaf.certPem).verify(caX.publicKey), 'signed by the CA');
+});
