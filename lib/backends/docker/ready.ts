@@ -63,7 +63,7 @@ export async function waitReady(engine: DockerEngine, dp: DockerPlan, ctx: Launc
     for (const line of lines) {
       let e: { type?: string; daemon?: string };
       try { e = JSON.parse(line) as typeof e; } catch { continue; } // torn or foreign line
-      if (!e.daemon || !dp.daemons.includes(e.daemon as never)) continue;
+      if (!e.daemon || !(dp.daemons as readonly string[]).includes(e.daemon)) continue;
       if (e.type === 'daemon-ready' && !ready.has(e.daemon)) {
         ready.add(e.daemon);
         ctx.log(`${e.daemon} ready (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
