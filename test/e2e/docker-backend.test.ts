@@ -12,26 +12,13 @@ import { join } from 'node:path';
 import { DockerBackend, LaunchAbortedError } from '../../lib/backends/docker/index.js';
 import { execIn, fromDockerode } from '../../lib/backends/docker/engine.js';
 import type { Metadata } from '../../lib/state/index.js';
-import { engineGate } from '../helpers/e2e.js';
+import { imagesGate } from '../helpers/e2e.js';
 import { API_KEY, makeBottleDir, POLICY_YAML, SECRET, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
 
-const gate = await engineGate();
+const gate = await imagesGate();
 t.setTimeout(10 * 60_000);
-const IMAGES = ['bottle-agent:latest', 'bottle-sidecars:latest'];
 
-async function imagesSkip(docker: Docker): Promise<string | false> {
-  for (const image of IMAGES) {
-    try {
-      await docker.getImage(image).inspect();
-    } catch {
-      const why = `${image} is not built; run \`npx tsx commands/main.ts images build\``;
-      if (process.env.BOTTLE_E2E === 'required') throw new Error(why);
-      return why;
-    }
-  }
-  return false;
-}
-const skip = gate.skip || (await imagesSkip(gate.docker!));
+const skip = gate.skip;
 
 const metaOf = (slug: string): Metadata => ({ schema: 1, slug, agent: 'tester', backend: 'docker', created: new Date().toISOString(), resources: {} });
 

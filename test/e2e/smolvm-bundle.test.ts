@@ -15,12 +15,12 @@ import { SmolvmClient } from '../../lib/backends/smolvm/cli.js';
 import { SmolvmBackend, smolvmEngine } from '../../lib/backends/smolvm/index.js';
 import { packCacheKey } from '../../lib/backends/smolvm/pack.js';
 import type { Metadata } from '../../lib/state/index.js';
-import { engineGate } from '../helpers/e2e.js';
+import { imagesGate } from '../helpers/e2e.js';
+import { labelled } from '../helpers/sandbox.js';
 import { fakeSmolvm } from '../helpers/fake-smolvm.js';
 import { makeBottleDir, SECRET, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
 
 const AGENT_IMAGE = 'bottle-agent:latest';
-const IMAGES = [AGENT_IMAGE, 'bottle-sidecars:latest'];
 const PROBE_LABEL = 'dev.bottle.e2e-probe';
 t.setTimeout(10 * 60_000);
 
@@ -75,26 +75,8 @@ t.test('the /proc/net/tcp parser', async (t) => {
   ], 'an established socket (st 01) is not a listener');
 });
 
-const gate = await engineGate();
-async function imagesSkip(docker: Docker): Promise<string | false> {
-  for (const image of IMAGES) {
-    try {
-      await docker.getImage(image).inspect();
-    } catch {
-      const why = `${image} is not built; run \`npx tsx commands/main.ts images build\``;
-      if (process.env.BOTTLE_E2E === 'required') throw new Error(why);
-      return why;
-    }
-  }
-  return false;
-}
-const skip = gate.skip || (await imagesSkip(gate.docker!));
-
-async function labelled(docker: Docker, slug: string): Promise<string[]> {
-  const filters = { label: [`dev.bottle.slug=${slug}`] };
-  const [cs, ns] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
-  return [...cs.map((c) => c.Names[0]!), ...ns.map((n) => n.Name)];
-}
+const gate = await imagesGate();
+const skip = gate.skip;
 
 // Runs `script` in a throwaway agent-image container on `network`; returns exit code and output.
 async function probe(docker: Docker, slug: string, network: string, script: string): Promise<{ code: number; out: string }> {

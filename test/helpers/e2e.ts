@@ -20,3 +20,22 @@ export async function engineGate(): Promise<EngineGate> {
     return { skip: `${why}; set BOTTLE_E2E=required to make this fail` };
   }
 }
+
+// The images every bottle e2e needs (agent, sidecars).
+export const E2E_IMAGES = ['bottle-agent:latest', 'bottle-sidecars:latest'] as const;
+
+// Engine reachable and `images` built, or a visible skip (a failure under BOTTLE_E2E=required).
+export async function imagesGate(images: readonly string[] = E2E_IMAGES): Promise<EngineGate> {
+  const gate = await engineGate();
+  if (gate.skip) return gate;
+  for (const image of images) {
+    try {
+      await gate.docker!.getImage(image).inspect();
+    } catch {
+      const why = `${image} is not built; run \`npx tsx commands/main.ts images build\``;
+      if (process.env.BOTTLE_E2E === 'required') throw new Error(why);
+      return { skip: why };
+    }
+  }
+  return gate;
+}

@@ -18,27 +18,14 @@ import { type BottlePaths, bottlePaths } from '../../lib/state/index.js';
 import { E2E_LABEL, type FakeUpstream, startFakeUpstream, upstreamCertificates } from '../e2e/fixtures/upstream/upstream.js';
 import { P, pemKey } from '../fixtures/secrets/tokens.js';
 import { bottleProcess, type CliResult, tsxArgv } from './cli.js';
-import { engineGate } from './e2e.js';
+import { type EngineGate, imagesGate } from './e2e.js';
 
-export const IMAGES = ['bottle-agent:latest', 'bottle-sidecars:latest'] as const;
+export { E2E_IMAGES as IMAGES } from './e2e.js';
 // Names the fake upstream answers for; the gateway may dial them although they are private.
 export const UPSTREAM_NAMES = ['allowed.test', 'api.allowed.test', 'www.allowed.test', 'pass.allowed.test', 'exfil.test', 'newhost.test'] as const;
 
-// Engine reachable and images built, or a visible skip (a failure under BOTTLE_E2E=required).
-export async function sandboxGate(): Promise<{ docker?: Docker; skip: string | false }> {
-  const gate = await engineGate();
-  if (gate.skip) return gate;
-  for (const image of IMAGES) {
-    try {
-      await gate.docker!.getImage(image).inspect();
-    } catch {
-      const why = `${image} is not built; run \`npx tsx commands/main.ts images build\``;
-      if (process.env.BOTTLE_E2E === 'required') throw new Error(why);
-      return { skip: why };
-    }
-  }
-  return gate;
-}
+// Engine reachable and the sandbox's images built, or a visible skip (see imagesGate).
+export const sandboxGate = (): Promise<EngineGate> => imagesGate();
 
 // A fresh value per run, with no recognisable secret shape (only the canary stage knows it).
 export const randomToken = (): string => `e2e${randomBytes(18).toString('base64url')}`;

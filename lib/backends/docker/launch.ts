@@ -145,6 +145,26 @@ export async function launchPreamble(
   return { now, started, checkAbort, secretEnv, bundleUser, bundle };
 }
 
+// One thing a launch made and how to unmake it (`done`: the progress line after the undo).
+export interface LaunchUndo { what: string; undo: () => Promise<unknown>; done?: string }
+
+// After a failed or interrupted launch: undoes what it made, newest first (a thing already
+// gone is fine), then rethrows — as LaunchAbortedError when interrupted. Both backends end so.
+export async function unwindLaunch(stack: LaunchUndo[], ctx: LaunchContext, e: unknown): Promise<never> {
+  const aborted = ctx.signal.aborted;
+  ctx.log(aborted ? 'interrupted: removing what was created' : `launch failed: ${(e as Error).message.split('\n')[0]}; removing what was created`);
+  for (const item of [...stack].reverse()) {
+    try {
+      await item.undo();
+      ctx.log(item.done ?? `removed ${item.what}`);
+    } catch (u) {
+      if (statusOf(u) !== 404) ctx.log(`could not remove ${item.what}: ${engineMessage(u)} (run \`bottle cleanup\`)`);
+    }
+  }
+  if (aborted) throw new LaunchAbortedError(ctx.slug);
+  throw e;
+}
+
 // SPEC §5 launch + provision for Docker.
 export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: LaunchDeps): Promise<LaunchResult> {
   const { engine } = deps;
@@ -156,7 +176,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
   const eventsOffset = await stat(dp.host.eventsFile).then((s) => s.size, () => 0);
 
   checkAbort();
-  const stack: Array<{ what: string; undo: () => Promise<unknown> }> = [];
+  const stack: LaunchUndo[] = [];
   const made = (what: string, undo: () => Promise<unknown>) => stack.push({ what, undo });
   try {
     // Independent engine calls run side by side; every one is waited for (so nothing appears
@@ -222,17 +242,6 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
       backendData: { bundleUser, eventsFile: dp.host.eventsFile, sidecarsImage: dp.bundle.create.Image, launchMs: now() - started },
     };
   } catch (e) {
-    const aborted = ctx.signal.aborted;
-    ctx.log(aborted ? 'interrupted: removing what was created' : `launch failed: ${(e as Error).message.split('\n')[0]}; removing what was created`);
-    for (const item of stack.reverse()) {
-      try {
-        await item.undo();
-        ctx.log(`removed ${item.what}`);
-      } catch (u) {
-        if (statusOf(u) !== 404) ctx.log(`could not remove ${item.what}: ${engineMessage(u)} (run \`bottle cleanup\`)`);
-      }
-    }
-    if (aborted) throw new LaunchAbortedError(ctx.slug);
-    throw e;
+    return unwindLaunch(stack, ctx, e);
   }
 }

@@ -7,8 +7,8 @@ import { stat } from 'node:fs/promises';
 import type { BottlePlan } from '../../plan/index.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
 import type { DockerEngine, ListedNetwork } from '../docker/engine.js';
-import { engineMessage, statusOf } from '../docker/engine.js';
-import { checkImages, checkRequiredPaths, create, LaunchAbortedError, launchPreamble, prepareHost } from '../docker/launch.js';
+import { engineMessage } from '../docker/engine.js';
+import { checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, unwindLaunch } from '../docker/launch.js';
 import type { TestUpstream } from '../docker/plan.js';
 import { runProvision } from '../docker/provision.js';
 import { waitReady } from '../docker/ready.js';
@@ -47,9 +47,6 @@ export interface SmolvmLaunchDeps {
   now?: () => number;
 }
 
-// One thing launch made, and how to unmake it (`done` is the progress line after the undo).
-interface Undo { what: string; done: string; undo: () => Promise<unknown> }
-
 // SPEC §5 launch + provision for smolvm.
 export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: SmolvmLaunchDeps): Promise<LaunchResult> {
   const { engine, smolvm } = deps;
@@ -69,7 +66,7 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
   const eventsOffset = await stat(sp.base.host.eventsFile).then((s) => s.size, () => 0);
 
   checkAbort();
-  const stack: Undo[] = [];
+  const stack: LaunchUndo[] = [];
   try {
     ctx.log(`creating network ${names.network} (${subnet.subnet}; sidecars at ${subnet.bundleIp})`);
     await create(`network ${names.network}`, () => engine.createNetwork(sp.network.create));
@@ -114,17 +111,6 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
       },
     };
   } catch (e) {
-    const aborted = ctx.signal.aborted;
-    ctx.log(aborted ? 'interrupted: removing what was created' : `launch failed: ${(e as Error).message.split('\n')[0]}; removing what was created`);
-    for (const item of stack.reverse()) {
-      try {
-        await item.undo();
-        ctx.log(item.done);
-      } catch (u) {
-        if (statusOf(u) !== 404) ctx.log(`could not remove ${item.what}: ${engineMessage(u)} (run \`bottle cleanup\`)`);
-      }
-    }
-    if (aborted) throw new LaunchAbortedError(ctx.slug);
-    throw e;
+    return unwindLaunch(stack, ctx, e);
   }
 }
