@@ -28,6 +28,8 @@ export interface ContextEntry { from: string; to: string }
 const HELPER = 'images/build-helper.sh';
 // The npm-installable shape of the project the sidecars image runs.
 const APP_FILES = ['package.json', 'package-lock.json'];
+// Where scripts/build.mjs puts the code the bundled entry points share (beside dist/<build dir>).
+const DIST_CHUNKS = 'dist/chunks';
 
 // Runtime assets are the non-TypeScript files next to the code (e.g. lib/secrets/gitleaks.toml).
 function isRuntimeAsset(file: string): boolean {
@@ -36,7 +38,8 @@ function isRuntimeAsset(file: string): boolean {
 }
 
 // Which repo files go where, from a list of repo-relative paths (pure; tested on plain arrays).
-// `buildDirs` are tsconfig.build.json's include dirs: their dist/ output and assets ship.
+// `buildDirs` are tsconfig.build.json's include dirs: their dist/ output (with the shared
+// chunks) and assets ship.
 export function contextEntries(kind: ImageKind, files: readonly string[], buildDirs: readonly string[]): ContextEntry[] {
   const entries: ContextEntry[] = [
     { from: IMAGES[kind].dockerfile, to: 'Dockerfile' },
@@ -47,7 +50,7 @@ export function contextEntries(kind: ImageKind, files: readonly string[], buildD
   const app = new Set<string>();
   for (const f of files) {
     if (APP_FILES.includes(f) || under('bin')(f)) app.add(f);
-    else if (buildDirs.some((d) => under(`dist/${d}`)(f))) app.add(f);
+    else if (under(DIST_CHUNKS)(f) || buildDirs.some((d) => under(`dist/${d}`)(f))) app.add(f);
     else if (buildDirs.some((d) => under(d)(f)) && isRuntimeAsset(f)) app.add(f);
   }
   for (const f of [...app].sort()) entries.push({ from: f, to: `app/${f}` });
@@ -87,7 +90,7 @@ function isFile(path: string): boolean {
 export function projectContextEntries(kind: ImageKind, root: string): ContextEntry[] {
   if (kind === 'agent') return contextEntries(kind, [], []);
   const dirs = buildDirs(root);
-  return contextEntries(kind, listFiles(root, ['bin', ...dirs.map((d) => `dist/${d}`), ...dirs]), dirs);
+  return contextEntries(kind, listFiles(root, ['bin', DIST_CHUNKS, ...dirs.map((d) => `dist/${d}`), ...dirs]), dirs);
 }
 
 // Copies the entries into `dest` and writes build-ca.crt (the CA bundle, or empty); returns

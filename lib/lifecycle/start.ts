@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { effectiveBackend } from '../backends/index.js';
 import { UserError } from '../errors.js';
 import type { AgentSpec } from '../manifest/index.js';
-import { CA_CERT_FILE, ensureCA, generateRsaKeyPairAsync } from '../pki/index.js';
+import { ensureCA } from '../pki/index.js';
 import type { BottlePlan } from '../plan/index.js';
 import {
   bottlePaths, createBottle, ensureStateRoot, readMetadata, settle, updateMetadata, validateSlug,
@@ -55,14 +55,11 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     try { appendFileSync(paths.bringupLog, `${line}\n`); } catch { /* state removed under us */ }
     opts.log(line);
   };
-  // A new bottle's CA key is generated off the main thread while the backend module loads.
-  const keys = existsSync(join(paths.ca, CA_CERT_FILE)) ? undefined : generateRsaKeyPairAsync();
-  keys?.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   try {
     const backend = await deps.backends(meta.backend, deps.env);
     log(`bottle ${meta.slug}: ${plan.agent} on ${meta.backend}`);
     await writeFile(join(paths.policy, 'policy.yaml'), policyTextFromPlan(plan), { mode: 0o644 });
-    ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}`, keys: await keys });
+    ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}` });
     await updateMetadata(deps.root, meta.slug, { state: 'launching' });
     const started = Date.now();
     const result = await backend.launch({ ...plan, slug: meta.slug }, {

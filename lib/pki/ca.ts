@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { buildCaCertificate, describeCertificate, generateRsaKeyPair, type KeyPairPem } from './forge.js';
+import { buildCaCertificate, describeCertificate, generateKeys, type KeyPairPem } from './forge.js';
 
 // File names inside the CA directory; the gateway mounts the dir, the agent gets ca.crt only.
 export const CA_CERT_FILE = 'ca.crt';
@@ -44,11 +44,11 @@ export interface CreateCAOptions {
   commonName?: string;
   days?: number;
   now?: () => number;
-  /** A key pair made ahead of time (e.g. off the main thread); default: generated here. */
+  /** The root's key pair; default: a new P-256 pair generated here. */
   keys?: KeyPairPem;
 }
 
-// Makes a new RSA-2048 root in `dir`. Refuses to overwrite an existing CA: agents trust it.
+// Makes a new ECDSA P-256 root in `dir`. Refuses to overwrite an existing CA: agents trust it.
 export function createCA(dir: string, options: CreateCAOptions = {}): CertificateAuthority {
   const certPath = join(dir, CA_CERT_FILE);
   if (existsSync(certPath)) {
@@ -62,7 +62,7 @@ export function createCA(dir: string, options: CreateCAOptions = {}): Certificat
   const now = (options.now ?? Date.now)();
   const notBefore = new Date(now - CA_BACKDATE_MS);
   const notAfter = new Date(now + days * DAY_MS);
-  const keys = options.keys ?? generateRsaKeyPair();
+  const keys = options.keys ?? generateKeys();
   const certPem = buildCaCertificate({ commonName, notBefore, notAfter, keys });
 
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -85,7 +85,7 @@ export function loadCA(dir: string): CertificateAuthority {
   try {
     info = describeCertificate(certPem);
   } catch (err) {
-    throw new UserError(`CA certificate ${certPath} is not a valid PEM RSA certificate (${(err as Error).message}); ${startOver}`);
+    throw new UserError(`CA certificate ${certPath} is not a valid PEM certificate (${(err as Error).message}); ${startOver}`);
   }
   if (!info.isCA) {
     throw new UserError(`CA certificate ${certPath} is not a CA (no basicConstraints CA:true); ${startOver}`);

@@ -1,10 +1,10 @@
-// Per-host leaf certificates for the gateway's TLS interception (SPEC §7). One RSA key is
-// generated per minter and reused for every host: keygen is ~100 ms, a signature < 1 ms.
+// Per-host leaf certificates for the gateway's TLS interception (SPEC §7). One P-256 key is
+// generated per minter and reused for every host, so a new host costs one signature.
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { UserError } from '../errors.js';
 import { TtlLruCache } from './cache.js';
 import type { CertificateAuthority } from './ca.js';
-import { generateRsaKeyPair, type KeyPairPem, LeafSigner } from './forge.js';
+import { generateKeys, type KeyPairPem, LeafSigner } from './forge.js';
 import { parseHost } from './host.js';
 
 const HOUR_MS = 3_600_000;
@@ -18,8 +18,7 @@ export interface LeafMinterOptions {
   maxEntries?: number; // default 1000
   ttlMs?: number; // default 12 h
   now?: () => number;
-  // The one leaf key pair every leaf shares, made ahead of time (e.g. off the main thread);
-  // default: generated here.
+  // The one leaf key pair every leaf shares; default: a new P-256 pair generated here.
   keys?: KeyPairPem;
 }
 
@@ -54,7 +53,7 @@ export class LeafMinter {
     if (!(this.ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${this.ttlMs}`);
     this.now = options.now ?? Date.now;
     leafValidity(this.now(), ca); // refuse an expired CA now rather than on the first request
-    const keys = options.keys ?? generateRsaKeyPair();
+    const keys = options.keys ?? generateKeys();
     this.keyPem = keys.privateKeyPem;
     this.signer = new LeafSigner(ca.certPem, ca.keyPem, keys.publicKeyPem);
   }

@@ -4,7 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { evaluate, PASSTHROUGH_PORT } from '../../lib/policy/index.js';
-import { ensureCA, generateRsaKeyPairAsync, LeafMinter } from '../../lib/pki/index.js';
+import { ensureCA, LeafMinter } from '../../lib/pki/index.js';
 import { handleConnect, serveTunnelRequest, serveTunnelUpgrade } from './connect.js';
 import { DEFAULT_TIMEOUTS, type GatewayContext, type Timeouts } from './context.js';
 import { createAgents, systemLookup, type Lookup } from './dial.js';
@@ -61,11 +61,8 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 // invalid policy.yaml or an unusable CA directory.
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const diag = o.diag ?? (() => {});
-  // The leaves' shared key is generated off the main thread while the policy loads and warms up.
-  const leafKeys = generateRsaKeyPairAsync();
-  leafKeys.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const store = new PolicyStore(o.policyDir, o.env ?? process.env);
-  // The scanner compiles its rules on first use (~0.5 s): pay that now, not on a request.
+  // The scanner compiles its rules on first use (~40 ms): pay that now, not on a request.
   evaluate(store.current.policy, { method: 'GET', url: 'http://warm-up.invalid/', headers: {} });
   const ca = ensureCA(o.caDir);
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
@@ -76,7 +73,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const inner = http.createServer(serverOptions);
   const g: GatewayContext = {
     store,
-    minter: new LeafMinter(ca, { keys: await leafKeys }),
+    minter: new LeafMinter(ca),
     lookup: o.lookup ?? systemLookup,
     allowPrivate: new Set([...(o.allowPrivateUpstream ?? [])].map((n) => n.toLowerCase().replace(/\.$/, ''))),
     agents,

@@ -10,11 +10,11 @@ import type { GateEvent } from './decisions.js';
 import { authFor, fetchArgs, gitArgv, lsRemoteHeadArgs, parseSymref } from './git.js';
 import { readSettings, settingsConfigArgs, type RepoSettings } from './settings.js';
 
-// node + hook-main, from dist (plain node) or from source (node with the tsx loader): absolute
-// paths, so hooks work whatever PATH git hands them.
+// node + hook-main, from dist (plain node; the bundled entry, see scripts/build.mjs) or from
+// source (node with the tsx loader): absolute paths, so hooks work whatever PATH git hands them.
 export function hookEntryArgv(): string[] {
   const here = fileURLToPath(import.meta.url);
-  if (!here.endsWith('.ts')) return [process.execPath, join(dirname(here), 'hook-main.js')];
+  if (!here.endsWith('.ts')) return [process.execPath, join(projectRoot(), 'dist', 'sidecars', 'git-gate', 'hook-main.js')];
   const tsx = pathToFileURL(join(projectRoot(), 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
   return [process.execPath, '--import', tsx, join(dirname(here), 'hook-main.ts')];
 }

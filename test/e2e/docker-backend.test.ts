@@ -13,6 +13,7 @@ import { DockerBackend, LaunchAbortedError } from '../../lib/backends/docker/ind
 import { execIn, fromDockerode } from '../../lib/backends/docker/engine.js';
 import type { Metadata } from '../../lib/state/index.js';
 import { imagesGate } from '../helpers/e2e.js';
+import { pemBodyLines } from '../helpers/sandbox.js';
 import { API_KEY, makeBottleDir, POLICY_YAML, SECRET, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
 
 const gate = await imagesGate();
@@ -114,9 +115,8 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
   });
 
   await t.test('no route secret, real key or CA key anywhere in the agent', async (t) => {
-    const keyPem = readFileSync(join(paths.dir, 'ca', 'ca.key'), 'utf8');
-    const keyLine = keyPem.split('\n')[5]!;
-    const needles = [SECRET, API_KEY, keyLine];
+    const keyLines = pemBodyLines(readFileSync(join(paths.dir, 'ca', 'ca.key'), 'utf8'));
+    const needles = [SECRET, API_KEY, ...keyLines];
     t.notMatch(JSON.stringify(await docker.getContainer(agentName).inspect()), SECRET, 'not in docker inspect');
     t.notMatch(JSON.stringify(await docker.getContainer(agentName).inspect()), API_KEY, 'not in docker inspect');
     const args = needles.map((n) => `-e '${n}'`).join(' ');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { sandboxGate, startSandbox, writableLayerHits } from '../helpers/sandbox.js';
+import { pemBodyLines, sandboxGate, startSandbox, writableLayerHits } from '../helpers/sandbox.js';
 
 const gate = await sandboxGate();
 t.setTimeout(10 * 60_000);
@@ -94,10 +94,10 @@ await t.test('sandbox isolation', { skip: gate.skip }, async (t) => {
   });
 
   await t.test('5. route token, API key, git identity and CA key never enter the agent (nor any host argv)', async (t) => {
-    const caKey = readFileSync(join(sb.paths.dir, 'ca', 'ca.key'), 'utf8').split('\n');
+    const caKey = pemBodyLines(readFileSync(join(sb.paths.dir, 'ca', 'ca.key'), 'utf8'));
     const identity = sb.identityKey!.split('\n');
     const needles: Array<[string, string]> = [
-      ['route token', sb.routeToken], ['API key', sb.apiKey], ['CA key (line 5)', caKey[5]!], ['CA key (line 12)', caKey[12]!],
+      ['route token', sb.routeToken], ['API key', sb.apiKey], ...caKey.map((line, i): [string, string] => [`CA key (line ${i + 1})`, line]),
       ['git identity (line 1)', identity[1]!], ['git identity (line 2)', identity[2]!],
     ];
     const inspect = JSON.stringify(agent);

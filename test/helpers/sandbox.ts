@@ -168,6 +168,14 @@ export async function sweep(docker: Docker, slug: string): Promise<void> {
   for (const n of await docker.listNetworks({ filters: { label: [`dev.bottle.slug=${slug}`] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
 }
 
+// The base64 lines of a PEM (a P-256 key has three): each one carries key bytes, so each is a
+// needle for a leak search. Throws rather than hand back an empty needle that matches anything.
+export function pemBodyLines(pem: string): string[] {
+  const lines = pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----'));
+  if (lines.length < 2 || lines.some((l) => l.length < 16)) throw new Error(`not a PEM body: ${lines.length} line(s)`);
+  return lines;
+}
+
 // Searches every file a container added or changed (its writable layer: the only place a
 // per-run secret could be, since the image predates the run) for `needles`, read through the
 // engine with full privilege: files no user inside can read are searched too. Returns hits.

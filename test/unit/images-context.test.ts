@@ -21,7 +21,7 @@ function write(root: string, rel: string, text = rel, mode = 0o644): void {
 
 const REPO_FILES = [
   'package.json', 'package-lock.json', 'bin/bottle.js',
-  'dist/commands/main.js', 'dist/commands/main.js.map', 'dist/lib/secrets/index.js', 'dist/test/unit/x.test.js',
+  'dist/commands/main.js', 'dist/commands/main.js.map', 'dist/chunks/chunk-A1.js', 'dist/lib/secrets/index.js', 'dist/test/unit/x.test.js',
   'lib/secrets/index.ts', 'lib/secrets/gitleaks.toml', 'lib/secrets/README.md', 'lib/secrets/.hidden',
   'sidecars/init/cli.ts', 'sidecars/git-gate/hook.sh', 'test/fixtures/x.json', 'images/Dockerfile.agent',
 ];
@@ -39,6 +39,7 @@ t.test('sidecars context: package files, bin/, compiled dist/ of the build dirs,
     'images/Dockerfile.sidecars -> Dockerfile',
     'images/build-helper.sh -> build-helper.sh',
     'bin/bottle.js -> app/bin/bottle.js',
+    'dist/chunks/chunk-A1.js -> app/dist/chunks/chunk-A1.js',
     'dist/commands/main.js -> app/dist/commands/main.js',
     'dist/commands/main.js.map -> app/dist/commands/main.js.map',
     'dist/lib/secrets/index.js -> app/dist/lib/secrets/index.js',

@@ -1,6 +1,6 @@
-// CA files and leaf contents, checked with node's own X509Certificate (not with forge, which
-// made them) wherever node can see the property.
-import { X509Certificate } from 'node:crypto';
+// CA files and leaf contents, checked with node's own X509Certificate wherever node can see
+// the property, and with a DER walk of the extensions (forge's ASN.1 reader) where it cannot.
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,11 +8,27 @@ import { join } from 'node:path';
 import forge from 'node-forge';
 import t, { type Test } from 'tap';
 import { UserError } from '../../lib/errors.js';
-import { createCA, ensureCA, generateRsaKeyPairAsync, InvalidHostError, LeafMinter, loadCA } from '../../lib/pki/index.js';
+import { createCA, ensureCA, generateKeys, InvalidHostError, LeafMinter, loadCA } from '../../lib/pki/index.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+
+// Extensions of a certificate by OID: criticality and the DER inside the extnValue.
+function extensions(pem: string): Map<string, { critical: boolean; value: forge.asn1.Asn1 }> {
+  const der = Buffer.from(new X509Certificate(pem).raw).toString('binary');
+  const tbs = (forge.asn1.fromDer(der).value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
+  const wrapper = tbs.find((f) => f.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && f.type === 3)!;
+  const out = new Map<string, { critical: boolean; value: forge.asn1.Asn1 }>();
+  for (const ext of (wrapper.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[]) {
+    const parts = ext.value as forge.asn1.Asn1[];
+    const id = forge.asn1.derToOid(forge.util.createBuffer(parts[0]!.value as string));
+    const critical = parts.length === 3 && parts[1]!.value === '\xff';
+    out.set(id, { critical, value: forge.asn1.fromDer(parts[parts.length - 1]!.value as string) });
+  }
+  return out;
+}
+const EXT = { ski: '2.5.29.14', keyUsage: '2.5.29.15', san: '2.5.29.17', basic: '2.5.29.19', aki: '2.5.29.35', eku: '2.5.29.37' };
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-pki-'));
@@ -31,17 +47,23 @@ t.test('createCA writes a self-signed CA certificate', async (t) => {
   t.equal(caX.subject, 'CN=bottle CA unit');
   t.equal(caX.issuer, caX.subject);
   t.ok(caX.verify(caX.publicKey), 'self-signature verifies');
-  t.equal(caX.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+  t.equal(caX.publicKey.asymmetricKeyType, 'ec');
+  t.equal(caX.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
   const from = Date.parse(caX.validFrom);
   const to = Date.parse(caX.validTo);
   t.ok(from <= Date.now() - HOUR + 5000 && from > Date.now() - 2 * HOUR, 'backdated ~1 h');
   t.ok(to > Date.now() + 3000 * DAY, 'default validity is years');
   t.equal(readFileSync(join(caDir, 'ca.crt'), 'utf8'), ca.certPem);
 
-  const parsed = forge.pki.certificateFromPem(ca.certPem);
-  t.match(parsed.getExtension('basicConstraints'), { cA: true, critical: true, pathLenConstraint: 0 });
-  t.match(parsed.getExtension('keyUsage'), { keyCertSign: true, cRLSign: true, critical: true });
-  t.ok(parsed.getExtension('subjectKeyIdentifier'));
+  const ext = extensions(ca.certPem);
+  const basic = ext.get(EXT.basic)!;
+  t.equal(basic.critical, true, 'basicConstraints is critical');
+  const [cA, pathLen] = basic.value.value as forge.asn1.Asn1[];
+  t.equal(cA!.value, '\xff', 'cA TRUE');
+  t.equal(pathLen!.value, '\x00', 'pathLenConstraint 0');
+  t.same(ext.get(EXT.keyUsage), { critical: true, value: { ...ext.get(EXT.keyUsage)!.value, value: '\x01\x06' } }, 'keyCertSign + cRLSign, critical');
+  t.equal((ext.get(EXT.ski)!.value.value as string).length, 20, 'subjectKeyIdentifier: a SHA-1');
+  t.notOk(ext.has(EXT.eku), 'a root carries no extKeyUsage');
 });
 
 t.test('default common name is "bottle CA <slug>" and days bound the validity', async (t) => {
@@ -106,13 +128,30 @@ t.test('loadCA and ensureCA return the stored CA; createCA will not overwrite it
   t.equal(ensureCA(join(fresh, 'nested')).certPem, made.certPem, 'second call loads');
 });
 
+t.test('an RSA root made by an earlier bottle still loads and signs P-256 leaves', async (t) => {
+  const rsa = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const dir = join(tempDir(t), 'ca');
+  createCA(dir, { commonName: 'bottle CA rsa', keys: { privateKeyPem: rsa.privateKey, publicKeyPem: rsa.publicKey } });
+  const old = loadCA(dir);
+  const oldX = new X509Certificate(old.certPem);
+  t.ok(oldX.verify(oldX.publicKey), 'self-signed with sha256WithRSAEncryption');
+  const leaf = new X509Certificate(new LeafMinter(old).get('rsa.test').certPem);
+  t.ok(leaf.verify(oldX.publicKey) && leaf.checkIssued(oldX), 'leaf signed by the RSA root');
+  t.equal(leaf.publicKey.asymmetricKeyType, 'ec');
+  const rsaLeaf = new X509Certificate(new LeafMinter(old, { keys: { privateKeyPem: rsa.privateKey, publicKeyPem: rsa.publicKey } }).get('rsa.test').certPem);
+  t.equal(extensions(rsaLeaf.toString()).get(EXT.keyUsage)!.value.value, '\x05\xa0', 'an RSA leaf key: digitalSignature + keyEncipherment');
+});
+
 t.test('loadCA names the broken file', async (t) => {
   const missing = tempDir(t);
   t.throws(() => loadCA(missing), { name: 'UserError', message: new RegExp(`${join(missing, 'ca.crt')} is missing`) });
 
   const corrupt = tempDir(t);
   writeFileSync(join(corrupt, 'ca.crt'), 'not a certificate');
-  t.throws(() => loadCA(corrupt), { message: /ca\.crt is not a valid PEM RSA certificate/ });
+  t.throws(() => loadCA(corrupt), { message: /ca\.crt is not a valid PEM certificate/ });
 
   const noKey = tempDir(t);
   writeFileSync(join(noKey, 'ca.crt'), ca.certPem);
@@ -144,15 +183,20 @@ t.test('leaf for a DNS name is issued by the CA and valid for that name only', a
   t.equal(x.checkHost('other.test'), undefined);
   t.equal(x.checkHost('sub.example.test'), undefined);
   t.same(x.keyUsage, [SERVER_AUTH]);
-  t.equal(x.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+  t.equal(x.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
   t.match(x.serialNumber, /^[0-7][0-9A-F]{31}$/, '16 bytes, positive');
   t.ok(leaf.chainPem.startsWith(leaf.certPem) && leaf.chainPem.endsWith(ca.certPem));
   t.match(leaf.keyPem, /^-----BEGIN PRIVATE KEY-----/);
 
-  const parsed = forge.pki.certificateFromPem(leaf.certPem);
-  const aki = parsed.getExtension('authorityKeyIdentifier') as { value: string };
-  const ski = forge.pki.certificateFromPem(ca.certPem).getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string };
-  t.ok(forge.util.bytesToHex(aki.value).endsWith(ski.subjectKeyIdentifier), 'AKI is the CA SKI, not the leaf key id');
+  const ext = extensions(leaf.certPem);
+  const akiId = (ext.get(EXT.aki)!.value.value as forge.asn1.Asn1[])[0]!.value;
+  t.equal(akiId, extensions(ca.certPem).get(EXT.ski)!.value.value, 'AKI is the CA SKI, not the leaf key id');
+  t.not(ext.get(EXT.ski)!.value.value, akiId, 'the leaf has its own SKI');
+  t.equal(ext.get(EXT.keyUsage)!.critical, true);
+  t.equal(ext.get(EXT.keyUsage)!.value.value, '\x07\x80', 'digitalSignature only (no keyEncipherment for an EC key)');
+  t.equal(ext.get(EXT.basic)!.critical, false);
+  t.same(ext.get(EXT.basic)!.value.value, [], 'cA FALSE (the default, so an empty SEQUENCE)');
+  t.equal(ext.get(EXT.san)!.critical, false, 'SAN not critical while the CN names the host');
 });
 
 t.test('leaf validity is backdated, at most 397 days, inside the CA', async (t) => {
@@ -194,7 +238,7 @@ t.test('a name longer than 64 characters lives in a critical SAN without CN', as
   const x = new X509Certificate(minter.get(host).certPem);
   t.notOk(x.subject, 'empty subject');
   t.equal(x.checkHost(host), host);
-  t.match(forge.pki.certificateFromPem(minter.get(host).certPem).getExtension('subjectAltName'), { critical: true });
+  t.equal(extensions(minter.get(host).certPem).get(EXT.san)!.critical, true);
 });
 
 t.test('hosts that are not DNS names or IP literals are refused', async (t) => {
@@ -239,8 +283,8 @@ t.test('cache: least recently used host is evicted at maxEntries', async (t) => 
   t.throws(() => new LeafMinter(ca, { ttlMs: 0 }), RangeError);
 });
 
-t.test('createCA with keys made off the main thread: the root carries exactly that key', async (t) => {
-  const keys = await generateRsaKeyPairAsync();
+t.test('createCA with keys made ahead: the root carries exactly that key', async (t) => {
+  const keys = generateKeys();
   const dir = join(tempDir(t), 'ca');
   const made = createCA(dir, { commonName: 'bottle CA async', keys });
   t.equal(made.keyPem, keys.privateKeyPem, 'the given private key is the one stored');
@@ -248,8 +292,8 @@ t.test('createCA with keys made off the main thread: the root carries exactly th
   t.equal(loadCA(dir).commonName, 'bottle CA async', 'loadCA cross-checks the pair');
 });
 
-t.test('LeafMinter with a key pair made off the main thread: every leaf carries that key', async (t) => {
-  const keys = await generateRsaKeyPairAsync();
+t.test('LeafMinter with a key pair made ahead: every leaf carries that key', async (t) => {
+  const keys = generateKeys();
   const m = new LeafMinter(ca, { keys });
   const leaf = m.get('async.example.test');
   t.equal(new X509Certificate(leaf.certPem).publicKey.export({ type: 'spki', format: 'pem' }), keys.publicKeyPem);
