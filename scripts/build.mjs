@@ -15,7 +15,7 @@
 // its own sources, so it stays in node_modules too.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,19 +35,23 @@ const LAZY = [
   { spec: './ssh', importer: '/docker-modem/lib/modem.js' },
 ];
 
+const matched = new Set();
 const lazyRequires = {
   name: 'lazy-requires',
   setup(b) {
-    for (const { spec, importer } of LAZY) {
+    for (const rule of LAZY) {
+      const { spec, importer } = rule;
       const filter = new RegExp(`^${spec.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
       b.onResolve({ filter }, (args) => {
         if (!args.importer.replaceAll('\\', '/').endsWith(importer)) return undefined;
-        return { path: join(dirname(args.importer), `${spec}.js`), namespace: 'lazy' };
+        matched.add(rule);
+        // Relative to the checkout, so dist/ does not depend on where it is.
+        return { path: relative(root, join(dirname(args.importer), `${spec}.js`)), namespace: 'lazy' };
       });
     }
     b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
-      contents: `var real;\nmodule.exports = function () {\n  real = real || require(${JSON.stringify(args.path)});\n  return real.apply(this, arguments);\n};\n`,
-      resolveDir: dirname(args.path),
+      contents: `var real;\nmodule.exports = function () {\n  real = real || require(${JSON.stringify(`./${basename(args.path)}`)});\n  return real.apply(this, arguments);\n};\n`,
+      resolveDir: dirname(join(root, args.path)),
       loader: 'js',
     }));
   },
@@ -73,3 +77,11 @@ await build({
   banner: { js: "import { createRequire as __bottleRequire } from 'node:module';\nconst require = __bottleRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// A rule that matched nothing means dockerode's layout changed: fail the build rather than
+// silently load gRPC and ssh2 again.
+const missed = LAZY.filter((rule) => !matched.has(rule));
+for (const rule of missed) {
+  process.stderr.write(`build: no require('${rule.spec}') from ${rule.importer} was bundled; update LAZY in scripts/build.mjs\n`);
+}
+if (missed.length) process.exit(1);
