@@ -1,15 +1,17 @@
 // One proxied HTTP request, in stage order: buffer the body (to the policy's cap) → evaluate
 // → resolve + SSRF-check the upstream → inject route headers → forward → pipe the response
-// back unbuffered. Nothing reaches the upstream before the whole request has been judged.
+// back unbuffered (masking the route secrets in a routed response, see scrub.ts). Nothing
+// reaches the upstream before the whole request has been judged.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { evaluate, type HttpRequest, type Verdict } from '../../lib/policy/index.js';
 import type { GatewayContext } from './context.js';
 import { resolveUpstream } from './dial.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, replaceHeader, upstreamRequestHeaders } from './headers.js';
 import { blockBody, sendText, upstreamReason } from './respond.js';
 import type { Snapshot } from './reload.js';
+import { decoderFor, maskHeaders, maskNeedles, SecretMask } from './scrub.js';
 import { formatAuthority, tunnelUrl, type Target } from './target.js';
 
 // Records the decision for this request once (status known); ms since handling began.
@@ -123,7 +125,11 @@ export async function proxyRequest(g: GatewayContext, req: IncomingMessage, res:
     return;
   }
   if (res.destroyed) return;
-  const headers = upstreamRequestHeaders(req.rawHeaders, { host: formatAuthority(target), inject: p.inject, bodyLength: body?.length });
+  // A routed request's response is masked for the route secrets, so it must come back readable.
+  const routed = p.inject && Object.keys(p.inject).length ? maskNeedles(snap.canaries) : undefined;
+  const needles = routed?.list.length ? routed : undefined;
+  let headers = upstreamRequestHeaders(req.rawHeaders, { host: formatAuthority(target), inject: p.inject, bodyLength: body?.length });
+  if (needles) headers = replaceHeader(headers, 'Accept-Encoding', 'identity');
   const opts = upstreamOptions(g, target, p.ip, method, path, headers);
   const up = (target.scheme === 'https' ? https : http).request(opts);
   up.on('response', (upRes) => {
@@ -131,8 +137,24 @@ export async function proxyRequest(g: GatewayContext, req: IncomingMessage, res:
       upRes.destroy();
       return;
     }
+    const decode = needles ? decoderFor(upRes.headers['content-encoding']) : 'identity';
+    if (decode === undefined) {
+      // Fail closed: a body that cannot be read cannot be checked for the route secret.
+      upRes.destroy();
+      const reason = `upstream error: response Content-Encoding ${JSON.stringify(upRes.headers['content-encoding'])} cannot be checked for route secrets`;
+      sendText(res, 502, `${reason}\n`);
+      record({ ...p.verdict, reason }, 502);
+      return;
+    }
+    let out = clientResponseHeaders(upRes.rawHeaders);
+    let masked = 0;
+    if (needles) {
+      ({ headers: out, masked } = maskHeaders(out, needles));
+      // Decoded here, so the client gets the plain body, re-framed by node.
+      if (decode !== 'identity') out = out.filter((_, i, a) => !/^content-(encoding|length)$/i.test(a[i - (i % 2)]!));
+    }
     try {
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, clientResponseHeaders(upRes.rawHeaders));
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, out);
     } catch {
       // Node refuses to write some bytes its parser let in (e.g. DEL in a header value).
       upRes.destroy();
@@ -141,12 +163,27 @@ export async function proxyRequest(g: GatewayContext, req: IncomingMessage, res:
       return;
     }
     // A stream (SSE, chunked) shows its head at once; a sized body goes with its first chunk.
-    if (upRes.headers['content-length'] === undefined) res.flushHeaders();
+    if (upRes.headers['content-length'] === undefined || decode !== 'identity') res.flushHeaders();
     record(p.verdict, upRes.statusCode ?? 502);
     // pipe, not pipeline: pipeline's AbortController costs ~5% of a request; errors are
     // handled here and by res 'close' below.
     upRes.on('error', () => res.destroy());
-    upRes.pipe(res);
+    if (!needles) {
+      upRes.pipe(res);
+      return;
+    }
+    const mask = new SecretMask(needles);
+    mask.on('error', () => res.destroy());
+    mask.on('end', () => {
+      if (masked + mask.masked) g.diag(`gateway: masked ${masked + mask.masked} route secret(s) in the response from ${target.host.host} to ${method} ${path.split('?')[0]}`);
+    });
+    if (decode === 'identity') upRes.pipe(mask);
+    else {
+      const decoder = decode();
+      decoder.on('error', () => res.destroy());
+      upRes.pipe(decoder).pipe(mask);
+    }
+    mask.pipe(res);
   });
   up.on('timeout', () => up.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
   up.on('error', (err) => {

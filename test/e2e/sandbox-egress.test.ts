@@ -44,6 +44,16 @@ await t.test('sandbox egress', { skip: gate.skip }, async (t) => {
     }
     const env = await sb.agent('env; cat /proc/self/environ');
     t.notOk(env.stdout.includes(sb.routeToken), 'the token is not in the agent env');
+
+    // A route host that echoes the credential: the agent gets it masked, header and body.
+    const reflected = await curl('-i https://api.allowed.test/e2e/reflect');
+    t.equal(reflected.code, '200');
+    const stars = '*'.repeat(sb.routeToken.length);
+    t.notOk(reflected.body.includes(sb.routeToken), 'an echoed credential does not reach the agent');
+    t.match(reflected.body, new RegExp(`x-e2e-reflect: Bearer \\*{${sb.routeToken.length}}\r?\n`, 'i'), 'masked in the response header');
+    t.ok(reflected.body.includes(`you sent: Bearer ${stars}`), 'masked in the body');
+    const [echoed] = await reached('/e2e/reflect');
+    t.same(headerValues(echoed!, 'authorization'), [`Bearer ${sb.routeToken}`], 'the upstream did get it');
   });
 
   await t.test('2. a host off the allowlist is blocked however it is named', async (t) => {

@@ -3,7 +3,8 @@
 // record every request they receive. Routes: /echo (body back, byte for byte), /download
 // (deterministic bytes), /sse (timed events), /ws (WebSocket echo), /reset (drops the
 // connection), /bad-head (a response head with a DEL byte), /headers (the received header
-// NAMES, as JSON), anything else → 200 "ok".
+// NAMES, as JSON), /reflect (an upstream that leaks what it got, see reflect()), anything
+// else → 200 "ok".
 // Loopback only.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import zlib from 'node:zlib';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
@@ -168,6 +170,8 @@ function route(res: ServerResponse, req: IncomingMessage, body: Buffer, sseSent:
     const names = JSON.stringify(Object.keys(req.headers));
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(names) });
     res.end(names);
+  } else if (url.pathname === '/reflect') {
+    reflect(res, req, url);
   } else if (url.pathname === '/bad-head') {
     // A header value node's parser accepts but its writer refuses (DEL).
     req.socket.end('HTTP/1.1 200 OK\r\nX-Odd: a\x7fb\r\nContent-Length: 2\r\n\r\nok');
@@ -177,6 +181,30 @@ function route(res: ServerResponse, req: IncomingMessage, body: Buffer, sseSent:
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
     res.end('ok');
   }
+}
+
+// An upstream that hands back what it received: every request header (values) as JSON, the
+// Authorization value again in X-Reflect-Authorization, and with ?base64=1 that value in
+// base64 too. ?encoding=gzip|deflate|br compresses the body whatever Accept-Encoding said
+// (any other value is only claimed); ?split=1 writes the body in two parts 30 ms apart, cut
+// in the middle of the Authorization value.
+function reflect(res: ServerResponse, req: IncomingMessage, url: URL): void {
+  const auth = String(req.headers.authorization ?? '');
+  const text = JSON.stringify({ headers: req.headers, ...(url.searchParams.get('base64') ? { base64: Buffer.from(auth).toString('base64') } : {}) });
+  const encoding = url.searchParams.get('encoding');
+  const plain = Buffer.from(text);
+  const body = encoding === 'gzip' ? zlib.gzipSync(plain) : encoding === 'deflate' ? zlib.deflateSync(plain)
+    : encoding === 'br' ? zlib.brotliCompressSync(plain) : plain;
+  const head = { 'content-type': 'application/json', 'x-reflect-authorization': auth, ...(encoding ? { 'content-encoding': encoding } : {}) };
+  const cut = url.searchParams.get('split') && auth ? text.indexOf(auth) + Math.floor(auth.length / 2) : -1;
+  if (cut <= 0) {
+    res.writeHead(200, { ...head, 'content-length': body.length });
+    res.end(body);
+    return;
+  }
+  res.writeHead(200, head);
+  res.write(plain.subarray(0, cut));
+  setTimeout(() => res.end(plain.subarray(cut)), 30);
 }
 
 // Starts both servers. The HTTPS one mints a leaf for whatever SNI it is asked (the test is

@@ -1,12 +1,16 @@
 // What the gateway refuses to carry: secrets anywhere in a request, private upstreams, bodies
 // too big to scan, requests that do not match their tunnel. Each block is a 403 and the
 // upstream's request log shows the request never arrived. Route credentials are injected
-// only for their host and never appear in responses or logs.
+// only for their host and never appear in responses (masked when an upstream echoes them) or
+// logs.
 import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
 import t from 'tap';
+import { prepareCanaries } from '../../lib/policy/index.js';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
-import { connect, httpsViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
-import { startWorld } from '../fixtures/gateway/world.js';
+import { connect, httpsViaProxy, tlsOver, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
+import { startWorld, until } from '../fixtures/gateway/world.js';
 import { downloadBytes } from '../helpers/upstream.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -73,6 +77,76 @@ t.test('route headers: injected only for the route host, a client-sent copy repl
   const echoBack = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/echo'), { method: 'POST', body: `found it: ${token}` });
   t.equal(echoBack.status, 403, 'the agent cannot send the route secret anywhere (canary)');
   t.match(echoBack.body.toString(), /route secret/);
+});
+
+t.test('a route host that echoes the credential: the agent gets it masked, in every encoding and framing', async (t) => {
+  const token = FAKE.routeToken;
+  const w = await startWorld(t, { env: { GW_TEST_TOKEN: token } });
+  const stars = '*'.repeat(token.length);
+  const forms = prepareCanaries([token]).forms.map((f) => f.text);
+  const leaks = (text: string) => forms.filter((f) => text.includes(f));
+
+  const r = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/reflect?base64=1'));
+  t.equal(r.status, 200);
+  const seen = w.upstream.requests.at(-1)!;
+  t.equal(seen.headers.authorization, `Bearer ${token}`, 'the upstream got the credential');
+  t.equal(seen.headers['accept-encoding'], 'identity', 'and was asked for a body the gateway can read');
+  t.equal(r.headers['x-reflect-authorization'], `Bearer ${stars}`, 'masked in a response header, same length');
+  const body = r.body.toString();
+  t.same(leaks(JSON.stringify(r.headers) + body), [], 'no form of the secret (raw, hex, base64, base32) reaches the agent');
+  t.ok(body.includes(`"authorization":"Bearer ${stars}"`), 'masked in the body, same length');
+  t.equal(Number(r.headers['content-length']), r.body.length, 'Content-Length still true');
+  t.equal(JSON.parse(body).base64.length, Buffer.from(`Bearer ${token}`).toString('base64').length, 'the base64 copy is masked in place');
+
+  const split = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/reflect?split=1'));
+  t.same(leaks(split.body.toString()), [], 'a secret cut across two writes is masked too');
+  t.ok(split.body.toString().includes(`Bearer ${stars}`));
+
+  for (const encoding of ['gzip', 'deflate', 'br']) {
+    const c = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', `/reflect?encoding=${encoding}`));
+    t.equal(c.status, 200, encoding);
+    t.equal(c.headers['content-encoding'], undefined, `${encoding}: decoded by the gateway`);
+    t.same(leaks(c.body.toString()), [], `${encoding}: masked`);
+    t.equal(JSON.parse(c.body.toString()).headers.authorization, `Bearer ${stars}`, `${encoding}: the plain body arrives`);
+  }
+  const unknown = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/reflect?encoding=x-unknown'));
+  t.equal(unknown.status, 502, 'an encoding the gateway cannot read is refused (fail closed)');
+  t.match(unknown.body.toString(), /cannot be checked for route secrets/);
+  t.same(leaks(unknown.body.toString()), []);
+
+  const plain = await viaProxy(w.proxy, w.http('route.test', '/reflect'));
+  t.same(leaks(JSON.stringify(plain.headers) + plain.body.toString()), [], 'plain HTTP to the route host: masked too');
+
+  const other = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/reflect'), { headers: { authorization: 'Bearer the-agents-own' } });
+  t.equal(other.headers['x-reflect-authorization'], 'Bearer the-agents-own', 'a host without a route is passed through untouched');
+  t.equal(w.upstream.requests.at(-1)!.headers['accept-encoding'], undefined, 'and its Accept-Encoding is the client\'s');
+
+  await until(() => w.diag.some((l) => l.includes('masked')), 'a diag line about the masking');
+  t.match(w.diag.find((l) => l.includes('masked')), /^gateway: masked \d+ route secret\(s\) in the response from route\.test to GET \/reflect$/);
+  t.notMatch(w.lines.join('\n') + w.diag.join('\n'), token, 'the secret is in no log line');
+});
+
+t.test('a routed SSE stream is masked without being held back', async (t) => {
+  const w = await startWorld(t, { env: { GW_TEST_TOKEN: FAKE.routeToken } });
+  const u = new URL(w.https('route.test', '/sse?n=4&gap=150'));
+  const tunnel = await connect(w.proxy, `${u.hostname}:${u.port}`);
+  const tls = await tlsOver(tunnel.socket, w.caPem, u.hostname);
+  const arrivals: number[] = [];
+  let text = '';
+  await new Promise<void>((resolve, reject) => {
+    const req = https.request({ createConnection: () => tls, path: u.pathname + u.search, headers: { host: u.host } }, (res) => {
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+        arrivals.push(performance.now());
+      });
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const sent = w.upstream.sseSent[0]!;
+  t.equal((text.match(/^data: event \d$/gm) ?? []).length, 4);
+  t.ok(arrivals[0]! < sent[3]!, 'the first event arrived before the last one was sent');
 });
 
 t.test('a route whose env var is unset fails closed with 502 and sends nothing', async (t) => {

@@ -1,0 +1,113 @@
+// Route secrets never come back to the agent: a route host that echoes what it received (a
+// `/headers` debug endpoint, an error page quoting the request, a token-info call) would
+// otherwise hand the agent the credential the gateway injected. Responses to routed requests
+// are masked: every searchable form of every route secret (the canary forms: raw, hex,
+// base64, base32 at every alignment) becomes the same number of `*`, in header values and in
+// the body, as it streams. Same length, so Content-Length stays true.
+import { Transform, type TransformCallback } from 'node:stream';
+import zlib from 'node:zlib';
+import type { Canaries } from '../../lib/policy/index.js';
+
+const MASK = 0x2a; // '*'
+
+// The forms to mask, ready for searching: longest first (a longer form is masked whole before
+// a shorter one inside it could split it), and indexed by first byte for the tail check.
+export interface Needles {
+  readonly list: readonly Buffer[];
+  readonly texts: readonly string[];
+  readonly byFirst: ReadonlyMap<number, readonly Buffer[]>;
+  readonly longest: number;
+}
+
+// Built once per policy generation (a Snapshot's canaries), not per request.
+const built = new WeakMap<Canaries, Needles>();
+
+export function maskNeedles(c: Canaries): Needles {
+  let n = built.get(c);
+  if (!n) {
+    const list = c.forms.map((f) => Buffer.from(f.text, 'utf8')).sort((a, b) => b.length - a.length);
+    const byFirst = new Map<number, Buffer[]>();
+    for (const b of list) byFirst.set(b[0]!, [...(byFirst.get(b[0]!) ?? []), b]);
+    n = { list, texts: list.map((b) => b.toString('latin1')), byFirst, longest: list[0]?.length ?? 0 };
+    built.set(c, n);
+  }
+  return n;
+}
+
+// Masks every occurrence of every needle in `buf`, in place; returns how many it masked.
+export function maskInPlace(buf: Buffer, needles: Needles): number {
+  let n = 0;
+  for (const needle of needles.list) {
+    for (let at = buf.indexOf(needle); at !== -1; at = buf.indexOf(needle, at + needle.length)) {
+      buf.fill(MASK, at, at + needle.length);
+      n++;
+    }
+  }
+  return n;
+}
+
+// The length of the longest tail of `buf` that is a proper prefix of some needle: those bytes
+// may be the start of a secret that the next chunk completes, so they wait for it. Scans the
+// last `longest - 1` bytes, left to right (the first hit is the longest tail), comparing only
+// the needles that start with the byte found there.
+export function pendingTail(buf: Buffer, needles: Needles): number {
+  for (let at = Math.max(0, buf.length - needles.longest + 1); at < buf.length; at++) {
+    const k = buf.length - at;
+    for (const needle of needles.byFirst.get(buf[at]!) ?? []) {
+      if (needle.length > k && buf.compare(needle, 0, k, at, buf.length) === 0) return k;
+    }
+  }
+  return 0;
+}
+
+// A body stream with the needles masked. Holds back only a tail that could begin a needle, so
+// a stream (SSE) is not delayed unless its last bytes look like the start of a secret.
+export class SecretMask extends Transform {
+  private carry: Buffer = Buffer.alloc(0);
+  masked = 0;
+
+  constructor(private readonly needles: Needles) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
+    this.masked += maskInPlace(buf, this.needles);
+    const hold = pendingTail(buf, this.needles);
+    this.carry = Buffer.from(buf.subarray(buf.length - hold));
+    if (buf.length > hold) this.push(buf.subarray(0, buf.length - hold));
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.carry.length) this.push(this.carry); // no needle fits in it whole: already checked
+    done();
+  }
+}
+
+// Raw response headers with the needles masked in every value.
+export function maskHeaders(raw: readonly string[], needles: Needles): { headers: string[]; masked: number } {
+  let masked = 0;
+  const headers = raw.map((v, i) => {
+    if (i % 2 === 0 || !needles.texts.some((t) => v.includes(t))) return v;
+    const buf = Buffer.from(v, 'latin1');
+    const n = maskInPlace(buf, needles);
+    masked += n;
+    return n ? buf.toString('latin1') : v;
+  });
+  return { headers, masked };
+}
+
+// A decoder for a response's Content-Encoding, so the body can be masked; 'identity' when it
+// has none; undefined for an encoding the gateway cannot read (the response is then refused).
+export function decoderFor(contentEncoding: string | undefined): (() => Transform) | 'identity' | undefined {
+  const codings = (contentEncoding ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c && c !== 'identity');
+  if (codings.length === 0) return 'identity';
+  if (codings.length > 1) return undefined;
+  switch (codings[0]) {
+    case 'gzip': case 'x-gzip': return () => zlib.createGunzip();
+    case 'deflate': return () => zlib.createInflate();
+    case 'br': return () => zlib.createBrotliDecompress();
+    default: return undefined;
+  }
+}
