@@ -4,12 +4,10 @@
 // only for their host and never appear in responses (masked when an upstream echoes them) or
 // logs.
 import http from 'node:http';
-import https from 'node:https';
-import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import { prepareCanaries } from '../../lib/policy/index.js';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
-import { connect, httpsViaProxy, tlsOver, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
+import { connect, httpsViaProxy, streamViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
 import { startWorld, until } from '../fixtures/gateway/world.js';
 import { downloadBytes } from '../helpers/upstream.js';
 
@@ -128,22 +126,7 @@ t.test('a route host that echoes the credential: the agent gets it masked, in ev
 
 t.test('a routed SSE stream is masked without being held back', async (t) => {
   const w = await startWorld(t, { env: { GW_TEST_TOKEN: FAKE.routeToken } });
-  const u = new URL(w.https('route.test', '/sse?n=4&gap=150'));
-  const tunnel = await connect(w.proxy, `${u.hostname}:${u.port}`);
-  const tls = await tlsOver(tunnel.socket, w.caPem, u.hostname);
-  const arrivals: number[] = [];
-  let text = '';
-  await new Promise<void>((resolve, reject) => {
-    const req = https.request({ createConnection: () => tls, path: u.pathname + u.search, headers: { host: u.host } }, (res) => {
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-        arrivals.push(performance.now());
-      });
-      res.on('end', resolve);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const { text, arrivals } = await streamViaProxy(w.proxy, w.caPem, w.https('route.test', '/sse?n=4&gap=150'));
   const sent = w.upstream.sseSent[0]!;
   t.equal((text.match(/^data: event \d$/gm) ?? []).length, 4);
   t.ok(arrivals[0]! < sent[3]!, 'the first event arrived before the last one was sent');

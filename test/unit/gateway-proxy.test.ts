@@ -5,10 +5,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { connect, httpsViaProxy, tlsOver, TunnelAgent, viaProxy, wsEchoOnce } from '../fixtures/gateway/client.js';
+import { connect, httpsViaProxy, streamViaProxy, tlsOver, TunnelAgent, viaProxy, wsEchoOnce } from '../fixtures/gateway/client.js';
 import { startWorld } from '../fixtures/gateway/world.js';
 import { downloadBytes, DOWNLOAD_BYTES } from '../helpers/upstream.js';
 
@@ -50,23 +49,8 @@ t.test('a 5 MB download streams through intact (HTTPS and HTTP)', async (t) => {
 
 t.test('SSE events arrive as they are sent, not when the stream ends', async (t) => {
   const w = await startWorld(t);
-  const u = new URL(w.https('allowed.test', '/sse?n=5&gap=150'));
-  const tunnel = await connect(w.proxy, `${u.hostname}:${u.port}`);
-  const tls = await tlsOver(tunnel.socket, w.caPem, u.hostname);
-  const arrivals: number[] = [];
-  let text = '';
-  await new Promise<void>((resolve, reject) => {
-    const req = https.request({ createConnection: () => tls, path: u.pathname + u.search, headers: { host: u.host } }, (res) => {
-      t.equal(res.headers['content-type'], 'text/event-stream');
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-        arrivals.push(performance.now());
-      });
-      res.on('end', resolve);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const { text, arrivals, headers } = await streamViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/sse?n=5&gap=150'));
+  t.equal(headers['content-type'], 'text/event-stream');
   const sent = w.upstream.sseSent[0]!;
   t.equal(sent.length, 5);
   t.equal((text.match(/^data: event \d$/gm) ?? []).length, 5);
