@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AGENT_PATHS } from '../docker/names.js';
 import type { Principal, ProvisionTransport } from '../docker/provision.js';
-import { tarBuffer, tarDirectory, type TarEntry } from '../docker/tar.js';
+import { tarBuffer, tarDirectory } from '../docker/tar.js';
 import { archiveRoot, entriesByRoot, type Ids, parentDirs } from '../docker/transport.js';
 import { type ExecResult, type SmolvmClient, vmPath } from './cli.js';
 
