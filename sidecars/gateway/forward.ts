@@ -11,7 +11,7 @@ import { resolveUpstream } from './dial.js';
 import { clientResponseHeaders, replaceHeader, upstreamRequestHeaders } from './headers.js';
 import { blockBody, sendText, upstreamReason } from './respond.js';
 import type { Snapshot } from './reload.js';
-import { decoderFor, maskHeaders, maskNeedles, SecretMask } from './scrub.js';
+import { decoderFor, maskHeaders, routeNeedles, SecretMask } from './scrub.js';
 import { formatAuthority, tunnelUrl, type Target } from './target.js';
 
 // Records the decision for this request once (status known); ms since handling began.
@@ -126,8 +126,7 @@ export async function proxyRequest(g: GatewayContext, req: IncomingMessage, res:
   }
   if (res.destroyed) return;
   // A routed request's response is masked for the route secrets, so it must come back readable.
-  const routed = p.inject && Object.keys(p.inject).length ? maskNeedles(snap.canaries) : undefined;
-  const needles = routed?.list.length ? routed : undefined;
+  const needles = routeNeedles(p.inject, snap.canaries);
   let headers = upstreamRequestHeaders(req.rawHeaders, { host: formatAuthority(target), inject: p.inject, bodyLength: body?.length });
   if (needles) headers = replaceHeader(headers, 'Accept-Encoding', 'identity');
   const opts = upstreamOptions(g, target, p.ip, method, path, headers);

@@ -34,6 +34,14 @@ export function maskNeedles(c: Canaries): Needles {
   return n;
 }
 
+// The needles for a request's response: only a routed request's (one that had headers
+// injected) is masked; undefined when there is nothing to mask.
+export function routeNeedles(inject: Readonly<Record<string, string>> | undefined, c: Canaries): Needles | undefined {
+  if (!inject || Object.keys(inject).length === 0) return undefined;
+  const n = maskNeedles(c);
+  return n.list.length ? n : undefined;
+}
+
 // Masks every occurrence of every needle in `buf`, in place; returns how many it masked.
 export function maskInPlace(buf: Buffer, needles: Needles): number {
   let n = 0;

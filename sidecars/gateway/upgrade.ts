@@ -1,6 +1,8 @@
 // WebSocket upgrades (ws:// via absolute form, wss:// inside an intercepted tunnel): the
 // upgrade request is judged like any request; after the upstream's 101 the two sockets are
-// spliced. Frames are not inspected (like a passthrough tunnel, from the 101 on).
+// spliced. Frames are not inspected (like a passthrough tunnel, from the 101 on); on a route
+// host the response heads (101 or a refusal) and a refusal's body are masked for the route
+// secrets like any routed response (scrub.ts).
 // The client's Sec-WebSocket-Key never leaves the gateway: it is a random nonce (the DLP
 // rules see it as a generic API key) and 16 agent-chosen bytes per connection would be a
 // covert channel. The gateway sends its own key upstream, checks the upstream's Accept
@@ -15,6 +17,7 @@ import {
   clientResponseHeaders, isWebSocketKey, isWebSocketUpgrade, rawResponseHead, replaceHeader, upstreamRequestHeaders, websocketAccept,
 } from './headers.js';
 import { sendRaw, upstreamReason } from './respond.js';
+import { decoderFor, maskHeaders, routeNeedles, SecretMask } from './scrub.js';
 import { formatAuthority, tunnelUrl, type Target } from './target.js';
 
 // Pipes two sockets both ways; either side ending, failing or idling out ends both.
@@ -57,8 +60,11 @@ export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, sock
   }
   if (socket.destroyed) return;
   const ourKey = randomBytes(16).toString('base64');
-  const rawHeaders = replaceHeader(req.rawHeaders, 'Sec-WebSocket-Key', ourKey);
+  const needles = routeNeedles(p.inject, snap.canaries);
+  let rawHeaders = replaceHeader(req.rawHeaders, 'Sec-WebSocket-Key', ourKey);
+  if (needles) rawHeaders = replaceHeader(rawHeaders, 'Accept-Encoding', 'identity');
   const headers = upstreamRequestHeaders(rawHeaders, { host: formatAuthority(target), inject: p.inject, upgrade: true });
+  const masked = (raw: string[]): string[] => (needles ? maskHeaders(raw, needles).headers : raw);
   const up = (target.scheme === 'https' ? https : http).request(upstreamOptions(g, target, p.ip, method, path, headers));
   up.on('upgrade', (upRes, upSocket, upHead) => {
     g.track(upSocket);
@@ -68,7 +74,7 @@ export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, sock
       record({ ...p.verdict, reason: 'upstream error: bad Sec-WebSocket-Accept' }, 502);
       return;
     }
-    const head101 = replaceHeader(upRes.rawHeaders, 'Sec-WebSocket-Accept', websocketAccept(clientKey));
+    const head101 = masked(replaceHeader(upRes.rawHeaders, 'Sec-WebSocket-Accept', websocketAccept(clientKey)));
     socket.write(rawResponseHead(101, upRes.statusMessage || 'Switching Protocols', head101));
     record(p.verdict, 101);
     if (upHead.length > 0) socket.write(upHead);
@@ -78,13 +84,25 @@ export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, sock
   up.on('response', (upRes) => {
     // The upstream declined the upgrade: relay its answer, delimited by closing the socket.
     const status = upRes.statusCode ?? 502;
-    const kept = clientResponseHeaders(upRes.rawHeaders);
+    const kept = masked(clientResponseHeaders(upRes.rawHeaders));
     const pairs: string[] = [];
     for (let i = 0; i < kept.length; i += 2) if (kept[i]!.toLowerCase() !== 'content-length') pairs.push(kept[i]!, kept[i + 1]!);
     socket.write(rawResponseHead(status, upRes.statusMessage ?? '', [...pairs, 'Connection', 'close']));
     record(p.verdict, status);
     upRes.on('error', () => socket.destroy());
-    upRes.pipe(socket);
+    if (!needles) {
+      upRes.pipe(socket);
+      return;
+    }
+    if (decoderFor(upRes.headers['content-encoding']) !== 'identity') {
+      // Not decoded here (the socket closes after a refusal anyway): an encoded body is dropped.
+      upRes.destroy();
+      socket.end();
+      return;
+    }
+    const mask = new SecretMask(needles);
+    mask.on('error', () => socket.destroy());
+    upRes.pipe(mask).pipe(socket);
   });
   up.on('timeout', () => up.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
   up.on('error', (err) => {

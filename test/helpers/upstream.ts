@@ -126,7 +126,16 @@ function wsEcho(req: IncomingMessage, socket: Duplex): void {
     socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     return;
   }
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(key)}\r\n\r\n`);
+  // /ws-refuse declines, quoting the Authorization it got; /ws-reflect accepts, quoting it in
+  // the 101 head (upstreams that leak a route credential through an upgrade).
+  const auth = String(req.headers.authorization ?? '');
+  if (req.url.startsWith('/ws-refuse')) {
+    const body = `refused: ${auth}\n`;
+    socket.end(`HTTP/1.1 403 Forbidden\r\nX-Reflect-Authorization: ${auth}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    return;
+  }
+  const reflect = req.url.startsWith('/ws-reflect') ? `X-Reflect-Authorization: ${auth}\r\n` : '';
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(key)}\r\n${reflect}\r\n`);
   const reader = new FrameReader();
   socket.on('data', (chunk: Buffer) => {
     for (const f of reader.push(chunk)) {

@@ -3,11 +3,12 @@
 // upstream's request log shows the request never arrived. Route credentials are injected
 // only for their host and never appear in responses (masked when an upstream echoes them) or
 // logs.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import t from 'tap';
 import { prepareCanaries } from '../../lib/policy/index.js';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
-import { connect, httpsViaProxy, streamViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
+import { connect, httpsViaProxy, rawExchange, streamViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
 import { startWorld, until } from '../fixtures/gateway/world.js';
 import { downloadBytes } from '../helpers/upstream.js';
 
@@ -122,6 +123,24 @@ t.test('a route host that echoes the credential: the agent gets it masked, in ev
   await until(() => w.diag.some((l) => l.includes('masked')), 'a diag line about the masking');
   t.match(w.diag.find((l) => l.includes('masked')), /^gateway: masked \d+ route secret\(s\) in the response from route\.test to GET \/reflect$/);
   t.notMatch(w.lines.join('\n') + w.diag.join('\n'), token, 'the secret is in no log line');
+});
+
+t.test('a WebSocket upgrade to a route host: the 101 head and a refusal are masked too', async (t) => {
+  const token = FAKE.routeToken;
+  const w = await startWorld(t, { env: { GW_TEST_TOKEN: token } });
+  const stars = '*'.repeat(token.length);
+  const upgrade = (path: string) => {
+    const authority = `route.test:${w.upstream.httpPort}`;
+    return rawExchange(w.proxy, `GET http://${authority}${path} HTTP/1.1\r\nHost: ${authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`, 1000);
+  };
+  const accepted = await upgrade('/ws-reflect');
+  t.match(accepted, /^HTTP\/1\.1 101 /);
+  t.ok(accepted.includes(`X-Reflect-Authorization: Bearer ${stars}\r\n`), 'the 101 head is masked');
+  const refused = await upgrade('/ws-refuse');
+  t.match(refused, /^HTTP\/1\.1 403 /);
+  t.ok(refused.includes(`X-Reflect-Authorization: Bearer ${stars}\r\n`) && refused.includes(`refused: Bearer ${stars}\n`), 'a refusal: head and body masked');
+  t.notOk(`${accepted}${refused}`.includes(token));
 });
 
 t.test('a routed SSE stream is masked without being held back', async (t) => {
