@@ -1,6 +1,7 @@
-// The sidecars image ships the compiled dist/; this decides whether it must be (re)built first.
-// tsc emits even when it reports errors, so dist/ being newer than the sources proves nothing:
-// a stamp written only after a successful `npm run build` (dated when that build started) does.
+// The sidecars image ships the built dist/ (type check, then the esbuild bundle); this decides
+// whether it must be (re)built first. A failed build leaves the previous dist/ in place, so
+// dist/ existing proves nothing: a stamp written only after a successful `npm run build`
+// (dated when that build started) does.
 import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,7 +13,7 @@ export function distStaleness(root: string, dirs: readonly string[]): string | u
   if (mtime(join(root, 'dist', 'commands', 'main.js')) === undefined) return 'dist/ is missing';
   const built = mtime(join(root, DIST_STAMP));
   if (built === undefined) return 'dist/ has no record of a successful npm run build';
-  const inputs = [join(root, 'tsconfig.build.json'), join(root, 'tsconfig.json'), join(root, 'package.json')];
+  const inputs = [join(root, 'tsconfig.build.json'), join(root, 'tsconfig.json'), join(root, 'package.json'), join(root, 'scripts', 'build.mjs')];
   let newest: { file: string; at: number } | undefined;
   const consider = (file: string): void => {
     const at = mtime(file);

@@ -140,10 +140,9 @@ t.test('a stale dist/ runs npm run build through the runner first; its failure i
   t.ok(calls.some((c) => c.join(' ') === 'npm run build'));
   t.ok(log.includes('[npm run build] lib/a.ts(1,1): error TS1'), 'its output is shown');
   mkdirSync(join(root, 'dist/commands'), { recursive: true });
-  writeFileSync(join(root, 'dist/commands/main.js'), '// emitted despite the errors');
+  writeFileSync(join(root, 'dist/commands/main.js'), '// left over from an earlier build');
   await t.rejects(buildImages({ only: 'sidecars' }, deps(root, fakeEngine(() => OK).docker, [], run)), /npm run build failed/,
-    'regression: tsc emits on error, so the rerun must not trust the fresh dist/');
-
+    'regression: a dist/ that exists after a failed build is not trusted on the rerun');
 });
 
 t.test('the verb rejects an unknown --only before touching the engine', async (t) => {

@@ -104,10 +104,16 @@ t.test('distStaleness: missing, never built cleanly, a newer source, then up to 
   t.equal(distStaleness(root, ['lib']), 'dist/ is missing');
   write(root, 'dist/commands/main.js', '');
   t.equal(distStaleness(root, ['lib']), 'dist/ has no record of a successful npm run build',
-    'tsc emits despite errors: a fresh dist/ alone does not count');
+    'a failed build leaves the old dist/: a dist/ alone does not count');
   markDistBuilt(root, Date.now() - 60_000);
   t.equal(distStaleness(root, ['lib']), 'lib/a.ts is newer than dist/', 'a source saved after the build started');
   markDistBuilt(root, Date.now() + 1000);
+  t.equal(distStaleness(root, ['lib']), undefined);
+  write(root, 'scripts/build.mjs', '// the bundler');
+  const later = new Date(Date.now() + 5000);
+  utimesSync(join(root, 'scripts/build.mjs'), later, later);
+  t.equal(distStaleness(root, ['lib']), 'scripts/build.mjs is newer than dist/', 'the bundler script is a build input too');
+  markDistBuilt(root, Date.now() + 10_000);
   t.equal(distStaleness(root, ['lib']), undefined);
   clearDistStamp(root);
   t.equal(distStaleness(root, ['lib']), 'dist/ has no record of a successful npm run build', 'a new attempt forgets the old success');
