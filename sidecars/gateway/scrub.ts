@@ -119,3 +119,70 @@ export function decoderFor(contentEncoding: string | undefined): (() => Transfor
     default: return undefined;
   }
 }
+
+// WebSocket frames from a route host, masked (RFC 6455 §5.2). Frame lengths cannot change, so
+// each data or control frame's payload is masked on its own, streaming: a tail that could
+// begin a secret waits for the rest of the same frame, and is flushed at the frame's end.
+// (A secret cut across two frames of a fragmented message is therefore not caught.) Frames a
+// server must not send (masked ones) and compressed frames (RSV1, possible only if an
+// extension was negotiated, which the gateway never offers on a route host) end the stream
+// with an error: their payload cannot be checked.
+export class FrameMask extends Transform {
+  private head: Buffer = Buffer.alloc(0);
+  private left = 0; // payload bytes still to come in the current frame
+  private carry: Buffer = Buffer.alloc(0);
+  masked = 0;
+
+  constructor(private readonly needles: Needles) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let data = chunk;
+    while (data.length) {
+      if (this.left === 0) {
+        // Collect a whole frame header (2 to 10 bytes; servers send no masking key).
+        this.head = this.head.length ? Buffer.concat([this.head, data]) : data;
+        const size = frameHeaderSize(this.head);
+        if (size === undefined || this.head.length < size) {
+          this.head = Buffer.from(this.head);
+          return done();
+        }
+        const b0 = this.head[0]!;
+        const b1 = this.head[1]!;
+        if (b1 & 0x80) return done(new Error('a masked frame from the server'));
+        if (b0 & 0x40) return done(new Error('a compressed frame (RSV1) that cannot be checked'));
+        const len = payloadLength(this.head);
+        this.push(Buffer.from(this.head.subarray(0, size)));
+        data = this.head.subarray(size);
+        this.head = Buffer.alloc(0);
+        this.left = len;
+        if (len === 0) continue;
+      }
+      const take = Math.min(this.left, data.length);
+      const part = data.subarray(0, take);
+      data = data.subarray(take);
+      this.left -= take;
+      const buf = this.carry.length ? Buffer.concat([this.carry, part]) : Buffer.from(part);
+      this.masked += maskInPlace(buf, this.needles);
+      const hold = this.left > 0 ? pendingTail(buf, this.needles) : 0;
+      this.carry = Buffer.from(buf.subarray(buf.length - hold));
+      if (buf.length > hold) this.push(buf.subarray(0, buf.length - hold));
+    }
+    done();
+  }
+}
+
+// Bytes in a server frame's header, or undefined while too few bytes are in to tell.
+function frameHeaderSize(head: Buffer): number | undefined {
+  if (head.length < 2) return undefined;
+  const len7 = head[1]! & 0x7f;
+  return 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
+}
+
+function payloadLength(head: Buffer): number {
+  const len7 = head[1]! & 0x7f;
+  if (len7 === 126) return head.readUInt16BE(2);
+  if (len7 === 127) return Number(head.readBigUInt64BE(2));
+  return len7;
+}

@@ -1,8 +1,9 @@
 // WebSocket upgrades (ws:// via absolute form, wss:// inside an intercepted tunnel): the
 // upgrade request is judged like any request; after the upstream's 101 the two sockets are
-// spliced. Frames are not inspected (like a passthrough tunnel, from the 101 on); on a route
-// host the response heads (101 or a refusal) and a refusal's body are masked for the route
-// secrets like any routed response (scrub.ts).
+// spliced. Frames are not inspected for DLP (like a passthrough tunnel, from the 101 on). On a
+// route host everything coming back is masked for the route secrets like any routed response
+// (scrub.ts): the 101 head, each frame's payload (no extension is offered there, so frames
+// arrive uncompressed), or a refusal's head and body.
 // The client's Sec-WebSocket-Key never leaves the gateway: it is a random nonce (the DLP
 // rules see it as a generic API key) and 16 agent-chosen bytes per connection would be a
 // covert channel. The gateway sends its own key upstream, checks the upstream's Accept
@@ -10,18 +11,19 @@
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Transform } from 'node:stream';
 import type { GatewayContext } from './context.js';
 import { gatewayBlock, prepare, recorder, upstreamOptions } from './forward.js';
 import {
   clientResponseHeaders, isWebSocketKey, isWebSocketUpgrade, rawResponseHead, replaceHeader, upstreamRequestHeaders, websocketAccept,
 } from './headers.js';
 import { sendRaw, upstreamReason } from './respond.js';
-import { decoderFor, maskHeaders, routeNeedles, SecretMask } from './scrub.js';
+import { decoderFor, FrameMask, maskHeaders, routeNeedles, SecretMask } from './scrub.js';
 import { formatAuthority, tunnelUrl, type Target } from './target.js';
 
-// Pipes two sockets both ways; either side ending, failing or idling out ends both.
-export function splice(a: Duplex, b: Duplex, idleMs: number): void {
+// Pipes two sockets both ways; either side ending, failing or idling out ends both. `bToA`
+// (optional) sits between b and a; its failing ends both too.
+export function splice(a: Duplex, b: Duplex, idleMs: number, bToA?: Transform): void {
   const end = () => {
     a.destroy();
     b.destroy();
@@ -34,7 +36,12 @@ export function splice(a: Duplex, b: Duplex, idleMs: number): void {
     }
   }
   a.pipe(b);
-  b.pipe(a);
+  if (!bToA) {
+    b.pipe(a);
+    return;
+  }
+  bToA.on('error', end);
+  b.pipe(bToA).pipe(a);
 }
 
 // Serves one `Upgrade:` request for `target` on a socket node's HTTP server has let go of.
@@ -62,7 +69,10 @@ export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, sock
   const ourKey = randomBytes(16).toString('base64');
   const needles = routeNeedles(p.inject, snap.canaries);
   let rawHeaders = replaceHeader(req.rawHeaders, 'Sec-WebSocket-Key', ourKey);
-  if (needles) rawHeaders = replaceHeader(rawHeaders, 'Accept-Encoding', 'identity');
+  if (needles) {
+    rawHeaders = replaceHeader(rawHeaders, 'Accept-Encoding', 'identity');
+    rawHeaders = rawHeaders.filter((_, i, a) => a[i - (i % 2)]!.toLowerCase() !== 'sec-websocket-extensions');
+  }
   const headers = upstreamRequestHeaders(rawHeaders, { host: formatAuthority(target), inject: p.inject, upgrade: true });
   const masked = (raw: string[]): string[] => (needles ? maskHeaders(raw, needles).headers : raw);
   const up = (target.scheme === 'https' ? https : http).request(upstreamOptions(g, target, p.ip, method, path, headers));
@@ -74,12 +84,20 @@ export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, sock
       record({ ...p.verdict, reason: 'upstream error: bad Sec-WebSocket-Accept' }, 502);
       return;
     }
+    if (needles && upRes.headers['sec-websocket-extensions'] !== undefined) {
+      // Accepted an extension nobody offered: its frames could not be checked.
+      upSocket.destroy();
+      sendRaw(socket, 502, 'upstream error: a WebSocket extension was not offered\n');
+      record({ ...p.verdict, reason: 'upstream error: a WebSocket extension was not offered' }, 502);
+      return;
+    }
     const head101 = masked(replaceHeader(upRes.rawHeaders, 'Sec-WebSocket-Accept', websocketAccept(clientKey)));
     socket.write(rawResponseHead(101, upRes.statusMessage || 'Switching Protocols', head101));
     record(p.verdict, 101);
-    if (upHead.length > 0) socket.write(upHead);
+    const frames = needles ? new FrameMask(needles) : undefined;
+    if (upHead.length > 0) (frames ?? socket).write(upHead);
     if (head.length > 0) upSocket.write(head);
-    splice(socket, upSocket, g.timeouts.tunnelIdleMs);
+    splice(socket, upSocket, g.timeouts.tunnelIdleMs, frames);
   });
   up.on('response', (upRes) => {
     // The upstream declined the upgrade: relay its answer, delimited by closing the socket.

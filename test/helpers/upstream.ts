@@ -127,15 +127,26 @@ function wsEcho(req: IncomingMessage, socket: Duplex): void {
     return;
   }
   // /ws-refuse declines, quoting the Authorization it got; /ws-reflect accepts, quoting it in
-  // the 101 head (upstreams that leak a route credential through an upgrade).
+  // the 101 head and in two messages (upstreams that leak a route credential through a
+  // WebSocket).
   const auth = String(req.headers.authorization ?? '');
   if (req.url.startsWith('/ws-refuse')) {
     const body = `refused: ${auth}\n`;
     socket.end(`HTTP/1.1 403 Forbidden\r\nX-Reflect-Authorization: ${auth}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     return;
   }
-  const reflect = req.url.startsWith('/ws-reflect') ? `X-Reflect-Authorization: ${auth}\r\n` : '';
+  const reflecting = req.url.startsWith('/ws-reflect');
+  const reflect = reflecting ? `X-Reflect-Authorization: ${auth}\r\nX-Reflect-Extensions: ${req.headers['sec-websocket-extensions'] ?? 'none'}\r\n` : '';
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(key)}\r\n${reflect}\r\n`);
+  if (reflecting) {
+    // Then two messages quoting it: one whole, one whose frame is written in two parts 20 ms
+    // apart, cut in the middle of the value.
+    socket.write(encodeFrame(1, Buffer.from(`hello ${auth}`), false));
+    const second = encodeFrame(1, Buffer.from(`again ${auth} bye`), false);
+    const cut = second.indexOf(auth) + Math.floor(auth.length / 2);
+    socket.write(second.subarray(0, cut));
+    setTimeout(() => socket.write(second.subarray(cut)), 20);
+  }
   const reader = new FrameReader();
   socket.on('data', (chunk: Buffer) => {
     for (const f of reader.push(chunk)) {

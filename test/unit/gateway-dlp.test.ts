@@ -10,7 +10,7 @@ import { prepareCanaries } from '../../lib/policy/index.js';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
 import { connect, httpsViaProxy, rawExchange, streamViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
 import { startWorld, until } from '../fixtures/gateway/world.js';
-import { downloadBytes } from '../helpers/upstream.js';
+import { downloadBytes, FrameReader } from '../helpers/upstream.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -125,18 +125,23 @@ t.test('a route host that echoes the credential: the agent gets it masked, in ev
   t.notMatch(w.lines.join('\n') + w.diag.join('\n'), token, 'the secret is in no log line');
 });
 
-t.test('a WebSocket upgrade to a route host: the 101 head and a refusal are masked too', async (t) => {
+t.test('a WebSocket to a route host: the 101 head, every message and a refusal are masked too', async (t) => {
   const token = FAKE.routeToken;
   const w = await startWorld(t, { env: { GW_TEST_TOKEN: token } });
   const stars = '*'.repeat(token.length);
   const upgrade = (path: string) => {
     const authority = `route.test:${w.upstream.httpPort}`;
     return rawExchange(w.proxy, `GET http://${authority}${path} HTTP/1.1\r\nHost: ${authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`, 1000);
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
+      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n', 1000);
   };
   const accepted = await upgrade('/ws-reflect');
   t.match(accepted, /^HTTP\/1\.1 101 /);
   t.ok(accepted.includes(`X-Reflect-Authorization: Bearer ${stars}\r\n`), 'the 101 head is masked');
+  t.ok(accepted.includes('X-Reflect-Extensions: none\r\n'), 'the client\'s permessage-deflate offer is not passed on (frames stay readable)');
+  const frames = new FrameReader().push(Buffer.from(accepted.slice(accepted.indexOf('\r\n\r\n') + 4), 'latin1'));
+  t.same(frames.map((f) => f.payload.toString()), [`hello Bearer ${stars}`, `again Bearer ${stars} bye`],
+    'each message is masked, also one whose frame arrived in two parts; frame lengths unchanged');
   const refused = await upgrade('/ws-refuse');
   t.match(refused, /^HTTP\/1\.1 403 /);
   t.ok(refused.includes(`X-Reflect-Authorization: Bearer ${stars}\r\n`) && refused.includes(`refused: Bearer ${stars}\n`), 'a refusal: head and body masked');
