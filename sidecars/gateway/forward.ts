@@ -136,7 +136,10 @@ export async function proxyRequest(g: GatewayContext, req: IncomingMessage, res:
       upRes.destroy();
       return;
     }
-    const decode = needles ? decoderFor(upRes.headers['content-encoding']) : 'identity';
+    // A response without a body (HEAD, 204, 304) has nothing to decode: its headers stay as sent.
+    const status = upRes.statusCode ?? 502;
+    const bodyless = method === 'HEAD' || status === 204 || status === 304;
+    const decode = needles && !bodyless ? decoderFor(upRes.headers['content-encoding']) : 'identity';
     if (decode === undefined) {
       // Fail closed: a body that cannot be read cannot be checked for the route secret.
       upRes.destroy();

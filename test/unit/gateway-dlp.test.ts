@@ -108,6 +108,10 @@ t.test('a route host that echoes the credential: the agent gets it masked, in ev
     t.same(leaks(c.body.toString()), [], `${encoding}: masked`);
     t.equal(JSON.parse(c.body.toString()).headers.authorization, `Bearer ${stars}`, `${encoding}: the plain body arrives`);
   }
+  const head = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/reflect?encoding=gzip'), { method: 'HEAD' });
+  t.equal(head.status, 200, 'HEAD of an encoded routed resource: nothing to decode, no error');
+  t.equal(head.headers['content-encoding'], 'gzip', 'its headers stay as sent');
+  t.equal(head.headers['x-reflect-authorization'], `Bearer ${stars}`, 'and masked');
   const unknown = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/reflect?encoding=x-unknown'));
   t.equal(unknown.status, 502, 'an encoding the gateway cannot read is refused (fail closed)');
   t.match(unknown.body.toString(), /cannot be checked for route secrets/);
