@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { evaluate, type HttpRequest, type Verdict } from '../../lib/policy/index.js';
 import type { GatewayContext } from './context.js';
 import { resolveUpstream } from './dial.js';
-import { clientResponseHeaders, replaceHeader, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, replaceHeader, upstreamRequestHeaders, withoutHeaders } from './headers.js';
 import { blockBody, sendText, upstreamReason } from './respond.js';
 import type { Snapshot } from './reload.js';
 import { decoderFor, maskHeaders, routeNeedles, SecretMask } from './scrub.js';
@@ -153,7 +153,7 @@ export async function proxyRequest(g: GatewayContext, req: IncomingMessage, res:
     if (needles) {
       ({ headers: out, masked } = maskHeaders(out, needles));
       // Decoded here, so the client gets the plain body, re-framed by node.
-      if (decode !== 'identity') out = out.filter((_, i, a) => !/^content-(encoding|length)$/i.test(a[i - (i % 2)]!));
+      if (decode !== 'identity') out = withoutHeaders(out, 'Content-Encoding', 'Content-Length');
     }
     try {
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, out);

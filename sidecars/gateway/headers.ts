@@ -75,13 +75,17 @@ export function isWebSocketKey(key: unknown): key is string {
   return typeof key === 'string' && /^[A-Za-z0-9+/]{22}==$/.test(key);
 }
 
+// A raw list without every copy of the named headers (names matched case-insensitively).
+export function withoutHeaders(raw: readonly string[], ...names: string[]): string[] {
+  const drop = new Set(names.map((n) => n.toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (!drop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  return out;
+}
+
 // Replaces one header's value(s) in a raw list (dropping every copy), appending `value`.
 export function replaceHeader(raw: readonly string[], name: string, value: string): string[] {
-  const lname = name.toLowerCase();
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== lname) out.push(raw[i]!, raw[i + 1]!);
-  out.push(name, value);
-  return out;
+  return [...withoutHeaders(raw, name), name, value];
 }
 
 // A response head as raw text, for sockets taken over from node's HTTP server (101, errors).

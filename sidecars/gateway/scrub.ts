@@ -68,27 +68,48 @@ export function pendingTail(buf: Buffer, needles: Needles): number {
   return 0;
 }
 
-// A body stream with the needles masked. Holds back only a tail that could begin a needle, so
-// a stream (SSE) is not delayed unless its last bytes look like the start of a secret.
-export class SecretMask extends Transform {
+// Masks one byte stream piece by piece: each piece comes back masked, minus a tail that could
+// begin a needle, which waits for the next piece (or goes out whole at the end: no needle fits
+// in it, that was checked).
+class TailMasker {
   private carry: Buffer = Buffer.alloc(0);
   masked = 0;
 
-  constructor(private readonly needles: Needles) {
+  constructor(private readonly needles: Needles) {}
+
+  // `last`: nothing follows in this stream, so nothing is held back.
+  feed(piece: Buffer, last: boolean): Buffer {
+    const buf = this.carry.length ? Buffer.concat([this.carry, piece]) : Buffer.from(piece);
+    this.masked += maskInPlace(buf, this.needles);
+    const hold = last ? 0 : pendingTail(buf, this.needles);
+    this.carry = Buffer.from(buf.subarray(buf.length - hold));
+    return buf.subarray(0, buf.length - hold);
+  }
+}
+
+// A body stream with the needles masked. Holds back only a tail that could begin a needle, so
+// a stream (SSE) is not delayed unless its last bytes look like the start of a secret.
+export class SecretMask extends Transform {
+  private readonly tail: TailMasker;
+
+  constructor(needles: Needles) {
     super();
+    this.tail = new TailMasker(needles);
+  }
+
+  get masked(): number {
+    return this.tail.masked;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
-    this.masked += maskInPlace(buf, this.needles);
-    const hold = pendingTail(buf, this.needles);
-    this.carry = Buffer.from(buf.subarray(buf.length - hold));
-    if (buf.length > hold) this.push(buf.subarray(0, buf.length - hold));
+    const out = this.tail.feed(chunk, false);
+    if (out.length) this.push(out);
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.carry.length) this.push(this.carry); // no needle fits in it whole: already checked
+    const out = this.tail.feed(Buffer.alloc(0), true);
+    if (out.length) this.push(out);
     done();
   }
 }
@@ -130,11 +151,11 @@ export function decoderFor(contentEncoding: string | undefined): (() => Transfor
 export class FrameMask extends Transform {
   private head: Buffer = Buffer.alloc(0);
   private left = 0; // payload bytes still to come in the current frame
-  private carry: Buffer = Buffer.alloc(0);
-  masked = 0;
+  private readonly tail: TailMasker; // one payload at a time: it is empty between frames
 
-  constructor(private readonly needles: Needles) {
+  constructor(needles: Needles) {
     super();
+    this.tail = new TailMasker(needles);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -160,14 +181,10 @@ export class FrameMask extends Transform {
         if (len === 0) continue;
       }
       const take = Math.min(this.left, data.length);
-      const part = data.subarray(0, take);
-      data = data.subarray(take);
       this.left -= take;
-      const buf = this.carry.length ? Buffer.concat([this.carry, part]) : Buffer.from(part);
-      this.masked += maskInPlace(buf, this.needles);
-      const hold = this.left > 0 ? pendingTail(buf, this.needles) : 0;
-      this.carry = Buffer.from(buf.subarray(buf.length - hold));
-      if (buf.length > hold) this.push(buf.subarray(0, buf.length - hold));
+      const out = this.tail.feed(data.subarray(0, take), this.left === 0);
+      data = data.subarray(take);
+      if (out.length) this.push(out);
     }
     done();
   }

@@ -16,6 +16,7 @@ import type { GatewayContext } from './context.js';
 import { gatewayBlock, prepare, recorder, upstreamOptions } from './forward.js';
 import {
   clientResponseHeaders, isWebSocketKey, isWebSocketUpgrade, rawResponseHead, replaceHeader, upstreamRequestHeaders, websocketAccept,
+  withoutHeaders,
 } from './headers.js';
 import { sendRaw, upstreamReason } from './respond.js';
 import { decoderFor, FrameMask, maskHeaders, routeNeedles, SecretMask } from './scrub.js';
@@ -71,7 +72,7 @@ export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, sock
   let rawHeaders = replaceHeader(req.rawHeaders, 'Sec-WebSocket-Key', ourKey);
   if (needles) {
     rawHeaders = replaceHeader(rawHeaders, 'Accept-Encoding', 'identity');
-    rawHeaders = rawHeaders.filter((_, i, a) => a[i - (i % 2)]!.toLowerCase() !== 'sec-websocket-extensions');
+    rawHeaders = withoutHeaders(rawHeaders, 'Sec-WebSocket-Extensions');
   }
   const headers = upstreamRequestHeaders(rawHeaders, { host: formatAuthority(target), inject: p.inject, upgrade: true });
   const masked = (raw: string[]): string[] => (needles ? maskHeaders(raw, needles).headers : raw);
@@ -102,10 +103,8 @@ export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, sock
   up.on('response', (upRes) => {
     // The upstream declined the upgrade: relay its answer, delimited by closing the socket.
     const status = upRes.statusCode ?? 502;
-    const kept = masked(clientResponseHeaders(upRes.rawHeaders));
-    const pairs: string[] = [];
-    for (let i = 0; i < kept.length; i += 2) if (kept[i]!.toLowerCase() !== 'content-length') pairs.push(kept[i]!, kept[i + 1]!);
-    socket.write(rawResponseHead(status, upRes.statusMessage ?? '', [...pairs, 'Connection', 'close']));
+    const kept = withoutHeaders(masked(clientResponseHeaders(upRes.rawHeaders)), 'Content-Length');
+    socket.write(rawResponseHead(status, upRes.statusMessage ?? '', [...kept, 'Connection', 'close']));
     record(p.verdict, status);
     upRes.on('error', () => socket.destroy());
     if (!needles) {
