@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { buildDirs } from '../lib/images/context.js';
+import { SOURCE_DIRS } from '../lib/images/context.js';
 import { clearDistStamp, distStaleness, markDistBuilt } from '../lib/images/dist.js';
 import { lifecycleDeps, stopBottle } from '../lib/lifecycle/index.js';
 import { projectRoot } from '../lib/paths.js';
@@ -32,7 +32,7 @@ if (gate.skip) {
   process.exit(0);
 }
 const docker = gate.docker!;
-const stale = distStaleness(projectRoot(), buildDirs(projectRoot()));
+const stale = distStaleness(projectRoot(), SOURCE_DIRS);
 if (stale) {
   process.stdout.write(`bringup: ${stale}: npm run build\n`);
   const t0 = Date.now();

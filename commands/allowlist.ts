@@ -5,8 +5,7 @@ import type { Command } from 'commander';
 import { bundleControl, lifecycleDeps } from '../lib/lifecycle/index.js';
 import { editorArgv, editPolicy, runEditor, type SectionName } from '../lib/policy-edit/index.js';
 import { bottlePaths, readMetadata, stateRoot, validateSlug } from '../lib/state/index.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 // A yes/no question on the terminal; undefined without one (an invalid edit then just fails).
 function terminalConfirm(): ((question: string) => Promise<boolean>) | undefined {

@@ -1,10 +1,8 @@
 // Builds the commander program; every verb registers itself from its own file.
 import { Command } from 'commander';
 import { packageVersion } from '../lib/paths.js';
-import type { Ctx } from './context.js';
-import { reportError, type Outcome } from './report.js';
-
-export { reportError, type Outcome };
+import type { Ctx, Outcome } from '../lib/cli.js';
+import { reportError } from './report.js';
 
 type Register = (program: Command, ctx: Ctx, outcome: Outcome) => void;
 

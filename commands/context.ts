@@ -1,15 +1,6 @@
-// What a command needs from the outside world, injected so tests can run verbs in-process.
-import { run, type Runner } from '../lib/run/index.js';
-
-export interface Ctx {
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  run: Runner;
-  out: (text: string) => void;
-  err: (text: string) => void;
-  /** Whether stdout is a terminal (progress and colour decisions). */
-  isTTY: boolean;
-}
+// The real process behind a command's Ctx: this process's env, cwd, stdout and stderr.
+import type { Ctx } from '../lib/cli.js';
+import { run } from '../lib/run/index.js';
 
 // `bottle ls --json | head -1`: a reader that stops early is not an error worth a stack trace.
 let pipeGuarded = false;
@@ -24,6 +15,7 @@ function guardPipes(): void {
   }
 }
 
+// Called once by main.ts; tests build their own Ctx with captured output instead.
 export function processCtx(): Ctx {
   guardPipes();
   return {

@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { locateManifest } from '../lib/manifest/index.js';
 import { focusOnNotifyFromEnv, runDashboard } from '../panes/app.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 export function registerDashboard(program: Command, ctx: Ctx, outcome: Outcome): void {
   program

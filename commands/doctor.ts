@@ -6,8 +6,8 @@ import { dirname } from 'node:path';
 import { probeEngine, type EngineProbe, type ProbeEngineOptions } from '../lib/docker/engine.js';
 import { BinaryNotFoundError } from '../lib/errors.js';
 import { stateRoot } from '../lib/state/root.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
+import { MIN_TMUX_VERSION } from '../tmux/version.js';
 
 export type CheckStatus = 'ok' | 'missing' | 'warn';
 
@@ -31,8 +31,8 @@ export interface DoctorDeps {
 export const defaultDoctorDeps: DoctorDeps = { probeEngine, nodeVersion: process.versions.node };
 
 const MIN_NODE: [number, number] = [20, 5];
-// tmux 3.0 brought pane options and `-e` on split-window/respawn-pane, which the cockpit uses.
-const MIN_TMUX: [number, number] = [3, 0];
+// The cockpit's own gate (tmux/version.ts): doctor must not pass a tmux that `bottle tmux` refuses.
+const MIN_TMUX = MIN_TMUX_VERSION.split('.').map(Number) as [number, number];
 const TOOL_TIMEOUT_MS = 5000;
 
 export function registerDoctor(program: Command, ctx: Ctx, outcome: Outcome, deps: DoctorDeps = defaultDoctorDeps): void {
@@ -54,7 +54,7 @@ export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps):
     guard('node', true, async () => nodeCheck(deps.nodeVersion)),
     guard('tmux', true, () => toolCheck(ctx, {
       name: 'tmux', argv: ['tmux', '-V'], required: true, parse: /^tmux\s+(\S+)/m, minimum: MIN_TMUX,
-      fix: 'install tmux ≥ 3.0 (apt-get install tmux, brew install tmux)',
+      fix: `install tmux ≥ ${MIN_TMUX_VERSION} (apt-get install tmux)`,
     })),
     guard('docker', true, () => toolCheck(ctx, {
       name: 'docker', argv: ['docker', '--version'], required: true, parse: /version\s+([^\s,]+)/,

@@ -3,12 +3,11 @@
 import type { Command } from 'commander';
 import { connectDocker, probeEngine } from '../lib/docker/engine.js';
 import { UserError } from '../lib/errors.js';
-import { buildImages, formatSize, IMAGE_KINDS, type BuildReport, type ImageKind } from '../lib/images/index.js';
+import { BOOTSTRAP_BASE, buildImages, formatSize, IMAGE_KINDS, type BuildReport, type ImageKind } from '../lib/images/index.js';
 import { projectRoot } from '../lib/paths.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
-interface BuildFlags { caFile?: string; base?: string; only?: string; cache: boolean; json?: boolean }
+interface BuildFlags { caFile?: string; base?: string; only?: string; cache: boolean; pull: boolean; json?: boolean }
 
 // Adds `bottle images` and its `build` subcommand.
 export function registerImages(program: Command, ctx: Ctx, outcome: Outcome): void {
@@ -20,12 +19,14 @@ export function registerImages(program: Command, ctx: Ctx, outcome: Outcome): vo
     .option('--base <image>', 'base image for both (default: node:22-bookworm-slim if local or pullable, else bottle-base:node22-bookworm, bootstrapped if missing)')
     .option('--only <image>', `build just one image: ${IMAGE_KINDS.join(' or ')}`)
     .option('--no-cache', 'rebuild even when the inputs are unchanged, without the layer cache')
+    .option('--no-pull', `never pull the official base from a registry: use it if local, else bootstrap ${BOOTSTRAP_BASE}`)
     .option('--json', 'print {"images": [{name, id, base, seconds, skipped}]} at the end; progress goes to stderr')
     .addHelpText('after', `
 The build contexts are assembled in a temp dir: the Dockerfile, images/build-helper.sh,
-build-ca.crt (the extra CA, or empty) and, for sidecars, package.json, package-lock.json,
-bin/, the compiled dist/ (npm run build runs first when it is missing or stale) and runtime
-assets such as lib/secrets/gitleaks.toml. The host's npm registry (npm config get registry)
+build-ca.crt (the extra CA, or empty) and, for sidecars, package.json, bin/, the bundled
+dist/ (in a checkout, npm run build runs first when it is missing or stale) and runtime
+assets such as lib/secrets/gitleaks.toml. Without Docker Hub the base is bootstrapped
+locally (debootstrap, as root, plus Node from the npm registry). The host's npm registry (npm config get registry)
 is passed as a build arg. Each image is labelled dev.bottle.source=<hash of its inputs>.`)
     .action(async (flags: BuildFlags) => {
       const only = parseOnly(flags.only);
@@ -34,7 +35,7 @@ is passed as a build arg. Each image is labelled dev.bottle.source=<hash of its 
       const log = flags.json ? ctx.err : ctx.out;
       const { docker } = connectDocker(ctx.env);
       const report = await buildImages(
-        { only, caFile: flags.caFile, base: flags.base, noCache: !flags.cache },
+        { only, caFile: flags.caFile, base: flags.base, noCache: !flags.cache, pull: flags.pull },
         { docker, run: ctx.run, env: ctx.env, cwd: ctx.cwd, root: projectRoot(), tty: ctx.isTTY, log },
       );
       log(summaryLine(report));

@@ -1,26 +1,16 @@
 // `bottle attach`, `bottle stop`, `bottle ls`, `bottle cleanup`: any bottle, whoever started it.
 import type { Command } from 'commander';
+import { formatAge } from '../lib/format.js';
 import { bottleStatuses, cleanup, lifecycleDeps, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
 import { runInteractive } from '../lib/run/index.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
-
-// "3m", "2h", "5d" from an ISO time.
-export function age(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 // The human table of `bottle ls` (pure; tested as strings).
 export function renderStatusTable(rows: BottleStatus[], now = Date.now()): string {
   if (rows.length === 0) return 'no bottles; start one with: bottle start <agent>';
   const table = [['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', 'AGE', 'PROPOSALS', '']];
   for (const r of rows) {
-    table.push([r.slug, r.agent, r.backend, r.state, r.engine, r.created ? age(r.created, now) : '', String(r.pendingProposals), r.waitingSince ? 'waiting for input' : (r.broken ?? '')]);
+    table.push([r.slug, r.agent, r.backend, r.state, r.engine, r.created ? formatAge(r.created, now) : '', String(r.pendingProposals), r.waitingSince ? 'waiting for input' : (r.broken ?? '')]);
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   return table.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -53,7 +43,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
 
   program
     .command('stop')
-    .description('stop a bottle: transcript saved to state, containers/VM and networks removed')
+    .description('stop a bottle: its containers/VM, networks and state are removed')
     .argument('<slug>', 'bottle slug (see bottle ls); a unique prefix works')
     .option('--json', 'print the result as JSON')
     .action(async (slug: string, opts: { json?: boolean }) => {

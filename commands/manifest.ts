@@ -1,8 +1,7 @@
 // `bottle manifest check`: validate bottle.yaml and report every problem with file:line:col.
 import type { Command } from 'commander';
 import { ManifestError, formatIssue, locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 interface CheckOptions { manifest?: string; json?: boolean }
 

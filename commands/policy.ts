@@ -7,8 +7,7 @@ import {
   dlpOnlyPolicy, evaluate, loadPolicy, PolicyError, prepareCanaries, routeSecretValues,
   type HttpRequest, type Policy,
 } from '../lib/policy/index.js';
-import type { Ctx } from './context.js';
-import type { Outcome } from './cli.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 // Exit code for unreadable or invalid input to `explain` (a verdict of either kind exits 0).
 const BAD_INPUT = 2;

@@ -2,27 +2,13 @@
 import type { Command } from 'commander';
 import { bundleControl, lifecycleDeps } from '../lib/lifecycle/index.js';
 import { UserError } from '../lib/errors.js';
+import { credentialTemplate, headerNameProblem } from '../lib/template.js';
+import { clip, formatAge } from '../lib/format.js';
 import {
   approve, findProposal, listProposals, reject, type ApproveResult, type ProposalRow,
 } from '../lib/proposals/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
-
-// Compact age for a table cell: 42s, 5m, 3h, 2d.
-export function formatAge(createdIso: string, now: number): string {
-  const s = Math.max(0, Math.floor((now - Date.parse(createdIso)) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
-
-// Agent-supplied text is printed to the operator's terminal: no control or bidi characters.
-function clean(text: string, max: number): string {
-  const t = text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?');
-  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
-}
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 function status(r: ProposalRow): string {
   return `${r.status}${r.stale ? ' (stale)' : ''}`;
@@ -33,7 +19,7 @@ export function renderProposals(rows: ProposalRow[], now: number, all = false): 
   if (rows.length === 0) return all ? 'no proposals' : 'no pending proposals';
   const table = [
     ['ID', 'BOTTLE', 'KIND', 'HOST', 'AGE', 'STATUS', 'REASON'],
-    ...rows.map((r) => [r.id, r.slug, r.kind, clean(r.host, 60), formatAge(r.created, now), status(r), clean(r.reason, 60)]),
+    ...rows.map((r) => [r.id, r.slug, r.kind, clip(r.host, 60), formatAge(r.created, now), status(r), clip(r.reason, 60)]),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   const lines = table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
@@ -51,8 +37,6 @@ function rowJson(r: ProposalRow) {
   };
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 // `--header 'Authorization=Bearer ${GITHUB_TOKEN}'` (or `Name: value`) → { name: template }.
 export function parseHeaders(specs: readonly string[]): Record<string, string> | undefined {
   if (specs.length === 0) return undefined;
@@ -62,11 +46,14 @@ export function parseHeaders(specs: readonly string[]): Record<string, string> |
     if (!m) throw new UserError(`--header must be NAME=VALUE, e.g. --header 'Authorization=Bearer \${GITHUB_TOKEN}'`);
     const [, name, value] = m as unknown as [string, string, string];
     if (Object.keys(out).some((k) => k.toLowerCase() === name.toLowerCase())) throw new UserError(`--header ${name} is given twice`);
+    const badName = headerNameProblem(name);
+    if (badName) throw new UserError(`--header ${name}: ${badName}`);
     // Never echo the value: if the shell expanded ${VAR}, it is the secret itself.
-    if (!ENV_NAME.test(value) && !value.includes('${')) {
-      throw new UserError(`--header ${name}: the value must name host env vars (e.g. 'Bearer \${GITHUB_TOKEN}'), never hold a secret; single-quote it so your shell does not expand \${...}`);
+    const c = credentialTemplate(value);
+    if ('error' in c) {
+      throw new UserError(`--header ${name}: ${c.error}; single-quote it so your shell does not expand \${...}`);
     }
-    out[name] = value;
+    out[name] = c.template;
   }
   return out;
 }

@@ -5,8 +5,7 @@ import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { gitScanner, type Finding } from '../lib/secrets/index.js';
 import { listFiles, MAX_FILE_BYTES, readForScan, type Skipped } from '../lib/secrets/files.js';
-import type { Ctx } from './context.js';
-import type { Outcome } from './cli.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 export interface ScanReport {
   findings: Array<{ path: string; line: number; column: number; ruleId: string; description: string; redacted: string }>;

@@ -1,8 +1,7 @@
 // `bottle sidecar <daemon>`: the processes of the sidecar bundle. Each daemon registers its
 // subcommand from its own module under sidecars/, so adding one is one line in DAEMONS.
 import type { Command } from 'commander';
-import type { Ctx } from './context.js';
-import type { Outcome } from './cli.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 type Register = (sidecar: Command, ctx: Ctx, outcome: Outcome) => void;
 

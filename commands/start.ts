@@ -6,8 +6,7 @@ import { runInteractive } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
 import { checkBackend, checkPlanPaths, preparePlan, renderPlan } from '../lib/plan/index.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 interface StartOptions {
   dryRun?: boolean;

@@ -17,8 +17,7 @@ import {
   assertVersion, checkTmuxVersions, DASHBOARD_CMD_ENV, dashboardCommand, DEFAULT_SESSION, DEFAULT_SIZE,
   forwardedEnv, insideTmuxServer, launchSession, planTmuxSession, runningServerVersion, sessionFacts,
 } from '../tmux/session.js';
-import type { Outcome } from './cli.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Outcome } from '../lib/cli.js';
 
 // Options live on `tmux` only: the program does not use positional options, so commander
 // hands a subcommand's `--session` to the parent anyway; subcommands read optsWithGlobals().
@@ -61,11 +60,11 @@ $${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashbo
         env: forwardedEnv(ctx.env),
         attach: flags.attach,
       });
-      const r = await launchSession(client, plan, flags.session, (argv) => attachTerminal(argv, ctx));
+      const r = await launchSession(client, plan, flags.session, ctx.isTTY ? (argv) => attachTerminal(argv, ctx) : undefined);
       if (r.attachExitCode !== undefined && r.attachExitCode !== 0) {
         ctx.err(`bottle: tmux attach-session exited ${r.attachExitCode}`);
         outcome.exitCode = r.attachExitCode;
-      } else if (plan.enter?.mode !== 'attach') {
+      } else if (plan.enter?.mode !== 'attach' && !r.switchFellBack) {
         const what = { create: 'created', revive: 'restarted the dashboard in', attach: 'found' }[plan.action];
         ctx.out(`bottle: ${what} tmux session ${flags.session}${r.pane ? ` (dashboard pane ${r.pane})` : ''}`);
       }

@@ -3,16 +3,16 @@
 
 export class UserError extends Error {
   override name = 'UserError';
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
+  constructor(message: string, readonly exitCode = 1, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
 // A subprocess's binary is not installed (ENOENT on spawn).
 export class BinaryNotFoundError extends UserError {
   override name = 'BinaryNotFoundError';
-  constructor(readonly binary: string, readonly argv: readonly string[], hint?: string) {
-    super(`${binary}: command not found${hint ? `; ${hint}` : ''}`);
+  constructor(readonly binary: string, readonly argv: readonly string[], hint?: string, options?: ErrorOptions) {
+    super(`${binary}: command not found${hint ? `; ${hint}` : ''}`, undefined, options);
   }
 }
 
@@ -24,9 +24,11 @@ export class CommandError extends Error {
     readonly exitCode: number | undefined,
     readonly stderr: string,
     readonly timedOut = false,
+    /** `cause`: the spawn error of a process that never started (see lib/run/spawn.ts). */
+    options?: ErrorOptions,
   ) {
-    const why = timedOut ? 'timed out' : `exited ${exitCode ?? 'by signal'}`;
+    const why = timedOut ? 'timed out' : exitCode !== undefined ? `exited ${exitCode}` : options?.cause ? 'did not start' : 'exited by signal';
     const detail = stderr.trim().split('\n').slice(-3).join(' | ');
-    super(`${argv.join(' ')}: ${why}${detail ? `: ${detail}` : ''}`);
+    super(`${argv.join(' ')}: ${why}${detail ? `: ${detail}` : ''}`, options);
   }
 }

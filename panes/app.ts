@@ -1,6 +1,7 @@
 // The dashboard process: wires the store, the view, the watchers, the tmux side (right pane,
 // notifications, IPC) and the effects together, and runs until `q`. Bottles are never stopped
 // here: quitting only releases what this process holds.
+import { sanitize } from '../lib/format.js';
 import { lifecycleDeps } from '../lib/lifecycle/index.js';
 import { locateManifest, readManifest } from '../lib/manifest/index.js';
 import { selfArgv } from '../lib/paths.js';
@@ -16,7 +17,6 @@ import { handleKey } from './keys.js';
 import { viewModel } from './model.js';
 import { TmuxSide } from './notify.js';
 import { RightDirector } from './right.js';
-import { sanitize } from './rows.js';
 import {
   expireFresh, initialState, mergeNotices, nextExpiry, noticeText, pointAt, withBottles, withProposals,
   type AppState, type Notice,

@@ -1,6 +1,7 @@
 // The dashboard's modal boxes and the effects keys ask for, as plain data, plus the picker's
 // filter (pure). keys.ts moves between modals; actions.ts performs the effects.
 import type { BottleStatus } from '../lib/lifecycle/index.js';
+import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 
 // Work the key reducer asks the outside world to do.
 export type Effect =
@@ -57,20 +58,13 @@ export function suggestEnvVar(host: string): string {
   return `${base.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_TOKEN`;
 }
 
-// Bare names must look like env vars (UPPER_SNAKE): a pasted token such as ghp_x1Y2 does not.
-const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 // Validates the header form: the value must NAME host env vars (`Bearer ${GITHUB_TOKEN}` or a
 // bare `GITHUB_TOKEN`), never hold a secret, as `bottle proposals approve --header` demands.
 export function parseHeaderForm(name: string, value: string): { ok: true; headers: Record<string, string> } | { ok: false; error: string } {
   const n = name.trim();
-  const v = value.trim();
-  if (!HEADER_NAME.test(n)) return { ok: false, error: 'header name: letters, digits and - only (e.g. Authorization)' };
-  if (v === '') return { ok: false, error: 'value: name a host env var, e.g. Bearer ${GITHUB_TOKEN}' };
-  if (ENV_NAME.test(v)) return { ok: true, headers: { [n]: v } };
-  if (!/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(v)) {
-    return { ok: false, error: 'value must name a host env var as ${NAME}; never type the secret itself' };
-  }
-  return { ok: true, headers: { [n]: v } };
+  const badName = headerNameProblem(n);
+  if (badName) return { ok: false, error: `header name: ${badName}` };
+  const c = credentialTemplate(value);
+  if ('error' in c) return { ok: false, error: `value: ${c.error}` };
+  return { ok: true, headers: { [n]: c.template } };
 }

@@ -1,7 +1,8 @@
 // AppState → ViewModel: which rows, labels, modal text and key hints the view shows. Pure.
+import { sanitize } from '../lib/format.js';
 import { pickerItems, type Modal } from './modal.js';
 import {
-  agentHeader, agentRow, agentsLabel, fit, proposalHeader, proposalRow, proposalsLabel, sanitize,
+  agentHeader, agentRow, agentsLabel, fit, proposalHeader, proposalRow, proposalsLabel,
 } from './rows.js';
 import { cursorIndex, pendingBySlug, type AppState } from './state.js';
 import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';

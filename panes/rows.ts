@@ -1,24 +1,9 @@
 // Pure row renderers: a bottle or a proposal in, one fixed-width StyledLine out. Columns drop out
 // by priority when the pane is narrow, so a row never wraps (a wrapped row would shift the cursor).
+import { formatAge, sanitize } from '../lib/format.js';
 import type { BottleStatus } from '../lib/lifecycle/index.js';
 import type { ProposalRow } from '../lib/proposals/index.js';
 import type { StyledLine } from './view.js';
-
-// Compact age for a cell: 42s, 5m, 3h, 2d ('?' for an unparsable time).
-export function formatAge(iso: string, now: number): string {
-  const t = Date.parse(iso);
-  if (!Number.isFinite(t)) return '?';
-  const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
-
-// Agent-supplied text goes to the operator's terminal: no control or bidi characters.
-export function sanitize(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?');
-}
 
 // Exactly `width` columns: truncated with an ellipsis, or padded.
 export function fit(text: string, width: number): string {

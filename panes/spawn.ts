@@ -1,7 +1,7 @@
 // Detached `bottle start` / `bottle stop` children: their own session and process group, no pipe
 // to the dashboard, unref'd, so `q` (or a dashboard crash) never takes a bring-up down with it.
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, fstatSync, rmSync } from 'node:fs';
+import { spawnChild } from '../lib/run/spawn.js';
 
 export interface Detached {
   pid: number | undefined;
@@ -18,20 +18,10 @@ export interface DetachedOptions {
 
 // Starts argv detached; stdout goes nowhere, stderr to `stderrFile` or nowhere.
 export function spawnDetached(argv: readonly string[], opts: DetachedOptions): Detached {
-  const [file, ...args] = argv;
-  if (!file) throw new Error('spawnDetached: empty argv');
   const errFd = opts.stderrFile ? openSync(opts.stderrFile, 'a', 0o600) : undefined;
   try {
-    const child = spawn(file, args, {
-      detached: true,
-      stdio: ['ignore', 'ignore', errFd ?? 'ignore'],
-      env: opts.env,
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    });
-    const exit = new Promise<number>((resolve) => {
-      child.once('error', () => resolve(127));
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-    });
+    const child = spawnChild(argv, { detached: true, stdio: ['ignore', 'ignore', errFd ?? 'ignore'], env: opts.env, cwd: opts.cwd });
+    const exit = child.exited.then(({ exitCode, signal }) => exitCode ?? (signal ? 128 : 1), () => 127);
     child.unref();
     return { pid: child.pid, exit };
   } finally {

@@ -167,15 +167,18 @@ export interface LaunchResult {
   pane?: PaneId;
   /** Exit code of `tmux attach-session` when the terminal was handed over. */
   attachExitCode?: number;
+  /** switch-client found no client (a detached session's pane, a script): attached instead. */
+  switchFellBack?: boolean;
 }
 
 // Carries out a plan. `attach` runs the full attach argv with the terminal handed over (the
-// caller owns that process boundary); switch-client is an ordinary call.
+// caller owns that process boundary; undefined when there is no terminal); switch-client is an
+// ordinary call, and when this tmux has no client to switch, attaching is the fallback.
 export async function launchSession(
   client: TmuxClient,
   plan: SessionPlan,
   session: string,
-  attach: (argv: string[]) => Promise<number>,
+  attach: ((argv: string[]) => Promise<number>) | undefined,
 ): Promise<LaunchResult> {
   const result: LaunchResult = { plan };
   if (plan.spawn) {
@@ -184,7 +187,20 @@ export async function launchSession(
     await client.exec(decorateDashboard(session, pane));
     result.pane = pane;
   }
-  if (plan.enter?.mode === 'switch') await client.exec(plan.enter.argv);
-  if (plan.enter?.mode === 'attach') result.attachExitCode = await attach(client.argv(plan.enter.argv));
+  if (plan.enter?.mode === 'switch') {
+    const r = await client.probe(plan.enter.argv);
+    if (r.exitCode !== 0) {
+      const why = r.stderr.trim().split('\n')[0] || `exit ${r.exitCode}`;
+      if (!attach) {
+        throw new UserError(`tmux session ${session} is ready, but there is no tmux client to switch (${why}) and no terminal to attach; run: tmux attach -t ${session}`);
+      }
+      result.switchFellBack = true;
+      result.attachExitCode = await attach(client.argv(a.attachSession({ session })));
+    }
+  }
+  if (plan.enter?.mode === 'attach') {
+    if (!attach) throw new UserError(`bottle tmux: not a terminal, cannot attach; run it from a terminal, or pass --no-attach`);
+    result.attachExitCode = await attach(client.argv(plan.enter.argv));
+  }
   return result;
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { describeEngineError } from './unreachable.js';
 
 // Where the engine is and how we found it (shown by doctor).
 export interface DockerEndpoint {
@@ -159,14 +160,3 @@ export async function probeEngine(opts: ProbeEngineOptions): Promise<EngineProbe
   }
 }
 
-function describeEngineError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException & { address?: string; statusCode?: number; reason?: string };
-  switch (err.code) {
-    case 'ENOENT': return `no socket at ${err.address ?? 'the given path'} (is dockerd running?)`;
-    case 'ECONNREFUSED': return 'connection refused (is dockerd running?)';
-    case 'EACCES': return `permission denied on ${err.address ?? 'the socket'} (is your user in the docker group?)`;
-    default:
-      if (err.statusCode) return `engine answered HTTP ${err.statusCode}${err.reason ? ` (${err.reason})` : ''}`;
-      return (err.message || String(e)).split('\n')[0]!;
-  }
-}

@@ -6,7 +6,7 @@ import { readJsonLines } from './progress.js';
 
 // The image the Dockerfiles default to.
 export const OFFICIAL_BASE = 'node:22-bookworm-slim';
-// What images/bootstrap-base.mjs builds without Docker Hub (debootstrap + Node from npm).
+// What the bootstrap (bootstrap.ts) builds without Docker Hub (debootstrap + Node from npm).
 export const BOOTSTRAP_BASE = 'bottle-base:node22-bookworm';
 // A pull that takes longer is treated as "no registry access" (the brief caps it at 20 s).
 export const PULL_TIMEOUT_MS = 15_000;
@@ -21,27 +21,37 @@ export interface BaseChoice { image: string; source: BaseSource; notes: string[]
 export interface BaseProbes {
   exists(image: string): Promise<boolean>;
   pull(image: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; why: string }>;
-  /** Builds BOOTSTRAP_BASE (node images/bootstrap-base.mjs); throws if that fails. */
+  /** Builds BOOTSTRAP_BASE (bootstrap.ts); throws if that fails. */
   bootstrap(): Promise<void>;
 }
 
+// How the base may be found: `pull: false` never asks a registry (air-gapped hosts, CI);
+// `onNote` hears each decision as it is made (a bootstrap takes a minute: say why first).
+export interface ChooseOptions { pull?: boolean; pullTimeoutMs?: number; onNote?: (line: string) => void }
+
 // Walks the fallbacks in order; only the last resort builds anything.
-export async function chooseBase(flag: string | undefined, probes: BaseProbes, pullTimeoutMs = PULL_TIMEOUT_MS): Promise<BaseChoice> {
+export async function chooseBase(flag: string | undefined, probes: BaseProbes, o: ChooseOptions = {}): Promise<BaseChoice> {
+  const onNote = o.onNote ?? (() => {});
   if (flag) return { image: flag, source: 'flag', notes: [`base: ${flag} (from --base)`] };
   const notes: string[] = [];
+  const say = (line: string): void => { notes.push(line); onNote(line); };
   if (await probes.exists(OFFICIAL_BASE)) {
     return { image: OFFICIAL_BASE, source: 'local', notes: [`base: ${OFFICIAL_BASE} (present locally)`] };
   }
-  const pulled = await probes.pull(OFFICIAL_BASE, pullTimeoutMs);
-  if (pulled.ok) return { image: OFFICIAL_BASE, source: 'pulled', notes: [`base: ${OFFICIAL_BASE} (pulled)`] };
-  notes.push(`${OFFICIAL_BASE} is not local and the pull failed (${pulled.why}); falling back to ${BOOTSTRAP_BASE}`);
+  if (o.pull === false) {
+    say(`${OFFICIAL_BASE} is not local and --no-pull is set; using ${BOOTSTRAP_BASE}`);
+  } else {
+    const pulled = await probes.pull(OFFICIAL_BASE, o.pullTimeoutMs ?? PULL_TIMEOUT_MS);
+    if (pulled.ok) return { image: OFFICIAL_BASE, source: 'pulled', notes: [`base: ${OFFICIAL_BASE} (pulled)`] };
+    say(`${OFFICIAL_BASE} is not local and the pull failed (${pulled.why}); falling back to ${BOOTSTRAP_BASE}`);
+  }
   if (await probes.exists(BOOTSTRAP_BASE)) {
-    notes.push(`base: ${BOOTSTRAP_BASE} (present locally)`);
+    say(`base: ${BOOTSTRAP_BASE} (present locally)`);
     return { image: BOOTSTRAP_BASE, source: 'bootstrap-local', notes };
   }
-  notes.push(`${BOOTSTRAP_BASE} is missing; building it with images/bootstrap-base.mjs (about 30 s)`);
+  say(`${BOOTSTRAP_BASE} is missing; bootstrapping it (debootstrap + Node from the npm registry, about a minute)`);
   await probes.bootstrap();
-  notes.push(`base: ${BOOTSTRAP_BASE} (just built)`);
+  say(`base: ${BOOTSTRAP_BASE} (just built)`);
   return { image: BOOTSTRAP_BASE, source: 'bootstrap-built', notes };
 }
 

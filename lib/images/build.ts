@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Runner } from '../run/index.js';
 import { chooseBase, engineBaseProbes, imageId, type BaseChoice } from './base.js';
+import { bootstrapBase } from './bootstrap.js';
 import {
-  assembleContext, buildDirs, hashContext, IMAGE_KINDS, IMAGES, LABEL_BASE, LABEL_IMAGE, LABEL_SOURCE,
-  projectContextEntries, type ImageKind,
+  assembleContext, hashContext, IMAGE_KINDS, IMAGES, LABEL_BASE, LABEL_IMAGE, LABEL_SOURCE,
+  projectContextEntries, SOURCE_DIRS, type ImageKind,
 } from './context.js';
 import { clearDistStamp, distStaleness, markDistBuilt } from './dist.js';
 import { describeCa, proxyBuildArgs, readNpmConfig, registryBuildArg, selectCaFile, type CaChoice } from './host.js';
@@ -22,6 +23,8 @@ export interface BuildOptions {
   caFile?: string;
   base?: string;
   noCache?: boolean;
+  /** false: never pull the official base from a registry (--no-pull). */
+  pull?: boolean;
 }
 
 // The outside world, injected: engine, runner, env, checkout root, output.
@@ -42,8 +45,6 @@ export interface BuiltImage { name: string; kind: ImageKind; id: string; base: s
 // Everything the verb prints at the end.
 export interface BuildReport { images: BuiltImage[]; base: BaseChoice; ca: CaChoice; seconds: number }
 
-const BOOTSTRAP_TIMEOUT_MS = 20 * 60_000;
-
 // Builds the requested images in order (agent, then sidecars).
 export async function buildImages(opts: BuildOptions, deps: BuildDeps): Promise<BuildReport> {
   const now = deps.now ?? Date.now;
@@ -56,8 +57,11 @@ export async function buildImages(opts: BuildOptions, deps: BuildDeps): Promise<
   const registry = registryBuildArg(npm.registry);
   deps.log(`npm registry: ${registry.value || "npm's default"}${registry.note ? ` (${registry.note})` : ''}`);
 
-  const base = await chooseBase(opts.base, engineBaseProbes(deps.docker, () => bootstrapBase(deps)));
-  base.notes.forEach((n) => deps.log(n));
+  const printed = new Set<string>();
+  const base = await chooseBase(opts.base, engineBaseProbes(deps.docker, () => bootstrapBase(deps)), {
+    pull: opts.pull !== false, onNote: (n) => { printed.add(n); deps.log(n); },
+  });
+  base.notes.filter((n) => !printed.has(n)).forEach((n) => deps.log(n));
   const baseId = (await imageId(deps.docker, base.image)) ?? 'not-local';
 
   if (kinds.includes('sidecars')) await ensureDist(deps);
@@ -147,7 +151,7 @@ function logOutput(deps: BuildDeps, prefix: string, ...texts: string[]): void {
 
 // Compiles dist/ when it is missing or older than the sources (the sidecars image ships it).
 async function ensureDist(deps: BuildDeps): Promise<void> {
-  const why = distStaleness(deps.root, buildDirs(deps.root));
+  const why = distStaleness(deps.root, SOURCE_DIRS);
   if (!why) return;
   deps.log(`${why}: running npm run build (output follows when it finishes)`);
   clearDistStamp(deps.root);
@@ -158,15 +162,4 @@ async function ensureDist(deps: BuildDeps): Promise<void> {
     throw new UserError(`npm run build failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}); the sidecars image needs a compiled dist/: fix the TypeScript errors above and rerun`);
   }
   markDistBuilt(deps.root, started);
-}
-
-// Runs images/bootstrap-base.mjs (debootstrap + docker import) for machines without Docker Hub.
-async function bootstrapBase(deps: BuildDeps): Promise<void> {
-  const argv = [process.execPath, join(deps.root, 'images', 'bootstrap-base.mjs')];
-  deps.log(`running ${argv.slice(1).join(' ')} (output follows when it finishes)`);
-  const r = await deps.run(argv, { probe: true, cwd: deps.root, env: deps.env, timeoutMs: BOOTSTRAP_TIMEOUT_MS });
-  logOutput(deps, 'bootstrap-base', r.stdout, r.stderr);
-  if (r.failed) {
-    throw new UserError(`building the base image with images/bootstrap-base.mjs failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}); it needs root, debootstrap and the npm registry — or pass --base IMAGE`);
-  }
 }

@@ -26,21 +26,23 @@ export const LABEL_BASE = 'dev.bottle.base';
 export interface ContextEntry { from: string; to: string }
 
 const HELPER = 'images/build-helper.sh';
-// The npm-installable shape of the project the sidecars image runs.
-const APP_FILES = ['package.json', 'package-lock.json'];
-// Where scripts/build.mjs puts the code the bundled entry points share (beside dist/<build dir>).
-const DIST_CHUNKS = 'dist/chunks';
+// What the sidecars image runs: the bundled CLI needs no node_modules (scripts/build.mjs
+// bundles every dependency the daemons load), so no lockfile or npm install either.
+const APP_FILES = ['package.json'];
+// The sources the CLI is built from (tsconfig.build.json's include; a unit test keeps them equal).
+export const SOURCE_DIRS: readonly string[] = ['commands', 'lib', 'tmux', 'panes', 'sidecars'];
+// Written by a successful `npm run build` check (dist.ts); not an input of the image.
+const DIST_STAMP_NAME = '.bottle-build-ok';
 
 // Runtime assets are the non-TypeScript files next to the code (e.g. lib/secrets/gitleaks.toml).
-function isRuntimeAsset(file: string): boolean {
+export function isRuntimeAsset(file: string): boolean {
   const base = posix.basename(file);
   return !file.endsWith('.ts') && !base.endsWith('.md') && !base.startsWith('.') && !file.split('/').includes('test');
 }
 
-// Which repo files go where, from a list of repo-relative paths (pure; tested on plain arrays).
-// `buildDirs` are tsconfig.build.json's include dirs: their dist/ output (with the shared
-// chunks) and assets ship.
-export function contextEntries(kind: ImageKind, files: readonly string[], buildDirs: readonly string[]): ContextEntry[] {
+// Which package files go where, from a list of package-relative paths (pure; tested on plain
+// arrays): package.json, bin/, the whole bundled dist/ and the runtime assets.
+export function contextEntries(kind: ImageKind, files: readonly string[], sourceDirs: readonly string[] = SOURCE_DIRS): ContextEntry[] {
   const entries: ContextEntry[] = [
     { from: IMAGES[kind].dockerfile, to: 'Dockerfile' },
     { from: HELPER, to: 'build-helper.sh' },
@@ -50,21 +52,14 @@ export function contextEntries(kind: ImageKind, files: readonly string[], buildD
   const app = new Set<string>();
   for (const f of files) {
     if (APP_FILES.includes(f) || under('bin')(f)) app.add(f);
-    else if (under(DIST_CHUNKS)(f) || buildDirs.some((d) => under(`dist/${d}`)(f))) app.add(f);
-    else if (buildDirs.some((d) => under(d)(f)) && isRuntimeAsset(f)) app.add(f);
+    else if (under('dist')(f) && posix.basename(f) !== DIST_STAMP_NAME && !f.split('/').includes('test')) app.add(f);
+    else if (sourceDirs.some((d) => under(d)(f)) && isRuntimeAsset(f)) app.add(f);
   }
   for (const f of [...app].sort()) entries.push({ from: f, to: `app/${f}` });
   return entries;
 }
 
-// The include dirs of tsconfig.build.json (what `npm run build` compiles into dist/).
-export function buildDirs(root: string): string[] {
-  const config = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { include?: unknown };
-  const include = Array.isArray(config.include) ? config.include.filter((d): d is string => typeof d === 'string') : [];
-  return include.map((d) => d.replace(/\/+(\*\*\/?\*?)?$/, ''));
-}
-
-// Repo-relative paths of every file under `dirs` (and the top-level files named), sorted.
+// Package-relative paths of every file under `dirs` (and the top-level files named), sorted.
 export function listFiles(root: string, dirs: readonly string[], topFiles: readonly string[] = APP_FILES): string[] {
   const out: string[] = topFiles.filter((f) => isFile(join(root, f)));
   const walk = (rel: string): void => {
@@ -86,11 +81,10 @@ function isFile(path: string): boolean {
   try { return statSync(path).isFile(); } catch { return false; }
 }
 
-// The whole file list for one image in a checkout (Dockerfile, helper, app files).
+// The whole file list for one image, from a checkout or an installed package alike.
 export function projectContextEntries(kind: ImageKind, root: string): ContextEntry[] {
-  if (kind === 'agent') return contextEntries(kind, [], []);
-  const dirs = buildDirs(root);
-  return contextEntries(kind, listFiles(root, ['bin', DIST_CHUNKS, ...dirs.map((d) => `dist/${d}`), ...dirs]), dirs);
+  if (kind === 'agent') return contextEntries(kind, []);
+  return contextEntries(kind, listFiles(root, ['bin', 'dist', ...SOURCE_DIRS]));
 }
 
 // Copies the entries into `dest` and writes build-ca.crt (the CA bundle, or empty); returns

@@ -2,7 +2,8 @@
 // whether it must be (re)built first. A failed build leaves the previous dist/ in place, so
 // dist/ existing proves nothing: a stamp written only after a successful `npm run build`
 // (dated when that build started) does.
-import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { UserError } from '../errors.js';
 import { join } from 'node:path';
 
 // Written by markDistBuilt after a clean `npm run build`; removed before each attempt.
@@ -10,9 +11,15 @@ export const DIST_STAMP = join('dist', '.bottle-build-ok');
 
 // Why dist/ needs `npm run build`, or undefined when it is up to date.
 export function distStaleness(root: string, dirs: readonly string[]): string | undefined {
-  if (mtime(join(root, 'dist', 'commands', 'main.js')) === undefined) return 'dist/ is missing';
-  const built = mtime(join(root, DIST_STAMP));
-  if (built === undefined) return 'dist/ has no record of a successful npm run build';
+  const built = mtime(join(root, 'dist', 'commands', 'main.js')) !== undefined;
+  // An installed package ships dist/ and no sources: what it has is what it runs.
+  if (!existsSync(join(root, 'commands', 'main.ts'))) {
+    if (built) return undefined;
+    throw new UserError(`${root} has neither dist/ nor the sources to build it; reinstall bottle`);
+  }
+  if (!built) return 'dist/ is missing';
+  const stamped = mtime(join(root, DIST_STAMP));
+  if (stamped === undefined) return 'dist/ has no record of a successful npm run build';
   const inputs = [join(root, 'tsconfig.build.json'), join(root, 'tsconfig.json'), join(root, 'package.json'), join(root, 'scripts', 'build.mjs')];
   let newest: { file: string; at: number } | undefined;
   const consider = (file: string): void => {
@@ -21,7 +28,7 @@ export function distStaleness(root: string, dirs: readonly string[]): string | u
   };
   inputs.forEach(consider);
   for (const d of dirs) walkTs(join(root, d), consider);
-  if (newest && newest.at > built) return `${newest.file.slice(root.length + 1)} is newer than dist/`;
+  if (newest && newest.at > stamped) return `${newest.file.slice(root.length + 1)} is newer than dist/`;
   return undefined;
 }
 

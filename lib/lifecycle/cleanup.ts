@@ -2,10 +2,11 @@
 // bottle the engine no longer has. `--all` removes every bottle. Dry-run lists only.
 import type { BackendName, EngineResource } from '../backends/types.js';
 import { listBottles, removeBottle } from '../state/index.js';
-import { stateKey } from '../backends/docker/names.js';
+import { stateKey } from '../backends/bundle/names.js';
 import type { LifecycleDeps } from './context.js';
 import { bottleStatuses } from './status.js';
 import { stopBottle } from './stop.js';
+import { describeEngineError, engineConnectError } from '../docker/unreachable.js';
 
 export interface CleanupItem {
   what: 'resource' | 'state' | 'bottle';
@@ -72,7 +73,8 @@ export async function cleanup(
         items.push(item);
       }
     } catch (e) {
-      opts.log(`${name}: not checked (${(e as Error).message.split('\n')[0]})`);
+      const down = engineConnectError(e);
+      opts.log(`${name}: not checked (${down ? describeEngineError(down) : (e as Error).message.split('\n')[0]})`);
     }
   }
   return items;

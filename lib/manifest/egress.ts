@@ -1,6 +1,6 @@
 // Validation of an agent's `egress:` block: host lists and credentialed routes.
-import { HEADER_NAME, isHostname, parseHostPattern } from './syntax.js';
-import { parseTemplate, templateVars } from './template.js';
+import { isHostname, parseHostPattern } from './syntax.js';
+import { headerNameProblem, templateProblem, templateVars } from '../template.js';
 import type { EgressSpec, HeaderTemplate, RouteSpec } from './types.js';
 import type { Val, Walker } from './walk.js';
 
@@ -77,8 +77,9 @@ function readHeaders(w: Walker, v: Val): HeaderTemplate[] {
   const headers: HeaderTemplate[] = [];
   const seen = new Set<string>();
   for (const e of entries) {
-    if (!HEADER_NAME.test(e.key)) {
-      w.fail(e.val, 'expected an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)', e.keyNode);
+    const badName = headerNameProblem(e.key);
+    if (badName) {
+      w.fail(e.val, badName, e.keyNode);
       continue;
     }
     if (seen.has(e.key.toLowerCase())) {
@@ -88,13 +89,9 @@ function readHeaders(w: Walker, v: Val): HeaderTemplate[] {
     seen.add(e.key.toLowerCase());
     const template = w.str(e.val, 'a header value');
     if (template === undefined) continue;
-    if (/[\r\n\0]/.test(template)) {
-      w.fail(e.val, 'header value contains a line break or NUL');
-      continue;
-    }
-    const parsed = parseTemplate(template);
-    if ('error' in parsed) {
-      w.fail(e.val, parsed.error);
+    const problem = templateProblem(template);
+    if (problem) {
+      w.fail(e.val, problem);
       continue;
     }
     headers.push({ name: e.key, template, vars: templateVars(template) });

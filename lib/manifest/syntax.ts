@@ -3,11 +3,10 @@ import { isIP } from 'node:net';
 
 // Agent names become slug prefixes and container names, hence short and lowercase.
 export const AGENT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export { ENV_NAME } from '../template.js';
 // Remote names become bare-repo directory names in git-gate; `.` and `..` are refused.
 export const GIT_REMOTE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]+$/;
-// RFC 9110 token characters.
-export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export { HEADER_NAME } from '../template.js';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 

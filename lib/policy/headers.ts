@@ -32,13 +32,14 @@ export function headerValue(entries: readonly HeaderList[], lname: string): stri
   return entries.find((e) => e.lname === lname)?.value;
 }
 
-// Structural checks before header DLP: Host must name the URL's host (a mismatch is how a
-// request smuggles itself to another virtual host); Content-Length must be one number.
+// Structural checks before header DLP: Host must name the URL's host (a mismatch, its own
+// `host-mismatch` stage, is how a request smuggles itself to another virtual host);
+// Content-Length must be one number.
 export function checkHeaderStructure(entries: readonly HeaderList[], urlHost: HostInfo): Verdict | undefined {
   for (const e of entries) {
     if (e.lname === 'host') {
       const h = normalizeHost(e.value.replace(/:\d+$/, ''));
-      if (!h || h.host !== urlHost.host) return block('header-dlp', 'Host header does not match the request URL', 'host-mismatch');
+      if (!h || h.host !== urlHost.host) return block('host-mismatch', 'Host header does not match the request URL', 'host-mismatch');
     } else if (e.lname === 'content-length') {
       if (!/^\s*\d+\s*$/.test(e.value)) return block('header-dlp', 'malformed Content-Length header', 'bad-content-length');
     }

@@ -2,7 +2,7 @@
 // answers. Everything here is pure; the daemon owns sockets, files and signals.
 export { loadPolicy, PolicyError } from './load.js';
 export {
-  policyHash, serializePolicy, addAllow, addRoute, reload, PolicyHolder, routeEnvNames,
+  policyHash, serializePolicy, addAllow, addRoute, reload, routeEnvNames,
   renderRouteHeaders, routeSecretValues, type ReloadResult,
 } from './model.js';
 export { evaluate, evaluateConnect, PASSTHROUGH_PORT, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
@@ -11,6 +11,6 @@ export { prepareCanaries, type Canaries } from './canary.js';
 export { normalizeHost, normalizePattern } from './hosts.js';
 export { HOP_BY_HOP } from './headers.js';
 export {
-  STAGES, DEFAULT_LIMITS, DEFAULT_DLP, emptyPolicy, dlpOnlyPolicy,
+  STAGES, block, DEFAULT_LIMITS, DEFAULT_DLP, emptyPolicy, dlpOnlyPolicy,
   type Policy, type Route, type Limits, type DlpOptions, type HttpRequest, type Stage, type Verdict,
 } from './types.js';

@@ -9,9 +9,9 @@
 //   block: [evil.example.com]           # same patterns; wins over allow and routes
 //   routes:                             # credentialed hosts (implicitly allowed, exact host)
 //     - host: api.github.com
-//       headers:                        # header name -> host env var NAME(S), never a value:
-//         Authorization: "Bearer ${GITHUB_TOKEN}"   # template with ${VAR} references
-//         X-Api-Key: ANTHROPIC_API_KEY              # bare name = "${ANTHROPIC_API_KEY}"
+//       headers:                        # header name -> template over host env var names:
+//         Authorization: "Bearer ${GITHUB_TOKEN}"   # template (lib/template.ts): ${VAR} references,
+//         X-Env: production                         # literal text, $${ for a literal ${
 //   passthrough: [api.anthropic.com]    # TLS not intercepted: hostname checks only, port 443 only; each
 //                                       #   entry must also be allowed (or be a route host).
 //                                       #   A route host listed here is still terminated (to
@@ -22,6 +22,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { UserError } from '../errors.js';
 import { HostMatcher, normalizeHost, normalizePattern } from './hosts.js';
 import { DEFAULT_DLP, DEFAULT_LIMITS, type Policy, type Route } from './types.js';
+import { headerNameProblem, templateProblem } from '../template.js';
 
 // An invalid policy file; the message is `file:line:col: key.path: what is wrong` (no
 // position for errors that are not about a file, e.g. a rejected proposal merge).
@@ -34,10 +35,7 @@ export class PolicyError extends UserError {
 }
 
 const TOP_KEYS = ['version', 'allow', 'block', 'routes', 'passthrough', 'limits', 'dlp'];
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Headers the gateway owns; a route may not set them.
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization']);
 
 class Walker {
   constructor(readonly file: string, readonly lc: LineCounter, readonly doc: Document) {}
@@ -158,9 +156,9 @@ function loadRoute(w: Walker, node: Node | null, path: string): Route {
       headers = {};
       for (const [name, tv, keyNode] of w.entries(v, `${path}.headers`, null)) {
         const hp = `${path}.headers.${name}`;
-        if (!HEADER_NAME.test(name)) w.fail(keyNode, hp, 'not a valid HTTP header name');
-        if (RESERVED_HEADERS.has(name.toLowerCase())) w.fail(keyNode, hp, 'this header is managed by the gateway and cannot be set by a route');
-        const err = templateError(w.string(tv, hp));
+        const bad = headerNameProblem(name);
+        if (bad) w.fail(keyNode, hp, bad);
+        const err = templateProblem(w.string(tv, hp));
         if (err) w.fail(tv, hp, err);
         headers[name] = w.string(tv, hp);
       }
@@ -172,17 +170,6 @@ function loadRoute(w: Walker, node: Node | null, path: string): Route {
   return { host, headers };
 }
 
-// Why a header template is unusable, or undefined; templates may only reference env names.
-export function templateError(t: string): string | undefined {
-  if (ENV_NAME.test(t)) return undefined;
-  const refs = t.match(/\$\{[^}]*\}/g) ?? [];
-  if (refs.length === 0) return 'must name a host env var (e.g. GITHUB_TOKEN or "Bearer ${GITHUB_TOKEN}"), never a literal value';
-  const bad = refs.find((r) => !ENV_NAME.test(r.slice(2, -1)));
-  if (bad) return `${bad} is not a valid env var reference`;
-  if (t.replace(/\$\{[^}]*\}/g, '').includes('$')) return 'stray "$" (only ${NAME} references are allowed)';
-  if (/[\r\n]/.test(t)) return 'must not contain line breaks';
-  return undefined;
-}
 
 function intIn(w: Walker, v: Node | null, path: string, min: number, max: number): number {
   if (!isScalar(v) || typeof v.value !== 'number' || !Number.isInteger(v.value)) w.fail(v, path, 'must be an integer');

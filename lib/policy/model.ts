@@ -2,8 +2,9 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { normalizeHost, normalizePattern, HostMatcher } from './hosts.js';
-import { loadPolicy, PolicyError, templateError } from './load.js';
+import { loadPolicy, PolicyError } from './load.js';
 import type { Policy, Route } from './types.js';
+import { credentialTemplate, renderTemplate, templateVars } from '../template.js';
 
 // The order-insensitive form two equal policies share (host lists and headers sorted).
 function canonical(p: Policy): unknown {
@@ -55,15 +56,18 @@ export function addAllow(p: Policy, host: string): Policy {
   return { ...p, allow: [...p.allow, r.pattern] };
 }
 
-// Approving a route proposal: adds (or extends) the route for `host` with header templates
-// naming host env vars. Existing headers of the same name (case-insensitive) are replaced.
-export function addRoute(p: Policy, host: string, headers: Record<string, string>): Policy {
+// Approving a route proposal: adds (or extends) the route for `host` with credential header
+// templates (a bare NAME is ${NAME}; see credentialTemplate). Existing headers of the same name
+// (case-insensitive) are replaced.
+export function addRoute(p: Policy, host: string, typed: Record<string, string>): Policy {
   const h = host.includes('*') ? undefined : normalizeHost(host);
   if (!h) throw proposalError(`"${host}" must be one exact host name`);
-  if (Object.keys(headers).length === 0) throw proposalError('a route needs at least one header');
-  for (const [name, t] of Object.entries(headers)) {
-    const err = templateError(t);
-    if (err) throw proposalError(`header ${name}: ${err}`);
+  if (Object.keys(typed).length === 0) throw proposalError('a route needs at least one header');
+  const headers: Record<string, string> = {};
+  for (const [name, t] of Object.entries(typed)) {
+    const c = credentialTemplate(t);
+    if ('error' in c) throw proposalError(`header ${name}: ${c.error}`);
+    headers[name] = c.template;
   }
   const blocked = new HostMatcher(p.block).match(h);
   if (blocked) throw proposalError(`${h.host} is blocked by "${blocked}"; remove the block entry first`);
@@ -92,37 +96,10 @@ export function reload(current: Policy, text: string, fileName = 'policy.yaml'):
   }
 }
 
-// Holds the live policy for a long-running daemon; swapping is all-or-nothing.
-export class PolicyHolder {
-  private value: Policy;
-  private hashValue: string;
-
-  constructor(initial: Policy) {
-    this.value = initial;
-    this.hashValue = policyHash(initial);
-  }
-
-  get current(): Policy { return this.value; }
-  get hash(): string { return this.hashValue; }
-
-  // Tries new policy text; returns the load error (old policy kept) or undefined on success.
-  reload(text: string, fileName?: string): PolicyError | undefined {
-    const r = reload(this.value, text, fileName);
-    if (!r.error) {
-      this.value = r.policy;
-      this.hashValue = policyHash(r.policy);
-    }
-    return r.error;
-  }
-}
-
 // The env var names a route's header templates reference (what the daemon must be given).
 export function routeEnvNames(route: Route): string[] {
   const names = new Set<string>();
-  for (const t of Object.values(route.headers)) {
-    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(t)) names.add(t);
-    for (const m of t.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) names.add(m[1]!);
-  }
+  for (const t of Object.values(route.headers)) for (const n of templateVars(t)) names.add(n);
   return [...names];
 }
 
@@ -130,12 +107,13 @@ export function routeEnvNames(route: Route): string[] {
 export function renderRouteHeaders(route: Route, env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, t] of Object.entries(route.headers)) {
-    const get = (v: string) => {
-      const val = env[v];
-      if (val === undefined || val === '') throw new PolicyError(`route ${route.host}: header ${name} needs env var ${v}, which is not set`, '', 0, 0, '');
-      return val;
-    };
-    out[name] = /^[A-Za-z_][A-Za-z0-9_]*$/.test(t) ? get(t) : t.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, v: string) => get(v));
+    const r = renderTemplate(t, env);
+    if ('value' in r) {
+      out[name] = r.value;
+      continue;
+    }
+    const why = 'missing' in r ? `needs env var ${r.missing.join(', ')}, which is not set` : `: ${r.error}`;
+    throw new PolicyError(`route ${route.host}: header ${name} ${why}`, '', 0, 0, '');
   }
   return out;
 }

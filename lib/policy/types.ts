@@ -40,11 +40,14 @@ export interface HttpRequest {
   body?: Uint8Array | string;
 }
 
-// Stage names are stable: tests, logs and `bottle policy explain` output use them. `error`
-// is a fail-closed block when judging itself failed; `done` marks an allow.
+// The one stage vocabulary, stable: evaluate(), the gateway's decision log, tests and `bottle
+// policy explain` output all use these names. `sni`: the TLS name is not the CONNECT host;
+// `host-mismatch`: the request target or Host header names another host than the CONNECT or
+// the request URL; `client`: the client went away mid-request; `error`: judging itself failed
+// (a fail-closed block); `done`: an allow.
 export const STAGES = [
-  'scheme', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp',
-  'entropy', 'header-dlp', 'body-dlp', 'canary', 'ssrf-resolved', 'error', 'done',
+  'scheme', 'sni', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp',
+  'entropy', 'host-mismatch', 'header-dlp', 'body-dlp', 'canary', 'ssrf-resolved', 'client', 'error', 'done',
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -60,6 +63,7 @@ export interface Verdict {
 export const DEFAULT_LIMITS: Limits = { maxUrlLength: 2048, maxBodyBytes: 10 * 1024 * 1024 };
 export const DEFAULT_DLP: DlpOptions = { headers: 'all', entropy: true };
 
+// A block verdict; the gateway's own checks (SNI, body cap, client gone) use it too.
 export function block(stage: Stage, reason: string, rule?: string): Verdict {
   return rule === undefined ? { verdict: 'block', stage, reason } : { verdict: 'block', stage, reason, rule };
 }

@@ -12,6 +12,4 @@ export {
   approve, findProposal, listProposals, MIN_ID_PREFIX, planApproval, reject,
   type ApprovalPlan, type ApproveOptions, type ApproveResult, type FoundProposal, type ProposalListing, type ProposalRow,
 } from './apply.js';
-export {
-  type BundleControl, type ControlChoice, type ControlFactory, controlFor, ControlRegistry, defaultControls, noopControl,
-} from './control.js';
+export { type BundleControl, type ControlChoice, noopControl } from './control.js';

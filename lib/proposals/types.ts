@@ -1,6 +1,7 @@
 // The proposal and decision file formats shared by supervise (in the bundle, writes proposals)
 // and the host side (dashboard / CLI, writes decisions). Schemas double as the TS types.
 import { z } from 'zod';
+import { UNSAFE_TEXT } from '../format.js';
 
 // What the agent asks for: reach a host (allowlist) or have the gateway inject credentials (route).
 export const PROPOSAL_KINDS = ['allowlist', 'route'] as const;
@@ -54,15 +55,12 @@ export function normalizeHost(input: string, kind: ProposalKind): { ok: true; ho
   return { ok: true, host: `${wildcard}${name}${port}` };
 }
 
-// Characters that could rewrite the operator's terminal or disguise text: C0/C1 controls, bidi overrides.
-const UNSAFE_TEXT_RE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-
 // The agent's reason as the operator will read it: one trimmed line of plain text, 1..500 chars.
 export function normalizeReason(input: string): { ok: true; reason: string } | { ok: false; error: string } {
   const reason = input.replace(/[\t\r\n]+/g, ' ').trim();
   if (reason === '') return { ok: false, error: 'reason must not be empty' };
   if (reason.length > REASON_MAX) return { ok: false, error: `reason must be at most ${REASON_MAX} characters` };
-  if (UNSAFE_TEXT_RE.test(reason)) return { ok: false, error: 'reason must be plain text (no control or bidi characters)' };
+  if (UNSAFE_TEXT.test(reason)) return { ok: false, error: 'reason must be plain text (no control or bidi characters)' };
   return { ok: true, reason };
 }
 

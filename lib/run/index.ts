@@ -1,6 +1,7 @@
-// The one way this project runs subprocesses: argv arrays in, one result shape out.
-import { statSync } from 'node:fs';
+// The one way this project runs commands: argv arrays in, one result shape out. Children that
+// outlive the call (daemons, detached, streamed) start through spawn.ts, with the same errors.
 import { BinaryNotFoundError, CommandError } from '../errors.js';
+import { binaryMissing } from './spawn.js';
 
 export interface RunResult {
   argv: string[];
@@ -52,8 +53,7 @@ export const run: Runner = async (argv, opts = {}) => {
     timedOut: r.timedOut,
   };
   const code = (r as { code?: string }).code;
-  // spawn reports a missing cwd as ENOENT too; only blame the binary when the cwd is there.
-  if (code === 'ENOENT' && r.exitCode === undefined && !(opts.cwd && !isDir(opts.cwd))) {
+  if (r.exitCode === undefined && binaryMissing(code, opts.cwd)) {
     throw new BinaryNotFoundError(file, argv, opts.installHint);
   }
   if (result.failed && !opts.probe) {
@@ -61,10 +61,6 @@ export const run: Runner = async (argv, opts = {}) => {
   }
   return result;
 };
-
-function isDir(path: string): boolean {
-  try { return statSync(path).isDirectory(); } catch { return false; }
-}
 
 // Whether a binary is on PATH (no spawn; used by doctor and test skips).
 export async function which(binary: string, pathEnv = process.env.PATH ?? ''): Promise<string | undefined> {

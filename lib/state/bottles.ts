@@ -1,5 +1,7 @@
 // Creating, listing and removing bottle state dirs; safe when several processes do it at once.
-import { access, chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, chmod, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { type Backend, type BottleResources, type Metadata, METADATA_SCHEMA, readMetadata, writeMetadata } from './metadata.js';
 import { type BottlePaths, bottlePaths, layoutDirs } from './paths.js';
@@ -129,7 +131,7 @@ export async function settle(root: string, slug: string): Promise<SettleResult> 
   const p = bottlePaths(root, slug);
   if (await isGone(p.dir)) return { slug, action: 'absent', dir: p.dir };
   if (await exists(p.preserve)) return { slug, action: 'preserved', dir: p.dir };
-  await rm(p.dir, { recursive: true, force: true });
+  await removeDir(root, slug, p.dir);
   return { slug, action: 'removed', dir: p.dir };
 }
 
@@ -137,8 +139,22 @@ export async function settle(root: string, slug: string): Promise<SettleResult> 
 export async function removeBottle(root: string, slug: string): Promise<boolean> {
   const p = bottlePaths(root, slug);
   if (await isGone(p.dir)) return false;
-  await rm(p.dir, { recursive: true, force: true });
+  await removeDir(root, slug, p.dir);
   return true;
+}
+
+// A bottle's state disappears at once: renamed out of the listing (a dot name is no slug),
+// then deleted. Regression: a recursive delete in place let a concurrent `bottle ls` find the
+// dir without its metadata and list the bottle as broken while it was being stopped.
+async function removeDir(root: string, slug: string, dir: string): Promise<void> {
+  const tomb = join(root, `.removing-${slug}-${randomBytes(4).toString('hex')}`);
+  try {
+    await rename(dir, tomb);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  await rm(tomb, { recursive: true, force: true });
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -3,8 +3,7 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Outcome } from '../../commands/cli.js';
-import type { Ctx } from '../../commands/context.js';
+import type { Ctx, Outcome } from '../../lib/cli.js';
 import { UserError } from '../../lib/errors.js';
 import { CA_CERT_FILE } from '../../lib/pki/index.js';
 import { parseHostsFile, staticLookup, suffixLookup } from './dial.js';

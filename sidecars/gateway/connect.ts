@@ -5,11 +5,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { evaluateConnect, normalizeHost, tlsMode, type Verdict } from '../../lib/policy/index.js';
+import { block, evaluateConnect, normalizeHost, tlsMode, type Verdict } from '../../lib/policy/index.js';
 import type { GatewayContext, Tunnel } from './context.js';
-import { resolveUpstream } from './dial.js';
-import { gatewayBlock, proxyRequest, recorder, type Recorder } from './forward.js';
-import { blockBody, failed, sendRaw, sendText, upstreamReason } from './respond.js';
+import { blocked, Flow, type Client } from './flow.js';
+import { proxyRequest } from './forward.js';
+import { failed, sendText } from './respond.js';
+import { resolve, upstreamFailed } from './stages.js';
 import { hostHeaderMatches, parseAuthority, tunnelPath, type Target } from './target.js';
 import { proxyUpgrade, splice } from './upgrade.js';
 
@@ -20,40 +21,33 @@ export function handleConnect(g: GatewayContext, req: IncomingMessage, socket: D
   socket.on('error', () => socket.destroy());
   g.track(socket);
   const authority = parseAuthority(req.url ?? '');
-  const record = recorder(g, 'CONNECT', authority?.host.host ?? '(malformed)', '');
+  const flow = new Flow(g, { socket }, 'CONNECT', authority?.host.host ?? '(malformed)', '');
   if (!authority) {
-    sendRaw(socket, 400, 'bad request: CONNECT needs host:port\n');
-    record(gatewayBlock('scheme', 'malformed CONNECT target'), 400);
+    flow.refuse({ outcome: block('scheme', 'malformed CONNECT target'), status: 400, body: 'bad request: CONNECT needs host:port\n' });
     return;
   }
-  const snap = g.store.current;
+  const { snap } = flow;
   const v = evaluateConnect(snap.policy, authority.host.host, authority.port, snap.canaries, { passthroughPorts: g.passthroughPorts });
   if (v.verdict === 'block') {
-    sendRaw(socket, 403, blockBody(v.reason, 'CONNECT blocked'));
-    record(v, 403);
+    flow.refuse(blocked(v, 'CONNECT blocked'));
     return;
   }
   const target: Target = { scheme: 'https', ...authority };
   if (tlsMode(snap.policy, target.host.host) === 'passthrough') {
-    passthrough(g, socket, head, target, v, record).catch(() => socket.destroy());
+    passthrough(flow, socket, head, target, v).catch(() => socket.destroy());
     return;
   }
   socket.write(ESTABLISHED);
-  record(v, 200);
+  flow.record(v, 200);
   intercept(g, socket as net.Socket, head, target);
 }
 
 // Passthrough: hostname checks (done) + resolved-address check, then bytes both ways.
-async function passthrough(g: GatewayContext, socket: Duplex, head: Buffer, target: Target, v: Verdict, record: Recorder): Promise<void> {
-  const dial = await resolveUpstream(target.host, g.lookup, g.allowPrivate);
-  if ('verdict' in dial) {
-    sendRaw(socket, 403, blockBody(dial.verdict.reason, 'CONNECT blocked'));
-    record(dial.verdict, 403);
-    return;
-  }
-  if ('error' in dial) {
-    sendRaw(socket, 502, `upstream error: ${dial.error}\n`);
-    record({ ...v, reason: `upstream error: ${dial.error}` }, 502);
+async function passthrough(flow: Flow, socket: Duplex, head: Buffer, target: Target, v: Verdict): Promise<void> {
+  const { g } = flow;
+  const dial = await resolve(flow, target, v, 'CONNECT blocked');
+  if ('status' in dial) {
+    flow.refuse(dial);
     return;
   }
   if (socket.destroyed) return;
@@ -62,15 +56,12 @@ async function passthrough(g: GatewayContext, socket: Duplex, head: Buffer, targ
   let connected = false;
   up.setTimeout(g.timeouts.upstreamIdleMs, () => up.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
   up.once('error', (err) => {
-    if (connected) return;
-    const reason = `upstream error: ${upstreamReason(err)}`;
-    sendRaw(socket, 502, `${reason}\n`);
-    record({ ...v, reason }, 502);
+    if (!connected) flow.refuse(upstreamFailed(v, err));
   });
   up.once('connect', () => {
     connected = true;
     socket.write(ESTABLISHED);
-    record(v, 200);
+    flow.record(v, 200);
     if (head.length > 0) up.write(head);
     splice(socket, up, g.timeouts.tunnelIdleMs);
   });
@@ -144,21 +135,13 @@ function terminateTls(g: GatewayContext, socket: net.Socket, target: Target): vo
 // A request read from inside a tunnel: checks that it is for the tunnel's origin, then
 // proxies it like any other.
 export function serveTunnelRequest(g: GatewayContext, req: IncomingMessage, res: ServerResponse): void {
-  const method = req.method ?? 'GET';
   const tunnel = g.tunnels.get(req.socket);
   if (!tunnel) {
     sendText(res, 400, 'bad request: not a tunnel\n', true);
     return;
   }
-  const { target } = tunnel;
-  const path = tunnelPath(target, req.url ?? '');
-  const refusal = tunnelRefusal(tunnel, path, req);
-  if (refusal) {
-    sendText(res, 403, blockBody(refusal.reason), true);
-    recorder(g, method, target.host.host, path ?? '')(refusal, 403);
-    return;
-  }
-  proxyRequest(g, req, res, target, path!).catch((e) => failed(g.diag, res, e));
+  const flow = tunnelFlow(g, tunnel, req, { res });
+  if (flow) proxyRequest(flow, req, res, tunnel.target).catch((e) => failed(g.diag, res, e));
 }
 
 // The same for an `Upgrade:` request inside a tunnel (wss:// or ws:// through CONNECT).
@@ -169,19 +152,20 @@ export function serveTunnelUpgrade(g: GatewayContext, req: IncomingMessage, sock
     socket.destroy();
     return;
   }
-  const path = tunnelPath(tunnel.target, req.url ?? '');
-  const refusal = tunnelRefusal(tunnel, path, req);
-  if (refusal) {
-    sendRaw(socket, 403, blockBody(refusal.reason));
-    recorder(g, req.method ?? 'GET', tunnel.target.host.host, path ?? '')(refusal, 403);
-    return;
-  }
-  proxyUpgrade(g, req, socket, head, tunnel.target, path!).catch(() => socket.destroy());
+  const flow = tunnelFlow(g, tunnel, req, { socket });
+  if (flow) proxyUpgrade(flow, req, socket, head, tunnel.target).catch(() => socket.destroy());
 }
 
-function tunnelRefusal(tunnel: Tunnel, path: string | undefined, req: IncomingMessage): Verdict | undefined {
-  if (tunnel.refuse) return gatewayBlock('sni', tunnel.refuse);
-  if (path === undefined) return gatewayBlock('header-dlp', 'request target does not match the CONNECT host');
-  if (!hostHeaderMatches(tunnel.target, req.headers.host)) return gatewayBlock('header-dlp', 'host header mismatch');
+// The flow for a request inside a tunnel, or undefined once it is refused for not being for
+// the tunnel's origin: the TLS name (sni), then the request target and Host (host-mismatch).
+function tunnelFlow(g: GatewayContext, tunnel: Tunnel, req: IncomingMessage, client: Client): Flow | undefined {
+  const path = tunnelPath(tunnel.target, req.url ?? '');
+  const flow = new Flow(g, client, req.method ?? 'GET', tunnel.target.host.host, path ?? '');
+  let refusal: Verdict | undefined;
+  if (tunnel.refuse) refusal = block('sni', tunnel.refuse);
+  else if (path === undefined) refusal = block('host-mismatch', 'request target does not match the CONNECT host');
+  else if (!hostHeaderMatches(tunnel.target, req.headers.host)) refusal = block('host-mismatch', 'host header mismatch');
+  if (!refusal) return flow;
+  flow.refuse(blocked(refusal));
   return undefined;
 }

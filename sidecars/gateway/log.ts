@@ -1,7 +1,7 @@
 // The decision log: one JSON line per request or CONNECT. It carries where a request went and
 // what was decided, never header values or bodies; query values and URLs that were blocked
 // for carrying a secret are withheld, so the log is not itself a leak.
-import type { Verdict } from '../../lib/policy/index.js';
+import type { Stage, Verdict } from '../../lib/policy/index.js';
 
 // One line of the log (field order is the output order).
 export interface Decision {
@@ -10,7 +10,7 @@ export interface Decision {
   host: string;
   path: string;
   verdict: Verdict['verdict'];
-  stage: string;
+  stage: Stage; // the one vocabulary, lib/policy STAGES
   reason: string;
   ms: number;
   status: number;
@@ -20,7 +20,7 @@ export interface Decision {
 export const WITHHELD = '[withheld]';
 
 // Stages whose block means the URL itself held something that must not be repeated.
-const URL_SECRET_STAGES = new Set(['url-dlp', 'entropy', 'canary', 'crlf']);
+const URL_SECRET_STAGES: ReadonlySet<Stage> = new Set<Stage>(['url-dlp', 'entropy', 'canary', 'crlf']);
 
 // `/p?token=abc&x` → `/p?token=…&x`: keys stay (they say what was sent), values go.
 export function redactPath(path: string): string {

@@ -8,6 +8,7 @@ import { ensureCA, LeafMinter } from '../../lib/pki/index.js';
 import { handleConnect, serveTunnelRequest, serveTunnelUpgrade } from './connect.js';
 import { DEFAULT_TIMEOUTS, type GatewayContext, type Timeouts } from './context.js';
 import { createAgents, systemLookup, type Lookup } from './dial.js';
+import { Flow } from './flow.js';
 import { proxyRequest } from './forward.js';
 import { DecisionLog } from './log.js';
 import { PolicyStore, watchPolicyDir, type ReloadOutcome } from './reload.js';
@@ -101,7 +102,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       sendText(res, 400, `bad request: ${abs.error}\n`);
       return;
     }
-    proxyRequest(g, req, res, abs.target, abs.path).catch((e) => failed(diag, res, e));
+    const flow = new Flow(g, { res }, req.method ?? 'GET', abs.target.host.host, abs.path);
+    proxyRequest(flow, req, res, abs.target).catch((e) => failed(diag, res, e));
   });
   main.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -110,7 +112,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       sendRaw(socket, 400, `bad request: ${abs.error}\n`);
       return;
     }
-    proxyUpgrade(g, req, socket, head, abs.target, abs.path).catch(() => socket.destroy());
+    const flow = new Flow(g, { socket }, req.method ?? 'GET', abs.target.host.host, abs.path);
+    proxyUpgrade(flow, req, socket, head, abs.target).catch(() => socket.destroy());
   });
   main.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleConnect(g, req, socket, head));
   inner.on('request', (req: IncomingMessage, res: ServerResponse) => serveTunnelRequest(g, req, res));

@@ -9,18 +9,16 @@
 // covert channel. The gateway sends its own key upstream, checks the upstream's Accept
 // against it, and answers the client with the Accept for the client's key.
 import { randomBytes } from 'node:crypto';
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex, Transform } from 'node:stream';
-import type { GatewayContext } from './context.js';
-import { gatewayBlock, prepare, recorder, upstreamOptions } from './forward.js';
+import { block } from '../../lib/policy/index.js';
+import { failure, type Flow } from './flow.js';
 import {
-  clientResponseHeaders, isWebSocketKey, isWebSocketUpgrade, rawResponseHead, replaceHeader, upstreamRequestHeaders, websocketAccept,
-  withoutHeaders,
+  clientResponseHeaders, isWebSocketKey, isWebSocketUpgrade, rawResponseHead, replaceHeader, websocketAccept, withoutHeaders,
 } from './headers.js';
-import { sendRaw, upstreamReason } from './respond.js';
-import { decoderFor, FrameMask, maskHeaders, routeNeedles, SecretMask } from './scrub.js';
-import { formatAuthority, tunnelUrl, type Target } from './target.js';
+import { decoderFor, FrameMask } from './scrub.js';
+import { admit, forward, maskHead, relayBody, type Admitted } from './stages.js';
+import type { Target } from './target.js';
 
 // Pipes two sockets both ways; either side ending, failing or idling out ends both. `bToA`
 // (optional) sits between b and a; its failing ends both too.
@@ -46,87 +44,75 @@ export function splice(a: Duplex, b: Duplex, idleMs: number, bToA?: Transform): 
 }
 
 // Serves one `Upgrade:` request for `target` on a socket node's HTTP server has let go of.
-export async function proxyUpgrade(g: GatewayContext, req: IncomingMessage, socket: Duplex, head: Buffer, target: Target, path: string): Promise<void> {
-  const method = req.method ?? 'GET';
-  const record = recorder(g, method, target.host.host, path);
+export async function proxyUpgrade(flow: Flow, req: IncomingMessage, socket: Duplex, head: Buffer, target: Target): Promise<void> {
   socket.on('error', () => socket.destroy());
-  g.track(socket);
+  flow.g.track(socket);
   const clientKey = req.headers['sec-websocket-key'];
   if (!isWebSocketUpgrade(req.headers) || !isWebSocketKey(clientKey)) {
-    sendRaw(socket, 400, 'bad request: only WebSocket upgrades (with a valid Sec-WebSocket-Key) are relayed\n');
-    record(gatewayBlock('scheme', 'unsupported upgrade'), 400);
+    const body = 'bad request: only WebSocket upgrades (with a valid Sec-WebSocket-Key) are relayed\n';
+    flow.refuse({ outcome: block('scheme', 'unsupported upgrade'), status: 400, body });
     return;
   }
-  const snap = g.store.current;
   const judged = { ...(req.headersDistinct as Record<string, string[]>) };
   delete judged['sec-websocket-key'];
-  const p = await prepare(g, snap, target, { method, url: tunnelUrl(target, path), headers: judged });
-  if (!p.ok) {
-    sendRaw(socket, p.status, p.body);
-    record(p.verdict, p.status);
+  // No body: what follows an upgrade's head is the WebSocket stream, not scanned (see above).
+  const a = await admit(flow, target, judged, undefined);
+  if (!a || socket.destroyed) return;
+  const ourKey = randomBytes(16).toString('base64');
+  let raw = replaceHeader(req.rawHeaders, 'Sec-WebSocket-Key', ourKey);
+  if (a.needles) raw = withoutHeaders(raw, 'Sec-WebSocket-Extensions');
+  const ws: Relay = { flow, a, socket, head, expectAccept: websocketAccept(ourKey), clientAccept: websocketAccept(clientKey) };
+  forward(flow, target, a, { raw, upgrade: true }, (up) => {
+    up.on('upgrade', (upRes, upSocket, upHead) => switched(ws, upRes, upSocket, upHead));
+    up.on('response', (upRes) => declined(ws, upRes));
+    socket.on('close', () => up.destroy());
+  });
+}
+
+// One upgrade being relayed: the client side, and the Accept values expected from the
+// upstream (for the gateway's key) and owed to the client (for the client's key).
+interface Relay {
+  flow: Flow;
+  a: Admitted;
+  socket: Duplex;
+  head: Buffer;
+  expectAccept: string;
+  clientAccept: string;
+}
+
+// The upstream switched protocols: check its answer, pass the 101 on, splice.
+function switched({ flow, a, socket, head, expectAccept, clientAccept }: Relay, upRes: IncomingMessage, upSocket: Duplex, upHead: Buffer): void {
+  flow.g.track(upSocket);
+  let refusal: string | undefined;
+  if (upRes.headers['sec-websocket-accept'] !== expectAccept) refusal = 'upstream error: bad Sec-WebSocket-Accept';
+  // Accepted an extension nobody offered: its frames could not be checked.
+  else if (a.needles && upRes.headers['sec-websocket-extensions'] !== undefined) refusal = 'upstream error: a WebSocket extension was not offered';
+  if (refusal) {
+    upSocket.destroy();
+    flow.refuse(failure(a.verdict, refusal));
     return;
   }
-  if (socket.destroyed) return;
-  const ourKey = randomBytes(16).toString('base64');
-  const needles = routeNeedles(p.inject, snap.canaries);
-  let rawHeaders = replaceHeader(req.rawHeaders, 'Sec-WebSocket-Key', ourKey);
-  if (needles) {
-    rawHeaders = replaceHeader(rawHeaders, 'Accept-Encoding', 'identity');
-    rawHeaders = withoutHeaders(rawHeaders, 'Sec-WebSocket-Extensions');
-  }
-  const headers = upstreamRequestHeaders(rawHeaders, { host: formatAuthority(target), inject: p.inject, upgrade: true });
-  const masked = (raw: string[]): string[] => (needles ? maskHeaders(raw, needles).headers : raw);
-  const up = (target.scheme === 'https' ? https : http).request(upstreamOptions(g, target, p.ip, method, path, headers));
-  up.on('upgrade', (upRes, upSocket, upHead) => {
-    g.track(upSocket);
-    if (upRes.headers['sec-websocket-accept'] !== websocketAccept(ourKey)) {
-      upSocket.destroy();
-      sendRaw(socket, 502, 'upstream error: bad Sec-WebSocket-Accept\n');
-      record({ ...p.verdict, reason: 'upstream error: bad Sec-WebSocket-Accept' }, 502);
-      return;
-    }
-    if (needles && upRes.headers['sec-websocket-extensions'] !== undefined) {
-      // Accepted an extension nobody offered: its frames could not be checked.
-      upSocket.destroy();
-      sendRaw(socket, 502, 'upstream error: a WebSocket extension was not offered\n');
-      record({ ...p.verdict, reason: 'upstream error: a WebSocket extension was not offered' }, 502);
-      return;
-    }
-    const head101 = masked(replaceHeader(upRes.rawHeaders, 'Sec-WebSocket-Accept', websocketAccept(clientKey)));
-    socket.write(rawResponseHead(101, upRes.statusMessage || 'Switching Protocols', head101));
-    record(p.verdict, 101);
-    const frames = needles ? new FrameMask(needles) : undefined;
-    if (upHead.length > 0) (frames ?? socket).write(upHead);
-    if (head.length > 0) upSocket.write(head);
-    splice(socket, upSocket, g.timeouts.tunnelIdleMs, frames);
-  });
-  up.on('response', (upRes) => {
-    // The upstream declined the upgrade: relay its answer, delimited by closing the socket.
-    const status = upRes.statusCode ?? 502;
-    const kept = withoutHeaders(masked(clientResponseHeaders(upRes.rawHeaders)), 'Content-Length');
-    socket.write(rawResponseHead(status, upRes.statusMessage ?? '', [...kept, 'Connection', 'close']));
-    record(p.verdict, status);
+  const head101 = maskHead(replaceHeader(upRes.rawHeaders, 'Sec-WebSocket-Accept', clientAccept), a.needles).headers;
+  socket.write(rawResponseHead(101, upRes.statusMessage || 'Switching Protocols', head101));
+  flow.record(a.verdict, 101);
+  const frames = a.needles ? new FrameMask(a.needles) : undefined;
+  if (upHead.length > 0) (frames ?? socket).write(upHead);
+  if (head.length > 0) upSocket.write(head);
+  splice(socket, upSocket, flow.g.timeouts.tunnelIdleMs, frames);
+}
+
+// The upstream declined the upgrade: relay its answer, delimited by closing the socket.
+function declined({ flow, a, socket }: Relay, upRes: IncomingMessage): void {
+  const status = upRes.statusCode ?? 502;
+  const kept = withoutHeaders(maskHead(clientResponseHeaders(upRes.rawHeaders), a.needles).headers, 'Content-Length');
+  socket.write(rawResponseHead(status, upRes.statusMessage ?? '', [...kept, 'Connection', 'close']));
+  flow.record(a.verdict, status);
+  if (a.needles && decoderFor(upRes.headers['content-encoding']) !== 'identity') {
+    // Not decoded here (the socket closes after a refusal anyway): an encoded body is dropped.
     upRes.on('error', () => socket.destroy());
-    if (!needles) {
-      upRes.pipe(socket);
-      return;
-    }
-    if (decoderFor(upRes.headers['content-encoding']) !== 'identity') {
-      // Not decoded here (the socket closes after a refusal anyway): an encoded body is dropped.
-      upRes.destroy();
-      socket.end();
-      return;
-    }
-    const mask = new SecretMask(needles);
-    mask.on('error', () => socket.destroy());
-    upRes.pipe(mask).pipe(socket);
-  });
-  up.on('timeout', () => up.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-  up.on('error', (err) => {
-    const reason = `upstream error: ${upstreamReason(err)}`;
-    sendRaw(socket, 502, `${reason}\n`);
-    record({ ...p.verdict, reason }, 502);
-  });
-  socket.on('close', () => up.destroy());
-  up.end();
+    upRes.destroy();
+    socket.end();
+    return;
+  }
+  relayBody(upRes, socket, a.needles);
 }

@@ -2,8 +2,7 @@
 // and forwarding clean ones upstream. Runs until SIGTERM/SIGINT (exit 0) or until git daemon
 // dies (exit 1, so the init supervisor restarts the whole gate with its backoff).
 import type { Command } from 'commander';
-import type { Outcome } from '../../commands/cli.js';
-import type { Ctx } from '../../commands/context.js';
+import type { Ctx, Outcome } from '../../lib/cli.js';
 import { UserError } from '../../lib/errors.js';
 import { loadUpstreams } from './config.js';
 import { startGitGate } from './daemon.js';
@@ -78,7 +77,7 @@ stdout: one JSON line per push decision and per failed refresh; stderr: git daem
           await gate.stop();
           outcome.exitCode = 0;
         } else {
-          ctx.err(`git-gate: git daemon exited unexpectedly (${first.signal ?? `code ${first.code}`}); exiting so the supervisor restarts the gate`);
+          ctx.err(`git-gate: git daemon exited unexpectedly (${first.signal ?? `code ${first.exitCode}`}); exiting so the supervisor restarts the gate`);
           await gate.stop();
           outcome.exitCode = 1;
         }

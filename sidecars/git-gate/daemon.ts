@@ -1,10 +1,10 @@
 // The git gate: mirrors each upstream into a bare repo, installs the hooks, and runs the real
 // `git daemon` over them as a child process until stopped.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { run as defaultRun, type Runner } from '../../lib/run/index.js';
+import { spawnChild, type ChildExit } from '../../lib/run/spawn.js';
 import type { Upstream } from './config.js';
 import { tailLines } from './decisions.js';
 import { daemonArgv } from './git.js';
@@ -28,8 +28,6 @@ export interface GitGateOptions {
   err?: (line: string) => void;
 }
 
-export interface DaemonExit { code: number | null; signal: NodeJS.Signals | null }
-
 // A running gate. `exited` settles when git daemon ends for any reason, stop() included.
 export interface GitGate {
   /** git-daemon's pid (it forks one child per connection and reaps them itself). */
@@ -37,12 +35,13 @@ export interface GitGate {
   host: string;
   port: number;
   repos: Array<{ name: string; path: string; url: string }>;
-  exited: Promise<DaemonExit>;
+  exited: Promise<ChildExit>;
   stop(): Promise<void>;
 }
 
 const READY = /Ready to rumble/;
 const STOP_GRACE_MS = 5_000;
+const INSTALL_HINT = 'install git, which provides git-daemon (Alpine: apk add git-daemon)';
 
 // Checks what the hooks cannot fix later: a missing key file or token variable.
 function checkCredentials(upstreams: Upstream[], env: NodeJS.ProcessEnv): void {
@@ -91,15 +90,12 @@ export async function startGitGate(o: GitGateOptions): Promise<GitGate> {
   const execPath = (await run(['git', '--exec-path'])).stdout.trim();
   // git-daemon itself, not the `git` wrapper: SIGKILL on the wrapper would orphan the listener.
   const argv = daemonArgv({ daemonBin: join(execPath, 'git-daemon'), host, port, reposDir, accessHook, repos: repos.map((r) => r.path) });
-  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnChild(argv, { env, stdio: ['ignore', 'ignore', 'pipe'], installHint: INSTALL_HINT });
   const killOnExit = (): void => { child.kill('SIGKILL'); };
   process.once('exit', killOnExit);
-  const exited = new Promise<DaemonExit>((resolve) => {
-    child.once('exit', (code, signal) => {
-      process.off('exit', killOnExit);
-      resolve({ code, signal });
-    });
-  });
+  const { exited } = child;
+  const forget = (): void => { process.off('exit', killOnExit); };
+  exited.then(forget, forget);
   const log: string[] = [];
   let partial = '';
   let ready!: () => void;
@@ -114,10 +110,10 @@ export async function startGitGate(o: GitGateOptions): Promise<GitGate> {
       err(`git-gate: daemon: ${line}`);
     }
   });
-  const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-  const early = await Promise.race([isReady.then(() => undefined), exited, spawnError]);
+  // A git-daemon that cannot start rejects here as BinaryNotFoundError (or CommandError).
+  const early = await Promise.race([isReady.then(() => undefined), exited]);
   if (early) {
-    throw new UserError(`git-gate: git daemon exited before listening on ${host}:${port} (${early.signal ?? `code ${early.code}`}): `
+    throw new UserError(`git-gate: git daemon exited before listening on ${host}:${port} (${early.signal ?? `code ${early.exitCode}`}): `
       + `${log.slice(-3).join(' | ') || 'no output'}; is the port free and the git daemon package installed?`);
   }
 
@@ -128,7 +124,7 @@ export async function startGitGate(o: GitGateOptions): Promise<GitGate> {
     pid: child.pid!, host, port, repos, exited,
     stop() {
       stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
+        if (child.running) {
           child.kill('SIGTERM');
           const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
           await exited;

@@ -1,7 +1,6 @@
 // `bottle sidecar init`: the bundle's supervisor. Runs until SIGTERM/SIGINT and the children are gone.
 import type { Command } from 'commander';
-import type { Outcome } from '../../commands/cli.js';
-import type { Ctx } from '../../commands/context.js';
+import type { Ctx, Outcome } from '../../lib/cli.js';
 import { UserError } from '../../lib/errors.js';
 import { DAEMON_NAMES } from '../daemons.js';
 import { collectOverrides, resolveDaemons } from './config.js';

@@ -1,17 +1,15 @@
 // How init turns its children's endings into its own exit code (pure).
 import { constants } from 'node:os';
-
-// A child's ending as node reports it: an exit code, or the signal that killed it.
-export interface ChildEnding { exitCode: number | null; signal: NodeJS.Signals | null }
+import type { ChildExit } from '../../lib/run/spawn.js';
 
 // Shell convention: a signal-terminated child counts as 128 + signal number.
-export function exitCodeOf(ending: ChildEnding): number {
+export function exitCodeOf(ending: ChildExit): number {
   if (ending.signal) return 128 + (constants.signals[ending.signal] ?? 0);
   return ending.exitCode ?? 0;
 }
 
 // Init's exit code: the first non-zero ending among the children, in the order they ended; 0 if all clean.
-export function combinedExitCode(endings: readonly ChildEnding[]): number {
+export function combinedExitCode(endings: readonly ChildExit[]): number {
   for (const e of endings) {
     const code = exitCodeOf(e);
     if (code !== 0) return code;

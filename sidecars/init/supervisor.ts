@@ -7,11 +7,11 @@
 // i.e. tini as PID 1 forwarding signals to us) — init warns when it finds itself PID 1 without it.
 // Each daemon also gets its own process group: when its leader exits, the whole group is
 // SIGKILLed, so a restarted daemon never finds its predecessor's children holding its port.
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { spawnChild, type Child, type ChildExit } from '../../lib/run/spawn.js';
 import { DEFAULT_BACKOFF, nextDelay, type BackoffPolicy, type RestartHistory } from './backoff.js';
 import type { DaemonSpec } from './config.js';
-import { combinedExitCode, type ChildEnding } from './exit.js';
+import { combinedExitCode } from './exit.js';
 import { LinePrefixer } from './lines.js';
 import { READY_FD_ENV } from '../ready.js';
 import { appendEvent, formatEvent, type BundleEvent } from '../supervise/events.js';
@@ -43,7 +43,7 @@ interface Slot {
   spec: DaemonSpec;
   /** Set when the daemon runs more than one process. */
   replica?: number;
-  child?: ChildProcess;
+  child?: Child;
   history: RestartHistory;
   restarts: number;
   timer?: NodeJS.Timeout;
@@ -55,7 +55,7 @@ export class Supervisor {
   readonly done: Promise<number>;
   private resolveDone!: (code: number) => void;
   private readonly slots: Slot[];
-  private readonly endings: ChildEnding[] = [];
+  private readonly endings: ChildExit[] = [];
   private shuttingDown = false;
   private shutdownSignal?: NodeJS.Signals;
   private finished = false;
@@ -123,13 +123,13 @@ export class Supervisor {
     }
     const running = this.running();
     this.event({ type: 'signal', signal: sig, action: 'shutdown', daemons: running.map((s) => s.spec.name) });
-    for (const slot of running) signalGroup(slot.child!, sig);
+    for (const slot of running) slot.child!.killGroup(sig);
     this.graceTimer = setTimeout(() => this.killAll(), this.opts.graceMs ?? 8000);
     this.maybeFinish();
   }
 
   private killAll(): void {
-    for (const slot of this.running()) signalGroup(slot.child!, 'SIGKILL');
+    for (const slot of this.running()) slot.child!.killGroup('SIGKILL');
   }
 
   private running(): Slot[] {
@@ -145,20 +145,18 @@ export class Supervisor {
     // Ctrl-C reaches only init (which forwards it once).
     // After the inherited fds: the readiness pipe (see sidecars/ready.ts).
     const readyFd = 3 + (slot.spec.fds ?? []).length;
-    const child = spawn(argv[0]!, argv.slice(1), {
+    const child = spawnChild(argv, {
       env: { ...this.opts.env, ...env, [READY_FD_ENV]: String(readyFd) },
       stdio: ['ignore', 'pipe', 'pipe', ...(slot.spec.fds ?? []), 'pipe'],
       detached: true,
     });
     slot.child = child;
-    let ended = false;
-    const end = (ending: ChildEnding, error?: string) => {
-      if (ended) return;
-      ended = true;
-      this.onEnded(slot, child, ending, startedAt, error);
-    };
-    child.once('exit', (exitCode, signal) => end({ exitCode, signal }));
-    child.once('error', (e) => { if (child.pid === undefined) end({ exitCode: 127, signal: null }, e.message); });
+    // A command that cannot start ends like one that exits 127 (restarted with the same backoff);
+    // the event keeps the system's words for it (`spawn ... ENOENT`).
+    child.exited.then(
+      (ending) => this.onEnded(slot, child, ending, startedAt),
+      (e: Error) => this.onEnded(slot, child, { exitCode: 127, signal: null }, startedAt, e.cause instanceof Error ? e.cause.message : e.message),
+    );
     slot.streamsClosed = Promise.all([
       this.pipe(child.stdout, `[${name}] `, this.opts.out),
       this.pipe(child.stderr, `[${name}] `, this.opts.err),
@@ -176,7 +174,7 @@ export class Supervisor {
   }
 
   // One `daemon-ready` event when the daemon writes to its readiness pipe.
-  private watchReady(slot: Slot, child: ChildProcess, stream: Readable | null, startedAt: number): void {
+  private watchReady(slot: Slot, child: Child, stream: Readable | null, startedAt: number): void {
     if (!stream) return;
     // Tracked like the output pipes: a grandchild holding the write end must not keep init alive.
     this.streams.add(stream);
@@ -203,10 +201,10 @@ export class Supervisor {
     });
   }
 
-  private onEnded(slot: Slot, child: ChildProcess, ending: ChildEnding, startedAt: number, error?: string): void {
+  private onEnded(slot: Slot, child: Child, ending: ChildExit, startedAt: number, error?: string): void {
     if (slot.child === child) slot.child = undefined;
     // Leftovers of the dead daemon (its own children) must not outlive it.
-    if (child.pid !== undefined) signalGroup(child, 'SIGKILL');
+    child.killGroup('SIGKILL');
     const base = {
       daemon: slot.spec.name, ...this.replicaOf(slot), pid: child.pid ?? null, exitCode: ending.exitCode,
       signal: ending.signal, uptimeMs: this.now() - startedAt, ...(error ? { error } : {}),
@@ -256,15 +254,5 @@ export class Supervisor {
       this.eventsFileBroken = true;
       this.opts.err(`[init] cannot append to events file ${this.opts.eventsFile}: ${e.message}`);
     }
-  }
-}
-
-// Signals a daemon's whole process group; falls back to the pid if the group is gone.
-function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, sig);
-  } catch {
-    try { child.kill(sig); } catch { /* already gone */ }
   }
 }

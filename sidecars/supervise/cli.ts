@@ -1,8 +1,7 @@
 // `bottle sidecar supervise`: runs the supervise server until SIGTERM/SIGINT, then exits 0.
 import type { Command } from 'commander';
 import { parseListenAddress } from '../listen.js';
-import type { Outcome } from '../../commands/cli.js';
-import type { Ctx } from '../../commands/context.js';
+import type { Ctx, Outcome } from '../../lib/cli.js';
 import { UserError } from '../../lib/errors.js';
 import { startSupervise } from './server.js';
 import { notifyReady, stopSignal } from '../ready.js';

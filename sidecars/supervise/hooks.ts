@@ -1,12 +1,9 @@
 // Maps Claude Code hook payloads (POSTed by `type: "http"` hooks) to dashboard events (pure).
+import { clip as clipText } from '../../lib/format.js';
 import type { BundleEvent } from './events.js';
 
 // Agent-controlled text reaches the operator's terminal: controls and bidi overrides become '?'.
-const clip = (s: unknown, n: number): string | undefined => {
-  if (typeof s !== 'string' || s === '') return undefined;
-  const safe = s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?');
-  return safe.length > n ? `${safe.slice(0, n - 1)}…` : safe;
-};
+const clip = (s: unknown, n: number): string | undefined => (typeof s === 'string' && s !== '' ? clipText(s, n) : undefined);
 
 // `agent-waiting`: claude needs the operator (a permission prompt). `agent-idle`: its turn ended
 // or it has sat idle at the prompt. Anything else is not interesting to the dashboard: null.

@@ -9,8 +9,9 @@ import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSyn
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DockerBackend, LaunchAbortedError } from '../../lib/backends/docker/index.js';
-import { execIn, fromDockerode } from '../../lib/backends/docker/engine.js';
+import { LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
+import { DockerBackend } from '../../lib/backends/docker/index.js';
+import { execIn, fromDockerode } from '../../lib/docker/api.js';
 import type { Metadata } from '../../lib/state/index.js';
 import { imagesGate } from '../helpers/e2e.js';
 import { pemBodyLines } from '../helpers/sandbox.js';

@@ -41,6 +41,9 @@ await t.test('sandbox egress', { skip: gate.skip }, async (t) => {
     for (const path of ['/e2e/route', '/e2e/route-http']) {
       const [r] = await reached(path);
       t.same(headerValues(r!, 'authorization'), [`Bearer ${sb.routeToken}`], `${path}: the route's header replaced the agent's own`);
+      // Regression: the gateway read `production` as an env var name (502) and refused $${.
+      t.same(headerValues(r!, 'x-env'), ['production'], `${path}: a literal route header is injected as written`);
+      t.same(headerValues(r!, 'x-literal'), ['${NOT_A_VAR}'], `${path}: $\${ is a literal \${`);
     }
     const env = await sb.agent('env; cat /proc/self/environ');
     t.notOk(env.stdout.includes(sb.routeToken), 'the token is not in the agent env');

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demux, execIn } from '../../lib/backends/docker/engine.js';
+import { demux, execIn } from '../../lib/docker/api.js';
 import { SmolvmClient } from '../../lib/backends/smolvm/cli.js';
 import { SmolvmBackend, smolvmEngine } from '../../lib/backends/smolvm/index.js';
 import { packCacheKey } from '../../lib/backends/smolvm/pack.js';

@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runCli } from '../../commands/cli.js';
-import type { Ctx } from '../../commands/context.js';
+import type { Ctx } from '../../lib/cli.js';
 import { run } from '../../lib/run/index.js';
 import { projectRoot } from '../../lib/paths.js';
 

@@ -41,6 +41,20 @@ export interface FakeSmolvm {
   script(s: FakeSmolvmScript): Promise<void>;
 }
 
+// In-VM command answers for a bring-up to run to the end: exec is root, the agent user
+// exists, and provisioning's mkdir/tar/rm/sh/runuser succeed.
+export const VM_SCRIPT: FakeSmolvmScript = {
+  exec: [
+    { args: ['id', '-u'], stdout: '0\n' },
+    { args: ['id', 'node'], stdout: 'uid=1000(node) gid=1000(node) groups=1000(node)\n' },
+    { args: ['mkdir', '-m', '700'] },
+    { args: ['tar'] },
+    { args: ['rm'] },
+    { args: ['sh', '-c'] }, // the CA appended to the system bundle
+    { args: ['runuser'] },
+  ],
+};
+
 interface Teardownable { teardown(fn: () => unknown): void }
 
 // Installs `smolvm` in a temp bin dir (a sh wrapper running this node on the fixture).

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerNames, type DockerNames } from '../../lib/backends/docker/index.js';
-import { execIn, type ExecResult } from '../../lib/backends/docker/engine.js';
+import { execIn, type ExecResult } from '../../lib/docker/api.js';
 import { lifecycleDeps, stopBottle } from '../../lib/lifecycle/index.js';
 import { projectRoot } from '../../lib/paths.js';
 import { type BottlePaths, bottlePaths } from '../../lib/state/index.js';
@@ -49,6 +49,9 @@ export function sandboxManifest(agent: string, o: { workspace?: string; upstream
     '        - host: api.allowed.test',
     '          headers:',
     '            Authorization: "Bearer ${E2E_ROUTE_TOKEN}"',
+    // Literal text and the $${ escape mean the same to the gateway as to the manifest.
+    '            X-Env: production',
+    '            X-Literal: "$${NOT_A_VAR}"',
     '      passthrough: [pass.allowed.test]',
     '',
   ].join('\n');

@@ -18,6 +18,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { which, type RunResult } from '../../lib/run/index.js';
 import { capturePane, exactSession, sendKeys, setOption } from '../../tmux/argv.js';
 import { TmuxClient } from '../../tmux/client.js';
+import { pollUntil, type PollOptions } from './wait.js';
+
+// Re-exported: the tmux tests have always imported the poll helper from here.
+export { pollUntil, type PollOptions };
 
 // What the harness needs from a tap Test: a finalizer hook.
 export interface Finalizable {
@@ -38,11 +42,6 @@ export interface TmuxServerOptions {
    * otherwise taken as a paste and do not fire key bindings.
    */
   noPasteDetection?: boolean;
-}
-
-export interface PollOptions {
-  timeoutMs?: number;
-  intervalMs?: number;
 }
 
 export interface TmuxTestServer {
@@ -86,26 +85,6 @@ export interface TmuxViewer {
 // false when tmux is installed, else the reason to pass to `{ skip }`.
 export async function tmuxSkipReason(): Promise<string | false> {
   return (await which('tmux')) ? false : 'tmux is not installed (apt-get install tmux / brew install tmux)';
-}
-
-// Polls `check` until it returns something other than undefined/false; the error names what was
-// awaited and includes `describe()` (e.g. the last screen).
-export async function pollUntil<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  opts: PollOptions & { describe?: () => Promise<string> | string } = {},
-): Promise<T> {
-  const { timeoutMs = 5000, intervalMs = 50 } = opts;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() >= deadline) {
-      const detail = opts.describe ? `\n${await opts.describe()}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
-    }
-    await sleep(intervalMs);
-  }
 }
 
 export async function startTmuxServer(t: Finalizable, opts: TmuxServerOptions = {}): Promise<TmuxTestServer> {

@@ -87,19 +87,22 @@ t.test('the label shows in the pane border, literally', { skip }, async (t) => {
 t.test('remain-on-exit keeps a failed command readable', { skip }, async (t) => {
   const srv = await startTmuxServer(t);
   const rp = new RightPane(srv.client, srv.pane);
+  const screen = async () => `screen of the right pane:\n${await srv.capture(rp.paneId, { history: true }).catch((e: Error) => e.message)}`;
+  const dies = (what: string) => pollUntil(what, async () => (await panesOf(srv)).find((p) => p.paneId === rp.paneId && p.dead), { describe: screen });
   // Regression: a command that fails at once on the FIRST split used to take its pane with it
   // before remain-on-exit could be set by a second tmux call.
   const id = await rp.ensure(['sh', '-c', 'echo "boom: cannot start"; exit 3']);
-  const dead = await pollUntil('the pane to be dead but kept', async () => (await panesOf(srv)).find((p) => p.paneId === id && p.dead));
+  const dead = await dies('the pane to be dead but kept');
   t.equal(dead.paneId, id);
-  // Readable: what a failed command printed stays on screen. (Not asserted for the instant
-  // exit above: tmux 3.3a sometimes closes a pty it has not read yet when its child is gone
-  // at once, about 1 in 40 runs under load. A command that lives a moment is always read.)
-  t.equal(await rp.ensure(['sh', '-c', 'echo "boom: cannot start"; sleep 0.3; exit 3']), id, 'respawned in place');
-  await srv.waitForText(/boom: cannot start/, { target: id });
-  await pollUntil('the respawned pane to die', async () => (await panesOf(srv)).find((p) => p.paneId === id && p.dead));
-  // Visible screen or, after tmux's one-line scroll for "Pane is dead", the scrollback.
-  t.match(await srv.capture(id, { history: true }), /boom: cannot start/);
+  // Regression: tmux 3.3a could close the pane before reading what an instant failure printed
+  // (about 1 in 40 runs under load), leaving it empty. Visible screen or, after tmux's one-line
+  // scroll for "Pane is dead", the scrollback.
+  t.match(await srv.capture(id, { history: true }), /boom: cannot start/, 'what the instant failure printed is readable');
+  // A command that lives a moment, respawned into the dead pane.
+  t.equal(await rp.ensure(['sh', '-c', 'echo "boom: failed later"; sleep 0.3; exit 3']), id, 'respawned in place');
+  await srv.waitForText(/boom: failed later/, { target: id });
+  await dies('the respawned pane to die');
+  t.match(await srv.capture(id, { history: true }), /boom: failed later/, 'what it printed stays readable after it died');
   // Not asserted: #{pane_dead_status} and the "Pane is dead (status 3)" line. tmux 3.3a sometimes
   // sees the pty close but never reaps the child (it stays a zombie), and then shows neither
   // (about 1 in 10 runs under load, with a plain split too). Commands that need their exit code

@@ -93,6 +93,18 @@ t.test('inside tmux: switches the current client instead of nesting', { skip }, 
   t.equal((await srv.client.listClients(srv.session)).length, 0);
 });
 
+t.test('regression: inside a detached tmux session (no client to switch) it attaches instead of failing', { skip }, async (t) => {
+  const srv = await startTmuxServer(t, { width: 100, height: 20 });
+  t.equal((await bottle(srv, ['--no-attach'])).exitCode, 0);
+  t.equal((await srv.client.listClients(srv.session)).length, 0, 'nobody is attached: switch-client has no current client');
+  // The pane has a terminal and $TMUX of this server, but the server has no client at all.
+  const pane = await srv.client.split({ target: srv.pane, command: cliArgv(['tmux', '--socket', srv.socketName]) });
+  await pollUntil('a client on session bottle', async () => (await srv.client.listClients('bottle')).length === 1, {
+    timeoutMs: 20_000, describe: () => srv.capture(pane),
+  });
+  t.same(await sessions(srv), ['bottle', srv.session], 'attached, nothing created');
+});
+
 t.test('outside tmux: attaches a real terminal to the existing session', { skip }, async (t) => {
   const srv = await startTmuxServer(t);
   t.equal((await bottle(srv, ['--no-attach'])).exitCode, 0);

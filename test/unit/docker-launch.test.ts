@@ -5,8 +5,9 @@ import t from 'tap';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DockerBackend, engineState, LaunchAbortedError } from '../../lib/backends/docker/index.js';
-import { defaultControls } from '../../lib/proposals/control.js';
+import { LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
+import { engineState } from '../../lib/backends/bundle/manage.js';
+import { DockerBackend } from '../../lib/backends/docker/index.js';
 import { UserError } from '../../lib/errors.js';
 import type { Metadata } from '../../lib/state/index.js';
 import { API_KEY, makeBottleDir, SECRET, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
@@ -191,12 +192,6 @@ t.test('engine state from labelled containers', async (t) => {
   t.equal(engineState([c('agent', 'exited'), c('sidecars', 'exited')], 2), 'exited');
   t.equal(engineState([], 1), 'exited', 'networks only: something exists, nothing runs');
   t.equal(engineState([], 0), 'missing');
-});
-
-t.test('loading the backend registers the docker control factory', async (t) => {
-  t.ok(defaultControls.has('docker'));
-  const meta: Metadata = { schema: 1, slug, agent: 'tester', backend: 'docker', created: new Date(0).toISOString(), resources: {} };
-  t.equal(defaultControls.resolve(meta).control.name, 'docker');
 });
 
 t.test('attachArgv: docker exec -it as node in /workspace', async (t) => {

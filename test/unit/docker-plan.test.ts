@@ -1,6 +1,8 @@
 // The pure Docker plan: names, labels, networks, mounts, env — and no secret value anywhere.
 import t from 'tap';
-import { agentEnv, dockerPlan, PLACEHOLDER_API_KEY, upstreamsJson } from '../../lib/backends/docker/index.js';
+import { PLACEHOLDER_API_KEY } from '../../lib/backends/bundle/names.js';
+import { upstreamsJson } from '../../lib/backends/bundle/plan.js';
+import { agentEnv, dockerPlan } from '../../lib/backends/docker/index.js';
 import { bottlePaths } from '../../lib/state/index.js';
 import { SECRET, sampleAgent, sampleEnv, samplePlan } from '../fixtures/docker/bottle.js';
 

@@ -1,8 +1,8 @@
 // The provisioning step list (pure) and its runner over a recording transport.
 import t from 'tap';
-import { claudeSettings, claudeState, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/docker/provision.js';
-import { PLACEHOLDER_API_KEY } from '../../lib/backends/docker/names.js';
-import { archiveRoot } from '../../lib/backends/docker/transport.js';
+import { archiveRoot } from '../../lib/backends/bundle/archive.js';
+import { PLACEHOLDER_API_KEY } from '../../lib/backends/bundle/names.js';
+import { claudeSettings, claudeState, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/bundle/provision.js';
 import { samplePlan } from '../fixtures/docker/bottle.js';
 
 const full = samplePlan({

@@ -3,7 +3,7 @@ import t from 'tap';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { entryHeader, extractTar, tarBuffer, tarDirectory } from '../../lib/backends/docker/tar.js';
+import { entryHeader, extractTar, tarBuffer, tarDirectory } from '../../lib/backends/bundle/tar.js';
 
 const chunks = (buf: Buffer, size: number): Readable => {
   const parts: Buffer[] = [];

@@ -4,8 +4,7 @@ import { Command } from 'commander';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Outcome } from '../../commands/cli.js';
-import type { Ctx } from '../../commands/context.js';
+import type { Ctx, Outcome } from '../../lib/cli.js';
 import { type Check, type DoctorDeps, registerDoctor, renderChecks } from '../../commands/doctor.js';
 import { run } from '../../lib/run/index.js';
 import { bottleInProcess, bottleProcess } from '../helpers/cli.js';
@@ -104,12 +103,13 @@ t.test('engine unreachable: MISSING with a DOCKER_HOST hint', async (t) => {
 t.test('a tool that fails or is too old is MISSING with why', async (t) => {
   const m = await machine(t, {
     ...TOOLS,
-    tmux: { stdout: 'tmux 2.9a\n' },
+    tmux: { stdout: 'tmux 3.1c\n' },
     git: { exitCode: 1, stderr: 'git: broken install\n' },
     docker: { stdout: 'something unexpected\n' },
   });
   const doc = parseJson((await bottleInProcess(['doctor', '--json'], { env: m.env })).stdout);
-  t.match(byName(doc.checks, 'tmux'), { status: 'missing', version: '2.9a', detail: 'older than 3.0' });
+  t.match(byName(doc.checks, 'tmux'), { status: 'missing', version: '3.1c', detail: 'older than 3.2' },
+    'regression: doctor passed tmux 3.0/3.1, which bottle tmux refuses');
   t.match(byName(doc.checks, 'git'), { status: 'missing', detail: '`git --version` exited 1: git: broken install' });
   t.match(byName(doc.checks, 'docker'), { status: 'ok', detail: 'something unexpected' }, 'unparsed version is not fatal');
 });

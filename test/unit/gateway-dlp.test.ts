@@ -220,6 +220,26 @@ t.test('SNI or Host that does not name the CONNECT host is refused', async (t) =
   t.equal(host.status, 403);
   t.match(host.body.toString(), /^blocked: host header mismatch\n/);
   t.same(w.upstream.requests, []);
+  // Issue #12: a Host mismatch is its own stage, not header-dlp (no secret was found).
+  t.same(w.decisions().filter((d) => d.method !== 'CONNECT').map((d) => [d.stage, d.status]), [['sni', 403], ['host-mismatch', 403]]);
+});
+
+t.test('a WebSocket upgrade meets the same stages: a secret in a header or a Host for another host is refused first', async (t) => {
+  const w = await startWorld(t);
+  const authority = `allowed.test:${w.upstream.httpPort}`;
+  const upgrade = (target: string, host: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\n` +
+    `Connection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+  t.match(await rawExchange(w.proxy, upgrade(`http://${authority}/ws`, authority, `X-Token: ${FAKE.github}\r\n`)), /^HTTP\/1\.1 403 /);
+  const tunnel = await connect(w.proxy, authority);
+  const answer = new Promise<string>((resolve) => {
+    let text = '';
+    tunnel.socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    tunnel.socket.on('close', () => resolve(text));
+  });
+  tunnel.socket.write(upgrade('/ws', 'other.test'));
+  t.match(await answer, /^HTTP\/1\.1 403 [^]*\r\n\r\nblocked: host header mismatch\n/);
+  t.same(w.decisions().filter((d) => d.method !== 'CONNECT').map((d) => [d.stage, d.status]), [['header-dlp', 403], ['host-mismatch', 403]]);
+  t.same(w.upstream.requests, []);
 });
 
 t.test('an upstream whose certificate does not verify is a 502, not a silent pass', async (t) => {

@@ -2,38 +2,66 @@
 // handshakes, oversized headers, upstream resets and refusals. After each, the same gateway
 // still serves a normal request.
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import t, { type Test } from 'tap';
 import { connect, httpsViaProxy, rawExchange, tlsOver, viaProxy } from '../fixtures/gateway/client.js';
 import { startWorld, until, type World } from '../fixtures/gateway/world.js';
+import { within } from '../helpers/wait.js';
 
 async function stillServes(t: Test, w: World, what: string): Promise<void> {
   const r = await viaProxy(w.proxy, w.http('allowed.test', '/'));
   t.equal(r.status, 200, `still serving after ${what}`);
 }
 
-// Opens a socket, writes `bytes`, then resets it (RST, not FIN).
-function resetAfter(port: number, host: string, bytes: string | Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, host, () => {
-      s.write(bytes, () => setTimeout(() => { s.resetAndDestroy(); resolve(); }, 50));
-    });
-    s.on('error', () => resolve());
-  });
+// A POST head that announces 10000 body bytes and asks for "100 Continue", plus the first 100.
+function partialPost(url: string, host: string, fill: string): string {
+  return `POST ${url} HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 10000\r\nExpect: 100-continue\r\n\r\n${fill.repeat(100)}`;
+}
+
+// Resolves once `socket` has received "100 Continue": the gateway's HTTP server has parsed the
+// head and handed the request on, so the body is being read. Fails with what did arrive.
+function continued(socket: Duplex): Promise<void> {
+  let heard = '';
+  return within('the gateway to answer 100 Continue', new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      heard += d.toString('latin1');
+      if (/^HTTP\/1\.1 100 /.test(heard)) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  }), { describe: () => `received: ${JSON.stringify(heard)}` });
+}
+
+// Sends a partial POST on a new socket and resets it (RST, not FIN) while the gateway reads the body.
+async function resetMidBody(port: number, host: string, request: string): Promise<void> {
+  const s = net.connect(port, host);
+  s.on('error', () => {});
+  const answered = continued(s);
+  s.write(request);
+  await answered;
+  s.resetAndDestroy();
 }
 
 t.test('a client that resets mid-body (plain and inside a TLS tunnel)', async (t) => {
   const w = await startWorld(t);
-  const head = `POST ${w.http('allowed.test', '/echo')} HTTP/1.1\r\nHost: allowed.test:${w.upstream.httpPort}\r\nContent-Length: 10000\r\n\r\n`;
-  await resetAfter(w.proxy.port, w.proxy.host, head + 'x'.repeat(100));
+  const aborted = () => w.decisions().filter((d) => d.status === 499).length;
+  await resetMidBody(w.proxy.port, w.proxy.host, partialPost(w.http('allowed.test', '/echo'), `allowed.test:${w.upstream.httpPort}`, 'x'));
+  await until(() => aborted() === 1, 'the plain aborted request to be logged');
   await stillServes(t, w, 'a plain RST mid-body');
   const tunnel = await connect(w.proxy, `allowed.test:${w.upstream.httpsPort}`);
+  tunnel.socket.on('error', () => {});
   const tls = await tlsOver(tunnel.socket, w.caPem, 'allowed.test');
-  tls.write(`POST /echo HTTP/1.1\r\nHost: allowed.test:${w.upstream.httpsPort}\r\nContent-Length: 10000\r\n\r\n${'y'.repeat(100)}`);
-  await new Promise((r) => setTimeout(r, 50));
+  tls.on('error', () => {});
+  const answered = continued(tls);
+  tls.write(partialPost('/echo', `allowed.test:${w.upstream.httpsPort}`, 'y'));
+  await answered;
   tunnel.socket.resetAndDestroy();
+  await until(() => aborted() === 2, 'the aborted request inside the tunnel to be logged');
   await stillServes(t, w, 'an RST inside a tunnel');
   t.same(w.upstream.requests.filter((r) => r.method === 'POST'), [], 'the partial bodies were never forwarded');
-  await until(() => w.decisions().some((d) => d.status === 499), 'the aborted request to be logged');
+  t.match(w.decisions().filter((d) => d.status === 499), [{ method: 'POST' }, { method: 'POST' }], 'both logged as client aborts');
 });
 
 t.test('garbage request lines, binary noise and oversized headers get 4xx, not a crash', async (t) => {

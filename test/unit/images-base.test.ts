@@ -47,7 +47,7 @@ t.test('a successful pull uses the official image; the timeout stays within 20 s
 
 t.test('no Docker Hub: the local bootstrap image, with the reason in the notes', async (t) => {
   const f = fake({ local: [BOOTSTRAP_BASE], pull: 'dial tcp: lookup images.registry.test: no such host' });
-  const choice = await chooseBase(undefined, f.probes, 50);
+  const choice = await chooseBase(undefined, f.probes, { pullTimeoutMs: 50 });
   t.match(choice, { image: BOOTSTRAP_BASE, source: 'bootstrap-local' });
   t.match(choice.notes[0], /pull failed \(dial tcp: lookup images\.registry\.test: no such host\); falling back/);
   t.same(f.calls, [`exists ${OFFICIAL_BASE}`, `pull ${OFFICIAL_BASE} 50`, `exists ${BOOTSTRAP_BASE}`]);
@@ -58,10 +58,19 @@ t.test('no Docker Hub and no bootstrap image: it is built first', async (t) => {
   const choice = await chooseBase(undefined, f.probes);
   t.match(choice, { image: BOOTSTRAP_BASE, source: 'bootstrap-built' });
   t.equal(f.calls.at(-1), 'bootstrap');
-  t.match(choice.notes.join('\n'), /building it with images\/bootstrap-base\.mjs/);
+  t.match(choice.notes.join('\n'), /bootstrapping it/);
 });
 
 t.test('a failing bootstrap propagates', async (t) => {
   const f = fake({ bootstrapFails: true });
   await t.rejects(chooseBase(undefined, f.probes), /debootstrap: not found/);
+});
+
+t.test('--no-pull: no registry is asked; each decision is heard as it is made, before the bootstrap', async (t) => {
+  const f = fake({});
+  const heard: string[] = [];
+  const choice = await chooseBase(undefined, f.probes, { pull: false, onNote: (n) => heard.push(`${n} [calls: ${f.calls.join(',')}]`) });
+  t.match(choice, { image: BOOTSTRAP_BASE, source: 'bootstrap-built' });
+  t.notOk(f.calls.some((c) => c.startsWith('pull')), 'never pulled');
+  t.match(heard[1], /bootstrapping it .*\[calls: (?!.*bootstrap)/, 'the reason comes before the minute-long bootstrap');
 });

@@ -52,7 +52,7 @@ function fakeCheckout(t: { teardown(fn: () => unknown): void }): string {
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const files: Record<string, string> = {
     'package.json': '{"name":"bottle"}', 'package-lock.json': '{}', 'tsconfig.build.json': '{"include":["commands","lib"]}',
-    'bin/bottle.js': '', 'lib/a.ts': '', 'lib/rules.toml': 'x=1', 'images/Dockerfile.agent': 'FROM a',
+    'bin/bottle.js': '', 'commands/main.ts': '', 'lib/a.ts': '', 'lib/rules.toml': 'x=1', 'images/Dockerfile.agent': 'FROM a',
     'images/Dockerfile.sidecars': 'FROM s', 'images/build-helper.sh': '#!/bin/sh', 'ca.pem': 'PEM', 'dist/commands/main.js': '',
   };
   for (const [rel, text] of Object.entries(files)) {

@@ -4,7 +4,7 @@ import t from 'tap';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { assembleContext, buildDirs, contextEntries, hashContext, projectContextEntries } from '../../lib/images/context.js';
+import { assembleContext, contextEntries, hashContext, isRuntimeAsset, listFiles, projectContextEntries, SOURCE_DIRS } from '../../lib/images/context.js';
 import { clearDistStamp, distStaleness, markDistBuilt } from '../../lib/images/dist.js';
 import { projectRoot } from '../../lib/paths.js';
 
@@ -21,20 +21,21 @@ function write(root: string, rel: string, text = rel, mode = 0o644): void {
 
 const REPO_FILES = [
   'package.json', 'package-lock.json', 'bin/bottle.js',
-  'dist/commands/main.js', 'dist/commands/main.js.map', 'dist/chunks/chunk-A1.js', 'dist/lib/secrets/index.js', 'dist/test/unit/x.test.js',
+  'dist/commands/main.js', 'dist/commands/main.js.map', 'dist/chunks/chunk-A1.js', 'dist/sidecars/git-gate/hook-main.js',
+  'dist/.bottle-build-ok', 'dist/test/unit/x.test.js',
   'lib/secrets/index.ts', 'lib/secrets/gitleaks.toml', 'lib/secrets/README.md', 'lib/secrets/.hidden',
   'sidecars/init/cli.ts', 'sidecars/git-gate/hook.sh', 'test/fixtures/x.json', 'images/Dockerfile.agent',
 ];
 
 t.test('agent context: Dockerfile and the build helper only', async (t) => {
-  t.same(contextEntries('agent', REPO_FILES, ['commands', 'lib', 'sidecars']), [
+  t.same(contextEntries('agent', REPO_FILES), [
     { from: 'images/Dockerfile.agent', to: 'Dockerfile' },
     { from: 'images/build-helper.sh', to: 'build-helper.sh' },
   ]);
 });
 
-t.test('sidecars context: package files, bin/, compiled dist/ of the build dirs, runtime assets', async (t) => {
-  const entries = contextEntries('sidecars', REPO_FILES, ['commands', 'lib', 'sidecars']);
+t.test('sidecars context: package.json, bin/, the bundled dist/, runtime assets; no lockfile (nothing is installed)', async (t) => {
+  const entries = contextEntries('sidecars', REPO_FILES);
   t.same(entries.map((e) => `${e.from} -> ${e.to}`), [
     'images/Dockerfile.sidecars -> Dockerfile',
     'images/build-helper.sh -> build-helper.sh',
@@ -42,22 +43,24 @@ t.test('sidecars context: package files, bin/, compiled dist/ of the build dirs,
     'dist/chunks/chunk-A1.js -> app/dist/chunks/chunk-A1.js',
     'dist/commands/main.js -> app/dist/commands/main.js',
     'dist/commands/main.js.map -> app/dist/commands/main.js.map',
-    'dist/lib/secrets/index.js -> app/dist/lib/secrets/index.js',
+    'dist/sidecars/git-gate/hook-main.js -> app/dist/sidecars/git-gate/hook-main.js',
     'lib/secrets/gitleaks.toml -> app/lib/secrets/gitleaks.toml',
-    'package-lock.json -> app/package-lock.json',
     'package.json -> app/package.json',
     'sidecars/git-gate/hook.sh -> app/sidecars/git-gate/hook.sh',
-  ], 'no TypeScript, docs, dotfiles, tests or compiled tests');
+  ], 'no TypeScript, docs, dotfiles, tests, compiled tests or the build stamp');
 });
 
-t.test('this checkout: gitleaks.toml ships with the sidecars, build dirs come from tsconfig.build.json', async (t) => {
+t.test('this checkout: the source dirs are tsconfig.build.json\'s, and every runtime asset is in the package', async (t) => {
   const root = projectRoot();
-  const dirs = buildDirs(root);
-  t.ok(dirs.includes('sidecars') && dirs.includes('lib') && dirs.includes('commands'), dirs.join(','));
-  t.notOk(dirs.includes('test'));
+  const config = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+  t.same([...SOURCE_DIRS].sort(), [...config.include].sort(), 'SOURCE_DIRS = tsconfig.build.json include');
+  const files = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] }).files;
+  const shipped = (f: string) => files.some((entry) => (entry.endsWith('/') ? f.startsWith(entry) : f === entry));
+  const assets = listFiles(root, SOURCE_DIRS, []).filter(isRuntimeAsset);
+  t.ok(assets.includes('lib/secrets/gitleaks.toml'));
+  t.same(assets.filter((f) => !shipped(f)), [], 'package.json "files" ships every runtime asset');
   const tos = projectContextEntries('sidecars', root).map((e) => e.to);
-  t.ok(tos.includes('app/lib/secrets/gitleaks.toml'));
-  t.ok(tos.includes('app/package.json') && tos.includes('app/package-lock.json') && tos.includes('app/bin/bottle.js'));
+  t.ok(tos.includes('app/lib/secrets/gitleaks.toml') && tos.includes('app/package.json') && tos.includes('app/bin/bottle.js'));
   t.notOk(tos.some((p) => p.startsWith('app/node_modules') || p.endsWith('.ts')));
 });
 
@@ -101,6 +104,8 @@ t.test('distStaleness: missing, never built cleanly, a newer source, then up to 
   const old = new Date(Date.now() - 120_000);
   utimesSync(join(root, 'package.json'), old, old);
   write(root, 'lib/a.ts', 'export {}');
+  write(root, 'commands/main.ts', 'export {}');
+  utimesSync(join(root, 'commands/main.ts'), old, old);
   t.equal(distStaleness(root, ['lib']), 'dist/ is missing');
   write(root, 'dist/commands/main.js', '');
   t.equal(distStaleness(root, ['lib']), 'dist/ has no record of a successful npm run build',
@@ -117,4 +122,12 @@ t.test('distStaleness: missing, never built cleanly, a newer source, then up to 
   t.equal(distStaleness(root, ['lib']), undefined);
   clearDistStamp(root);
   t.equal(distStaleness(root, ['lib']), 'dist/ has no record of a successful npm run build', 'a new attempt forgets the old success');
+});
+
+t.test('distStaleness: an installed package (dist/, no sources) is never rebuilt; one with neither is a user error', async (t) => {
+  const root = tempDir(t);
+  write(root, 'package.json', '{}');
+  t.throws(() => distStaleness(root, ['lib']), /neither dist\/ nor the sources to build it; reinstall bottle/);
+  write(root, 'dist/commands/main.js', '');
+  t.equal(distStaleness(root, ['lib']), undefined, 'no stamp needed: there is nothing to build from');
 });

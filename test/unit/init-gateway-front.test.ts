@@ -22,6 +22,24 @@ routes:
     headers: { Authorization: "Bearer \${LATE_ROUTE_TOKEN}" }
 `;
 
+interface Sent { status: number | string; ms: number }
+
+// Sends requests back to back, each after the previous one's answer, until stop(); every
+// outcome (status, or the error message) is recorded with its duration.
+function sendUntilStopped(proxy: Proxy, url: string): { results: Sent[]; stop(): Promise<Sent[]> } {
+  const results: Sent[] = [];
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      const t0 = Date.now();
+      const status = await viaProxy(proxy, url).then((r) => r.status, (e: Error) => e.message);
+      results.push({ status, ms: Date.now() - t0 });
+    }
+    return results;
+  })();
+  return { results, stop: () => { stopped = true; return done; } };
+}
+
 t.test('replicaCount: default 2, 0 turns the front off, anything else is a clear error', async (t) => {
   t.equal(replicaCount({}), 2);
   t.equal(replicaCount({ BOTTLE_GATEWAY_REPLICAS: '0' }), 0);
@@ -92,31 +110,25 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
   t.same(new Set(await routed('/late-1')), new Set([`Bearer ${LATE}`]), 'the late secret is injected');
 
   // Kill one replica while a client keeps sending: not one request fails.
-  const poll = async (ms: number) => {
-    const out: Array<{ status: number | string; ms: number }> = [];
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      const t0 = Date.now();
-      const status = await viaProxy(proxy, `http://allowed.test:${upstream.httpPort}/poll`).then((r) => r.status, (e: Error) => e.message);
-      out.push({ status, ms: Date.now() - t0 });
-    }
-    return out;
-  };
+  const load = sendUntilStopped(proxy, `http://allowed.test:${upstream.httpPort}/poll`);
+  t.teardown(() => { void load.stop(); });
   const before = pids();
-  const polling = poll(1500);
-  await new Promise((r) => setTimeout(r, 200));
+  await p.waitFor('the client to be sending', 10_000, () => load.results.length >= 3);
   process.kill(before.get(0)!, 'SIGKILL');
-  const one = await polling;
+  // The load runs across the whole outage of replica 0, until its successor accepts on the socket.
+  await p.waitFor('replica 0 restarted', 60_000, () => pids().get(0) !== before.get(0) || undefined);
+  await p.waitFor('the new replica 0 to listen', 60_000, () => p.stderr.filter((l) => l.includes('(shared socket, fd 3)')).length >= 3 || undefined);
+  const back = load.results.length;
+  await p.waitFor('requests after the restart', 10_000, () => load.results.length >= back + 3);
+  const one = await load.stop();
   // The one request the killed process may have been serving dies with it: reset (RST, when
   // it had unread bytes) or closed (FIN: "socket hang up"). No connection is refused and
   // nothing else fails.
   const failed = one.filter((s) => s.status !== 200);
   t.ok(failed.length <= 1 && failed.every((f) => f.status === 'read ECONNRESET' || f.status === 'socket hang up'),
     `${one.length} requests around the kill of one replica: ${failed.length ? `only the one in flight was reset (${JSON.stringify(failed)})` : 'none failed'} (slowest ${Math.max(...one.map((s) => s.ms))} ms)`);
-  await p.waitFor('replica 0 restarted', 60_000, () => pids().get(0) !== before.get(0) || undefined);
 
   // Kill both: clients wait in the shared queue instead of being refused.
-  await p.waitFor('the new replica 0 to listen', 60_000, () => p.stderr.filter((l) => l.includes('(shared socket, fd 3)')).length >= 3 || undefined);
   const now = pids();
   for (const pid of now.values()) process.kill(pid, 'SIGKILL');
   const t0 = Date.now();

@@ -110,9 +110,9 @@ t.test('route approval: the header form, validated, then the diff', async (t) =>
   t.same(press(r.state, 'enter').effects, [{ type: 'plan-approve', id: route.id, slug: 'a-aaaaaa', headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } }]);
   r = press(r.state, 'C-u', ...'ghp_x1Y2', 'enter');
   t.same(r.effects, [], 'a literal token is refused');
-  t.match((r.state.modal as Extract<Modal, { kind: 'header-form' }>).error, /never type the secret/);
+  t.match((r.state.modal as Extract<Modal, { kind: 'header-form' }>).error, /never hold the secret itself/);
   r = press(r.state, 'C-u', 'T', 'O', 'K', 'tab', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'X', 'enter');
-  t.same(r.effects, [{ type: 'plan-approve', id: route.id, slug: 'a-aaaaaa', headers: { X: 'TOK' } }], 'Tab switches fields; a bare env name is allowed');
+  t.same(r.effects, [{ type: 'plan-approve', id: route.id, slug: 'a-aaaaaa', headers: { X: '${TOK}' } }], 'Tab switches fields; a bare env name is short for ${NAME}');
   t.equal(press(press(base(), 'tab', 'a').state, 'escape').state.modal, undefined);
 });
 

@@ -4,7 +4,7 @@ import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import { FOOTER, viewModel, wrapText } from '../../panes/model.js';
 import {
-  agentHeader, agentRow, dashLabel, fit, formatAge, layout, proposalRow, proposalsLabel, sanitize, scrollTop,
+  agentHeader, agentRow, dashLabel, fit, layout, proposalRow, proposalsLabel, scrollTop,
 } from '../../panes/rows.js';
 import { initialState, withBottles, withProposals } from '../../panes/state.js';
 import type { Dims } from '../../panes/view.js';
@@ -20,23 +20,10 @@ export function proposal(id: string, over: Partial<ProposalRow> = {}): ProposalR
   return { id, slug: 'implementer-aaaaaa', kind: 'allowlist', host: 'example.com', reason: 'need it', created: ago(42), status: 'pending', stale: false, ...over };
 }
 
-t.test('formatAge: compact units, never negative', async (t) => {
-  t.equal(formatAge(ago(5), NOW), '5s');
-  t.equal(formatAge(ago(300), NOW), '5m');
-  t.equal(formatAge(ago(3 * 3600), NOW), '3h');
-  t.equal(formatAge(ago(3 * 86400), NOW), '3d');
-  t.equal(formatAge(new Date(NOW + 5000).toISOString(), NOW), '0s', 'clock skew');
-  t.equal(formatAge('garbage', NOW), '?');
-});
-
 t.test('fit truncates with an ellipsis or pads', async (t) => {
   t.equal(fit('abc', 5), 'abc  ');
   t.equal(fit('abcdef', 4), 'abc…');
   t.equal(fit('abc', 0), '');
-});
-
-t.test('sanitize: agent text cannot drive the terminal', async (t) => {
-  t.equal(sanitize('ok\x1b[2Jboom\u202e'), 'ok?[2Jboom?');
 });
 
 t.test('layout drops low-priority columns first and caps flex growth', async (t) => {

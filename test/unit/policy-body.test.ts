@@ -33,7 +33,7 @@ t.test('a header a route overwrites is not scanned (its value never leaves)', as
 t.test('Host must match the URL; Content-Length must be a number', async (t) => {
   t.match(evaluate(open, req({ Host: 'x.test:443' })), { verdict: 'allow' });
   t.match(evaluate(open, req({ host: 'X.TEST' })), { verdict: 'allow' });
-  t.match(evaluate(open, req({ Host: 'evil.test' })), { stage: 'header-dlp', rule: 'host-mismatch' });
+  t.match(evaluate(open, req({ Host: 'evil.test' })), { stage: 'host-mismatch', rule: 'host-mismatch' }, 'a Host mismatch is its own stage, not header DLP');
   t.match(evaluate(open, req({ 'Content-Length': '12' }, 'hello world!')), { verdict: 'allow' });
   t.match(evaluate(open, req({ 'Content-Length': '12, 13' }, 'hello world!')), { stage: 'header-dlp', rule: 'bad-content-length' });
 });

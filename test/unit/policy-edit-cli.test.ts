@@ -29,7 +29,7 @@ appendFileSync(process.env.FAKE_EDITOR_LOG, JSON.stringify(args) + '\\n');
 let text = readFileSync(file, 'utf8');
 if (mode === 'add') text = text.replace('\\nallow:\\n', '\\nallow:\\n  - example.com\\n');
 if (mode === 'bad') text = text.replace('\\nallow:\\n', '\\nallow:\\n  - https://bad.example.com/path\\n');
-if (mode === 'route') text = text.replace('\\nroutes:\\n', '\\nroutes:\\n  - host: api.x.com\\n    headers: { X-Key: X_KEY }\\n');
+if (mode === 'route') text = text.replace('\\nroutes:\\n', '\\nroutes:\\n  - host: api.x.com\\n    headers: { X-Key: \"\${X_KEY}\" }\\n');
 writeFileSync(file, text);
 `;
 
@@ -85,7 +85,7 @@ t.test('routes edit: a new route needs its env var in this shell', async (t) => 
   t.equal(readFileSync(s.file, 'utf8'), POLICY);
   r = await bottleProcess(['routes', 'edit', s.slug], { env: s.env('route', { X_KEY: 'secret-value-x' }) });
   t.equal(r.exitCode, 0, r.stderr);
-  t.equal(r.stdout.trim(), `${s.slug}: + route api.x.com (X-Key: X_KEY)`);
+  t.equal(r.stdout.trim(), `${s.slug}: + route api.x.com (X-Key: \${X_KEY})`);
   t.notMatch(r.stdout + r.stderr + readFileSync(s.file, 'utf8'), /secret-value-x/);
 });
 

@@ -8,7 +8,7 @@ const get = (url: string, headers: Record<string, string> = {}) => ({ method: 'G
 const stageOf = (url: string, p = open): Verdict['stage'] => evaluate(p, get(url)).stage;
 
 t.test('stage names are the stable public list', async (t) => {
-  t.same([...STAGES], ['scheme', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp', 'entropy', 'header-dlp', 'body-dlp', 'canary', 'ssrf-resolved', 'error', 'done']);
+  t.same([...STAGES], ['scheme', 'sni', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp', 'entropy', 'host-mismatch', 'header-dlp', 'body-dlp', 'canary', 'ssrf-resolved', 'client', 'error', 'done']);
 });
 
 t.test('evaluate fails closed when judging throws', async (t) => {

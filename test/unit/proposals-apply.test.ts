@@ -7,10 +7,10 @@ import t from 'tap';
 import { UserError } from '../../lib/errors.js';
 import { loadPolicy } from '../../lib/policy/index.js';
 import {
-  approve, ControlRegistry, controlFor, findProposal, listProposals, noopControl, planApproval, readDecision, reject,
+  approve, findProposal, listProposals, noopControl, planApproval, readDecision, reject,
   writeProposal, type BundleControl,
 } from '../../lib/proposals/index.js';
-import { createBottle, type BottlePaths, type Metadata } from '../../lib/state/index.js';
+import { createBottle, type BottlePaths } from '../../lib/state/index.js';
 
 const POLICY = `# operator's policy
 version: 1
@@ -218,23 +218,4 @@ t.test('listProposals: pending by default, --all adds decided, stale flag, slug 
   t.equal(l.rows.length, 1);
   t.match(l.problems[0], /not JSON/);
   await t.rejects(listProposals(s.root, { slug: 'nope-aaaaaa' }), /no bottle nope-aaaaaa/);
-});
-
-t.test('controlFor: registered backends, a gone bundle and unknown backends', async (t) => {
-  const s = await setup(t);
-  const reg = new ControlRegistry();
-  let r = controlFor(s.metadata, reg);
-  t.equal(r.control, noopControl);
-  t.match(r.warning, /cannot signal docker bottles.*applies when/);
-  const live: BundleControl = { ...noopControl, name: 'docker', live: true };
-  const off = reg.register('docker', (m: Metadata) => (m.state === 'running' ? live : undefined));
-  r = reg.resolve({ ...s.metadata, state: 'running' });
-  t.equal(r.control, live);
-  t.equal(r.warning, undefined);
-  r = reg.resolve({ ...s.metadata, state: 'stopped' });
-  t.equal(r.control, noopControl);
-  t.match(r.warning, /not running.*next start/);
-  off();
-  t.notOk(reg.has('docker'));
-  t.match(reg.resolve(undefined).warning, /no metadata/);
 });

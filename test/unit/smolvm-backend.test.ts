@@ -5,12 +5,11 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listDockerResources } from '../../lib/backends/docker/manage.js';
-import { tarBuffer } from '../../lib/backends/docker/tar.js';
+import { listDockerResources } from '../../lib/backends/bundle/manage.js';
+import { tarBuffer } from '../../lib/backends/bundle/tar.js';
 import { loadBackend } from '../../lib/backends/index.js';
 import { SmolvmClient } from '../../lib/backends/smolvm/cli.js';
 import { SmolvmBackend } from '../../lib/backends/smolvm/index.js';
-import { defaultControls } from '../../lib/proposals/control.js';
 import { makeBottleDir, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
 import { leftovers, metaOf, rig, SmolFakeEngine, VM_SCRIPT } from './smolvm-launch-fixture.js';
 
@@ -152,9 +151,7 @@ t.test('control: the bundle is a container — SIGHUP, secrets through exec Env 
   t.notMatch(JSON.stringify(await r.fake.calls()), 'ghp_value', 'never near the VM');
 });
 
-t.test('loadBackend("smolvm") builds it and registers the smolvm control', async (t) => {
+t.test('loadBackend("smolvm") builds it', async (t) => {
   const backend = await loadBackend('smolvm', { PATH: process.env.PATH });
   t.equal(backend.name, 'smolvm');
-  t.ok(defaultControls.has('smolvm'));
-  t.equal(defaultControls.resolve(metaOf(slug)).control.name, 'smolvm');
 });

@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LaunchAbortedError } from '../../lib/backends/docker/launch.js';
+import { LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
 import { makeBottleDir, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
 import { leftovers, rig } from './smolvm-launch-fixture.js';
 

@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import type { ListedNetwork } from '../../lib/backends/docker/engine.js';
+import type { ListedNetwork } from '../../lib/docker/api.js';
 import { SmolvmClient } from '../../lib/backends/smolvm/cli.js';
 import { SmolvmBackend, type SmolvmBackendOptions, type SmolvmEngine } from '../../lib/backends/smolvm/index.js';
 import { run as realRun, type Runner } from '../../lib/run/index.js';
 import type { Metadata } from '../../lib/state/index.js';
 import { FakeEngine, type FakeOptions, type RecordedCall } from '../fixtures/docker/fake-engine.js';
-import { type FakeSmolvm, fakeSmolvm, type FakeSmolvmScript, FakeImageEngine } from '../helpers/fake-smolvm.js';
+import { type FakeSmolvm, fakeSmolvm, type FakeSmolvmScript, FakeImageEngine, VM_SCRIPT } from '../helpers/fake-smolvm.js';
 
 export const AGENT_IMAGE_ID = `sha256:${'ab12'.repeat(16)}`;
 
@@ -45,17 +45,7 @@ export class SmolFakeEngine extends FakeEngine implements SmolvmEngine {
 }
 
 // The answers a booted agent VM gives (root exec, user node, tools that succeed).
-export const VM_SCRIPT: FakeSmolvmScript = {
-  exec: [
-    { args: ['id', '-u'], stdout: '0\n' },
-    { args: ['id', 'node'], stdout: 'uid=1000(node) gid=1000(node) groups=1000(node)\n' },
-    { args: ['mkdir', '-m', '700'] },
-    { args: ['tar'] },
-    { args: ['rm'] },
-    { args: ['sh', '-c'] }, // the CA appended to the system bundle
-    { args: ['runuser'] },
-  ],
-};
+export { VM_SCRIPT };
 
 export interface RigOptions {
   /** Fail the engine call with this index (0-based, over every recorded engine call). */

@@ -190,3 +190,21 @@ t.test('settle removes state unless preserved; removeBottle ignores preserve', a
   t.same(await listBottles(root), []);
   await t.rejects(markPreserve(root, kept.slug), /no bottle/);
 });
+
+t.test('regression: a bottle being removed is never listed as broken (its state disappears at once)', async (t) => {
+  const root = await tempRoot(t);
+  for (let round = 0; round < 15; round++) {
+    const b = await createBottle(root, 'gone', { backend: 'docker' });
+    // Enough files that a recursive delete in place takes a while.
+    await Promise.all(Array.from({ length: 300 }, (_, i) => writeFile(join(b.paths.dir, `f${i}`), 'x')));
+    let done = false;
+    const removing = settle(root, b.metadata.slug).finally(() => { done = true; });
+    const seen: string[] = [];
+    for (let looks = 0; !done && looks < 10_000; looks++) {
+      for (const e of await listBottles(root)) if (!e.ok) seen.push(`${e.slug}: ${e.error}`);
+    }
+    await removing;
+    t.same(seen, [], `round ${round}: listed only whole or not at all`);
+  }
+  t.same((await readdir(root)).filter((n) => n !== '.lock' && !n.startsWith('.state')), [], 'nothing left behind, no tombstone');
+});

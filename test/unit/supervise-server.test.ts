@@ -1,5 +1,7 @@
 // The supervise server in-process, driven by the MCP SDK's real Client over Streamable HTTP.
+import diagnostics from 'node:diagnostics_channel';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,6 +10,7 @@ import t from 'tap';
 import { writeDecision } from '../../lib/proposals/files.js';
 import { parseEventLine } from '../../sidecars/supervise/events.js';
 import { startSupervise, type SuperviseOptions, type SuperviseServer } from '../../sidecars/supervise/server.js';
+import { pollUntil } from '../helpers/wait.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -38,15 +41,26 @@ type ToolResult = Awaited<ReturnType<Client['callTool']>>;
 const text = (r: ToolResult) => (r.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
 const answer = (r: ToolResult) => r.structuredContent as Record<string, unknown>;
 
-// Polls until the queue holds `n` proposals; returns their ids.
-async function queued(queue: string, n: number, timeoutMs = 5000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ids = existsSync(queue) ? readdirSync(queue).filter((f) => /^\d.*\.json$/.test(f)).map((f) => f.slice(0, -5)) : [];
-    if (ids.length >= n) return ids.sort();
-    if (Date.now() > deadline) throw new Error(`queue has ${ids.length} proposals, wanted ${n}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+// Waits until the queue holds `n` proposals; returns their ids.
+async function queued(queue: string, n: number): Promise<string[]> {
+  const ids = () => (existsSync(queue) ? readdirSync(queue).filter((f) => /^\d.*\.json$/.test(f)).map((f) => f.slice(0, -5)) : []);
+  return pollUntil(`${n} proposal(s) in the queue`, () => (ids().length >= n ? ids().sort() : undefined), {
+    intervalMs: 20,
+    describe: () => `queue ${queue}: ${existsSync(queue) ? JSON.stringify(readdirSync(queue)) : '(missing)'}`,
+  });
+}
+
+// The client sockets this process opens to `port` from now on (fetch's keep-alive pool included),
+// seen through node's net.client.socket diagnostics channel.
+function clientSockets(t: Teardown, port: () => number | undefined): Socket[] {
+  const seen: Socket[] = [];
+  const onSocket = (message: unknown) => {
+    const { socket } = message as { socket: Socket };
+    socket.once('connect', () => { if (socket.remotePort === port()) seen.push(socket); });
+  };
+  diagnostics.subscribe('net.client.socket', onSocket);
+  t.teardown(() => diagnostics.unsubscribe('net.client.socket', onSocket));
+  return seen;
 }
 
 t.test('lists the three tools with their schemas', async (t) => {
@@ -173,14 +187,19 @@ t.test('bad arguments are isError results, and the server keeps working', async 
 });
 
 t.test('MCP is served at / too, and is stateless: a client survives a supervise restart', async (t) => {
+  let port: number | undefined;
+  const sockets = clientSockets(t, () => port);
   const first = await setup(t, { waitSeconds: 0.05 });
+  port = first.server.port;
   const atRoot = await connect(t, first.server.url, '/');
   t.equal((await atRoot.listTools()).tools.length, 3, 'served at /');
-  const port = first.server.port;
+  t.ok(sockets.length > 0, 'the clients hold keep-alive sockets to the server');
   await first.server.close();
-  // As in the bundle, where init waits >= 200 ms before the restart: the client sees its
-  // keep-alive socket close first (reusing a socket the server just closed fails any POST).
-  await new Promise((r) => setTimeout(r, 200));
+  // As in the bundle, where the restart comes >= 200 ms later: the client has seen its
+  // keep-alive sockets close by then (reusing a socket the server just closed fails any POST).
+  await pollUntil('the client to see its sockets close', () => sockets.every((s) => s.closed), {
+    describe: () => `client sockets: ${JSON.stringify(sockets.map((s) => ({ closed: s.closed, destroyed: s.destroyed, readyState: s.readyState })))}`,
+  });
   const again = await startSupervise({ host: '127.0.0.1', port, queueDir: first.queue, decisionsDir: first.decisions, waitSeconds: 0.05 });
   t.teardown(() => again.close());
   const r = await first.client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'after.example.com', reason: 'restart' } });

@@ -1,9 +1,11 @@
 // The right-pane state machine against a scripted fake tmux: the exact calls it makes.
+import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import type { Runner } from '../../lib/run/index.js';
+import { shellCommand } from '../../tmux/argv.js';
 import { TmuxClient, TmuxError } from '../../tmux/client.js';
 import { PANE_BORDER_FORMAT, SEP } from '../../tmux/format.js';
-import { dashboardPaneFromEnv, RightPane } from '../../tmux/right-pane.js';
+import { dashboardPaneFromEnv, keepOutput, RightPane } from '../../tmux/right-pane.js';
 
 // A tiny model of one tmux server: the panes that exist (id → window) and window options.
 function fakeTmux(panes: Record<string, string> = { '%0': '@0' }) {
@@ -25,7 +27,7 @@ function fakeTmux(panes: Record<string, string> = { '%0': '@0' }) {
       stdout = id;
     } else if (cmd === 'show-options') stdout = winOpts[sub.at(-1) ?? ''] ?? '';
     else if (cmd === 'kill-pane') delete panes[sub[2] ?? ''];
-    else if (sub.includes('fail-me')) exitCode = 1;
+    else if (sub.some((s) => s.endsWith(' fail-me'))) exitCode = 1;
     for (let i = 0; i < sub.length; i++) {
       if (sub[i] === 'set-option' && sub[i + 1] === '-w' && sub[i + 4] === '@bottle-right') winOpts['@bottle-right'] = sub[i + 5] ?? '';
     }
@@ -49,9 +51,21 @@ t.test('first ensure splits with a placeholder, decorates, then respawns the com
       'set-option', '-w', '-t', '%0', 'pane-border-status', 'top', ';',
       'set-option', '-w', '-t', '%0', 'pane-border-format', PANE_BORDER_FORMAT, ';',
       'set-option', '-p', '-t', '%1', '@bottle_label', 'bringup a', ';',
-      'respawn-pane', '-k', '-t', '%1', "tail -F '/s/a b/bringup.log'",
+      'respawn-pane', '-k', '-t', '%1', shellCommand(keepOutput(['tail', '-F', '/s/a b/bringup.log'])),
     ],
   ]);
+});
+
+t.test('the command runs under a wrapper that keeps its status and, in a terminal, waits for tmux to read it', async (t) => {
+  const w = keepOutput(['docker', 'run', 'it\'s "x"']);
+  t.same(w.slice(0, 2), ['sh', '-c']);
+  t.same(w.slice(3), ['sh', 'docker', 'run', 'it\'s "x"'], 'argv passed through as "$@", untouched');
+  t.match(w[2], /\\033\[6n/, 'asks tmux for the cursor position');
+  t.match(w[2], /time 20/, 'and waits 2 s at most for the answer');
+  // Outside a terminal there is nobody to ask: output and exit status pass straight through.
+  const r = spawnSync(w[0]!, [...w.slice(1, 4), 'sh', '-c', 'echo "boom: cannot start"; exit 3'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  t.equal(r.stdout, 'boom: cannot start\n');
+  t.equal(r.status, 3);
 });
 
 t.test('second ensure respawns the same pane; focus moves only when asked', async (t) => {
@@ -62,12 +76,12 @@ t.test('second ensure respawns the same pane; focus moves only when asked', asyn
   t.equal(await rp.ensure(['claude', '--resume', 'x y'], { label: 'agent #1', focus: true }), '%1');
   t.same(f.calls, [
     LIST_IDS,
-    ['set-option', '-p', '-t', '%1', '@bottle_label', 'agent ##1', ';', 'respawn-pane', '-k', '-t', '%1', "claude --resume 'x y'"],
+    ['set-option', '-p', '-t', '%1', '@bottle_label', 'agent ##1', ';', 'respawn-pane', '-k', '-t', '%1', shellCommand(keepOutput(['claude', '--resume', 'x y']))],
     ['select-pane', '-t', '%1'],
   ]);
   f.calls.length = 0;
   await rp.ensure(['b']);
-  t.same(f.calls, [LIST_IDS, ['respawn-pane', '-k', '-t', '%1', 'b']], 'no label change, no focus');
+  t.same(f.calls, [LIST_IDS, ['respawn-pane', '-k', '-t', '%1', shellCommand(keepOutput(['b']))]], 'no label change, no focus');
 });
 
 t.test('a pane closed behind our back is replaced by a fresh split', async (t) => {

@@ -2,7 +2,7 @@
 // fake tmux; plus the version gate through the CLI with a fake runner.
 import t from 'tap';
 import { runCli } from '../../commands/cli.js';
-import type { Ctx } from '../../commands/context.js';
+import type { Ctx } from '../../lib/cli.js';
 import type { RunResult, Runner } from '../../lib/run/index.js';
 import { TmuxClient } from '../../tmux/client.js';
 import { PANE_BORDER_FORMAT } from '../../tmux/format.js';
@@ -121,6 +121,19 @@ t.test('launchSession: switch-client is an ordinary call; a garbled pane id is a
     launchSession(new TmuxClient({ run: bad.run }), planTmuxSession({ exists: false, dashboardAlive: false }, true, OPTS), 'bottle', async () => 0),
     /did not report the dashboard's pane id/,
   );
+});
+
+t.test('regression: switch-client with no current client (a detached session) attaches instead, or says how', async (t) => {
+  const noClient = () => recorder((sub) => (sub.includes('switch-client') ? { exitCode: 1, stderr: 'no current client' } : {}));
+  const f = noClient();
+  const attached: string[][] = [];
+  const plan = planTmuxSession({ exists: true, dashboardAlive: true }, true, OPTS);
+  const r = await launchSession(new TmuxClient({ run: f.run }), plan, 'bottle', async (argv) => { attached.push(argv); return 0; });
+  t.same(f.calls, [['tmux', 'switch-client', '-t', '=bottle']]);
+  t.same(attached, [['tmux', 'attach-session', '-t', '=bottle']]);
+  t.ok(r.switchFellBack);
+  await t.rejects(launchSession(new TmuxClient({ run: noClient().run }), plan, 'bottle', undefined),
+    { name: 'UserError', message: /no tmux client to switch \(no current client\) and no terminal to attach; run: tmux attach -t bottle/ });
 });
 
 function ctxWith(run: Runner, env: NodeJS.ProcessEnv = {}) {

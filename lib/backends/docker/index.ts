@@ -9,29 +9,27 @@
 // operator owns is chowned or made more readable. (Only a root caller that picks another
 // `bundleUser` has launch chown the two dirs it creates for the bundle: events, git-gate repos.)
 // The agent mounts none of them: it gets ca.crt by copy, and nothing else from the state dir.
+import { type DockerEngine, engineMessage, execIn, fromDockerode, statusOf } from '../../docker/api.js';
 import { connectDocker } from '../../docker/engine.js';
 import type { BottlePlan } from '../../plan/index.js';
-import { type BundleControl, defaultControls } from '../../proposals/control.js';
+import type { BundleControl } from '../../proposals/control.js';
 import type { Metadata } from '../../state/index.js';
+import { containerControl } from '../bundle/control.js';
+import type { BundleLaunchDeps } from '../bundle/launch.js';
+import { listDockerResources, removeDockerResource } from '../bundle/manage.js';
+import { AGENT_PATHS } from '../bundle/names.js';
+import { testUpstreamFromEnv } from '../bundle/plan.js';
+import { extractTar } from '../bundle/tar.js';
 import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../types.js';
-import { dockerControl } from './control.js';
-import { type DockerEngine, engineMessage, execIn, fromDockerode, statusOf } from './engine.js';
-import { launchDocker, type LaunchDeps } from './launch.js';
-import { inspectDocker, listDockerResources, removeDockerResource, teardownDocker } from './manage.js';
-import { AGENT_PATHS, dockerNames } from './names.js';
-import { extractTar } from './tar.js';
-import { testUpstreamFromEnv } from './plan.js';
+import { launchDocker } from './launch.js';
+import { inspectDocker, teardownDocker } from './manage.js';
+import { dockerNames } from './names.js';
 
-export { dockerControl, gatewaySecretsArgv } from './control.js';
-export { type DockerEngine, fromDockerode } from './engine.js';
-export { defaultBundleUser, LaunchAbortedError, routeSecretEnv } from './launch.js';
-export { engineState } from './manage.js';
-export * from './names.js';
-export { agentEnv, type DockerPlan, dockerPlan, type DockerPlanOptions, localUpstreamPath, testUpstreamFromEnv, type TestUpstream, upstreamsJson } from './plan.js';
-export { type ProvisionAction, type ProvisionStep, type ProvisionTransport, provisionSteps, runProvision } from './provision.js';
+export { BUNDLE_ALIASES, dockerNames, type DockerNames } from './names.js';
+export { agentEnv, DOCKER_WIRING, type DockerPlan, dockerPlan } from './plan.js';
 
 // Launch tunables (tests, ops) plus the env attach reads TERM from.
-export interface DockerBackendOptions extends Omit<LaunchDeps, 'engine'> {
+export interface DockerBackendOptions extends Omit<BundleLaunchDeps, 'engine'> {
   /** Env for attachArgv's TERM/COLORTERM (default: process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -98,7 +96,7 @@ export class DockerBackend implements Backend {
   }
 
   control(_meta: Metadata): BundleControl {
-    return dockerControl(() => this.engine);
+    return containerControl('docker', () => this.engine);
   }
 }
 
@@ -108,7 +106,3 @@ export function createDockerBackend(env: NodeJS.ProcessEnv = process.env, option
   return new DockerBackend(fromDockerode(connectDocker(env).docker), { env, ...(testUpstream ? { testUpstream } : {}), ...options });
 }
 
-// Registered when this module is loaded, so approvals and live edits can signal Docker
-// bundles. Connects lazily (first reload), on the engine process.env selects.
-let lazyEngine: DockerEngine | undefined;
-defaultControls.register('docker', () => dockerControl(() => (lazyEngine ??= fromDockerode(connectDocker(process.env).docker))));

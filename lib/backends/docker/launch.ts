@@ -2,109 +2,18 @@
 // side: the bundle joins the egress network and gets ready, the agent loses its default route
 // and is provisioned. Every created resource goes on a stack; a failure or an abort unwinds the
 // stack in reverse before the error is rethrown, so nothing is left behind.
-import { statSync } from 'node:fs';
-import { chown, mkdir, stat, writeFile } from 'node:fs/promises';
-import { UserError } from '../../errors.js';
-import { resolveRouteHeaders } from '../../manifest/index.js';
+import { stat } from 'node:fs/promises';
+import { type DockerEngine, engineMessage, logTail } from '../../docker/api.js';
 import type { BottlePlan } from '../../plan/index.js';
+import {
+  type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, start, unwindLaunch, withSecretEnv,
+} from '../bundle/launch.js';
+import { AGENT_PATHS } from '../bundle/names.js';
+import { runProvision } from '../bundle/provision.js';
+import { waitReady } from '../bundle/ready.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
-import { type DockerEngine, engineMessage, logTail, statusOf } from './engine.js';
-import { AGENT_PATHS, DEFAULT_SIDECARS_IMAGE } from './names.js';
-import { type DockerPlan, dockerPlan, type TestUpstream } from './plan.js';
-import { runProvision } from './provision.js';
-import { waitReady } from './ready.js';
+import { type DockerPlan, dockerPlan } from './plan.js';
 import { DockerTransport } from './transport.js';
-
-// Thrown when ctx.signal aborted the launch (after the unwind); exit code as for SIGINT.
-export class LaunchAbortedError extends UserError {
-  override name = 'LaunchAbortedError';
-  constructor(slug: string) {
-    super(`bring-up of ${slug} interrupted; everything it created was removed`, 130);
-  }
-}
-
-// What launch needs besides plan and context; everything but the engine has a default.
-export interface LaunchDeps {
-  engine: DockerEngine;
-  sidecarsImage?: string;
-  /** uid:gid for the bundle; default: see defaultBundleUser. */
-  bundleUser?: string;
-  /** Bound on the bundle's ports answering (default 30 s). */
-  readyTimeoutMs?: number;
-  /** Daemon argv overrides for the bundle (ops/test escape hatch, see DockerPlanOptions). */
-  daemonCommands?: Record<string, string[]>;
-  /** Fake-internet CA + private-address allowances, for the e2e suite only. */
-  testUpstream?: TestUpstream;
-  now?: () => number;
-}
-
-// `NAME=value` for every route variable, from the host env; a missing one is a UserError
-// raised before anything exists. The values go only into the bundle's create request.
-export function routeSecretEnv(plan: Pick<BottlePlan, 'egress'>, env: NodeJS.ProcessEnv): string[] {
-  for (const route of plan.egress.routes) resolveRouteHeaders(route, env);
-  const names = [...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))].sort();
-  return names.map((n) => `${n}=${env[n]}`);
-}
-
-// The bundle runs as the host user that owns the state dir (ca.key is 0600) and the identity
-// files, so nothing on the host is chowned or loosened. Rootless Docker maps that user to
-// container root, and Windows has no uid: the image's own user then.
-export async function defaultBundleUser(engine: DockerEngine): Promise<string> {
-  if (typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return '10001:10001';
-  const info = await engine.info().catch(() => ({ SecurityOptions: [] as string[] }));
-  if ((info.SecurityOptions ?? []).some((o) => o.includes('name=rootless'))) return '0:0';
-  return `${process.getuid()}:${process.getgid()}`;
-}
-
-// Host files the bundle or provisioning needs, checked before anything is created (smolvm reuses it).
-export function checkRequiredPaths(dp: Pick<DockerPlan, 'requiredPaths'>): void {
-  for (const r of dp.requiredPaths) {
-    let st;
-    try {
-      st = statSync(r.path);
-    } catch {
-      throw new UserError(`${r.what} ${r.path} does not exist; ${r.path.endsWith('.git') ? 'point workspace at a git checkout' : 'fix the path or recreate the bottle'}`);
-    }
-    if (r.kind === 'dir' ? !st.isDirectory() : !st.isFile()) {
-      const hint = r.path.endsWith('.git') ? ' (git worktrees and submodules are not supported: use the main checkout)' : '';
-      throw new UserError(`${r.what} ${r.path} is not a ${r.kind === 'dir' ? 'directory' : 'regular file'}${hint}`);
-    }
-  }
-}
-
-// A missing image is a user error naming the fix, raised before anything is created.
-// The images are inspected side by side; the first missing one (in order) is reported.
-export async function checkImages(engine: Pick<DockerEngine, 'getImage'>, images: string[]): Promise<void> {
-  const results = await Promise.allSettled(images.map((image) => engine.getImage(image).inspect()));
-  results.forEach((r, i) => {
-    if (r.status === 'fulfilled') return;
-    const image = images[i]!;
-    if (statusOf(r.reason) === 404) throw new UserError(`image ${image} is not in the Docker engine; run \`bottle images build\``);
-    throw new Error(`inspecting image ${image}: ${engineMessage(r.reason)}`, { cause: r.reason });
-  });
-}
-
-// An engine call that creates something: conflicts (a leftover of the same slug) are user errors.
-export async function create(what: string, call: () => Promise<unknown>): Promise<void> {
-  try {
-    await call();
-  } catch (e) {
-    if (statusOf(e) === 409) throw new UserError(`${what} already exists (left over from an earlier run?); run \`bottle cleanup\``);
-    throw new Error(`creating ${what}: ${engineMessage(e)}`, { cause: e });
-  }
-}
-
-// The host dirs the bundle writes (events, git-gate mirrors) and the upstreams file. They belong
-// to the bundle user; that is this process's user unless a root caller chose another one.
-export async function prepareHost(dp: Pick<DockerPlan, 'hostDirs' | 'hostFiles'>, bundleUser: string): Promise<void> {
-  const [uid, gid] = bundleUser.split(':').map(Number);
-  const giveAway = process.getuid?.() === 0 && uid !== 0 && Number.isInteger(uid);
-  for (const d of dp.hostDirs) {
-    await mkdir(d, { recursive: true, mode: 0o700 });
-    if (giveAway) await chown(d, uid!, gid ?? uid!);
-  }
-  for (const f of dp.hostFiles) await writeFile(f.path, f.content, { mode: f.mode });
-}
 
 // Runs the route helper in the agent's network namespace and removes it again.
 async function dropDefaultRoute(engine: DockerEngine, dp: DockerPlan, ctx: LaunchContext): Promise<void> {
@@ -123,50 +32,8 @@ async function dropDefaultRoute(engine: DockerEngine, dp: DockerPlan, ctx: Launc
   }
 }
 
-// What every backend's launch settles before it creates anything: the clock, the abort check,
-// the route secrets from the host env (a missing one fails here), the bundle user and the
-// bundle's plan options.
-export async function launchPreamble(
-  plan: BottlePlan, ctx: LaunchContext,
-  deps: Pick<LaunchDeps, 'engine' | 'sidecarsImage' | 'bundleUser' | 'daemonCommands' | 'testUpstream' | 'now'>,
-) {
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const checkAbort = (): void => {
-    if (ctx.signal.aborted) throw new LaunchAbortedError(ctx.slug);
-  };
-  checkAbort();
-  const secretEnv = routeSecretEnv(plan, ctx.env);
-  const bundleUser = deps.bundleUser ?? (await defaultBundleUser(deps.engine));
-  const bundle = {
-    sidecarsImage: deps.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE, bundleUser, daemonCommands: deps.daemonCommands,
-    ...(deps.testUpstream ? { testUpstream: deps.testUpstream } : {}),
-  };
-  return { now, started, checkAbort, secretEnv, bundleUser, bundle };
-}
-
-// One thing a launch made and how to unmake it (`done`: the progress line after the undo).
-export interface LaunchUndo { what: string; undo: () => Promise<unknown>; done?: string }
-
-// After a failed or interrupted launch: undoes what it made, newest first (a thing already
-// gone is fine), then rethrows — as LaunchAbortedError when interrupted. Both backends end so.
-export async function unwindLaunch(stack: LaunchUndo[], ctx: LaunchContext, e: unknown): Promise<never> {
-  const aborted = ctx.signal.aborted;
-  ctx.log(aborted ? 'interrupted: removing what was created' : `launch failed: ${(e as Error).message.split('\n')[0]}; removing what was created`);
-  for (const item of [...stack].reverse()) {
-    try {
-      await item.undo();
-      ctx.log(item.done ?? `removed ${item.what}`);
-    } catch (u) {
-      if (statusOf(u) !== 404) ctx.log(`could not remove ${item.what}: ${engineMessage(u)} (run \`bottle cleanup\`)`);
-    }
-  }
-  if (aborted) throw new LaunchAbortedError(ctx.slug);
-  throw e;
-}
-
 // SPEC §5 launch + provision for Docker.
-export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: LaunchDeps): Promise<LaunchResult> {
+export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: BundleLaunchDeps): Promise<LaunchResult> {
   const { engine } = deps;
   const { now, started, checkAbort, secretEnv, bundleUser, bundle } = await launchPreamble(plan, ctx, deps);
   const dp = dockerPlan(plan, ctx.slug, ctx.paths, ctx.agent, bundle);
@@ -194,7 +61,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
     }));
     ctx.log(`creating sidecars container ${dp.bundle.name} (${dp.daemons.join(', ')})`);
     ctx.log(`creating agent container ${dp.agent.name} (${dp.agent.create.Image})`);
-    const bundleCreate = { ...dp.bundle.create, Env: [...(dp.bundle.create.Env ?? []), ...secretEnv] };
+    const bundleCreate = withSecretEnv(dp.bundle, secretEnv);
     await together([
       async () => {
         await create(`container ${dp.bundle.name}`, () => engine.createContainer(bundleCreate));
@@ -207,15 +74,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
     ]);
     ctx.log('starting sidecars');
     ctx.log('starting agent');
-    const agent = engine.getContainer(dp.agent.name);
-    await together([
-      () => engine.getContainer(dp.bundle.name).start().catch((e: unknown) => {
-        throw new Error(`starting ${dp.bundle.name}: ${engineMessage(e)}`, { cause: e });
-      }),
-      () => agent.start().catch((e: unknown) => {
-        throw new Error(`starting ${dp.agent.name}: ${engineMessage(e)}`, { cause: e });
-      }),
-    ]);
+    await together([() => start(engine, dp.bundle.name), () => start(engine, dp.agent.name)]);
     // While the bundle's daemons come up, the agent loses its default route and is provisioned:
     // it runs nothing but `sleep infinity` until the bottle is reported up, and provisioning
     // touches no network.
@@ -232,7 +91,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: L
       () => waitReady(engine, dp, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset }),
       () => dropDefaultRoute(engine, dp, ctx),
       async () => {
-        const transport = await DockerTransport.open(agent, AGENT_PATHS.user, ctx.signal);
+        const transport = await DockerTransport.open(engine.getContainer(dp.agent.name), AGENT_PATHS.user, ctx.signal);
         await runProvision(dp.provision, transport, ctx.log, ctx.signal);
       },
     ]);

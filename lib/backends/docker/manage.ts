@@ -1,25 +1,12 @@
-// Everything after launch that looks at or removes engine objects: teardown, the engine view
-// for `ls`/the dashboard, and orphan cleanup. Objects are found by name AND by label, so a
-// launch that died before metadata recorded its resources is still cleaned up.
+// The Docker backend's view of its objects after launch: which ones a bottle has by name (the
+// agent, the bundle, both networks), its teardown, and the engine state of many bottles. The
+// removal and listing code itself is the bundle's (bundle/manage.ts), shared with smolvm.
+import { type DockerEngine } from '../../docker/api.js';
 import type { Metadata } from '../../state/index.js';
-import type { EngineResource, EngineState } from '../types.js';
-import { type DockerEngine, engineMessage, isGone, type ListedContainer, statusOf } from './engine.js';
-import { dockerNames, LABEL_BACKEND, LABEL_SERVICE, LABEL_SLUG, LABEL_STATE } from './names.js';
-
-const nameOf = (c: { Names: string[]; Id: string }): string => (c.Names[0] ?? c.Id).replace(/^\//, '');
-
-// Stop timeout: the bundle's init forwards SIGTERM and its daemons close quickly.
-const STOP_SECONDS = 3;
-
-// Removal order: the agent first (it depends on the bundle), the bundle, then anything else.
-function containerRank(name: string, service: string | undefined): number {
-  if (service === 'agent' || name.endsWith('-agent')) return 0;
-  if (service === 'sidecars' || name.endsWith('-sidecars')) return 2;
-  return 1;
-}
-
-// The objects a backend makes for a bottle even when metadata never recorded them (by name).
-export interface ExpectedObjects { containers: string[]; networks: string[] }
+import { engineState, type ExpectedObjects, teardownEngineObjects } from '../bundle/manage.js';
+import { LABEL_SLUG } from '../bundle/names.js';
+import type { EngineState } from '../types.js';
+import { dockerNames } from './names.js';
 
 // The Docker backend's: agent and bundle; ext was created after int, so it goes first.
 function dockerExpected(slug: string): ExpectedObjects {
@@ -27,64 +14,9 @@ function dockerExpected(slug: string): ExpectedObjects {
   return { containers: [n.agent, n.bundle], networks: [n.externalNetwork, n.internalNetwork] };
 }
 
-// Removes every container and network of the bottle; already-gone objects are fine. Throws
-// once at the end, listing what could not be removed, after trying everything. `expected`
-// lets the smolvm backend (bundle + bridge, no agent container) reuse it.
-export async function teardownDocker(
-  engine: DockerEngine,
-  meta: Metadata,
-  log: (line: string) => void,
-  expected: ExpectedObjects = dockerExpected(meta.slug),
-): Promise<void> {
-  const filters = { label: [`${LABEL_SLUG}=${meta.slug}`] };
-  const [listed, listedNets] = await Promise.all([
-    engine.listContainers({ all: true, filters }),
-    engine.listNetworks({ filters }),
-  ]);
-  const containers = new Map<string, string | undefined>();
-  for (const n of [...expected.containers, ...(meta.resources.containers ?? [])]) containers.set(n, undefined);
-  for (const c of listed) containers.set(nameOf(c), c.Labels?.[LABEL_SERVICE]);
-  const order = [...containers].sort((a, b) => containerRank(a[0], a[1]) - containerRank(b[0], b[1])).map(([n]) => n);
-  // Reverse of creation (expected lists them so).
-  const networks = [...new Set([...expected.networks, ...(meta.resources.networks ?? []), ...listedNets.map((n) => n.Name)])];
-
-  const failures: string[] = [];
-  for (const name of order) {
-    const c = engine.getContainer(name);
-    try {
-      await c.stop({ t: STOP_SECONDS });
-      log(`stopped container ${name}`);
-    } catch (e) {
-      if (isGone(e)) continue;
-      if (statusOf(e) !== 304) log(`stopping ${name}: ${engineMessage(e)}; removing it anyway`);
-    }
-    try {
-      await c.remove({ force: true, v: true });
-      log(`removed container ${name}`);
-    } catch (e) {
-      if (!isGone(e)) failures.push(`container ${name}: ${engineMessage(e)}`);
-    }
-  }
-  for (const name of networks) {
-    try {
-      await engine.getNetwork(name).remove();
-      log(`removed network ${name}`);
-    } catch (e) {
-      if (!isGone(e)) failures.push(`network ${name}: ${engineMessage(e)}`);
-    }
-  }
-  if (failures.length > 0) {
-    for (const f of failures) log(`could not remove ${f}`);
-    throw new Error(`teardown of ${meta.slug} left ${failures.join('; ')}; retry \`bottle stop ${meta.slug}\` or \`bottle cleanup\``);
-  }
-}
-
-// One bottle's state from its labelled containers (and whether any network remains).
-export function engineState(containers: Array<Pick<ListedContainer, 'State' | 'Labels'>>, networks: number): EngineState {
-  if (containers.length === 0) return networks > 0 ? 'exited' : 'missing';
-  const running = new Set(containers.filter((c) => c.State === 'running').map((c) => c.Labels?.[LABEL_SERVICE]));
-  if (running.has('agent') && running.has('sidecars')) return 'running';
-  return running.size > 0 ? 'partial' : 'exited';
+// Removes every container and network of the bottle (see teardownEngineObjects).
+export function teardownDocker(engine: DockerEngine, meta: Metadata, log: (line: string) => void): Promise<void> {
+  return teardownEngineObjects(engine, meta, log, dockerExpected(meta.slug));
 }
 
 // The engine view of many bottles from two list calls.
@@ -98,33 +30,4 @@ export async function inspectDocker(engine: DockerEngine, metas: Metadata[]): Pr
     out.set(m.slug, engineState(mine, nets));
   }
   return out;
-}
-
-// Every labelled container and network of `backend`'s bottles (unlabelled = docker), so
-// `bottle cleanup` lists each object once, under the backend that made it.
-export async function listDockerResources(engine: DockerEngine, backend = 'docker'): Promise<EngineResource[]> {
-  const filters = { label: [LABEL_SLUG] };
-  const mine = (labels: Record<string, string> | undefined): boolean => (labels?.[LABEL_BACKEND] ?? 'docker') === backend;
-  const [allContainers, allNetworks] = await Promise.all([engine.listContainers({ all: true, filters }), engine.listNetworks({ filters })]);
-  const containers = allContainers.filter((c) => mine(c.Labels));
-  const networks = allNetworks.filter((n) => mine(n.Labels));
-  return [
-    ...containers.map((c): EngineResource => ({ kind: 'container', name: nameOf(c), slug: c.Labels[LABEL_SLUG] ?? '', state: c.State, ...keyOf(c.Labels) })),
-    ...networks.map((n): EngineResource => ({ kind: 'network', name: n.Name, slug: n.Labels?.[LABEL_SLUG] ?? '', ...keyOf(n.Labels) })),
-  ];
-}
-
-const keyOf = (labels: Record<string, string> | undefined): { stateKey?: string } =>
-  labels?.[LABEL_STATE] ? { stateKey: labels[LABEL_STATE] } : {};
-
-// Removes one listed resource (cleanup); gone already is fine.
-export async function removeDockerResource(engine: DockerEngine, r: EngineResource): Promise<void> {
-  try {
-    if (r.kind === 'container') await engine.getContainer(r.name).remove({ force: true, v: true });
-    else if (r.kind === 'network') await engine.getNetwork(r.name).remove();
-    else throw new Error(`the docker backend has no ${r.kind} resources (${r.name})`);
-  } catch (e) {
-    if (isGone(e)) return;
-    throw new Error(`removing ${r.kind} ${r.name}: ${engineMessage(e)}`, { cause: e });
-  }
 }

@@ -1,35 +1,11 @@
-// Names, labels and in-container paths of a Docker bottle: one place, so launch, teardown,
-// inspect, attach and cleanup can never disagree about what belongs to a bottle.
-import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import type { BottlePaths } from '../../state/index.js';
-
-// Label keys. The compose ones make `docker compose -p bottle-<slug> ps|down` see a bottle.
-export const LABEL_PROJECT = 'com.docker.compose.project';
-export const LABEL_SERVICE = 'com.docker.compose.service';
-export const LABEL_ONEOFF = 'com.docker.compose.oneoff';
-export const LABEL_NETWORK = 'com.docker.compose.network';
-export const LABEL_SLUG = 'dev.bottle.slug';
-export const LABEL_AGENT = 'dev.bottle.agent';
-/** Set on the smolvm backend's Docker objects (absent = docker), so each backend's cleanup lists its own. */
-export const LABEL_BACKEND = 'dev.bottle.backend';
-// Which state root made the resource: `bottle cleanup` from another state dir (another user,
-// a test's temp root) must never take a running bottle it does not own for an orphan.
-export const LABEL_STATE = 'dev.bottle.state';
-
-// A short stable id of a state root directory (the value of LABEL_STATE).
-export function stateKey(stateRoot: string): string {
-  return createHash('sha256').update(resolve(stateRoot)).digest('hex').slice(0, 16);
-}
-
-export type Service = 'agent' | 'sidecars' | 'route-helper';
+// Names of a Docker bottle's own engine objects: the agent container, its two networks and the
+// route helper, beside the bundle names every backend shares (bundle/names.ts).
+import { type BundleNames, bundleNames } from '../bundle/names.js';
 
 // Engine object names of one bottle; derived from the slug alone, so any process finds them.
-export interface DockerNames {
-  project: string;
+export interface DockerNames extends BundleNames {
   internalNetwork: string;
   externalNetwork: string;
-  bundle: string;
   agent: string;
   /** Short-lived helper that deletes the agent's default route (see plan.ts). */
   routeHelper: string;
@@ -37,92 +13,16 @@ export interface DockerNames {
 
 // The names of a bottle's engine objects.
 export function dockerNames(slug: string): DockerNames {
-  const project = `bottle-${slug}`;
+  const { project, bundle } = bundleNames(slug);
   return {
     project,
     internalNetwork: `${project}-int`,
     externalNetwork: `${project}-ext`,
-    bundle: `${project}-sidecars`,
+    bundle,
     agent: `${project}-agent`,
     routeHelper: `${project}-route`,
   };
 }
 
-// Labels of a container of the bottle.
-export function containerLabels(slug: string, agent: string, service: Service): Record<string, string> {
-  return {
-    [LABEL_PROJECT]: dockerNames(slug).project,
-    [LABEL_SERVICE]: service,
-    [LABEL_ONEOFF]: 'False',
-    [LABEL_SLUG]: slug,
-    [LABEL_AGENT]: agent,
-  };
-}
-
-// Labels of a network of the bottle (`int`/`ext`; the smolvm backend's bundle bridge is `vm`).
-export function networkLabels(slug: string, agent: string, network: 'int' | 'ext' | 'vm'): Record<string, string> {
-  return { [LABEL_PROJECT]: dockerNames(slug).project, [LABEL_NETWORK]: network, [LABEL_SLUG]: slug, [LABEL_AGENT]: agent };
-}
-
-// Aliases the bundle answers to on the internal network, and its ports.
+// Aliases the bundle answers to on the internal network (its ports: PORTS in bundle/names.ts).
 export const BUNDLE_ALIASES = ['gateway', 'git-gate', 'supervise'] as const;
-export const PORTS = { gateway: 8888, 'git-gate': 9418, supervise: 9100 } as const;
-
-// The sidecars image `bottle images build` makes.
-export const DEFAULT_SIDECARS_IMAGE = 'bottle-sidecars:latest';
-
-// Worthless outside the bottle: the gateway's default route swaps x-api-key for the real key.
-export const PLACEHOLDER_API_KEY = 'sk-ant-bottle-placeholder-not-a-key'; // gitleaks:allow (a sentinel, not a key)
-
-// Paths inside the bundle (see sidecars/daemons.ts BUNDLE_DEFAULTS, which these match).
-export const BUNDLE_PATHS = {
-  app: '/opt/bottle/dist/commands/main.js',
-  policyDir: '/bottle/policy',
-  caDir: '/bottle/ca',
-  queueDir: '/bottle/supervise/queue',
-  decisionsDir: '/bottle/supervise/decisions',
-  eventsDir: '/bottle/events',
-  gitGateDir: '/bottle/git-gate',
-  reposDir: '/bottle/git-gate/repos',
-  upstreams: '/bottle/git-gate/upstreams.json',
-  identities: '/bottle/git-gate/identities',
-  home: '/home/bottle',
-} as const;
-
-// Paths inside the agent.
-export const AGENT_PATHS = {
-  user: 'node',
-  home: '/home/node',
-  workspace: '/workspace',
-  caCert: '/usr/local/share/ca-certificates/bottle-ca.crt',
-  prompt: '/home/node/.bottle/prompt.md',
-  claudeDir: '/home/node/.claude',
-  transcripts: '/home/node/.claude/projects',
-} as const;
-
-// Host-side files the Docker backend adds to a bottle's state dir (CA dir: made by the lifecycle).
-export interface DockerHostPaths {
-  caDir: string;
-  caCert: string;
-  eventsDir: string;
-  /** JSON lines from init and supervise (daemon restarts, agent waiting/idle): the dashboard reads it. */
-  eventsFile: string;
-  gitGateDir: string;
-  reposDir: string;
-  upstreams: string;
-}
-
-// Where those files live for one bottle.
-export function dockerHostPaths(paths: BottlePaths): DockerHostPaths {
-  const gitGateDir = join(paths.dir, 'git-gate');
-  const eventsDir = join(paths.dir, 'events');
-  return {
-    caDir: join(paths.dir, 'ca'),
-    caCert: join(paths.dir, 'ca', 'ca.crt'),
-    eventsDir,
-    eventsFile: join(eventsDir, 'events.jsonl'),
-    gitGateDir,
-    reposDir: join(gitGateDir, 'repos'),
-    upstreams: join(gitGateDir, 'upstreams.json'),
-  };
-}

@@ -1,14 +1,14 @@
 // The smolvm backend (SPEC §10): the Backend contract with the agent in a smolvm micro-VM and
 // the sidecar bundle in a Docker container. The VM side goes through SmolvmClient (argv
 // builders + one runner), the Docker side through the same engine seam as the Docker backend;
-// control is the Docker backend's, since the bundle is a container here too.
+// control is the bundle container's (bundle/control.ts), as for Docker bottles.
 import type { BottlePlan } from '../../plan/index.js';
 import type { BundleControl } from '../../proposals/control.js';
 import type { Metadata } from '../../state/index.js';
+import { containerControl } from '../bundle/control.js';
+import { AGENT_PATHS } from '../bundle/names.js';
+import { extractTar } from '../bundle/tar.js';
 import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../types.js';
-import { dockerControl } from '../docker/control.js';
-import { AGENT_PATHS } from '../docker/names.js';
-import { extractTar } from '../docker/tar.js';
 import { machineExec, type SmolvmClient } from './cli.js';
 import { launchSmolvm, type SmolvmEngine, type SmolvmLaunchDeps } from './launch.js';
 import { inspectSmolvm, listSmolvmResources, removeSmolvmResource, teardownSmolvm, vmNameOf } from './manage.js';
@@ -29,7 +29,7 @@ export function smolvmAttachArgv(binary: string, vm: string, claude: ClaudeInvoc
 
 // The bundle is a Docker container: reload and late secrets exactly as for Docker bottles.
 export function smolvmControl(engine: () => SmolvmEngine): BundleControl {
-  return { ...dockerControl(engine), name: 'smolvm' };
+  return containerControl('smolvm', engine);
 }
 
 // One instance per engine + smolvm; stateless beyond them, so any process can drive any bottle.

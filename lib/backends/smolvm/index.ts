@@ -1,11 +1,10 @@
 // Entry point of the smolvm backend, loaded lazily by loadBackend('smolvm') so hosts without
 // smolvm never import it. Builds the backend on the engine `env` selects and the `smolvm` on
-// its PATH, and registers the bundle control for smolvm bottles.
+// its PATH.
 import type Docker from 'dockerode';
 import { connectDocker } from '../../docker/engine.js';
-import { defaultControls } from '../../proposals/control.js';
-import { testUpstreamFromEnv } from '../docker/plan.js';
-import { SmolvmBackend, type SmolvmBackendOptions, smolvmControl } from './backend.js';
+import { testUpstreamFromEnv } from '../bundle/plan.js';
+import { SmolvmBackend, type SmolvmBackendOptions } from './backend.js';
 import { SmolvmClient } from './cli.js';
 import type { SmolvmEngine } from './launch.js';
 
@@ -25,8 +24,3 @@ export function createSmolvmBackend(env: NodeJS.ProcessEnv = process.env, option
   const smolvm = new SmolvmClient({ env });
   return new SmolvmBackend(smolvmEngine(connectDocker(env).docker), smolvm, { env, ...(testUpstream ? { testUpstream } : {}), ...options });
 }
-
-// Registered when this module is loaded, so approvals and live edits can signal smolvm bottles'
-// bundles. Connects lazily (first reload), on the engine process.env selects.
-let lazyEngine: SmolvmEngine | undefined;
-defaultControls.register('smolvm', () => smolvmControl(() => (lazyEngine ??= smolvmEngine(connectDocker(process.env).docker))));

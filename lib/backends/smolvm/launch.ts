@@ -4,14 +4,14 @@
 // `machine exec`. Every step that makes something pushes its undo; a failure or an abort
 // unwinds them in reverse before the error is rethrown, so nothing is left behind.
 import { stat } from 'node:fs/promises';
+import type { DockerEngine, ListedNetwork } from '../../docker/api.js';
 import type { BottlePlan } from '../../plan/index.js';
+import {
+  type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, start, unwindLaunch, withSecretEnv,
+} from '../bundle/launch.js';
+import { runProvision } from '../bundle/provision.js';
+import { waitReady } from '../bundle/ready.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
-import type { DockerEngine, ListedNetwork } from '../docker/engine.js';
-import { engineMessage } from '../docker/engine.js';
-import { checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, unwindLaunch } from '../docker/launch.js';
-import type { TestUpstream } from '../docker/plan.js';
-import { runProvision } from '../docker/provision.js';
-import { waitReady } from '../docker/ready.js';
 import type { SmolvmClient } from './cli.js';
 import { packAgentImage } from './pack.js';
 import { smolvmPlan } from './plan.js';
@@ -29,22 +29,14 @@ export interface SmolvmEngine extends DockerEngine {
 export type SmolvmOps = Pick<SmolvmClient, 'create' | 'start' | 'stop' | 'delete' | 'exec' | 'cp' | 'packCreate'>;
 
 // What launch needs besides plan and context; everything but engine and smolvm has a default.
-export interface SmolvmLaunchDeps {
+export interface SmolvmLaunchDeps extends BundleLaunchDeps {
   engine: SmolvmEngine;
   smolvm: SmolvmOps;
-  sidecarsImage?: string;
-  /** uid:gid for the bundle; default: see docker's defaultBundleUser. */
-  bundleUser?: string;
-  /** Bound on the bundle's ports answering (default 30 s). */
-  readyTimeoutMs?: number;
-  daemonCommands?: Record<string, string[]>;
-  testUpstream?: TestUpstream;
   /** Where packed agent images are cached (default $XDG_CACHE_HOME/bottle/smolmachines). */
   cacheDir?: string;
   /** The host's own subnets, avoided like the engine's (default: the host's interfaces). */
   hostSubnets?: () => string[];
   subnetPool?: SubnetPoolOptions;
-  now?: () => number;
 }
 
 // SPEC §5 launch + provision for smolvm.
@@ -73,15 +65,13 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
     stack.push({ what: `network ${names.network}`, done: `removed network ${names.network}`, undo: () => engine.getNetwork(names.network).remove() });
     checkAbort();
     ctx.log(`creating sidecars container ${names.bundle} (${sp.base.daemons.join(', ')})`);
-    const bundleCreate = { ...sp.bundle.create, Env: [...(sp.bundle.create.Env ?? []), ...secretEnv] };
+    const bundleCreate = withSecretEnv(sp.bundle, secretEnv);
     await create(`container ${names.bundle}`, () => engine.createContainer(bundleCreate));
     stack.push({ what: `container ${names.bundle}`, done: `removed container ${names.bundle}`, undo: () => engine.getContainer(names.bundle).remove({ force: true, v: true }) });
     checkAbort();
     ctx.log('starting sidecars');
-    await engine.getContainer(names.bundle).start().catch((e: unknown) => {
-      throw new Error(`starting ${names.bundle}: ${engineMessage(e)}`, { cause: e });
-    });
-    await waitReady(engine, { ...sp.base, bundle: sp.bundle }, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset });
+    await start(engine, names.bundle);
+    await waitReady(engine, sp.base, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset });
 
     checkAbort();
     const smolmachine = await packAgentImage({ image: plan.image, docker: engine, smolvm, env: ctx.env, log: ctx.log, ...(deps.cacheDir ? { cacheDir: deps.cacheDir } : {}) });

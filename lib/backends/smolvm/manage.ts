@@ -1,12 +1,12 @@
 // Everything after launch that looks at or removes a smolvm bottle's objects: the VM (through
 // `machine ls --json`, never stderr text) and the Docker half (bundle + bridge, by name and by
-// label, through the Docker backend's own teardown/list code).
+// label, through the bundle's teardown/list code, which the Docker backend uses too).
+import { type DockerEngine, type ListedContainer } from '../../docker/api.js';
 import { BinaryNotFoundError } from '../../errors.js';
 import type { Metadata } from '../../state/index.js';
+import { engineState, listDockerResources, removeDockerResource, teardownEngineObjects } from '../bundle/manage.js';
+import { LABEL_SERVICE, LABEL_SLUG } from '../bundle/names.js';
 import type { EngineResource, EngineState } from '../types.js';
-import { type DockerEngine, type ListedContainer } from '../docker/engine.js';
-import { engineState, listDockerResources, removeDockerResource, teardownDocker } from '../docker/manage.js';
-import { LABEL_SERVICE, LABEL_SLUG } from '../docker/names.js';
 import type { MachineRecord, SmolvmClient } from './cli.js';
 import { smolvmNames } from './plan.js';
 
@@ -73,7 +73,7 @@ export async function teardownSmolvm(engine: DockerEngine, smolvm: Smolvm, meta:
     failures.push(`VM ${wanted.join(', ')}: ${(e as Error).message.split('\n')[0]}`);
   }
   try {
-    await teardownDocker(engine, meta, log, { containers: [names.bundle], networks: [names.network] });
+    await teardownEngineObjects(engine, meta, log, { containers: [names.bundle], networks: [names.network] });
   } catch (e) {
     failures.push((e as Error).message);
   }
@@ -82,7 +82,7 @@ export async function teardownSmolvm(engine: DockerEngine, smolvm: Smolvm, meta:
   throw new Error(`teardown of ${meta.slug} left ${failures.join('; ')}; retry \`bottle stop ${meta.slug}\` or \`bottle cleanup\``);
 }
 
-// The VM as a pseudo container of service `agent`, so docker's engineState decides the same way.
+// The VM as a pseudo container of service `agent`, so engineState decides as for Docker bottles.
 function vmAsContainer(m: MachineRecord): Pick<ListedContainer, 'State' | 'Labels'> {
   return { State: m.state, Labels: { [LABEL_SERVICE]: 'agent' } };
 }

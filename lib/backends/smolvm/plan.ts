@@ -1,25 +1,23 @@
-// The smolvm bottle as data (SPEC §10): the Docker plan's bundle moved onto a per-bottle bridge
-// at a pinned IP, the VM's create options, and the SAME provisioning steps as Docker with the
+// The smolvm bottle as data (SPEC §10): the bundle (bundle/plan.ts) on a per-bottle bridge at a
+// pinned IP, the VM's create options, and the SAME provisioning steps as Docker with the
 // bundle's IP where Docker uses network aliases (the VM has no DNS inside its CIDR allowlist).
 // Pure: the subnet comes in (chosen at launch against the engine), no secret is read.
 import { dirname } from 'node:path';
-import type Docker from 'dockerode';
 import type { AgentSpec } from '../../manifest/index.js';
 import type { BottlePlan } from '../../plan/index.js';
 import type { BottlePaths } from '../../state/index.js';
-import { containerLabels, dockerNames, LABEL_BACKEND, LABEL_STATE, networkLabels, PORTS, stateKey } from '../docker/names.js';
-import { agentEnv, type ContainerSpec, type DockerPlan, dockerPlan, type DockerPlanOptions, type NetworkSpec } from '../docker/plan.js';
-import { type ProvisionStep, provisionSteps } from '../docker/provision.js';
-import { AGENT_PATHS } from '../docker/names.js';
+import { AGENT_PATHS, bundleNames, LABEL_BACKEND, LABEL_STATE, networkLabels, PORTS, stateKey } from '../bundle/names.js';
+import { agentEnvFor, type BundlePlan, bundlePlan, type BundlePlanOptions, type ContainerSpec, type NetworkSpec } from '../bundle/plan.js';
+import { type ProvisionStep, provisionSteps } from '../bundle/provision.js';
 import type { BundleSubnet } from './subnet.js';
 
-// Object names of one smolvm bottle; the bundle keeps the Docker name, so dockerControl finds it.
+// Object names of one smolvm bottle; the bundle keeps the shared name, so its control finds it.
 export interface SmolvmNames { project: string; vm: string; network: string; bundle: string }
 
 // Derived from the slug alone, so any process (stop, cleanup, attach) finds them.
 export function smolvmNames(slug: string): SmolvmNames {
-  const d = dockerNames(slug);
-  return { project: d.project, vm: d.project, network: `${d.project}-vm`, bundle: d.bundle };
+  const { project, bundle } = bundleNames(slug);
+  return { project, vm: project, network: `${project}-vm`, bundle };
 }
 
 // The VM half: everything `machine create` gets except the packed file and the secret guard.
@@ -36,8 +34,8 @@ export interface SmolvmPlan {
   slug: string;
   names: SmolvmNames;
   subnet: BundleSubnet;
-  /** The Docker plan it derives from: host dirs/files, required paths, daemons, secret names. */
-  base: DockerPlan;
+  /** The bundle's plan: its container, host dirs/files, required paths, daemons, secret names. */
+  base: BundlePlan;
   network: NetworkSpec;
   bundle: ContainerSpec;
   vm: VmSpec;
@@ -55,17 +53,24 @@ export function bundleUrls(bundleIp: string): { proxy: string; gitGate: string; 
 
 // The VM's env: the manifest's plain env, then the wiring (proxy, CA, placeholder key), which wins.
 export function vmEnv(agent: Pick<AgentSpec, 'env'>, bundleIp: string): Record<string, string> {
-  const entries = agentEnv(agent, { proxy: bundleUrls(bundleIp).proxy, noProxy: `${bundleIp},localhost,127.0.0.1` });
+  const entries = agentEnvFor(agent, { proxy: bundleUrls(bundleIp).proxy, noProxy: `${bundleIp},localhost,127.0.0.1` });
   return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
 }
 
 const backendLabel = { [LABEL_BACKEND]: 'smolvm' };
 
 // SPEC §10 as engine calls and VM options, from the plan and the chosen subnet.
-export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, agent: AgentSpec, subnet: BundleSubnet, options: DockerPlanOptions): SmolvmPlan {
+export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, agent: AgentSpec, subnet: BundleSubnet, options: BundlePlanOptions): SmolvmPlan {
   const names = smolvmNames(slug);
   const urls = bundleUrls(subnet.bundleIp);
-  const base = dockerPlan(plan, slug, paths, agent, options);
+  // The bundle on the bridge at the pinned IP, with no aliases (nobody resolves them) and no
+  // second network.
+  const base = bundlePlan(plan, slug, paths, options, {
+    network: names.network,
+    endpoint: { IPAMConfig: { IPv4Address: subnet.bundleIp } },
+    connect: [],
+    labels: backendLabel,
+  });
   const network: NetworkSpec = {
     name: names.network,
     create: {
@@ -78,16 +83,6 @@ export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
       Labels: { ...networkLabels(slug, plan.agent, 'vm'), ...backendLabel, [LABEL_STATE]: stateKey(dirname(paths.dir)) },
     },
   };
-  // The Docker bundle (image, user, env, mounts, hardening), on the bridge at the pinned IP, with
-  // no aliases (nobody resolves them) and no second network.
-  const from = base.bundle.create;
-  const create: Docker.ContainerCreateOptions = {
-    ...from,
-    Labels: { ...containerLabels(slug, plan.agent, 'sidecars'), ...backendLabel, [LABEL_STATE]: stateKey(dirname(paths.dir)) },
-    HostConfig: { ...from.HostConfig, NetworkMode: names.network },
-    NetworkingConfig: { EndpointsConfig: { [names.network]: { IPAMConfig: { IPv4Address: subnet.bundleIp } } } },
-  };
-  const bundle: ContainerSpec = { name: names.bundle, connect: [], create };
   const vm: VmSpec = {
     name: names.vm,
     allowCidrs: [`${subnet.bundleIp}/32`],
@@ -100,5 +95,5 @@ export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
     superviseUrl: plan.supervise ? urls.supervise : undefined,
     gitGateUrl: urls.gitGate,
   });
-  return { slug, names, subnet, base, network, bundle, vm, provision };
+  return { slug, names, subnet, base, network, bundle: base.bundle, vm, provision };
 }

@@ -1,5 +1,5 @@
 // HOW provisioning reaches a smolvm agent: the same tar archives the Docker transport builds
-// (owners and modes in the headers) are copied with `machine cp` into a root-only staging dir
+// (bundle/archive.ts: owners and modes in the headers) are copied with `machine cp` into a root-only staging dir
 // in the VM and unpacked by root with `machine exec tar`, so files, directories, owners and
 // modes all travel the same way whether or not `machine cp` handles directories. Commands run
 // through `machine exec`, the agent's as `node` via runuser.
@@ -14,10 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AGENT_PATHS } from '../docker/names.js';
-import type { Principal, ProvisionTransport } from '../docker/provision.js';
-import { tarBuffer, tarDirectory } from '../docker/tar.js';
-import { archiveRoot, entriesByRoot, type Ids, parentDirs } from '../docker/transport.js';
+import { archiveRoot, entriesByRoot, type Ids, parentDirs } from '../bundle/archive.js';
+import { AGENT_PATHS } from '../bundle/names.js';
+import type { Principal, ProvisionTransport } from '../bundle/provision.js';
+import { tarBuffer, tarDirectory } from '../bundle/tar.js';
+import { UserError } from '../../errors.js';
 import { type ExecResult, type SmolvmClient, vmPath } from './cli.js';
 
 // argv that runs `argv` as the agent user from a root `machine exec`. runuser (util-linux,
@@ -51,12 +52,12 @@ export class SmolvmTransport implements ProvisionTransport {
     const who = await smolvm.exec({ name: vm, command: ['id', '-u'] });
     if (who.exitCode !== 0 || who.stdout.trim() !== '0') {
       const what = who.exitCode === 0 ? `uid ${who.stdout.trim()}` : `exit ${who.exitCode}: ${(who.stderr || who.stdout).trim()}`;
-      throw new Error(`smolvm machine exec in ${vm} does not run as root (${what}); provisioning needs root for the trust store and file ownership — check the smolvm version (v0.8+)`);
+      throw new UserError(`smolvm machine exec in ${vm} does not run as root (${what}); provisioning needs root for the trust store and file ownership — check the smolvm version (v0.8+)`);
     }
     const r = await smolvm.exec({ name: vm, command: ['id', AGENT_PATHS.user] });
     const m = /uid=(\d+)\S* gid=(\d+)/.exec(r.stdout);
     if (r.exitCode !== 0 || !m) {
-      throw new Error(`the agent image has no user ${AGENT_PATHS.user} (id ${AGENT_PATHS.user}: ${(r.stderr || r.stdout).trim()}); build it with \`bottle images build\``);
+      throw new UserError(`the agent image has no user ${AGENT_PATHS.user} (id ${AGENT_PATHS.user}: ${(r.stderr || r.stdout).trim()}); build it with \`bottle images build\``);
     }
     const vmDir = `${VM_TMP}/bottle-provision-${randomBytes(6).toString('hex')}`;
     const mk = await smolvm.exec({ name: vm, command: ['mkdir', '-m', '700', vmDir] });

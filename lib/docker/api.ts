@@ -1,5 +1,6 @@
-// The slice of the Docker Engine API the backend uses, as an interface: dockerode satisfies it,
-// and tests pass a fake through the backend's constructor. Plus the two helpers every caller
+// The slice of the Docker Engine API the backends use (both run the sidecar bundle as a
+// container; the docker backend runs the agent as one too), as an interface: dockerode satisfies
+// it, and tests pass a fake through a backend's constructor. Plus the two helpers every caller
 // needs: exec with demultiplexed output, and engine errors turned into readable messages.
 import type Docker from 'dockerode';
 
@@ -29,11 +30,11 @@ export interface EngineNetwork {
   connect(opts: { Container: string; EndpointConfig?: Record<string, unknown> }): Promise<unknown>;
 }
 
-// Listed objects: only the fields the backend reads.
+// Listed objects: only the fields the backends read.
 export interface ListedContainer { Id: string; Names: string[]; State: string; Labels: Record<string, string> }
 export interface ListedNetwork { Id: string; Name: string; Labels?: Record<string, string> }
 
-// The engine calls the backend makes, and nothing else: the seam for the fake in tests.
+// The engine calls the backends make, and nothing else: the seam for the fake in tests.
 export interface DockerEngine {
   createNetwork(opts: Docker.NetworkCreateOptions): Promise<unknown>;
   getNetwork(id: string): EngineNetwork;

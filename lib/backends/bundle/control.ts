@@ -1,10 +1,11 @@
-// BundleControl for Docker bottles: reload = SIGHUP to the bundle (init forwards it to the
-// gateway); new route secrets = an exec in the bundle whose API Env carries the values, running
-// `bottle sidecar gateway-secrets NAME...`, which hands them to the gateway.
+// BundleControl for the bundle container, which both backends run on Docker: reload = SIGHUP to
+// the bundle (init forwards it to the gateway); new route secrets = an exec in the bundle whose
+// API Env carries the values, running `bottle sidecar gateway-secrets NAME...`, which hands them
+// to the gateway.
+import { type DockerEngine, engineMessage, execIn, statusOf } from '../../docker/api.js';
 import { UserError } from '../../errors.js';
 import type { BundleControl } from '../../proposals/control.js';
-import { type DockerEngine, engineMessage, execIn, statusOf } from './engine.js';
-import { BUNDLE_PATHS, dockerNames } from './names.js';
+import { BUNDLE_PATHS, bundleNames } from './names.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -19,13 +20,14 @@ export function gatewaySecretsArgv(names: string[]): string[] {
   return ['node', BUNDLE_PATHS.app, 'sidecar', 'gateway-secrets', ...names];
 }
 
-// `engine` is a thunk so a control can be built (e.g. by the registry) without connecting.
-export function dockerControl(engine: () => DockerEngine): BundleControl {
+// `backend` names the control in messages; `engine` is a thunk, so building a control does not
+// connect.
+export function containerControl(backend: string, engine: () => DockerEngine): BundleControl {
   return {
-    name: 'docker',
+    name: backend,
     live: true,
     async reload(slug: string): Promise<void> {
-      const name = dockerNames(slug).bundle;
+      const name = bundleNames(slug).bundle;
       try {
         await engine().getContainer(name).kill({ signal: 'HUP' });
       } catch (e) {
@@ -40,7 +42,7 @@ export function dockerControl(engine: () => DockerEngine): BundleControl {
       if (missing.length > 0) {
         throw new UserError(`host environment ${missing.length > 1 ? 'variables' : 'variable'} ${missing.join(', ')} not set; export ${missing.length > 1 ? 'them' : 'it'} and retry`);
       }
-      const name = dockerNames(slug).bundle;
+      const name = bundleNames(slug).bundle;
       let r;
       try {
         // User '' = the container's own user, the one the gateway runs as.

@@ -5,9 +5,9 @@
 // ends the wait early, and either way the error carries the bundle's log tail.
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type DockerEngine, logTail } from '../../docker/api.js';
 import type { LaunchContext } from '../types.js';
-import { type DockerEngine, logTail } from './engine.js';
-import type { DockerPlan } from './plan.js';
+import type { BundlePlan } from './plan.js';
 
 // A daemon that exited this often before it was ready will not come up by waiting.
 const CRASH_LIMIT = 3;
@@ -41,9 +41,9 @@ async function readFrom(file: string, offset: number): Promise<Buffer> {
 }
 
 // Resolves when every daemon of the plan has reported ready; logs `<daemon> ready (1.2s)` for each.
-export async function waitReady(engine: DockerEngine, dp: DockerPlan, ctx: LaunchContext, o: ReadyOptions): Promise<void> {
+export async function waitReady(engine: DockerEngine, bp: Pick<BundlePlan, 'bundle' | 'host' | 'daemons'>, ctx: LaunchContext, o: ReadyOptions): Promise<void> {
   const t0 = Date.now();
-  const bundle = engine.getContainer(dp.bundle.name);
+  const bundle = engine.getContainer(bp.bundle.name);
   const ready = new Set<string>();
   const exits = new Map<string, number>();
   let offset = o.eventsOffset;
@@ -52,30 +52,30 @@ export async function waitReady(engine: DockerEngine, dp: DockerPlan, ctx: Launc
   const fail = async (why: string): Promise<never> => {
     const state = await bundle.inspect().then((i) => i.State.Status, () => 'unknown');
     const logs = await logTail(bundle, 40);
-    throw new Error(`the sidecars did not get ready: ${why} (container ${state})${logs ? `\n--- ${dp.bundle.name} log (tail) ---\n${logs}` : ''}`);
+    throw new Error(`the sidecars did not get ready: ${why} (container ${state})${logs ? `\n--- ${bp.bundle.name} log (tail) ---\n${logs}` : ''}`);
   };
   for (;;) {
     ctx.signal.throwIfAborted();
-    const chunk = await readFrom(dp.host.eventsFile, offset);
+    const chunk = await readFrom(bp.host.eventsFile, offset);
     offset += chunk.length;
     const lines = (partial + chunk.toString('utf8')).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
       let e: { type?: string; daemon?: string };
       try { e = JSON.parse(line) as typeof e; } catch { continue; } // torn or foreign line
-      if (!e.daemon || !(dp.daemons as readonly string[]).includes(e.daemon)) continue;
+      if (!e.daemon || !(bp.daemons as readonly string[]).includes(e.daemon)) continue;
       if (e.type === 'daemon-ready' && !ready.has(e.daemon)) {
         ready.add(e.daemon);
         ctx.log(`${e.daemon} ready (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
       }
       if (e.type === 'daemon-exited' && !ready.has(e.daemon)) exits.set(e.daemon, (exits.get(e.daemon) ?? 0) + 1);
     }
-    if (dp.daemons.every((d) => ready.has(d))) return;
+    if (bp.daemons.every((d) => ready.has(d))) return;
     const looping = [...exits].find(([, n]) => n >= CRASH_LIMIT);
     if (looping) return fail(`${looping[0]} exited ${looping[1]} times while starting`);
     const now = Date.now();
     if (now - t0 > o.timeoutMs) {
-      return fail(`${dp.daemons.filter((d) => !ready.has(d)).join(', ')} not ready within ${Math.round(o.timeoutMs / 1000)}s`);
+      return fail(`${bp.daemons.filter((d) => !ready.has(d)).join(', ')} not ready within ${Math.round(o.timeoutMs / 1000)}s`);
     }
     if (now - inspectedAt >= INSPECT_EVERY_MS) {
       inspectedAt = now;

@@ -1,6 +1,6 @@
 // SPEC §5 provision: WHAT goes into the agent (files and commands, as pure data) apart from HOW
-// it gets there (a transport: Docker putArchive/exec here, smolvm `machine cp`/`exec` later),
-// so both backends run the same step list and tests assert it without an engine.
+// it gets there (a transport: Docker putArchive/exec, smolvm `machine cp`/`exec`), so both
+// backends run the same step list and tests assert it without an engine.
 import { basename } from 'node:path';
 import type { BottlePlan } from '../../plan/index.js';
 import { AGENT_PATHS, PLACEHOLDER_API_KEY } from './names.js';

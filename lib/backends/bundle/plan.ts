@@ -1,0 +1,232 @@
+// The sidecar bundle as data, the part of every backend's plan that is the same: its container's
+// create body (image, user, env, mounts, hardening, labels), the host dirs and files it needs,
+// the host paths launch checks first, its daemons and the names of its secrets. Computed from the
+// plan without touching the engine or reading a secret; the backend says which network it joins.
+import type Docker from 'dockerode';
+import { basename, dirname } from 'node:path';
+import type { AgentSpec } from '../../manifest/index.js';
+import type { BottlePlan } from '../../plan/index.js';
+import type { BottlePaths } from '../../state/index.js';
+import {
+  AGENT_PATHS, BUNDLE_PATHS, type BundleHostPaths, bundleHostPaths, type BundleNames, bundleNames, containerLabels,
+  DEFAULT_SIDECARS_IMAGE, LABEL_STATE, PLACEHOLDER_API_KEY, PORTS, stateKey,
+} from './names.js';
+
+// A bundle daemon with a port the launch waits for.
+export type DaemonName = keyof typeof PORTS;
+
+// One network and its create body.
+export interface NetworkSpec {
+  name: string;
+  create: Docker.NetworkCreateOptions;
+}
+
+// One container: its create body and the networks it joins after create.
+export interface ContainerSpec {
+  name: string;
+  /** Engine create body; for the bundle, launch appends the secret env to `Env`. */
+  create: Docker.ContainerCreateOptions;
+  /** Networks connected after create (API 1.41 takes one network at create). */
+  connect: string[];
+}
+
+// A file launch writes on the host before anything is created (never a secret).
+export interface HostFile { path: string; content: string; mode: number }
+
+// Inputs that are not in the bottle plan: which sidecars image, as whom the bundle runs.
+export interface BundlePlanOptions {
+  sidecarsImage?: string;
+  /**
+   * uid:gid the bundle runs as: the owner of the state dir and the identity files, so it can
+   * read ca.key (0600) and the keys without any chown on the host (see docker/index.ts).
+   */
+  bundleUser: string;
+  /** Replaces daemons' argv in the bundle (init's BOTTLE_SIDECAR_COMMANDS escape hatch). */
+  daemonCommands?: Record<string, string[]>;
+  /**
+   * Test upstreams only, never a default: a CA the gateway also trusts for upstream TLS, and
+   * names it may dial at private addresses (the e2e suite's fake internet).
+   */
+  testUpstream?: TestUpstream;
+}
+
+export interface TestUpstream { caFile?: string; allowPrivate?: string[]; resolveOnly?: string[] }
+
+// Read from explicitly named env vars (BOTTLE_TEST_UPSTREAM_CA, BOTTLE_TEST_ALLOW_PRIVATE,
+// BOTTLE_TEST_RESOLVE_ONLY: the e2e suite's bundles resolve only `*.test` names).
+export function testUpstreamFromEnv(env: NodeJS.ProcessEnv): TestUpstream | undefined {
+  const caFile = env.BOTTLE_TEST_UPSTREAM_CA || undefined;
+  const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const allowPrivate = list(env.BOTTLE_TEST_ALLOW_PRIVATE);
+  const resolveOnly = list(env.BOTTLE_TEST_RESOLVE_ONLY);
+  if (!caFile && allowPrivate.length === 0 && resolveOnly.length === 0) return undefined;
+  return { ...(caFile ? { caFile } : {}), ...(allowPrivate.length ? { allowPrivate } : {}), ...(resolveOnly.length ? { resolveOnly } : {}) };
+}
+
+const TEST_UPSTREAM_CA = '/bottle/test/upstream-ca.pem';
+
+// The bundle's env: which daemons, and where init finds their config (sidecars/daemons.ts).
+function bundleEnv(daemons: DaemonName[], overrides: Record<string, string[]> = {}, test?: TestUpstream): string[] {
+  const env: Record<string, string> = {
+    BOTTLE_SIDECAR_DAEMONS: daemons.join(','),
+    ...(Object.keys(overrides).length ? { BOTTLE_SIDECAR_COMMANDS: JSON.stringify(overrides) } : {}),
+    BOTTLE_GATEWAY_LISTEN: `0.0.0.0:${PORTS.gateway}`,
+    BOTTLE_GATEWAY_POLICY_DIR: BUNDLE_PATHS.policyDir,
+    BOTTLE_GATEWAY_CA_DIR: BUNDLE_PATHS.caDir,
+    ...(test?.caFile ? { BOTTLE_GATEWAY_UPSTREAM_CA: TEST_UPSTREAM_CA } : {}),
+    ...(test?.allowPrivate?.length ? { BOTTLE_GATEWAY_ALLOW_PRIVATE: test.allowPrivate.join(',') } : {}),
+    ...(test?.resolveOnly?.length ? { BOTTLE_GATEWAY_RESOLVE_ONLY: test.resolveOnly.join(',') } : {}),
+    BOTTLE_EVENTS_FILE: `${BUNDLE_PATHS.eventsDir}/events.jsonl`,
+    BOTTLE_POLICY_FILE: `${BUNDLE_PATHS.policyDir}/policy.yaml`,
+    HOME: BUNDLE_PATHS.home,
+  };
+  if (daemons.includes('supervise')) {
+    Object.assign(env, {
+      BOTTLE_SUPERVISE_LISTEN: `0.0.0.0:${PORTS.supervise}`,
+      BOTTLE_SUPERVISE_QUEUE_DIR: BUNDLE_PATHS.queueDir,
+      BOTTLE_SUPERVISE_DECISIONS_DIR: BUNDLE_PATHS.decisionsDir,
+    });
+  }
+  if (daemons.includes('git-gate')) {
+    Object.assign(env, {
+      BOTTLE_GIT_GATE_LISTEN: '0.0.0.0',
+      BOTTLE_GIT_GATE_REPOS_DIR: BUNDLE_PATHS.reposDir,
+      BOTTLE_GIT_GATE_UPSTREAMS: BUNDLE_PATHS.upstreams,
+    });
+  }
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+type Mount = NonNullable<NonNullable<Docker.ContainerCreateOptions['HostConfig']>['Mounts']>[number];
+const bind = (source: string, target: string, readOnly: boolean): Mount => ({ Type: 'bind', Source: source, Target: target, ReadOnly: readOnly });
+
+// In-container name of an upstream's identity: by remote name, so two `id_ed25519` never clash.
+const identityTarget = (remote: string): string => `${BUNDLE_PATHS.identities}/${remote}`;
+
+// The host path of a local upstream (absolute path or file:// URL): mounted at the same path in
+// the bundle, so git-gate can fetch from and push to it.
+export function localUpstreamPath(upstream: string): string | undefined {
+  if (upstream.startsWith('/')) return upstream;
+  if (upstream.startsWith('file://')) return decodeURIComponent(upstream.slice('file://'.length));
+  return undefined;
+}
+
+// git-gate's --upstreams file (no secret: identity files are paths, mounted read-only).
+export function upstreamsJson(plan: BottlePlan): string {
+  const list = plan.git.map((g) => ({ name: g.name, upstream: g.upstream, ...(g.identity ? { identityFile: identityTarget(g.name) } : {}) }));
+  return `${JSON.stringify(list, null, 2)}\n`;
+}
+
+// Where the agent finds the bundle: Docker network aliases, or (smolvm) the bundle's IP.
+export interface AgentWiring { proxy: string; noProxy: string }
+
+// The agent's env: the manifest's plain env, then bottle's wiring, which always wins.
+export function agentEnvFor(agent: Pick<AgentSpec, 'env'>, wiring: AgentWiring): string[] {
+  const { proxy, noProxy } = wiring;
+  const env: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(agent.env)),
+    HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
+    NO_PROXY: noProxy, no_proxy: noProxy,
+    NODE_EXTRA_CA_CERTS: AGENT_PATHS.caCert,
+    ANTHROPIC_API_KEY: PLACEHOLDER_API_KEY,
+  };
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+// Every container bottle creates runs without capabilities or privilege gain, publishing no port.
+export function hardening() {
+  return { CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], PublishAllPorts: false, PortBindings: {} };
+}
+
+// Where a backend puts the bundle: the network it is created on and its endpoint there (aliases,
+// or a pinned IP), the networks it joins once created, and labels that backend adds.
+export interface BundleAttachment {
+  network: string;
+  endpoint: Docker.EndpointSettings;
+  connect: string[];
+  labels?: Record<string, string>;
+}
+
+// The bundle part of a backend's plan, in the order launch uses it.
+export interface BundlePlan {
+  slug: string;
+  names: BundleNames;
+  host: BundleHostPaths;
+  bundle: ContainerSpec;
+  /** Daemons the bundle runs; launch waits for each one's port. */
+  daemons: DaemonName[];
+  /** Host env var names whose values go into the bundle's Env at launch (route headers). */
+  secretNames: string[];
+  hostDirs: string[];
+  hostFiles: HostFile[];
+  /** Host files that must exist before launch (CA, identities, workspace .git, skills). */
+  requiredPaths: Array<{ path: string; kind: 'file' | 'dir'; what: string }>;
+}
+
+// SPEC §7 as one container create body and the host side it needs. Pure: same inputs, same
+// object; holds names of secrets only.
+export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, options: BundlePlanOptions, attach: BundleAttachment): BundlePlan {
+  const names = bundleNames(slug);
+  const host = bundleHostPaths(paths);
+  const daemons: DaemonName[] = ['gateway'];
+  if (plan.git.length > 0) daemons.push('git-gate');
+  if (plan.supervise) daemons.push('supervise');
+  const secretNames = [...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))].sort();
+
+  const mounts: Mount[] = [
+    bind(paths.policy, BUNDLE_PATHS.policyDir, true),
+    bind(host.caDir, BUNDLE_PATHS.caDir, true),
+    bind(host.eventsDir, BUNDLE_PATHS.eventsDir, false),
+  ];
+  if (options.testUpstream?.caFile) mounts.push(bind(options.testUpstream.caFile, TEST_UPSTREAM_CA, true));
+  if (daemons.includes('supervise')) {
+    mounts.push(bind(paths.superviseQueue, BUNDLE_PATHS.queueDir, false), bind(paths.superviseDecisions, BUNDLE_PATHS.decisionsDir, true));
+  }
+  const hostDirs = [host.eventsDir];
+  const hostFiles: HostFile[] = [];
+  const requiredPaths: BundlePlan['requiredPaths'] = [
+    { path: host.caCert, kind: 'file', what: 'bundle CA certificate' },
+    { path: `${host.caDir}/ca.key`, kind: 'file', what: 'bundle CA key' },
+    { path: paths.policy, kind: 'dir', what: 'policy directory' },
+  ];
+  if (daemons.includes('git-gate')) {
+    hostDirs.push(host.reposDir);
+    hostFiles.push({ path: host.upstreams, content: upstreamsJson(plan), mode: 0o644 });
+    mounts.push(bind(host.upstreams, BUNDLE_PATHS.upstreams, true), bind(host.reposDir, BUNDLE_PATHS.reposDir, false));
+    for (const g of plan.git) {
+      const local = localUpstreamPath(g.upstream);
+      if (local) {
+        requiredPaths.push({ path: local, kind: 'dir', what: `upstream of git remote ${g.name}` });
+        mounts.push(bind(local, local, false));
+      }
+      if (!g.identity) continue;
+      requiredPaths.push({ path: g.identity, kind: 'file', what: `identity of git remote ${g.name}` });
+      mounts.push(bind(g.identity, identityTarget(g.name), true));
+    }
+  }
+  if (plan.workspace) requiredPaths.push({ path: `${plan.workspace}/.git`, kind: 'dir', what: 'workspace .git directory' });
+  for (const s of plan.skills) requiredPaths.push({ path: s, kind: 'dir', what: `skill ${basename(s)}` });
+
+  const [uid, gid] = options.bundleUser.split(':');
+  const bundle: ContainerSpec = {
+    name: names.bundle,
+    connect: attach.connect,
+    create: {
+      name: names.bundle,
+      Image: options.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE,
+      User: options.bundleUser,
+      Env: bundleEnv(daemons, options.daemonCommands, options.testUpstream),
+      // Every object carries its state root's key, so cleanup elsewhere leaves it alone.
+      Labels: { ...containerLabels(slug, plan.agent, 'sidecars'), ...attach.labels, [LABEL_STATE]: stateKey(dirname(paths.dir)) },
+      HostConfig: {
+        ...hardening(),
+        NetworkMode: attach.network,
+        Mounts: mounts,
+        // HOME for git/ssh (known_hosts) as whichever uid the bundle runs as.
+        Tmpfs: { [BUNDLE_PATHS.home]: `rw,nosuid,nodev,size=16m,uid=${uid},gid=${gid ?? uid},mode=0700` },
+      },
+      NetworkingConfig: { EndpointsConfig: { [attach.network]: attach.endpoint } },
+    },
+  };
+  return { slug, names, host, bundle, daemons, secretNames, hostDirs, hostFiles, requiredPaths };
+}

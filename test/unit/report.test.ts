@@ -1,0 +1,52 @@
+// How failures reach the user: one line for anything they can fix (their input, an engine that
+// is not there), a stack trace only with BOTTLE_DEBUG=1.
+import t from 'tap';
+import { reportError } from '../../commands/report.js';
+import type { Ctx } from '../../lib/cli.js';
+import { UserError } from '../../lib/errors.js';
+import { run } from '../../lib/run/index.js';
+
+function capture(env: NodeJS.ProcessEnv = {}): { ctx: Ctx; lines: () => string[] } {
+  const out: string[] = [];
+  const ctx: Ctx = { env, cwd: '/', run, out: (s) => out.push(s), err: (s) => out.push(...s.replace(/\n$/, '').split('\n')), isTTY: false };
+  return { ctx, lines: () => out };
+}
+
+// What node's http client throws when the engine's socket is not there.
+function socketGone(path: string): Error {
+  return Object.assign(new Error(`connect ENOENT ${path}`), { code: 'ENOENT', syscall: 'connect', address: path, errno: -2 });
+}
+
+t.test('a UserError is one line; BOTTLE_DEBUG=1 adds its stack, BOTTLE_DEBUG=0 does not', async (t) => {
+  let c = capture();
+  t.equal(reportError(new UserError('no bottle named x; start one'), c.ctx), 1);
+  t.same(c.lines(), ['bottle: no bottle named x; start one']);
+  c = capture({ BOTTLE_DEBUG: '1' });
+  reportError(new UserError('bad'), c.ctx);
+  t.equal(c.lines()[0], 'bottle: bad');
+  t.match(c.lines()[1], /^UserError: bad$/);
+  t.ok(c.lines().some((l) => /^\s+at /.test(l)), 'stack frames follow');
+  c = capture({ BOTTLE_DEBUG: '0' });
+  reportError(new UserError('bad'), c.ctx);
+  t.same(c.lines(), ['bottle: bad'], '0 means off');
+});
+
+t.test('an unreachable engine, however deep in the cause chain, is the user\'s to fix: one line, exit 1', async (t) => {
+  const wrapped = new Error('inspecting image bottle-sidecars:latest: connect ENOENT /run/nope.sock', { cause: socketGone('/run/nope.sock') });
+  let c = capture({ DOCKER_HOST: 'unix:///run/nope.sock' });
+  t.equal(reportError(wrapped, c.ctx), 1);
+  t.same(c.lines(), ['bottle: no Docker engine at unix:///run/nope.sock: no socket at /run/nope.sock (is dockerd running?); start dockerd, or point DOCKER_HOST at a running engine (bottle doctor checks it)']);
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:2375'), { code: 'ECONNREFUSED', syscall: 'connect', address: '127.0.0.1', port: 2375 });
+  c = capture();
+  reportError(refused, c.ctx);
+  t.match(c.lines()[0], /^bottle: no Docker engine at 127\.0\.0\.1:2375: connection refused/);
+});
+
+t.test('anything else is an internal error with the debug hint (a bug, not the user\'s doing)', async (t) => {
+  const c = capture();
+  t.equal(reportError(new TypeError('x is undefined'), c.ctx), 70);
+  t.same(c.lines(), ['bottle: internal error: x is undefined', 'bottle: set BOTTLE_DEBUG=1 to see the stack trace']);
+  const notEngine = capture();
+  reportError(Object.assign(new Error('open ENOENT /x'), { code: 'ENOENT', syscall: 'open' }), notEngine.ctx);
+  t.match(notEngine.lines()[0], /internal error/, 'a missing file is not taken for a missing engine');
+});
