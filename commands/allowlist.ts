@@ -2,7 +2,7 @@
 // live policy in $VISUAL/$EDITOR; validated on save and applied without a restart.
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { bundleControl, lifecycleDeps } from '../lib/lifecycle/index.js';
+import { bundleControl, cliDeps } from '../lib/lifecycle/index.js';
 import { editorArgv, editPolicy, runEditor, type SectionName } from '../lib/policy-edit/index.js';
 import { bottlePaths, readMetadata, stateRoot, validateSlug } from '../lib/state/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
@@ -24,7 +24,7 @@ function terminalConfirm(): ((question: string) => Promise<boolean>) | undefined
 async function edit(ctx: Ctx, slug: string, section: SectionName): Promise<void> {
   const root = stateRoot(ctx.env);
   validateSlug(slug);
-  const { control, warning } = await bundleControl(lifecycleDeps(ctx.env), await readMetadata(root, slug));
+  const { control, warning } = await bundleControl(cliDeps(ctx), await readMetadata(root, slug));
   const r = await editPolicy(bottlePaths(root, slug), section, {
     edit: (file) => runEditor(editorArgv(ctx.env, file), ctx.env, ctx.cwd),
     confirm: terminalConfirm(),

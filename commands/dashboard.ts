@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { locateManifest } from '../lib/manifest/index.js';
+import { selfArgvOf } from '../lib/paths.js';
 import { focusOnNotifyFromEnv, runDashboard } from '../panes/app.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
@@ -30,6 +31,8 @@ export function registerDashboard(program: Command, ctx: Ctx, outcome: Outcome):
       outcome.exitCode = await runDashboard({
         env: ctx.env,
         cwd: ctx.cwd,
+        self: selfArgvOf(ctx),
+        ...(ctx.backends ? { backends: ctx.backends } : {}),
         ...(opts.manifest !== undefined ? { manifestFlag: opts.manifest } : {}),
         focusOnNotify: opts.focusOnNotify !== false && focusOnNotifyFromEnv(ctx.env),
       });

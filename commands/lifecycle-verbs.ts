@@ -1,7 +1,7 @@
 // `bottle attach`, `bottle stop`, `bottle ls`, `bottle cleanup`: any bottle, whoever started it.
 import type { Command } from 'commander';
 import { formatAge } from '../lib/format.js';
-import { bottleStatuses, cleanup, lifecycleDeps, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
+import { bottleStatuses, cleanup, cliDeps, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
 import { runInteractive } from '../lib/run/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
@@ -22,7 +22,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
     .description('list bottles: state, engine view, age, pending proposals, waiting-for-input marker')
     .option('--json', 'print JSON for scripts')
     .action(async (opts: { json?: boolean }) => {
-      const rows = await bottleStatuses(lifecycleDeps(ctx.env));
+      const rows = await bottleStatuses(cliDeps(ctx));
       ctx.out(opts.json ? JSON.stringify(rows, null, 2) : renderStatusTable(rows));
     });
 
@@ -32,7 +32,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
     .argument('<slug>', 'bottle slug (see bottle ls); a unique prefix works')
     .option('--print-argv', 'print the command that would run, as JSON, instead of running it')
     .action(async (slug: string, opts: { printArgv?: boolean }) => {
-      const plan = await planAttach(lifecycleDeps(ctx.env), slug);
+      const plan = await planAttach(cliDeps(ctx), slug);
       if (opts.printArgv) {
         ctx.out(JSON.stringify({ slug: plan.meta.slug, sessionId: plan.sessionId, resume: plan.resume, argv: plan.argv }));
         return;
@@ -47,7 +47,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
     .argument('<slug>', 'bottle slug (see bottle ls); a unique prefix works')
     .option('--json', 'print the result as JSON')
     .action(async (slug: string, opts: { json?: boolean }) => {
-      const r = await stopBottle(lifecycleDeps(ctx.env), slug, (line) => ctx.err(line));
+      const r = await stopBottle(cliDeps(ctx), slug, (line) => ctx.err(line));
       if (opts.json) ctx.out(JSON.stringify(r));
     });
 
@@ -58,7 +58,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
     .option('--dry-run', 'list what would be removed, remove nothing')
     .option('--json', 'print what was found/removed as JSON')
     .action(async (opts: { all?: boolean; dryRun?: boolean; json?: boolean }) => {
-      const items = await cleanup(lifecycleDeps(ctx.env), { all: opts.all, dryRun: opts.dryRun, log: (l) => ctx.err(l) });
+      const items = await cleanup(cliDeps(ctx), { all: opts.all, dryRun: opts.dryRun, log: (l) => ctx.err(l) });
       if (opts.json) { ctx.out(JSON.stringify(items, null, 2)); return; }
       if (items.length === 0) { ctx.out('nothing to clean up'); return; }
       for (const i of items) {

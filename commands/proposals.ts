@@ -1,6 +1,6 @@
 // `bottle proposals [ls|approve ID|reject ID]`: the operator's side of the agent's requests.
 import type { Command } from 'commander';
-import { bundleControl, lifecycleDeps } from '../lib/lifecycle/index.js';
+import { bundleControl, cliDeps } from '../lib/lifecycle/index.js';
 import { UserError } from '../lib/errors.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 import { clip, formatAge } from '../lib/format.js';
@@ -117,7 +117,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       const root = stateRoot(ctx.env);
       const headers = parseHeaders(opts.header ?? []);
       const found = await findProposal(root, query);
-      const { control, warning } = await bundleControl(lifecycleDeps(ctx.env), await readMetadata(root, found.slug));
+      const { control, warning } = await bundleControl(cliDeps(ctx), await readMetadata(root, found.slug));
       const r = await approve(found.paths, found.proposal.id, { headers, note: opts.note }, control, ctx.env);
       if (warning) ctx.err(`bottle: warning: ${warning}`);
       if (opts.json) {

@@ -1,7 +1,7 @@
 // `bottle start <agent>`: prepare a bottle from the manifest; `--dry-run` shows the plan only.
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { lifecycleDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
+import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
 import { runInteractive } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
@@ -72,7 +72,7 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
     }
   }
   const agentSpec = loaded.manifest.agents[plan.agent]!;
-  const deps = lifecycleDeps(ctx.env);
+  const deps = cliDeps(ctx);
   const abort = new AbortController();
   const onSigint = (): void => {
     ctx.err('bottle: interrupted; tearing down what was created');

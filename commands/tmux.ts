@@ -6,7 +6,7 @@
 // private TMUX_TMPDIR so they never touch the user's server.
 import { Option, type Command } from 'commander';
 import { UserError } from '../lib/errors.js';
-import { selfArgv } from '../lib/paths.js';
+import { selfArgvOf } from '../lib/paths.js';
 import { runInteractive } from '../lib/run/index.js';
 import { TMUX_INSTALL_HINT, TmuxClient } from '../tmux/client.js';
 import {
@@ -54,7 +54,7 @@ $${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashbo
       }
       const plan = planTmuxSession(await sessionFacts(client, flags.session), inside, {
         session: flags.session,
-        dashboard: dashboardCommand(selfArgv(), { ...(flags.manifest ? { manifest: flags.manifest } : {}), cwd: ctx.cwd, env: ctx.env }),
+        dashboard: dashboardCommand(selfArgvOf(ctx), { ...(flags.manifest ? { manifest: flags.manifest } : {}), cwd: ctx.cwd, env: ctx.env }),
         cwd: ctx.cwd,
         ...terminalSize(ctx),
         env: forwardedEnv(ctx.env),
@@ -81,7 +81,7 @@ $${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashbo
     .addHelpText('after', KEYS_HELP)
     .action(async (opts: { key: string }, cmd: Command) => {
       const client = await keysClient(ctx, cmd);
-      const report = await installKeys(client, selfArgv(), parseKey(opts.key));
+      const report = await installKeys(client, selfArgvOf(ctx), parseKey(opts.key));
       const lines = [formatKeyTable(report.key)];
       if (report.movedFrom) lines.push(`Moved from prefix ${report.movedFrom} (restored what it had before).`);
       lines.push(report.saved === undefined || report.saved === UNBOUND_MARKER

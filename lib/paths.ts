@@ -25,11 +25,17 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-// The CLI entry point as argv, for tmux key bindings and panes that call back into bottle.
+// The CLI entry point as argv, for tmux key bindings and panes that call back into bottle: the
+// bundle when this code runs from dist/, the sources (through tsx) when it runs from them, so
+// a child never runs other code than its parent.
 export function selfArgv(): string[] {
   const root = projectRoot();
-  const compiled = join(root, 'dist', 'commands', 'main.js');
-  if (existsSync(compiled) && !process.env.BOTTLE_FROM_SOURCE) return [process.execPath, compiled];
+  if (!fileURLToPath(import.meta.url).endsWith('.ts')) return [process.execPath, join(root, 'dist', 'commands', 'main.js')];
   const tsx = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
   return [process.execPath, '--import', tsx, join(root, 'commands', 'main.ts')];
+}
+
+// This invocation's way to run the CLI again (an injected one, else selfArgv()).
+export function selfArgvOf(ctx: { self?: readonly string[] }): string[] {
+  return ctx.self ? [...ctx.self] : selfArgv();
 }

@@ -4,7 +4,7 @@
 import { sanitize } from '../lib/format.js';
 import { lifecycleDeps } from '../lib/lifecycle/index.js';
 import { locateManifest, readManifest } from '../lib/manifest/index.js';
-import { selfArgv } from '../lib/paths.js';
+import type { Backends } from '../lib/backends/index.js';
 import { ensureStateRoot } from '../lib/state/index.js';
 import { TmuxClient } from '../tmux/client.js';
 import { dashboardPaneFromEnv, RightPane } from '../tmux/right-pane.js';
@@ -28,6 +28,10 @@ import { BlessedView } from './screen.js';
 export interface DashboardOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** argv that runs the bottle CLI (start, attach, stop run as children). */
+  self: readonly string[];
+  /** The backends bottles run on (default: the engines). */
+  backends?: Backends;
   /** --manifest, as typed. */
   manifestFlag?: string;
   /** select-pane the dashboard when something needs the operator (default on). */
@@ -47,7 +51,7 @@ export function focusOnNotifyFromEnv(env: NodeJS.ProcessEnv): boolean {
 
 // Runs the dashboard until the operator quits (or a SIGTERM/SIGHUP); resolves the exit code.
 export async function runDashboard(opts: DashboardOptions): Promise<number> {
-  const deps = lifecycleDeps(opts.env);
+  const deps = lifecycleDeps(opts.env, opts.backends ? { backends: opts.backends } : {});
   await ensureStateRoot(deps.root);
   const inTmux = Boolean(opts.env.TMUX && opts.env.TMUX_PANE);
   const data = new DataSource(deps);
@@ -58,7 +62,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
     const client = new TmuxClient();
     const dash = dashboardPaneFromEnv(opts.env);
     side = new TmuxSide(client, dash, { focusOnNotify: opts.focusOnNotify });
-    right = new RightDirector(new RightPane(client, dash), client, selfArgv(), opts.env);
+    right = new RightDirector(new RightPane(client, dash), client, opts.self, opts.env);
   }
   const view = (opts.view ?? (() => new BlessedView()))();
 
@@ -149,7 +153,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   const reloadAll = (): void => void load({ bottles: true, proposals: 'all' });
 
   const ctx: ActionContext = {
-    store, deps, cwd: opts.cwd, bottleArgv: selfArgv(), view, reload: reloadAll,
+    store, deps, cwd: opts.cwd, bottleArgv: opts.self, view, reload: reloadAll,
     manifest: () => readManifest(locateManifest({ flag: opts.manifestFlag, cwd: opts.cwd, env: opts.env })),
     quit: () => quit(0),
     ...(right ? { right } : {}),

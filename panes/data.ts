@@ -51,7 +51,7 @@ export class DataSource {
     const next = new Map<string, EngineState | 'unknown'>();
     for (const [name, list] of byBackend) {
       try {
-        const backend = await this.#deps.backends(name as Metadata['backend'], this.#deps.env);
+        const backend = await this.#deps.backends.load(name as Metadata['backend'], this.#deps.env);
         for (const [slug, st] of await backend.inspect(list)) next.set(slug, st);
       } catch {
         for (const m of list) next.set(m.slug, 'unknown');

@@ -1,35 +1,44 @@
-// Picks the backend for a bottle. Backends load lazily so `bottle ls` on a machine without
-// smolvm never imports it. BOTTLE_TEST_BACKEND=fake swaps every backend for the fake one
-// (UI and lifecycle tests drive the product without an engine).
+// Which backends a process uses. The CLI's are docker and smolvm, loaded lazily so `bottle ls`
+// on a machine without smolvm never imports it. Tests inject their own set (a fake backend) as
+// a dependency: nothing in the environment switches a backend.
 import { UserError } from '../errors.js';
 import type { Backend, BackendName } from './types.js';
 
 export type { Backend, BackendName } from './types.js';
 
-export type BackendLoader = (name: BackendName, env: NodeJS.ProcessEnv) => Promise<Backend>;
-
-// The name a new bottle's backend gets (after the test override).
-export function effectiveBackend(requested: string, env: NodeJS.ProcessEnv): BackendName {
-  if (env.BOTTLE_TEST_BACKEND === 'fake') return 'fake';
-  if (requested === 'docker' || requested === 'smolvm' || requested === 'fake') return requested;
-  throw new UserError(`unknown backend "${requested}"; use docker or smolvm`);
+// The backends a lifecycle operation may use.
+export interface Backends {
+  /** The backend a new bottle gets for the manifest's or --backend's `requested` (recorded in its metadata). */
+  choose(requested: string): BackendName;
+  /** The backend that runs a bottle recorded with `name`. */
+  load(name: BackendName, env: NodeJS.ProcessEnv): Promise<Backend>;
+  /** The engines cleanup lists orphaned resources from. */
+  readonly engines: readonly BackendName[];
 }
 
 // Loads a backend by name (each a separate chunk, loaded only when used).
-export const loadBackend: BackendLoader = async (name, env) => {
+export async function loadBackend(name: BackendName, env: NodeJS.ProcessEnv): Promise<Backend> {
   switch (name) {
-    case 'fake': {
-      const { FakeBackend } = await import('./fake.js');
-      return new FakeBackend(env);
-    }
     case 'docker': {
-      const mod = (await import('./docker/index.js')) as { createDockerBackend: (env: NodeJS.ProcessEnv) => Backend };
-      return mod.createDockerBackend(env);
+      const { createDockerBackend } = await import('./docker/index.js');
+      return createDockerBackend(env);
     }
     case 'smolvm': {
       // A literal specifier: the bundler follows it into dist/ (a computed one was left out).
       const { createSmolvmBackend } = await import('./smolvm/index.js');
       return createSmolvmBackend(env);
     }
+    default:
+      throw new UserError(`this bottle was made by the "${name}" backend, which this bottle CLI does not have; remove its state with bottle cleanup`);
   }
+}
+
+// The real engines: what the CLI and the dashboard use.
+export const engineBackends: Backends = {
+  choose(requested) {
+    if (requested === 'docker' || requested === 'smolvm') return requested;
+    throw new UserError(`unknown backend "${requested}"; use docker or smolvm`);
+  },
+  load: loadBackend,
+  engines: ['docker', 'smolvm'],
 };

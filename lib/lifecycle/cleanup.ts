@@ -1,6 +1,6 @@
 // `bottle cleanup`: labelled engine resources whose bottle has no state, and state dirs whose
 // bottle the engine no longer has. `--all` removes every bottle. Dry-run lists only.
-import type { BackendName, EngineResource } from '../backends/types.js';
+import type { EngineResource } from '../backends/types.js';
 import { listBottles, removeBottle } from '../state/index.js';
 import { stateKey } from '../backends/bundle/names.js';
 import type { LifecycleDeps } from './context.js';
@@ -17,7 +17,6 @@ export interface CleanupItem {
   error?: string;
 }
 
-const ENGINE_BACKENDS: BackendName[] = ['docker', 'smolvm'];
 
 // Whether a labelled resource is this state root's to remove. Another root's objects are never
 // touched (another user, another BOTTLE_STATE_DIR, a test's temp root); unlabelled ones (made
@@ -57,12 +56,10 @@ export async function cleanup(
   }
   const known = new Set((await listBottles(deps.root)).map((b) => b.slug));
   const ourKey = stateKey(deps.root);
-  // The fake backend has no engine: its tests must never look at (let alone clean) real ones.
-  const engines = deps.env.BOTTLE_TEST_BACKEND === 'fake' ? [] : ENGINE_BACKENDS;
-  for (const name of engines) {
+  for (const name of deps.backends.engines) {
     let resources: EngineResource[];
     try {
-      const backend = await deps.backends(name, deps.env);
+      const backend = await deps.backends.load(name, deps.env);
       resources = await backend.listResources();
       for (const r of resources) {
         if (!ownsResource(r, ourKey, known, Boolean(opts.all))) continue;

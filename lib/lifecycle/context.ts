@@ -1,6 +1,7 @@
 // What every lifecycle operation needs: where state lives, the host env, and backends.
-import { loadBackend, type BackendLoader } from '../backends/index.js';
+import { engineBackends, type Backends } from '../backends/index.js';
 import type { Backend } from '../backends/types.js';
+import type { Ctx } from '../cli.js';
 import { UserError } from '../errors.js';
 import { listBottles, readMetadata, stateRoot, validateSlug, type Metadata } from '../state/index.js';
 import { existsSync } from 'node:fs';
@@ -9,13 +10,18 @@ import { bottlePaths } from '../state/index.js';
 export interface LifecycleDeps {
   root: string;
   env: NodeJS.ProcessEnv;
-  backends: BackendLoader;
+  backends: Backends;
   now: () => Date;
 }
 
-// The deps the CLI uses; tests pass their own root/env/loader.
+// The deps the CLI uses; tests pass their own root/env/backends.
 export function lifecycleDeps(env: NodeJS.ProcessEnv, overrides: Partial<LifecycleDeps> = {}): LifecycleDeps {
-  return { root: stateRoot(env), env, backends: loadBackend, now: () => new Date(), ...overrides };
+  return { root: stateRoot(env), env, backends: engineBackends, now: () => new Date(), ...overrides };
+}
+
+// The deps of one CLI invocation: its env, and the backends it was given (if any).
+export function cliDeps(ctx: Pick<Ctx, 'env' | 'backends'>): LifecycleDeps {
+  return lifecycleDeps(ctx.env, ctx.backends ? { backends: ctx.backends } : {});
 }
 
 // Metadata of an existing bottle, with an error that lists the bottles there are.
@@ -32,5 +38,5 @@ export async function findBottle(deps: LifecycleDeps, slug: string): Promise<Met
 }
 
 export async function backendOf(deps: LifecycleDeps, meta: Metadata): Promise<Backend> {
-  return deps.backends(meta.backend, deps.env);
+  return deps.backends.load(meta.backend, deps.env);
 }

@@ -5,7 +5,7 @@ import type { LifecycleDeps } from './context.js';
 
 export async function bundleControl(deps: LifecycleDeps, meta: Metadata): Promise<ControlChoice> {
   try {
-    const backend = await deps.backends(meta.backend, deps.env);
+    const backend = await deps.backends.load(meta.backend, deps.env);
     const state = (await backend.inspect([meta])).get(meta.slug);
     if (state === 'running' || state === 'partial') return { control: backend.control(meta) };
     return { control: noopControl, warning: `${meta.slug}'s bundle is not running: the policy file is updated, the change applies when ${meta.slug} next starts` };

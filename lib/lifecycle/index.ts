@@ -1,5 +1,5 @@
 // The bottle lifecycle (SPEC §5) on top of state + backends; verbs and the dashboard use it.
-export { backendOf, findBottle, lifecycleDeps, type LifecycleDeps } from './context.js';
+export { backendOf, cliDeps, findBottle, lifecycleDeps, type LifecycleDeps } from './context.js';
 export { claimBottle, startBottle, type StartOptions } from './start.js';
 export { stopBottle, type StopResult } from './stop.js';
 export { planAttach, PROMPT_FILE, type AttachPlan } from './attach.js';

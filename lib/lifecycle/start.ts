@@ -3,7 +3,6 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { effectiveBackend } from '../backends/index.js';
 import { UserError } from '../errors.js';
 import type { AgentSpec } from '../manifest/index.js';
 import { ensureCA } from '../pki/index.js';
@@ -25,7 +24,7 @@ export interface StartOptions {
 
 // Claims a bottle's state dir before launch, so a caller can tail bringup.log from the start.
 export async function claimBottle(deps: LifecycleDeps, plan: BottlePlan): Promise<Metadata> {
-  const backend = effectiveBackend(plan.backend, deps.env);
+  const backend = deps.backends.choose(plan.backend);
   const created = await createBottle(deps.root, plan.agent, {
     backend, manifestPath: plan.manifestPath, state: 'claimed', now: deps.now,
   });
@@ -56,7 +55,7 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     opts.log(line);
   };
   try {
-    const backend = await deps.backends(meta.backend, deps.env);
+    const backend = await deps.backends.load(meta.backend, deps.env);
     log(`bottle ${meta.slug}: ${plan.agent} on ${meta.backend}`);
     await writeFile(join(paths.policy, 'policy.yaml'), policyTextFromPlan(plan), { mode: 0o644 });
     ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}` });

@@ -48,7 +48,7 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
     for (const m of metas) byBackend.set(m.backend, [...(byBackend.get(m.backend) ?? []), m]);
     for (const [name, list] of byBackend) {
       try {
-        const backend = await deps.backends(name as Metadata['backend'], deps.env);
+        const backend = await deps.backends.load(name as Metadata['backend'], deps.env);
         for (const [slug, st] of await backend.inspect(list)) engine.set(slug, st);
       } catch {
         for (const m of list) engine.set(m.slug, 'unknown');

@@ -5,7 +5,7 @@ import { writeFileAtomic, withFileLock } from './atomic.js';
 import { bottlePaths } from './paths.js';
 import { isValidSlug } from './slug.js';
 
-// 'fake' is the test backend (BOTTLE_TEST_BACKEND=fake) that UI tests drive without an engine.
+// 'fake' is recorded by the test backend (test/helpers/fake-backend.ts), which tests inject.
 export type Backend = 'docker' | 'smolvm' | 'fake';
 export const BACKENDS: readonly Backend[] = ['docker', 'smolvm', 'fake'];
 export const METADATA_SCHEMA = 1;

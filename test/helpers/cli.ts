@@ -3,13 +3,14 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runCli } from '../../commands/cli.js';
+import type { Backends } from '../../lib/backends/index.js';
 import type { Ctx } from '../../lib/cli.js';
 import { run } from '../../lib/run/index.js';
 import { projectRoot } from '../../lib/paths.js';
 
 export interface CliResult { exitCode: number; stdout: string; stderr: string }
 
-export async function bottleInProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export async function bottleInProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; backends?: Backends } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const ctx: Ctx = {
@@ -19,15 +20,23 @@ export async function bottleInProcess(args: string[], opts: { env?: NodeJS.Proce
     out: (t) => { stdout += t.endsWith('\n') ? t : `${t}\n`; },
     err: (t) => { stderr += t.endsWith('\n') ? t : `${t}\n`; },
     isTTY: false,
+    ...(opts.backends ? { backends: opts.backends } : {}),
   };
   const exitCode = await runCli(args, ctx);
   return { exitCode, stdout, stderr };
 }
 
-// Spawns `node --import tsx commands/main.ts ...` so exit codes and stderr are the real ones.
-export async function bottleProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
+// argv of the CLI from source on the fake backend (test/helpers/fake-main.ts).
+export function fakeBottleArgv(...args: string[]): string[] {
+  return [process.execPath, ...tsxArgv(), join(projectRoot(), 'test', 'helpers', 'fake-main.ts'), ...args];
+}
+
+// Spawns `node --import tsx commands/main.ts ...` so exit codes and stderr are the real ones;
+// `fake` runs it on the fake backend instead of the engines.
+export async function bottleProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; fake?: boolean } = {}): Promise<CliResult> {
   const root = projectRoot();
-  const r = await execa(process.execPath, [...tsxArgv(), join(root, 'commands', 'main.ts'), ...args], {
+  const entry = opts.fake ? fakeBottleArgv().slice(1) : [...tsxArgv(), join(root, 'commands', 'main.ts')];
+  const r = await execa(process.execPath, [...entry, ...args], {
     reject: false,
     cwd: opts.cwd ?? root,
     env: opts.env,

@@ -1,7 +1,7 @@
 // `bottle dashboard` in a private tmux server, on the fake backend (or, with `engine`, the real
 // ones) and a temp state dir, for the dashboard's real-tmux tests, its e2e test and its bench.
-// The dashboard runs from source (tsx) as the first pane's command; its exit code is written to
-// a file (pane_dead_status is unreliable).
+// The dashboard runs from source (tsx; test/helpers/fake-main.ts unless `engine`) as the first
+// pane's command; its exit code is written to a file (pane_dead_status is unreliable).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,8 @@ import { policyFilePath } from '../../lib/policy-edit/index.js';
 import { writeProposal, type Proposal, type ProposalKind } from '../../lib/proposals/index.js';
 import { bottlePaths } from '../../lib/state/index.js';
 import { RIGHT_PANE_OPTION } from '../../tmux/right-pane.js';
-import { tsxArgv } from './cli.js';
+import { fakeBottleArgv, tsxArgv } from './cli.js';
+import { fakeBackends } from './fake-backend.js';
 import { pollUntil, startTmuxServer, type Finalizable, type TmuxTestServer } from './tmux.js';
 
 export const EXAMPLE_MANIFEST = join(projectRoot(), 'examples', 'bottle.yaml');
@@ -22,13 +23,12 @@ export const EXAMPLE_MANIFEST = join(projectRoot(), 'examples', 'bottle.yaml');
 // Generous: tsx start-up plus a loaded 2-core machine.
 export const SLOW = { timeoutMs: 20_000 };
 
-// The dashboard's env besides the tmux harness's: fake engine (unless `engine`), temp state,
-// dummy credentials.
+// The dashboard's env besides the tmux harness's: temp state, dummy credentials, the fake
+// backend's pace (unless `engine`).
 export function dashboardEnv(stateDir: string, extra: Record<string, string> = {}, o: { engine?: boolean } = {}): Record<string, string> {
   return {
     BOTTLE_STATE_DIR: stateDir,
-    ...(o.engine ? {} : { BOTTLE_TEST_BACKEND: 'fake', BOTTLE_FAKE_STEP_MS: '150' }),
-    BOTTLE_FROM_SOURCE: '1',
+    ...(o.engine ? {} : { BOTTLE_FAKE_STEP_MS: '150' }),
     ANTHROPIC_API_KEY: 'sk-test-dummy',
     GITHUB_TOKEN: 'ghp-test-dummy',
     ...extra,
@@ -65,7 +65,7 @@ export interface DashboardHarnessOptions {
   env?: Record<string, string>;
   /** The manifest passed with --manifest (default: examples/bottle.yaml). */
   manifest?: string;
-  /** Real engine backends (e2e tier): BOTTLE_TEST_BACKEND is not set. */
+  /** Real engine backends (e2e tier): commands/main.ts instead of test/helpers/fake-main.ts. */
   engine?: boolean;
   args?: string[];
   width?: number;
@@ -89,7 +89,7 @@ export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptio
     if (opts.engine) throw new Error('startFake: this dashboard runs on the real backends');
     const loaded = readManifest(locateManifest({ flag: manifest, cwd: projectRoot(), env: inProcEnv }));
     const plan = preparePlan(loaded, agent, {}, inProcEnv);
-    const meta = await startBottle(lifecycleDeps(inProcEnv), plan, loaded.manifest.agents[agent]!, { log: () => undefined, signal: new AbortController().signal });
+    const meta = await startBottle(lifecycleDeps(inProcEnv, { backends: fakeBackends }), plan, loaded.manifest.agents[agent]!, { log: () => undefined, signal: new AbortController().signal });
     return meta.slug;
   };
   const propose = (slug: string, host: string, kind: ProposalKind = 'allowlist') =>
@@ -99,7 +99,7 @@ export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptio
   const rcFile = join(dir, 'dashboard.rc');
   const argv = [
     ...(opts.outsideTmux ? ['env', '-u', 'TMUX', '-u', 'TMUX_PANE'] : []),
-    ...bottleArgv('dashboard', '--manifest', manifest, ...(opts.args ?? [])),
+    ...(opts.engine ? bottleArgv : fakeBottleArgv)('dashboard', '--manifest', manifest, ...(opts.args ?? [])),
   ];
   // The trap keeps this shell alive through a Ctrl-C meant for a foreground child (a trapped
   // signal, unlike an ignored one, is reset to the default in the children).

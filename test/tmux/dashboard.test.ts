@@ -146,7 +146,7 @@ t.test('q exits 0 and leaves every bottle running, even one still coming up', { 
   t.equal(await h.srv.client.showOption({ scope: 'session', target: h.dash, name: '@bottle-dash' }), undefined);
   const env = { ...process.env, ...h.env };
   const states = await pollUntil('both bottles running after q', async () => {
-    const r = await bottleProcess(['ls', '--json'], { env });
+    const r = await bottleProcess(['ls', '--json'], { env, fake: true });
     const rows = JSON.parse(r.stdout) as { slug: string; agent: string; state: string; engine: string }[];
     return rows.length === 2 && rows.every((x) => x.state === 'running' && x.engine === 'running') ? rows : undefined;
   }, { timeoutMs: 30_000, intervalMs: 500 });

@@ -11,7 +11,6 @@ import { bottleInProcess } from '../helpers/cli.js';
 import { pollUntil, startTmuxServer, tmuxSkipReason, type TmuxTestServer } from '../helpers/tmux.js';
 
 // The bindings must call this checkout's source (dist/ may be stale while developing).
-process.env.BOTTLE_FROM_SOURCE = '1';
 
 const skip = await tmuxSkipReason();
 // A key binding runs node + tsx + the whole CLI: allow for a loaded machine.

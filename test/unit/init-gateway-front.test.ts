@@ -61,7 +61,6 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
   writeFileSync(join(root, 'hosts'), Object.entries(HOSTS).map(([n, ip]) => `${ip} ${n}`).join('\n'));
   const controlSocket = join(root, 'gw.sock');
   const p = new InitProcess([], {
-    BOTTLE_FROM_SOURCE: '1',
     BOTTLE_SIDECAR_DAEMONS: 'gateway',
     BOTTLE_GATEWAY_LISTEN: '127.0.0.1:0',
     BOTTLE_GATEWAY_POLICY_DIR: join(root, 'policy'),

@@ -14,6 +14,7 @@ import { bottlePaths, listBottles, readMetadata, updateMetadata } from '../../li
 import { loadPolicy } from '../../lib/policy/index.js';
 import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
 import { bottleProcess } from '../helpers/cli.js';
+import { FakeBackend, fakeBackends } from '../helpers/fake-backend.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
 
 const loaded = loadManifest({ flag: join(projectRoot(), 'examples', 'bottle.yaml'), cwd: projectRoot(), env: {} });
@@ -21,8 +22,8 @@ const loaded = loadManifest({ flag: join(projectRoot(), 'examples', 'bottle.yaml
 function setup(t: Test, extra: NodeJS.ProcessEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-life-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const env = { BOTTLE_STATE_DIR: join(dir, 'state'), BOTTLE_TEST_BACKEND: 'fake', BOTTLE_FAKE_STEP_MS: '1', HOME: dir, ...extra };
-  return { dir, env, deps: lifecycleDeps(env) };
+  const env = { BOTTLE_STATE_DIR: join(dir, 'state'), BOTTLE_FAKE_STEP_MS: '1', HOME: dir, ...extra };
+  return { dir, env, deps: lifecycleDeps(env, { backends: fakeBackends }) };
 }
 
 const quiet = { log: () => undefined, signal: new AbortController().signal };
@@ -84,6 +85,33 @@ t.test('attach starts a recorded session, then keeps its id; stop settles the st
   t.same(await listBottles(deps.root), []);
 });
 
+t.test('attach resumes (--resume, same id) once claude has a transcript for the recorded session', async (t) => {
+  const { env, deps: base } = setup(t);
+  const probes: string[][] = [];
+  // An agent that has a transcript for exactly the ids in `transcripts`.
+  const transcripts = new Set<string>();
+  class WithTranscripts extends FakeBackend {
+    override async exec(_meta: unknown, argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+      probes.push(argv);
+      return { exitCode: transcripts.has(argv.at(-1)!) ? 0 : 2, stdout: '', stderr: '' };
+    }
+  }
+  const deps = { ...base, backends: { ...fakeBackends, load: async () => new WithTranscripts(env) } };
+  const meta = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  const first = await planAttach(deps, meta.slug);
+  t.equal(first.resume, false, 'nothing recorded yet: a new session');
+  transcripts.add(first.sessionId);
+  const second = await planAttach(deps, meta.slug);
+  t.equal(second.resume, true);
+  t.equal(second.sessionId, first.sessionId, 'the same conversation');
+  t.match(second.argv.join(' '), new RegExp(`--resume ${first.sessionId} `));
+  t.match(probes.at(-1)!.join(' '), /\.claude\/projects\/\*\/"\$1"\.jsonl/, 'asked the agent for the transcript file');
+  transcripts.clear();
+  const third = await planAttach(deps, meta.slug);
+  t.equal(third.resume, false, 'a transcript that is gone: a fresh session, never an error');
+  t.not(third.sessionId, first.sessionId);
+});
+
 t.test('ls joins state, engine view, proposals and the waiting marker', async (t) => {
   const { deps, env } = setup(t);
   const meta = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
@@ -119,18 +147,18 @@ t.test('cleanup removes state whose bottle the engine no longer has', async (t) 
 t.test('the verbs end to end through the CLI (fake backend)', async (t) => {
   const { env, dir } = setup(t, { ANTHROPIC_API_KEY: 'placeholder-value', GITHUB_TOKEN: 'placeholder-value' });
   const full = { ...process.env, ...env };
-  const noYes = await bottleProcess(['start', 'reviewer'], { env: full, cwd: dir });
+  const noYes = await bottleProcess(['start', 'reviewer'], { env: full, cwd: dir, fake: true });
   t.equal(noYes.exitCode, 1);
   t.match(noYes.stderr, /stdin is not a terminal; pass --yes/);
-  const started = await bottleProcess(['start', 'reviewer', '--yes', '--no-attach'], { env: full, cwd: dir });
+  const started = await bottleProcess(['start', 'reviewer', '--yes', '--no-attach'], { env: full, cwd: dir, fake: true });
   t.equal(started.exitCode, 0, started.stderr);
   const slug = started.stdout.trim();
   t.match(slug, /^reviewer-[a-z2-7]{6}$/);
-  const ls = await bottleProcess(['ls', '--json'], { env: full, cwd: dir });
+  const ls = await bottleProcess(['ls', '--json'], { env: full, cwd: dir, fake: true });
   t.same(JSON.parse(ls.stdout).map((r: { slug: string }) => r.slug), [slug]);
-  const stop = await bottleProcess(['stop', slug], { env: full, cwd: dir });
+  const stop = await bottleProcess(['stop', slug], { env: full, cwd: dir, fake: true });
   t.equal(stop.exitCode, 0, stop.stderr);
-  const missing = await bottleProcess(['stop', slug], { env: full, cwd: dir });
+  const missing = await bottleProcess(['stop', slug], { env: full, cwd: dir, fake: true });
   t.equal(missing.exitCode, 1);
   t.match(missing.stderr, /^bottle: no bottle named .*there are no bottles/m);
   t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace');
@@ -138,10 +166,22 @@ t.test('the verbs end to end through the CLI (fake backend)', async (t) => {
 
 t.test('start refuses before creating anything when a route variable is missing', async (t) => {
   const { env, dir } = setup(t);
-  const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: { ...process.env, ...env, GITHUB_TOKEN: '', ANTHROPIC_API_KEY: '' }, cwd: dir });
+  const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: { ...process.env, ...env, GITHUB_TOKEN: '', ANTHROPIC_API_KEY: '' }, cwd: dir, fake: true });
   t.equal(r.exitCode, 1);
   t.match(r.stderr, /host env not set: ANTHROPIC_API_KEY, GITHUB_TOKEN/);
   t.notOk(existsSync(join(dir, 'state')) && (await listBottles(join(dir, 'state'))).length > 0, 'no state created');
+});
+
+t.test('cleanup --all stops every bottle and removes its state (dry run first changes nothing)', async (t) => {
+  const { deps, env } = setup(t);
+  const a = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  const b = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  const dry = await cleanup(deps, { all: true, dryRun: true, log: () => undefined });
+  t.same(dry.map((i) => [i.slug, i.done]).sort(), [[a.slug, false], [b.slug, false]].sort());
+  t.equal((await listBottles(deps.root)).length, 2, 'a dry run removes nothing');
+  const done = await cleanup(deps, { all: true, log: () => undefined });
+  t.ok(done.every((i) => i.done && !i.error), JSON.stringify(done));
+  t.same(await listBottles(deps.root), []);
 });
 
 t.test('cleanup never takes another state root\'s bottles for orphans', async (t) => {
@@ -158,7 +198,7 @@ t.test('cleanup never takes another state root\'s bottles for orphans', async (t
 
 t.test('a backend that cannot load leaves no claimed state behind', async (t) => {
   const { env } = setup(t);
-  const deps = lifecycleDeps(env, { backends: async () => { throw new Error('backend unavailable'); } });
+  const deps = lifecycleDeps(env, { backends: { ...fakeBackends, load: async () => { throw new Error('backend unavailable'); } } });
   await t.rejects(startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet), /backend unavailable/);
   t.same(await listBottles(deps.root), []);
 });

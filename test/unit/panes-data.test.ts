@@ -9,6 +9,7 @@ import { policyFilePath } from '../../lib/policy-edit/index.js';
 import { listProposals, writeDecision, writeProposal } from '../../lib/proposals/index.js';
 import { createBottle } from '../../lib/state/index.js';
 import { DataSource } from '../../panes/data.js';
+import { fakeBackends } from '../helpers/fake-backend.js';
 
 t.test('per-bottle rows equal listProposals rows; decided ones drop out; stale is kept', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'bottle-data-'));
@@ -22,7 +23,7 @@ t.test('per-bottle rows equal listProposals rows; decided ones drop out; stale i
   await writeProposal(b.paths.superviseQueue, { kind: 'allowlist', host: 'other.example.com', reason: 'r3' });
   writeFileSync(policy, 'allow: [x.example.com]\n'); // p1 and p2 are now stale
   await writeDecision(a.paths.superviseDecisions, { id: p1.id, decision: 'rejected', decided: new Date().toISOString() });
-  const data = new DataSource(lifecycleDeps({ BOTTLE_STATE_DIR: root, BOTTLE_TEST_BACKEND: 'fake' }));
+  const data = new DataSource(lifecycleDeps({ BOTTLE_STATE_DIR: root }, { backends: fakeBackends }));
   const mine = await data.proposals(a.slug);
   t.same(mine, (await listProposals(root, { slug: a.slug })).rows);
   t.same(mine.map((r) => [r.id, r.stale]), [[p2.id, true]]);

@@ -1,14 +1,16 @@
-// A backend with no engine: bottles are records in the state dir, bring-up prints progress
-// lines, and "claude" is a recognisable shell loop. The dashboard's tmux tests and the
-// lifecycle tests drive it (BOTTLE_TEST_BACKEND=fake); it is never chosen otherwise.
+// A backend with no engine, for tests only: bottles are records in the state dir, bring-up
+// prints progress lines, and "claude" is a recognisable shell loop. It is injected (`fakeBackends`
+// as LifecycleDeps.backends in-process; test/helpers/fake-main.ts for a CLI process and the
+// dashboard and children it starts), never selected by anything in the environment.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../errors.js';
-import type { BundleControl } from '../proposals/control.js';
-import { bottlePaths, stateRoot, type Metadata } from '../state/index.js';
-import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from './types.js';
-import type { BottlePlan } from '../plan/index.js';
+import { UserError } from '../../lib/errors.js';
+import type { BundleControl } from '../../lib/proposals/control.js';
+import { bottlePaths, stateRoot, type Metadata } from '../../lib/state/index.js';
+import type { Backends } from '../../lib/backends/index.js';
+import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../../lib/backends/types.js';
+import type { BottlePlan } from '../../lib/plan/index.js';
 
 interface FakeRecord { running: boolean; controlCalls: string[] }
 
@@ -55,7 +57,7 @@ export class FakeBackend implements Backend {
     return ['sh', '-c', script, 'fake-claude', meta.slug, claude.args.join(' ')];
   }
 
-  async exec(): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  async exec(_meta: Metadata, _argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     return { exitCode: 1, stdout: '', stderr: 'fake backend: no sessions' };
   }
 
@@ -96,3 +98,10 @@ export class FakeBackend implements Backend {
     };
   }
 }
+
+// Every bottle on the fake backend, whatever the manifest asks for; no engine for cleanup to list.
+export const fakeBackends: Backends = {
+  choose: () => 'fake',
+  load: async (_name, env) => new FakeBackend(env),
+  engines: [],
+};
