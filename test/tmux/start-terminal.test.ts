@@ -15,9 +15,11 @@ async function terminal(t: Finalizable) {
   const srv = await startTmuxServer(t, { width: 150, height: 50 });
   const stateDir = join(srv.dir, 'state');
   const env = { ...CREDS, BOTTLE_STATE_DIR: stateDir };
+  // The pane outlives the command (and says how it exited), so its last words stay readable.
   const pane = await srv.client.split({
     target: srv.pane,
-    command: ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...fakeBottleArgv('start', 'reviewer', '--manifest', EXAMPLE_MANIFEST)],
+    command: ['sh', '-c', '"$@"; echo "exited $?"; exec sleep 3600', 'sh',
+      'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...fakeBottleArgv('start', 'reviewer', '--manifest', EXAMPLE_MANIFEST)],
   });
   return { srv, pane, stateDir };
 }
@@ -35,6 +37,6 @@ t.test('anything but y: not started, nothing created', { skip }, async (t) => {
   const { srv, pane, stateDir } = await terminal(t);
   await srv.waitForText(/Start this bottle\? \[y\/N\]/, { target: pane, timeoutMs: 20_000 });
   await srv.sendKeys(['n', 'Enter'], { target: pane });
-  await srv.waitForText(/bottle: not started/, { target: pane, timeoutMs: 10_000 });
+  await srv.waitForText(/bottle: not started\s+exited 1/, { target: pane, timeoutMs: 10_000 });
   t.same(existsSync(stateDir) ? readdirSync(stateDir).filter((n) => !n.startsWith('.')) : [], [], 'no bottle state');
 });
