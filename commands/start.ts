@@ -7,6 +7,7 @@ import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
 import { checkBackend, checkPlanPaths, preparePlan, renderPlan } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
+import { shortSecretProblem } from '../lib/template.js';
 
 interface StartOptions {
   dryRun?: boolean;
@@ -63,6 +64,8 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   if (plan.missingVars.length > 0) {
     throw new UserError(`host env not set: ${plan.missingVars.join(', ')}; export ${plan.missingVars.length > 1 ? 'them' : 'it'} before starting (the gateway injects ${plan.missingVars.length > 1 ? 'them' : 'it'} into route requests)`);
   }
+  const short = shortSecretProblem([...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))], ctx.env);
+  if (short) throw new UserError(short);
   if (!opts.yes) {
     ctx.err(`${renderPlan(plan)}\n`);
     if (!process.stdin.isTTY) throw new UserError('refusing to start without confirmation: stdin is not a terminal; pass --yes');

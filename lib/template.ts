@@ -100,3 +100,17 @@ export function credentialTemplate(input: string): { template: string } | { erro
   if (templateVars(template).length === 0) return { error: 'the value must name a host env var as ${NAME} (e.g. Bearer ${GITHUB_TOKEN}), never hold the secret itself' };
   return { template };
 }
+
+// Route secrets shorter than this are refused (at start, approval and routes edit): the gateway
+// masks a route secret wherever a response reflects it, and a short one is not safely maskable
+// (too many innocent matches, and its slices are guessable).
+export const MIN_ROUTE_SECRET = 8;
+
+// Why these route variables' values cannot be used, or undefined. Unset ones are someone
+// else's message (they name what to export); values never appear.
+export function shortSecretProblem(names: readonly string[], env: Record<string, string | undefined>): string | undefined {
+  const short = names.filter((n) => env[n] !== undefined && env[n] !== '' && env[n]!.length < MIN_ROUTE_SECRET);
+  if (short.length === 0) return undefined;
+  return `route secret${short.length > 1 ? 's' : ''} ${short.join(', ')} ${short.length > 1 ? 'are' : 'is'} shorter than ${MIN_ROUTE_SECRET} characters; ` +
+    'a copy reflected in a response could not be masked safely, so it is refused: export the full credential';
+}

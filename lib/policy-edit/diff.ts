@@ -2,6 +2,7 @@
 // secrets the running gateway must be given. Pure.
 import { UserError } from '../errors.js';
 import { routeEnvNames, type Policy, type Route } from '../policy/index.js';
+import { shortSecretProblem } from '../template.js';
 
 const LIST_KEYS = ['allow', 'block', 'passthrough'] as const;
 
@@ -52,7 +53,11 @@ export function newRouteVars(before: Policy, after: Policy): string[] {
 // gateway could not fill in.
 export function requireEnv(names: readonly string[], env: NodeJS.ProcessEnv, what = 'the route'): void {
   const missing = names.filter((n) => env[n] === undefined || env[n] === '');
-  if (missing.length === 0) return;
+  if (missing.length === 0) {
+    const short = shortSecretProblem(names, env);
+    if (short) throw new UserError(`${what}: ${short}; nothing was changed`);
+    return;
+  }
   const list = missing.join(', ');
   throw new UserError(
     `${what} needs host env var${missing.length > 1 ? 's' : ''} ${list}, not set in this shell; nothing was changed. ` +

@@ -1,5 +1,7 @@
-// header-dlp stage: every header name and value ("all" mode) goes to DLP, with the exceptions
-// below. A sensitive-only mode (Authorization, Cookie, ...) is bypassed with `X-Custom:`.
+// header-dlp stage: every header name and value ("all" mode) gets the full treatment (name,
+// value, decodings, tokens, cookie pairs); only hop-by-hop headers, Host and Content-Length,
+// which never leave the gateway as sent, are left out. No header is "benign": a `User-Agent:
+// <base64 of a secret>` is as much an exit as any other.
 import { Candidates } from './candidates.js';
 import { normalizeHost, type HostInfo } from './hosts.js';
 import { block, type Verdict } from './types.js';
@@ -7,10 +9,6 @@ import { block, type Verdict } from './types.js';
 // Hop-by-hop headers: the gateway consumes them and must strip them (RFC 9110 §7.6.1) before
 // forwarding, which is what makes skipping them here sound. The daemon should use this set.
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-// Benign headers get a raw pattern scan only (no name scan, no decoding): they are forwarded
-// upstream, so skipping them outright would leave `User-Agent: <secret>` open.
-export const BENIGN = new Set(['content-type', 'accept', 'accept-encoding', 'accept-language', 'user-agent']);
 
 // A header name safe to quote in a block reason (letters and dashes only: no secret looks so).
 const QUOTABLE_NAME = /^[A-Za-z]{1,20}(-[A-Za-z]{1,20}){0,4}$/;
@@ -56,15 +54,15 @@ export function headerCandidates(entries: readonly HeaderList[], replaced: Reado
   for (const e of entries) {
     if (HOP_BY_HOP.has(e.lname) || replaced.has(e.lname) || e.lname === 'host' || e.lname === 'content-length') continue;
     const where = QUOTABLE_NAME.test(e.name) ? `${e.name} header` : 'header value';
-    if (BENIGN.has(e.lname)) {
-      c.add(where, e.value);
-      continue;
-    }
     c.add('header name', e.name);
     c.addDecoded(where, e.value, { strip: false, prefix: `${e.name}: ` });
     // `Bearer <blob>`, cookies, `k=v, k2=v2`: decode each token on its own too.
     const tokens = e.value.split(/[\s,;=]+/);
     if (tokens.length > 1) for (const t of tokens) if (t.length >= 10) c.addDecoded(where, t, { strip: false });
+    // Cookies: each `name=value` pair on its own, so a keyword rule sees its name beside its value.
+    if (e.lname === 'cookie' || e.lname === 'set-cookie') {
+      for (const pair of e.value.split(';')) if (pair.includes('=')) c.addDecoded(where, pair.trim(), { strip: false });
+    }
   }
   return c;
 }

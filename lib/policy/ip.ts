@@ -118,6 +118,9 @@ function v6Forbidden(g: number[]): string | undefined {
   if (allZero(0, 6)) return mapped('::/96', embedded(g[6]!, g[7]!));
   if (allZero(0, 4) && g[4] === 0xffff && g[5] === 0) return mapped('::ffff:0:0:0/96', embedded(g[6]!, g[7]!));
   if (g[0] === 0x64 && g[1] === 0xff9b && allZero(2, 6)) return mapped('64:ff9b::/96', embedded(g[6]!, g[7]!));
+  // Local-use NAT64 (RFC 8215) may embed the IPv4 address at any RFC 6052 length (/48 … /96), so
+  // which IPv4 host it reaches cannot be known here: the whole prefix is refused.
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return 'local-use NAT64 64:ff9b:1::/48';
   if (g[0] === 0x2002) return mapped('2002::/16', embedded(g[1]!, g[2]!));
   const first = g[0]!;
   if ((first & 0xfe00) === 0xfc00) return 'unique-local fc00::/7';

@@ -2,6 +2,7 @@
 // and the host side (dashboard / CLI, writes decisions). Schemas double as the TS types.
 import { z } from 'zod';
 import { UNSAFE_TEXT } from '../format.js';
+import { parseIp } from '../policy/ip.js';
 
 // What the agent asks for: reach a host (allowlist) or have the gateway inject credentials (route).
 export const PROPOSAL_KINDS = ['allowlist', 'route'] as const;
@@ -20,7 +21,10 @@ export function isProposalId(id: string): boolean {
 
 const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-// Turns what the agent typed into a bare lowercase `host[:port]`, or explains what is wrong.
+// Turns what the agent typed into the bare lowercase host the policy will hold, or explains
+// what is wrong. What the operator is shown is exactly what approval applies: an IP literal in
+// any spelling (`1.1`, `0x7f.1`) becomes its canonical address, and anything the policy could
+// not take (a port, a private address) is refused here with the reason, not at approval.
 // Only allowlist proposals may use a leading `*.` wildcard (routes inject secrets: exact hosts only).
 export function normalizeHost(input: string, kind: ProposalKind): { ok: true; host: string } | { ok: false; error: string } {
   const raw = input.trim().toLowerCase();
@@ -31,17 +35,14 @@ export function normalizeHost(input: string, kind: ProposalKind): { ok: true; ho
   if (raw.includes('@')) return bad('has credentials');
   if (/\s/.test(raw)) return bad('contains whitespace');
   if (raw.startsWith('[')) return bad('is an IPv6 literal (not supported)');
+  if (raw.includes(':')) return bad('has a port (the policy names hosts: an allowed host is allowed on its ports, a route injects on 443)');
   let name = raw;
-  let port = '';
-  const colon = raw.lastIndexOf(':');
-  if (colon !== -1) {
-    name = raw.slice(0, colon);
-    port = raw.slice(colon + 1);
-    const n = Number(port);
-    if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) return bad('has an invalid port');
-    port = `:${n}`;
-  }
   if (name.endsWith('.')) name = name.slice(0, -1);
+  const ip = parseIp(name);
+  if (ip) {
+    if (ip.forbidden) return bad(`is ${ip.canonical}, in a range the gateway never reaches (${ip.forbidden})`);
+    return { ok: true, host: ip.canonical };
+  }
   let wildcard = '';
   if (name.startsWith('*.')) {
     if (kind !== 'allowlist') return bad('is a wildcard (routes need an exact host)');
@@ -52,7 +53,7 @@ export function normalizeHost(input: string, kind: ProposalKind): { ok: true; ho
   const labels = name.split('.');
   if (labels.length < 2) return bad('is not a fully qualified name');
   if (!labels.every((l) => LABEL_RE.test(l))) return bad('is not a valid hostname');
-  return { ok: true, host: `${wildcard}${name}${port}` };
+  return { ok: true, host: `${wildcard}${name}` };
 }
 
 // The agent's reason as the operator will read it: one trimmed line of plain text, 1..500 chars.

@@ -9,7 +9,7 @@ import type { Readable, Transform, Writable } from 'node:stream';
 import { block, evaluate, type Verdict } from '../../lib/policy/index.js';
 import { resolveUpstream } from './dial.js';
 import { blocked, failure, type Flow, type Outcome, type Refusal } from './flow.js';
-import { replaceHeader, upstreamRequestHeaders } from './headers.js';
+import { replaceHeader, upstreamRequestHeaders, withoutHeaders } from './headers.js';
 import { upstreamReason } from './respond.js';
 import { maskHeaders, routeNeedles, SecretMask, type Needles } from './scrub.js';
 import { formatAuthority, tunnelUrl, type Target } from './target.js';
@@ -105,7 +105,9 @@ export interface Outgoing {
 export function forward(flow: Flow, target: Target, a: Admitted, out: Outgoing, listen: (up: http.ClientRequest) => void): void {
   const host = formatAuthority(target);
   let headers = upstreamRequestHeaders(out.raw, { host, inject: a.inject, bodyLength: a.body?.length, upgrade: out.upgrade });
-  // A routed answer is masked for the route secrets, so it must come back readable.
+  // A routed answer is masked for the route secrets, so it must come back readable, and whole:
+  // slices of a reflected token (Range/If-Range) are each too short to be recognised and masked.
+  if (a.inject) headers = withoutHeaders(headers, 'Range', 'If-Range');
   if (a.needles) headers = replaceHeader(headers, 'Accept-Encoding', 'identity');
   const { agents, timeouts } = flow.g;
   const tls = target.scheme === 'https';

@@ -185,6 +185,42 @@ t.test('private upstreams: IP literals (any spelling) and names resolving to pri
   t.same(w.upstream.requests, []);
 });
 
+t.test('no header is raw-scanned only: a base64 secret in User-Agent or Accept-Language never reaches the upstream', async (t) => {
+  const w = await startWorld(t);
+  const hidden = Buffer.from(FAKE.github).toString('base64');
+  for (const [name, value] of [['user-agent', `agent/1.0 ${hidden}`], ['accept-language', `en;q=0.9, ${hidden}`]] as const) {
+    const r = await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/ua'), { headers: { [name]: value } });
+    t.equal(r.status, 403, name);
+    t.match(r.body.toString(), /^blocked: .*base64-decoded/, name);
+  }
+  t.same(w.upstream.requests, [], 'the upstream received nothing');
+});
+
+t.test('a routed request loses Range/If-Range (slices of a reflected token are too short to mask); others keep them', async (t) => {
+  const w = await startWorld(t, { env: { GW_TEST_TOKEN: FAKE.routeToken } });
+  const ranged = { range: 'bytes=7-12', 'if-range': '"etag-1"' };
+  t.equal((await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/reflect'), { headers: ranged })).status, 200);
+  const routed = w.upstream.requests.at(-1)!;
+  t.equal(routed.headers.range, undefined, 'no Range upstream of a route');
+  t.equal(routed.headers['if-range'], undefined, 'no If-Range either');
+  t.equal(routed.headers.authorization, `Bearer ${FAKE.routeToken}`, 'the credential was injected');
+  await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/hello'), { headers: ranged });
+  t.equal(w.upstream.requests.at(-1)!.headers.range, 'bytes=7-12', 'a host without a route gets the Range it was sent');
+});
+
+t.test('local-use NAT64 (64:ff9b:1::/48) is an SSRF range: by name and as a literal, nothing reaches the upstream', async (t) => {
+  const w = await startWorld(t, { policy: 'version: 1\nallow: ["*"]\n' });
+  const viaName = await viaProxy(w.proxy, w.http('nat64.test', '/p'));
+  t.equal(viaName.status, 403);
+  t.match(viaName.body.toString(), /^blocked: nat64\.test resolves to 64:ff9b:1::7f00:1 \(local-use NAT64/);
+  const tunnel = await httpsViaProxy(w.proxy, w.caPem, w.https('nat64.test', '/p'));
+  t.equal(tunnel.status, 403, 'HTTPS by name (answered inside the tunnel)');
+  const literal = await viaProxy(w.proxy, `http://[64:ff9b:1::7f00:1]:${w.upstream.httpPort}/`);
+  t.equal(literal.status, 403);
+  t.match(literal.body.toString(), /local-use NAT64 64:ff9b:1::\/48/);
+  t.same(w.upstream.requests, [], 'the upstream received nothing');
+});
+
 async function postStreamed(proxy: Proxy, url: string, chunks: Buffer[], headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: proxy.host, port: proxy.port, method: 'POST', path: url, headers: { host: new URL(url).host, ...headers } }, (res) => {

@@ -101,6 +101,8 @@ t.test('SIGHUP reaches the gateway only', async (t) => {
   p.signal('SIGHUP');
   await p.waitFor('gateway marker', 5000, () => existsSync(join(dir, 'gateway.hup')));
   t.equal(readFileSync(join(dir, 'gateway.hup'), 'utf8').trim(), String(gw), 'the gateway process got it');
+  // init records the forward after sending it: the gateway may see the signal first (a CI flake).
+  await p.waitFor('init\'s signal event', 5000, () => p.events().some((e) => e.type === 'signal'));
   t.match(p.events().find((e) => e.type === 'signal'), { signal: 'SIGHUP', action: 'forward', daemons: ['gateway'] });
   p.signal('SIGTERM');
   t.same(await p.waitExit(10_000), { code: 0, signal: null });

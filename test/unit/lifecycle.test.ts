@@ -184,6 +184,15 @@ t.test('cleanup --all stops every bottle and removes its state (dry run first ch
   t.same(await listBottles(deps.root), []);
 });
 
+t.test('start refuses a route secret too short to mask, before creating anything, never echoing it', async (t) => {
+  const { env, dir } = setup(t);
+  const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: { ...process.env, ...env, GITHUB_TOKEN: 'ghp_12', ANTHROPIC_API_KEY: 'sk-long-enough-key' }, cwd: dir, fake: true });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /^bottle: route secret GITHUB_TOKEN is shorter than 8 characters; .*export the full credential$/m);
+  t.notMatch(r.stderr, /ghp_12/);
+  t.same(existsSync(join(dir, 'state')) ? await listBottles(join(dir, 'state')) : [], [], 'no state created');
+});
+
 t.test('cleanup never takes another state root\'s bottles for orphans', async (t) => {
   const { ownsResource } = await import('../../lib/lifecycle/cleanup.js');
   const known = new Set(['mine-aaaaaa']);

@@ -86,7 +86,10 @@ t.test('diffPolicies, newRouteVars and requireEnv', async (t) => {
   t.same(diffPolicies(b, a).slice(-1), ['- route api.x.com']);
   t.same(newRouteVars(a, b), ['GH2', 'X_KEY']);
   t.same(newRouteVars(b, b), []);
-  t.doesNotThrow(() => requireEnv(['A'], { A: 'v' }));
+  t.doesNotThrow(() => requireEnv(['A'], { A: 'value-of-a' }));
+  t.throws(() => requireEnv(['A', 'B'], { A: 'short', B: 'long-enough' }, 'route x.test'),
+    /^route x\.test: route secret A is shorter than 8 characters; a copy reflected in a response could not be masked safely, so it is refused: export the full credential; nothing was changed$/,
+    'a route secret too short to mask is refused (never echoed)');
   t.throws(() => requireEnv(['A', 'B', 'C'], { B: 'secret-b', C: '' }), /needs host env vars A, C, not set/);
 });
 
@@ -139,7 +142,7 @@ t.test('editPolicy: a valid edit is written atomically, secrets provided, bundle
   const ino = statSync(b.file).ino;
   const { deps, seen } = scripted([(s) => s.replace('\nroutes:\n', '\nroutes:\n  - host: api.x.com\n    headers: { X-Key: "${X_KEY}" }\n')], b.tmpRoot);
   const { control, calls } = recording();
-  const r = await editPolicy(b.paths, 'routes', deps, control, { X_KEY: 'v' });
+  const r = await editPolicy(b.paths, 'routes', deps, control, { X_KEY: 'value-of-x-key' });
   t.same(r.summary, ['+ route api.x.com (X-Key: ${X_KEY})']);
   t.same(r.secrets, ['X_KEY']);
   t.same(calls, ['secrets X_KEY', `reload ${r.slug}`]);

@@ -70,6 +70,10 @@ t.test('header encodings', async (t) => {
   blockedByDlp(t, get('https://x.test/', { Authorization: `Bearer ${b64url(S)}` }), 'bearer base64');
   blockedByDlp(t, get('https://x.test/', { Cookie: `session=abc; t=${hex(S)}` }), 'hex cookie value');
   blockedByDlp(t, get('https://x.test/', { 'User-Agent': `curl/8 ${S}` }), 'benign header still pattern-scanned', /User-Agent header/);
+  // Regression: these five headers were raw-scanned only, so any encoding walked past.
+  for (const name of ['User-Agent', 'Accept', 'Accept-Language', 'Accept-Encoding', 'Content-Type']) {
+    blockedByDlp(t, get('https://x.test/', { [name]: `x/1 ${b64(S)}` }), `base64 in ${name}`, new RegExp(`base64-decoded ${name} header`));
+  }
   blockedByDlp(t, get('https://x.test/', { [S]: '1' }), 'secret as a header name', /header name/);
   blockedByDlp(t, get('https://x.test/', { 'X-Custom': fullwidth(S) }), 'fullwidth header');
 });

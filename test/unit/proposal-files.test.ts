@@ -33,14 +33,18 @@ t.test('normalizeHost accepts bare hostnames and explains everything else', asyn
   };
   t.equal(ok('Registry.NPMJS.org'), 'registry.npmjs.org');
   t.equal(ok(' api.example.com. '), 'api.example.com');
-  t.equal(ok('api.example.com:8443'), 'api.example.com:8443');
+  // Regression: a port was accepted here and refused by the policy only at approval.
+  t.match(ok('api.example.com:8443'), /has a port/);
   t.equal(ok('*.githubusercontent.com'), '*.githubusercontent.com');
-  t.equal(ok('10.1.2.3'), '10.1.2.3');
+  // Shown as what approval applies: `1.1` is the address 1.0.0.1 (regression: shown as "1.1").
+  t.equal(ok('1.1'), '1.0.0.1');
+  t.equal(ok('0x5d.0xb8.0xd8.0x22'), '93.184.216.34');
+  t.match(ok('10.1.2.3'), /is 10\.1\.2\.3, in a range the gateway never reaches \(private 10\.0\.0\.0\/8\)/);
+  t.match(ok('127.1'), /is 127\.0\.0\.1, in a range/);
   t.match(ok('https://api.example.com'), /has a scheme/);
   t.match(ok('api.example.com/v1'), /path/);
   t.match(ok('user@api.example.com'), /credentials/);
-  t.match(ok('api.example.com:0'), /invalid port/);
-  t.match(ok('api.example.com:99999'), /invalid port/);
+  t.match(ok('api.example.com:0'), /has a port/);
   t.match(ok('localhost'), /fully qualified/);
   t.match(ok(''), /empty/);
   t.match(ok('exa mple.com'), /whitespace/);

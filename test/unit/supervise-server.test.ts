@@ -155,6 +155,14 @@ t.test('too many undecided proposals are refused', async (t) => {
   t.match(text(r), /2 proposals are already waiting/);
 });
 
+t.test('an IP literal in any spelling is queued as the address approval applies (the operator sees that)', async (t) => {
+  const { client, queue } = await setup(t, { waitSeconds: 0.05 });
+  const r = answer(await client.callTool({ name: 'propose_allowlist_change', arguments: { host: '1.1', reason: 'r' } }));
+  t.equal(r.host, '1.0.0.1');
+  const [id] = await queued(queue, 1);
+  t.match(JSON.parse(readFileSync(join(queue, `${id}.json`), 'utf8')), { payload: { host: '1.0.0.1' } });
+});
+
 t.test('bad arguments are isError results, and the server keeps working', async (t) => {
   const { client, server, queue } = await setup(t, { waitSeconds: 0.05 });
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -165,6 +173,9 @@ t.test('bad arguments are isError results, and the server keeps working', async 
     ['propose_allowlist_change', { reason: 'no host' }, /host/],
     ['propose_allowlist_change', { host: 'api.example.com', reason: 'hi \u001b[2J' }, /plain text/],
     ['propose_route_change', { host: '*.example.com', reason: 'r' }, /wildcard/],
+    // Regression: refused by the policy only at approval, after the operator was asked.
+    ['propose_allowlist_change', { host: 'api.example.com:8443', reason: 'r' }, /has a port/],
+    ['propose_allowlist_change', { host: '169.254.169.254', reason: 'r' }, /range the gateway never reaches/],
     ['check_proposal', {}, /id/],
     ['check_proposal', { id: '../../etc/passwd' }, /proposal id/],
     ['check_proposal', { id: '20260101T000000000Z-0123456789ab' }, /no proposal with id/],

@@ -11,6 +11,7 @@ import type { BottlePlan } from '../../plan/index.js';
 import type { LaunchContext } from '../types.js';
 import { DEFAULT_SIDECARS_IMAGE } from './names.js';
 import type { BundlePlan, ContainerSpec, TestUpstream } from './plan.js';
+import { shortSecretProblem } from '../../template.js';
 
 // Thrown when ctx.signal aborted the launch (after the unwind); exit code as for SIGINT.
 export class LaunchAbortedError extends UserError {
@@ -40,6 +41,8 @@ export interface BundleLaunchDeps {
 export function routeSecretEnv(plan: Pick<BottlePlan, 'egress'>, env: NodeJS.ProcessEnv): string[] {
   for (const route of plan.egress.routes) resolveRouteHeaders(route, env);
   const names = [...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))].sort();
+  const short = shortSecretProblem(names, env);
+  if (short) throw new UserError(short);
   return names.map((n) => `${n}=${env[n]}`);
 }
 
