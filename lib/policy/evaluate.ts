@@ -5,6 +5,7 @@ import { parseBody } from './body.js';
 import { findCanary, isCanaries, prepareCanaries, type Canaries } from './canary.js';
 import { Candidates, scanCandidates, type Candidate, type PatternScanner } from './candidates.js';
 import { checkHeaderStructure, headerCandidates, headerEntries } from './headers.js';
+import { EXFIL_SERVICES } from './exfil.js';
 import { HostMatcher, normalizeHost, type HostInfo } from './hosts.js';
 import {
   addHostCandidates, checkCrlf, checkEntropy, checkSubdomainEntropy, checkTraversal, checkUrlLength,
@@ -26,11 +27,14 @@ interface Compiled {
   allow: HostMatcher;
   block: HostMatcher;
   passthrough: HostMatcher;
+  exfil: HostMatcher;
   routes: Map<string, Route>;
   replaced: Map<string, Set<string>>;
 }
 
 const compiledCache = new WeakMap<Policy, Compiled>();
+// Compiled once: the list is the same for every policy.
+const EXFIL_MATCHER = new HostMatcher(EXFIL_SERVICES);
 
 // Matchers are built once per policy object (policies are treated as immutable values).
 function compile(p: Policy): Compiled {
@@ -40,6 +44,7 @@ function compile(p: Policy): Compiled {
       allow: new HostMatcher(p.allow),
       block: new HostMatcher(p.block),
       passthrough: new HostMatcher(p.passthrough),
+      exfil: EXFIL_MATCHER,
       routes: new Map(p.routes.map((r) => [r.host, r])),
       replaced: new Map(p.routes.map((r) => [r.host, new Set(Object.keys(r.headers).map((h) => h.toLowerCase()))])),
     };
@@ -75,6 +80,10 @@ export function tlsMode(policy: Policy, host: string): 'intercept' | 'passthroug
 function hostStages(c: Compiled, h: HostInfo, show: () => string): Verdict | undefined {
   const allowedBy = c.allow.match(h) ?? (c.routes.has(h.host) ? `route ${h.host}` : undefined);
   if (allowedBy === undefined) return block('allowlist', `${show()} is not on the allowlist`, 'not-allowed');
+  // Allowed only by "*": the well-known exfiltration services stay blocked unless named in allow.
+  if (allowedBy === '*' && c.exfil.match(h) !== undefined) {
+    return block('blocklist', `${show()} is a well-known paste, capture or tunnel service, blocked when allow is "*"; the operator can allow it by name`, 'exfil-service');
+  }
   const blockedBy = c.block.match(h);
   if (blockedBy !== undefined) return block('blocklist', `${show()} is blocked by "${blockedBy}"`, 'blocked');
   if (h.ip?.forbidden) return block('ssrf', `${h.ip.canonical} is in a forbidden range (${h.ip.forbidden})`, 'private-address');

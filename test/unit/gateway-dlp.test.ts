@@ -208,6 +208,17 @@ t.test('a routed request loses Range/If-Range (slices of a reflected token are t
   t.equal(w.upstream.requests.at(-1)!.headers.range, 'bytes=7-12', 'a host without a route gets the Range it was sent');
 });
 
+t.test('DLP-only mode: paste, capture and tunnel services are refused (HTTP and HTTPS) and nothing is dialled', async (t) => {
+  const w = await startWorld(t, { policy: 'version: 1\nallow: ["*"]\n' });
+  const plain = await viaProxy(w.proxy, `http://pastebin.com:${w.upstream.httpPort}/api/api_post.php`, { method: 'POST', body: 'api_paste_code=anything' });
+  t.equal(plain.status, 403);
+  t.match(plain.body.toString(), /^blocked: pastebin\.com is a well-known paste, capture or tunnel service/);
+  const tls = await httpsViaProxy(w.proxy, w.caPem, `https://webhook.site:${w.upstream.httpsPort}/token`);
+  t.equal(tls.status, 403);
+  t.same(w.upstream.requests, [], 'the upstream received nothing');
+  t.match(w.decisions().map((d) => d.stage), ['blocklist', 'blocklist']);
+});
+
 t.test('local-use NAT64 (64:ff9b:1::/48) is an SSRF range: by name and as a literal, nothing reaches the upstream', async (t) => {
   const w = await startWorld(t, { policy: 'version: 1\nallow: ["*"]\n' });
   const viaName = await viaProxy(w.proxy, w.http('nat64.test', '/p'));

@@ -132,3 +132,18 @@ t.test('passthrough hosts get hostname-level stages only', async (t) => {
   const both = loadPolicy('version: 1\nroutes: [{ host: api.anthropic.com, headers: { x-api-key: ANTHROPIC_API_KEY } }]\npassthrough: [api.anthropic.com]\n');
   t.match(evaluate(both, { ...get('https://api.anthropic.com/v1/messages'), body: `{"k":"${FAKE.github}"}` }), { verdict: 'allow' }, 'route + passthrough: terminated, no content DLP');
 });
+
+t.test('DLP-only mode (allow "*") still blocks well-known paste, capture and tunnel services; naming one allows it', async (t) => {
+  const star = loadPolicy('version: 1\nallow: ["*"]\n');
+  for (const host of ['pastebin.com', 'webhook.site', 'abc123.ngrok-free.app', 'x.y.oast.fun', 'transfer.sh', 'Pastebin.COM.']) {
+    t.match(evaluate(star, get(`https://${host}/upload`)), { verdict: 'block', stage: 'blocklist', rule: 'exfil-service' }, host);
+  }
+  t.match(evaluate(star, get('https://pastebin.com/')).reason, /^pastebin\.com is a well-known paste, capture or tunnel service, blocked when allow is "\*"; the operator can allow it by name$/);
+  t.match(evaluate(star, get('https://registry.npmjs.org/left-pad')), { verdict: 'allow' }, 'ordinary hosts are untouched');
+  t.match(evaluate(star, get('https://notpastebin.com/')), { verdict: 'allow' }, 'a look-alike suffix is not the service');
+  const named = loadPolicy('version: 1\nallow: ["*", pastebin.com, "*.ngrok-free.app"]\n');
+  t.match(evaluate(named, get('https://pastebin.com/')), { verdict: 'allow' }, 'the operator named it');
+  t.match(evaluate(named, get('https://abc.ngrok-free.app/')), { verdict: 'allow' });
+  t.match(evaluate(named, get('https://webhook.site/')), { stage: 'blocklist' }, 'others stay blocked');
+  t.match(evaluate(loadPolicy('version: 1\nallow: [pastebin.com]\n'), get('https://pastebin.com/')), { verdict: 'allow' }, 'an explicit allowlist is the operator\'s choice');
+});
