@@ -122,8 +122,13 @@ await t.test('the dashboard starts, shows, and stops a real Docker bottle', { sk
   const bundle = await docker.getContainer(names.bundle).inspect();
   t.ok(agent.State.Running && bundle.State.Running, 'agent and sidecars containers are running');
   t.ok(bundle.Config.Env.includes('BOTTLE_GATEWAY_RESOLVE_ONLY=test'), 'the bundle resolves only *.test names');
-  const execs = await Promise.all((agent.ExecIDs ?? []).map((id) => docker.getExec(id).inspect()));
-  const claude = execs.find((x) => x.Running && x.ProcessConfig.entrypoint === 'claude');
+  // The docker CLI in the pane exists a moment before the engine has created and started its
+  // exec (a CI flake read the engine once, too early): wait for the engine to run it.
+  const claude = await pollUntil('a running claude exec in the agent container (engine view)', async () => {
+    const ids = (await docker.getContainer(names.agent).inspect()).ExecIDs ?? [];
+    const execs = await Promise.all(ids.map((id) => docker.getExec(id).inspect()));
+    return execs.find((x) => x.Running && x.ProcessConfig.entrypoint === 'claude');
+  }, ENGINE);
   t.match(claude?.ProcessConfig, { user: 'node', tty: true }, 'a running claude exec in the agent container');
   t.ok(claude?.ProcessConfig.arguments.includes(started), 'with the recorded session id');
   // claude draws its UI in the pane: a real terminal session (it first waits for its managed
