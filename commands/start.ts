@@ -5,7 +5,7 @@ import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
 import { runInteractive } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
-import { checkBackend, checkPlanPaths, preparePlan, renderPlan } from '../lib/plan/index.js';
+import { checkBackend, checkPlanPaths, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { shortSecretProblem } from '../lib/template.js';
 
@@ -64,7 +64,7 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   if (plan.missingVars.length > 0) {
     throw new UserError(`host env not set: ${plan.missingVars.join(', ')}; export ${plan.missingVars.length > 1 ? 'them' : 'it'} before starting (the gateway injects ${plan.missingVars.length > 1 ? 'them' : 'it'} into route requests)`);
   }
-  const short = shortSecretProblem([...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))], ctx.env);
+  const short = shortSecretProblem(routeVarNames(plan.egress.routes), ctx.env);
   if (short) throw new UserError(short);
   if (!opts.yes) {
     ctx.err(`${renderPlan(plan)}\n`);

@@ -31,18 +31,24 @@ export interface ChooseOptions { pull?: boolean; pullTimeoutMs?: number; onNote?
 
 // Walks the fallbacks in order; only the last resort builds anything.
 export async function chooseBase(flag: string | undefined, probes: BaseProbes, o: ChooseOptions = {}): Promise<BaseChoice> {
-  const onNote = o.onNote ?? (() => {});
-  if (flag) return { image: flag, source: 'flag', notes: [`base: ${flag} (from --base)`] };
   const notes: string[] = [];
-  const say = (line: string): void => { notes.push(line); onNote(line); };
+  const say = (line: string): void => { notes.push(line); o.onNote?.(line); };
+  if (flag) {
+    say(`base: ${flag} (from --base)`);
+    return { image: flag, source: 'flag', notes };
+  }
   if (await probes.exists(OFFICIAL_BASE)) {
-    return { image: OFFICIAL_BASE, source: 'local', notes: [`base: ${OFFICIAL_BASE} (present locally)`] };
+    say(`base: ${OFFICIAL_BASE} (present locally)`);
+    return { image: OFFICIAL_BASE, source: 'local', notes };
   }
   if (o.pull === false) {
     say(`${OFFICIAL_BASE} is not local and --no-pull is set; using ${BOOTSTRAP_BASE}`);
   } else {
     const pulled = await probes.pull(OFFICIAL_BASE, o.pullTimeoutMs ?? PULL_TIMEOUT_MS);
-    if (pulled.ok) return { image: OFFICIAL_BASE, source: 'pulled', notes: [`base: ${OFFICIAL_BASE} (pulled)`] };
+    if (pulled.ok) {
+      say(`base: ${OFFICIAL_BASE} (pulled)`);
+      return { image: OFFICIAL_BASE, source: 'pulled', notes };
+    }
     say(`${OFFICIAL_BASE} is not local and the pull failed (${pulled.why}); falling back to ${BOOTSTRAP_BASE}`);
   }
   if (await probes.exists(BOOTSTRAP_BASE)) {

@@ -57,11 +57,9 @@ export async function buildImages(opts: BuildOptions, deps: BuildDeps): Promise<
   const registry = registryBuildArg(npm.registry);
   deps.log(`npm registry: ${registry.value || "npm's default"}${registry.note ? ` (${registry.note})` : ''}`);
 
-  const printed = new Set<string>();
   const base = await chooseBase(opts.base, engineBaseProbes(deps.docker, () => bootstrapBase(deps)), {
-    pull: opts.pull !== false, onNote: (n) => { printed.add(n); deps.log(n); },
+    pull: opts.pull !== false, onNote: deps.log,
   });
-  base.notes.filter((n) => !printed.has(n)).forEach((n) => deps.log(n));
   const baseId = (await imageId(deps.docker, base.image)) ?? 'not-local';
 
   if (kinds.includes('sidecars')) await ensureDist(deps);

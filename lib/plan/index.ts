@@ -1,6 +1,6 @@
 // The plan module's public surface.
 export {
-  ANTHROPIC_HOST, ANTHROPIC_KEY_VAR, checkBackend, checkPlanPaths, defaultAnthropicRoute, expandPath, preparePlan,
+  ANTHROPIC_HOST, ANTHROPIC_KEY_VAR, checkBackend, checkPlanPaths, defaultAnthropicRoute, expandPath, preparePlan, routeVarNames,
   type BottlePlan, type PlanGitRemote, type PlanHeader, type PlanOptions, type PlanRoute,
 } from './prepare.js';
 export { headerSource, planLines, renderPlan } from './render.js';

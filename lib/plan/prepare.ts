@@ -129,9 +129,13 @@ export function preparePlan(
   };
 }
 
+// Every host env var the routes' headers name, once each, sorted.
+export function routeVarNames(routes: readonly PlanRoute[]): string[] {
+  return [...new Set(routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))].sort();
+}
+
 function missingRouteVars(routes: PlanRoute[], env: NodeJS.ProcessEnv): string[] {
-  const names = new Set(routes.flatMap((r) => r.headers.flatMap((h) => h.vars)));
-  return [...names].filter((n) => !env[n]).sort();
+  return routeVarNames(routes).filter((n) => !env[n]);
 }
 
 // Validates a --backend value; the message is the one-line CLI error.

@@ -27,7 +27,6 @@ interface Compiled {
   allow: HostMatcher;
   block: HostMatcher;
   passthrough: HostMatcher;
-  exfil: HostMatcher;
   routes: Map<string, Route>;
   replaced: Map<string, Set<string>>;
 }
@@ -44,7 +43,6 @@ function compile(p: Policy): Compiled {
       allow: new HostMatcher(p.allow),
       block: new HostMatcher(p.block),
       passthrough: new HostMatcher(p.passthrough),
-      exfil: EXFIL_MATCHER,
       routes: new Map(p.routes.map((r) => [r.host, r])),
       replaced: new Map(p.routes.map((r) => [r.host, new Set(Object.keys(r.headers).map((h) => h.toLowerCase()))])),
     };
@@ -81,7 +79,7 @@ function hostStages(c: Compiled, h: HostInfo, show: () => string): Verdict | und
   const allowedBy = c.allow.match(h) ?? (c.routes.has(h.host) ? `route ${h.host}` : undefined);
   if (allowedBy === undefined) return block('allowlist', `${show()} is not on the allowlist`, 'not-allowed');
   // Allowed only by "*": the well-known exfiltration services stay blocked unless named in allow.
-  if (allowedBy === '*' && c.exfil.match(h) !== undefined) {
+  if (allowedBy === '*' && EXFIL_MATCHER.match(h) !== undefined) {
     return block('blocklist', `${show()} is a well-known paste, capture or tunnel service, blocked when allow is "*"; the operator can allow it by name`, 'exfil-service');
   }
   const blockedBy = c.block.match(h);

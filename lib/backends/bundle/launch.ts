@@ -7,7 +7,7 @@ import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { type DockerEngine, engineMessage, statusOf } from '../../docker/api.js';
 import { UserError } from '../../errors.js';
 import { resolveRouteHeaders } from '../../manifest/index.js';
-import type { BottlePlan } from '../../plan/index.js';
+import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { LaunchContext } from '../types.js';
 import { DEFAULT_SIDECARS_IMAGE } from './names.js';
 import type { BundlePlan, ContainerSpec, TestUpstream } from './plan.js';
@@ -40,7 +40,7 @@ export interface BundleLaunchDeps {
 // raised before anything exists. The values go only into the bundle's create request.
 export function routeSecretEnv(plan: Pick<BottlePlan, 'egress'>, env: NodeJS.ProcessEnv): string[] {
   for (const route of plan.egress.routes) resolveRouteHeaders(route, env);
-  const names = [...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))].sort();
+  const names = routeVarNames(plan.egress.routes);
   const short = shortSecretProblem(names, env);
   if (short) throw new UserError(short);
   return names.map((n) => `${n}=${env[n]}`);

@@ -5,7 +5,7 @@
 import type Docker from 'dockerode';
 import { basename, dirname } from 'node:path';
 import type { AgentSpec } from '../../manifest/index.js';
-import type { BottlePlan } from '../../plan/index.js';
+import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { BottlePaths } from '../../state/index.js';
 import {
   AGENT_PATHS, BUNDLE_PATHS, type BundleHostPaths, bundleHostPaths, type BundleNames, bundleNames, containerLabels,
@@ -171,7 +171,7 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
   const daemons: DaemonName[] = ['gateway'];
   if (plan.git.length > 0) daemons.push('git-gate');
   if (plan.supervise) daemons.push('supervise');
-  const secretNames = [...new Set(plan.egress.routes.flatMap((r) => r.headers.flatMap((h) => h.vars)))].sort();
+  const secretNames = routeVarNames(plan.egress.routes);
 
   const mounts: Mount[] = [
     bind(paths.policy, BUNDLE_PATHS.policyDir, true),
