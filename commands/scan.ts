@@ -1,9 +1,10 @@
-// `bottle scan [PATH|-] [--json]`: the git gate's secret scanner, run by hand on files,
-// directories (gitignore-aware) or stdin. Exit 1 when something is found, 0 when clean,
-// 2 when the input itself cannot be read.
+// `bottle scan [PATH|-] [--json] [--hygiene]`: the git gate's secret scanner, run by hand on
+// files, directories (gitignore-aware) or stdin. Exit 1 when something is found, 0 when clean,
+// 2 when the input itself cannot be read. By default it judges like the git gate (boundary mode),
+// so a clean result means the gate will accept the same content.
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
-import { gitScanner, type Finding } from '../lib/secrets/index.js';
+import { gitScanner, type Finding, type ScanMode } from '../lib/secrets/index.js';
 import { listFiles, MAX_FILE_BYTES, readForScan, type Skipped } from '../lib/secrets/files.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
@@ -26,8 +27,8 @@ function add(report: ScanReport, path: string, found: Finding[]): void {
 }
 
 // Scans the target and returns the report; throws UserError(…, 2) when the target is unreadable.
-export async function scanTarget(target: string, cwd: string, stdin: () => Promise<string> = readStdin): Promise<ScanReport> {
-  const scanner = gitScanner();
+export async function scanTarget(target: string, cwd: string, stdin: () => Promise<string> = readStdin, mode: ScanMode = 'boundary'): Promise<ScanReport> {
+  const scanner = gitScanner(mode);
   const report: ScanReport = { findings: [], files: 0, skipped: [] };
   if (target === '-') {
     const text = await stdin();
@@ -38,7 +39,7 @@ export async function scanTarget(target: string, cwd: string, stdin: () => Promi
   }
   let files;
   try {
-    files = listFiles(target, cwd, (s) => report.skipped.push(s));
+    files = listFiles(target, cwd, (s) => report.skipped.push(s), mode);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
@@ -67,8 +68,16 @@ export function registerScan(program: Command, ctx: Ctx, outcome: Outcome): void
     .description('scan files, a directory (honouring .gitignore) or stdin (-) for secrets; exit 1 if any are found')
     .argument('[path]', 'file, directory, or - for stdin', '.')
     .option('--json', 'print {findings, files, skipped} as JSON')
-    .action(async (target: string, opts: { json?: boolean }) => {
-      const report = await scanTarget(target, ctx.cwd);
+    .option(
+      '--hygiene',
+      "honour gitleaks's allowlists, as gitleaks does on a developer's own tree: `gitleaks:allow` on a line, " +
+        'skipped paths (lock files, node_modules/, vendor/, binary and document extensions, ...; node_modules/ ' +
+          'is then not even walked), stopwords, ' +
+        'and regexes on the secret, the match or the line. The default judges like the git gate, which honours ' +
+        'none of these: only allowlists that explain the whole secret (e.g. ${{ secrets.X }}, a known example key).',
+    )
+    .action(async (target: string, opts: { json?: boolean; hygiene?: boolean }) => {
+      const report = await scanTarget(target, ctx.cwd, undefined, opts.hygiene ? 'hygiene' : 'boundary');
       if (opts.json) {
         ctx.out(JSON.stringify(report));
       } else {

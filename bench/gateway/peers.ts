@@ -53,11 +53,13 @@ export function startUpstreamProcess(): Promise<UpstreamInfo> {
   });
 }
 
-// The bottle gateway with a one-route policy for BENCH_HOST.
+// The bottle gateway with a one-route policy for BENCH_HOST on the upstream's HTTPS port (a
+// route's header goes only over TLS to its port).
 export async function startGatewayPeer(dir: string, upstream: UpstreamInfo): Promise<Peer> {
   const policyDir = join(dir, 'policy');
   mkdirSync(policyDir, { recursive: true });
-  writeFileSync(join(policyDir, 'policy.yaml'), `version: 1\nallow: [${BENCH_HOST}]\nroutes:\n  - host: ${BENCH_HOST}\n    headers: { X-Bench-Token: BENCH_TOKEN }\n`);
+  writeFileSync(join(policyDir, 'policy.yaml'),
+    `version: 1\nallow: [${BENCH_HOST}]\nroutes:\n  - host: ${BENCH_HOST}\n    port: ${upstream.httpsPort}\n    headers: { X-Bench-Token: BENCH_TOKEN }\n`);
   const hosts = join(dir, 'hosts');
   writeFileSync(hosts, `127.0.0.1 ${BENCH_HOST}\n`);
   const gw = await spawnGateway(
@@ -109,7 +111,7 @@ export async function startMitmPeer(bin: string, dir: string, upstream: Upstream
   const child = spawn(bin, [
     '--listen-host', '127.0.0.1', '-p', String(port), '-s', join(here, 'addon.py'), '-q',
     '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${upstream.caFile}`, '--set', 'flow_detail=0',
-  ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_TOKEN } });
+  ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_TOKEN, BENCH_ROUTE_PORT: String(upstream.httpsPort) } });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const caFile = join(confdir, 'mitmproxy-ca-cert.pem');

@@ -1,5 +1,5 @@
 // The gateway policy a new bottle starts with, derived from its plan's egress section.
-import { emptyPolicy, serializePolicy, loadPolicy, type Policy } from '../policy/index.js';
+import { emptyPolicy, serializePolicy, loadPolicy, MODEL_API_PATHS, type Policy } from '../policy/index.js';
 import type { BottlePlan } from '../plan/index.js';
 
 // Route header values stay templates over env var NAMES; passthrough hosts are allowed too
@@ -17,7 +17,10 @@ export function policyFromPlan(plan: BottlePlan): Policy {
   policy.routes = plan.egress.routes.map((r) => ({
     host: r.host,
     headers: Object.fromEntries(r.headers.map((h) => [h.name, h.template])),
+    ...(r.port === undefined ? {} : { port: r.port }),
   }));
+  const { model } = plan.egress;
+  if (model) policy.model = { host: model.host, paths: [...MODEL_API_PATHS], serverFetch: model.serverFetch };
   return policy;
 }
 

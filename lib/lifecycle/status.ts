@@ -1,6 +1,6 @@
 // `bottle ls` and the dashboard's agents pane: state dirs joined with the engine's view,
 // pending proposals and the latest agent waiting/idle event.
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readFileNoFollow, UnsafeFileError } from '../fs-safe.js';
 import type { EngineState } from '../backends/types.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
@@ -21,11 +21,18 @@ export interface BottleStatus {
   broken?: string;
 }
 
-// The latest agent-waiting/agent-idle event decides the marker (tail of the events file).
+// The latest agent-waiting/agent-idle event decides the marker (tail of the events file). The
+// bundle writes that file: a symlink or FIFO in its place shows no marker rather than being read.
 export function waitingFromEvents(eventsFile: string): string | undefined {
-  if (!existsSync(eventsFile)) return undefined;
-  const size = statSync(eventsFile).size;
-  const text = readFileSync(eventsFile, 'utf8').slice(Math.max(0, size - 64 * 1024));
+  let read;
+  try {
+    read = readFileNoFollow(eventsFile, { maxBytes: 64 * 1024, overflow: 'tail' });
+  } catch (e) {
+    if (e instanceof UnsafeFileError) return undefined;
+    throw e;
+  }
+  if (!read) return undefined;
+  const text = read.data.toString('utf8');
   let waiting: string | undefined;
   for (const line of text.split('\n')) {
     if (!line.includes('"agent-')) continue;

@@ -1,11 +1,11 @@
 // Validation of an agent's `egress:` block: host lists and credentialed routes.
 import { isHostname, parseHostPattern } from './syntax.js';
 import { headerNameProblem, templateProblem, templateVars } from '../template.js';
-import type { EgressSpec, HeaderTemplate, RouteSpec } from './types.js';
+import { DEFAULT_ROUTE_PORT, type EgressSpec, type HeaderTemplate, type RouteSpec } from './types.js';
 import type { Val, Walker } from './walk.js';
 
 const EGRESS_KEYS = ['allow', 'block', 'routes', 'passthrough'] as const;
-const ROUTE_KEYS = ['host', 'headers'] as const;
+const ROUTE_KEYS = ['host', 'port', 'headers'] as const;
 const PATTERN_HELP = 'a hostname, *.domain or an IP address';
 
 // Missing `egress:` means no extra hosts: the agent reaches only the default Anthropic route.
@@ -48,6 +48,7 @@ function readRoutes(w: Walker, v: Val, blocked: string[]): RouteSpec[] {
     if (!f.headers) w.fail({ ...item, path: `${item.path}.headers` }, 'required (the headers the gateway injects)');
     const host = f.host ? readRouteHost(w, f.host) : undefined;
     const headers = f.headers ? readHeaders(w, f.headers) : [];
+    const port = f.port ? readPort(w, f.port) : DEFAULT_ROUTE_PORT;
     if (host === undefined || !f.host) continue;
     const first = seen.get(host);
     if (first !== undefined) {
@@ -56,9 +57,18 @@ function readRoutes(w: Walker, v: Val, blocked: string[]): RouteSpec[] {
     }
     if (blocked.includes(host)) w.fail(f.host, `${host} is both routed and blocked; remove one`);
     seen.set(host, w.lineOf(f.host));
-    routes.push({ host, headers });
+    // 443 is the default, so `port: 443` and no port are one route, not two spellings of it.
+    routes.push(port === undefined || port === DEFAULT_ROUTE_PORT ? { host, headers } : { host, headers, port });
   }
   return routes;
+}
+
+function readPort(w: Walker, v: Val): number | undefined {
+  const n = w.int(v, 'a port number');
+  if (n === undefined) return undefined;
+  if (n >= 1 && n <= 65535) return n;
+  w.fail(v, `expected a port number from 1 to 65535, got ${n}`);
+  return undefined;
 }
 
 function readRouteHost(w: Walker, v: Val): string | undefined {

@@ -5,12 +5,13 @@ import { readEgress } from './egress.js';
 import { AGENT_NAME, ENV_NAME, GIT_REMOTE_NAME, gitUpstreamProblem } from './syntax.js';
 import {
   BACKENDS, DEFAULT_BACKEND, DEFAULT_IMAGE,
-  type AgentSpec, type BackendName, type GitRemoteSpec, type Manifest, type ManifestIssue, type Position,
+  type AgentSpec, type BackendName, type GitRemoteSpec, type Manifest, type ManifestIssue, type ModelSpec, type Position,
 } from './types.js';
 import { Walker, isEmpty, type Val } from './walk.js';
 
 const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
-const DEFAULTS_KEYS = ['backend', 'image'] as const;
+const DEFAULTS_KEYS = ['backend', 'image', 'model'] as const;
+const MODEL_KEYS = ['serverFetch'] as const;
 const AGENT_KEYS = ['prompt', 'skills', 'env', 'workspace', 'git', 'egress', 'supervise', 'backend', 'image'] as const;
 const GIT_KEYS = ['name', 'upstream', 'identity'] as const;
 
@@ -63,6 +64,7 @@ function readTop(w: Walker, root: Val): Manifest {
     const d = w.fields(f.defaults, DEFAULTS_KEYS);
     if (d?.backend) manifest.defaults.backend = readBackend(w, d.backend) ?? DEFAULT_BACKEND;
     if (d?.image) manifest.defaults.image = readImage(w, d.image) ?? DEFAULT_IMAGE;
+    if (d?.model) manifest.defaults.model = readModel(w, d.model);
   }
   if (!f.agents) {
     w.fail({ ...root, path: 'agents' }, 'required; name at least one agent under agents:');
@@ -103,6 +105,11 @@ function readImage(w: Walker, v: Val): string | undefined {
     return undefined;
   }
   return s;
+}
+
+function readModel(w: Walker, v: Val): ModelSpec {
+  const f = w.fields(v, MODEL_KEYS);
+  return { serverFetch: (f?.serverFetch && w.bool(f.serverFetch)) ?? false };
 }
 
 function readAgent(w: Walker, name: string, v: Val): AgentSpec {

@@ -9,9 +9,17 @@ export const DEFAULT_IMAGE = 'bottle-agent:latest';
 
 export interface Manifest {
   version: 1;
-  defaults: { backend: BackendName; image: string };
+  /** `model` only when the manifest sets it. */
+  defaults: { backend: BackendName; image: string; model?: ModelSpec };
   /** Insertion-ordered as in the file; names match AGENT_NAME. */
   agents: Record<string, AgentSpec>;
+}
+
+// How the gateway treats the model API route (api.anthropic.com).
+export interface ModelSpec {
+  /** Let model API requests make the API contact URLs they name (MCP connector, web fetch);
+   * off by default: that is an exit the gateway cannot scan. Web search is always allowed. */
+  serverFetch: boolean;
 }
 
 export interface AgentSpec {
@@ -51,7 +59,12 @@ export interface EgressSpec {
 export interface RouteSpec {
   host: string;
   headers: HeaderTemplate[];
+  /** The HTTPS port the headers go to; only when the manifest names one other than 443. */
+  port?: number;
 }
+
+// A route's port when the manifest names none.
+export const DEFAULT_ROUTE_PORT = 443;
 
 export interface HeaderTemplate {
   name: string;

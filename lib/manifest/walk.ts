@@ -124,6 +124,13 @@ export class Walker {
     return undefined;
   }
 
+  int(v: Val, what = 'an integer'): number | undefined {
+    this.visit(v);
+    if (v.node && isScalar(v.node) && typeof v.node.value === 'number' && Number.isInteger(v.node.value)) return v.node.value;
+    this.fail(v, `expected ${what}, got ${kindOf(v.node)}`);
+    return undefined;
+  }
+
   // A string, number or boolean scalar, as its source text (so `1.50` stays `1.50`).
   scalarText(v: Val): string | undefined {
     this.visit(v);

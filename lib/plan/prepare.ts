@@ -19,8 +19,19 @@ export interface PlanHeader {
 export interface PlanRoute {
   host: string;
   headers: PlanHeader[];
+  /** The HTTPS port the headers go to; absent means 443. */
+  port?: number;
   /** Added by bottle rather than the manifest (the api.anthropic.com key route). */
   default?: true;
+}
+
+// The model API route (preparePlan always sets it: the api.anthropic.com route claude talks
+// to): the gateway does not pattern-scan it (conversations look like secrets) but allows only
+// claude's own API calls there.
+export interface PlanModel {
+  host: string;
+  /** defaults.model.serverFetch: requests may make the API fetch URLs they name. */
+  serverFetch: boolean;
 }
 
 export interface PlanGitRemote {
@@ -45,7 +56,7 @@ export interface BottlePlan {
   workspace?: string;
   workspaceFrom?: 'option' | 'manifest';
   git: PlanGitRemote[];
-  egress: { allow: string[]; block: string[]; routes: PlanRoute[]; passthrough: string[] };
+  egress: { allow: string[]; block: string[]; routes: PlanRoute[]; passthrough: string[]; model?: PlanModel };
   supervise: boolean;
   /** Host env vars the routes need that are unset or empty now (names only). */
   missingVars: string[];
@@ -89,14 +100,10 @@ export function preparePlan(
   const routes: PlanRoute[] = agent.egress.routes.map((r) => ({
     host: r.host,
     headers: r.headers.map((h) => ({ name: h.name, template: h.template, vars: [...h.vars] })),
+    ...(r.port === undefined ? {} : { port: r.port }),
   }));
-  const passthrough = [...agent.egress.passthrough];
-  if (!routes.some((r) => r.host === ANTHROPIC_HOST)) {
-    routes.push(defaultAnthropicRoute());
-    // Model conversations look like secrets to a scanner (DLP reference): the default
-    // Anthropic route is terminated for the key swap but its content is not DLP-scanned.
-    if (!passthrough.includes(ANTHROPIC_HOST)) passthrough.push(ANTHROPIC_HOST);
-  }
+  if (!routes.some((r) => r.host === ANTHROPIC_HOST)) routes.push(defaultAnthropicRoute());
+  const model: PlanModel = { host: ANTHROPIC_HOST, serverFetch: manifest.defaults.model?.serverFetch ?? false };
 
   let workspace: string | undefined;
   let workspaceFrom: BottlePlan['workspaceFrom'];
@@ -122,7 +129,7 @@ export function preparePlan(
       upstream: g.upstream,
       ...(g.identity !== undefined ? { identity: expandPath(g.identity, base, home) } : {}),
     })),
-    egress: { allow: [...agent.egress.allow], block: [...agent.egress.block], routes, passthrough },
+    egress: { allow: [...agent.egress.allow], block: [...agent.egress.block], routes, passthrough: [...agent.egress.passthrough], model },
     supervise: agent.supervise,
     missingVars: missingRouteVars(routes, env),
     manifestPath: loaded.path,

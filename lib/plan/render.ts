@@ -28,6 +28,8 @@ export function planLines(plan: BottlePlan): string[] {
   if (plan.egress.block.length > 0) many('block', plan.egress.block);
   many('routes', plan.egress.routes.flatMap(routeLines));
   many('passthrough', plan.egress.passthrough);
+  const { model } = plan.egress;
+  if (model) one('model', `${model.host} (claude's API calls only; server-side URL fetch ${model.serverFetch ? 'allowed' : 'refused'})`);
   one('supervise', plan.supervise ? 'on (agent can propose policy changes)' : 'off');
   if (plan.missingVars.length > 0) {
     lines.push(`warning: host env not set: ${plan.missingVars.join(', ')} (export before launch; the routes need them)`);
@@ -42,7 +44,9 @@ export function renderPlan(plan: BottlePlan): string {
 
 function routeLines(route: PlanRoute): string[] {
   const suffix = route.default ? ' (default)' : '';
-  return route.headers.map((h) => `${route.host}  ${headerSource(h)}${suffix}`);
+  // Only an unusual port is news; 443 is what every route gets.
+  const host = route.port === undefined ? route.host : `${route.host}:${route.port}`;
+  return route.headers.map((h) => `${host}  ${headerSource(h)}${suffix}`);
 }
 
 // `Authorization ← $GITHUB_TOKEN`: which host variables feed the header, never the value.

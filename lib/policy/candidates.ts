@@ -16,6 +16,22 @@ export const MIN_DECODE = 10;
 // Nesting depth for decoded layers (base64 inside hex inside percent-encoding...).
 export const DECODE_DEPTH = 3;
 
+// An AWS SigV4 credential scope after a key id (`X-Amz-Credential=` of a presigned URL,
+// `Credential=` of an `AWS4-HMAC-SHA256` Authorization header): `/20261207/us-east-1/s3/
+// aws4_request`, slashes raw or percent-encoded, ending the value.
+const SCOPE_SLASH = '(?:/|%2[Ff])';
+const SIGV4_SCOPE = String.raw`${SCOPE_SLASH}20\d{6}${SCOPE_SLASH}[a-z]{2}(?:-[a-z]+){1,2}-\d${SCOPE_SLASH}[a-z0-9-]{2,32}${SCOPE_SLASH}aws4_request(?![^\s&,;"'\x60])`;
+const SIGV4_KEY_ID = new RegExp(String.raw`(?<![A-Za-z0-9])A[KS]IA[A-Z2-7]{16}(?=${SIGV4_SCOPE})`, 'g');
+const SIGV4_HINT = /A[KS]IA[A-Z2-7]{16}(?:\/|%2[Ff])20/;
+
+// The access key id of a SigV4 credential is the public half of a signing key (the signature
+// is the proof), so it is left out of what DLP scans; only a 20-character id followed by
+// exactly a credential scope is, so anything appended (a secret key) breaks the shape and the
+// id is scanned, and every other byte of the text is scanned as sent.
+export function withoutSigV4KeyIds(text: string): string {
+  return SIGV4_HINT.test(text) ? text.replace(SIGV4_KEY_ID, '') : text;
+}
+
 // An ordered, de-duplicated list of labelled texts. Specific labels are added before broad
 // ones ("query value" before "URL") so a finding is attributed to the most precise place.
 export class Candidates {
@@ -24,14 +40,14 @@ export class Candidates {
   private readonly decoded = new Set<string>();
 
   add(where: string, text: string): void {
-    if (text.length >= MIN_SCAN) this.push(where, normalizeText(text));
+    if (text.length >= MIN_SCAN) this.push(where, withoutSigV4KeyIds(normalizeText(text)));
   }
 
   // Adds `text` (after `prefix`, which gives patterns their key context, e.g. `password=`),
   // its noise-stripped form when `strip`, and every printable decoding of it.
   addDecoded(where: string, text: string, opts: { strip?: boolean; prefix?: string } = {}): void {
     const strip = opts.strip ?? true;
-    const norm = normalizeText(text);
+    const norm = withoutSigV4KeyIds(normalizeText(text));
     if (norm.length + (opts.prefix?.length ?? 0) >= MIN_SCAN) this.push(where, opts.prefix ? opts.prefix + norm : norm);
     if (norm.length < MIN_DECODE || !this.once(this.decoded, norm)) return;
     if (strip) {

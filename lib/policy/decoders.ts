@@ -3,27 +3,27 @@
 
 const UTF8 = new TextDecoder('utf-8', { fatal: false });
 
-// One round of %XX decoding; malformed escapes stay literal, invalid UTF-8 becomes U+FFFD.
-export function percentDecodeOnce(s: string): string {
-  if (!s.includes('%')) return s;
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    const parts = s.split(/(%[0-9a-fA-F]{2})/);
-    const bytes = parts.map((p, i) => (i % 2 === 1 ? Buffer.from([parseInt(p.slice(1), 16)]) : Buffer.from(p, 'utf8')));
-    return UTF8.decode(Buffer.concat(bytes));
-  }
-}
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
 
-// Decodes until the text stops changing (double/triple encoding), at most `rounds` times.
-export function percentDecodeRepeated(s: string, rounds = 3): string {
-  let cur = s;
-  for (let i = 0; i < rounds; i++) {
-    const next = percentDecodeOnce(cur);
-    if (next === cur) break;
-    cur = next;
+// %XX decoding to a fixed point (`%252541` → `A`, however deep the nesting), in one linear
+// pass over the bytes: each decoded byte is pushed onto the output and may complete a new
+// `%XX` with the two before it, which collapses again at once. Escapes never overlap, so this
+// reaches the same result as decoding round after round, with no round cap an agent can
+// outnest and no quadratic cost. Malformed escapes stay literal; invalid UTF-8 becomes U+FFFD.
+export function percentDecodeFully(s: string): string {
+  if (!s.includes('%')) return s;
+  const src = Buffer.from(s, 'utf8');
+  const out = Buffer.allocUnsafe(src.length);
+  let n = 0;
+  for (let i = 0; i < src.length; i++) {
+    out[n++] = src[i]!;
+    while (n >= 3 && out[n - 3] === 0x25 && HEX_VALUE[out[n - 2]!]! >= 0 && HEX_VALUE[out[n - 1]!]! >= 0) {
+      out[n - 3] = HEX_VALUE[out[n - 2]!]! * 16 + HEX_VALUE[out[n - 1]!]!;
+      n -= 2;
+    }
   }
-  return cur;
+  return n === src.length ? s : UTF8.decode(out.subarray(0, n));
 }
 
 // Decoded bytes as text, or undefined when they are not mostly printable (random bytes from
@@ -37,6 +37,33 @@ export function printable(bytes: Uint8Array, minChars = 4): string | undefined {
     if ((c < 0x20 && c !== 9 && c !== 10 && c !== 13) || c === 0x7f || c === 0xfffd) bad++;
   }
   return bad <= text.length * 0.1 ? text : undefined;
+}
+
+// Shortest printable run kept from binary: the route-secret (canary) minimum, so a secret
+// of any length a pattern or canary knows survives.
+const MIN_PRINTABLE_RUN = 8;
+
+// The printable ASCII runs of binary bytes (8+ characters), one per line, or undefined when
+// there are none: a secret inside base64 of a binary file (a zip, an image, a key store) is
+// still a run of printable bytes after decoding.
+export function printableRuns(bytes: Uint8Array): string | undefined {
+  const runs: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= bytes.length; i++) {
+    const b = i < bytes.length ? bytes[i]! : 0;
+    if (b >= 0x20 && b < 0x7f) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0 && i - start >= MIN_PRINTABLE_RUN) runs.push(Buffer.from(bytes.buffer, bytes.byteOffset + start, i - start).toString('latin1'));
+    start = -1;
+  }
+  return runs.length > 0 ? runs.join('\n') : undefined;
+}
+
+// Decoded bytes as something worth scanning: the text when mostly printable, else its runs.
+export function readable(bytes: Uint8Array): string | undefined {
+  return printable(bytes) ?? printableRuns(bytes);
 }
 
 const HEX_SEPARATORS = /\\x|0x|[:\-\s,]/gi;
@@ -138,7 +165,7 @@ export function forEachDecoding(s: string, depth: number, emit: (how: string, te
     emit(chain, text);
     forEachDecoding(text, depth - 1, emit, strip, chain);
   };
-  if (/%[0-9a-fA-F]{2}/.test(s)) found('percent', percentDecodeRepeated(s));
+  if (/%[0-9a-fA-F]{2}/.test(s)) found('percent', percentDecodeFully(s));
   tryEncodings(s, found);
   // Encoded blobs inside a longer string ("data:...;base64,<blob>", "Bearer <blob>", prose).
   for (const run of encodedRuns(s)) tryEncodings(run, found);
@@ -149,11 +176,11 @@ export function forEachDecoding(s: string, depth: number, emit: (how: string, te
 
 function tryEncodings(s: string, found: (kind: string, text: string | undefined) => void): void {
   const hex = decodeHex(s);
-  if (hex) found('hex', printable(hex));
+  if (hex) found('hex', readable(hex));
   const b64 = decodeBase64(s);
-  if (b64) found('base64', printable(b64));
+  if (b64) found('base64', readable(b64));
   const b32 = decodeBase32(s);
-  if (b32) found('base32', printable(b32));
+  if (b32) found('base32', readable(b32));
 }
 
 // Base64-alphabet characters (which include hex and base32), as a lookup table.
@@ -163,21 +190,38 @@ const MIN_RUN = 16;
 
 // Maximal runs of 16+ base64-alphabet characters (plus trailing `=` padding) strictly inside
 // `s`; a hand-written scan because the equivalent regex backtracks on every word of prose.
+// A run wrapped over lines (`base64`, `openssl` and MIME wrap at 64 or 76 columns, LF or CRLF)
+// is one run, returned with the line breaks removed: a line break continues it when the line
+// before it is 16+ characters and a multiple of 4 (so each line decodes on a byte boundary).
 export function encodedRuns(s: string): string[] {
   const out: string[] = [];
   let start = -1;
+  let line = -1;
+  let wrapped = false;
   for (let i = 0; i <= s.length; i++) {
     const c = i < s.length ? s.charCodeAt(i) : 0;
     if (c < 128 && RUN_CHAR[c] === 1) {
-      if (start < 0) start = i;
+      if (start < 0) start = line = i;
       continue;
+    }
+    if (start >= 0 && (c === 10 || c === 13) && i - line >= MIN_RUN && (i - line) % 4 === 0) {
+      const next = c === 13 && s.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+      const n = s.charCodeAt(next);
+      if (n < 128 && RUN_CHAR[n] === 1) {
+        wrapped = true;
+        line = next;
+        i = next - 1;
+        continue;
+      }
     }
     if (start >= 0 && i - start >= MIN_RUN) {
       let end = i;
       while (end < s.length && end - i < 2 && s.charCodeAt(end) === 61) end++;
-      if (start > 0 || end < s.length) out.push(s.slice(start, end));
+      if (wrapped) out.push(s.slice(start, end).replace(/\r?\n/g, ''));
+      else if (start > 0 || end < s.length) out.push(s.slice(start, end));
     }
     start = -1;
+    wrapped = false;
   }
   return out;
 }

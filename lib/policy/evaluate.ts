@@ -7,11 +7,12 @@ import { Candidates, scanCandidates, type Candidate, type PatternScanner } from 
 import { checkHeaderStructure, headerCandidates, headerEntries } from './headers.js';
 import { EXFIL_SERVICES } from './exfil.js';
 import { HostMatcher, normalizeHost, type HostInfo } from './hosts.js';
+import { checkModelBody, checkModelPath, jsonStrings } from './model-api.js';
 import {
   addHostCandidates, checkCrlf, checkEntropy, checkSubdomainEntropy, checkTraversal, checkUrlLength,
-  parseRequestUrl, urlCandidates, urlParts,
+  parseRequestUrl, urlCandidates, urlParts, type UrlView,
 } from './url.js';
-import { allow, block, type HttpRequest, type Policy, type Route, type Stage, type Verdict } from './types.js';
+import { allow, block, type HttpRequest, type ModelApi, type Policy, type Route, type Stage, type Verdict } from './types.js';
 
 // The port an uninspected (passthrough) tunnel may reach: HTTPS, not ssh or anything else.
 export const PASSTHROUGH_PORT = 443;
@@ -65,8 +66,8 @@ export function routeFor(policy: Policy, host: string): Route | undefined {
 }
 
 // Whether the daemon terminates TLS for a host. A host that is both a route and passthrough is
-// still terminated (the route's header must be injected) but gets no content DLP (evaluate
-// applies hostname-level stages only), exactly like a pure passthrough host.
+// still terminated (the route's header must be injected), and what is terminated is judged in
+// full: only a spliced tunnel gets hostname-level checks alone.
 export function tlsMode(policy: Policy, host: string): 'intercept' | 'passthrough' {
   const h = normalizeHost(host);
   if (!h) return 'intercept';
@@ -138,9 +139,10 @@ function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonl
   if ('verdict' in view) return view;
   const early = checkCrlf(request.url) ?? checkTraversal(view) ?? hostStages(c, view.host, hostForReason(view.host, scanner, canaries));
   if (early) return early;
-  if (c.passthrough.match(view.host) !== undefined) {
-    return hostnameDlp(view.host, policy.dlp.entropy, scanner, canaries) ?? allow('allowed (passthrough host: hostname checks only)');
-  }
+  // A passthrough host's requests reach evaluate() only when the gateway sees them in the
+  // clear (plain http; a route host, which is always terminated): they get every stage.
+  // Spliced tunnels are judged by evaluateConnect alone.
+  if (policy.model && view.host.host === policy.model.host) return judgeModel(policy, policy.model, request, view, c, canaries);
   const lengthBlock = checkUrlLength(request.url, policy.limits.maxUrlLength);
   if (lengthBlock) return lengthBlock;
   const parts = urlParts(view);
@@ -161,6 +163,25 @@ function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonl
   if (canary) return canary;
   const by = c.allow.match(view.host) ?? `route ${view.host.host}`;
   return allow(`allowed by "${by}"`, by);
+}
+
+// The model route: no pattern DLP (conversations look like secrets); instead the model-api
+// stage (path allowlist, no server-side fetching of request-chosen URLs), then the canary of
+// the operator's own secrets over the URL, headers and body.
+function judgeModel(policy: Policy, model: ModelApi, request: HttpRequest, view: UrlView, c: Compiled, canaries: Canaries): Verdict {
+  const early = checkUrlLength(request.url, policy.limits.maxUrlLength) ?? checkModelPath(model, request.method, view.rawPath);
+  if (early) return early;
+  const entries = headerEntries(request.headers ?? {});
+  const structure = checkHeaderStructure(entries, view.host);
+  if (structure) return structure;
+  const body = checkModelBody(model, request.body, entries, policy.limits.maxBodyBytes);
+  if ('verdict' in body) return body;
+  const canary = canaries.forms.length > 0 && canaryHit(canaries, [
+    urlCandidates(view, urlParts(view)).items,
+    headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set()).items,
+    [{ where: 'the model API request body', text: jsonStrings(body.json) }],
+  ]);
+  return canary || allow(`allowed by "route ${model.host}" (model API)`, `route ${model.host}`);
 }
 
 // The decision before TLS for a CONNECT (or any hostname-only check): scheme-free host and

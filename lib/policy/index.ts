@@ -10,7 +10,8 @@ export { checkResolved, parseIp, type IpInfo } from './ip.js';
 export { prepareCanaries, type Canaries } from './canary.js';
 export { normalizeHost, normalizePattern } from './hosts.js';
 export { HOP_BY_HOP } from './headers.js';
+export { MODEL_API_PATHS } from './model-api.js';
 export {
   STAGES, block, DEFAULT_LIMITS, DEFAULT_DLP, emptyPolicy, dlpOnlyPolicy,
-  type Policy, type Route, type Limits, type DlpOptions, type HttpRequest, type Stage, type Verdict,
+  type Policy, type Route, type ModelApi, type Limits, type DlpOptions, type HttpRequest, type Stage, type Verdict,
 } from './types.js';

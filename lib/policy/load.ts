@@ -9,19 +9,27 @@
 //   block: [evil.example.com]           # same patterns; wins over allow and routes
 //   routes:                             # credentialed hosts (implicitly allowed, exact host)
 //     - host: api.github.com
+//       port: 443                       # optional: the HTTPS port the headers go to (443)
 //       headers:                        # header name -> template over host env var names:
 //         Authorization: "Bearer ${GITHUB_TOKEN}"   # template (lib/template.ts): ${VAR} references,
 //         X-Env: production                         # literal text, $${ for a literal ${
-//   passthrough: [api.anthropic.com]    # TLS not intercepted: hostname checks only, port 443 only; each
+//   passthrough: [pypi.org]             # TLS not intercepted: hostname checks only, port 443 only; each
 //                                       #   entry must also be allowed (or be a route host).
-//                                       #   A route host listed here is still terminated (to
-//                                       #   inject its header) but gets no content DLP.
+//                                       #   Plain http to it, and a route host listed here
+//                                       #   (terminated to inject its header), get every stage.
+//   model:                              # the model API route, written by bottle from the plan:
+//     host: api.anthropic.com           #   a route host; no pattern DLP (conversations look
+//     paths: ["POST /v1/messages"]      #   like secrets) but only these `METHOD /path` or
+//     serverFetch: false                #   `METHOD /prefix/*` calls (default: MODEL_API_PATHS),
+//                                       #   no server-side URL fetching unless serverFetch, and
+//                                       #   the route-secret canary (lib/policy/model-api.ts)
 //   limits: { maxUrlLength: 2048, maxBodyBytes: 10MiB }   # defaults; sizes take B/KiB/MiB/GiB
 //   dlp: { headers: all, entropy: true }                  # defaults; headers: only "all"
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.js';
 import { HostMatcher, normalizeHost, normalizePattern } from './hosts.js';
-import { DEFAULT_DLP, DEFAULT_LIMITS, type Policy, type Route } from './types.js';
+import { MODEL_API_PATHS, modelPathProblem } from './model-api.js';
+import { DEFAULT_DLP, DEFAULT_LIMITS, type ModelApi, type Policy, type Route } from './types.js';
 import { headerNameProblem, templateProblem } from '../template.js';
 
 // An invalid policy file; the message is `file:line:col: key.path: what is wrong` (no
@@ -34,7 +42,7 @@ export class PolicyError extends UserError {
   }
 }
 
-const TOP_KEYS = ['version', 'allow', 'block', 'routes', 'passthrough', 'limits', 'dlp'];
+const TOP_KEYS = ['version', 'allow', 'block', 'routes', 'passthrough', 'limits', 'dlp', 'model'];
 // Headers the gateway owns; a route may not set them.
 
 class Walker {
@@ -98,6 +106,7 @@ export function loadPolicy(text: string, fileName = 'policy.yaml'): Policy {
   const policy: Policy = { allow: [], block: [], routes: [], passthrough: [], limits: { ...DEFAULT_LIMITS }, dlp: { ...DEFAULT_DLP } };
   const passNodes: Array<{ node: Node; path: string }> = [];
   const routeNodes: Node[] = [];
+  let modelNode: Node | undefined;
   let version = false;
   for (const [key, value] of w.entries(root, '', TOP_KEYS)) {
     if (key === 'version') {
@@ -127,6 +136,9 @@ export function loadPolicy(text: string, fileName = 'policy.yaml'): Policy {
         if (k === 'maxUrlLength') policy.limits.maxUrlLength = intIn(w, v, 'limits.maxUrlLength', 16, 1 << 20);
         else policy.limits.maxBodyBytes = sizeIn(w, v, 'limits.maxBodyBytes');
       }
+    } else if (key === 'model') {
+      policy.model = loadModel(w, value);
+      modelNode = value ?? undefined;
     } else if (key === 'dlp') {
       for (const [k, v] of w.entries(value, key, ['headers', 'entropy'])) {
         if (k === 'headers') {
@@ -140,14 +152,45 @@ export function loadPolicy(text: string, fileName = 'policy.yaml'): Policy {
   }
   if (!version) w.fail(root, '', 'missing "version: 1"');
   crossCheck(w, policy, passNodes, routeNodes);
+  if (policy.model && !policy.routes.some((r) => r.host === policy.model!.host)) {
+    w.fail(modelNode, 'model.host', `${policy.model.host} is not a route host; the model API route needs its route (the key is injected there)`);
+  }
   return policy;
+}
+
+function loadModel(w: Walker, node: Node | null): ModelApi {
+  let host: string | undefined;
+  let paths = [...MODEL_API_PATHS];
+  let serverFetch = false;
+  for (const [k, v] of w.entries(node, 'model', ['host', 'paths', 'serverFetch'])) {
+    if (k === 'host') {
+      const raw = w.string(v, 'model.host');
+      const h = raw.includes('*') ? undefined : normalizeHost(raw);
+      if (!h) w.fail(v, 'model.host', `"${raw}" must be one exact host name (no wildcards, ports or URLs)`);
+      host = h.host;
+    } else if (k === 'paths') {
+      paths = [];
+      for (const item of w.list(v, 'model.paths')) {
+        const bad = modelPathProblem(item.value);
+        if (bad) w.fail(item.node, item.path, bad);
+        if (!paths.includes(item.value)) paths.push(item.value);
+      }
+    } else {
+      if (!isScalar(v) || typeof v.value !== 'boolean') w.fail(v, 'model.serverFetch', 'must be true or false');
+      serverFetch = v.value as boolean;
+    }
+  }
+  if (host === undefined) w.fail(node, 'model', 'missing "host"');
+  return { host, paths, serverFetch };
 }
 
 function loadRoute(w: Walker, node: Node | null, path: string): Route {
   let host: string | undefined;
   let headers: Record<string, string> | undefined;
-  for (const [k, v] of w.entries(node, path, ['host', 'headers'])) {
-    if (k === 'host') {
+  let port: number | undefined;
+  for (const [k, v] of w.entries(node, path, ['host', 'port', 'headers'])) {
+    if (k === 'port') port = intIn(w, v, `${path}.port`, 1, 65535);
+    else if (k === 'host') {
       const raw = w.string(v, `${path}.host`);
       const h = raw.includes('*') ? undefined : normalizeHost(raw);
       if (!h) w.fail(v, `${path}.host`, `"${raw}" must be one exact host name (no wildcards, ports or URLs)`);
@@ -167,7 +210,7 @@ function loadRoute(w: Walker, node: Node | null, path: string): Route {
   }
   if (host === undefined) w.fail(node, path, 'missing "host"');
   if (headers === undefined) w.fail(node, path, 'missing "headers"');
-  return { host, headers };
+  return port === undefined ? { host, headers } : { host, headers, port };
 }
 
 

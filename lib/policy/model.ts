@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { normalizeHost, normalizePattern, HostMatcher } from './hosts.js';
 import { loadPolicy, PolicyError } from './load.js';
+import { MODEL_API_PATHS } from './model-api.js';
 import type { Policy, Route } from './types.js';
 import { credentialTemplate, renderTemplate, templateVars } from '../template.js';
 
@@ -15,10 +16,11 @@ function canonical(p: Policy): unknown {
     block: sorted(p.block),
     routes: [...p.routes]
       .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
-      .map((r) => ({ host: r.host, headers: Object.keys(r.headers).sort().map((k) => [k.toLowerCase(), r.headers[k]]) })),
+      .map((r) => ({ host: r.host, headers: Object.keys(r.headers).sort().map((k) => [k.toLowerCase(), r.headers[k]]), ...(r.port === undefined ? {} : { port: r.port }) })),
     passthrough: sorted(p.passthrough),
     limits: { maxBodyBytes: p.limits.maxBodyBytes, maxUrlLength: p.limits.maxUrlLength },
     dlp: { entropy: p.dlp.entropy, headers: p.dlp.headers },
+    ...(p.model ? { model: { host: p.model.host, paths: sorted(p.model.paths), serverFetch: p.model.serverFetch } } : {}),
   };
 }
 
@@ -32,10 +34,15 @@ export function policyHash(p: Policy): string {
 export function serializePolicy(p: Policy): string {
   const doc: Record<string, unknown> = { version: 1, allow: p.allow };
   if (p.block.length) doc.block = p.block;
-  if (p.routes.length) doc.routes = p.routes.map((r) => ({ host: r.host, headers: { ...r.headers } }));
+  if (p.routes.length) doc.routes = p.routes.map((r) => ({ host: r.host, ...(r.port === undefined ? {} : { port: r.port }), headers: { ...r.headers } }));
   if (p.passthrough.length) doc.passthrough = p.passthrough;
   doc.limits = { maxUrlLength: p.limits.maxUrlLength, maxBodyBytes: p.limits.maxBodyBytes };
   doc.dlp = { headers: p.dlp.headers, entropy: p.dlp.entropy };
+  if (p.model) {
+    // The built-in path list is left implicit, so a bottle upgrade that extends it applies.
+    const custom = p.model.paths.length !== MODEL_API_PATHS.length || p.model.paths.some((x, i) => x !== MODEL_API_PATHS[i]);
+    doc.model = { host: p.model.host, ...(custom ? { paths: p.model.paths } : {}), serverFetch: p.model.serverFetch };
+  }
   return `# bottle egress policy (format: lib/policy/load.ts)\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
@@ -76,7 +83,7 @@ export function addRoute(p: Policy, host: string, typed: Record<string, string>)
   const incoming = new Set(Object.keys(headers).map((k) => k.toLowerCase()));
   for (const [k, v] of Object.entries(existing?.headers ?? {})) if (!incoming.has(k.toLowerCase())) merged[k] = v;
   Object.assign(merged, headers);
-  const route: Route = { host: h.host, headers: merged };
+  const route: Route = { host: h.host, headers: merged, ...(existing?.port === undefined ? {} : { port: existing.port }) };
   const routes = existing ? p.routes.map((r) => (r === existing ? route : r)) : [...p.routes, route];
   // Re-validate through the loader so a merged policy is always one the daemon would accept.
   return loadPolicy(serializePolicy({ ...p, routes }), 'proposal');

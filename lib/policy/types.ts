@@ -3,9 +3,11 @@
 // A credentialed upstream: the gateway sets these headers on requests to `host`.
 // Header values are templates over host env var names (`"Bearer ${GITHUB_TOKEN}"`, or a bare
 // `GITHUB_TOKEN` meaning `${GITHUB_TOKEN}`); the policy file never holds a secret value.
+// The headers go only over TLS to `port` (443 when absent), never in the clear or elsewhere.
 export interface Route {
   host: string;
   headers: Record<string, string>;
+  port?: number;
 }
 
 // Caps that turn "too big to scan" into a block instead of a pass.
@@ -21,6 +23,17 @@ export interface DlpOptions {
   entropy: boolean;
 }
 
+// The model route: a route host whose content is not pattern-scanned (model conversations
+// look like secrets) but narrowed by the model-api stage (lib/policy/model-api.ts) instead.
+// Written by bottle from the plan, never inferred from a host name.
+export interface ModelApi {
+  host: string;
+  // `METHOD /path` or `METHOD /prefix/*` entries; defaults to MODEL_API_PATHS.
+  paths: string[];
+  // Whether a request may make the API contact URLs it names (MCP connector, web fetch).
+  serverFetch: boolean;
+}
+
 // One bottle's egress policy, as loaded from policy.yaml (hosts normalised, defaults filled).
 export interface Policy {
   allow: string[];
@@ -29,6 +42,7 @@ export interface Policy {
   passthrough: string[];
   limits: Limits;
   dlp: DlpOptions;
+  model?: ModelApi;
 }
 
 // One proxied HTTP request as the daemon sees it after TLS termination (or a plain-http
@@ -44,10 +58,11 @@ export interface HttpRequest {
 // policy explain` output all use these names. `sni`: the TLS name is not the CONNECT host;
 // `host-mismatch`: the request target or Host header names another host than the CONNECT or
 // the request URL; `client`: the client went away mid-request; `error`: judging itself failed
-// (a fail-closed block); `done`: an allow.
+// (a fail-closed block); `model-api`: the model route's path allowlist and server-fetch check;
+// `done`: an allow.
 export const STAGES = [
   'scheme', 'sni', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp',
-  'entropy', 'host-mismatch', 'header-dlp', 'body-dlp', 'canary', 'ssrf-resolved', 'client', 'error', 'done',
+  'entropy', 'host-mismatch', 'header-dlp', 'body-dlp', 'model-api', 'canary', 'ssrf-resolved', 'client', 'error', 'done',
 ] as const;
 export type Stage = (typeof STAGES)[number];
 

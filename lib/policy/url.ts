@@ -2,8 +2,8 @@
 // string is checked before WHATWG parsing, which silently strips CR/LF and resolves `..`.
 import { domainToUnicode } from 'node:url';
 import { shannonEntropy } from '../secrets/index.js';
-import { Candidates } from './candidates.js';
-import { normalizeText, percentDecodeRepeated } from './decoders.js';
+import { Candidates, withoutSigV4KeyIds } from './candidates.js';
+import { decodeBase32, decodeHex, normalizeText, percentDecodeFully, printable, readable } from './decoders.js';
 import { normalizeHost, type HostInfo } from './hosts.js';
 import { block, type Verdict } from './types.js';
 
@@ -41,8 +41,8 @@ export function parseRequestUrl(raw: string): UrlView | Verdict {
   return {
     raw,
     host,
-    username: percentDecodeRepeated(url.username),
-    password: percentDecodeRepeated(url.password),
+    username: percentDecodeFully(url.username),
+    password: percentDecodeFully(url.password),
     rawPath: q < 0 ? beforeHash : beforeHash.slice(0, q),
     rawQuery: q < 0 ? '' : beforeHash.slice(q + 1),
     rawFragment: hash < 0 ? '' : rest.slice(hash + 1),
@@ -52,7 +52,7 @@ export function parseRequestUrl(raw: string): UrlView | Verdict {
 // crlf stage: CR/LF raw or percent-encoded (at any depth) anywhere in the URL; header
 // injection through the request line.
 export function checkCrlf(raw: string): Verdict | undefined {
-  if (/[\r\n]/.test(raw) || /[\r\n]/.test(percentDecodeRepeated(raw))) {
+  if (/[\r\n]/.test(raw) || /[\r\n]/.test(percentDecodeFully(raw))) {
     return block('crlf', 'CR/LF in URL (header injection)', 'crlf');
   }
   return undefined;
@@ -60,7 +60,7 @@ export function checkCrlf(raw: string): Verdict | undefined {
 
 // traversal stage: a `..` path segment, raw or encoded (`%2e%2e`, `..%2f`, `%252e`, `\`, `..;`).
 export function checkTraversal(view: UrlView): Verdict | undefined {
-  const decoded = normalizeText(percentDecodeRepeated(view.rawPath));
+  const decoded = normalizeText(percentDecodeFully(view.rawPath));
   for (const p of [view.rawPath, decoded]) {
     // `..;x` is `..` to servlet containers that strip path parameters.
     if (p.split(/[/\\]/).some((seg) => seg === '..' || seg.startsWith('..;'))) return block('traversal', 'path traversal (..) in URL path', 'traversal');
@@ -79,7 +79,7 @@ export interface UrlParts {
 }
 
 export function urlParts(view: UrlView): UrlParts {
-  const segments = view.rawPath.split('/').filter((s) => s !== '').map((s) => percentDecodeRepeated(s));
+  const segments = view.rawPath.split('/').filter((s) => s !== '').map((s) => percentDecodeFully(s));
   const query: Array<[string, string]> = [];
   if (view.rawQuery !== '') {
     for (const pair of view.rawQuery.split('&')) {
@@ -87,7 +87,7 @@ export function urlParts(view: UrlView): UrlParts {
       const eq = pair.indexOf('=');
       const k = eq < 0 ? pair : pair.slice(0, eq);
       const v = eq < 0 ? '' : pair.slice(eq + 1);
-      query.push([percentDecodeRepeated(k), percentDecodeRepeated(v)]);
+      query.push([percentDecodeFully(k), percentDecodeFully(v)]);
     }
   }
   return { segments, query };
@@ -104,6 +104,33 @@ export function addHostCandidates(c: Candidates, host: HostInfo): void {
   c.addDecoded('hostname (dots removed)', dotless, { strip: false });
   const labels = host.host.split('.');
   if (labels.length > 2) c.addDecoded('subdomain', labels.slice(0, -2).join(''), { strip: false });
+  addLabelChains(c, host.host);
+}
+
+// Hex and base32 runs across labels long enough to carry 16 bytes, the least a pattern needs
+// (route secrets are found in their encoded forms by the canary stage, undecoded).
+const HEX_CHAIN = /[0-9a-f]{32,}/g;
+const BASE32_CHAIN = /[a-z2-7]{26,}/g;
+
+// Data split over labels (`7768….616b.6c6f.evil.test`, maybe after a counter label or before a
+// word label): each maximal run of hex and of base32 characters over the joined labels (the
+// top-level label aside: it is never the sender's to choose) is decoded at every alignment an
+// edge label could shift it by (2 for hex, 8 for base32). Edge garbage decodes to bytes around
+// the data, never into it. DNS names are case-insensitive, so these are the encodings a name
+// carries losslessly (base64 does not survive).
+function addLabelChains(c: Candidates, name: string): void {
+  const joined = name.slice(0, name.lastIndexOf('.') + 1).replace(/[.-]/g, '');
+  for (const run of joined.match(HEX_CHAIN) ?? []) {
+    for (let off = 0; off < 2; off++) addChain(c, 'hex', decodeHex(run.slice(off, off + ((run.length - off) & ~1))));
+  }
+  for (const run of joined.match(BASE32_CHAIN) ?? []) {
+    for (let off = 0; off < 8; off++) addChain(c, 'base32', decodeBase32(run.slice(off)));
+  }
+}
+
+function addChain(c: Candidates, how: string, bytes: Uint8Array | undefined): void {
+  const text = bytes && readable(bytes);
+  if (text) c.add(`${how}-decoded hostname labels`, text);
 }
 
 // url-dlp candidates, most specific first: query values, keys, path segments, userinfo,
@@ -115,12 +142,13 @@ export function urlCandidates(view: UrlView, parts: UrlParts): Candidates {
   for (const s of parts.segments) c.addDecoded('path segment', s);
   if (view.username) c.addDecoded('URL userinfo', view.username);
   if (view.password) c.addDecoded('URL userinfo', view.password);
-  if (view.rawFragment) c.addDecoded('URL fragment', percentDecodeRepeated(view.rawFragment));
+  if (view.rawFragment) c.addDecoded('URL fragment', percentDecodeFully(view.rawFragment));
   addHostCandidates(c, view.host);
-  if (parts.query.length > 1) c.addDecoded('joined query values', parts.query.map(([, v]) => v).join(''));
-  const path = percentDecodeRepeated(view.rawPath);
+  // Each value is a whole value here (a SigV4 credential ends at its value's end), then joined.
+  if (parts.query.length > 1) c.addDecoded('joined query values', parts.query.map(([, v]) => withoutSigV4KeyIds(v)).join(''));
+  const path = percentDecodeFully(view.rawPath);
   if (parts.segments.length > 1) c.addDecoded('path', path);
-  c.add('URL', percentDecodeRepeated(view.raw));
+  c.add('URL', percentDecodeFully(view.raw));
   c.add('URL', view.raw);
   return c;
 }
@@ -130,18 +158,57 @@ const PATH_QUERY_MIN = 20;
 const PATH_QUERY_MAX_BITS = 4.5;
 const LABEL_MIN = 8;
 const LABEL_MAX_BITS = 4.0;
+// Byte lengths of standard digests, MACs and signatures: MD5 (16), SHA-1 (20), SHA-224 (28),
+// SHA-256 and HMAC-SHA256 (32), SHA-384 (48), SHA-512 and Ed25519 (64), RSA 1024 to 4096 bits.
+// Not 30: a 40-character AWS secret access key is base64 of 30 bytes.
+const DIGEST_BYTES = new Set([16, 20, 28, 32, 48, 64, 128, 256, 384, 512]);
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+// A name (file, host, e-mail address, version, credential scope) is words joined by `.` and
+// `@`; any other punctuation and it is not one.
+const NAME = /^[A-Za-z0-9._@/~-]+$/;
+const NAME_JOINER = /[.@]/;
+
+// Whether `s` is exactly a digest or signature as services send one: the canonical base64 or
+// base64url encoding (one alphabet, padding and spare bits as an encoder writes them) of a
+// standard digest length, decoding to binary. Hex needs no exemption: it never exceeds 4 bits
+// per character. Text encoded to such a length is text, not a digest, and stays judged.
+export function digestShaped(s: string): boolean {
+  const url = BASE64URL.test(s);
+  if (!url && !BASE64.test(s)) return false;
+  const bytes = Buffer.from(s, url ? 'base64url' : 'base64');
+  if (!DIGEST_BYTES.has(bytes.length)) return false;
+  const canonical = url ? bytes.toString('base64url') : bytes.toString('base64');
+  if (s !== canonical && s !== canonical.replace(/=+$/, '')) return false;
+  return printable(bytes) === undefined;
+}
+
+// Whether a path segment, query key or value looks like a random secret: 20+ characters above
+// 4.5 bits/char. What it cannot be is exempt: a SigV4 credential's public key id, a
+// subresource-integrity or other digest (package managers, signed URLs and content-addressed
+// stores send them; they are hashes, not secrets, and pattern DLP still reads their decodings).
+// A name is judged word by word: per-character entropy grows with length, and a long wheel file
+// name or service-account address is many short words, not one random string. Returns the
+// random-looking part, if any.
+function highEntropy(value: string): string | undefined {
+  const s = withoutSigV4KeyIds(value);
+  if (s.length < PATH_QUERY_MIN || SRI.test(s)) return undefined;
+  const parts = NAME.test(s) && NAME_JOINER.test(s) ? s.split(NAME_JOINER) : [s];
+  return parts.find((p) => p.length >= PATH_QUERY_MIN && shannonEntropy(p) > PATH_QUERY_MAX_BITS && !digestShaped(p));
+}
 
 // entropy stage: random-looking path segments, query keys/values and subdomain labels carry
-// secrets no pattern knows. Subresource-integrity digests (`sha512-…`) are exempt: package
-// managers send them and they are hashes, not secrets.
+// secrets no pattern knows.
 export function checkEntropy(view: UrlView, parts: UrlParts): Verdict | undefined {
-  const high = (s: string, min: number, max: number) => s.length >= min && !SRI.test(s) && shannonEntropy(s) > max;
   for (const s of parts.segments) {
-    if (high(s, PATH_QUERY_MIN, PATH_QUERY_MAX_BITS)) return entropyBlock('path segment', s, 'entropy-path');
+    const high = highEntropy(s);
+    if (high) return entropyBlock('path segment', high, 'entropy-path');
   }
   for (const [k, v] of parts.query) {
-    if (high(k, PATH_QUERY_MIN, PATH_QUERY_MAX_BITS)) return entropyBlock('query key', k, 'entropy-query');
-    if (high(v, PATH_QUERY_MIN, PATH_QUERY_MAX_BITS)) return entropyBlock('query value', v, 'entropy-query');
+    const key = highEntropy(k);
+    if (key) return entropyBlock('query key', key, 'entropy-query');
+    const value = highEntropy(v);
+    if (value) return entropyBlock('query value', value, 'entropy-query');
   }
   return checkSubdomainEntropy(view.host);
 }

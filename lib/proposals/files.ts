@@ -4,18 +4,27 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
+import { readFileNoFollow, UnsafeFileError } from '../fs-safe.js';
+import { clip } from '../format.js';
 import {
   DecisionSchema, ProposalSchema, isProposalId, normalizeHost,
   normalizeReason, type Decision, type Proposal, type ProposalInput,
 } from './types.js';
 
-// A file in the queue or decisions dir that exists but is not a valid document.
+// A file in the queue or decisions dir that exists but is not a valid document. The reason can
+// quote the file (JSON.parse does) and the bundle writes the queue: sanitized and clipped.
 export class ProposalFileError extends Error {
   override name = 'ProposalFileError';
-  constructor(readonly file: string, readonly reason: string) {
-    super(`${file}: ${reason}`);
+  readonly reason: string;
+  constructor(readonly file: string, reason: string) {
+    const shown = clip(reason, 300);
+    super(`${file}: ${shown}`);
+    this.reason = shown;
   }
 }
+
+// A proposal or decision is a few hundred bytes; the cap only has to stop abuse.
+export const PROPOSAL_FILE_MAX = 64 * 1024;
 
 // Last stamp this process used: two ids minted in one millisecond still sort in creation order.
 let lastMs = 0;
@@ -85,12 +94,16 @@ export async function writeProposal(queueDir: string, input: ProposalInput, opts
   return proposal;
 }
 
+// The bundle writes the queue: a symlink it planted (to a host secret), a FIFO or a huge file
+// is refused, never read.
 async function readDoc<T>(file: string, parse: (v: unknown) => T): Promise<T | null> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const read = readFileNoFollow(file, { maxBytes: PROPOSAL_FILE_MAX });
+    if (!read) return null;
+    text = read.data.toString('utf8');
   } catch (e) {
-    if (isNotFound(e)) return null;
+    if (e instanceof UnsafeFileError) throw new ProposalFileError(file, e.reason);
     throw e;
   }
   let json: unknown;

@@ -5,7 +5,7 @@ export {
   type Decision, type Proposal, type ProposalInput, type ProposalKind, type ProposalStatus,
 } from './types.js';
 export {
-  isStale, mintProposalId, policyHash, ProposalFileError, readDecision, readProposal, readQueue, writeDecision,
+  isStale, mintProposalId, policyHash, PROPOSAL_FILE_MAX, ProposalFileError, readDecision, readProposal, readQueue, writeDecision,
   writeJsonAtomic, writeProposal, type QueueListing, type WriteProposalOptions,
 } from './files.js';
 export {

@@ -1,7 +1,7 @@
 // Core DLP patterns (pipelock's table in the DLP reference), tuned so the same rules serve the
 // gateway (URLs, headers, bodies) and the git gate (source files) without drowning in noise.
 import type { Rule } from './types.js';
-import { bitcoinWifValid, cardNumberValid, ibanValid, literalValue } from './validators.js';
+import { bitcoinWifValid, cardNumberValid, ibanValid, literalValue, placeholderValue } from './validators.js';
 
 interface CoreSpec {
   id: string;
@@ -15,24 +15,36 @@ interface CoreSpec {
 }
 
 const AWS_PREFIXES = ['AKIA', 'A3T', 'AGPA', 'AIDA', 'AROA', 'AIPA', 'ANPA', 'ANVA', 'ASIA'];
+
+// A token prefix as written, in lower case and in upper case: `GHP_…` and `SK-ANT-…` are the
+// same secret to whoever receives them (the prefix is known, so the change is lossless). Only
+// these uniform spellings, not every mix: a mixed-case prefix turns up by chance in base64 data
+// 16 times as often as one spelling, and a random-case flip of each letter is not what tools do.
+function anyCase(...prefixes: string[]): string {
+  const forms = new Set(prefixes.flatMap((p) => [p, p.toLowerCase(), p.toUpperCase()]));
+  return `(?:${[...forms].map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`;
+}
+const GITHUB_PREFIXES = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'];
 const hasLowerUpperDigit = (s: string): boolean => /[a-z]/.test(s) && /[A-Z]/.test(s) && /\d/.test(s);
 
 // Documentation placeholders and template references are not passwords.
-const PLACEHOLDER = /^(?:pass(?:word|wd)?|pwd|secret|changeme|example|test|hunter2|user(?:name)?|foo|bar|baz|x+|\*+)$|^[$<{%[]/i;
-const realPassword = (s: string): boolean => !PLACEHOLDER.test(s);
+const realPassword = (s: string): boolean => !placeholderValue(s) && !/^[$<{%[]/.test(s);
 
 const SPECS: CoreSpec[] = [
-  { id: 'anthropic-api-key', description: 'Anthropic API key', regex: String.raw`sk-ant-[a-zA-Z0-9\-_]{10,}`, keywords: ['sk-ant-'] },
+  { id: 'anthropic-api-key', description: 'Anthropic API key', regex: String.raw`${anyCase('sk-ant-')}[a-zA-Z0-9\-_]{10,}`, keywords: ['sk-ant-'] },
   {
     id: 'openai-api-key',
     description: 'OpenAI project or service-account key',
-    regex: String.raw`sk-(?:proj-[a-zA-Z0-9\-_]{10,}|svcacct-[a-zA-Z0-9\-]{10,})`,
+    regex: String.raw`${anyCase('sk-proj-')}[a-zA-Z0-9\-_]{10,}|${anyCase('sk-svcacct-')}[a-zA-Z0-9\-]{10,}`,
     keywords: ['sk-proj-', 'sk-svcacct-'],
   },
   {
     id: 'aws-access-key-id',
     description: 'AWS access key id',
-    regex: `(?:${AWS_PREFIXES.join('|')})[A-Z0-9]{16,}`,
+    // Ids are upper case throughout, so the whole id in lower case is the same id. That form is
+    // held to the real shape (a whole word of 16 base32 characters, one a digit, as in 96% of
+    // ids): `asia` + sixteen letters is a word.
+    regex: `(?:${AWS_PREFIXES.join('|')})[A-Z0-9]{16,}|(?<![a-z0-9])(?:${AWS_PREFIXES.join('|').toLowerCase()})(?=[a-z]{0,15}[2-7])[a-z2-7]{16}(?![a-z0-9])`,
     keywords: AWS_PREFIXES.map((p) => p.toLowerCase()),
   },
   {
@@ -45,42 +57,42 @@ const SPECS: CoreSpec[] = [
   {
     id: 'github-token',
     description: 'GitHub token',
-    regex: String.raw`gh[pousr]_[A-Za-z0-9_]{36,}|github_pat_[a-zA-Z0-9_]{36,}`,
+    regex: String.raw`${anyCase(...GITHUB_PREFIXES)}[A-Za-z0-9_]{36,}|${anyCase('github_pat_')}[a-zA-Z0-9_]{36,}`,
     keywords: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
   },
-  { id: 'gitlab-pat', description: 'GitLab personal access token', regex: String.raw`glpat-[a-zA-Z0-9\-_]{20,}`, keywords: ['glpat-'] },
+  { id: 'gitlab-pat', description: 'GitLab personal access token', regex: String.raw`${anyCase('glpat-')}[a-zA-Z0-9\-_]{20,}`, keywords: ['glpat-'] },
   {
     id: 'slack-token',
     description: 'Slack token',
-    regex: String.raw`xox[bpras]-[0-9a-zA-Z-]{15,}`,
+    regex: String.raw`${anyCase(...'bpras'.split('').map((c) => `xox${c}-`))}[0-9a-zA-Z-]{15,}`,
     keywords: ['xoxb-', 'xoxp-', 'xoxr-', 'xoxa-', 'xoxs-'],
   },
-  { id: 'slack-app-token', description: 'Slack app-level token', regex: String.raw`xapp-[0-9]+-[A-Za-z0-9_]+-[0-9]+-[a-f0-9]+`, keywords: ['xapp-'] },
-  { id: 'google-api-key', description: 'Google API key', regex: String.raw`AIza[0-9A-Za-z\-_]{35}`, keywords: ['aiza'] },
-  { id: 'google-oauth-token', description: 'Google OAuth access token', regex: String.raw`ya29\.[a-zA-Z0-9_-]{20,}`, keywords: ['ya29.'] },
-  { id: 'google-oauth-client-secret', description: 'Google OAuth client secret', regex: String.raw`GOCSPX-[A-Za-z0-9_\-]{28,}`, keywords: ['gocspx-'] },
+  { id: 'slack-app-token', description: 'Slack app-level token', regex: String.raw`${anyCase('xapp-')}[0-9]+-[A-Za-z0-9_]+-[0-9]+-(?:[a-f0-9]+|[A-F0-9]+)`, keywords: ['xapp-'] },
+  { id: 'google-api-key', description: 'Google API key', regex: String.raw`${anyCase('AIza')}[0-9A-Za-z\-_]{35}`, keywords: ['aiza'] },
+  { id: 'google-oauth-token', description: 'Google OAuth access token', regex: String.raw`${anyCase('ya29.')}[a-zA-Z0-9_-]{20,}`, keywords: ['ya29.'] },
+  { id: 'google-oauth-client-secret', description: 'Google OAuth client secret', regex: String.raw`${anyCase('GOCSPX-')}[A-Za-z0-9_\-]{28,}`, keywords: ['gocspx-'] },
   {
     id: 'stripe-key',
     description: 'Stripe secret or restricted key',
-    regex: String.raw`[sr]k[-_](?:live|test)[-_][a-zA-Z0-9]{20,}`,
+    regex: String.raw`(?:[sr]k[-_](?:live|test)|[SR]K[-_](?:LIVE|TEST))[-_][a-zA-Z0-9]{20,}`,
     keywords: ['k_live', 'k-live', 'k_test', 'k-test'],
   },
-  { id: 'stripe-webhook-secret', description: 'Stripe webhook signing secret', regex: String.raw`whsec_[a-zA-Z0-9_\-]{20,}`, keywords: ['whsec_'] },
-  { id: 'npm-token', description: 'npm access token', regex: String.raw`npm_[A-Za-z0-9]{36,}`, keywords: ['npm_'] },
+  { id: 'stripe-webhook-secret', description: 'Stripe webhook signing secret', regex: String.raw`${anyCase('whsec_')}[a-zA-Z0-9_\-]{20,}`, keywords: ['whsec_'] },
+  { id: 'npm-token', description: 'npm access token', regex: String.raw`${anyCase('npm_')}[A-Za-z0-9]{36,}`, keywords: ['npm_'] },
   {
     id: 'pypi-token',
     description: 'PyPI upload token',
-    regex: String.raw`pypi-[A-Za-z0-9_-]{16,}`,
+    regex: String.raw`${anyCase('pypi-')}[A-Za-z0-9_-]{16,}`,
     keywords: ['pypi-'],
     validate: hasLowerUpperDigit, // base64 macaroon; a package name like pypi-simple-mirror is not one
   },
-  { id: 'huggingface-token', description: 'Hugging Face token', regex: String.raw`hf_[A-Za-z0-9]{20,}`, keywords: ['hf_'], entropy: 3.5 },
-  { id: 'groq-api-key', description: 'Groq API key', regex: String.raw`gsk_[a-zA-Z0-9]{48,}`, keywords: ['gsk_'] },
-  { id: 'xai-api-key', description: 'xAI API key', regex: String.raw`xai-[a-zA-Z0-9\-_]{80,}`, keywords: ['xai-'] },
-  { id: 'sendgrid-api-key', description: 'SendGrid API key', regex: String.raw`SG\.[a-zA-Z0-9_-]{22}\.[a-zA-Z0-9_-]{43}`, keywords: ['sg.'] },
-  { id: 'twilio-api-key', description: 'Twilio API key', regex: String.raw`\bSK[a-f0-9]{32}\b`, keywords: ['sk'] },
-  { id: 'vault-token', description: 'HashiCorp Vault token', regex: String.raw`hvs\.[a-zA-Z0-9]{23,}`, keywords: ['hvs.'] },
-  { id: 'digitalocean-token', description: 'DigitalOcean personal access token', regex: String.raw`dop_v1_[a-f0-9]{64}`, keywords: ['dop_v1_'] },
+  { id: 'huggingface-token', description: 'Hugging Face token', regex: String.raw`${anyCase('hf_')}[A-Za-z0-9]{20,}`, keywords: ['hf_'], entropy: 3.5 },
+  { id: 'groq-api-key', description: 'Groq API key', regex: String.raw`${anyCase('gsk_')}[a-zA-Z0-9]{48,}`, keywords: ['gsk_'] },
+  { id: 'xai-api-key', description: 'xAI API key', regex: String.raw`${anyCase('xai-')}[a-zA-Z0-9\-_]{80,}`, keywords: ['xai-'] },
+  { id: 'sendgrid-api-key', description: 'SendGrid API key', regex: String.raw`${anyCase('SG.')}[a-zA-Z0-9_-]{22}\.[a-zA-Z0-9_-]{43}`, keywords: ['sg.'] },
+  { id: 'twilio-api-key', description: 'Twilio API key', regex: String.raw`\b(?:SK[a-f0-9]{32}|sk[a-f0-9]{32}|SK[A-F0-9]{32})\b`, keywords: ['sk'] },
+  { id: 'vault-token', description: 'HashiCorp Vault token', regex: String.raw`${anyCase('hvs.')}[a-zA-Z0-9]{23,}`, keywords: ['hvs.'] },
+  { id: 'digitalocean-token', description: 'DigitalOcean personal access token', regex: String.raw`dop_v1_[a-f0-9]{64}|DOP_V1_[A-F0-9]{64}`, keywords: ['dop_v1_'] },
   {
     id: 'private-key',
     description: 'Private key (PEM block)',
@@ -130,7 +142,7 @@ const SPECS: CoreSpec[] = [
   {
     id: 'ethereum-private-key',
     description: 'Ethereum private key (0x + 64 hex)',
-    regex: String.raw`\b0x([0-9a-fA-F]{64})\b`,
+    regex: String.raw`\b0[xX]([0-9a-fA-F]{64})\b`,
     keywords: ['0x'],
     entropy: 3,
   },

@@ -1,5 +1,5 @@
-// The scanning engine: keyword prefilter → regex → secret → entropy → validator → allowlists →
-// `gitleaks:allow`, over bounded segments of the input. Pure: text in, findings out.
+// The scanning engine: keyword prefilter → regex → secret → entropy → validator → allowlists
+// (per mode, see allow.ts), over bounded segments of the input. Pure: text in, findings out.
 //
 // Reference path: a keyword prefilter per segment, then every rule whose keyword occurs runs its
 // regex over the whole segment. Anchored path (plan.ts): one automaton pass finds every anchor
@@ -12,7 +12,8 @@ import { column } from './charset.js';
 import { KeywordPrefilter } from './prefilter.js';
 import type { Hits } from './automaton.js';
 import { LIMITS, LineIndex, redact, segments, shannonEntropy } from './text.js';
-import type { Allowlist, Finding, Rule, ScanOptions, Scanner } from './types.js';
+import { allowlisted, allowsWholeFile, globalAllowlists, ruleAllowTest, type AllowTest } from './allow.js';
+import type { Allowlist, Finding, Rule, ScanMode, ScanOptions, Scanner } from './types.js';
 
 interface Hit {
   order: number; // index of the rule in this engine
@@ -44,41 +45,31 @@ export const PLAN_AFTER = 1 << 20;
 export interface EngineOptions {
   // Characters to scan on the reference path before building the anchored plan; 0 builds it now.
   planAfter?: number;
+  // Which allowlists apply (see allow.ts); boundary unless a caller asks for hygiene.
+  mode?: ScanMode;
 }
 
-// One test for "any of these regexes matches": an alternation per flag set, so a path is read
-// once per group instead of once per regex (gitleaks's global allowlist has 25 path regexes).
-function anyOf(regexes: readonly RegExp[]): (s: string) => boolean {
-  const groups = new Map<string, string[]>();
-  const single: RegExp[] = [];
-  for (const r of regexes) {
-    if (/\\[1-9k]/.test(r.source) || r.global || r.sticky) single.push(r); // numbered backreferences, lastIndex
-    else groups.set(r.flags, [...(groups.get(r.flags) ?? []), `(?:${r.source})`]);
+// Characters of context kept on each side of a match when a rule re-checks a reduced secret,
+// so its lookarounds see what they saw around the original match.
+const RECHECK_CONTEXT = 64;
+
+// Drops a rule's findings by its own filters: entropy (and, like gitleaks, a digit for generic
+// rules: Go's RE2 has no lookahead to say so in the regex) and a validator.
+function passes(rule: Rule, secret: string, entropy: number): boolean {
+  if (rule.entropy > 0) {
+    if (entropy <= rule.entropy) return false;
+    if (rule.id.startsWith('generic') && !/\d/.test(secret)) return false;
   }
-  const all = [...[...groups].map(([flags, srcs]) => new RegExp(srcs.join('|'), flags)), ...single];
-  return (s) => all.some((r) => r.test(s));
+  return !rule.validate || rule.validate(secret);
 }
 
-// Whether an allowlist's path criterion alone allows a whole file (gitleaks skips such files).
-function allowsWholeFile(a: Allowlist): ((path: string) => boolean) | undefined {
-  if (a.paths.length === 0 || (a.condition === 'AND' && (a.regexes.length > 0 || a.stopwords.length > 0))) return undefined;
-  return anyOf(a.paths);
-}
-
-// gitleaks's allowlist test for one finding (commits are not applicable to scanned text).
-export function allowlisted(a: Allowlist, secret: string, match: () => string, line: () => string, path: string | undefined): boolean {
-  const target = (): string => (a.regexTarget === 'match' ? match() : a.regexTarget === 'line' ? line() : secret);
-  const pathHit = (): boolean => path !== undefined && a.paths.some((r) => r.test(path));
-  const regexHit = (): boolean => { const t = target(); return a.regexes.some((r) => r.test(t)); };
-  const stopHit = (): boolean => { const s = secret.toLowerCase(); return a.stopwords.some((w) => s.includes(w)); };
-  if (a.condition === 'AND') {
-    const checks: Array<() => boolean> = [];
-    if (a.paths.length) checks.push(pathHit);
-    if (a.regexes.length) checks.push(regexHit);
-    if (a.stopwords.length) checks.push(stopHit);
-    return checks.length > 0 && checks.every((c) => c());
-  }
-  return (a.paths.length > 0 && pathHit()) || (a.regexes.length > 0 && regexHit()) || (a.stopwords.length > 0 && stopHit());
+// The secret of one match and its span in the matched string; undefined when the group is empty.
+function secretOf(rule: Rule, m: RegExpExecArray): { secret: string; span: [number, number] } | undefined {
+  let g = rule.secretGroup;
+  if (g === 0) for (let k = 1; k < m.length; k++) if (m[k]) { g = k; break; }
+  const secret = m[g] ?? '';
+  const span = m.indices![g];
+  return secret && span ? { secret, span } : undefined;
 }
 
 // Runs an ordered list of rules; earlier rules win when two findings cover the same secret.
@@ -93,13 +84,20 @@ export class Engine implements Scanner {
   private readonly skipsFile: Array<(path: string) => boolean>;
   private readonly prefilter: KeywordPrefilter;
   private readonly marks: Uint32Array;
+  readonly mode: ScanMode;
+  private readonly allow: Array<AllowTest | undefined>;
+  private readonly recheck: Array<RegExp | undefined>; // per rule, built on first use
 
   constructor(readonly rules: readonly Rule[], readonly global: readonly Allowlist[], opts: EngineOptions = {}) {
     this.planAfter = opts.planAfter ?? PLAN_AFTER;
+    this.mode = opts.mode ?? 'boundary';
+    const lists = globalAllowlists(global, this.mode);
+    this.allow = rules.map((r) => ruleAllowTest(r, lists));
+    this.recheck = new Array<RegExp | undefined>(rules.length);
     if (this.planAfter <= 0) this.plan = planRules(rules);
     this.gates = new Uint32Array(rules.length);
     this.pathOnly = rules.filter((r) => !r.regex && r.path);
-    this.skipsFile = global.flatMap((a) => allowsWholeFile(a) ?? []);
+    this.skipsFile = this.mode === 'hygiene' ? global.flatMap((a) => allowsWholeFile(a) ?? []) : [];
     this.prefilter = new KeywordPrefilter(rules.map((r) => (r.regex ? r.keywords : [])));
     this.marks = new Uint32Array(rules.length);
   }
@@ -124,10 +122,11 @@ export class Engine implements Scanner {
     if (path !== undefined) {
       for (const rule of this.pathOnly) {
         if (ctx.hits.length >= max) break;
-        if (rule.path!.test(path) && !rule.allowlists.some((a) => allowlisted(a, path, () => path, () => path, path))) {
-          const order = this.rules.indexOf(rule);
-          ctx.hits.push({ order, rank: this.rank(order), start: 0, end: 0, secret: path, entropy: 0 });
-        }
+        if (!rule.path!.test(path)) continue;
+        // The path is the finding here, and at a boundary the writer chose it: no allowlist.
+        if (this.mode === 'hygiene' && rule.allowlists.some((a) => allowlisted(a, path, () => path, () => path, path))) continue;
+        const order = this.rules.indexOf(rule);
+        ctx.hits.push({ order, rank: this.rank(order), start: 0, end: 0, secret: path, entropy: 0 });
       }
     }
     if (exhaustive || !this.readyToAnchor(text.length)) this.runReference(ctx);
@@ -279,33 +278,45 @@ export class Engine implements Scanner {
 
   // One regex match of a rule in ctx.seg → a finding, unless a filter drops it.
   private consider(order: number, rule: Rule, m: RegExpExecArray, from: number, ctx: Ctx): void {
-    let g = rule.secretGroup;
-    if (g === 0) for (let k = 1; k < m.length; k++) if (m[k]) { g = k; break; }
-    const secret = m[g] ?? '';
-    const span = m.indices![g];
-    if (!secret || !span) return;
+    const found = secretOf(rule, m);
+    if (!found) return;
+    const { secret, span } = found;
     const entropy = shannonEntropy(secret);
-    if (rule.entropy > 0) {
-      if (entropy <= rule.entropy) return;
-      // gitleaks: generic rules also need a digit (Go's RE2 has no lookahead to say so).
-      if (rule.id.startsWith('generic') && !/\d/.test(secret)) return;
+    if (!passes(rule, secret, entropy)) return;
+    const allow = this.allow[order];
+    if (allow) {
+      const { seg, base, text, lines, path } = ctx;
+      let matchStart = m.index;
+      if (rule.backPrefix) {
+        const limit = Math.max(from, matchStart - rule.backPrefix);
+        while (matchStart > limit && WORD_DOT_DASH.test(seg[matchStart - 1]!)) matchStart--;
+      }
+      const mStart = base + matchStart;
+      const mEnd = base + m.index + m[0].length;
+      let lineText: string | undefined;
+      const line = (): string => (lineText ??= lines.linesAround(mStart, mEnd));
+      const match = (): string => text.slice(mStart, mEnd);
+      const stillFound = (rest: string): boolean => this.stillFound(order, rule, seg, m, span, rest);
+      if (allow({ secret, match, line, path, stillFound })) return;
     }
-    const { seg, base, text, lines, path } = ctx;
-    let matchStart = m.index;
-    if (rule.backPrefix) {
-      const limit = Math.max(from, matchStart - rule.backPrefix);
-      while (matchStart > limit && WORD_DOT_DASH.test(seg[matchStart - 1]!)) matchStart--;
+    ctx.hits.push({ order, rank: this.rank(order), start: ctx.base + span[0], end: ctx.base + span[1], secret, entropy });
+  }
+
+  // Whether the rule reports something when the secret of match m in seg is replaced by `rest`:
+  // its regex over the match (with some context) rewritten so, then its own filters.
+  private stillFound(order: number, rule: Rule, seg: string, m: RegExpExecArray, span: [number, number], rest: string): boolean {
+    const from = Math.max(0, m.index - RECHECK_CONTEXT);
+    const to = Math.min(seg.length, m.index + m[0].length + RECHECK_CONTEXT);
+    const text = seg.slice(from, span[0]) + rest + seg.slice(span[1], to);
+    // A copy: the rule's own regex is mid-scan (its lastIndex belongs to the caller's loop).
+    const re = (this.recheck[order] ??= new RegExp(rule.regex!.source, rule.regex!.flags));
+    re.lastIndex = 0;
+    for (let r = re.exec(text); r; r = re.exec(text)) {
+      if (r[0].length === 0) { re.lastIndex++; continue; }
+      const f = secretOf(rule, r);
+      if (f && passes(rule, f.secret, shannonEntropy(f.secret))) return true;
     }
-    const mStart = base + matchStart;
-    const mEnd = base + m.index + m[0].length;
-    let lineText: string | undefined;
-    const line = (): string => (lineText ??= lines.linesAround(mStart, mEnd));
-    const match = (): string => text.slice(mStart, mEnd);
-    if (rule.validate && !rule.validate(secret)) return;
-    if (this.global.some((a) => allowlisted(a, secret, match, line, path))) return;
-    if (rule.allowlists.some((a) => allowlisted(a, secret, match, line, path))) return;
-    if (line().includes('gitleaks:allow')) return;
-    ctx.hits.push({ order, rank: this.rank(order), start: base + span[0], end: base + span[1], secret, entropy });
+    return false;
   }
 
   private rank(order: number): number {

@@ -1,16 +1,18 @@
 // Finds the files `bottle scan` reads: a directory walk that honours .gitignore files at every
-// level (and those above the root, up to the git work tree), skips .git/ and node_modules/,
-// binary files (NUL in the first 8 KB) and files over the size cap.
+// level (and those above the root, up to the git work tree), skips .git/ (and, in hygiene mode,
+// node_modules/), binary files (NUL in the first 8 KB) and files over the size cap.
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ignore from 'ignore';
+import type { ScanMode } from './types.js';
 
 type Ignore = ignore.Ignore;
 
 // Files above this are reported as skipped: bounded memory and regex time per file.
 export const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const BINARY_PROBE = 8192;
-const ALWAYS_SKIP = new Set(['.git', 'node_modules']);
+// The git gate scans a committed node_modules/ like any other directory, so only hygiene skips it.
+const SKIP_DIRS = { boundary: new Set(['.git']), hygiene: new Set(['.git', 'node_modules']) };
 
 export interface FileEntry {
   path: string; // as shown to the user: the argument joined with the path below it, '/'-separated
@@ -63,7 +65,8 @@ function ancestorLayers(dir: string): Layer[] {
 }
 
 // Lists the files under `arg` (a file or a directory, resolved against cwd) in a stable order.
-export function listFiles(arg: string, cwd: string, onSkip: (s: Skipped) => void): FileEntry[] {
+export function listFiles(arg: string, cwd: string, onSkip: (s: Skipped) => void, mode: ScanMode = 'boundary'): FileEntry[] {
+  const skipDirs = SKIP_DIRS[mode];
   const root = resolve(cwd, arg);
   const st = statSync(root); // throws ENOENT/EACCES for the caller to report
   const show = (abs: string): string => {
@@ -92,7 +95,7 @@ export function listFiles(arg: string, cwd: string, onSkip: (s: Skipped) => void
         continue; // dangling symlink
       }
       if (s.isDirectory()) {
-        if (ALWAYS_SKIP.has(name) || ignored(here, abs, true)) continue;
+        if (skipDirs.has(name) || ignored(here, abs, true)) continue;
         walk(abs, here);
       } else if (s.isFile() && !ignored(here, abs, false)) {
         out.push({ path: show(abs), abs });

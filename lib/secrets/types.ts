@@ -11,7 +11,8 @@ export interface Finding {
 }
 
 export interface ScanOptions {
-  // File path of the text (forward slashes); enables path allowlists and path-scoped rules.
+  // File path of the text (forward slashes); enables path-scoped rules and, in hygiene mode,
+  // path allowlists.
   path?: string;
   maxFindings?: number;
   // Always take the reference path (every rule whose keywords occur runs its regex over each
@@ -25,6 +26,10 @@ export interface Scanner {
 }
 
 export type RuleSet = 'core' | 'gitleaks';
+
+// Which allowlists a scanner honours (allow.ts): `boundary` only those that explain a whole
+// secret, for bytes from the side a boundary guards; `hygiene` gitleaks's own, for a developer's tree.
+export type ScanMode = 'boundary' | 'hygiene';
 
 // gitleaks's allowlist semantics: OR = any criterion allows; AND = every criterion given allows.
 export interface Allowlist {

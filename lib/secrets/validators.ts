@@ -82,12 +82,29 @@ export function bitcoinWifValid(s: string): boolean {
 }
 
 // Rejects values that name a secret instead of holding one: `process.env.X`, `${X}`, `getToken()`,
-// `config.api.token`, another variable's NAME. A literal token never looks like these.
+// `config.api.token`, another variable's NAME, a documentation placeholder. A literal token
+// never looks like these.
 export function literalValue(value: string): boolean {
   const v = value.replace(/^["'`]+|["'`,;)\]}]+$/g, '');
-  if (v.length < 4) return false;
+  if (v.length < 4 || placeholderValue(v)) return false;
   if (/[(){}<>$%[]/.test(v) || v.startsWith('/')) return false; // calls, templates, regex literals
   if (/^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$/.test(v)) return false; // dotted property path
   if (/^[A-Z]+$|^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(v)) return false; // another variable's NAME
   return true;
 }
+
+const PLACEHOLDER_WORD = 'pass(?:word|wd)?|pwd|secret|change[-_]?(?:me|it)|replace[-_]?me|example|placeholder|dummy|test|sample|redacted|hunter2|user(?:name)?|foo|bar|baz';
+const PLACEHOLDER_NOUN = 'key|token|secret|password|pass|pwd|id|value';
+const PLACEHOLDER = new RegExp(
+  String.raw`^(?:(?:${PLACEHOLDER_WORD})\d{0,4}|(?:your|my)(?:[-_][a-z]{1,12}){0,3}[-_](?:${PLACEHOLDER_NOUN})(?:[-_]here)?|x{3,}|\*{3,}|<[^<>]*>|\$\{[^{}]*\}|\{\{[^{}]*\}\})$`,
+  'i',
+);
+
+// A documentation placeholder, WHOLLY: a stand-in word (maybe with a counter or year, as in
+// `changeme123`), a `your-api-key-here` phrase, a mask (`xxxx`, `****`) or a template
+// reference (`<token>`, `${TOKEN}`, `{{ token }}`). Whole-value only, as a boundary allowlist
+// must explain the whole secret: `changeme` before or after a real secret explains nothing.
+export function placeholderValue(value: string): boolean {
+  return PLACEHOLDER.test(value);
+}
+

@@ -21,9 +21,9 @@ export interface Refusal {
   body?: string;
 }
 
-// A block, by the policy or a gateway check: 403 with the reason and the access hint.
+// A block, by the policy or a gateway check: 403 with the reason and the hint for its stage.
 export function blocked(v: Outcome, prefix?: string): Refusal {
-  return { outcome: v, status: 403, body: blockBody(v.reason, prefix) };
+  return { outcome: v, status: 403, body: blockBody(v.reason, prefix, v.stage) };
 }
 
 // A failure after the decision (missing route credential, upstream down, unusable answer):

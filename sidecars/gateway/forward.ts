@@ -32,7 +32,7 @@ function relayResponse(flow: Flow, a: Admitted, upRes: IncomingMessage, res: Ser
   // A response without a body (HEAD, 204, 304) has nothing to decode: its headers stay as sent.
   const status = upRes.statusCode ?? 502;
   const bodyless = flow.method === 'HEAD' || status === 204 || status === 304;
-  const decode = a.needles && !bodyless ? decoderFor(upRes.headers['content-encoding']) : 'identity';
+  const decode = a.needles && !bodyless ? decoderFor(upRes.headers['content-encoding'], upRes.headers['transfer-encoding']) : 'identity';
   if (decode === undefined) {
     // Fail closed: a body that cannot be read cannot be checked for the route secret.
     upRes.destroy();
@@ -40,11 +40,11 @@ function relayResponse(flow: Flow, a: Admitted, upRes: IncomingMessage, res: Ser
     flow.refuse(failure(a.verdict, `upstream error: response Content-Encoding ${encoding} cannot be checked for route secrets`));
     return;
   }
-  const head = maskHead(clientResponseHeaders(upRes.rawHeaders), a.needles);
+  const head = maskHead(clientResponseHeaders(upRes.rawHeaders), a.needles, upRes.statusMessage);
   // Decoded here, so the client gets the plain body, re-framed by node.
   const headers = decode === 'identity' ? head.headers : withoutHeaders(head.headers, 'Content-Encoding', 'Content-Length');
   try {
-    res.writeHead(status, upRes.statusMessage, headers);
+    res.writeHead(status, head.message, headers);
   } catch {
     // Node refuses to write some bytes its parser let in (e.g. DEL in a header value).
     upRes.destroy();

@@ -24,16 +24,18 @@ function isHopByHop(lname: string, listed: ReadonlySet<string>): boolean {
 export interface UpstreamHeaderOptions {
   host: string; // Host header value (authority of the judged URL)
   inject?: Readonly<Record<string, string>>; // route headers; replace any client copy
+  strip?: readonly string[]; // route header names not injected here: any client copy dropped
   bodyLength?: number; // Content-Length to send (undefined: the request has no body)
   upgrade?: boolean; // a WebSocket upgrade: send Connection: Upgrade + Upgrade: websocket
 }
 
-// The client's headers minus hop-by-hop, Proxy-*, framing and every header a route injects
-// (matched case-insensitively: a client-sent `authorization` must not ride along next to
-// the route's `Authorization`), plus Host, framing and the route's headers.
+// The client's headers minus hop-by-hop, Proxy-*, framing and every header a route injects or
+// strips (matched case-insensitively: a client-sent `authorization` must not ride along next
+// to the route's `Authorization`, nor go unscanned where the route does not apply), plus Host,
+// framing and the route's headers.
 export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeaderOptions): string[] {
   const listed = connectionTokens(raw);
-  const injected = new Set(Object.keys(o.inject ?? {}).map((k) => k.toLowerCase()));
+  const injected = new Set([...Object.keys(o.inject ?? {}), ...(o.strip ?? [])].map((k) => k.toLowerCase()));
   const out: string[] = ['Host', o.host];
   for (let i = 0; i < raw.length; i += 2) {
     const lname = raw[i]!.toLowerCase();

@@ -19,8 +19,9 @@ export interface Decision {
 // What is printed instead of a withheld field.
 export const WITHHELD = '[withheld]';
 
-// Stages whose block means the URL itself held something that must not be repeated.
-const URL_SECRET_STAGES: ReadonlySet<Stage> = new Set<Stage>(['url-dlp', 'entropy', 'canary', 'crlf']);
+// Stages whose block means the URL itself held something that must not be repeated. The model
+// route is not pattern-scanned, so a path it refuses is unvetted agent text, a secret or not.
+const URL_SECRET_STAGES: ReadonlySet<Stage> = new Set<Stage>(['url-dlp', 'entropy', 'canary', 'crlf', 'model-api']);
 
 // `/p?token=abc&x` → `/p?token=…&x`: keys stay (they say what was sent), values go.
 export function redactPath(path: string): string {

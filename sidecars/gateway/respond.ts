@@ -2,15 +2,26 @@
 // and for raw sockets taken over by CONNECT or an upgrade. Bodies never echo request data.
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Stage } from '../../lib/policy/index.js';
 import { rawResponseHead } from './headers.js';
 
 // How the agent asks for access; appended to every policy block (SPEC §1.5).
 export const ACCESS_HINT =
   'To request access, call the propose_allowlist_change tool on the supervise MCP server (or propose_route_change for credentials).';
 
-// The 403 body: `blocked: <reason>` (or `CONNECT blocked: ...`) plus the hint line.
-export function blockBody(reason: string, prefix = 'blocked'): string {
-  return `${prefix}: ${reason}\n${ACCESS_HINT}\n`;
+// Under a model-api block: the rule is the model route's own (its path list, server-side
+// fetching), which no allowlist or route proposal changes, so the access hint would mislead.
+export const MODEL_ROUTE_HINT =
+  'This is a rule of the model route, which carries only Claude Code\'s own API calls; a policy proposal cannot lift it; only the operator can change the model route.';
+
+// Stages whose blocks no proposal can lift, with the hint that fits instead of ACCESS_HINT.
+const STAGE_HINTS: Partial<Record<Stage, string>> = { 'model-api': MODEL_ROUTE_HINT };
+
+// The 403 body: `blocked: <reason>` (or `CONNECT blocked: ...`) plus the hint line for the
+// stage that blocked.
+export function blockBody(reason: string, prefix = 'blocked', stage?: Stage): string {
+  const hint = (stage !== undefined ? STAGE_HINTS[stage] : undefined) ?? ACCESS_HINT;
+  return `${prefix}: ${reason}\n${hint}\n`;
 }
 
 const REASON: Record<number, string> = {

@@ -2,11 +2,16 @@
 // `/headers` debug endpoint, an error page quoting the request, a token-info call) would
 // otherwise hand the agent the credential the gateway injected. Responses to routed requests
 // are masked: every searchable form of every route secret (the canary forms: raw, hex,
-// base64, base32 at every alignment) becomes the same number of `*`, in header values and in
-// the body, as it streams. Same length, so Content-Length stays true.
+// base64, base32 at every alignment) becomes the same number of `*`, in the status reason,
+// header names and values and in the body, as it streams. Same length, so Content-Length
+// stays true. Each form is also found escaped, any of its bytes written as `%HH`, `\u00HH`
+// or a JSON escape (`\/`), as a URL or a JSON encoder would reflect it. In a head, where
+// values are short and a token can be cut across headers, every piece of a raw secret of a
+// third of its length (at least 8 characters) is masked too.
 import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Canaries } from '../../lib/policy/index.js';
+import { Escapes, escapedMatchAt, maskEscaped } from './escapes.js';
 
 const MASK = 0x2a; // '*'
 
@@ -17,7 +22,14 @@ export interface Needles {
   readonly texts: readonly string[];
   readonly byFirst: ReadonlyMap<number, readonly Buffer[]>;
   readonly longest: number;
+  // The raw secrets' pieces masked in a head (see above), longest first.
+  readonly pieces: readonly string[];
 }
+
+// `\u00HH` is the longest escape of one byte: an escaped needle is at most this many times longer.
+const MAX_ESCAPE = 6;
+// The shortest piece of a secret masked in a head: shorter ones would match innocent text.
+const MIN_PIECE = 8;
 
 // Built once per policy generation (a Snapshot's canaries), not per request.
 const built = new WeakMap<Canaries, Needles>();
@@ -28,7 +40,7 @@ export function maskNeedles(c: Canaries): Needles {
     const list = c.forms.map((f) => Buffer.from(f.text, 'utf8')).sort((a, b) => b.length - a.length);
     const byFirst = new Map<number, Buffer[]>();
     for (const b of list) byFirst.set(b[0]!, [...(byFirst.get(b[0]!) ?? []), b]);
-    n = { list, texts: list.map((b) => b.toString('latin1')), byFirst, longest: list[0]?.length ?? 0 };
+    n = { list, texts: list.map((b) => b.toString('latin1')), byFirst, longest: list[0]?.length ?? 0, pieces: secretPieces(c) };
     built.set(c, n);
   }
   return n;
@@ -42,7 +54,21 @@ export function routeNeedles(inject: Readonly<Record<string, string>> | undefine
   return n.list.length ? n : undefined;
 }
 
-// Masks every occurrence of every needle in `buf`, in place; returns how many it masked.
+// Every piece of each raw secret that a head masks: all substrings of a third of its length
+// (at least MIN_PIECE), so a secret cut into up to three parts loses at least one whole.
+function secretPieces(c: Canaries): string[] {
+  const out = new Set<string>();
+  for (const f of c.forms) {
+    if (f.kind !== 'raw') continue;
+    const size = Math.min(f.text.length, Math.max(MIN_PIECE, Math.ceil(f.text.length / 3)));
+    for (let i = 0; i + size <= f.text.length; i++) out.add(f.text.slice(i, i + size));
+  }
+  return [...out];
+}
+
+// Masks every occurrence of every needle in `buf`, in place, plain or escaped; returns how
+// many it masked. Plain copies by native search; escaped ones (escapes.ts) only where the
+// buffer has an escape character at all.
 export function maskInPlace(buf: Buffer, needles: Needles): number {
   let n = 0;
   for (const needle of needles.list) {
@@ -51,19 +77,21 @@ export function maskInPlace(buf: Buffer, needles: Needles): number {
       n++;
     }
   }
-  return n;
+  return n + maskEscaped(buf, needles);
 }
 
-// The length of the longest tail of `buf` that is a proper prefix of some needle: those bytes
-// may be the start of a secret that the next chunk completes, so they wait for it. Scans the
-// last `longest - 1` bytes, left to right (the first hit is the longest tail), comparing only
-// the needles that start with the byte found there.
+// The length of the longest tail of `buf` that could begin a needle, plain or escaped: those
+// bytes may be the start of a secret that the next chunk completes, so they wait for it.
+// Scans the last bytes an escaped needle could span, left to right (the first hit is the
+// longest tail), comparing only the needles that start with the byte found there.
 export function pendingTail(buf: Buffer, needles: Needles): number {
-  for (let at = Math.max(0, buf.length - needles.longest + 1); at < buf.length; at++) {
-    const k = buf.length - at;
-    for (const needle of needles.byFirst.get(buf[at]!) ?? []) {
-      if (needle.length > k && buf.compare(needle, 0, k, at, buf.length) === 0) return k;
-    }
+  const reach = Math.max(0, buf.length - needles.longest * MAX_ESCAPE + 1);
+  const e = new Escapes(buf).next(reach);
+  // A plain prefix is under `longest` bytes; an escaped one has under `longest` plain bytes
+  // before its first escape, and that is at or after the first escape in reach.
+  const from = Math.max(reach, (e === -1 ? buf.length : e) - needles.longest + 1);
+  for (let at = from; at < buf.length; at++) {
+    if (escapedMatchAt(buf, at, needles) === -1) return buf.length - at;
   }
   return 0;
 }
@@ -114,23 +142,32 @@ export class SecretMask extends Transform {
   }
 }
 
-// Raw response headers with the needles masked in every value.
-export function maskHeaders(raw: readonly string[], needles: Needles): { headers: string[]; masked: number } {
-  let masked = 0;
-  const headers = raw.map((v, i) => {
-    if (i % 2 === 0 || !needles.texts.some((t) => v.includes(t))) return v;
-    const buf = Buffer.from(v, 'latin1');
-    const n = maskInPlace(buf, needles);
-    masked += n;
-    return n ? buf.toString('latin1') : v;
-  });
-  return { headers, masked };
+// A response head with the needles masked: the status reason, and every header name and value
+// (raw list). Masked as one block, the parts joined by a newline (which no header or reason
+// holds), so a piece of a secret is found wherever it is and each part keeps its length.
+export function maskHeaders(raw: readonly string[], needles: Needles, message = ''): { headers: string[]; message: string; masked: number } {
+  const block = [message, ...raw].join('\n');
+  const buf = Buffer.from(block, 'latin1');
+  let masked = maskInPlace(buf, needles);
+  // Every piece is looked for before any is masked: overlapping pieces cover a part together.
+  const text = buf.toString('latin1');
+  for (const piece of needles.pieces) {
+    for (let at = text.indexOf(piece); at !== -1; at = text.indexOf(piece, at + 1)) {
+      buf.fill(MASK, at, at + piece.length);
+      masked++;
+    }
+  }
+  if (masked === 0) return { headers: [...raw], message, masked };
+  const [m, ...headers] = buf.toString('latin1').split('\n');
+  return { headers, message: m!, masked };
 }
 
-// A decoder for a response's Content-Encoding, so the body can be masked; 'identity' when it
-// has none; undefined for an encoding the gateway cannot read (the response is then refused).
-export function decoderFor(contentEncoding: string | undefined): (() => Transform) | 'identity' | undefined {
-  const codings = (contentEncoding ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c && c !== 'identity');
+// A decoder for a response's codings (Content-Encoding, then Transfer-Encoding other than
+// chunked, which node's parser undoes), so the body can be masked; 'identity' when it has
+// none; undefined for codings the gateway cannot read, or more than one (refused).
+export function decoderFor(contentEncoding: string | undefined, transferEncoding?: string): (() => Transform) | 'identity' | undefined {
+  const codings = `${contentEncoding ?? ''},${transferEncoding ?? ''}`.split(',').map((c) => c.trim().toLowerCase())
+    .filter((c) => c && c !== 'identity' && c !== 'chunked');
   if (codings.length === 0) return 'identity';
   if (codings.length > 1) return undefined;
   switch (codings[0]) {

@@ -6,7 +6,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable, Transform, Writable } from 'node:stream';
-import { block, evaluate, type Verdict } from '../../lib/policy/index.js';
+import { block, evaluate, routeFor, type Verdict } from '../../lib/policy/index.js';
 import { resolveUpstream } from './dial.js';
 import { blocked, failure, type Flow, type Outcome, type Refusal } from './flow.js';
 import { replaceHeader, upstreamRequestHeaders, withoutHeaders } from './headers.js';
@@ -43,11 +43,14 @@ export function readBody(req: IncomingMessage, cap: number): Promise<Body> {
 }
 
 // A request that passed: its verdict, the checked address, the route's headers and the needles
-// its answer is masked for (both absent off a route host), and the body that was judged.
+// its answer is masked for (both absent unless the route applies), the route's header names to
+// drop when it does not (a client copy was not scanned: the route would have replaced it), and
+// the body that was judged.
 export interface Admitted {
   verdict: Verdict;
   ip: string;
   inject?: Record<string, string>;
+  strip?: string[];
   needles?: Needles;
   body?: Buffer;
 }
@@ -70,12 +73,18 @@ async function judge(flow: Flow, target: Target, headers: Record<string, string[
   flow.bodyConsumed();
   const verdict = evaluate(snap.policy, { method: flow.method, url: tunnelUrl(target, flow.path), headers, body }, snap.canaries);
   if (verdict.verdict === 'block') return blocked(verdict);
-  const routed = snap.routeHeaders(target.host.host);
+  // A route's credential goes only over TLS to the route's port (its `port`, else 443 or the
+  // stand-in a test gateway is given): never in the clear, nor to another service on the host.
+  const route = routeFor(snap.policy, target.host.host);
+  const port = (p: number) => (route?.port === undefined ? flow.g.passthroughPorts.includes(p) : p === route.port);
+  const applies = route !== undefined && target.scheme === 'https' && port(target.port);
+  const routed = applies ? snap.routeHeaders(target.host.host) : undefined;
   // Fail closed: a route host is never reached without its credential.
   if (routed && 'error' in routed) return failure(verdict, `gateway error: ${routed.error}`);
   const dial = await resolve(flow, target, verdict);
   if ('status' in dial) return dial;
-  return { verdict, ip: dial.ip, inject: routed?.headers, needles: routeNeedles(routed?.headers, snap.canaries), body };
+  const strip = route && !applies ? Object.keys(route.headers) : undefined;
+  return { verdict, ip: dial.ip, inject: routed?.headers, strip, needles: routeNeedles(routed?.headers, snap.canaries), body };
 }
 
 // resolve: DNS, then the resolved-address check; `prefix` heads a block's answer. Passthrough
@@ -104,7 +113,7 @@ export interface Outgoing {
 // wires the answer before the request is sent; a failure before any answer refuses the flow.
 export function forward(flow: Flow, target: Target, a: Admitted, out: Outgoing, listen: (up: http.ClientRequest) => void): void {
   const host = formatAuthority(target);
-  let headers = upstreamRequestHeaders(out.raw, { host, inject: a.inject, bodyLength: a.body?.length, upgrade: out.upgrade });
+  let headers = upstreamRequestHeaders(out.raw, { host, inject: a.inject, strip: a.strip, bodyLength: a.body?.length, upgrade: out.upgrade });
   // A routed answer is masked for the route secrets, so it must come back readable, and whole:
   // slices of a reflected token (Range/If-Range) are each too short to be recognised and masked.
   if (a.inject) headers = withoutHeaders(headers, 'Range', 'If-Range');
@@ -128,9 +137,10 @@ export function forward(flow: Flow, target: Target, a: Admitted, out: Outgoing, 
   up.end(a.body);
 }
 
-// mask: an answer's head with the route secrets masked (as it came when not routed).
-export function maskHead(raw: string[], needles: Needles | undefined): { headers: string[]; masked: number } {
-  return needles ? maskHeaders(raw, needles) : { headers: raw, masked: 0 };
+// mask: an answer's head (headers, status reason) with the route secrets masked (as it came
+// when not routed).
+export function maskHead(raw: string[], needles: Needles | undefined, message = ''): { headers: string[]; message: string; masked: number } {
+  return needles ? maskHeaders(raw, needles, message) : { headers: raw, message, masked: 0 };
 }
 
 // mask: pipes an upstream body to the client, decoded (`decode`) and masked when routed; a

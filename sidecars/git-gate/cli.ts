@@ -35,7 +35,7 @@ export function registerGitGate(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .option('--listen <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '9418')
     .option('--state-dir <dir>', 'hook scripts and decisions.jsonl (default: <repos-dir>/.git-gate)')
-    .option('--max-scan-mb <n>', 'diff volume scanned per push; a bigger push is rejected, never passed unscanned', String(DEFAULTS.maxScanBytes / 1024 / 1024))
+    .option('--max-scan-mb <n>', 'bytes scanned per push (diffs and new objects); a bigger push is rejected, never passed unscanned', String(DEFAULTS.maxScanBytes / 1024 / 1024))
     .option('--fetch-timeout-ms <ms>', 'bound on refreshing a mirror before each fetch or push', String(DEFAULTS.fetchTimeoutMs))
     .addHelpText('after', `
 The agent clones git://git-gate/<name>.git. Before every fetch or push the mirror is refreshed

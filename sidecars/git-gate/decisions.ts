@@ -19,7 +19,10 @@ export interface PushDecision {
   /** How many commits were scanned, and the first few of them. */
   scanned: number;
   commits: string[];
+  /** Binary files in the pushed diffs (each is scanned whole, as one of `objects`). */
   binaryFiles: number;
+  /** New objects read and scanned whole: trees, commits, tags and every blob the diff did not show as text. */
+  objects: number;
 }
 
 // A mirror refresh that failed (the fetch is then served from the last good state).

@@ -63,13 +63,31 @@ export function parseSymref(stdout: string): string | undefined {
 
 // The pushed range as a patch. `--not --all` also drops commits the gate already has on other
 // refs (they came from upstream or passed this hook before), so only new commits are scanned.
-// --cc shows a merge's own lines (those in no parent, "++") rather than re-showing merged work.
+// --cc shows a merge's own lines (those in no parent, "++") rather than re-showing merged work;
+// --full-index names each new blob, so the object scan knows which blobs the diff covered.
+// Messages are not asked for: they are scanned raw, from the commit objects.
 export function logArgs(u: RefUpdate): string[] {
   return [
-    'log', '-p', '-U0', '--cc', '-M', '--no-color', '--no-ext-diff', '--no-textconv',
-    '--src-prefix=a/', '--dst-prefix=b/', '--format=%x00%H%n%B%n%x00',
+    'log', '-p', '-U0', '--cc', '-M', '--full-index', '--no-color', '--no-ext-diff', '--no-textconv',
+    '--src-prefix=a/', '--dst-prefix=b/', '--format=%x00%H',
     u.new, ...(isCreation(u) ? [] : [`^${u.old}`]), '--not', '--all', '--',
   ];
+}
+
+// Probe: does the pushed object peel to a commit (so there is history to diff)?
+export function peelCommitArgs(u: RefUpdate): string[] {
+  return ['rev-parse', '--verify', '--quiet', `${u.new}^{commit}`];
+}
+
+// Every object reachable from the pushed value that the gate does not have yet (commits, trees,
+// blobs, tags, whatever the ref points at), one id per line.
+export function revListArgs(u: RefUpdate): string[] {
+  return ['rev-list', '--objects', '--no-object-names', u.new, '--not', '--all', '--'];
+}
+
+// Reads objects named on stdin, raw (`<id> <type> <size>` then the bytes): no transcoding.
+export function catFileArgs(): string[] {
+  return ['cat-file', '--batch'];
 }
 
 // One push carrying every ref of the agent's push. A non-fast-forward or deletion is leased on

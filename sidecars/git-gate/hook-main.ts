@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { run } from '../../lib/run/index.js';
 import { gitScanner } from '../../lib/secrets/index.js';
-import { readCapped } from './capped.js';
+import { readCapped, readObjects } from './capped.js';
 import { appendEvent } from './decisions.js';
 import { accessHook } from './mirror.js';
 import { preReceive } from './prereceive.js';
@@ -23,7 +23,7 @@ async function main(): Promise<number> {
       err('git-gate: rejected: this repository has no gate settings (gitgate.*); restart git-gate to repair it');
       return 1;
     }
-    return preReceive(gitDir, stdin, s, { run, readCapped, scanner: gitScanner(), err, record: (e) => appendEvent(s.decisionLog, e) });
+    return preReceive(gitDir, stdin, s, { run, readCapped, readObjects, scanner: gitScanner(), err, record: (e) => appendEvent(s.decisionLog, e) });
   }
   if (kind === 'access' && args[0] && args[1]) {
     return accessHook(args[0], args[1], { run, out, record: (e, s) => appendEvent(s.decisionLog, e) });

@@ -1,6 +1,9 @@
-// Turns `git log -p -U0 --cc` output (see logArgs) into the lines each commit adds, with their
-// file path and new-file line number, and scans them. Pure: the hook, tests and benches share it.
+// Turns `git log -p -U0 --cc --full-index` output (see logArgs) into the lines each commit adds,
+// with their file path and new-file line number, and scans them (and their decodings). Commit
+// messages and whole objects are scanned from the raw objects (objects.ts). Pure: the hook,
+// tests and benches share it.
 import type { Finding, Scanner } from '../../lib/secrets/index.js';
+import { scanText } from './views.js';
 
 // A line a commit adds; `line` is its number in the new version of the file.
 export interface AddedLine {
@@ -11,12 +14,13 @@ export interface AddedLine {
 export interface PatchFile {
   path: string;
   binary: boolean;
+  /** The file's new blob (from the `index` line); absent when deleted or not shown. */
+  blob?: string;
   added: AddedLine[];
 }
 
 export interface PatchCommit {
   sha: string;
-  message: string;
   files: PatchFile[];
 }
 
@@ -28,10 +32,10 @@ export interface Hit {
   finding: Finding;
 }
 
-export const MESSAGE_PATH = '<commit message>';
-
 const COMMIT = /^\0([0-9a-f]{40}(?:[0-9a-f]{24})?)$/;
 const HUNK = /^(@{2,}) (.*?) \1/;
+const INDEX = /^index [0-9a-f,]+\.\.([0-9a-f]+)/;
+const ZERO_ID = /^0+$/;
 
 // Undoes git's C-style path quoting ("a\tb", "caf\303\251"): octal escapes are UTF-8 bytes.
 export function unquotePath(raw: string): string {
@@ -65,34 +69,29 @@ function newPath(header: string): string | undefined {
   return raw.startsWith('b/') ? raw.slice(2) : raw;
 }
 
+// "Binary files a/x and b/y differ" → y (no "+++" header names a binary file's path).
+function binaryPath(line: string): string | undefined {
+  const m = /^Binary files .* and ("?b\/.*) differ$/.exec(line);
+  return m ? newPath(`+++ ${m[1]}`) : undefined;
+}
+
 // Parses the whole log. Every diff content line starts with a prefix column (' ', '+', '-',
 // '\'), so a line starting with "diff ", "@@" or NUL+sha is always structure, never content.
 export function parsePatch(text: string): PatchCommit[] {
   const commits: PatchCommit[] = [];
   let commit: PatchCommit | undefined;
-  let message: string[] | undefined;
   let file: PatchFile | undefined;
   let width = 0; // prefix columns of the current hunk (parents of the commit); 0 = file header
   let lineNo = 0;
   for (const line of text.split('\n')) {
     const head = COMMIT.exec(line);
     if (head) {
-      commit = { sha: head[1]!, message: '', files: [] };
+      commit = { sha: head[1]!, files: [] };
       commits.push(commit);
-      message = [];
       file = undefined;
       continue;
     }
     if (!commit) continue;
-    if (message) {
-      if (line === '\0') {
-        commit.message = message.join('\n').trimEnd();
-        message = undefined;
-      } else {
-        message.push(line);
-      }
-      continue;
-    }
     if (line.startsWith('diff ')) {
       const cc = /^diff --(?:cc|combined) (.*)$/.exec(line);
       file = { path: cc ? unquotePath(cc[1]!) : '', binary: false, added: [] };
@@ -109,8 +108,14 @@ export function parsePatch(text: string): PatchCommit[] {
       continue;
     }
     if (width === 0) {
-      if (line.startsWith('+++ ')) file.path = newPath(line) ?? file.path;
-      else if (line.startsWith('Binary files ') || line === 'GIT binary patch') file.binary = true;
+      const index = INDEX.exec(line);
+      if (index) {
+        if (!ZERO_ID.test(index[1]!)) file.blob = index[1]!;
+      } else if (line.startsWith('+++ ')) file.path = newPath(line) ?? file.path;
+      else if (line.startsWith('Binary files ') || line === 'GIT binary patch') {
+        file.binary = true;
+        file.path ||= binaryPath(line) ?? '';
+      }
       continue;
     }
     if (line.startsWith('\\')) continue; // "\ No newline at end of file"
@@ -119,23 +124,29 @@ export function parsePatch(text: string): PatchCommit[] {
     if (/^\++$/.test(prefix)) file.added.push({ line: lineNo, text: line.slice(width) });
     lineNo += 1;
   }
-  for (const c of commits) c.files = c.files.filter((f) => f.binary || f.added.length > 0);
+  for (const c of commits) c.files = c.files.filter((f) => f.binary || f.blob || f.added.length > 0);
   return commits;
 }
 
-// Scans each commit's message and each file's added lines (joined, so a multi-line secret such
-// as a PEM block is seen whole) and maps findings back to new-file line numbers.
+// The new blobs whose diff was shown as text: every line they add is scanned here, and every
+// other line came from a parent's blob, so they need no whole-object scan.
+export function textBlobs(commits: PatchCommit[]): Set<string> {
+  // A NUL past the 8000 bytes git inspects leaves a file "text": read such a blob whole (its
+  // UTF-16 runs are only visible there).
+  const whole = (f: PatchFile): boolean => f.binary || f.added.some((a) => a.text.includes('\0'));
+  return new Set(commits.flatMap((c) => c.files.filter((f) => f.blob && !whole(f)).map((f) => f.blob!)));
+}
+
+// Scans each file's added lines (joined, so a multi-line secret such as a PEM block or a wrapped
+// base64 block is seen whole) and maps findings back to new-file line numbers.
 export function scanPatch(commits: PatchCommit[], scanner: Scanner): Hit[] {
   const hits: Hit[] = [];
   for (const c of commits) {
-    for (const finding of c.message ? scanner.scan(c.message) : []) {
-      hits.push({ commit: c.sha, file: MESSAGE_PATH, line: finding.line, finding });
-    }
     for (const f of c.files) {
       if (f.binary || f.added.length === 0) continue;
       const text = f.added.map((a) => a.text).join('\n');
-      for (const finding of scanner.scan(text, { path: f.path })) {
-        const at = f.added[finding.line - 1] ?? f.added[f.added.length - 1]!;
+      for (const { line, finding } of scanText(scanner, text, f.path)) {
+        const at = f.added[line - 1] ?? f.added[f.added.length - 1]!;
         hits.push({ commit: c.sha, file: f.path, line: at.line, finding });
       }
     }

@@ -2,15 +2,20 @@
 // forward the ref updates upstream and accept locally only if upstream accepted them.
 import type { Runner } from '../../lib/run/index.js';
 import type { Scanner } from '../../lib/secrets/index.js';
-import type { CappedReader } from './capped.js';
+import type { CappedReader, ObjectReader } from './capped.js';
 import { MAX_LOGGED_COMMITS, type GateEvent, type PushDecision } from './decisions.js';
-import { authFor, gitArgv, isCreation, isDeletion, logArgs, pushArgs, type RefUpdate } from './git.js';
-import { parsePatch, scanPatch, type Hit } from './patch.js';
+import {
+  authFor, catFileArgs, gitArgv, isCreation, isDeletion, logArgs, peelCommitArgs, pushArgs, revListArgs, type RefUpdate,
+} from './git.js';
+import { scanObjects, type BlobContext } from './objects.js';
+import { parsePatch, scanPatch, textBlobs, type Hit } from './patch.js';
 import type { RepoSettings } from './settings.js';
+import { scanText } from './views.js';
 
 export interface HookDeps {
   run: Runner;
   readCapped: CappedReader;
+  readObjects: ObjectReader;
   scanner: Scanner;
   /** A line for the pushing client (the hook's stderr; git shows it as "remote: ..."). */
   err: (line: string) => void;
@@ -21,14 +26,18 @@ export interface HookDeps {
 // What scanning one ref update found.
 interface RefScan {
   update: RefUpdate;
+  /** The ref as printed and logged: a ref name holding a secret is shown redacted. */
+  label: string;
   hits: Hit[];
   commits: string[];
   binaryFiles: number;
-  /** Set when the range could not be scanned completely: the ref is rejected. */
+  /** Objects read and scanned whole (everything new the diff did not show as text). */
+  objects: number;
+  /** Set when the push could not be scanned completely: the ref is rejected. */
   problem?: string;
 }
 
-export const TAG_MESSAGE_PATH = '<tag message>';
+export const REF_NAME_PATH = '<ref name>';
 const MAX_REPORTED = 50;
 const HEX = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
@@ -55,33 +64,81 @@ function size(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${Number((bytes / 1024 / 1024).toFixed(1))} MB` : `${Math.ceil(bytes / 1024)} KB`;
 }
 
-async function scanUpdate(gitDir: string, u: RefUpdate, budget: number, total: number, deps: HookDeps): Promise<RefScan & { bytes: number }> {
-  const base = { update: u, hits: [] as Hit[], commits: [] as string[], binaryFiles: 0, bytes: 0 };
+const tooMuch = (total: number): string =>
+  `too much to scan (the push exceeds the gate's ${size(total)} scan budget); push fewer or smaller commits at a time`;
+
+const lastLine = (stderr: string, fallback: string): string => stderr.trim().split('\n').pop() || fallback;
+
+// The diff of the pushed commits: added lines are scanned with their commit, file and line.
+// Returns the bytes read and the blobs the diff showed (as text: covered; binary: context only).
+async function scanLog(gitDir: string, sc: RefScan, budget: number, total: number, deps: HookDeps,
+  covered: Set<string>, context: Map<string, BlobContext>): Promise<number> {
+  const u = sc.update;
+  // A ref may point at a tree or blob (directly or through tags): no history, only objects.
+  if ((await deps.run(gitArgv(gitDir, undefined, peelCommitArgs(u)), { probe: true })).exitCode !== 0) return 0;
   const log = await deps.readCapped(gitArgv(gitDir, undefined, logArgs(u)), { maxBytes: budget });
   if (log.truncated) {
-    return { ...base, problem: `too much to scan (the push exceeds the gate's ${size(total)} diff budget); push fewer or smaller commits at a time` };
+    sc.problem = tooMuch(total);
+    return log.bytes;
   }
   if (log.exitCode !== 0) {
-    const why = log.stderr.trim().split('\n').pop() || `git log exited ${log.exitCode}`;
-    return { ...base, problem: `could not list the pushed commits (${why})` };
+    sc.problem = `could not list the pushed commits (${lastLine(log.stderr, `git log exited ${log.exitCode}`)})`;
+    return log.bytes;
   }
   const commits = parsePatch(log.stdout);
-  const hits = scanPatch(commits, deps.scanner);
-  // An annotated tag (possibly of another tag) carries messages that git log does not show.
-  let object = u.new;
-  for (let depth = 0; depth < 10; depth++) {
-    const type = await deps.run(gitArgv(gitDir, undefined, ['cat-file', '-t', object]), { probe: true });
-    if (type.stdout.trim() !== 'tag') break;
-    const tag = (await deps.run(gitArgv(gitDir, undefined, ['cat-file', 'tag', object]))).stdout;
-    const body = tag.slice(tag.indexOf('\n\n') + 2);
-    for (const finding of deps.scanner.scan(body)) hits.push({ commit: object, file: TAG_MESSAGE_PATH, line: finding.line, finding });
-    object = /^object ([0-9a-f]+)$/m.exec(tag)?.[1] ?? '';
+  sc.hits.push(...scanPatch(commits, deps.scanner));
+  sc.commits = commits.map((c) => c.sha);
+  sc.binaryFiles = commits.reduce((n, c) => n + c.files.filter((f) => f.binary).length, 0);
+  for (const id of textBlobs(commits)) covered.add(id);
+  for (const c of commits) for (const f of c.files) if (f.blob && !context.has(f.blob)) context.set(f.blob, { commit: c.sha, path: f.path });
+  return log.bytes;
+}
+
+// Scans one push: ref names, each ref's diff, then every new object the diffs did not cover,
+// read by one `cat-file --batch` within what is left of the byte budget.
+async function scanPush(gitDir: string, updates: RefUpdate[], s: RepoSettings, deps: HookDeps): Promise<RefScan[]> {
+  const scans: RefScan[] = updates.map((u) => ({ update: u, label: u.ref, hits: [], commits: [], binaryFiles: 0, objects: 0 }));
+  // Ref names reach upstream too (deletions included).
+  for (const { line, finding } of scanText(deps.scanner, updates.map((u) => u.ref).join('\n'))) {
+    const sc = scans[line - 1] ?? scans[0]!;
+    sc.label = `${sc.update.ref.slice(0, Math.max(0, finding.column - 1))}${finding.redacted}…`;
+    sc.hits.push({ commit: sc.update.new, file: REF_NAME_PATH, line: 1, finding });
   }
-  return {
-    ...base, hits, bytes: log.bytes,
-    commits: commits.map((c) => c.sha),
-    binaryFiles: commits.reduce((n, c) => n + c.files.filter((f) => f.binary).length, 0),
-  };
+  let budget = s.maxScanBytes;
+  const covered = new Set<string>();
+  const context = new Map<string, BlobContext>();
+  const owner = new Map<string, RefScan>(); // new object -> the first ref that brings it
+  for (const sc of scans) {
+    if (isDeletion(sc.update)) continue;
+    budget = Math.max(0, budget - await scanLog(gitDir, sc, budget, s.maxScanBytes, deps, covered, context));
+    if (sc.problem) continue;
+    const list = await deps.run(gitArgv(gitDir, undefined, revListArgs(sc.update)), { probe: true });
+    if (list.exitCode !== 0) {
+      sc.problem = `could not list the pushed objects (${lastLine(list.stderr, `git rev-list exited ${list.exitCode}`)})`;
+      continue;
+    }
+    for (const id of list.stdout.split('\n')) if (id && !owner.has(id)) owner.set(id, sc);
+  }
+  const wanted = [...owner.keys()].filter((id) => !covered.has(id));
+  if (wanted.length === 0 || scans.some((sc) => sc.problem)) return scans;
+  const read = await deps.readObjects(gitArgv(gitDir, undefined, catFileArgs()), wanted, { maxBytes: budget });
+  const got = new Set(read.objects.map((o) => o.id));
+  for (const id of wanted) {
+    const sc = owner.get(id)!;
+    if (got.has(id)) sc.objects++;
+    else sc.problem ??= read.truncated ? tooMuch(s.maxScanBytes)
+      : `could not read the pushed objects (${lastLine(read.stderr, read.missing.length ? `missing ${read.missing[0]}` : `git cat-file exited ${read.exitCode}`)})`;
+  }
+  if (scans.some((sc) => sc.problem)) return scans;
+  let hits: Hit[];
+  try {
+    hits = scanObjects(read.objects, deps.scanner, context);
+  } catch (e) {
+    scans[0]!.problem = `could not read the pushed objects (${(e as Error).message})`;
+    return scans;
+  }
+  for (const hit of hits) (owner.get(hit.commit) ?? scans[0]!).hits.push(hit);
+  return scans;
 }
 
 // Forwards every update in one push (atomic when there are several). Returns git's stderr on failure.
@@ -107,31 +164,21 @@ async function forward(gitDir: string, s: RepoSettings, updates: RefUpdate[], ru
 export async function preReceive(gitDir: string, stdin: string, s: RepoSettings, deps: HookDeps): Promise<number> {
   const now = deps.now ?? (() => new Date());
   const updates = parseUpdates(stdin);
-  const scans: RefScan[] = [];
-  let budget = s.maxScanBytes;
-  for (const u of updates) {
-    if (isDeletion(u)) {
-      scans.push({ update: u, hits: [], commits: [], binaryFiles: 0 });
-      continue;
-    }
-    const scan = await scanUpdate(gitDir, u, budget, s.maxScanBytes, deps);
-    budget = Math.max(0, budget - scan.bytes);
-    scans.push(scan);
-  }
+  const scans = await scanPush(gitDir, updates, s, deps);
   const decide = (scan: RefScan, verdict: PushDecision['verdict'], reason?: PushDecision['reason']): void => {
     deps.record({
-      event: 'push', time: now().toISOString(), repo: s.name, ref: scan.update.ref, old: scan.update.old, new: scan.update.new,
+      event: 'push', time: now().toISOString(), repo: s.name, ref: scan.label, old: scan.update.old, new: scan.update.new,
       verdict, ...(reason ? { reason } : {}),
       findings: scan.hits.length, rules: [...new Set(scan.hits.map((h) => h.finding.ruleId))],
-      scanned: scan.commits.length, commits: scan.commits.slice(0, MAX_LOGGED_COMMITS), binaryFiles: scan.binaryFiles,
+      scanned: scan.commits.length, commits: scan.commits.slice(0, MAX_LOGGED_COMMITS), binaryFiles: scan.binaryFiles, objects: scan.objects,
     });
   };
 
   const bad = scans.filter((sc) => sc.hits.length > 0 || sc.problem);
   if (bad.length > 0) {
     const lines = bad.flatMap((sc) => [
-      ...findingLines(sc.update.ref, sc.hits),
-      ...(sc.problem ? [`git-gate: rejected ${sc.update.ref}: ${sc.problem}`] : []),
+      ...findingLines(sc.label, sc.hits),
+      ...(sc.problem ? [`git-gate: rejected ${sc.label}: ${sc.problem}`] : []),
     ]);
     // A committed dump of credentials should not flood the agent's terminal; the count is enough.
     for (const line of lines.slice(0, MAX_REPORTED)) deps.err(line);
@@ -139,7 +186,7 @@ export async function preReceive(gitDir: string, stdin: string, s: RepoSettings,
     for (const sc of scans) {
       if (bad.includes(sc)) decide(sc, 'rejected', sc.problem ? 'unscannable' : 'secret');
       else {
-        deps.err(`git-gate: rejected ${sc.update.ref}: not forwarded, another ref in this push was rejected`);
+        deps.err(`git-gate: rejected ${sc.label}: not forwarded, another ref in this push was rejected`);
         decide(sc, 'rejected', 'batch');
       }
     }

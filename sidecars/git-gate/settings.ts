@@ -6,7 +6,7 @@ import { gitArgv } from './git.js';
 
 // One repo's settings as the hooks read them back.
 export interface RepoSettings extends Upstream {
-  /** Cap on `git log -p` bytes scanned per push; past it the push is rejected, never passed unscanned. */
+  /** Cap on bytes scanned per push (diffs plus new objects read whole); past it the push is rejected, never passed unscanned. */
   maxScanBytes: number;
   /** Bound on the access hook's mirror refresh, so an unreachable upstream cannot hang fetches. */
   fetchTimeoutMs: number;

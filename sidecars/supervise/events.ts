@@ -1,7 +1,7 @@
 // The bundle's events file: JSON lines appended by init (daemon deaths and restarts) and by
 // supervise (the agent waiting or idle), read by the host's dashboard and by GET /events.
 import { appendFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { readFileNoFollow, UnsafeFileError } from '../../lib/fs-safe.js';
 
 interface Base { time: string }
 
@@ -17,7 +17,8 @@ export type BundleEvent =
   | Base & { type: 'signal'; signal: string; action: 'shutdown' | 'force-kill' | 'forward' | 'ignored'; daemons: string[] }
   | Base & { type: 'init-warning'; message: string }
   | Base & { type: 'init-exited'; exitCode: number }
-  | Base & { type: 'agent-waiting' | 'agent-idle'; hook: string; sessionId?: string; detail?: string };
+  // From Claude Code hooks, which the agent configures and can forge: shown, never trusted.
+  | Base & { type: 'agent-waiting' | 'agent-idle'; origin: 'agent'; hook: string; sessionId?: string; detail?: string };
 
 // For consumers that switch on the kind without holding an event.
 export type BundleEventType = BundleEvent['type'];
@@ -49,24 +50,18 @@ export function parseEventLine(line: string): BundleEvent | null {
   }
 }
 
-// The last `limit` events of the file, reading at most its last `maxBytes` bytes.
-export async function readRecentEvents(file: string, limit = 200, maxBytes = 256 * 1024): Promise<BundleEvent[]> {
-  let fh;
+// The last `limit` events of the file, reading at most its last `maxBytes` bytes. The file sits in
+// a directory the host shares with the bundle: a symlink or FIFO there is not read (no events).
+export function readRecentEvents(file: string, limit = 200, maxBytes = 256 * 1024): BundleEvent[] {
+  let read;
   try {
-    fh = await open(file, 'r');
+    read = readFileNoFollow(file, { maxBytes, overflow: 'tail' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (e instanceof UnsafeFileError) return [];
     throw e;
   }
-  try {
-    const { size } = await fh.stat();
-    const start = Math.max(0, size - maxBytes);
-    const buf = Buffer.alloc(size - start);
-    await fh.read(buf, 0, buf.length, start);
-    const lines = buf.toString('utf8').split('\n');
-    if (start > 0) lines.shift(); // first line is probably cut
-    return lines.map(parseEventLine).filter((e): e is BundleEvent => e !== null).slice(-limit);
-  } finally {
-    await fh.close();
-  }
+  if (!read) return [];
+  const lines = read.data.toString('utf8').split('\n');
+  if (read.size > read.data.length) lines.shift(); // first line is probably cut
+  return lines.map(parseEventLine).filter((e): e is BundleEvent => e !== null).slice(-limit);
 }

@@ -7,6 +7,8 @@ const clip = (s: unknown, n: number): string | undefined => (typeof s === 'strin
 
 // `agent-waiting`: claude needs the operator (a permission prompt). `agent-idle`: its turn ended
 // or it has sat idle at the prompt. Anything else is not interesting to the dashboard: null.
+// The agent owns its hooks and can post anything here, so the event is marked origin 'agent':
+// it may drive a marker or a bell, never an approval, a policy or a command.
 export function hookToEvent(payload: unknown, now: Date = new Date()): BundleEvent | null {
   if (typeof payload !== 'object' || payload === null) return null;
   const p = payload as Record<string, unknown>;
@@ -30,7 +32,7 @@ export function hookToEvent(payload: unknown, now: Date = new Date()): BundleEve
   }
   const sessionId = clip(p.session_id, 100);
   return {
-    type, time: now.toISOString(), hook: hook as string,
+    type, origin: 'agent', time: now.toISOString(), hook: hook as string,
     ...(sessionId ? { sessionId } : {}), ...(detail ? { detail } : {}),
   };
 }

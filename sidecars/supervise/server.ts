@@ -152,7 +152,7 @@ export async function startSupervise(opts: SuperviseOptions): Promise<SuperviseS
     if (path === '/hooks/claude') return hook(req, res);
     if (path === '/healthz') return send(res, 200, 'ok\n');
     if (path === '/events' && req.method === 'GET') {
-      const events = opts.eventsFile ? await readRecentEvents(opts.eventsFile) : memory.slice(-200);
+      const events = opts.eventsFile ? readRecentEvents(opts.eventsFile) : memory.slice(-200);
       return send(res, 200, JSON.stringify({ events }), 'application/json');
     }
     throw new HttpError(404, 'not found: try /mcp, /hooks/claude, /events or /healthz');

@@ -3,8 +3,8 @@
 // record every request they receive. Routes: /echo (body back, byte for byte), /download
 // (deterministic bytes), /sse (timed events), /ws (WebSocket echo), /reset (drops the
 // connection), /bad-head (a response head with a DEL byte), /headers (the received header
-// NAMES, as JSON), /reflect (an upstream that leaks what it got, see reflect()), anything
-// else → 200 "ok".
+// NAMES, as JSON), /reflect (an upstream that leaks what it got, see reflect()), /readback
+// (the credential in harder places, see readback()), anything else → 200 "ok".
 // Loopback only.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -119,7 +119,8 @@ export class FrameReader {
   }
 }
 
-function wsEcho(req: IncomingMessage, socket: Duplex): void {
+// `received` (the upgrade's record) collects every byte the client sent after the head.
+function wsEcho(req: IncomingMessage, socket: Duplex, received?: RecordedRequest): void {
   socket.on('error', () => socket.destroy());
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || !req.url?.startsWith('/ws')) {
@@ -149,6 +150,7 @@ function wsEcho(req: IncomingMessage, socket: Duplex): void {
   }
   const reader = new FrameReader();
   socket.on('data', (chunk: Buffer) => {
+    if (received) received.body = Buffer.concat([received.body, chunk]);
     for (const f of reader.push(chunk)) {
       if (f.opcode === 8) {
         socket.end(encodeFrame(8, f.payload, false));
@@ -192,6 +194,8 @@ function route(res: ServerResponse, req: IncomingMessage, body: Buffer, sseSent:
     res.end(names);
   } else if (url.pathname === '/reflect') {
     reflect(res, req, url);
+  } else if (url.pathname === '/readback') {
+    readback(req, url);
   } else if (url.pathname === '/bad-head') {
     // A header value node's parser accepts but its writer refuses (DEL).
     req.socket.end('HTTP/1.1 200 OK\r\nX-Odd: a\x7fb\r\nContent-Length: 2\r\n\r\nok');
@@ -263,8 +267,9 @@ export async function startUpstream(opts: { record?: boolean } = {}): Promise<Up
   const sockets = new Set<Socket>();
   for (const s of [plain, secure]) {
     s.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-      if (record) requests.push({ scheme: s === plain ? 'http' : 'https', method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, rawHeaders: [...req.rawHeaders], body: Buffer.alloc(0) });
-      wsEcho(req, socket);
+      const rec: RecordedRequest = { scheme: s === plain ? 'http' : 'https', method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, rawHeaders: [...req.rawHeaders], body: Buffer.alloc(0) };
+      if (record) requests.push(rec);
+      wsEcho(req, socket, record ? rec : undefined);
     });
     s.on('connection', (sock: Socket) => {
       sockets.add(sock);
@@ -287,4 +292,40 @@ export async function startUpstream(opts: { record?: boolean } = {}): Promise<Up
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// An upstream that hands the route credential back in the places a response mask must also
+// cover, written raw (node's writer would refuse some of it): ?in=reason (the status reason),
+// name (a header name), split (half in one header, half in the next), escaped (the body, its
+// bytes percent-encoded and JSON-escaped: all of them, every other one, `\/` and `\u002b`
+// style), te-gzip (`Transfer-Encoding: gzip, chunked`: a transfer coding node does not undo).
+function readback(req: IncomingMessage, url: URL): void {
+  const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+  const half = Math.floor(token.length / 2);
+  const bytes = [...Buffer.from(token)];
+  const pct = (b: number) => `%${b.toString(16).padStart(2, '0')}`;
+  const json = (b: number) => `\\u${b.toString(16).padStart(4, '0')}`;
+  const head = (reason: string, extra: string[], body: Buffer | string) =>
+    [`HTTP/1.1 200 ${reason}`, ...extra, 'Content-Type: text/plain', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', ''].join('\r\n');
+  const send = (raw: string, body: Buffer | string = ''): void => void req.socket.end(Buffer.concat([Buffer.from(raw, 'latin1'), Buffer.from(body)]));
+  switch (url.searchParams.get('in')) {
+    case 'reason': return send(head(`OK ${token}`, [], 'ok'), 'ok');
+    case 'name': return send(head('OK', [`X-${token}: 1`], 'ok'), 'ok');
+    case 'split': return send(head('OK', [`X-Part-1: a${token.slice(0, half)}`, `X-Part-2: ${token.slice(half)}z`], 'ok'), 'ok');
+    case 'escaped': {
+      const body = [
+        bytes.map((b) => pct(b).toUpperCase()).join(''),
+        bytes.map((b, i) => (i % 2 ? pct(b) : String.fromCharCode(b))).join(''),
+        bytes.map(json).join(''),
+        JSON.stringify({ token }).replace(/\//g, '\\/').replace(/\+/g, '\\u002b'),
+      ].join('\n');
+      return send(head('OK', [], body), body);
+    }
+    case 'te-gzip': {
+      const gz = zlib.gzipSync(Buffer.from(`token: ${token}\n`));
+      const raw = ['HTTP/1.1 200 OK', 'Content-Type: text/plain', 'Transfer-Encoding: gzip, chunked', 'Connection: close', '', ''].join('\r\n');
+      return send(raw, Buffer.concat([Buffer.from(`${gz.length.toString(16)}\r\n`), gz, Buffer.from('\r\n0\r\n\r\n')]));
+    }
+    default: return send(head('OK', [], 'ok'), 'ok');
+  }
 }

@@ -8,7 +8,7 @@ import http from 'node:http';
 import t from 'tap';
 import { prepareCanaries } from '../../lib/policy/index.js';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
-import { connect, httpsViaProxy, rawExchange, streamViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
+import { connect, httpsViaProxy, rawExchange, streamViaProxy, tlsOver, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
 import { startWorld, until } from '../fixtures/gateway/world.js';
 import { downloadBytes, FrameReader } from '../helpers/upstream.js';
 
@@ -49,7 +49,7 @@ t.test('plain HTTP is scanned too', async (t) => {
   t.same(w.upstream.requests, []);
 });
 
-t.test('route headers: injected only for the route host, a client-sent copy replaced, the value never echoed or logged', async (t) => {
+t.test('route headers: injected only for the route host over TLS, a client-sent copy replaced, the value never echoed or logged', async (t) => {
   const token = FAKE.routeToken;
   const w = await startWorld(t, { env: { GW_TEST_TOKEN: token } });
   const r = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/r1'), { headers: { authorization: 'Bearer agent-placeholder' } });
@@ -64,7 +64,7 @@ t.test('route headers: injected only for the route host, a client-sent copy repl
   });
   plain.resume();
   t.equal(plain.statusCode, 200);
-  t.equal(w.upstream.requests.at(-1)!.headers.authorization, `Bearer ${token}`, 'plain HTTP to the route host is injected too');
+  t.equal(w.upstream.requests.at(-1)!.headers.authorization, undefined, 'plain HTTP to the route host: no credential in the clear, and the client\'s copy dropped');
 
   await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/not-a-route'), { headers: { authorization: 'Bearer mine' } });
   t.equal(w.upstream.requests.at(-1)!.headers.authorization, 'Bearer mine', 'other hosts get no route header');
@@ -133,11 +133,20 @@ t.test('a WebSocket to a route host: the 101 head, every message and a refusal a
   const token = FAKE.routeToken;
   const w = await startWorld(t, { env: { GW_TEST_TOKEN: token } });
   const stars = '*'.repeat(token.length);
-  const upgrade = (path: string) => {
-    const authority = `route.test:${w.upstream.httpPort}`;
-    return rawExchange(w.proxy, `GET http://${authority}${path} HTTP/1.1\r\nHost: ${authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  // wss:// (the route's credential goes only over TLS): everything the gateway answers in 1 s.
+  const upgrade = async (path: string) => {
+    const authority = `route.test:${w.upstream.httpsPort}`;
+    const s = await tlsOver((await connect(w.proxy, authority)).socket, w.caPem, 'route.test');
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.write(`GET ${path} HTTP/1.1\r\nHost: ${authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
-      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n', 1000);
+      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n');
+    await new Promise<void>((resolve) => {
+      s.on('close', resolve);
+      setTimeout(() => { s.destroy(); resolve(); }, 1000);
+    });
+    return Buffer.concat(chunks).toString('latin1');
   };
   const accepted = await upgrade('/ws-reflect');
   t.match(accepted, /^HTTP\/1\.1 101 /);
@@ -297,11 +306,14 @@ t.test('an upstream whose certificate does not verify is a 502, not a silent pas
   t.same(w.upstream.requests, []);
 });
 
-t.test('a route host that is also passthrough is terminated (header injected) but its content is not scanned', async (t) => {
+// Issue 13 class 6: terminated means judged in full (the model route is the one exception,
+// test/unit/gateway-model-route.test.ts).
+t.test('a route host that is also passthrough is terminated (header injected) and its content scanned', async (t) => {
   const policy = 'version: 1\nallow: [allowed.test]\nroutes:\n  - host: route.test\n    headers: { Authorization: "Bearer ${GW_TEST_TOKEN}" }\npassthrough: [route.test]\n';
   const w = await startWorld(t, { policy, env: { GW_TEST_TOKEN: FAKE.routeToken } });
-  const r = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/echo'), { method: 'POST', body: `conversation mentioning ${FAKE.github}` });
+  const r = await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/echo'), { method: 'POST', body: 'an ordinary request' });
   t.equal(r.status, 200, 'verified against the gateway CA: intercepted');
   t.equal(w.upstream.requests.at(-1)!.headers.authorization, `Bearer ${FAKE.routeToken}`);
-  t.equal((await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/echo'), { method: 'POST', body: FAKE.github })).status, 403, 'other hosts are still scanned');
+  t.equal((await httpsViaProxy(w.proxy, w.caPem, w.https('route.test', '/echo'), { method: 'POST', body: `mentioning ${FAKE.github}` })).status, 403, 'its content is scanned');
+  t.equal(w.upstream.requests.length, 1);
 });

@@ -86,7 +86,9 @@ t.test('as a subprocess: SIGHUP reloads (watch off), decisions go to stdout and 
     writeFileSync(join(policyDir, '.tmp'), text);
     renameSync(join(policyDir, '.tmp'), join(policyDir, 'policy.yaml'));
   };
-  writePolicy(BASE_POLICY);
+  // No passthrough ports here: the route names the upstream's HTTPS port, where its header goes.
+  const routed = (text: string) => text.replace('  - host: route.test\n', `  - host: route.test\n    port: ${upstream.httpsPort}\n`);
+  writePolicy(routed(BASE_POLICY));
   const hostsFile = join(root, 'hosts');
   writeFileSync(hostsFile, Object.entries(HOSTS).map(([n, ip]) => `${ip} ${n}`).join('\n'));
   const logFile = join(root, 'decisions.jsonl');
@@ -97,7 +99,7 @@ t.test('as a subprocess: SIGHUP reloads (watch off), decisions go to stdout and 
   t.teardown(() => gw.stop());
   const late = `http://late.test:${upstream.httpPort}/`;
   t.equal((await viaProxy(gw.proxy, late)).status, 403);
-  writePolicy(withLate);
+  writePolicy(routed(withLate));
   // Deliberate window, not a wait for an event: "did not reload" announces nothing. A watcher
   // would reload 50 ms (its debounce) after the rename; this gives one six times that.
   await new Promise((r) => setTimeout(r, 300));

@@ -7,6 +7,19 @@ import { prepareCanaries } from '../../lib/policy/index.js';
 import { decoderFor, FrameMask, maskHeaders, maskInPlace, maskNeedles, pendingTail, SecretMask } from '../../sidecars/gateway/scrub.js';
 import { encodeFrame, FrameReader } from '../helpers/upstream.js';
 
+// A form written the way URL and JSON encoders reflect it: every byte, or every other one,
+// as %HH (either case) or \u00HH, or `/` as `\/`.
+const escapes = (form: string): string[] => {
+  const b = [...Buffer.from(form)];
+  const pct = (x: number) => `%${x.toString(16).padStart(2, '0')}`;
+  return [
+    b.map((x) => pct(x).toUpperCase()).join(''),
+    b.map((x, i) => (i % 2 ? pct(x) : String.fromCharCode(x))).join(''),
+    b.map((x) => `\\u${x.toString(16).padStart(4, '0')}`).join(''),
+    form.replace(/\//g, '\\/').replace(/\+/g, '\\u002B'),
+  ];
+};
+
 const SECRET = 'rt_9f8e7d6c5b4a39281706f5e4';
 const needles = maskNeedles(prepareCanaries([SECRET]));
 
@@ -22,6 +35,17 @@ t.test('maskInPlace: every occurrence, same length, of every form', async (t) =>
   t.notOk(buf.toString().includes(SECRET.slice(0, 12)));
   t.notOk(prepareCanaries([SECRET]).forms.some((f) => buf.toString().includes(f.text)), 'no form survives');
   t.equal(maskInPlace(Buffer.from('nothing here'), needles), 0);
+  t.equal(maskInPlace(Buffer.from('100% sure: \\u0041 and %41%42 \\/ are not secrets'), needles), 0, 'escapes alone are left alone');
+});
+
+t.test('maskInPlace: escaped copies (percent, JSON), whole and mixed, every form', async (t) => {
+  for (const form of prepareCanaries([SECRET]).forms.map((f) => f.text)) {
+    for (const e of escapes(form)) {
+      const buf = Buffer.from(`x ${e} y`);
+      t.ok(maskInPlace(buf, needles) >= 1, e);
+      t.equal(buf.toString(), `x ${'*'.repeat(e.length)} y`, `${e}: masked whole, same length`);
+    }
+  }
 });
 
 t.test('pendingTail: only a tail that starts a needle is held', async (t) => {
@@ -29,6 +53,9 @@ t.test('pendingTail: only a tail that starts a needle is held', async (t) => {
   t.equal(pendingTail(Buffer.from(`x ${SECRET.slice(0, 5)}`), needles), 5);
   t.equal(pendingTail(Buffer.from(SECRET.slice(0, SECRET.length - 1)), needles), SECRET.length - 1);
   t.equal(pendingTail(Buffer.alloc(0), needles), 0);
+  const pct = escapes(SECRET)[0]!;
+  t.equal(pendingTail(Buffer.from(`x ${pct.slice(0, 10)}`), needles), 10, 'the start of an escaped copy is held');
+  t.equal(pendingTail(Buffer.from('x %7'), needles), 2, 'so is a cut escape');
 });
 
 async function through(parts: Buffer[], mask: SecretMask | FrameMask = new SecretMask(needles)): Promise<Buffer> {
@@ -49,6 +76,7 @@ t.test('SecretMask: any chunking masks exactly what whole-body masking does', as
     for (let i = 0; i < 6; i++) {
       pieces.push(randomBytes(1 + (round * 7 + i * 13) % 40).toString('base64url'));
       if ((round + i) % 3 === 0) pieces.push(forms[(round + i) % forms.length]!);
+      if ((round + i) % 5 === 0) pieces.push(escapes(forms[(round * 3 + i) % forms.length]!)[(round + i) % 4]!);
     }
     const whole = Buffer.from(pieces.join(' '));
     const want = Buffer.from(whole);
@@ -104,10 +132,18 @@ t.test('FrameMask refuses frames it cannot check', async (t) => {
   await t.rejects(through([compressed], new FrameMask(needles)), /compressed frame/);
 });
 
-t.test('maskHeaders masks values only and counts', async (t) => {
+t.test('maskHeaders: values, names, the reason, and a secret cut across headers', async (t) => {
+  const stars = (n: number) => '*'.repeat(n);
   const { headers, masked } = maskHeaders(['X-Echo', `Bearer ${SECRET}`, 'X-Other', 'fine'], needles);
-  t.same(headers, ['X-Echo', `Bearer ${'*'.repeat(SECRET.length)}`, 'X-Other', 'fine']);
+  t.same(headers, ['X-Echo', `Bearer ${stars(SECRET.length)}`, 'X-Other', 'fine']);
   t.equal(masked, 1);
+  const named = maskHeaders([`X-${SECRET}`, '1'], needles, `OK ${SECRET}`);
+  t.same(named, { headers: [`X-${stars(SECRET.length)}`, '1'], message: `OK ${stars(SECRET.length)}`, masked: 2 });
+  const half = Math.floor(SECRET.length / 2);
+  const split = maskHeaders(['X-A', `a${SECRET.slice(0, half)}`, 'X-B', `${SECRET.slice(half)}z`], needles);
+  t.same(split.headers, ['X-A', `a${stars(half)}`, 'X-B', `${stars(SECRET.length - half)}z`], 'both halves masked, lengths kept');
+  const plain = ['Content-Type', 'text/plain', 'Location', '/a%20b?c=\\u0041'];
+  t.same(maskHeaders(plain, needles, 'OK'), { headers: plain, message: 'OK', masked: 0 }, 'an ordinary head is untouched');
 });
 
 t.test('decoderFor: identity, the three zlib codings, and refusal of the rest', async (t) => {
@@ -115,4 +151,7 @@ t.test('decoderFor: identity, the three zlib codings, and refusal of the rest', 
   t.equal(decoderFor('identity'), 'identity');
   for (const c of ['gzip', 'x-gzip', 'deflate', 'br', ' GZIP ']) t.type(decoderFor(c), 'function', c);
   for (const c of ['zstd', 'compress', 'gzip, br']) t.equal(decoderFor(c), undefined, c);
+  t.equal(decoderFor(undefined, 'chunked'), 'identity', 'chunked is undone by node');
+  t.type(decoderFor(undefined, 'gzip, chunked'), 'function', 'a transfer coding is decoded too');
+  t.equal(decoderFor('br', 'gzip, chunked'), undefined, 'two codings: refused');
 });

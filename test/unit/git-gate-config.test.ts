@@ -72,8 +72,8 @@ t.test('credentials: ssh key via GIT_SSH_COMMAND, https token read by name insid
 t.test('argv builders', async (t) => {
   t.same(fetchArgs('/u.git'), ['fetch', '--prune', '--quiet', '--no-write-fetch-head', '/u.git', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
   t.same(logArgs({ old: A, new: B, ref: 'refs/heads/m' }), [
-    'log', '-p', '-U0', '--cc', '-M', '--no-color', '--no-ext-diff', '--no-textconv', '--src-prefix=a/', '--dst-prefix=b/',
-    '--format=%x00%H%n%B%n%x00', B, `^${A}`, '--not', '--all', '--',
+    'log', '-p', '-U0', '--cc', '-M', '--full-index', '--no-color', '--no-ext-diff', '--no-textconv', '--src-prefix=a/', '--dst-prefix=b/',
+    '--format=%x00%H', B, `^${A}`, '--not', '--all', '--',
   ], 'update: old..new, minus what the gate already has');
   t.same(logArgs({ old: Z, new: B, ref: 'refs/heads/m' }).slice(-4), [B, '--not', '--all', '--'], 'new branch: new --not --all');
   t.same(pushArgs('/u.git', [{ old: A, new: B, ref: 'refs/heads/m', ff: true }], false), ['push', '/u.git', `${B}:refs/heads/m`]);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { run, type Runner } from '../../lib/run/index.js';
 import { gitScanner } from '../../lib/secrets/index.js';
-import { readCapped, type CappedReader } from '../../sidecars/git-gate/capped.js';
+import { readCapped, readObjects, type CappedReader, type ObjectReader } from '../../sidecars/git-gate/capped.js';
 import type { GateEvent, PushDecision } from '../../sidecars/git-gate/decisions.js';
 import { preReceive } from '../../sidecars/git-gate/prereceive.js';
 import { DEFAULTS, type RepoSettings } from '../../sidecars/git-gate/settings.js';
@@ -25,6 +25,7 @@ async function setup(t: Parameters<typeof gitWorld>[0], settings: Partial<RepoSe
   const s: RepoSettings = { name: 'app', upstream, kind: 'file', ...DEFAULTS, ...settings };
   const wrappedRun: Runner = (argv, o = {}) => run(argv, { ...o, env: { ...env, ...o.env }, extendEnv: false });
   const capped: CappedReader = (argv, o) => readCapped(argv, { ...o, env });
+  const objects: ObjectReader = (argv, ids, o) => readObjects(argv, ids, { ...o, env });
   const lines: string[] = [];
   const events: GateEvent[] = [];
   // Copies `revs` objects into the gate without creating refs there, like a push's quarantine.
@@ -35,7 +36,7 @@ async function setup(t: Parameters<typeof gitWorld>[0], settings: Partial<RepoSe
     }
   };
   const hook = (stdin: string): Promise<number> => preReceive(gateDir, stdin, s, {
-    run: wrappedRun, readCapped: capped, scanner: gitScanner(), err: (l) => lines.push(l), record: (e) => events.push(e),
+    run: wrappedRun, readCapped: capped, readObjects: objects, scanner: gitScanner(), err: (l) => lines.push(l), record: (e) => events.push(e),
   });
   return { env, upstream, gateDir, work, base, lines, events, stage, hook, decisions: () => events as PushDecision[] };
 }
@@ -63,9 +64,28 @@ t.test('past the scan cap the push is rejected, never passed unscanned', async (
   const sha = await commit(w.env, w.work, { 'big.txt': 'clean line\n'.repeat(1000) }, 'big');
   await w.stage(sha);
   t.equal(await w.hook(`${w.base} ${sha} refs/heads/main\n`), 1);
-  t.match(w.lines.join('\n'), /rejected refs\/heads\/main: too much to scan .*2 KB diff budget/);
+  t.match(w.lines.join('\n'), /rejected refs\/heads\/main: too much to scan .*2 KB scan budget/);
   t.match(w.decisions()[0], { verdict: 'rejected', reason: 'unscannable' });
   t.equal(await rev(w.env, w.upstream, 'main'), w.base);
+});
+
+t.test('objects past the scan cap are rejected too (a ref at a big blob has no diff to cap)', async (t) => {
+  const w = await setup(t, { maxScanBytes: 2048 });
+  const blob = (await run(['git', 'hash-object', '-w', '--stdin'], { cwd: w.work, env: w.env, extendEnv: false, input: 'clean line\n'.repeat(1000) })).stdout.trim();
+  await git(w.env, w.work, 'push', '--quiet', w.gateDir, `${blob}:refs/tags/staging`);
+  await git(w.env, w.gateDir, 'update-ref', '-d', 'refs/tags/staging');
+  t.equal(await w.hook(`${ZERO} ${blob} refs/tags/big\n`), 1);
+  t.match(w.lines.join('\n'), /rejected refs\/tags\/big: too much to scan .*2 KB scan budget/);
+  t.equal(await rev(w.env, w.upstream, 'refs/tags/big'), undefined);
+});
+
+t.test('blobs the diff showed as text are not read again; the rest of the new objects are', async (t) => {
+  const w = await setup(t);
+  const sha = await commit(w.env, w.work, { 'src/a.ts': 'export const a = 1;\n', 'img.bin': '\0\x01binary\0' }, 'two files');
+  await w.stage(sha);
+  t.equal(await w.hook(`${w.base} ${sha} refs/heads/main\n`), 0, w.lines.join('\n'));
+  // The commit, its root tree, src/ and img.bin; src/a.ts was scanned as the diff's added lines.
+  t.match(w.decisions()[0], { verdict: 'accepted', binaryFiles: 1, objects: 4 });
 });
 
 t.test('one bad ref rejects the whole push; clean refs say why they were not forwarded', async (t) => {
@@ -105,7 +125,7 @@ t.test('a range git cannot list is rejected', async (t) => {
   const w = await setup(t);
   const missing = 'f'.repeat(40);
   t.equal(await w.hook(`${w.base} ${missing} refs/heads/main\n`), 1);
-  t.match(w.lines.join('\n'), 'rejected refs/heads/main: could not list the pushed commits');
+  t.match(w.lines.join('\n'), 'rejected refs/heads/main: could not list the pushed objects');
 });
 
 t.test('a clean multi-ref push is forwarded in one atomic push', async (t) => {

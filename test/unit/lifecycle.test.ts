@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadManifest } from '../../lib/manifest/index.js';
+import { loadManifest, parseManifest } from '../../lib/manifest/index.js';
 import { preparePlan } from '../../lib/plan/index.js';
 import { projectRoot } from '../../lib/paths.js';
 import {
@@ -40,7 +40,7 @@ t.test('start writes state, policy and CA, and records the launch', async (t) =>
   const paths = bottlePaths(deps.root, meta.slug);
   const policy = loadPolicy(readFileSync(join(paths.policy, 'policy.yaml'), 'utf8'), 'policy.yaml');
   t.same(policy.routes.map((r) => r.host), ['api.github.com', 'api.anthropic.com']);
-  t.ok(policy.passthrough.includes('api.anthropic.com'));
+  t.equal(policy.model?.host, 'api.anthropic.com', 'the model route, written from the plan');
   t.equal(statSync(join(paths.ca, 'ca.key')).mode & 0o777, 0o600, 'CA key is private');
   const log = readFileSync(paths.bringupLog, 'utf8');
   t.match(log, /\[fake\] starting sidecars/);
@@ -210,4 +210,12 @@ t.test('a backend that cannot load leaves no claimed state behind', async (t) =>
   const deps = lifecycleDeps(env, { backends: { ...fakeBackends, load: async () => { throw new Error('backend unavailable'); } } });
   await t.rejects(startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet), /backend unavailable/);
   t.same(await listBottles(deps.root), []);
+});
+
+t.test('start writes a manifest route\'s port into the bottle policy', async (t) => {
+  const { deps, env } = setup(t, { CORP_TOKEN: 'corp-token-value', ANTHROPIC_API_KEY: 'sk-long-enough-key' });
+  const manifest = parseManifest('version: 1\nagents:\n  a:\n    egress:\n      routes:\n        - { host: git.corp.test, port: 8443, headers: { Authorization: "Bearer ${CORP_TOKEN}" } }\n', 'b.yaml').manifest!;
+  const meta = await startBottle(deps, preparePlan({ path: join(projectRoot(), 'b.yaml'), manifest }, 'a', {}, env), manifest.agents.a!, quiet);
+  const text = readFileSync(join(bottlePaths(deps.root, meta.slug).policy, 'policy.yaml'), 'utf8');
+  t.same(loadPolicy(text).routes.map((r) => [r.host, r.port]), [['git.corp.test', 8443], ['api.anthropic.com', undefined]]);
 });

@@ -72,7 +72,7 @@ t.test('an unknown key is reported at the key, with a suggestion', async (t) => 
   t.same(errors(fixture('unknown-key.yaml')), ['bottle.yaml:7:5: agents.implementer.promt: unknown key; did you mean prompt?']);
   t.same(errors('version: 1\nagents: { a: {} }\nextra: 1\n'), ['bottle.yaml:3:1: extra: unknown key; expected one of: version, defaults, agents']);
   t.same(errors('version: 1\ndefaults: { backend: docker, colour: red }\nagents: { a: {} }\n'),
-    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image']);
+    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model']);
   t.same(errors(`${head}  a:\n    egress:\n      allowed: [x.com]\n`), ['bottle.yaml:5:7: agents.a.egress.allowed: unknown key; did you mean allow?']);
 });
 
@@ -197,4 +197,32 @@ t.test('every problem is collected; the error message carries the first', async 
   const e = new ManifestError(issues);
   t.equal(e.message, 'many-errors.yaml:4:16: agents.implementer.supervise: expected true or false, got a string (and 2 more; run bottle manifest check)');
   t.equal(new ManifestError(issues.slice(0, 1)).message, formatIssue(issues[0]!));
+});
+
+t.test('defaults.model.serverFetch: the opt-in to server-side URL fetching on the model route', async (t) => {
+  const on = parseManifest('version: 1\ndefaults:\n  model: { serverFetch: true }\nagents: { a: {} }\n', 'bottle.yaml');
+  t.same(on.issues, []);
+  t.same(on.manifest!.defaults.model, { serverFetch: true });
+  t.same(parseManifest('version: 1\ndefaults: { model: {} }\nagents: { a: {} }\n', 'b.yaml').manifest!.defaults.model, { serverFetch: false });
+  t.equal(parseManifest(`${head}  a: {}\n`, 'b.yaml').manifest!.defaults.model, undefined, 'absent unless set');
+  t.same(errors('version: 1\ndefaults:\n  model: { serverfetch: true }\nagents: { a: {} }\n'),
+    ['bottle.yaml:3:12: defaults.model.serverfetch: unknown key; did you mean serverFetch?']);
+  t.same(errors('version: 1\ndefaults:\n  model: { serverFetch: "yes" }\nagents: { a: {} }\n'),
+    ['bottle.yaml:3:25: defaults.model.serverFetch: expected true or false, got a string']);
+  t.same(errors('version: 1\ndefaults:\n  model: true\nagents: { a: {} }\n'),
+    ['bottle.yaml:3:10: defaults.model: expected a mapping, got true']);
+});
+
+t.test('routes: an optional port (1-65535, default 443) for the headers', async (t) => {
+  const route = (port: string): string => `${head}  a:\n    egress:\n      routes:\n        - host: api.x.com\n          port: ${port}\n          headers: { A: b }\n`;
+  const routes = (text: string) => parseManifest(text, 'bottle.yaml').manifest!.agents.a!.egress.routes;
+  t.same(routes(route('8443')), [{ host: 'api.x.com', port: 8443, headers: [{ name: 'A', template: 'b', vars: [] }] }]);
+  t.same(routes(route('443')), routes(`${head}  a:\n    egress:\n      routes:\n        - { host: api.x.com, headers: { A: b } }\n`), '443 is the default, not a second spelling');
+  t.equal(routes(route('443'))[0]!.port, undefined);
+  t.same(errors(route('0')), ['bottle.yaml:7:17: agents.a.egress.routes[0].port: expected a port number from 1 to 65535, got 0']);
+  t.same(errors(route('65536')), ['bottle.yaml:7:17: agents.a.egress.routes[0].port: expected a port number from 1 to 65535, got 65536']);
+  t.same(errors(route('"8443"')), ['bottle.yaml:7:17: agents.a.egress.routes[0].port: expected a port number, got a string']);
+  t.same(errors(route('84.5')), ['bottle.yaml:7:17: agents.a.egress.routes[0].port: expected a port number, got a number (84.5)']);
+  t.same(errors(`${head}  a:\n    egress:\n      routes:\n        - { host: api.x.com, prot: 8443, headers: { A: b } }\n`),
+    ['bottle.yaml:6:30: agents.a.egress.routes[0].prot: unknown key; did you mean port?']);
 });

@@ -6,6 +6,8 @@ import { UserError } from '../../lib/errors.js';
 import { loadManifest, parseManifest } from '../../lib/manifest/index.js';
 import { checkPlanPaths, preparePlan, renderPlan, type BottlePlan } from '../../lib/plan/index.js';
 import { projectRoot } from '../../lib/paths.js';
+import { policyFromPlan, policyTextFromPlan } from '../../lib/lifecycle/policy.js';
+import { loadPolicy, MODEL_API_PATHS } from '../../lib/policy/index.js';
 
 const fixtures = join(projectRoot(), 'test', 'fixtures', 'manifests');
 const full = loadManifest({ flag: 'full.yaml', cwd: fixtures, env: {} });
@@ -41,6 +43,7 @@ t.test('preparePlan resolves an agent against the manifest and options', async (
         { host: 'api.anthropic.com', headers: [{ name: 'x-api-key', template: '${ANTHROPIC_API_KEY}', vars: ['ANTHROPIC_API_KEY'] }], default: true },
       ],
       passthrough: ['api.anthropic.com'],
+      model: { host: 'api.anthropic.com', serverFetch: false },
     },
     supervise: false,
     missingVars: ['ANTHROPIC_API_KEY', 'TRACE_ID', 'TRACE_PREFIX'],
@@ -57,13 +60,22 @@ t.test('options override the manifest; defaults fill the gaps', async (t) => {
   const watcher = preparePlan(full, 'watcher', {}, { ANTHROPIC_API_KEY: 'k' });
   t.same([watcher.backend, watcher.image, watcher.supervise, watcher.workspace, watcher.missingVars], ['smolvm', 'example/agent:1.2', true, undefined, []]);
   t.same(watcher.egress.routes.map((r) => r.host), ['api.anthropic.com'], 'every plan gets the Anthropic route');
-  t.ok(watcher.egress.passthrough.includes('api.anthropic.com'), 'the default Anthropic route is not DLP-scanned (conversations false-positive)');
+  t.same(watcher.egress.passthrough, [], 'the Anthropic route is terminated, not passthrough');
+  t.same(watcher.egress.model, { host: 'api.anthropic.com', serverFetch: false }, 'it is the model route (no pattern DLP, claude\'s API calls only)');
 });
 
 t.test('a manifest route for api.anthropic.com replaces the default one', async (t) => {
   const r = parseManifest('version: 1\nagents:\n  a:\n    egress:\n      routes:\n        - host: api.anthropic.com\n          headers: { Authorization: "Bearer ${MY_KEY}" }\n', 'b.yaml');
   const plan = preparePlan({ path: '/x/b.yaml', manifest: r.manifest! }, 'a');
   t.same(plan.egress.routes, [{ host: 'api.anthropic.com', headers: [{ name: 'Authorization', template: 'Bearer ${MY_KEY}', vars: ['MY_KEY'] }] }]);
+  t.same(plan.egress.model, { host: 'api.anthropic.com', serverFetch: false }, 'still the model route');
+});
+
+t.test('defaults.model.serverFetch reaches the plan and the preflight', async (t) => {
+  const r = parseManifest('version: 1\ndefaults: { model: { serverFetch: true } }\nagents: { a: {} }\n', 'b.yaml');
+  const plan = preparePlan({ path: '/x/b.yaml', manifest: r.manifest! }, 'a');
+  t.same(plan.egress.model, { host: 'api.anthropic.com', serverFetch: true });
+  t.match(renderPlan(plan), /^model       api\.anthropic\.com \(claude's API calls only; server-side URL fetch allowed\)$/m);
 });
 
 t.test('unknown agents and backends are one-line UserErrors', async (t) => {
@@ -119,6 +131,7 @@ t.test('renderPlan: a readable preflight block, env and credentials by name only
   t.match(text, /^            api\.anthropic\.com  x-api-key ← \$ANTHROPIC_API_KEY \(default\)$/m);
   t.match(text, /^block       evil\.example\.com$/m);
   t.match(text, /^passthrough api\.anthropic\.com$/m);
+  t.match(text, /^model       api\.anthropic\.com \(claude's API calls only; server-side URL fetch refused\)$/m);
   t.match(text, /^supervise   off$/m);
   t.match(text, /^warning: host env not set: TRACE_ID, TRACE_PREFIX /m);
   for (const secret of ['ghp_secretvalue', 'sk-ant-secret', 'debug', '1.50', 'Bearer']) t.notMatch(text, secret, `no ${secret}`);
@@ -146,4 +159,27 @@ t.test('renderPlan: empty sections and a known slug', async (t) => {
     'passthrough (none)',
     'supervise   on (agent can propose policy changes)',
   ].join('\n'));
+});
+
+t.test('the bottle policy marks the plan\'s model route (written by bottle, not guessed from the host)', async (t) => {
+  const on = parseManifest('version: 1\ndefaults: { model: { serverFetch: true } }\nagents: { a: {} }\n', 'b.yaml');
+  const policy = loadPolicy(policyTextFromPlan(preparePlan({ path: '/x/b.yaml', manifest: on.manifest! }, 'a')));
+  t.same(policy.model, { host: 'api.anthropic.com', paths: [...MODEL_API_PATHS], serverFetch: true });
+  t.same(policy.passthrough, [], 'the model route is terminated, not passthrough');
+  const plain = preparePlan({ path: '/x/b.yaml', manifest: parseManifest('version: 1\nagents: { a: {} }\n', 'b.yaml').manifest! }, 'a');
+  t.equal(policyFromPlan(plain).model!.serverFetch, false, 'server-side fetching is off by default');
+  t.equal(policyFromPlan({ ...plain, egress: { ...plain.egress, model: undefined } }).model, undefined, 'a plan without a model route writes none');
+});
+
+t.test('a route port reaches the plan, the preflight (when not 443) and the bottle policy', async (t) => {
+  const r = parseManifest(
+    'version: 1\nagents:\n  a:\n    egress:\n      routes:\n        - { host: git.corp.test, port: 8443, headers: { Authorization: "Bearer ${CORP}" } }\n        - { host: api.github.com, port: 443, headers: { Authorization: "Bearer ${GH}" } }\n',
+    'b.yaml',
+  );
+  const plan = preparePlan({ path: '/x/b.yaml', manifest: r.manifest! }, 'a', {}, { CORP: 'x', GH: 'y' });
+  t.same(plan.egress.routes.map((route) => [route.host, route.port]), [['git.corp.test', 8443], ['api.github.com', undefined], ['api.anthropic.com', undefined]]);
+  t.match(renderPlan(plan), /^routes      git\.corp\.test:8443  Authorization ← \$CORP$/m);
+  t.match(renderPlan(plan), /^            api\.github\.com  Authorization ← \$GH$/m, 'the default port is not shown');
+  const policy = loadPolicy(policyTextFromPlan(plan));
+  t.same(policy.routes.map((route) => [route.host, route.port]), [['git.corp.test', 8443], ['api.github.com', undefined], ['api.anthropic.com', undefined]]);
 });

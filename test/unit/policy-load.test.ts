@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   addAllow, addRoute, loadPolicy, policyHash, PolicyError, reload, renderRouteHeaders,
-  routeEnvNames, routeSecretValues, serializePolicy, DEFAULT_LIMITS,
+  routeEnvNames, routeSecretValues, serializePolicy, DEFAULT_LIMITS, MODEL_API_PATHS,
 } from '../../lib/policy/index.js';
 import { UserError } from '../../lib/errors.js';
 
@@ -152,4 +152,38 @@ t.test('route templates: env names, rendering, secret values', async (t) => {
   t.throws(() => renderRouteHeaders(route, { TOK: 'x' }), /needs env var KEY/);
   t.same(routeSecretValues(p, env).sort(), ['key-value-456', 'tok-value-123']);
   t.same(routeSecretValues(p, {}), []);
+});
+
+t.test('model: the model API route, its path list and the serverFetch opt-in', async (t) => {
+  const base = 'version: 1\nroutes: [{ host: api.anthropic.com, headers: { x-api-key: ANTHROPIC_API_KEY } }]\n';
+  const p = loadPolicy(`${base}model: { host: API.Anthropic.com. }\n`);
+  t.same(p.model, { host: 'api.anthropic.com', paths: [...MODEL_API_PATHS], serverFetch: false }, 'defaults filled, host normalised');
+  t.ok(p.model!.paths.includes('POST /v1/messages'));
+  const custom = loadPolicy(`${base}model:\n  host: api.anthropic.com\n  paths: ["POST /v1/messages", "GET /v1/files/*", "* /api/x"]\n  serverFetch: true\n`);
+  t.same(custom.model, { host: 'api.anthropic.com', paths: ['POST /v1/messages', 'GET /v1/files/*', '* /api/x'], serverFetch: true });
+  t.equal(loadPolicy(base).model, undefined, 'no model section: no model route');
+
+  const cases: Array<[string, string, RegExp]> = [
+    ['not a route host', 'version: 1\nallow: [api.anthropic.com]\nmodel: { host: api.anthropic.com }\n', /^p\.yaml:3:8: model\.host: api\.anthropic\.com is not a route host/],
+    ['no host', `${base}model: { serverFetch: true }\n`, /^p\.yaml:3:8: model: missing "host"$/],
+    ['wildcard host', `${base}model: { host: "*.anthropic.com" }\n`, /model\.host: "\*\.anthropic\.com" must be one exact host name/],
+    ['unknown key', `${base}model: { host: api.anthropic.com, fetch: true }\n`, /model\.fetch: unknown key \(expected one of: host, paths, serverFetch\)$/],
+    ['bad path entry', `${base}model: { host: api.anthropic.com, paths: ["/v1/messages"] }\n`, /^p\.yaml:3:43: model\.paths\[0\]: must be "METHOD \/path"/],
+    ['lower-case method', `${base}model: { host: api.anthropic.com, paths: ["post /v1/messages"] }\n`, /model\.paths\[0\]: must be/],
+    ['serverFetch not a boolean', `${base}model: { host: api.anthropic.com, serverFetch: "yes" }\n`, /model\.serverFetch: must be true or false$/],
+  ];
+  for (const [what, text, want] of cases) t.match(loadError(text).message, want, what);
+});
+
+t.test('model: serialised (the built-in path list left implicit), hashed, round-tripped', async (t) => {
+  const base = 'version: 1\nroutes: [{ host: api.anthropic.com, headers: { x-api-key: ANTHROPIC_API_KEY } }]\n';
+  const p = loadPolicy(`${base}model: { host: api.anthropic.com }\n`);
+  const text = serializePolicy(p);
+  t.match(text, /^model:\n  host: api\.anthropic\.com\n  serverFetch: false\n/m);
+  t.same(loadPolicy(text), p);
+  const custom = loadPolicy(`${base}model: { host: api.anthropic.com, paths: ["POST /v1/messages"], serverFetch: true }\n`);
+  t.same(loadPolicy(serializePolicy(custom)), custom);
+  t.not(policyHash(p), policyHash(custom));
+  t.not(policyHash(p), policyHash(loadPolicy(base)), 'the model section is part of the meaning');
+  t.equal(policyHash(loadPolicy(base)), policyHash(loadPolicy(serializePolicy(loadPolicy(base)))));
 });

@@ -1,6 +1,8 @@
 // URL-level stages, each with blocking and passing cases, in the order evaluate() runs them.
+import { createHash } from 'node:crypto';
 import t from 'tap';
 import { dlpOnlyPolicy, evaluate, loadPolicy, STAGES, type Verdict } from '../../lib/policy/index.js';
+import { digestShaped } from '../../lib/policy/url.js';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
 
 const open = dlpOnlyPolicy();
@@ -8,7 +10,7 @@ const get = (url: string, headers: Record<string, string> = {}) => ({ method: 'G
 const stageOf = (url: string, p = open): Verdict['stage'] => evaluate(p, get(url)).stage;
 
 t.test('stage names are the stable public list', async (t) => {
-  t.same([...STAGES], ['scheme', 'sni', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp', 'entropy', 'host-mismatch', 'header-dlp', 'body-dlp', 'canary', 'ssrf-resolved', 'client', 'error', 'done']);
+  t.same([...STAGES], ['scheme', 'sni', 'crlf', 'traversal', 'allowlist', 'blocklist', 'ssrf', 'url-length', 'url-dlp', 'entropy', 'host-mismatch', 'header-dlp', 'body-dlp', 'model-api', 'canary', 'ssrf-resolved', 'client', 'error', 'done']);
 });
 
 t.test('evaluate fails closed when judging throws', async (t) => {
@@ -124,13 +126,58 @@ t.test('entropy: random path segments, query parts and subdomain labels', async 
   t.equal(stageOf(`https://x.test/files/${random}`, off), 'done', 'entropy can be turned off');
 });
 
-t.test('passthrough hosts get hostname-level stages only', async (t) => {
-  const p = loadPolicy('version: 1\nallow: [api.anthropic.com, x.test]\npassthrough: [api.anthropic.com]\n');
-  t.match(evaluate(p, get(`https://api.anthropic.com/?q=${FAKE.github}`)), { verdict: 'allow', reason: /passthrough/ });
-  t.match(evaluate(p, get('https://api.anthropic.com/a/../b')), { stage: 'traversal' }, 'URL syntax checks still apply');
-  t.match(evaluate(p, get(`https://x.test/?q=${FAKE.github}`)), { stage: 'url-dlp' });
-  const both = loadPolicy('version: 1\nroutes: [{ host: api.anthropic.com, headers: { x-api-key: ANTHROPIC_API_KEY } }]\npassthrough: [api.anthropic.com]\n');
-  t.match(evaluate(both, { ...get('https://api.anthropic.com/v1/messages'), body: `{"k":"${FAKE.github}"}` }), { verdict: 'allow' }, 'route + passthrough: terminated, no content DLP');
+// Issue 13, "what must keep passing": digests and signatures, long names and SigV4 credentials
+// are not random secrets; everything around them still is.
+t.test('entropy: digest-shaped values pass, other lengths, non-canonical and encoded text do not', async (t) => {
+  const bytes = (n: number, seed = 1) => Buffer.concat(Array.from({ length: Math.ceil(n / 64) }, (_, i) => createHash('sha512').update(`${seed}:${i}`).digest())).subarray(0, n);
+  for (const n of [16, 20, 28, 32, 48, 64, 128, 256, 512]) {
+    t.ok(digestShaped(bytes(n).toString('base64')), `base64 of ${n} bytes`);
+    t.ok(digestShaped(bytes(n).toString('base64url')), `base64url of ${n} bytes`);
+  }
+  t.notOk(digestShaped(bytes(24).toString('base64')), '24 bytes is no digest length');
+  t.notOk(digestShaped(bytes(30).toString('base64')), '30 bytes: the length of an AWS secret access key');
+  const b64 = bytes(32).toString('base64url');
+  const spare = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(b64.at(-1)!) | 1;
+  t.notOk(digestShaped(b64.slice(0, -1) + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[spare]), 'spare bits set: not what an encoder writes');
+  t.notOk(digestShaped(`${b64.slice(0, 10)}+${b64.slice(11, -1)}_`), 'two alphabets at once');
+  t.notOk(digestShaped(Buffer.from('Zq7Xv2Lp9Rt4Wm8Ks3Nd6Hf1Bc5Gj0Ty').toString('base64')), 'text of a digest length is text');
+
+  t.equal(stageOf(`https://x.blob.test/c/b.zip?sv=2022-11-02&sig=${encodeURIComponent(bytes(32).toString('base64'))}`), 'done', 'Azure SAS sig');
+  t.equal(stageOf(`https://x.test/cas/sha256/${b64}`), 'done', 'content hash as a path segment');
+  t.equal(stageOf(`https://x.test/?sig=${encodeURIComponent(bytes(30).toString('base64'))}`), 'entropy', 'a 40-character secret key in a sig');
+  t.equal(stageOf(`https://x.test/?sig=${Buffer.from('Zq7Xv2Lp9Rt4Wm8Ks3Nd6Hf1Bc5Gj0Ty').toString('base64url')}`), 'entropy', 'base64 of a shapeless text secret');
+});
+
+t.test('entropy: a name is judged word by word, anything else as a whole', async (t) => {
+  const random = 'Zq7Xv2Lp9Rt4Wm8Ks3Nd6Hf1Bc5Gj0Ty';
+  t.equal(stageOf('https://files.x.test/packages/ab/cd/cryptography-44.0.0-cp39-abi3-manylinux_2_28_x86_64.whl'), 'done', 'a wheel file name');
+  t.equal(stageOf('https://x.test/o?X-Goog-Credential=ci-uploader%40acme-build.iam.gserviceaccount.com%2F20261207%2Fauto%2Fstorage%2Fgoog4_request'), 'done', 'a service-account credential scope');
+  t.equal(stageOf(`https://x.test/files/${random}.whl`), 'entropy', 'a random word in a name');
+  t.equal(stageOf(`https://x.test/?id=ci@${random}.test`), 'entropy', 'a random word in an address');
+  t.equal(stageOf(`https://x.test/?pw=${encodeURIComponent('k8#Qz!m2@Lp.X9$w^R4&vT7*nB1%yH3(')}`), 'entropy', 'other punctuation: not a name, judged whole');
+  t.equal(evaluate(open, get(`https://x.test/files/${random}.whl`)).reason, 'high-entropy path segment (5.0 bits/char, 32 chars)', 'the reason measures the random word');
+});
+
+t.test('a SigV4 credential scope: its key id is public, anything appended is not', async (t) => {
+  const credential = `${FAKE.awsKeyId}/20261207/us-east-1/s3/aws4_request`;
+  const q = (c: string) => `https://b.s3.test/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${encodeURIComponent(c)}&X-Amz-Date=20261207T045600Z`;
+  t.equal(stageOf(q(credential)), 'done', 'presigned URL');
+  t.equal(stageOf(q(credential).replace(/%2F/g, '/')), 'done', 'slashes unencoded');
+  t.equal(stageOf(q(credential.replace('us-east-1', 'us-gov-west-1').replace('/s3/', '/execute-api/'))), 'done', 'another region and service');
+  const header = (c: string) => evaluate(open, { ...get('https://b.s3.test/k'), headers: { Authorization: `AWS4-HMAC-SHA256 Credential=${c}, SignedHeaders=host;x-amz-date, Signature=${'0f'.repeat(32)}` } });
+  t.equal(header(credential).verdict, 'allow', 'Authorization header');
+  t.equal(stageOf(`https://x.test/?id=${FAKE.awsKeyId}`), 'url-dlp', 'a key id alone is still reported');
+});
+
+// Issue 13 class 6: only a spliced tunnel is judged on its host name alone (at CONNECT); a
+// passthrough host's request that evaluate() sees was seen in the clear and gets every stage.
+t.test('a passthrough host seen in the clear (plain http, or a terminated route host) gets every stage', async (t) => {
+  const p = loadPolicy('version: 1\nallow: [pass.test, x.test]\npassthrough: [pass.test]\n');
+  t.match(evaluate(p, get(`http://pass.test/?q=${FAKE.github}`)), { stage: 'url-dlp' });
+  t.match(evaluate(p, get('https://pass.test/a/../b')), { stage: 'traversal' }, 'URL syntax checks still apply');
+  t.match(evaluate(p, get('http://pass.test/ok')), { verdict: 'allow' });
+  const both = loadPolicy('version: 1\nroutes: [{ host: api.x.test, headers: { x-api-key: X_KEY } }]\npassthrough: [api.x.test]\n');
+  t.match(evaluate(both, { ...get('https://api.x.test/v1/messages'), body: `{"k":"${FAKE.github}"}` }), { stage: 'body-dlp' }, 'route + passthrough: terminated, so scanned');
 });
 
 t.test('DLP-only mode (allow "*") still blocks well-known paste, capture and tunnel services; naming one allows it', async (t) => {

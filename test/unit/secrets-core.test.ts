@@ -77,3 +77,16 @@ t.test('private-key needs the start of key material after the header', async (t)
   t.same(ids(JSON.stringify({ private_key: block('', `MIIE${r(ALNUM, 60)}`) })), ['private-key'], 'JSON-escaped newlines');
   t.same(ids(block('', 'garbage')), [], 'test data that is not a key');
 });
+
+// Issue 13, "what must keep passing": documentation placeholders are not findings; a real secret
+// beside a placeholder word still is (the exception must explain the whole value).
+t.test('placeholders in prose and .env.example are silent; a secret beside one is not', async (t) => {
+  t.same(ids('2. Set `DB_PASSWORD=changeme123` (the docker-compose default).'), []);
+  t.same(ids('DB_PASSWORD=changeme123\nAPI_KEY=your-api-key-here\nSECRET=<your secret>\nPASSWORD=********\n'), []);
+  t.same(ids('postgres://app:changeme@db.internal.test/app'), [], 'URL userinfo');
+  const real = r(ALNUM, 16);
+  t.same(ids(`DB_PASSWORD=changeme${real}`), ['env-var-secret']);
+  t.same(ids(`DB_PASSWORD=${real}changeme`), ['env-var-secret']);
+  t.same(ids(`api_key=your-${real}`), ['credential-in-url']);
+  t.same(ids(`postgres://app:changeme${real}@db.internal.test/app`), ['url-credentials']);
+});

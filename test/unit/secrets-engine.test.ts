@@ -124,3 +124,44 @@ t.test('hostile inputs finish quickly', async (t) => {
     }
   }
 });
+
+// Issue 13: the gateway and the git gate scan bytes the agent wrote, so nothing in them (a
+// marker, a file name, an appended stopword, text around the secret) may switch detection off.
+t.test('boundary mode (dlpScanner, gitScanner): no opt-out the writer controls', async (t) => {
+  const token = `${P.ghp}${r(ALNUM, 36)}`;
+  const secret = `${r(ALNUM, 19)}7`;
+  for (const [name, s] of Object.entries({ dlp: dlpScanner(), git: gitScanner() })) {
+    const found = (text: string, path?: string): string[] => s.scan(text, { path }).map((f) => f.ruleId);
+    t.ok(found(`x = "${token}" # gitleaks:allow`).length > 0, `${name}: gitleaks:allow`);
+    for (const path of ['node_modules/x.js', 'vendor/a.txt', 'package-lock.json', 'web/yarn.lock', 'notes.pdf', 'gitleaks.toml', 'go.sum']) {
+      t.ok(found(`x = "${token}"`, path).length > 0, `${name}: path ${path}`);
+    }
+    // gitleaks's global `(?i)^true|false|null$` (unanchored alternation), its global stopwords
+    // and generic-api-key's stopwords, appended to or inserted into a real secret.
+    const stopworded = [`${secret}false`, `${secret}NULL`, `${secret}abcdefghijklmnopqrstuvwxyz`, `${secret}client`,
+      `${secret.slice(0, 10)}client${secret.slice(10)}`, `${secret}014df517-39d1-4453-b7b3-9930c563627c`, `example${secret}`];
+    for (const v of stopworded) t.ok(found(`api_key = "${v}"\n`).includes('generic-api-key'), `${name}: generic-api-key ${v}`);
+    t.ok(found(`curl -u admin:token${r(ALNUM, 16)} https://api.example.test`).includes('curl-auth-user'), `${name}: curl-auth-user regex is anchored`);
+  }
+});
+
+t.test('boundary mode keeps the allowlists that explain the whole secret', async (t) => {
+  const found = (text: string): string[] => gitScanner().scan(text).map((f) => f.ruleId);
+  t.same(found('password: ${{ secrets.DB_PASSWORD }}\n'), [], 'a template reference');
+  t.same(found('api_key = "abcdefghijklmnopqrstuvwxyz123"\n'), [], 'the alphabet plus digits');
+  t.same(found(`api_key = "${r(ALNUM, 6)}1example"\n`), [], 'too short once the stopword is gone');
+  t.same(found('curl -u admin:changeme https://api.example.test'), [], 'a placeholder password');
+  t.notOk(found(`key = ${P.akia}IOSFODNN7` + 'EXAMPLE').includes('aws-access-token'), "AWS's documentation key");
+  t.same(gitScanner().scan('', { path: 'certs/client.p12' }).map((f) => f.ruleId), ['pkcs12-file'], 'path-only rules still apply');
+  t.same(gitScanner().scan('', { path: 'node_modules/x/client.p12' }).map((f) => f.ruleId), ['pkcs12-file'], 'in any directory');
+});
+
+t.test('hygiene mode (bottle scan --hygiene) honours gitleaks\'s allowlists', async (t) => {
+  const token = `${P.ghp}${r(ALNUM, 36)}`;
+  const h = gitScanner('hygiene');
+  t.not(h, gitScanner(), 'a separate engine');
+  t.same(h.scan(`x = "${token}" # gitleaks:allow`), []);
+  t.same(h.scan(`x = "${token}"`, { path: 'node_modules/x.js' }), []);
+  t.same(h.scan(`api_key = "${r(ALNUM, 19)}7client"\n`), []);
+  t.equal(h.scan(`x = "${token}"`, { path: 'src/x.js' }).length, 1);
+});

@@ -1,12 +1,13 @@
 // gitleaks rules ported to JavaScript: load counts, a sample of rules with positives built to
-// match, and gitleaks's allowlist semantics (regexTarget, stopwords, paths, AND, gitleaks:allow).
+// match, and gitleaks's allowlist semantics (regexTarget, stopwords, paths, AND, gitleaks:allow),
+// which only hygiene mode honours (boundary mode: secrets-engine.test.ts).
 import t from 'tap';
 import { createScanner, ruleStats } from '../../lib/secrets/index.js';
 import { Engine } from '../../lib/secrets/engine.js';
 import { loadGitleaks } from '../../lib/secrets/gitleaks.js';
 import { ALNUM, HEX, LETTERS, P, UPPER32, URLSAFE, jwt, pemKey, randomSource } from '../fixtures/secrets/tokens.js';
 
-const gl = createScanner({ sets: ['gitleaks'] });
+const gl = createScanner({ sets: ['gitleaks'], mode: 'hygiene' });
 const r = randomSource(202);
 const ids = (text: string, path?: string): string[] => gl.scan(text, { path }).map((f) => f.ruleId);
 
@@ -45,9 +46,12 @@ const samples: Array<[id: string, text: string, path?: string]> = [
   ['pkcs12-file', '', 'certs/client.p12'],
 ];
 
+const boundary = createScanner({ sets: ['gitleaks'] });
 for (const [id, text, path] of samples) {
   t.test(`gitleaks rule ${id}`, async (t) => {
     t.ok(ids(text, path).includes(id), `found: ${ids(text, path).join(', ') || 'nothing'}`);
+    const b = boundary.scan(text, { path }).map((f) => f.ruleId);
+    t.ok(b.includes(id), `boundary mode found: ${b.join(', ') || 'nothing'}`);
   });
 }
 
@@ -120,7 +124,7 @@ keywords = ["pair="]
 t.test('allowlist semantics on a miniature config', async (t) => {
   const cfg = loadGitleaks(toml);
   t.same(cfg.dropped, []);
-  const e = new Engine(cfg.rules, cfg.global);
+  const e = new Engine(cfg.rules, cfg.global, { mode: 'hygiene' });
   const hits = (text: string, path?: string): string[] => e.scan(text, { path }).map((f) => f.redacted);
   t.equal(hits('demo_ab12cd34ef56').length, 1, 'plain hit');
   t.same(hits('DEMO_ab12cd34ef56'), [], 'regexTarget=match sees the whole match');
@@ -133,4 +137,22 @@ t.test('allowlist semantics on a miniature config', async (t) => {
   const [p] = e.scan('pair=alice:s3cretXY');
   t.equal(p?.column, 'pair=alice:'.length + 1, 'secretGroup selects the second group');
   t.same(hits('pair=alice:aaaa'), [], 'entropy at or below the threshold is dropped');
+});
+
+t.test('boundary mode on the miniature config: only allowlists that explain the whole secret', async (t) => {
+  const cfg = loadGitleaks(toml);
+  const e = new Engine(cfg.rules, cfg.global);
+  t.equal(e.mode, 'boundary', 'the default');
+  const hits = (text: string, path?: string): string[] => e.scan(text, { path }).map((f) => f.redacted);
+  t.equal(hits('DEMO_ab12cd34ef56').length, 1, 'regexTarget=match is ignored');
+  t.equal(hits('demo_ab12cd34ef56 # fixture').length, 1, 'regexTarget=line is ignored');
+  t.equal(hits('demo_ab12cd34ef56 # gitleaks:allow').length, 1, 'gitleaks:allow is ignored');
+  t.equal(hits('demo_ab12cd34ef59', 'README.md').length, 1, 'AND with a path criterion never applies');
+  t.same(hits('demo_ab12zzzzef56'), [], 'rule stopword: without it the rest is no token');
+  t.same(hits('demo_sentinel1234'), [], 'global stopword: without it the rest is no token');
+  t.equal(hits('pair=alice:s3cretXYsentinel').length, 1, 'a stopword appended to a secret does not hide it');
+  t.equal(hits('pair=alice:s3csentinelretXY').length, 1, 'nor one inserted into it');
+  t.same(hits('pair=alice:sentinelaa'), [], 'the rest is under the entropy threshold');
+  t.same(hits('pair=alice:globalok'), [], 'a global regex that matches the whole secret');
+  t.equal(hits('pair=alice:globalokX9zQ').length, 1, 'a global regex that matches a prefix only does not');
 });

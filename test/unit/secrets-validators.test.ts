@@ -1,6 +1,6 @@
 // Checksum and plausibility validators behind the number-like core rules.
 import t from 'tap';
-import { base58Decode, bitcoinWifValid, cardNumberValid, ibanValid, literalValue, luhnValid } from '../../lib/secrets/validators.js';
+import { base58Decode, bitcoinWifValid, cardNumberValid, ibanValid, literalValue, luhnValid, placeholderValue } from '../../lib/secrets/validators.js';
 import { bitcoinWif, randomSource } from '../fixtures/secrets/tokens.js';
 
 const visa = ['4111', '1111', '1111', '1111'];
@@ -35,4 +35,15 @@ t.test('literalValue rejects references to secrets', async (t) => {
     t.notOk(literalValue(v), v);
   }
   for (const v of ['"s3cr3tValue"', 'Zx81kLmq', 'dockerpassword']) t.ok(literalValue(v), v);
+});
+
+t.test('placeholderValue: a whole documentation placeholder, never a part of a value', async (t) => {
+  for (const v of ['changeme', 'changeme123', 'CHANGE_ME', 'changeit', 'replace-me', 'password1', 'secret2024', 'example', 'placeholder', 'dummy', 'test',
+    'your-api-key-here', 'YOUR_API_KEY', 'your_github_token', 'my-secret', 'xxxxxxxx', '********', '<your token>', '${DB_PASSWORD}', '{{ api_key }}']) {
+    t.ok(placeholderValue(v), v);
+  }
+  for (const v of ['changeme12345', 'changemeXk9mP2vQ', 'Xk9mP2vQchangeme', 'your-Xk9mP2vQ7rT4', 'your-api-key-here-Xk9m', 'your-a-b-c-d-key', 'xxXk9mP2', '<a>b<c>', 'hunter3', 'dockerpassword']) {
+    t.notOk(placeholderValue(v), v);
+  }
+  t.notOk(literalValue('changeme123'), 'literalValue refuses placeholders');
 });

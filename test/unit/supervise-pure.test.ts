@@ -14,12 +14,12 @@ const ID = '20260501T120000000Z-0123456789ab';
 t.test('hook payloads map to agent-waiting / agent-idle', async (t) => {
   const base = { session_id: 's1', transcript_path: '/t', cwd: '/w' };
   t.same(hookToEvent({ ...base, hook_event_name: 'Notification', notification_type: 'permission_prompt', message: 'needs permission' }, NOW),
-    { type: 'agent-waiting', time: NOW.toISOString(), hook: 'Notification', sessionId: 's1', detail: 'needs permission' });
+    { type: 'agent-waiting', origin: 'agent', time: NOW.toISOString(), hook: 'Notification', sessionId: 's1', detail: 'needs permission' });
   t.same(hookToEvent({ ...base, hook_event_name: 'Notification', notification_type: 'idle_prompt', message: 'waiting for your input' }, NOW),
-    { type: 'agent-idle', time: NOW.toISOString(), hook: 'Notification', sessionId: 's1', detail: 'waiting for your input' });
+    { type: 'agent-idle', origin: 'agent', time: NOW.toISOString(), hook: 'Notification', sessionId: 's1', detail: 'waiting for your input' });
   t.same(hookToEvent({ ...base, hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command: 'rm -rf /' } }, NOW),
-    { type: 'agent-waiting', time: NOW.toISOString(), hook: 'PermissionRequest', sessionId: 's1', detail: 'permission for Bash' });
-  t.same(hookToEvent({ hook_event_name: 'Stop' }, NOW), { type: 'agent-idle', time: NOW.toISOString(), hook: 'Stop', detail: 'turn finished' });
+    { type: 'agent-waiting', origin: 'agent', time: NOW.toISOString(), hook: 'PermissionRequest', sessionId: 's1', detail: 'permission for Bash' });
+  t.same(hookToEvent({ hook_event_name: 'Stop' }, NOW), { type: 'agent-idle', origin: 'agent', time: NOW.toISOString(), hook: 'Stop', detail: 'turn finished' });
   t.equal(hookToEvent({ ...base, hook_event_name: 'Notification', notification_type: 'auth_success' }, NOW), null);
   t.equal(hookToEvent({ ...base, hook_event_name: 'PreToolUse' }, NOW), null);
   const esc = hookToEvent({ hook_event_name: 'Notification', notification_type: 'idle_prompt', message: 'a\u001b[31mb\u202e' }, NOW);

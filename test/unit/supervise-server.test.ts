@@ -233,8 +233,8 @@ t.test('hook events are recorded in the events file and in memory', async (t) =>
   t.equal((await post('x'.repeat(300_000))).status, 413);
   const lines = readFileSync(eventsFile, 'utf8').trim().split('\n').map(parseEventLine);
   t.match(lines, [
-    { type: 'agent-waiting', hook: 'Notification', sessionId: 'abc-123', detail: 'Claude needs your permission to use Bash', time: /^\d{4}-/ },
-    { type: 'agent-idle', hook: 'Stop', sessionId: 'abc-123', detail: 'turn finished' },
+    { type: 'agent-waiting', origin: 'agent', hook: 'Notification', sessionId: 'abc-123', detail: 'Claude needs your permission to use Bash', time: /^\d{4}-/ },
+    { type: 'agent-idle', origin: 'agent', hook: 'Stop', sessionId: 'abc-123', detail: 'turn finished' },
   ]);
   t.equal(lines.length, 2);
   t.equal(server.events().length, 2);

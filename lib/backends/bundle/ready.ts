@@ -3,6 +3,7 @@
 // tails that file from where it ended before the bundle started: no probe process in the
 // bundle, no polling inside it. Bounded; a daemon that keeps dying, or a bundle that stopped,
 // ends the wait early, and either way the error carries the bundle's log tail.
+import { constants as fsc } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DockerEngine, logTail } from '../../docker/api.js';
@@ -13,6 +14,7 @@ import type { BundlePlan } from './plan.js';
 const CRASH_LIMIT = 3;
 // How often the events file is read, and how often the engine is asked whether the bundle still runs.
 const TICK_MS = 20;
+const READ_SLICE = 1 << 20; // bytes of the events file read per tick
 const INSPECT_EVERY_MS = 500;
 
 // Bounds of the wait.
@@ -26,13 +28,16 @@ export interface ReadyOptions {
 async function readFrom(file: string, offset: number): Promise<Buffer> {
   let fh;
   try {
-    fh = await open(file, 'r');
+    // The bundle writes this file: a symlink or FIFO planted in its place is not followed or
+    // waited on (O_NONBLOCK), and one tick reads a bounded slice.
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch {
     return Buffer.alloc(0);
   }
   try {
-    const { size } = await fh.stat();
-    const buf = Buffer.alloc(Math.max(0, size - offset));
+    const st = await fh.stat();
+    if (!st.isFile()) return Buffer.alloc(0);
+    const buf = Buffer.alloc(Math.min(READ_SLICE, Math.max(0, st.size - offset)));
     const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
     return buf.subarray(0, bytesRead);
   } finally {
