@@ -78,6 +78,9 @@ t.test('attach starts a recorded session, then keeps its id; stop settles the st
   // The fake agent has no transcript, so there is nothing to resume: a fresh session, never an error.
   const second = await planAttach(deps, meta.slug.slice(0, -2));
   t.equal(second.resume, false);
+  const twin = await startBottle(deps, preparePlan(loaded, 'implementer', {}, env), loaded.manifest.agents.implementer!, quiet);
+  await t.rejects(planAttach(deps, 'implementer'), { name: 'UserError', message: `implementer is ambiguous: it starts ${[meta.slug, twin.slug].sort().join(', ')}; give more of the slug` });
+  await stopBottle(deps, twin.slug, () => {});
   const lines: string[] = [];
   const stopped = await stopBottle(deps, meta.slug, (l) => lines.push(l));
   t.equal(stopped.settled.action, 'removed');
