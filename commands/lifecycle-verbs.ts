@@ -1,8 +1,9 @@
 // `bottle attach`, `bottle stop`, `bottle ls`, `bottle cleanup`: any bottle, whoever started it.
 import type { Command } from 'commander';
 import { formatAge } from '../lib/format.js';
-import { bottleStatuses, cleanup, cliDeps, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
-import { runInteractive } from '../lib/run/index.js';
+import { bottleStatuses, cleanup, cliDeps, findBottle, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
+import { runInteractive, terminalProblem } from '../lib/run/index.js';
+import { UserError } from '../lib/errors.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
 // The human table of `bottle ls` (pure; tested as strings).
@@ -32,6 +33,10 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
     .argument('<slug>', 'bottle slug (see bottle ls); a unique prefix works')
     .option('--print-argv', 'print the command that would run, as JSON, instead of running it')
     .action(async (slug: string, opts: { printArgv?: boolean }) => {
+      if (!opts.printArgv) {
+        const noTty = terminalProblem();
+        if (noTty) throw new UserError(`cannot attach to ${(await findBottle(cliDeps(ctx), slug)).slug}: ${noTty}; run bottle attach in a terminal (or --print-argv for the command)`);
+      }
       const plan = await planAttach(cliDeps(ctx), slug);
       if (opts.printArgv) {
         ctx.out(JSON.stringify({ slug: plan.meta.slug, sessionId: plan.sessionId, resume: plan.resume, argv: plan.argv }));

@@ -167,6 +167,22 @@ t.test('the verbs end to end through the CLI (fake backend)', async (t) => {
   t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace');
 });
 
+t.test('without a terminal, start --yes brings the bottle up and does not attach; attach refuses in one line', async (t) => {
+  const { env, dir } = setup(t, { ANTHROPIC_API_KEY: 'placeholder-value', GITHUB_TOKEN: 'placeholder-value' });
+  const full = { ...process.env, ...env };
+  const started = await bottleProcess(['start', 'reviewer', '--yes'], { env: full, cwd: dir, fake: true });
+  t.equal(started.exitCode, 0, started.stderr);
+  const slug = started.stdout.trim();
+  t.match(slug, /^reviewer-[a-z2-7]{6}$/);
+  t.match(started.stderr, new RegExp(`bottle: ${slug} is running; not attaching \\(stdin is not a terminal\\); attach from a terminal with: bottle attach ${slug}$`));
+  const ls = await bottleProcess(['ls', '--json'], { env: full, cwd: dir, fake: true });
+  t.same(JSON.parse(ls.stdout).map((r: { slug: string; state: string }) => [r.slug, r.state]), [[slug, 'running']], 'the bottle is up');
+  const attach = await bottleProcess(['attach', slug], { env: full, cwd: dir, fake: true });
+  t.equal(attach.exitCode, 1);
+  t.equal(attach.stderr, `bottle: cannot attach to ${slug}: stdin is not a terminal; run bottle attach in a terminal (or --print-argv for the command)`);
+  t.equal((await readMetadata(join(dir, 'state'), slug)).claudeSessionId, undefined, 'no session recorded for an attach that did not happen');
+});
+
 t.test('start refuses before creating anything when a route variable is missing', async (t) => {
   const { env, dir } = setup(t);
   const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: { ...process.env, ...env, GITHUB_TOKEN: '', ANTHROPIC_API_KEY: '' }, cwd: dir, fake: true });
