@@ -12,7 +12,7 @@ import {
 } from '../../lib/lifecycle/index.js';
 import { bottlePaths, listBottles, readMetadata, updateMetadata } from '../../lib/state/index.js';
 import { loadPolicy } from '../../lib/policy/index.js';
-import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
+import { renderStatusTable, statusJson } from '../../commands/lifecycle-verbs.js';
 import { bottleProcess } from '../helpers/cli.js';
 import { FakeBackend, fakeBackends } from '../helpers/fake-backend.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -129,7 +129,10 @@ t.test('ls joins state, engine view, proposals and the waiting marker', async (t
   t.match(row, { slug: meta.slug, agent: 'reviewer', backend: 'fake', state: 'running', engine: 'running', pendingProposals: 0, waitingSince: '2026-01-01T00:02:00Z' });
   t.equal(waitingFromEvents(join(deps.root, 'nope')), undefined);
   const table = renderStatusTable([row!], Date.parse(row!.created) + 125_000);
-  t.match(table, /^SLUG\s+AGENT\s+BACKEND\s+STATE\s+ENGINE\s+AGE\s+PROPOSALS/);
+  t.match(table, /^SLUG\s+AGENT\s+BACKEND\s+STATE\s+ENGINE\s+AGE\s+PROPOSALS\s+NOTE$/m, 'every column is labelled');
+  const idle = statusJson({ ...row!, waitingSince: undefined });
+  t.same(Object.keys(idle), ['slug', 'agent', 'backend', 'state', 'engine', 'created', 'pendingProposals', 'waitingSince', 'broken']);
+  t.match(idle, { waitingSince: null, broken: null }, 'absent values are null in --json, not missing keys');
   t.match(table, new RegExp(`${meta.slug}\\s+reviewer\\s+fake\\s+running\\s+running\\s+2m\\s+0\\s+waiting for input`));
   t.equal(renderStatusTable([]), 'no bottles; start one with: bottle start <agent>');
 });
@@ -143,6 +146,7 @@ t.test('cleanup removes state whose bottle the engine no longer has', async (t) 
   const dry = await cleanup(deps, { dryRun: true, log: () => undefined });
   t.same(dry.filter((i) => i.what === 'state').map((i) => [i.slug, i.done]), [[gone.slug, false]]);
   t.equal((await listBottles(deps.root)).length, 2, 'dry run removes nothing');
+  await t.rejects(planAttach(deps, gone.slug), { name: 'UserError', message: `${gone.slug} is not running (engine: its containers are gone); \`bottle stop ${gone.slug}\` removes what is left` }, 'attach says so instead of the engine\'s raw exec error');
   await cleanup(deps, { log: () => undefined });
   t.same((await listBottles(deps.root)).map((b) => b.slug), [alive.slug]);
 });
@@ -181,6 +185,10 @@ t.test('without a terminal, start --yes brings the bottle up and does not attach
   t.equal(attach.exitCode, 1);
   t.equal(attach.stderr, `bottle: cannot attach to ${slug}: stdin is not a terminal; run bottle attach in a terminal (or --print-argv for the command)`);
   t.equal((await readMetadata(join(dir, 'state'), slug)).claudeSessionId, undefined, 'no session recorded for an attach that did not happen');
+  const look = await bottleProcess(['attach', slug, '--print-argv'], { env: full, cwd: dir, fake: true });
+  t.equal(look.exitCode, 0, look.stderr);
+  t.match(JSON.parse(look.stdout), { slug, resume: false });
+  t.equal((await readMetadata(join(dir, 'state'), slug)).claudeSessionId, undefined, '--print-argv records nothing');
 });
 
 t.test('start refuses before creating anything when a route variable is missing', async (t) => {
