@@ -2,9 +2,10 @@
 // live policy in $VISUAL/$EDITOR; validated on save and applied without a restart.
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { bundleControl, cliDeps } from '../lib/lifecycle/index.js';
+import { bundleControl, cliDeps, findBottle } from '../lib/lifecycle/index.js';
+import { UserError } from '../lib/errors.js';
 import { editorArgv, editPolicy, runEditor, type SectionName } from '../lib/policy-edit/index.js';
-import { bottlePaths, readMetadata, stateRoot, validateSlug } from '../lib/state/index.js';
+import { bottlePaths, stateRoot } from '../lib/state/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
 // A yes/no question on the terminal; undefined without one (an invalid edit then just fails).
@@ -21,13 +22,19 @@ function terminalConfirm(): ((question: string) => Promise<boolean>) | undefined
   };
 }
 
-async function edit(ctx: Ctx, slug: string, section: SectionName): Promise<void> {
+async function edit(ctx: Ctx, name: string, section: SectionName): Promise<void> {
+  const meta = await findBottle(cliDeps(ctx), name);
+  const slug = meta.slug;
+  const confirm = terminalConfirm();
+  // vi on a pipe would read the script's stdin and paint escape codes into its output.
+  if (!confirm && !ctx.env.VISUAL?.trim() && !ctx.env.EDITOR?.trim()) {
+    throw new UserError('no terminal to run an editor in (stdin is not a terminal and neither $VISUAL nor $EDITOR is set); run this in a terminal, or set EDITOR to a command that edits the file it is given');
+  }
   const root = stateRoot(ctx.env);
-  validateSlug(slug);
-  const { control, warning } = await bundleControl(cliDeps(ctx), await readMetadata(root, slug));
+  const { control, warning } = await bundleControl(cliDeps(ctx), meta);
   const r = await editPolicy(bottlePaths(root, slug), section, {
     edit: (file) => runEditor(editorArgv(ctx.env, file), ctx.env, ctx.cwd),
-    confirm: terminalConfirm(),
+    confirm,
     err: ctx.err,
   }, control, ctx.env);
   if (!r.changed) {
@@ -51,7 +58,7 @@ export function registerAllowlist(program: Command, ctx: Ctx, outcome: Outcome):
     .description("edit a bottle's allowed, blocked and passthrough hosts live")
     .command('edit')
     .description('open allow/block/passthrough of the live policy in $EDITOR; validate and apply on save')
-    .argument('<slug>', 'bottle slug (see `bottle ls`)')
+    .argument('<slug>', 'bottle slug (see `bottle ls`); a unique prefix works')
     .addHelpText('after', ['', 'Examples:', '  bottle allowlist edit implementer-k3x7qa', '  EDITOR="code --wait" bottle allowlist edit implementer-k3x7qa', ...EDITOR_HELP].join('\n'))
     .action(async (slug: string) => {
       await edit(ctx, slug, 'allowlist');
@@ -63,7 +70,7 @@ export function registerAllowlist(program: Command, ctx: Ctx, outcome: Outcome):
     .description("edit a bottle's credentialed routes live")
     .command('edit')
     .description('open the routes of the live policy in $EDITOR; validate and apply on save')
-    .argument('<slug>', 'bottle slug (see `bottle ls`)')
+    .argument('<slug>', 'bottle slug (see `bottle ls`); a unique prefix works')
     .addHelpText('after', [
       '', 'Examples:', '  bottle routes edit implementer-k3x7qa', '',
       'Header values name host env vars ("Bearer ${GITHUB_TOKEN}"); each one a new or changed',

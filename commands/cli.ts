@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from '../lib/paths.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
-import { reportError } from './report.js';
+import { errorLine, reportError } from './report.js';
 
 type Register = (program: Command, ctx: Ctx, outcome: Outcome) => void;
 
@@ -30,7 +30,8 @@ export async function buildProgram(ctx: Ctx, outcome: Outcome, argv: readonly st
     .description('Run Claude Code agents in sandboxes ("bottles") with a tmux-native cockpit')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s) })
+    // Usage errors read like every other failure: `bottle: …`, not commander's `error: …`.
+    .configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s), outputError: (s, write) => write(s.replace(/^error: /, 'bottle: ')) })
     .exitOverride();
   const first = argv[0] ?? '';
   const named = VERBS.find((v) => v.verbs.includes(first));
@@ -39,15 +40,27 @@ export async function buildProgram(ctx: Ctx, outcome: Outcome, argv: readonly st
   return program;
 }
 
-// Runs the CLI for argv (without node and script); returns the exit code, never throws.
-export async function runCli(argv: string[], ctx: Ctx): Promise<number> {
-  const outcome: Outcome = { exitCode: 0 };
-  try {
-    const program = await buildProgram(ctx, outcome, argv);
-    await program.parseAsync(argv, { from: 'user' });
-    return outcome.exitCode;
-  } catch (e) {
-    return reportError(e, ctx);
-  }
+// Whether a verb was asked for JSON (options after `--` are arguments, not options).
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }
 
+// Runs the CLI for argv (without node and script); returns the exit code, never throws.
+// A script that asked for --json gets `{ok: false, error}` on stdout when the verb fails.
+export async function runCli(argv: string[], ctx: Ctx): Promise<number> {
+  const outcome: Outcome = { exitCode: 0 };
+  const first = argv[0] ?? '';
+  // `bottle nosuch --help` is a typo to point out, not a request for the root help.
+  const unknownVerb = first !== '' && !first.startsWith('-') && first !== 'help' && !VERBS.some((v) => v.verbs.includes(first));
+  const args = unknownVerb ? argv.filter((a) => a !== '--help' && a !== '-h') : argv;
+  try {
+    const program = await buildProgram(ctx, outcome, args);
+    await program.parseAsync(args, { from: 'user' });
+    return outcome.exitCode;
+  } catch (e) {
+    const code = reportError(e, ctx);
+    if (code !== 0 && wantsJson(args)) ctx.out(JSON.stringify({ ok: false, error: errorLine(e, ctx.env), exitCode: code }));
+    return code;
+  }
+}

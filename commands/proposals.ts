@@ -1,6 +1,6 @@
 // `bottle proposals [ls|approve ID|reject ID]`: the operator's side of the agent's requests.
 import type { Command } from 'commander';
-import { bundleControl, cliDeps } from '../lib/lifecycle/index.js';
+import { bundleControl, cliDeps, findBottle } from '../lib/lifecycle/index.js';
 import { UserError } from '../lib/errors.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 import { clip, formatAge } from '../lib/format.js';
@@ -77,7 +77,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
   proposals
     .command('ls', { isDefault: true })
     .description('list pending proposals of every bottle in state, oldest first')
-    .option('--slug <slug>', 'only this bottle')
+    .option('--slug <slug>', 'only this bottle (a unique prefix works)')
     .option('--all', 'include approved and rejected ones')
     .option('--json', 'print a JSON array: {id, slug, kind, host, reason, created, status, stale, decided, note}')
     .addHelpText('after', [
@@ -90,7 +90,8 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       'A proposal marked (stale) was made against a policy that has changed since.',
     ].join('\n'))
     .action(async (opts: { slug?: string; all?: boolean; json?: boolean }) => {
-      const listing = await listProposals(stateRoot(ctx.env), { slug: opts.slug, all: opts.all });
+      const slug = opts.slug === undefined ? undefined : (await findBottle(cliDeps(ctx), opts.slug)).slug;
+      const listing = await listProposals(stateRoot(ctx.env), { slug, all: opts.all });
       for (const p of listing.problems) ctx.err(`bottle: warning: skipped ${p}`);
       ctx.out(opts.json ? JSON.stringify(listing.rows.map(rowJson), null, 2) : renderProposals(listing.rows, Date.now(), opts.all));
       outcome.exitCode = 0;

@@ -5,26 +5,29 @@ import { engineUnreachableMessage } from '../lib/docker/unreachable.js';
 import { UserError } from '../lib/errors.js';
 import type { Ctx } from '../lib/cli.js';
 
+// The line a failure is reported with, without the `bottle: ` prefix.
+export function errorLine(e: unknown, env: NodeJS.ProcessEnv): string {
+  if (e instanceof CommanderError) return e.message.replace(/^error: /, '');
+  if (e instanceof UserError) return e.message;
+  // Anything the user can cause is theirs to fix, not an internal error: the engine being down.
+  const engine = engineUnreachableMessage(e, env);
+  if (engine) return engine;
+  return `internal error: ${e instanceof Error ? e.message : String(e)}`;
+}
+
 export function reportError(e: unknown, ctx: Ctx): number {
   if (e instanceof CommanderError) {
     // commander already printed its message (or help/version, which exit 0).
     return e.exitCode;
   }
   const debug = Boolean(ctx.env.BOTTLE_DEBUG) && !/^(0|false|no|off)$/i.test(ctx.env.BOTTLE_DEBUG ?? '');
-  if (e instanceof UserError) {
-    ctx.err(`bottle: ${e.message}`);
-    if (debug && e.stack) ctx.err(e.stack);
-    return e.exitCode;
-  }
-  // Anything the user can cause is theirs to fix, not an internal error: the engine being down.
-  const engine = engineUnreachableMessage(e, ctx.env);
-  if (engine) {
-    ctx.err(`bottle: ${engine}`);
+  ctx.err(`bottle: ${errorLine(e, ctx.env)}`);
+  const known = e instanceof UserError || engineUnreachableMessage(e, ctx.env) !== undefined;
+  if (known) {
     if (debug && e instanceof Error && e.stack) ctx.err(e.stack);
-    return 1;
+    return e instanceof UserError ? e.exitCode : 1;
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  ctx.err(`bottle: internal error: ${err.message}`);
   ctx.err(debug ? (err.stack ?? '') : 'bottle: set BOTTLE_DEBUG=1 to see the stack trace');
   return 70;
 }

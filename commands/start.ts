@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
-import { runInteractive } from '../lib/run/index.js';
+import { runInteractive, terminalProblem } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
 import { checkBackend, checkPlanPaths, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
@@ -28,7 +28,7 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
     .argument('<agent>', 'agent name from the manifest\'s agents: section')
     .option('--dry-run', 'print the plan (backend, image, env names, skills, git, egress) and create nothing')
     .option('-y, --yes', 'start without the preflight question (required when stdin is not a terminal)')
-    .option('--no-attach', 'bring the bottle up and return; attach later with bottle attach <slug>')
+    .option('--no-attach', 'bring the bottle up and return (what happens anyway without a terminal); attach later with bottle attach <slug>')
     .option('--slug <slug>', 'use a slug claimed earlier (the dashboard claims one to tail its bring-up log)')
     .option('--manifest <file>', 'use this manifest instead of ./bottle.yaml, $XDG_CONFIG_HOME/bottle/bottle.yaml or the built-in example')
     .option('--backend <name>', 'sandbox to run in: docker (containers) or smolvm (micro-VM); overrides the manifest')
@@ -94,6 +94,13 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   else ctx.out(meta.slug);
   if (opts.attach === false) {
     ctx.err(`bottle: ${meta.slug} is running; attach with: bottle attach ${meta.slug}`);
+    return 0;
+  }
+  // The bottle is up either way; a script without a terminal gets it, not a failed attach it
+  // would retry into a duplicate.
+  const noTty = terminalProblem();
+  if (noTty) {
+    ctx.err(`bottle: ${meta.slug} is running; not attaching (${noTty}); attach from a terminal with: bottle attach ${meta.slug}`);
     return 0;
   }
   const attach = await planAttach(deps, meta.slug);

@@ -82,6 +82,10 @@ $${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashbo
     .action(async (opts: { key: string }, cmd: Command) => {
       const client = await keysClient(ctx, cmd);
       const report = await installKeys(client, selfArgvOf(ctx), parseKey(opts.key));
+      if (report.already) {
+        ctx.out(`bottle: keys already installed on prefix ${report.key} (bindings refreshed); \`bottle tmux keys uninstall\` removes them\n`);
+        return;
+      }
       const lines = [formatKeyTable(report.key)];
       if (report.movedFrom) lines.push(`Moved from prefix ${report.movedFrom} (restored what it had before).`);
       lines.push(report.saved === undefined || report.saved === UNBOUND_MARKER

@@ -126,6 +126,8 @@ export interface InstallReport {
   saved: string | undefined;
   /** A previous install on another prefix key that was undone first. */
   movedFrom?: string;
+  /** The table was already installed on this key (it was refreshed, nothing else changed). */
+  already: boolean;
 }
 
 // Installs (or re-installs) the bindings on the client's server.
@@ -140,7 +142,7 @@ export async function installKeys(client: TmuxClient, self: readonly string[], k
   const save = planSave(await currentBinding(client, key), alreadySaved);
   await client.exec(a.unbindAll(KEY_TABLE));
   await client.exec(installArgv(self, key, save));
-  return { key, saved: save ?? alreadySaved, ...(movedFrom !== undefined ? { movedFrom } : {}) };
+  return { key, saved: save ?? alreadySaved, already: previous === key, ...(movedFrom !== undefined ? { movedFrom } : {}) };
 }
 
 export interface RestoreReport {

@@ -2,6 +2,7 @@
 // once a transcript for that id exists in the agent, a fresh id when there is nothing to
 // resume. Decided from state before starting claude, never by retrying a failed claude.
 import { randomUUID } from 'node:crypto';
+import { UserError } from '../errors.js';
 import { updateMetadata, type Metadata } from '../state/index.js';
 import { backendOf, findBottle, type LifecycleDeps } from './context.js';
 
@@ -21,14 +22,23 @@ async function hasTranscript(deps: LifecycleDeps, meta: Metadata, sessionId: str
   }
 }
 
-// The claude argv for the bottle, with the session decision recorded in metadata.
-export async function planAttach(deps: LifecycleDeps, slug: string): Promise<AttachPlan> {
+// The claude argv for the bottle, with the session decision recorded in metadata (not for a
+// look at the argv: `record: false`). A bottle whose containers are not running is an error
+// that says so, not the engine's raw exec failure.
+export async function planAttach(deps: LifecycleDeps, slug: string, opts: { record?: boolean } = {}): Promise<AttachPlan> {
   const meta = await findBottle(deps, slug);
   const backend = await backendOf(deps, meta);
+  let engine: string | undefined;
+  try {
+    engine = (await backend.inspect([meta])).get(meta.slug);
+  } catch { /* the engine cannot be asked: let the attach itself report it */ }
+  if (engine !== undefined && engine !== 'running') {
+    throw new UserError(`${meta.slug} is not running (engine: ${engine === 'missing' ? 'its containers are gone' : engine}); \`bottle stop ${meta.slug}\` removes what is left`);
+  }
   const recorded = meta.claudeSessionId;
   const resume = recorded !== undefined && await hasTranscript(deps, meta, recorded);
   const sessionId = resume ? recorded! : randomUUID();
-  if (!resume) await updateMetadata(deps.root, meta.slug, { claudeSessionId: sessionId });
+  if (!resume && opts.record !== false) await updateMetadata(deps.root, meta.slug, { claudeSessionId: sessionId });
   const args = [
     resume ? '--resume' : '--session-id', sessionId,
     // The bottle is the sandbox: claude runs without per-tool prompts, as a non-root user.

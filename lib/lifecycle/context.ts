@@ -24,17 +24,17 @@ export function cliDeps(ctx: Pick<Ctx, 'env' | 'backends'>): LifecycleDeps {
   return lifecycleDeps(ctx.env, ctx.backends ? { backends: ctx.backends } : {});
 }
 
-// Metadata of an existing bottle, with an error that lists the bottles there are.
+// Metadata of an existing bottle named by its slug or a unique prefix of it (every verb that
+// takes a slug resolves it here), with an error that lists the bottles there are.
 export async function findBottle(deps: LifecycleDeps, slug: string): Promise<Metadata> {
   validateSlug(slug);
-  if (!existsSync(bottlePaths(deps.root, slug).metadata)) {
-    const known = (await listBottles(deps.root)).filter((b) => b.ok).map((b) => b.slug);
-    const prefixed = known.filter((k) => k.startsWith(slug));
-    if (prefixed.length === 1) return readMetadata(deps.root, prefixed[0]!);
-    const hint = known.length ? `bottles: ${known.join(', ')}` : 'there are no bottles; start one with bottle start <agent>';
-    throw new UserError(`no bottle named ${slug}; ${hint}`);
-  }
-  return readMetadata(deps.root, slug);
+  if (existsSync(bottlePaths(deps.root, slug).metadata)) return readMetadata(deps.root, slug);
+  const known = (await listBottles(deps.root)).filter((b) => b.ok).map((b) => b.slug).sort();
+  const prefixed = known.filter((k) => k.startsWith(slug));
+  if (prefixed.length === 1) return readMetadata(deps.root, prefixed[0]!);
+  if (prefixed.length > 1) throw new UserError(`${slug} is ambiguous: it starts ${prefixed.join(', ')}; give more of the slug`);
+  const hint = known.length ? `bottles: ${known.join(', ')}` : 'there are no bottles; start one with bottle start <agent>';
+  throw new UserError(`no bottle named ${slug}; ${hint}`);
 }
 
 export async function backendOf(deps: LifecycleDeps, meta: Metadata): Promise<Backend> {

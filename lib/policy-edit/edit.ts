@@ -41,6 +41,14 @@ function sectionOf(p: Policy, section: SectionName): string {
   return JSON.stringify(pick);
 }
 
+// A rejected edit is not lost: it stays, private, next to the policy it was meant for.
+async function keepRejected(paths: BottlePaths, section: SectionName, text: string): Promise<string> {
+  const kept = join(paths.dir, `${section}.rejected.yaml`);
+  await writeFile(kept, text, { mode: 0o600 });
+  await chmod(kept, 0o600);
+  return kept;
+}
+
 // Edits one section of a bottle's policy: temp copy in a private dir, editor, validate (re-edit
 // on error when there is a terminal), then lock, write atomically, provide secrets, reload.
 export async function editPolicy(paths: BottlePaths, section: SectionName, deps: EditDeps, control: BundleControl, env: NodeJS.ProcessEnv): Promise<EditResult> {
@@ -64,9 +72,13 @@ export async function editPolicy(paths: BottlePaths, section: SectionName, deps:
         requireEnv(newRouteVars(start.policy, edit.next), env, 'the edited routes');
         break;
       } catch (e) {
-        if (!(e instanceof UserError) || !deps.confirm) throw e;
-        deps.err(`bottle: ${e.message}`);
-        if (!(await deps.confirm('Re-edit? [Y/n] '))) throw new UserError(`edit abandoned; ${slug}'s policy is unchanged`);
+        if (!(e instanceof UserError)) throw e;
+        if (deps.confirm) {
+          deps.err(`bottle: ${e.message}`);
+          if (await deps.confirm('Re-edit? [Y/n] ')) continue;
+        }
+        const kept = await keepRejected(paths, section, edited);
+        throw new UserError(`${deps.confirm ? 'edit abandoned' : e.message}; ${slug}'s policy is unchanged. Your text is kept in ${kept}; after fixing it there, apply it with: EDITOR='cp ${kept}' bottle ${section === 'routes' ? 'routes' : 'allowlist'} edit ${slug}`);
       }
     }
     if (meaningHash(edit.next) === meaningHash(start.policy)) return unchanged;

@@ -93,3 +93,11 @@ export async function runInteractive(argv: readonly string[], opts: { env?: Node
 export async function loadExeca(): Promise<typeof import('execa').execa> {
   return (await import('execa')).execa;
 }
+
+// Why this process cannot hand a terminal to an interactive child (claude), or undefined when
+// it can: docker exec -it fails with a raw "the input device is not a TTY" otherwise.
+export function terminalProblem(): string | undefined {
+  if (!process.stdin.isTTY) return 'stdin is not a terminal';
+  if (!process.stdout.isTTY) return 'stdout is not a terminal';
+  return undefined;
+}

@@ -31,7 +31,9 @@ export async function ensureStateRoot(root: string): Promise<void> {
   try {
     await mkdir(root, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new UserError(`cannot create state dir ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; set BOTTLE_STATE_DIR to a writable directory`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code ?? (e as Error).message;
+    throw new UserError(`cannot create state dir ${root}: ${why}; set BOTTLE_STATE_DIR to a writable directory`);
   }
 }
 
@@ -90,7 +92,12 @@ export async function listBottles(root: string): Promise<BottleEntry[]> {
   try {
     names = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [];
+    // A root that is a file or unreadable is the user's to fix, not a bug in bottle.
+    if (code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') {
+      throw new UserError(`state dir ${root} ${code === 'ENOTDIR' ? 'is not a directory' : 'cannot be read (permission denied)'}; set BOTTLE_STATE_DIR to a directory of yours, or move it out of the way`);
+    }
     throw e;
   }
   const entries = await Promise.all(

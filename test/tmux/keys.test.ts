@@ -69,7 +69,9 @@ t.test('install prints the table; installing twice changes nothing; uninstall re
   t.match(table1, /bind-key -T bottle n if-shell -F "#\{@bottle-dash\}" "run-shell -b '.*tmux key new-agent --session=#\{q:session_name\}/);
   t.match(await srv.tmux(['list-keys', '-N', '-T', 'bottle']), { stdout: /d +bottle: focus the dashboard/ });
 
-  t.equal((await bottle(srv, ['keys', 'install'])).exitCode, 0);
+  const second = await bottle(srv, ['keys', 'install']);
+  t.equal(second.exitCode, 0);
+  t.equal(second.stdout.trim(), 'bottle: keys already installed on prefix b (bindings refreshed); `bottle tmux keys uninstall` removes them', 'one line, not the table again');
   t.equal(await listKeys(srv, 'bottle'), table1, 'bottle table identical');
   t.equal(await listKeys(srv, 'prefix', 'b'), prefix1, 'prefix b identical');
 

@@ -47,7 +47,7 @@ t.test('ls: empty state, then pending proposals of every bottle as a table and a
   t.match(lines[1], new RegExp(`^${pa.id}\\s+${a.slug}\\s+allowlist\\s+example\\.com\\s+\\d+s\\s+pending \\(stale\\)\\s+read the docs$`));
   t.match(lines[2], new RegExp(`^${pb.id}\\s+${b.slug}\\s+route\\s+api\\.github\\.com\\s+\\d+s\\s+pending\\s+x{59}…$`));
   t.match(r.stdout, /\(stale\): the policy changed since/);
-  r = await bottleInProcess(['proposals', 'ls', '--slug', b.slug, '--json'], { env: s.env });
+  r = await bottleInProcess(['proposals', 'ls', '--slug', 'rev', '--json'], { env: s.env }); // a unique prefix of b's slug
   t.equal(r.exitCode, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
   t.same(rows.map((x) => Object.keys(x)), [['id', 'slug', 'kind', 'host', 'reason', 'created', 'status', 'stale', 'decided', 'note']]);

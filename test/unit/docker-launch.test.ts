@@ -5,7 +5,7 @@ import t from 'tap';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
+import { checkImages, LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
 import { engineState } from '../../lib/backends/bundle/manage.js';
 import { DockerBackend } from '../../lib/backends/docker/index.js';
 import { UserError } from '../../lib/errors.js';
@@ -77,6 +77,15 @@ t.test('a missing image is a UserError before anything is created', async (t) =>
   const { engine, result } = launch({ images: ['bottle-agent:latest'] });
   await t.rejects(result, /image bottle-sidecars:latest is not in the Docker engine; run `bottle images build`/);
   t.same(engine.created, []);
+});
+
+t.test('a missing image of the manifest\'s own is not sent to `bottle images build`, which cannot make it', async (t) => {
+  const engine = new FakeEngine({ images: ['bottle-agent:latest', 'bottle-sidecars:latest'] });
+  await checkImages(engine, ['bottle-agent:latest', 'bottle-sidecars:latest']);
+  await t.rejects(checkImages(engine, ['ghcr.io/me/agent:1', 'bottle-sidecars:latest']), {
+    name: 'UserError',
+    message: 'image ghcr.io/me/agent:1 is not in the Docker engine; build or pull it into this engine first (docker pull ghcr.io/me/agent:1), or drop image: from the manifest to use bottle-agent:latest',
+  });
 });
 
 t.test('a leftover of the same slug is a UserError naming cleanup, and is not removed', async (t) => {
@@ -186,12 +195,11 @@ t.test('control: SIGHUP to the bundle; secrets through exec Env only', async (t)
 
 t.test('engine state from labelled containers', async (t) => {
   const c = (service: string, State: string) => ({ State, Labels: { 'com.docker.compose.service': service } });
-  t.equal(engineState([c('agent', 'running'), c('sidecars', 'running')], 2), 'running');
-  t.equal(engineState([c('agent', 'exited'), c('sidecars', 'running')], 2), 'partial');
-  t.equal(engineState([c('sidecars', 'running')], 2), 'partial');
-  t.equal(engineState([c('agent', 'exited'), c('sidecars', 'exited')], 2), 'exited');
-  t.equal(engineState([], 1), 'exited', 'networks only: something exists, nothing runs');
-  t.equal(engineState([], 0), 'missing');
+  t.equal(engineState([c('agent', 'running'), c('sidecars', 'running')]), 'running');
+  t.equal(engineState([c('agent', 'exited'), c('sidecars', 'running')]), 'partial');
+  t.equal(engineState([c('sidecars', 'running')]), 'partial');
+  t.equal(engineState([c('agent', 'exited'), c('sidecars', 'exited')]), 'exited');
+  t.equal(engineState([]), 'missing', 'no containers: the bottle is gone (networks left behind are for cleanup), not "exited"');
 });
 
 t.test('attachArgv: docker exec -it as node in /workspace', async (t) => {

@@ -12,7 +12,7 @@ import {
 } from '../../lib/lifecycle/index.js';
 import { bottlePaths, listBottles, readMetadata, updateMetadata } from '../../lib/state/index.js';
 import { loadPolicy } from '../../lib/policy/index.js';
-import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
+import { renderStatusTable, statusJson } from '../../commands/lifecycle-verbs.js';
 import { bottleProcess } from '../helpers/cli.js';
 import { FakeBackend, fakeBackends } from '../helpers/fake-backend.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -78,6 +78,9 @@ t.test('attach starts a recorded session, then keeps its id; stop settles the st
   // The fake agent has no transcript, so there is nothing to resume: a fresh session, never an error.
   const second = await planAttach(deps, meta.slug.slice(0, -2));
   t.equal(second.resume, false);
+  const twin = await startBottle(deps, preparePlan(loaded, 'implementer', {}, env), loaded.manifest.agents.implementer!, quiet);
+  await t.rejects(planAttach(deps, 'implementer'), { name: 'UserError', message: `implementer is ambiguous: it starts ${[meta.slug, twin.slug].sort().join(', ')}; give more of the slug` });
+  await stopBottle(deps, twin.slug, () => {});
   const lines: string[] = [];
   const stopped = await stopBottle(deps, meta.slug, (l) => lines.push(l));
   t.equal(stopped.settled.action, 'removed');
@@ -126,7 +129,10 @@ t.test('ls joins state, engine view, proposals and the waiting marker', async (t
   t.match(row, { slug: meta.slug, agent: 'reviewer', backend: 'fake', state: 'running', engine: 'running', pendingProposals: 0, waitingSince: '2026-01-01T00:02:00Z' });
   t.equal(waitingFromEvents(join(deps.root, 'nope')), undefined);
   const table = renderStatusTable([row!], Date.parse(row!.created) + 125_000);
-  t.match(table, /^SLUG\s+AGENT\s+BACKEND\s+STATE\s+ENGINE\s+AGE\s+PROPOSALS/);
+  t.match(table, /^SLUG\s+AGENT\s+BACKEND\s+STATE\s+ENGINE\s+AGE\s+PROPOSALS\s+NOTE$/m, 'every column is labelled');
+  const idle = statusJson({ ...row!, waitingSince: undefined });
+  t.same(Object.keys(idle), ['slug', 'agent', 'backend', 'state', 'engine', 'created', 'pendingProposals', 'waitingSince', 'broken']);
+  t.match(idle, { waitingSince: null, broken: null }, 'absent values are null in --json, not missing keys');
   t.match(table, new RegExp(`${meta.slug}\\s+reviewer\\s+fake\\s+running\\s+running\\s+2m\\s+0\\s+waiting for input`));
   t.equal(renderStatusTable([]), 'no bottles; start one with: bottle start <agent>');
 });
@@ -140,6 +146,7 @@ t.test('cleanup removes state whose bottle the engine no longer has', async (t) 
   const dry = await cleanup(deps, { dryRun: true, log: () => undefined });
   t.same(dry.filter((i) => i.what === 'state').map((i) => [i.slug, i.done]), [[gone.slug, false]]);
   t.equal((await listBottles(deps.root)).length, 2, 'dry run removes nothing');
+  await t.rejects(planAttach(deps, gone.slug), { name: 'UserError', message: `${gone.slug} is not running (engine: its containers are gone); \`bottle stop ${gone.slug}\` removes what is left` }, 'attach says so instead of the engine\'s raw exec error');
   await cleanup(deps, { log: () => undefined });
   t.same((await listBottles(deps.root)).map((b) => b.slug), [alive.slug]);
 });
@@ -162,6 +169,26 @@ t.test('the verbs end to end through the CLI (fake backend)', async (t) => {
   t.equal(missing.exitCode, 1);
   t.match(missing.stderr, /^bottle: no bottle named .*there are no bottles/m);
   t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('without a terminal, start --yes brings the bottle up and does not attach; attach refuses in one line', async (t) => {
+  const { env, dir } = setup(t, { ANTHROPIC_API_KEY: 'placeholder-value', GITHUB_TOKEN: 'placeholder-value' });
+  const full = { ...process.env, ...env };
+  const started = await bottleProcess(['start', 'reviewer', '--yes'], { env: full, cwd: dir, fake: true });
+  t.equal(started.exitCode, 0, started.stderr);
+  const slug = started.stdout.trim();
+  t.match(slug, /^reviewer-[a-z2-7]{6}$/);
+  t.match(started.stderr, new RegExp(`bottle: ${slug} is running; not attaching \\(stdin is not a terminal\\); attach from a terminal with: bottle attach ${slug}$`));
+  const ls = await bottleProcess(['ls', '--json'], { env: full, cwd: dir, fake: true });
+  t.same(JSON.parse(ls.stdout).map((r: { slug: string; state: string }) => [r.slug, r.state]), [[slug, 'running']], 'the bottle is up');
+  const attach = await bottleProcess(['attach', slug], { env: full, cwd: dir, fake: true });
+  t.equal(attach.exitCode, 1);
+  t.equal(attach.stderr, `bottle: cannot attach to ${slug}: stdin is not a terminal; run bottle attach in a terminal (or --print-argv for the command)`);
+  t.equal((await readMetadata(join(dir, 'state'), slug)).claudeSessionId, undefined, 'no session recorded for an attach that did not happen');
+  const look = await bottleProcess(['attach', slug, '--print-argv'], { env: full, cwd: dir, fake: true });
+  t.equal(look.exitCode, 0, look.stderr);
+  t.match(JSON.parse(look.stdout), { slug, resume: false });
+  t.equal((await readMetadata(join(dir, 'state'), slug)).claudeSessionId, undefined, '--print-argv records nothing');
 });
 
 t.test('start refuses before creating anything when a route variable is missing', async (t) => {

@@ -1,6 +1,6 @@
 // `bottle allowlist edit` / `bottle routes edit` as a real subprocess with a fake $EDITOR: a
 // script that rewrites the file (valid or invalid), and a fakebin that leaves it as is.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
@@ -49,7 +49,7 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
     return e;
   };
   const calls = () => readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
-  return { slug: b.slug, file, env, calls };
+  return { slug: b.slug, root: join(root, 'state'), file, env, calls };
 }
 
 t.test('allowlist edit: a valid change is applied and summarised; the temp file is gone', async (t) => {
@@ -67,14 +67,47 @@ t.test('allowlist edit: a valid change is applied and summarised; the temp file 
   t.notOk(existsSync(argv![1]!), 'temp file removed');
 });
 
-t.test('allowlist edit: an invalid change with stdin not a TTY exits 1 with file:line:col', async (t) => {
+t.test('allowlist edit: an invalid change with stdin not a TTY exits 1 with file:line:col and keeps the text to re-apply', async (t) => {
   const s = await setup(t);
   const r = await bottleProcess(['allowlist', 'edit', s.slug], { env: s.env('bad') });
   t.equal(r.exitCode, 1);
-  t.match(r.stderr, /^bottle: \S+\.allowlist\.yaml:\d+:\d+: allow\[0\]: "https:\/\/bad\.example\.com\/path" is a URL; write the bare host name$/);
+  const m = /^bottle: \S+\.allowlist\.yaml:\d+:\d+: allow\[0\]: "https:\/\/bad\.example\.com\/path" is a URL; write the bare host name; \S+'s policy is unchanged\. Your text is kept in (\S+); after fixing it there, apply it with: EDITOR='cp \S+' bottle allowlist edit \S+$/.exec(r.stderr);
+  t.ok(m, r.stderr);
   t.notMatch(r.stderr, /Re-edit/, 'no prompt without a terminal');
   t.equal(readFileSync(s.file, 'utf8'), POLICY, 'policy unchanged');
   t.equal(s.calls().length, 1, 'editor opened once');
+  const kept = m![1]!;
+  t.match(readFileSync(kept, 'utf8'), /https:\/\/bad\.example\.com\/path/, 'the rejected text is kept');
+  t.equal(statSync(kept).mode & 0o777, 0o600, 'privately');
+  writeFileSync(kept, readFileSync(kept, 'utf8').replace('https://bad.example.com/path', 'bad.example.com'));
+  const again = await bottleProcess(['allowlist', 'edit', s.slug], { env: { ...s.env('x'), EDITOR: `cp ${kept}` } });
+  t.equal(again.exitCode, 0, again.stderr);
+  t.equal(again.stdout.trim(), `${s.slug}: + allow bad.example.com`, 'the printed command applies the fixed text');
+});
+
+t.test('allowlist edit: no terminal and no $EDITOR → refused before any editor runs', async (t) => {
+  const s = await setup(t);
+  const bins = await fakeBins(t, { vi: {} });
+  const env = { ...s.env('x', { PATH: bins.env.PATH }) };
+  delete env.EDITOR;
+  const r = await bottleProcess(['allowlist', 'edit', s.slug], { env });
+  t.equal(r.exitCode, 1);
+  t.equal(r.stderr, 'bottle: no terminal to run an editor in (stdin is not a terminal and neither $VISUAL nor $EDITOR is set); run this in a terminal, or set EDITOR to a command that edits the file it is given');
+  t.same(await bins.calls('vi'), [], 'vi was not started');
+});
+
+t.test('allowlist edit: a unique slug prefix works; an ambiguous one is named as such', async (t) => {
+  const s = await setup(t);
+  const r = await bottleProcess(['allowlist', 'edit', 'impl'], { env: s.env('add') });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stdout.trim(), `${s.slug}: + allow example.com`);
+  const other = await createBottle(s.root, 'implementer', { backend: 'docker' });
+  const amb = await bottleProcess(['allowlist', 'edit', 'impl'], { env: s.env('add') });
+  t.equal(amb.exitCode, 1);
+  t.equal(amb.stderr, `bottle: impl is ambiguous: it starts ${[s.slug, other.slug].sort().join(', ')}; give more of the slug`);
+  const none = await bottleProcess(['allowlist', 'edit', 'nosuch'], { env: s.env('add') });
+  t.match(none.stderr, /^bottle: no bottle named nosuch; bottles: /);
+  t.notMatch(none.stderr, /metadata\.json/, 'no internal path');
 });
 
 t.test('routes edit: a new route needs its env var in this shell', async (t) => {
@@ -102,5 +135,5 @@ t.test('allowlist edit: saved unchanged → "no changes" (fakebin editor; argv r
   t.equal(readFileSync(s.file, 'utf8'), POLICY);
   const missing = await bottleProcess(['allowlist', 'edit', 'nope-aaaaaa'], { env });
   t.equal(missing.exitCode, 1);
-  t.match(missing.stderr, /^bottle: no bottle nope-aaaaaa/);
+  t.match(missing.stderr, /^bottle: no bottle named nope-aaaaaa; bottles: /);
 });

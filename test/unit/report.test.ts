@@ -1,10 +1,14 @@
 // How failures reach the user: one line for anything they can fix (their input, an engine that
 // is not there), a stack trace only with BOTTLE_DEBUG=1.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { reportError } from '../../commands/report.js';
 import type { Ctx } from '../../lib/cli.js';
 import { UserError } from '../../lib/errors.js';
 import { run } from '../../lib/run/index.js';
+import { bottleInProcess } from '../helpers/cli.js';
 
 function capture(env: NodeJS.ProcessEnv = {}): { ctx: Ctx; lines: () => string[] } {
   const out: string[] = [];
@@ -49,4 +53,34 @@ t.test('anything else is an internal error with the debug hint (a bug, not the u
   const notEngine = capture();
   reportError(Object.assign(new Error('open ENOENT /x'), { code: 'ENOENT', syscall: 'open' }), notEngine.ctx);
   t.match(notEngine.lines()[0], /internal error/, 'a missing file is not taken for a missing engine');
+});
+
+t.test('through the CLI: --json failures print {ok:false,error} on stdout; usage errors say bottle:; an unknown verb with --help is named', async (t) => {
+  const env = { ...process.env, BOTTLE_STATE_DIR: mkdtempSync(join(tmpdir(), 'bottle-report-')) };
+  t.teardown(() => rmSync(env.BOTTLE_STATE_DIR!, { recursive: true, force: true }));
+  const stop = await bottleInProcess(['stop', 'nope-aaaaaa', '--json'], { env });
+  t.equal(stop.exitCode, 1);
+  t.match(stop.stderr, /^bottle: no bottle named nope-aaaaaa; there are no bottles/);
+  t.same(JSON.parse(stop.stdout), { ok: false, error: 'no bottle named nope-aaaaaa; there are no bottles; start one with bottle start <agent>', exitCode: 1 });
+  const plain = await bottleInProcess(['stop', 'nope-aaaaaa'], { env });
+  t.equal(plain.stdout, '', 'without --json stdout stays empty');
+  const afterDashes = await bottleInProcess(['scan', '--', '--json'], { env });
+  t.equal(afterDashes.exitCode, 2);
+  t.equal(afterDashes.stdout, '', '--json after -- is an argument (a file name), not the option');
+
+  const usage = await bottleInProcess(['ls', '--bogus'], { env });
+  t.equal(usage.exitCode, 1);
+  t.match(usage.stderr, /^bottle: unknown option '--bogus'/);
+  t.notMatch(usage.stderr, /^error:/m);
+  const usageJson = await bottleInProcess(['ls', '--bogus', '--json'], { env });
+  t.match(JSON.parse(usageJson.stdout), { ok: false, error: "unknown option '--bogus'" });
+
+  const typo = await bottleInProcess(['stpo', '--help'], { env });
+  t.equal(typo.exitCode, 1, 'not the root help with exit 0');
+  t.match(typo.stderr, /^bottle: unknown command 'stpo'/);
+  t.match(typo.stderr, /Did you mean stop\?/);
+  t.notMatch(typo.stdout, /Usage: bottle/);
+  const help = await bottleInProcess(['stop', '--help'], { env });
+  t.equal(help.exitCode, 0);
+  t.match(help.stdout, /Usage: bottle stop/);
 });

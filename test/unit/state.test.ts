@@ -11,7 +11,7 @@ import {
   type RandomSource, settle, SLUG_ALPHABET, slugPrefix, stateRoot, updateMetadata, validateSlug, writeMetadata,
 } from '../../lib/state/index.js';
 import { projectRoot } from '../../lib/paths.js';
-import { tsxArgv } from '../helpers/cli.js';
+import { bottleProcess, tsxArgv } from '../helpers/cli.js';
 
 async function tempRoot(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'bottle-state-'));
@@ -207,4 +207,21 @@ t.test('regression: a bottle being removed is never listed as broken (its state 
     t.same(seen, [], `round ${round}: listed only whole or not at all`);
   }
   t.same((await readdir(root)).filter((n) => n !== '.lock' && !n.startsWith('.state')), [], 'nothing left behind, no tombstone');
+});
+
+t.test('a state dir that is a file is the user\'s to fix: one line from every verb, no internal error', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bottle-state-file-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'state');
+  await writeFile(file, 'not a directory\n');
+  const env = { ...process.env, BOTTLE_STATE_DIR: file, ANTHROPIC_API_KEY: 'placeholder-value' };
+  for (const argv of [['ls'], ['stop', 'x'], ['proposals'], ['cleanup']]) {
+    const r = await bottleProcess(argv, { env, fake: true });
+    t.equal(r.exitCode, 1, argv.join(' '));
+    t.equal(r.stderr, `bottle: state dir ${file} is not a directory; set BOTTLE_STATE_DIR to a directory of yours, or move it out of the way`, argv.join(' '));
+  }
+  const start = await bottleProcess(['start', 'reviewer', '--yes', '--no-attach'], { env, fake: true, cwd: dir });
+  t.equal(start.exitCode, 1);
+  t.match(start.stderr, new RegExp(`bottle: cannot create state dir ${file}: a file is in the way; set BOTTLE_STATE_DIR to a writable directory$`));
+  t.equal(await readFile(file, 'utf8'), 'not a directory\n', 'the file is left as it was');
 });

@@ -122,10 +122,10 @@ t.test('install twice, uninstall: the user binding comes back and the options ar
   const user = 'bind-key -T prefix b display-message hello';
   const f = fakeServer({ prefix: { b: user } });
   const r1 = await installKeys(f.client, ['/bin/bottle']);
-  t.same(r1, { key: 'b', saved: user });
+  t.same(r1, { key: 'b', saved: user, already: false });
   t.ok(isOurBinding(f.prefix.b));
   const r2 = await installKeys(f.client, ['/bin/bottle']);
-  t.same(r2, { key: 'b', saved: user }, 'the second install still reports the first save');
+  t.same(r2, { key: 'b', saved: user, already: true }, 'the second install still reports the first save, and that it was there');
   t.equal(f.options['@bottle-saved-prefix-b'], user, 'not overwritten with our own binding');
   const u = await uninstallKeys(f.client);
   t.same(u, { key: 'b', restored: user });

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { type DockerEngine, engineMessage, statusOf } from '../../docker/api.js';
 import { UserError } from '../../errors.js';
-import { resolveRouteHeaders } from '../../manifest/index.js';
+import { DEFAULT_IMAGE, resolveRouteHeaders } from '../../manifest/index.js';
 import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { LaunchContext } from '../types.js';
 import { DEFAULT_SIDECARS_IMAGE } from './names.js';
@@ -79,7 +79,13 @@ export async function checkImages(engine: Pick<DockerEngine, 'getImage'>, images
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
     const image = images[i]!;
-    if (statusOf(r.reason) === 404) throw new UserError(`image ${image} is not in the Docker engine; run \`bottle images build\``);
+    if (statusOf(r.reason) === 404) {
+      // Only bottle's own images are what `bottle images build` makes; a manifest's own image is not.
+      const fix = image === DEFAULT_IMAGE || image === DEFAULT_SIDECARS_IMAGE
+        ? 'run `bottle images build`'
+        : `build or pull it into this engine first (docker pull ${image}), or drop image: from the manifest to use ${DEFAULT_IMAGE}`;
+      throw new UserError(`image ${image} is not in the Docker engine; ${fix}`);
+    }
     throw new Error(`inspecting image ${image}: ${engineMessage(r.reason)}`, { cause: r.reason });
   });
 }

@@ -71,8 +71,9 @@ export async function teardownEngineObjects(engine: DockerEngine, meta: Metadata
 
 // One bottle's state from its labelled containers (and whether any network remains); the smolvm
 // backend passes its VM as a container of service `agent`.
-export function engineState(containers: Array<Pick<ListedContainer, 'State' | 'Labels'>>, networks: number): EngineState {
-  if (containers.length === 0) return networks > 0 ? 'exited' : 'missing';
+export function engineState(containers: Array<Pick<ListedContainer, 'State' | 'Labels'>>): EngineState {
+  // Networks without containers are leftovers (cleanup removes them): the bottle itself is gone.
+  if (containers.length === 0) return 'missing';
   const running = new Set(containers.filter((c) => c.State === 'running').map((c) => c.Labels?.[LABEL_SERVICE]));
   if (running.has('agent') && running.has('sidecars')) return 'running';
   return running.size > 0 ? 'partial' : 'exited';

@@ -22,12 +22,8 @@ export function teardownDocker(engine: DockerEngine, meta: Metadata, log: (line:
 // The engine view of many bottles from two list calls.
 export async function inspectDocker(engine: DockerEngine, metas: Metadata[]): Promise<Map<string, EngineState>> {
   const filters = { label: [LABEL_SLUG] };
-  const [containers, networks] = await Promise.all([engine.listContainers({ all: true, filters }), engine.listNetworks({ filters })]);
+  const containers = await engine.listContainers({ all: true, filters });
   const out = new Map<string, EngineState>();
-  for (const m of metas) {
-    const mine = containers.filter((c) => c.Labels?.[LABEL_SLUG] === m.slug);
-    const nets = networks.filter((n) => n.Labels?.[LABEL_SLUG] === m.slug).length;
-    out.set(m.slug, engineState(mine, nets));
-  }
+  for (const m of metas) out.set(m.slug, engineState(containers.filter((c) => c.Labels?.[LABEL_SLUG] === m.slug)));
   return out;
 }

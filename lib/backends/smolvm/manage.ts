@@ -87,12 +87,11 @@ function vmAsContainer(m: MachineRecord): Pick<ListedContainer, 'State' | 'Label
   return { State: m.state, Labels: { [LABEL_SERVICE]: 'agent' } };
 }
 
-// The engine view of many bottles: one `machine ls` and two Docker list calls.
+// The engine view of many bottles: one `machine ls` and one Docker list call.
 export async function inspectSmolvm(engine: DockerEngine, smolvm: Smolvm, metas: Metadata[]): Promise<Map<string, EngineState>> {
   const filters = { label: [LABEL_SLUG] };
-  const [containers, networks, machines] = await Promise.all([
+  const [containers, machines] = await Promise.all([
     engine.listContainers({ all: true, filters }),
-    engine.listNetworks({ filters }),
     machinesOrNone(smolvm),
   ]);
   const out = new Map<string, EngineState>();
@@ -102,7 +101,7 @@ export async function inspectSmolvm(engine: DockerEngine, smolvm: Smolvm, metas:
       ...containers.filter((c) => c.Labels?.[LABEL_SLUG] === meta.slug),
       ...machines.filter((m) => vms.includes(m.name)).map(vmAsContainer),
     ];
-    out.set(meta.slug, engineState(mine, networks.filter((n) => n.Labels?.[LABEL_SLUG] === meta.slug).length));
+    out.set(meta.slug, engineState(mine));
   }
   return out;
 }
