@@ -32,19 +32,21 @@ await t.test('sandbox egress', { skip: gate.skip }, async (t) => {
     t.equal(plain.body, 'upstream ok https GET allowed.test/e2e/allowed\n');
     const forged = await curl(`-i -H 'Authorization: Bearer agent-forged' https://api.allowed.test/e2e/route`); // gitleaks:allow (test dummy)
     t.equal(forged.code, '200');
-    const overHttp = await curl('http://api.allowed.test/e2e/route-http');
-    t.equal(overHttp.code, '200', 'routes apply to plain HTTP too');
+    const overHttp = await curl(`-H 'Authorization: Bearer agent-forged' http://api.allowed.test/e2e/route-http`); // gitleaks:allow (test dummy)
+    t.equal(overHttp.code, '200', 'the host is allowed over plain HTTP too');
     t.notOk(`${forged.body}${overHttp.body}`.includes(sb.routeToken), 'the token does not come back to the agent');
 
     const [allowed] = await reached('/e2e/allowed');
     t.same(headerValues(allowed!, 'authorization'), [], 'no credential for a host without a route');
-    for (const path of ['/e2e/route', '/e2e/route-http']) {
-      const [r] = await reached(path);
-      t.same(headerValues(r!, 'authorization'), [`Bearer ${sb.routeToken}`], `${path}: the route's header replaced the agent's own`);
-      // Regression: the gateway read `production` as an env var name (502) and refused $${.
-      t.same(headerValues(r!, 'x-env'), ['production'], `${path}: a literal route header is injected as written`);
-      t.same(headerValues(r!, 'x-literal'), ['${NOT_A_VAR}'], `${path}: $\${ is a literal \${`);
-    }
+    const [r] = await reached('/e2e/route');
+    t.same(headerValues(r!, 'authorization'), [`Bearer ${sb.routeToken}`], 'the route\'s header replaced the agent\'s own');
+    // Regression: the gateway read `production` as an env var name (502) and refused $${.
+    t.same(headerValues(r!, 'x-env'), ['production'], 'a literal route header is injected as written');
+    t.same(headerValues(r!, 'x-literal'), ['${NOT_A_VAR}'], '$${ is a literal ${');
+    // Plain HTTP crosses the network in the clear: the credential is never put on it, and the
+    // agent's own copy of a route header does not pass either.
+    const [clear] = await reached('/e2e/route-http');
+    t.same([headerValues(clear!, 'authorization'), headerValues(clear!, 'x-env')], [[], []], 'plain HTTP: no route header, the agent\'s copy stripped');
     const env = await sb.agent('env; cat /proc/self/environ');
     t.notOk(env.stdout.includes(sb.routeToken), 'the token is not in the agent env');
 

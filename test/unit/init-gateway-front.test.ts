@@ -2,12 +2,13 @@
 // socket and one control socket owned by init. Killing a gateway with -9 refuses no
 // connection, and route secrets approved after launch survive the restart.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { replicaCount, replicaSocket } from '../../sidecars/init/gateway-front.js';
-import { viaProxy, type Proxy } from '../fixtures/gateway/client.js';
+import { CA_CERT_FILE } from '../../lib/pki/index.js';
+import { httpsViaProxy, viaProxy, type Proxy } from '../fixtures/gateway/client.js';
 import { InitProcess } from '../fixtures/daemons/harness.js';
 import { HOSTS, PRIVATE_OK } from '../fixtures/gateway/world.js';
 import { bottleArgv } from '../helpers/dashboard.js';
@@ -19,6 +20,7 @@ const POLICY = `version: 1
 allow: [allowed.test]
 routes:
   - host: route.test
+    port: PORT
     headers: { Authorization: "Bearer \${LATE_ROUTE_TOKEN}" }
 `;
 
@@ -57,7 +59,7 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
     rmSync(root, { recursive: true, force: true });
   });
   mkdirSync(join(root, 'policy'));
-  writeFileSync(join(root, 'policy', 'policy.yaml'), POLICY);
+  writeFileSync(join(root, 'policy', 'policy.yaml'), POLICY.replace('PORT', String(upstream.httpsPort)));
   writeFileSync(join(root, 'hosts'), Object.entries(HOSTS).map(([n, ip]) => `${ip} ${n}`).join('\n'));
   const controlSocket = join(root, 'gw.sock');
   const p = new InitProcess([], {
@@ -103,7 +105,9 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
   const handCode = await new Promise<number | null>((r) => hand.once('exit', r));
   t.equal(handCode, 0, `gateway-secrets exits 0 once every replica has the value: ${handErr}`);
   const routed = async (path: string) => {
-    for (let i = 0; i < 4; i++) await viaProxy(proxy, `http://route.test:${upstream.httpPort}${path}`); // both replicas, likely
+    // Route headers go only over TLS to the route's port.
+    const caPem = readFileSync(join(root, 'ca', CA_CERT_FILE), 'utf8');
+    for (let i = 0; i < 4; i++) await httpsViaProxy(proxy, caPem, `https://route.test:${upstream.httpsPort}${path}`); // both replicas, likely
     return upstream.requests.filter((r) => r.url === path).map((r) => r.headers.authorization);
   };
   t.same(new Set(await routed('/late-1')), new Set([`Bearer ${LATE}`]), 'the late secret is injected');

@@ -88,5 +88,5 @@ t.test('placeholders in prose and .env.example are silent; a secret beside one i
   t.same(ids(`DB_PASSWORD=changeme${real}`), ['env-var-secret']);
   t.same(ids(`DB_PASSWORD=${real}changeme`), ['env-var-secret']);
   t.same(ids(`api_key=your-${real}`), ['credential-in-url']);
-  t.same(ids(`postgres://app:changeme${real}@db.internal.test/app`), ['url-credentials']);
+  t.same(ids(`postgres://app:changeme${real}@db.internal.test/app`), ['url-credentials']); // gitleaks:allow (test dummy)
 });
