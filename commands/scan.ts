@@ -1,15 +1,16 @@
-// `bottle scan [PATH|-] [--json] [--hygiene]`: the git gate's secret scanner, run by hand on
-// files, directories (gitignore-aware) or stdin. Exit 1 when something is found, 0 when clean,
-// 2 when the input itself cannot be read. By default it judges like the git gate (boundary mode),
-// so a clean result means the gate will accept the same content.
+// `bottle scan [PATH|-] [--json] [--hygiene] [--ignore FP]...`: the git gate's secret scanner,
+// run by hand on files, directories (gitignore-aware) or stdin. Exit 1 when something is found,
+// 0 when clean, 2 when the input itself cannot be read. By default it judges like the git gate
+// (boundary mode), so a clean result means the gate will accept the same content. Each finding
+// carries the fingerprint an operator lists in the manifest's dlp.ignore for a known dummy.
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
-import { gitScanner, type Finding, type ScanMode } from '../lib/secrets/index.js';
+import { fingerprintProblem, gitScanner, ignoring, type Finding, type ScanMode } from '../lib/secrets/index.js';
 import { listFiles, MAX_FILE_BYTES, readForScan, type Skipped } from '../lib/secrets/files.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
 export interface ScanReport {
-  findings: Array<{ path: string; line: number; column: number; ruleId: string; description: string; redacted: string }>;
+  findings: Array<{ path: string; line: number; column: number; ruleId: string; description: string; redacted: string; fingerprint: string }>;
   files: number;
   skipped: Skipped[];
 }
@@ -22,13 +23,16 @@ async function readStdin(): Promise<string> {
 
 function add(report: ScanReport, path: string, found: Finding[]): void {
   for (const f of found) {
-    report.findings.push({ path, line: f.line, column: f.column, ruleId: f.ruleId, description: f.description, redacted: f.redacted });
+    report.findings.push({ path, line: f.line, column: f.column, ruleId: f.ruleId, description: f.description, redacted: f.redacted, fingerprint: f.fingerprint });
   }
 }
 
 // Scans the target and returns the report; throws UserError(…, 2) when the target is unreadable.
-export async function scanTarget(target: string, cwd: string, stdin: () => Promise<string> = readStdin, mode: ScanMode = 'boundary'): Promise<ScanReport> {
-  const scanner = gitScanner(mode);
+// `ignore`: fingerprints left out, as the manifest's dlp.ignore makes the git gate do.
+export async function scanTarget(
+  target: string, cwd: string, stdin: () => Promise<string> = readStdin, mode: ScanMode = 'boundary', ignore: readonly string[] = [],
+): Promise<ScanReport> {
+  const scanner = ignoring(gitScanner(mode), ignore);
   const report: ScanReport = { findings: [], files: 0, skipped: [] };
   if (target === '-') {
     const text = await stdin();
@@ -59,7 +63,7 @@ export async function scanTarget(target: string, cwd: string, stdin: () => Promi
 }
 
 export function formatFinding(f: ScanReport['findings'][number]): string {
-  return `${f.path}:${f.line}:${f.column}: ${f.ruleId}: ${f.description}: ${f.redacted}`;
+  return `${f.path}:${f.line}:${f.column}: ${f.ruleId}: ${f.description}: ${f.redacted} (${f.fingerprint})`;
 }
 
 export function registerScan(program: Command, ctx: Ctx, outcome: Outcome): void {
@@ -76,8 +80,18 @@ export function registerScan(program: Command, ctx: Ctx, outcome: Outcome): void
         'and regexes on the secret, the match or the line. The default judges like the git gate, which honours ' +
         'none of these: only allowlists that explain the whole secret (e.g. ${{ secrets.X }}, a known example key).',
     )
-    .action(async (target: string, opts: { json?: boolean; hygiene?: boolean }) => {
-      const report = await scanTarget(target, ctx.cwd, undefined, opts.hygiene ? 'hygiene' : 'boundary');
+    .option(
+      '--ignore <fingerprint>',
+      'leave out findings with this fingerprint (repeatable), as dlp.ignore in the manifest does for the gateway and the git gate',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .action(async (target: string, opts: { json?: boolean; hygiene?: boolean; ignore: string[] }) => {
+      for (const fp of opts.ignore) {
+        const problem = fingerprintProblem(fp);
+        if (problem) throw new UserError(`scan: --ignore: ${problem}`, 2);
+      }
+      const report = await scanTarget(target, ctx.cwd, undefined, opts.hygiene ? 'hygiene' : 'boundary', opts.ignore);
       if (opts.json) {
         ctx.out(JSON.stringify(report));
       } else {

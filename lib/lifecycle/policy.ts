@@ -21,6 +21,7 @@ export function policyFromPlan(plan: BottlePlan): Policy {
   }));
   const { model } = plan.egress;
   if (model) policy.model = { host: model.host, paths: [...MODEL_API_PATHS], serverFetch: model.serverFetch };
+  if (plan.dlpIgnore?.length) policy.dlp.ignore = [...plan.dlpIgnore];
   return policy;
 }
 

@@ -1,11 +1,14 @@
-// Validation of an agent's `egress:` block: host lists and credentialed routes.
+// Validation of an agent's `egress:` block (host lists and credentialed routes) and of the
+// `dlp:` block (defaults and per agent) that tunes what the gateway and the git gate block.
+import { fingerprintProblem } from '../secrets/fingerprint.js';
 import { isHostname, parseHostPattern } from './syntax.js';
 import { headerNameProblem, templateProblem, templateVars } from '../template.js';
-import { DEFAULT_ROUTE_PORT, type EgressSpec, type HeaderTemplate, type RouteSpec } from './types.js';
+import { DEFAULT_ROUTE_PORT, type DlpSpec, type EgressSpec, type HeaderTemplate, type RouteSpec } from './types.js';
 import type { Val, Walker } from './walk.js';
 
 const EGRESS_KEYS = ['allow', 'block', 'routes', 'passthrough'] as const;
 const ROUTE_KEYS = ['host', 'port', 'headers'] as const;
+const DLP_KEYS = ['ignore'] as const;
 const PATTERN_HELP = 'a hostname, *.domain or an IP address';
 
 // Missing `egress:` means no extra hosts: the agent reaches only the default Anthropic route.
@@ -19,6 +22,22 @@ export function readEgress(w: Walker, v: Val | undefined): EgressSpec {
   if (f.passthrough) egress.passthrough = readHosts(w, f.passthrough, false);
   if (f.routes) egress.routes = readRoutes(w, f.routes, egress.block);
   return egress;
+}
+
+// `dlp: { ignore: [sha256:…] }`: fingerprints of known-harmless values, each checked for shape
+// (a mistyped one would silently ignore nothing).
+export function readDlp(w: Walker, v: Val): DlpSpec {
+  const dlp: DlpSpec = { ignore: [] };
+  const f = w.fields(v, DLP_KEYS);
+  if (!f?.ignore) return dlp;
+  for (const item of w.list(f.ignore) ?? []) {
+    const raw = w.str(item, 'a finding fingerprint');
+    if (raw === undefined) continue;
+    const problem = fingerprintProblem(raw);
+    if (problem) w.fail(item, problem);
+    else if (!dlp.ignore.includes(raw)) dlp.ignore.push(raw);
+  }
+  return dlp;
 }
 
 function readHosts(w: Walker, v: Val, allowAny: boolean): string[] {

@@ -1,7 +1,7 @@
 // bottle.yaml text → validated Manifest, or every problem positioned at its YAML node.
 import { posix } from 'node:path';
 import { LineCounter, isScalar, parseDocument } from 'yaml';
-import { readEgress } from './egress.js';
+import { readDlp, readEgress } from './egress.js';
 import { AGENT_NAME, ENV_NAME, GIT_REMOTE_NAME, gitUpstreamProblem } from './syntax.js';
 import {
   BACKENDS, DEFAULT_BACKEND, DEFAULT_IMAGE,
@@ -10,9 +10,9 @@ import {
 import { Walker, isEmpty, type Val } from './walk.js';
 
 const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
-const DEFAULTS_KEYS = ['backend', 'image', 'model'] as const;
+const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp'] as const;
 const MODEL_KEYS = ['serverFetch'] as const;
-const AGENT_KEYS = ['prompt', 'skills', 'env', 'workspace', 'git', 'egress', 'supervise', 'backend', 'image'] as const;
+const AGENT_KEYS = ['prompt', 'skills', 'env', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'backend', 'image'] as const;
 const GIT_KEYS = ['name', 'upstream', 'identity'] as const;
 
 // Env the bottle sets itself; a manifest value would break the sandbox wiring or leak the key.
@@ -65,6 +65,7 @@ function readTop(w: Walker, root: Val): Manifest {
     if (d?.backend) manifest.defaults.backend = readBackend(w, d.backend) ?? DEFAULT_BACKEND;
     if (d?.image) manifest.defaults.image = readImage(w, d.image) ?? DEFAULT_IMAGE;
     if (d?.model) manifest.defaults.model = readModel(w, d.model);
+    if (d?.dlp) manifest.defaults.dlp = readDlp(w, d.dlp);
   }
   if (!f.agents) {
     w.fail({ ...root, path: 'agents' }, 'required; name at least one agent under agents:');
@@ -127,6 +128,7 @@ function readAgent(w: Walker, name: string, v: Val): AgentSpec {
   if (f.workspace) agent.workspace = w.str(f.workspace, 'a path');
   if (f.git) agent.git = readGit(w, f.git);
   agent.egress = readEgress(w, f.egress);
+  if (f.dlp) agent.dlp = readDlp(w, f.dlp);
   if (f.supervise) agent.supervise = w.bool(f.supervise) ?? true;
   if (f.backend) agent.backend = readBackend(w, f.backend);
   if (f.image) agent.image = readImage(w, f.image);

@@ -10,7 +10,7 @@ export const DEFAULT_IMAGE = 'bottle-agent:latest';
 export interface Manifest {
   version: 1;
   /** `model` only when the manifest sets it. */
-  defaults: { backend: BackendName; image: string; model?: ModelSpec };
+  defaults: { backend: BackendName; image: string; model?: ModelSpec; dlp?: DlpSpec };
   /** Insertion-ordered as in the file; names match AGENT_NAME. */
   agents: Record<string, AgentSpec>;
 }
@@ -20,6 +20,13 @@ export interface ModelSpec {
   /** Let model API requests make the API contact URLs they name (MCP connector, web fetch);
    * off by default: that is an exit the gateway cannot scan. Web search is always allowed. */
   serverFetch: boolean;
+}
+
+// What the operator tells the gateway's DLP and the git gate about content they scan.
+export interface DlpSpec {
+  /** Finding fingerprints (`sha256:` + 16 hex, from `bottle scan` or a git gate rejection) of
+   * values known to be harmless (test dummies); a finding with one does not block. */
+  ignore: string[];
 }
 
 export interface AgentSpec {
@@ -35,6 +42,8 @@ export interface AgentSpec {
   git: GitRemoteSpec[];
   egress: EgressSpec;
   supervise: boolean;
+  /** Merged with defaults.dlp by the plan; only when the manifest sets it. */
+  dlp?: DlpSpec;
   backend?: BackendName;
   image?: string;
 }

@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { BACKENDS, type BackendName, type LoadedManifest } from '../manifest/types.js';
+import { BACKENDS, type BackendName, type DlpSpec, type LoadedManifest } from '../manifest/types.js';
 import { closest } from '../manifest/syntax.js';
 
 export const ANTHROPIC_HOST = 'api.anthropic.com';
@@ -58,6 +58,9 @@ export interface BottlePlan {
   git: PlanGitRemote[];
   egress: { allow: string[]; block: string[]; routes: PlanRoute[]; passthrough: string[]; model?: PlanModel };
   supervise: boolean;
+  /** Fingerprints of known-harmless values (defaults.dlp.ignore + the agent's dlp.ignore): the
+   * gateway and the git gate do not block on them. Absent or empty: none. */
+  dlpIgnore?: string[];
   /** Host env vars the routes need that are unset or empty now (names only). */
   missingVars: string[];
   manifestPath: string;
@@ -131,9 +134,16 @@ export function preparePlan(
     })),
     egress: { allow: [...agent.egress.allow], block: [...agent.egress.block], routes, passthrough: [...agent.egress.passthrough], model },
     supervise: agent.supervise,
+    ...dlpIgnore(manifest.defaults.dlp, agent.dlp),
     missingVars: missingRouteVars(routes, env),
     manifestPath: loaded.path,
   };
+}
+
+// defaults.dlp.ignore then the agent's own, once each; no key when both are empty.
+function dlpIgnore(...specs: Array<DlpSpec | undefined>): Pick<BottlePlan, 'dlpIgnore'> {
+  const all = [...new Set(specs.flatMap((s) => s?.ignore ?? []))];
+  return all.length > 0 ? { dlpIgnore: all } : {};
 }
 
 // Every host env var the routes' headers name, once each, sorted.

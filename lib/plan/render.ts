@@ -30,6 +30,8 @@ export function planLines(plan: BottlePlan): string[] {
   many('passthrough', plan.egress.passthrough);
   const { model } = plan.egress;
   if (model) one('model', `${model.host} (claude's API calls only; server-side URL fetch ${model.serverFetch ? 'allowed' : 'refused'})`);
+  const ignored = plan.dlpIgnore?.length ?? 0;
+  if (ignored > 0) one('dlp ignore', `${ignored} known value${ignored === 1 ? '' : 's'}`);
   one('supervise', plan.supervise ? 'on (agent can propose policy changes)' : 'off');
   if (plan.missingVars.length > 0) {
     lines.push(`warning: host env not set: ${plan.missingVars.join(', ')} (export before launch; the routes need them)`);

@@ -4,7 +4,7 @@ import { forEachDecoding, normalizeText, stripNoise } from './decoders.js';
 
 // The part of lib/secrets' Scanner the engine needs (structural, so tests can pass a fake).
 export interface PatternScanner {
-  first(text: string): { ruleId: string; line: number } | undefined;
+  first(text: string, opts?: { ignore?: ReadonlySet<string> }): { ruleId: string; line: number } | undefined;
 }
 
 export interface Candidate { where: string; text: string }

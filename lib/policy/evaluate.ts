@@ -30,6 +30,7 @@ interface Compiled {
   passthrough: HostMatcher;
   routes: Map<string, Route>;
   replaced: Map<string, Set<string>>;
+  ignore: ReadonlySet<string> | undefined;
 }
 
 const compiledCache = new WeakMap<Policy, Compiled>();
@@ -46,6 +47,7 @@ function compile(p: Policy): Compiled {
       passthrough: new HostMatcher(p.passthrough),
       routes: new Map(p.routes.map((r) => [r.host, r])),
       replaced: new Map(p.routes.map((r) => [r.host, new Set(Object.keys(r.headers).map((h) => h.toLowerCase()))])),
+      ignore: p.dlp.ignore?.length ? new Set(p.dlp.ignore) : undefined,
     };
     compiledCache.set(p, c);
   }
@@ -87,6 +89,13 @@ function hostStages(c: Compiled, h: HostInfo, show: () => string): Verdict | und
   if (blockedBy !== undefined) return block('blocklist', `${show()} is blocked by "${blockedBy}"`, 'blocked');
   if (h.ip?.forbidden) return block('ssrf', `${h.ip.canonical} is in a forbidden range (${h.ip.forbidden})`, 'private-address');
   return undefined;
+}
+
+// The scanner every pattern-DLP stage of one policy uses: the operator's known-harmless values
+// (dlp.ignore) left out of its findings. The canary and entropy stages do not consult it.
+function policyScanner(c: Compiled, scanner: PatternScanner): PatternScanner {
+  const { ignore } = c;
+  return ignore ? { first: (text) => scanner.first(text, { ignore }) } : scanner;
 }
 
 function dlpHit(scanner: PatternScanner, stage: Stage, items: readonly Candidate[]): Verdict | undefined {
@@ -132,9 +141,9 @@ export function evaluate(policy: Policy, request: HttpRequest, secrets?: Canarie
 }
 
 function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
-  const scanner = opts.scanner ?? dlpScanner();
-  const canaries = canariesOf(secrets);
   const c = compile(policy);
+  const scanner = policyScanner(c, opts.scanner ?? dlpScanner());
+  const canaries = canariesOf(secrets);
   const view = parseRequestUrl(request.url);
   if ('verdict' in view) return view;
   const early = checkCrlf(request.url) ?? checkTraversal(view) ?? hostStages(c, view.host, hostForReason(view.host, scanner, canaries));
@@ -200,7 +209,7 @@ function judgeConnect(policy: Policy, host: string, port: number, secrets: Canar
   const h = normalizeHost(host);
   if (!h) return block('scheme', 'malformed host name', 'malformed-host');
   const c = compile(policy);
-  const scanner = opts.scanner ?? dlpScanner();
+  const scanner = policyScanner(c, opts.scanner ?? dlpScanner());
   const canaries = canariesOf(secrets);
   const early = hostStages(c, h, hostForReason(h, scanner, canaries));
   if (early) return early;

@@ -25,12 +25,15 @@
 //                                       #   the route-secret canary (lib/policy/model-api.ts)
 //   limits: { maxUrlLength: 2048, maxBodyBytes: 10MiB }   # defaults; sizes take B/KiB/MiB/GiB
 //   dlp: { headers: all, entropy: true }                  # defaults; headers: only "all"
+//   dlp: { ignore: ["sha256:0123456789abcdef"] }          # finding fingerprints (bottle scan, git
+//                                                         #   gate rejections) that do not block
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.js';
 import { HostMatcher, normalizeHost, normalizePattern } from './hosts.js';
 import { MODEL_API_PATHS, modelPathProblem } from './model-api.js';
 import { DEFAULT_DLP, DEFAULT_LIMITS, type ModelApi, type Policy, type Route } from './types.js';
 import { headerNameProblem, templateProblem } from '../template.js';
+import { fingerprintProblem } from '../secrets/fingerprint.js';
 
 // An invalid policy file; the message is `file:line:col: key.path: what is wrong` (no
 // position for errors that are not about a file, e.g. a rejected proposal merge).
@@ -140,8 +143,16 @@ export function loadPolicy(text: string, fileName = 'policy.yaml'): Policy {
       policy.model = loadModel(w, value);
       modelNode = value ?? undefined;
     } else if (key === 'dlp') {
-      for (const [k, v] of w.entries(value, key, ['headers', 'entropy'])) {
-        if (k === 'headers') {
+      for (const [k, v] of w.entries(value, key, ['headers', 'entropy', 'ignore'])) {
+        if (k === 'ignore') {
+          const ignore: string[] = [];
+          for (const item of w.list(v, 'dlp.ignore')) {
+            const bad = fingerprintProblem(item.value);
+            if (bad) w.fail(item.node, item.path, bad);
+            if (!ignore.includes(item.value)) ignore.push(item.value);
+          }
+          if (ignore.length > 0) policy.dlp.ignore = ignore;
+        } else if (k === 'headers') {
           if (w.string(v, 'dlp.headers') !== 'all') w.fail(v, 'dlp.headers', 'only "all" is supported (a sensitive-only mode is bypassed with X-Custom headers)');
         } else {
           if (!isScalar(v) || typeof v.value !== 'boolean') w.fail(v, 'dlp.entropy', 'must be true or false');

@@ -19,7 +19,7 @@ function canonical(p: Policy): unknown {
       .map((r) => ({ host: r.host, headers: Object.keys(r.headers).sort().map((k) => [k.toLowerCase(), r.headers[k]]), ...(r.port === undefined ? {} : { port: r.port }) })),
     passthrough: sorted(p.passthrough),
     limits: { maxBodyBytes: p.limits.maxBodyBytes, maxUrlLength: p.limits.maxUrlLength },
-    dlp: { entropy: p.dlp.entropy, headers: p.dlp.headers },
+    dlp: { entropy: p.dlp.entropy, headers: p.dlp.headers, ...(p.dlp.ignore?.length ? { ignore: sorted(p.dlp.ignore) } : {}) },
     ...(p.model ? { model: { host: p.model.host, paths: sorted(p.model.paths), serverFetch: p.model.serverFetch } } : {}),
   };
 }
@@ -37,7 +37,7 @@ export function serializePolicy(p: Policy): string {
   if (p.routes.length) doc.routes = p.routes.map((r) => ({ host: r.host, ...(r.port === undefined ? {} : { port: r.port }), headers: { ...r.headers } }));
   if (p.passthrough.length) doc.passthrough = p.passthrough;
   doc.limits = { maxUrlLength: p.limits.maxUrlLength, maxBodyBytes: p.limits.maxBodyBytes };
-  doc.dlp = { headers: p.dlp.headers, entropy: p.dlp.entropy };
+  doc.dlp = { headers: p.dlp.headers, entropy: p.dlp.entropy, ...(p.dlp.ignore?.length ? { ignore: p.dlp.ignore } : {}) };
   if (p.model) {
     // The built-in path list is left implicit, so a bottle upgrade that extends it applies.
     const custom = p.model.paths.length !== MODEL_API_PATHS.length || p.model.paths.some((x, i) => x !== MODEL_API_PATHS[i]);

@@ -21,6 +21,10 @@ export interface Limits {
 export interface DlpOptions {
   headers: 'all';
   entropy: boolean;
+  // Fingerprints (lib/secrets/fingerprint.ts) of values the operator declared harmless: a
+  // pattern finding with one does not block. Never the canary, never the entropy checks.
+  // Absent when the operator lists none.
+  ignore?: string[];
 }
 
 // The model route: a route host whose content is not pattern-scanned (model conversations

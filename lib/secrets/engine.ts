@@ -12,6 +12,7 @@ import { column } from './charset.js';
 import { KeywordPrefilter } from './prefilter.js';
 import type { Hits } from './automaton.js';
 import { LIMITS, LineIndex, redact, segments, shannonEntropy } from './text.js';
+import { fingerprint } from './fingerprint.js';
 import { allowlisted, allowsWholeFile, globalAllowlists, ruleAllowTest, type AllowTest } from './allow.js';
 import type { Allowlist, Finding, Rule, ScanMode, ScanOptions, Scanner } from './types.js';
 
@@ -33,6 +34,7 @@ interface Ctx {
   path: string | undefined;
   hits: Hit[];
   max: number;
+  ignore: ReadonlySet<string> | undefined; // undefined when empty: no hashing at all
 }
 
 const WORD_DOT_DASH = /[\w.-]/;
@@ -108,23 +110,24 @@ export class Engine implements Scanner {
   }
 
   scan(text: string, opts: ScanOptions = {}): Finding[] {
-    return this.run(text, opts.path, opts.maxFindings ?? Infinity, opts.exhaustive === true);
+    return this.run(text, opts.path, opts.maxFindings ?? Infinity, opts.exhaustive === true, opts.ignore);
   }
 
   first(text: string, opts: ScanOptions = {}): Finding | undefined {
-    return this.run(text, opts.path, 1, opts.exhaustive === true)[0];
+    return this.run(text, opts.path, 1, opts.exhaustive === true, opts.ignore)[0];
   }
 
-  private run(text: string, rawPath: string | undefined, max: number, exhaustive: boolean): Finding[] {
+  private run(text: string, rawPath: string | undefined, max: number, exhaustive: boolean, ignore: ReadonlySet<string> | undefined): Finding[] {
     const path = rawPath?.includes('\\') ? rawPath.replace(/\\/g, '/') : rawPath;
     if (path !== undefined && this.skipsFile.some((allows) => allows(path))) return [];
-    const ctx: Ctx = { text, seg: text, base: 0, lines: new LineIndex(text), path, hits: [], max };
+    const ctx: Ctx = { text, seg: text, base: 0, lines: new LineIndex(text), path, hits: [], max, ignore: ignore?.size ? ignore : undefined };
     if (path !== undefined) {
       for (const rule of this.pathOnly) {
         if (ctx.hits.length >= max) break;
         if (!rule.path!.test(path)) continue;
         // The path is the finding here, and at a boundary the writer chose it: no allowlist.
         if (this.mode === 'hygiene' && rule.allowlists.some((a) => allowlisted(a, path, () => path, () => path, path))) continue;
+        if (ctx.ignore?.has(fingerprint(path))) continue;
         const order = this.rules.indexOf(rule);
         ctx.hits.push({ order, rank: this.rank(order), start: 0, end: 0, secret: path, entropy: 0 });
       }
@@ -299,6 +302,9 @@ export class Engine implements Scanner {
       const stillFound = (rest: string): boolean => this.stillFound(order, rule, seg, m, span, rest);
       if (allow({ secret, match, line, path, stillFound })) return;
     }
+    // Dropped before the dedupe, not after: an ignored value must not hide another rule's
+    // overlapping finding (a real secret glued to a known dummy).
+    if (ctx.ignore?.has(fingerprint(secret))) return;
     ctx.hits.push({ order, rank: this.rank(order), start: ctx.base + span[0], end: ctx.base + span[1], secret, entropy });
   }
 
@@ -349,7 +355,10 @@ export class Engine implements Scanner {
       const rule = this.rules[h.order]!;
       const { line, column } = lines.position(h.start);
       const redacted = rule.regex ? redact(h.secret) : '(whole file)';
-      return { ruleId: rule.id, description: rule.description, line, column, redacted, entropy: Math.round(h.entropy * 1000) / 1000 };
+      return {
+        ruleId: rule.id, description: rule.description, line, column, redacted, fingerprint: fingerprint(h.secret),
+        entropy: Math.round(h.entropy * 1000) / 1000,
+      };
     });
   }
 }

@@ -7,6 +7,7 @@ import type { DroppedRule, RuleSet, ScanMode, Scanner } from './types.js';
 
 export type { Allowlist, DroppedRule, Finding, Rule, RuleSet, ScanMode, ScanOptions, Scanner } from './types.js';
 export { shannonEntropy, redact, LIMITS } from './text.js';
+export { fingerprint, fingerprintProblem, ignoring, FINGERPRINT } from './fingerprint.js';
 
 // Builds a scanner over the given rule sets, in that order (earlier sets win dedupes and `first`).
 // `planAfter`: see EngineOptions (0 makes every scan use the anchored path, as tests of it do).

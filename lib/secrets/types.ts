@@ -7,6 +7,9 @@ export interface Finding {
   line: number;
   column: number;
   redacted: string;
+  // fingerprint.ts: `sha256:` + 16 hex of the secret (path-only rules: of the path); what an
+  // operator lists in `dlp.ignore`.
+  fingerprint: string;
   entropy?: number;
 }
 
@@ -18,6 +21,9 @@ export interface ScanOptions {
   // Always take the reference path (every rule whose keywords occur runs its regex over each
   // whole segment, no anchors): same findings, for tests that prove the anchored path loses none.
   exhaustive?: boolean;
+  // Fingerprints of known-harmless values from the operator's policy: a match whose secret
+  // has one is not a finding (and does not stop `first`), so other findings still surface.
+  ignore?: ReadonlySet<string>;
 }
 
 export interface Scanner {

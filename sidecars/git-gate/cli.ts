@@ -31,7 +31,7 @@ export function registerGitGate(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .command('git-gate')
     .description('git daemon serving one mirror per upstream; pushes are scanned for secrets and forwarded upstream')
     .requiredOption('--repos-dir <dir>', 'where the bare mirrors live (<dir>/<name>.git)')
-    .requiredOption('--upstreams <file>', 'JSON or YAML list of {name, upstream, identityFile?, tokenEnv?}')
+    .requiredOption('--upstreams <file>', 'JSON or YAML list of {name, upstream, identityFile?, tokenEnv?, dlpIgnore?}')
     .option('--listen <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '9418')
     .option('--state-dir <dir>', 'hook scripts and decisions.jsonl (default: <repos-dir>/.git-gate)')

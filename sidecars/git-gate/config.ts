@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../../lib/errors.js';
+import { fingerprintProblem } from '../../lib/secrets/fingerprint.js';
 
 // How the gate reaches an upstream; decides which credential mechanism applies.
 export type UpstreamKind = 'ssh' | 'https' | 'http' | 'git' | 'file';
@@ -16,12 +17,14 @@ export interface Upstream {
   identityFile?: string;
   /** Name of the env var holding an HTTPS token (https upstreams only); the value is never stored. */
   tokenEnv?: string;
+  /** Finding fingerprints of known-harmless values (the operator's dlp.ignore): not a reason to reject. */
+  dlpIgnore?: string[];
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SCP_LIKE = /^(?:[^@/\s]+@)?[^:/\s]+:(?!\/\/)/;
-const KEYS = new Set(['name', 'upstream', 'identityFile', 'tokenEnv']);
+const KEYS = new Set(['name', 'upstream', 'identityFile', 'tokenEnv', 'dlpIgnore']);
 
 // Classifies an upstream URL the way git does (scp-like `host:path` is ssh); undefined if unsupported.
 export function upstreamKind(url: string): UpstreamKind | undefined {
@@ -45,7 +48,7 @@ function fail(where: string, what: string): never {
 // Validates parsed data (a list of entries); `where` names the file in messages, `baseDir` resolves identityFile.
 export function validateUpstreams(data: unknown, where: string, baseDir: string): Upstream[] {
   const list = Array.isArray(data) ? data : (data as { upstreams?: unknown } | null)?.upstreams;
-  if (!Array.isArray(list)) fail(where, 'expected a list of {name, upstream, identityFile?, tokenEnv?} (or {upstreams: [...]})');
+  if (!Array.isArray(list)) fail(where, 'expected a list of {name, upstream, identityFile?, tokenEnv?, dlpIgnore?} (or {upstreams: [...]})');
   const seen = new Set<string>();
   return list.map((raw: unknown, i) => {
     const at = `${where}: entry ${i + 1}`;
@@ -73,12 +76,19 @@ export function validateUpstreams(data: unknown, where: string, baseDir: string)
     const tokenEnv = str('tokenEnv');
     if (tokenEnv && kind !== 'https') fail(at, `tokenEnv is for https upstreams; "${name}" is ${kind} (a token over ${kind} would leak)`);
     if (tokenEnv && !ENV_NAME.test(tokenEnv)) fail(at, `tokenEnv "${tokenEnv}" is not an env var name`);
+    const dlpIgnore = e.dlpIgnore;
+    if (dlpIgnore !== undefined && !Array.isArray(dlpIgnore)) fail(at, 'dlpIgnore must be a list of finding fingerprints');
+    for (const fp of dlpIgnore ?? []) {
+      const problem = typeof fp === 'string' ? fingerprintProblem(fp) : 'dlpIgnore entries must be strings';
+      if (problem) fail(at, `dlpIgnore: ${problem}`);
+    }
     return {
       name,
       upstream,
       kind,
       ...(identity ? { identityFile: isAbsolute(identity) ? identity : resolve(baseDir, identity) } : {}),
       ...(tokenEnv ? { tokenEnv } : {}),
+      ...(dlpIgnore?.length ? { dlpIgnore: dlpIgnore as string[] } : {}),
     };
   });
 }

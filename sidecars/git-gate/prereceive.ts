@@ -1,7 +1,7 @@
 // The pre-receive hook: scan exactly what the agent pushed, reject on any finding, otherwise
 // forward the ref updates upstream and accept locally only if upstream accepted them.
 import type { Runner } from '../../lib/run/index.js';
-import type { Scanner } from '../../lib/secrets/index.js';
+import { ignoring, type Scanner } from '../../lib/secrets/index.js';
 import type { CappedReader, ObjectReader } from './capped.js';
 import { MAX_LOGGED_COMMITS, type GateEvent, type PushDecision } from './decisions.js';
 import {
@@ -53,8 +53,9 @@ export function parseUpdates(stdin: string): RefUpdate[] {
 }
 
 // The rejection text, one line per finding; `redacted` never holds the whole secret.
+// The fingerprint is what the operator lists in the manifest's dlp.ignore for a known dummy.
 export function findingLines(ref: string, hits: Hit[]): string[] {
-  return hits.map((h) => `git-gate: rejected ${ref}: ${h.commit.slice(0, 7)} ${h.file}:${h.line}: ${h.finding.ruleId}: ${h.finding.redacted}`);
+  return hits.map((h) => `git-gate: rejected ${ref}: ${h.commit.slice(0, 7)} ${h.file}:${h.line}: ${h.finding.ruleId}: ${h.finding.redacted} (${h.finding.fingerprint})`);
 }
 
 export const SECRET_HINT = 'git-gate: hint: nothing was forwarded. Remove the secret from history (git commit --amend for the last commit, '
@@ -161,7 +162,9 @@ async function forward(gitDir: string, s: RepoSettings, updates: RefUpdate[], ru
 }
 
 // Runs the hook for one push; returns the exit code (0 accepts every ref, anything else rejects all).
-export async function preReceive(gitDir: string, stdin: string, s: RepoSettings, deps: HookDeps): Promise<number> {
+export async function preReceive(gitDir: string, stdin: string, s: RepoSettings, hookDeps: HookDeps): Promise<number> {
+  // The operator's known-harmless values (repo config, out of the agent's reach) in every scan.
+  const deps = { ...hookDeps, scanner: ignoring(hookDeps.scanner, s.dlpIgnore) };
   const now = deps.now ?? (() => new Date());
   const updates = parseUpdates(stdin);
   const scans = await scanPush(gitDir, updates, s, deps);

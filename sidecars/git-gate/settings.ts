@@ -27,13 +27,18 @@ const KEYS = {
   fetchTimeoutMs: 'gitgate.fetchTimeoutMs',
   pushTimeoutMs: 'gitgate.pushTimeoutMs',
   decisionLog: 'gitgate.decisionLog',
+  // Space-separated: fingerprints hold no spaces.
+  dlpIgnore: 'gitgate.dlpIgnore',
 } as const;
 
 // `git config` argv lists that write the settings (after the section was removed, so none linger).
 export function settingsConfigArgs(s: RepoSettings): string[][] {
   return (Object.keys(KEYS) as Array<keyof typeof KEYS>)
     .filter((k) => s[k] !== undefined)
-    .map((k) => ['config', KEYS[k], String(s[k])]);
+    .map((k) => {
+      const v = s[k]!;
+      return ['config', KEYS[k], Array.isArray(v) ? v.join(' ') : String(v)];
+    });
 }
 
 // Parses `git config -z --get-regexp ^gitgate\.` ("key\nvalue\0"; keys come back lowercased).
@@ -55,6 +60,7 @@ export function parseSettings(raw: string): RepoSettings | undefined {
   const identityFile = get('identityFile');
   const tokenEnv = get('tokenEnv');
   const decisionLog = get('decisionLog');
+  const dlpIgnore = get('dlpIgnore')?.split(' ').filter(Boolean) ?? [];
   return {
     name, upstream, kind,
     ...(identityFile ? { identityFile } : {}),
@@ -63,6 +69,7 @@ export function parseSettings(raw: string): RepoSettings | undefined {
     fetchTimeoutMs: num('fetchTimeoutMs'),
     pushTimeoutMs: num('pushTimeoutMs'),
     ...(decisionLog ? { decisionLog } : {}),
+    ...(dlpIgnore.length ? { dlpIgnore } : {}),
   };
 }
 

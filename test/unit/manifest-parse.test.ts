@@ -72,7 +72,7 @@ t.test('an unknown key is reported at the key, with a suggestion', async (t) => 
   t.same(errors(fixture('unknown-key.yaml')), ['bottle.yaml:7:5: agents.implementer.promt: unknown key; did you mean prompt?']);
   t.same(errors('version: 1\nagents: { a: {} }\nextra: 1\n'), ['bottle.yaml:3:1: extra: unknown key; expected one of: version, defaults, agents']);
   t.same(errors('version: 1\ndefaults: { backend: docker, colour: red }\nagents: { a: {} }\n'),
-    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model']);
+    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model, dlp']);
   t.same(errors(`${head}  a:\n    egress:\n      allowed: [x.com]\n`), ['bottle.yaml:5:7: agents.a.egress.allowed: unknown key; did you mean allow?']);
 });
 
@@ -225,4 +225,18 @@ t.test('routes: an optional port (1-65535, default 443) for the headers', async 
   t.same(errors(route('84.5')), ['bottle.yaml:7:17: agents.a.egress.routes[0].port: expected a port number, got a number (84.5)']);
   t.same(errors(`${head}  a:\n    egress:\n      routes:\n        - { host: api.x.com, prot: 8443, headers: { A: b } }\n`),
     ['bottle.yaml:6:30: agents.a.egress.routes[0].prot: unknown key; did you mean port?']);
+});
+
+t.test('dlp.ignore: finding fingerprints in defaults and per agent, each checked for shape', async (t) => {
+  const fp = 'sha256:0123456789abcdef';
+  const m = parseManifest(`version: 1\ndefaults:\n  dlp: { ignore: ["${fp}"] }\nagents:\n  a:\n    dlp:\n      ignore: ["${fp}", "sha256:fedcba9876543210"]\n  b: {}\n`, 'bottle.yaml');
+  t.same(m.issues, []);
+  t.same(m.manifest!.defaults.dlp, { ignore: [fp] });
+  t.same(m.manifest!.agents.a!.dlp, { ignore: [fp, 'sha256:fedcba9876543210'] });
+  t.equal(m.manifest!.agents.b!.dlp, undefined, 'absent unless set');
+  t.same(errors(`${head}  a:\n    dlp:\n      ignore:\n        - ghp_notAFingerprint\n`),
+    ['bottle.yaml:6:11: agents.a.dlp.ignore[0]: expected a finding fingerprint like sha256:0123456789abcdef (16 hex digits, from bottle scan or a git gate rejection), not the value itself']);
+  t.same(errors(`${head}  a:\n    dlp: { ignored: [] }\n`), ['bottle.yaml:4:12: agents.a.dlp.ignored: unknown key; did you mean ignore?']);
+  t.same(errors(`version: 1\ndefaults:\n  dlp: { ignore: "${fp}" }\nagents: { a: {} }\n`),
+    ['bottle.yaml:3:18: defaults.dlp.ignore: expected a list, got a string']);
 });

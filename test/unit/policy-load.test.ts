@@ -187,3 +187,22 @@ t.test('model: serialised (the built-in path list left implicit), hashed, round-
   t.not(policyHash(p), policyHash(loadPolicy(base)), 'the model section is part of the meaning');
   t.equal(policyHash(loadPolicy(base)), policyHash(loadPolicy(serializePolicy(loadPolicy(base)))));
 });
+
+t.test('dlp.ignore: finding fingerprints, checked for shape, round-tripped, part of the hash', async (t) => {
+  const fpA = 'sha256:0123456789abcdef';
+  const fpB = 'sha256:fedcba9876543210';
+  const p = loadPolicy(`version: 1\nallow: [a.com]\ndlp:\n  ignore: ["${fpA}", "${fpB}", "${fpA}"]\n`);
+  t.same(p.dlp.ignore, [fpA, fpB], 'duplicates dropped');
+  t.same(loadPolicy(serializePolicy(p)), p, 'serializePolicy keeps it');
+  t.equal(loadPolicy('version: 1\ndlp: { ignore: [] }\n').dlp.ignore, undefined, 'an empty list is no list');
+  t.not(policyHash(p), policyHash(loadPolicy('version: 1\nallow: [a.com]\n')));
+  t.equal(policyHash(p), policyHash(loadPolicy(`version: 1\nallow: [a.com]\ndlp: { ignore: ["${fpB}", "${fpA}"] }\n`)), 'order does not matter');
+  t.same(addAllow(p, 'b.com').dlp.ignore, [fpA, fpB], 'a proposal merge leaves it alone');
+  const cases: Array<[string, string, RegExp]> = [
+    ['the secret instead of its fingerprint', 'version: 1\ndlp:\n  ignore: ["AKIA0123"]\n', /^p\.yaml:3:12: dlp\.ignore\[0\]: expected a finding fingerprint like sha256:/],
+    ['a full sha256', `version: 1\ndlp: { ignore: ["${fpA}${fpA.slice(7)}"] }\n`, /^p\.yaml:2:17: dlp\.ignore\[0\]: expected a finding fingerprint/],
+    ['upper-case hex', 'version: 1\ndlp: { ignore: ["sha256:0123456789ABCDEF"] }\n', /dlp\.ignore\[0\]: expected a finding fingerprint/],
+    ['not a list', `version: 1\ndlp: { ignore: "${fpA}" }\n`, /^p\.yaml:2:16: dlp\.ignore: must be a list/],
+  ];
+  for (const [name, text, re] of cases) t.match(loadError(text).message, re, name);
+});

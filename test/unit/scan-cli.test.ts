@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bottleInProcess, bottleProcess } from '../helpers/cli.js';
 import { projectRoot } from '../../lib/paths.js';
+import { fingerprint } from '../../lib/secrets/index.js';
 import { ALNUM, P, UPPER32, pemKey, randomSource } from '../fixtures/secrets/tokens.js';
 
 const r = randomSource(404);
@@ -50,7 +51,7 @@ t.test('--json report', async (t) => {
   const report = JSON.parse(res.stdout) as { findings: Array<Record<string, unknown>>; files: number; skipped: unknown[] };
   t.equal(report.files, 4);
   t.same(report.skipped, []);
-  t.same(Object.keys(report.findings[0]!).sort(), ['column', 'description', 'line', 'path', 'redacted', 'ruleId']);
+  t.same(Object.keys(report.findings[0]!).sort(), ['column', 'description', 'fingerprint', 'line', 'path', 'redacted', 'ruleId']);
   t.same(report.findings.map((f) => [String(f.path).slice(dir.length + 1), f.line, f.ruleId]).sort(), [
     ['config/app.env', 3, 'aws-access-token'],
     ['keys/id_ec', 3, 'private-key'],
@@ -108,6 +109,24 @@ t.test('stdin with -', async (t) => {
   const clean = await bottleProcess(['scan', '-', '--json'], { input: 'nothing here\n' });
   t.equal(clean.exitCode, 0);
   t.same(JSON.parse(clean.stdout), { findings: [], files: 1, skipped: [] });
+});
+
+t.test('each finding carries its fingerprint; --ignore leaves that value out, as dlp.ignore does at the gate', async (t) => {
+  const input = `key ${awsKey}\ntoken ${ghToken}\n`;
+  const all = await bottleProcess(['scan', '-'], { input });
+  t.equal(all.exitCode, 1);
+  const fps = [...all.stdout.matchAll(/ \((sha256:[0-9a-f]{16})\)$/gm)].map((m) => m[1]!);
+  t.same(fps, [fingerprint(awsKey), fingerprint(ghToken)], 'the fingerprint of each value, at the end of its line');
+  const one = await bottleProcess(['scan', '-', '--ignore', fps[0]!], { input });
+  t.equal(one.exitCode, 1);
+  t.match(one.stdout, /^-:2:7: github-pat: /);
+  t.equal(one.stdout.trim().split('\n').length, 1);
+  const none = await bottleProcess(['scan', '-', '--ignore', fps[0]!, '--ignore', fps[1]!], { input });
+  t.equal(none.exitCode, 0, none.stderr);
+  const bad = await bottleProcess(['scan', '-', '--ignore', awsKey], { input });
+  t.equal(bad.exitCode, 2);
+  t.match(bad.stderr, /--ignore: expected a finding fingerprint like sha256:/);
+  t.notMatch(bad.stderr, awsKey.slice(0, 12), 'a secret passed by mistake is not echoed whole');
 });
 
 t.test('a nonexistent path is a one-line error with exit 2', async (t) => {

@@ -1,7 +1,7 @@
 // Engine behaviour shared by every rule: positions, redaction, dedupe, first(), long lines,
 // and bounded time on hostile input.
 import t from 'tap';
-import { createScanner, dlpScanner, gitScanner, redact, shannonEntropy } from '../../lib/secrets/index.js';
+import { createScanner, dlpScanner, fingerprint, gitScanner, ignoring, redact, shannonEntropy } from '../../lib/secrets/index.js';
 import { segments } from '../../lib/secrets/text.js';
 import { ALNUM, P, UPPER32, URLSAFE, pemKey, randomSource } from '../fixtures/secrets/tokens.js';
 
@@ -164,4 +164,42 @@ t.test('hygiene mode (bottle scan --hygiene) honours gitleaks\'s allowlists', as
   t.same(h.scan(`x = "${token}"`, { path: 'node_modules/x.js' }), []);
   t.same(h.scan(`api_key = "${r(ALNUM, 19)}7client"\n`), []);
   t.equal(h.scan(`x = "${token}"`, { path: 'src/x.js' }).length, 1);
+});
+
+t.test('fingerprint: sha256: + 16 hex of the secret, stable across rules and scanners, never the secret', async (t) => {
+  const key = `${P.ghp}${r(ALNUM, 36)}`;
+  const fp = fingerprint(key);
+  t.match(fp, /^sha256:[0-9a-f]{16}$/);
+  t.equal(fingerprint(key), fp, 'same value, same fingerprint');
+  t.not(fingerprint(`${key}x`), fp);
+  for (const text of [`token = "${key}"`, `\n\n  ${key}\n`]) {
+    for (const s of [gitScanner(), dlpScanner()]) {
+      const [f] = s.scan(text);
+      t.equal(f?.fingerprint, fp, 'wherever the value appears, whichever scanner finds it');
+      t.notMatch(f!.fingerprint, key.slice(4, 12), 'no part of the secret');
+    }
+  }
+  const [whole] = gitScanner().scan('', { path: 'certs/server.p12' });
+  t.equal(whole?.fingerprint, fingerprint('certs/server.p12'), 'a whole-file finding: the fingerprint of its path');
+});
+
+t.test('ignore: a listed fingerprint is not a finding, and first() looks past it to the next one', async (t) => {
+  const gh = `${P.ghp}${r(ALNUM, 36)}`;
+  const aws = `${P.akia}${r(UPPER32, 16)}`;
+  // Both ways round: first() stops at its first finding in rule order, whichever value that is.
+  for (const [dummy, real] of [[gh, aws], [aws, gh]] as const) {
+    const text = `a = "${dummy}"\nb = "${real}"\n`;
+    const ignore = new Set([fingerprint(dummy)]);
+    for (const s of [gitScanner(), dlpScanner()]) {
+      t.same(s.scan(text, { ignore }).map((f) => f.fingerprint), [fingerprint(real)]);
+      t.equal(s.first(text, { ignore })?.fingerprint, fingerprint(real));
+      t.equal(s.first(`a = "${dummy}"`, { ignore }), undefined);
+    }
+  }
+  const [dummy, real] = [gh, aws];
+  const text = `a = "${dummy}"\nb = "${real}"\n`;
+  t.same(gitScanner().scan('', { path: 'certs/server.p12', ignore: new Set([fingerprint('certs/server.p12')]) }), []);
+  const scanner = ignoring(gitScanner(), [fingerprint(dummy)]);
+  t.same(scanner.scan(text).map((f) => f.line), [2], 'ignoring() wraps a scanner with the list');
+  t.equal(ignoring(gitScanner(), []), gitScanner(), 'an empty list costs nothing');
 });

@@ -113,7 +113,8 @@ export function localUpstreamPath(upstream: string): string | undefined {
 
 // git-gate's --upstreams file (no secret: identity files are paths, mounted read-only).
 export function upstreamsJson(plan: BottlePlan): string {
-  const list = plan.git.map((g) => ({ name: g.name, upstream: g.upstream, ...(g.identity ? { identityFile: identityTarget(g.name) } : {}) }));
+  const dlpIgnore = plan.dlpIgnore?.length ? { dlpIgnore: plan.dlpIgnore } : {};
+  const list = plan.git.map((g) => ({ name: g.name, upstream: g.upstream, ...(g.identity ? { identityFile: identityTarget(g.name) } : {}), ...dlpIgnore }));
   return `${JSON.stringify(list, null, 2)}\n`;
 }
 
