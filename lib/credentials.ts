@@ -9,11 +9,12 @@
 //
 // Values are resolved by the command that starts a bottle or hands a secret to a running
 // gateway, only when needed, and go nowhere but there: not to argv, logs or tmux.
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { UserError } from './errors.js';
+import { readFileNoFollow } from './fs-safe.js';
 import { configHome } from './manifest/load.js';
 import type { Runner } from './run/index.js';
 
@@ -176,4 +177,41 @@ export async function withCredentials(names: readonly string[], env: NodeJS.Proc
 // running anything: plans and the dashboard's preflight use it).
 export function unsourced(names: readonly string[], env: NodeJS.ProcessEnv, config: CredentialConfig): string[] {
   return names.filter((n) => !config.sources.has(n) && !env[n]);
+}
+
+// The handoff: `bottle tmux`, run from a shell that has the values, leaves them for the
+// dashboard (whose environment is the tmux server's) in one 0600 file in the private state
+// root, which the dashboard reads once and deletes within moments; never the tmux environment.
+const HANDOFF_FILE = '.credential-handoff.json';
+const HANDOFF_TTL_MS = 60_000;
+const HANDOFF_MAX_BYTES = 64 * 1024;
+
+export function writeCredentialHandoff(root: string, values: Record<string, string>, now = Date.now()): string {
+  const file = join(root, HANDOFF_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ expires: now + HANDOFF_TTL_MS, values }), { mode: 0o600, flag: 'w' });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return file;
+}
+
+// Takes (reads and deletes) a handoff left for this state root; {} when there is none, it
+// expired, or it is not a plain private file.
+export function takeCredentialHandoff(root: string, now = Date.now()): Record<string, string> {
+  const file = join(root, HANDOFF_FILE);
+  let read;
+  try {
+    read = readFileNoFollow(file, { maxBytes: HANDOFF_MAX_BYTES });
+  } catch {
+    read = null; // a symlink, FIFO or oversized file: not ours to read
+  }
+  try { unlinkSync(file); } catch { /* none, or taken by another dashboard */ }
+  if (!read) return {};
+  try {
+    const doc = JSON.parse(read.data.toString('utf8')) as { expires?: unknown; values?: unknown };
+    if (typeof doc.expires !== 'number' || doc.expires < now || typeof doc.values !== 'object' || doc.values === null) return {};
+    return Object.fromEntries(Object.entries(doc.values).filter((e): e is [string, string] => VAR.test(e[0]) && typeof e[1] === 'string' && e[1] !== ''));
+  } catch {
+    return {};
+  }
 }

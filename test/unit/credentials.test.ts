@@ -3,11 +3,11 @@
 // starts the bottle. A dashboard whose environment lacks the variable (a tmux server started
 // before it was exported) can then start bottles; values never reach output or files.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadCredentialConfig, resolveCredentials, withCredentials } from '../../lib/credentials.js';
+import { loadCredentialConfig, resolveCredentials, takeCredentialHandoff, withCredentials, writeCredentialHandoff } from '../../lib/credentials.js';
 import { UserError } from '../../lib/errors.js';
 import { run } from '../../lib/run/index.js';
 import { bottlePaths } from '../../lib/state/index.js';
@@ -88,4 +88,24 @@ t.test('start with neither value in its environment: credentials.yaml supplies t
   const loose = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: w.env, cwd: w.dir, fake: true });
   t.equal(loose.exitCode, 1);
   t.match(loose.stderr, /bottle: GITHUB_TOKEN: \S+gh-token is readable by others \(mode 640\); run chmod 600 /);
+});
+
+t.test('handoff: a private file read once; expired, symlinked or malformed ones hand over nothing', async (t) => {
+  const w = world(t);
+  const root = join(w.dir, 'state');
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const file = writeCredentialHandoff(root, { GITHUB_TOKEN: 'ghp-x' }, 1000);
+  t.equal(statSync(file).mode & 0o777, 0o600);
+  t.same(takeCredentialHandoff(root, 2000), { GITHUB_TOKEN: 'ghp-x' });
+  t.notOk(existsSync(file), 'deleted once read');
+  t.same(takeCredentialHandoff(root, 2000), {}, 'read once');
+  writeCredentialHandoff(root, { GITHUB_TOKEN: 'ghp-x' }, 1000);
+  t.same(takeCredentialHandoff(root, 1000 + 61_000), {}, 'expired after a minute');
+  t.notOk(existsSync(file), 'an expired one is removed too');
+  const elsewhere = join(w.dir, 'planted.json');
+  writeFileSync(elsewhere, JSON.stringify({ expires: 9e15, values: { GITHUB_TOKEN: 'planted' } }));
+  symlinkSync(elsewhere, file);
+  t.same(takeCredentialHandoff(root), {}, 'a symlink is not followed');
+  writeFileSync(file, JSON.stringify({ expires: 9e15, values: { 'bad name': 'x', OK_NAME: 7, GOOD: 'v' } }), { mode: 0o600 });
+  t.same(takeCredentialHandoff(root), { GOOD: 'v' }, 'only variable names with string values');
 });
