@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import { access, constants, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { probeEngine, type EngineProbe, type ProbeEngineOptions } from '../lib/docker/engine.js';
+import { describeSource, loadCredentialConfig } from '../lib/credentials.js';
 import { BinaryNotFoundError } from '../lib/errors.js';
+import { locateManifest, readManifest } from '../lib/manifest/index.js';
+import { preparePlan, routeVarNames } from '../lib/plan/index.js';
 import { stateRoot } from '../lib/state/root.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { MIN_TMUX_VERSION } from '../tmux/version.js';
@@ -38,7 +41,7 @@ const TOOL_TIMEOUT_MS = 5000;
 export function registerDoctor(program: Command, ctx: Ctx, outcome: Outcome, deps: DoctorDeps = defaultDoctorDeps): void {
   program
     .command('doctor')
-    .description('check tmux, docker, the Docker engine, git, smolvm and the state dir; print a fix for each problem')
+    .description('check tmux, docker, the Docker engine, git, smolvm, the state dir, images and where route credentials come from; print a fix for each problem')
     .option('--json', 'print {"ok", "checks": [...]} instead of a table')
     .action(async (opts: { json?: boolean }) => {
       const checks = await runChecks(ctx, deps);
@@ -72,6 +75,7 @@ export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps):
     })),
     guard('state-dir', true, () => stateDirCheck(ctx)),
     guard('images', false, () => imagesCheck(ctx)),
+    guard('credentials', false, async () => credentialsCheck(ctx)),
   ]);
 }
 
@@ -89,6 +93,22 @@ async function imagesCheck(ctx: Ctx): Promise<Check> {
   return {
     name: 'images', status: 'warn', required: false, detail: `not built: ${missing.join(', ')}`,
     fix: 'run bottle images build (about 2 minutes the first time; needs the Docker engine)',
+  };
+}
+
+// Every route variable the manifest's agents need and where its value would come from
+// (environment, or a source in credentials.yaml), never the value; commands are not run.
+function credentialsCheck(ctx: Ctx): Check {
+  const loaded = readManifest(locateManifest({ cwd: ctx.cwd, env: ctx.env }));
+  const names = [...new Set(Object.keys(loaded.manifest.agents).flatMap((agent) => routeVarNames(preparePlan(loaded, agent, { cwd: ctx.cwd }, ctx.env).egress.routes)))].sort();
+  const config = loadCredentialConfig(ctx.env);
+  const rows = names.map((n) => ({ n, ...describeSource(n, config, ctx.env) }));
+  const unavailable = rows.filter((r) => r.available === false).map((r) => r.n);
+  const detail = rows.map((r) => `${r.n} from ${r.from}${r.available === false ? ' (not available)' : r.available === undefined ? ' (run at start)' : ''}`).join('; ');
+  if (unavailable.length === 0) return { name: 'credentials', status: 'ok', required: false, detail: detail || 'none needed' };
+  return {
+    name: 'credentials', status: 'warn', required: false, detail,
+    fix: `export ${unavailable.join(', ')} in the shell that starts bottles, or name a source in ${config.path} (env, file with mode 0600, or command)`,
   };
 }
 

@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { bundleControl, cliDeps, findBottle } from '../lib/lifecycle/index.js';
 import { UserError } from '../lib/errors.js';
+import { withCredentials } from '../lib/credentials.js';
+import { routeEnvNames } from '../lib/policy/index.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 import { clip, formatAge } from '../lib/format.js';
 import {
@@ -111,7 +113,8 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       "  bottle proposals approve a1b2c3 --header 'Authorization=Bearer ${GITHUB_TOKEN}'",
       "  bottle proposals approve a1b2c3 --header 'X-Api-Key=ACME_KEY' --note 'read-only key'",
       '',
-      'Header values name env vars of THIS shell (single-quote them); each must be set now.',
+      'Header values name env vars (single-quote them): set in THIS shell, or with a source in',
+      '$XDG_CONFIG_HOME/bottle/credentials.yaml (see README).',
       'Its value is handed to the running gateway; policy.yaml only ever holds the name.',
     ].join('\n'))
     .action(async (query: string, opts: { header?: string[]; note?: string; json?: boolean }) => {
@@ -119,7 +122,11 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       const headers = parseHeaders(opts.header ?? []);
       const found = await findProposal(root, query);
       const { control, warning } = await bundleControl(cliDeps(ctx), await readMetadata(root, found.slug));
-      const r = await approve(found.paths, found.proposal.id, { headers, note: opts.note }, control, ctx.env);
+      // The route's values come from this shell or credentials.yaml, like at start.
+      const env = headers && Object.keys(headers).length > 0
+        ? await withCredentials(routeEnvNames({ host: found.proposal.payload.host, headers }), ctx.env, ctx.run, 'in this shell (the running gateway is handed it for the approved route)')
+        : ctx.env;
+      const r = await approve(found.paths, found.proposal.id, { headers, note: opts.note }, control, env);
       if (warning) ctx.err(`bottle: warning: ${warning}`);
       if (opts.json) {
         ctx.out(JSON.stringify(approvedJson(r), null, 2));

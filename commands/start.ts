@@ -8,6 +8,7 @@ import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/in
 import { checkBackend, checkPlanPaths, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { shortSecretProblem } from '../lib/template.js';
+import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
 
 interface StartOptions {
   dryRun?: boolean;
@@ -56,14 +57,17 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   const loaded = readManifest(located);
   const plan = preparePlan(loaded, agent, { backend: opts.backend, workspace: opts.workspace, cwd: ctx.cwd }, ctx.env);
   checkPlanPaths(plan, loaded);
+  // A variable with a source in credentials.yaml is not missing; it is read at launch.
+  plan.missingVars = unsourced(plan.missingVars, ctx.env, loadCredentialConfig(ctx.env));
   if (opts.dryRun) {
     if (opts.json) ctx.out(JSON.stringify(plan, null, 2));
     else ctx.out(`Plan for a new ${plan.agent} bottle (dry run: nothing created)\n\n${renderPlan(plan)}`);
     return 0;
   }
-  if (plan.missingVars.length > 0) {
-    throw new UserError(`host env not set: ${plan.missingVars.join(', ')}; export ${plan.missingVars.length > 1 ? 'them' : 'it'} before starting (the gateway injects ${plan.missingVars.length > 1 ? 'them' : 'it'} into route requests)`);
-  }
+  // Route values come from this environment or the sources in credentials.yaml; from here on
+  // the launch sees them in its env (never argv, logs or files).
+  const env = await withCredentials(routeVarNames(plan.egress.routes), ctx.env, ctx.run, 'before starting (the gateway injects route values into requests)');
+  ctx = { ...ctx, env };
   const short = shortSecretProblem(routeVarNames(plan.egress.routes), ctx.env);
   if (short) throw new UserError(short);
   if (!opts.yes) {

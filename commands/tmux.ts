@@ -5,7 +5,12 @@
 // `--socket NAME` (tmux -L NAME, resolved in $TMUX_TMPDIR) picks another: tests use it with a
 // private TMUX_TMPDIR so they never touch the user's server.
 import { Option, type Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { loadCredentialConfig, writeCredentialHandoff } from '../lib/credentials.js';
 import { UserError } from '../lib/errors.js';
+import { locateManifest, readManifest } from '../lib/manifest/index.js';
+import { preparePlan, routeVarNames } from '../lib/plan/index.js';
+import { stateRoot } from '../lib/state/index.js';
 import { selfArgvOf } from '../lib/paths.js';
 import { runInteractive } from '../lib/run/index.js';
 import { TMUX_INSTALL_HINT, TmuxClient } from '../tmux/client.js';
@@ -31,6 +36,29 @@ install saves your existing binding of prefix <key> (in a server option) and uni
 it back. Installing twice changes nothing.`;
 
 // Adds `bottle tmux` with its `keys` and `key` subcommands.
+// The route values this shell has and the dashboard would otherwise lack (its environment is
+// the tmux server's): handed over through the state root, never through tmux. Variables with a
+// source in credentials.yaml are resolved where needed instead. A manifest that cannot be read
+// hands nothing over (the dashboard reports the manifest's problem itself).
+function handOffCredentials(ctx: Ctx, manifest: string | undefined): string[] {
+  let names: string[];
+  try {
+    const loaded = readManifest(locateManifest({ flag: manifest, cwd: ctx.cwd, env: ctx.env }));
+    const config = loadCredentialConfig(ctx.env);
+    names = Object.keys(loaded.manifest.agents)
+      .flatMap((agent) => routeVarNames(preparePlan(loaded, agent, { cwd: ctx.cwd }, ctx.env).egress.routes))
+      .filter((n) => !config.sources.has(n));
+  } catch {
+    return [];
+  }
+  const values = Object.fromEntries([...new Set(names)].sort().flatMap((n) => (ctx.env[n] ? [[n, ctx.env[n]!]] : [])));
+  if (Object.keys(values).length === 0) return [];
+  const root = stateRoot(ctx.env);
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  writeCredentialHandoff(root, values);
+  return Object.keys(values);
+}
+
 export function registerTmux(program: Command, ctx: Ctx, outcome: Outcome): void {
   const tmux = program
     .command('tmux')
@@ -60,6 +88,8 @@ $${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashbo
         env: forwardedEnv(ctx.env),
         attach: flags.attach,
       });
+      const handed = handOffCredentials(ctx, flags.manifest);
+      if (handed.length > 0) ctx.err(`bottle: handed ${handed.join(', ')} from this shell to the dashboard (a private file it reads once and deletes)`);
       const r = await launchSession(client, plan, flags.session, ctx.isTTY ? (argv) => attachTerminal(argv, ctx) : undefined);
       if (r.attachExitCode !== undefined && r.attachExitCode !== 0) {
         ctx.err(`bottle: tmux attach-session exited ${r.attachExitCode}`);

@@ -1,5 +1,8 @@
 // Performs the effects the key reducer asks for: manifest reads for the picker and preflight,
 // the launch/attach/stop flows, and proposal decisions (diff shown first, then approve/reject).
+import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
+import { routeEnvNames } from '../lib/policy/index.js';
+import { run } from '../lib/run/index.js';
 import { bundleControl } from '../lib/lifecycle/index.js';
 import { checkPlanPaths, planLines, preparePlan } from '../lib/plan/index.js';
 import { readPolicyFile } from '../lib/policy-edit/index.js';
@@ -50,10 +53,26 @@ function openPreflight(ctx: ActionContext, agent: string): void {
   } catch (e) {
     blocked = `cannot start: ${errorText(e)}`;
   }
-  if (!blocked && plan.missingVars.length > 0) {
-    blocked = `cannot start: host env not set: ${plan.missingVars.join(', ')}; export and restart the dashboard`;
+  if (!blocked) {
+    // The dashboard's environment is the tmux server's: a variable exported in a shell later
+    // never reaches it, so the fix is a source in credentials.yaml, not a restart.
+    try {
+      const config = loadCredentialConfig(ctx.deps.env);
+      const missing = unsourced(plan.missingVars, ctx.deps.env, config);
+      plan.missingVars = []; // the line below says what is missing, and the fix
+      if (missing.length > 0) blocked = `cannot start: no value for ${missing.join(', ')} in the dashboard's environment; name a source in ${config.path}, e.g. ${missing[0]}: { command: "pass show ${missing[0]!.toLowerCase()}" } (or { file: PATH } with mode 0600)`;
+    } catch (e) {
+      blocked = `cannot start: ${errorText(e)}`;
+    }
   }
   ctx.store.update((s) => ({ ...s, modal: { kind: 'preflight', agent, lines: planLines(plan), ...(blocked ? { blocked } : {}) } }));
+}
+
+// The env an approval reads route values from: the dashboard's, with credentials.yaml sources
+// resolved for the variables the given headers name.
+async function approvalEnv(ctx: ActionContext, host: string, headers: Record<string, string> | undefined): Promise<NodeJS.ProcessEnv> {
+  if (!headers || Object.keys(headers).length === 0) return ctx.deps.env;
+  return withCredentials(routeEnvNames({ host, headers }), ctx.deps.env, run, 'before starting tmux');
 }
 
 // Computes the policy change an approval would make and asks to confirm it.
@@ -65,7 +84,7 @@ async function planApprove(ctx: ActionContext, id: string, slug: string, headers
     return;
   }
   const current = await readPolicyFile(paths);
-  const plan = planApproval(proposal, current, headers, ctx.deps.env);
+  const plan = planApproval(proposal, current, headers, await approvalEnv(ctx, proposal.payload.host, headers));
   const row = ctx.store.get().proposals.find((p) => p.id === id);
   const lines = [
     `from ${slug}: ${proposal.reason}`,
@@ -74,7 +93,7 @@ async function planApprove(ctx: ActionContext, id: string, slug: string, headers
     ...(plan.changed ? plan.summary.map((l) => `  ${l}`) : [`  (none: ${proposal.payload.host} is already in the policy)`]),
   ];
   if (row?.stale) lines.push('', '(stale) the policy changed since this was proposed; it applies to the current policy');
-  if (plan.secrets.length > 0) lines.push('', `the running gateway is handed ${plan.secrets.map((n) => `$${n}`).join(', ')} from this dashboard's environment`);
+  if (plan.secrets.length > 0) lines.push('', `the running gateway is handed ${plan.secrets.map((n) => `$${n}`).join(', ')} from this dashboard's environment or credentials.yaml`);
   ctx.store.update((s) => ({
     ...s,
     modal: { kind: 'confirm', title: `Approve ${proposal.kind} ${proposal.payload.host}?`, lines, effect: { type: 'approve', id, slug, ...(headers ? { headers } : {}) } },
@@ -84,7 +103,8 @@ async function planApprove(ctx: ActionContext, id: string, slug: string, headers
 async function doApprove(ctx: ActionContext, id: string, slug: string, headers?: Record<string, string>): Promise<void> {
   const paths = bottlePaths(ctx.deps.root, slug);
   const { control, warning } = await bundleControl(ctx.deps, await readMetadata(ctx.deps.root, slug));
-  const r = await approve(paths, id, { ...(headers ? { headers } : {}) }, control, ctx.deps.env);
+  const proposal = await readProposal(paths.superviseQueue, id);
+  const r = await approve(paths, id, { ...(headers ? { headers } : {}) }, control, await approvalEnv(ctx, proposal?.payload.host ?? '', headers));
   const what = r.changed ? r.summary.join(', ') : 'already in the policy';
   say(ctx, `approved ${r.proposal.kind} ${r.proposal.payload.host} for ${slug}: ${what}${r.live ? '; reloaded' : ''}${warning ? ` (${warning})` : ''}`);
   ctx.reload();

@@ -2,6 +2,7 @@
 // notifications, IPC) and the effects together, and runs until `q`. Bottles are never stopped
 // here: quitting only releases what this process holds.
 import { sanitize } from '../lib/format.js';
+import { takeCredentialHandoff } from '../lib/credentials.js';
 import { lifecycleDeps } from '../lib/lifecycle/index.js';
 import { locateManifest, readManifest } from '../lib/manifest/index.js';
 import type { Backends } from '../lib/backends/index.js';
@@ -53,6 +54,15 @@ export function focusOnNotifyFromEnv(env: NodeJS.ProcessEnv): boolean {
 export async function runDashboard(opts: DashboardOptions): Promise<number> {
   const deps = lifecycleDeps(opts.env, opts.backends ? { backends: opts.backends } : {});
   await ensureStateRoot(deps.root);
+  // Route values `bottle tmux` handed over from the user's shell: kept in this process's env
+  // (which the bottles it starts inherit), the file gone at once. Checked again on every
+  // change of the state root, which is where the next handoff appears.
+  const absorbHandoff = (): string[] => {
+    const values = takeCredentialHandoff(deps.root);
+    Object.assign(deps.env, values);
+    return Object.keys(values);
+  };
+  absorbHandoff();
   const inTmux = Boolean(opts.env.TMUX && opts.env.TMUX_PANE);
   const data = new DataSource(deps);
   let state: AppState = initialState();
@@ -176,7 +186,13 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
       ipc = await startIpcServer(socketPathFor(deps.root), onAction);
       await side.register(ipc.path);
     }
-    watcher = new StateWatcher(deps.root, (c) => void load(c), { ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}) });
+    watcher = new StateWatcher(deps.root, (c) => {
+      if (c.bottles) {
+        const handed = absorbHandoff();
+        if (handed.length > 0) store.update((s) => ({ ...s, status: { text: `credentials handed over from your shell: ${handed.join(', ')}`, level: 'info' } }));
+      }
+      void load(c);
+    }, { ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}) });
     watcher.start();
     await load({ bottles: true, proposals: 'all' });
     await data.refreshEngine().then((changed) => (changed ? load({ bottles: true, proposals: new Set() }) : undefined)).catch(() => undefined);

@@ -59,7 +59,7 @@ export function locateManifest(opts: LocateOptions): LocatedManifest {
 }
 
 // XDG base dir spec: a relative XDG_CONFIG_HOME is ignored.
-function configHome(env: NodeJS.ProcessEnv): string | undefined {
+export function configHome(env: NodeJS.ProcessEnv): string | undefined {
   const xdg = env.XDG_CONFIG_HOME;
   if (xdg && isAbsolute(xdg)) return xdg;
   return env.HOME ? join(env.HOME, '.config') : undefined;

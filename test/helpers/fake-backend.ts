@@ -2,6 +2,7 @@
 // prints progress lines, and "claude" is a recognisable shell loop. It is injected (`fakeBackends`
 // as LifecycleDeps.backends in-process; test/helpers/fake-main.ts for a CLI process and the
 // dashboard and children it starts), never selected by anything in the environment.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,9 +11,11 @@ import type { BundleControl } from '../../lib/proposals/control.js';
 import { bottlePaths, stateRoot, type Metadata } from '../../lib/state/index.js';
 import type { Backends } from '../../lib/backends/index.js';
 import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../../lib/backends/types.js';
-import type { BottlePlan } from '../../lib/plan/index.js';
+import { routeVarNames, type BottlePlan } from '../../lib/plan/index.js';
 
-interface FakeRecord { running: boolean; controlCalls: string[] }
+// routeValues: sha256 of each route variable's value as launch saw it (tests compare digests;
+// the values themselves are never written).
+interface FakeRecord { running: boolean; controlCalls: string[]; routeValues?: Record<string, string> }
 
 // Test knobs: BOTTLE_FAKE_STEP_MS (delay per bring-up line), BOTTLE_FAKE_FAIL=launch|teardown.
 export class FakeBackend implements Backend {
@@ -48,7 +51,8 @@ export class FakeBackend implements Backend {
         throw new UserError('fake launch failure (BOTTLE_FAKE_FAIL=launch)');
       }
     }
-    this.write(ctx.slug, { running: true, controlCalls: [] });
+    const routeValues = Object.fromEntries(routeVarNames(plan.egress.routes).map((n) => [n, createHash('sha256').update(ctx.env[n] ?? '').digest('hex')]));
+    this.write(ctx.slug, { running: true, controlCalls: [], routeValues });
     return { resources: { containers: [`fake-${ctx.slug}-agent`, `fake-${ctx.slug}-sidecars`] }, backendData: { fake: true } };
   }
 

@@ -1,8 +1,12 @@
 // `bottle dashboard` on a real tmux server (private socket) with the fake backend: the operator's
 // day (SPEC §1) driven through send-keys and read back with capture-pane.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { bottleProcess } from '../helpers/cli.js';
-import { SLOW, startDashboard, type DashboardHarness } from '../helpers/dashboard.js';
+import { EXAMPLE_MANIFEST, SLOW, startDashboard, type DashboardHarness } from '../helpers/dashboard.js';
 import { pollUntil, tmuxSkipReason } from '../helpers/tmux.js';
 
 const skip = await tmuxSkipReason();
@@ -161,4 +165,57 @@ t.test('q exits 0 and leaves every bottle running, even one still coming up', { 
   await h.waitFor(new RegExp(`fake claude for ${existing}`), right);
   t.equal(await h.rightPane(), right, 'the adopted pane was reused, not split again');
   t.equal((await panes(h)).length, 2);
+});
+
+t.test('credentials the dashboard\'s environment lacks: a source in credentials.yaml starts the bottle; without one the preflight names the fix', { skip }, async (t) => {
+  const config = mkdtempSync(join(tmpdir(), 'bottle-dash-cred-'));
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  mkdirSync(join(config, 'bottle'));
+  // As in a tmux server started before the user exported anything: the variables are empty here.
+  const h = await startDashboard(t, { env: { ANTHROPIC_API_KEY: '', GITHUB_TOKEN: '', XDG_CONFIG_HOME: config } });
+  await h.waitFor(/Agents \(0\)/);
+  await h.keys('n');
+  await h.waitFor(/New agent/);
+  await h.keys('i', 'm', 'p', 'Enter');
+  const blocked = await h.waitFor(/cannot start: no value for ANTHROPIC_API_KEY, GITHUB_TOKEN in the dashboard's environment;[\s\S]*credentials\.yaml[\s\S]*Esc close/);
+  t.notMatch(blocked, /restart the dashboard|export before launch/, 'no advice that cannot help');
+  await h.keys('Escape');
+  await waitGone(h, /Start implementer\?/);
+
+  writeFileSync(join(config, 'bottle', 'credentials.yaml'), 'ANTHROPIC_API_KEY: { command: "printf sk-from-a-helper-command" }\nGITHUB_TOKEN: { command: "printf ghp-from-a-helper-command" }\n');
+  await h.keys('n');
+  await h.waitFor(/New agent/);
+  await h.keys('i', 'm', 'p', 'Enter');
+  const plan = await h.waitFor(/Start implementer\?[\s\S]*y start\s+N\/Esc cancel/);
+  t.notMatch(plan, /cannot start|host env not set/, 'sources count as available');
+  await h.keys('y');
+  const right = await rightPaneId(h);
+  await h.waitFor(/fake claude for implementer-[a-z2-7]{6}/, right);
+});
+
+t.test('bottle tmux from a shell that has the values hands them to a dashboard that lacks them (never through tmux)', { skip }, async (t) => {
+  const h = await startDashboard(t, { env: { ANTHROPIC_API_KEY: '', GITHUB_TOKEN: '' } });
+  await h.waitFor(/Agents \(0\)/);
+  const shell: NodeJS.ProcessEnv = { ...process.env, ...h.srv.env, ...h.env, ANTHROPIC_API_KEY: 'sk-handed-over-from-the-shell', GITHUB_TOKEN: 'ghp-handed-over-from-the-shell' };
+  delete shell.TMUX;
+  const r = await bottleProcess(['tmux', '--socket', h.srv.socketName, '--session', h.srv.session, '--no-attach', '--manifest', EXAMPLE_MANIFEST], { env: shell });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stderr, /bottle: handed ANTHROPIC_API_KEY, GITHUB_TOKEN from this shell to the dashboard/);
+  await h.waitFor(/credentials handed over from your shell: ANTHROPIC_API_KEY, GITHUB_TOKEN/);
+  t.notOk(existsSync(join(h.stateDir, '.credential-handoff.json')), 'the handoff file is gone once read');
+  const tmuxEnv = (await h.srv.tmux(['show-environment', '-g'])).stdout + (await h.srv.tmux(['show-environment', '-t', h.srv.session])).stdout;
+  t.notMatch(tmuxEnv, /handed-over/, 'the values are in no tmux environment');
+
+  await h.keys('n');
+  await h.waitFor(/New agent/);
+  await h.keys('i', 'm', 'p', 'Enter');
+  const plan = await h.waitFor(/Start implementer\?[\s\S]*y start\s+N\/Esc cancel/);
+  t.notMatch(plan, /cannot start/);
+  await h.keys('y');
+  const right = await rightPaneId(h);
+  const session = await h.waitFor(/fake claude for (implementer-[a-z2-7]{6})/, right);
+  const slug = /fake claude for (implementer-[a-z2-7]{6})/.exec(session)![1]!;
+  const rec = JSON.parse(readFileSync(join(h.stateDir, slug, 'fake-engine.json'), 'utf8')) as { routeValues: Record<string, string> };
+  const sha = (v: string) => createHash('sha256').update(v).digest('hex');
+  t.same(rec.routeValues, { ANTHROPIC_API_KEY: sha('sk-handed-over-from-the-shell'), GITHUB_TOKEN: sha('ghp-handed-over-from-the-shell') }, 'the bottle got the shell\'s values');
 });

@@ -1,6 +1,6 @@
 // `bottle proposals [ls|approve|reject]` as the operator runs it: a real subprocess over a temp
 // state dir populated with lib/state and lib/proposals, checking output, JSON and exit codes.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -88,7 +88,7 @@ t.test('route approval: --header required, env var required (named, no value), t
   t.match(r.stderr, /needs the header\(s\) .* --header 'Authorization=Bearer \$\{GITHUB_TOKEN\}'/);
   r = await bottleInProcess(['proposals', 'approve', p.id, '--header', 'Authorization=Bearer ${GITHUB_TOKEN}'], { env: s.env });
   t.equal(r.exitCode, 1);
-  t.match(r.stderr, /needs host env var GITHUB_TOKEN, not set in this shell/);
+  t.match(r.stderr, /^bottle: host env not set: GITHUB_TOKEN; export it in this shell \(the running gateway is handed it for the approved route\), or name a source in \S+credentials\.yaml/);
   r = await bottleInProcess(['proposals', 'approve', p.id, '--header', 'Authorization=Bearer ghp_expanded_by_the_shell'], { env: s.env });
   t.equal(r.exitCode, 1);
   t.notMatch(r.stderr, /ghp_expanded/, 'a literal (maybe secret) value is never echoed');
@@ -100,6 +100,19 @@ t.test('route approval: --header required, env var required (named, no value), t
   t.same(Object.keys(j), ['id', 'slug', 'kind', 'host', 'decision', 'decided', 'stale', 'changed', 'live', 'summary', 'secrets']);
   t.match(j, { id: p.id, kind: 'route', decision: 'approved', stale: false, changed: true, live: false, secrets: ['GITHUB_TOKEN'] });
   t.same(loadPolicy(readFileSync(a.file, 'utf8')).routes, [{ host: 'api.github.com', headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } }]);
+});
+
+t.test('route approval: a variable this shell lacks comes from credentials.yaml', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const p = await a.propose('route', 'api.github.com');
+  const config = join(s.root, 'config');
+  mkdirSync(join(config, 'bottle'), { recursive: true });
+  writeFileSync(join(config, 'bottle', 'credentials.yaml'), 'GITHUB_TOKEN: { command: "printf ghp_from_the_helper_command" }\n');
+  const r = await bottleProcess(['proposals', 'approve', p.id, '--header', 'Authorization=Bearer ${GITHUB_TOKEN}', '--json'], { env: { ...s.env, XDG_CONFIG_HOME: config } });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(JSON.parse(r.stdout), { decision: 'approved', secrets: ['GITHUB_TOKEN'] });
+  t.notMatch(r.stdout + r.stderr + readFileSync(a.file, 'utf8'), /from_the_helper/, 'the value is printed and written nowhere');
 });
 
 t.test('two operators approving at once: both updates land', async (t) => {

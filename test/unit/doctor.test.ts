@@ -1,7 +1,7 @@
 // `bottle doctor` against fake binaries on PATH and a fake engine socket, plus one real run.
 import t from 'tap';
 import { Command } from 'commander';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Ctx, Outcome } from '../../lib/cli.js';
@@ -16,7 +16,7 @@ const TOOLS: Record<string, FakeBinSpec> = {
   git: { stdout: 'git version 2.43.0\n' },
   smolvm: { stdout: 'smolvm 0.8.2\n' },
 };
-const NAMES = ['node', 'tmux', 'docker', 'docker-engine', 'git', 'smolvm', 'state-dir', 'images'];
+const NAMES = ['node', 'tmux', 'docker', 'docker-engine', 'git', 'smolvm', 'state-dir', 'images', 'credentials'];
 
 interface Setup { env: NodeJS.ProcessEnv; calls: () => Promise<Array<{ bin: string; argv: string[] }>> }
 
@@ -26,7 +26,8 @@ async function machine(t: { teardown(fn: () => unknown): void }, tools: Record<s
   const dir = await mkdtemp(join(tmpdir(), 'bottle-doctor-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const host = engine ? (await fakeDockerEngine(t)).host : `unix://${join(dir, 'no-engine.sock')}`;
-  return { env: { ...fb.env, HOME: dir, DOCKER_HOST: host, BOTTLE_STATE_DIR: join(dir, 'state') }, calls: fb.calls };
+  // The example manifest's agents need these two; with them set, the credentials row is ok.
+  return { env: { ...fb.env, HOME: dir, DOCKER_HOST: host, BOTTLE_STATE_DIR: join(dir, 'state'), ANTHROPIC_API_KEY: 'sk-dummy', GITHUB_TOKEN: 'ghp-dummy' }, calls: fb.calls };
 }
 
 function parseJson(stdout: string): { ok: boolean; checks: Check[] } {
@@ -57,6 +58,8 @@ t.test('everything present: exit 0, valid JSON, versions parsed', async (t) => {
     ['git', ['--version']], ['smolvm', ['--version']], ['tmux', ['-V']],
   ]);
   t.match(byName(doc.checks, 'images'), { status: 'ok', required: false });
+  t.match(byName(doc.checks, 'credentials'), { status: 'ok', required: false, detail: 'ANTHROPIC_API_KEY from environment; GITHUB_TOKEN from environment' });
+  t.notMatch(r.stdout, /sk-dummy|ghp-dummy/, 'names and sources, never values');
   t.equal(r.stderr, '');
 });
 
@@ -179,5 +182,22 @@ t.test('images not built: a WARN with the build command, still exit 0', async (t
   t.equal(r.exitCode, 0, 'images are optional: they can be built');
   t.match(byName(parseJson(r.stdout).checks, 'images'), {
     status: 'warn', detail: 'not built: bottle-agent:latest, bottle-sidecars:latest', fix: /bottle images build/,
+  });
+});
+
+t.test('credentials: every route variable and where it would come from; a missing one is a warning with the fix', async (t) => {
+  const m = await machine(t, TOOLS);
+  const config = join(m.env.HOME!, '.config', 'bottle');
+  await mkdir(config, { recursive: true });
+  await writeFile(join(config, 'credentials.yaml'), 'ANTHROPIC_API_KEY: { command: "pass show anthropic" }\n');
+  const env = { ...m.env };
+  delete env.ANTHROPIC_API_KEY;
+  delete env.GITHUB_TOKEN;
+  const r = await bottleInProcess(['doctor', '--json'], { env });
+  t.equal(r.exitCode, 0, 'a warning, not a failure');
+  t.same(byName(parseJson(r.stdout).checks, 'credentials'), {
+    name: 'credentials', status: 'warn', required: false,
+    detail: 'ANTHROPIC_API_KEY from command `pass show anthropic` (run at start); GITHUB_TOKEN from environment (not available)',
+    fix: `export GITHUB_TOKEN in the shell that starts bottles, or name a source in ${join(config, 'credentials.yaml')} (env, file with mode 0600, or command)`,
   });
 });
