@@ -67,14 +67,17 @@ export function routeFor(policy: Policy, host: string): Route | undefined {
   return h && compile(policy).routes.get(h.host);
 }
 
-// Whether the daemon terminates TLS for a host. A host that is both a route and passthrough is
-// still terminated (the route's header must be injected), and what is terminated is judged in
-// full: only a spliced tunnel gets hostname-level checks alone.
-export function tlsMode(policy: Policy, host: string): 'intercept' | 'passthrough' {
+// Whether the daemon terminates TLS for a host (and, given, port). A host that is both a route
+// and passthrough is still terminated (the route's header must be injected), and so is a
+// passthrough host on a port other than the passthrough ports: an uninspected tunnel is for
+// HTTPS only, anything else there is judged in full (ssh and the like fail the handshake).
+// Only a spliced tunnel gets hostname-level checks alone.
+export function tlsMode(policy: Policy, host: string, port?: number, passthroughPorts: readonly number[] = [PASSTHROUGH_PORT]): 'intercept' | 'passthrough' {
   const h = normalizeHost(host);
   if (!h) return 'intercept';
   const c = compile(policy);
-  return c.passthrough.match(h) !== undefined && !c.routes.has(h.host) ? 'passthrough' : 'intercept';
+  const spliced = c.passthrough.match(h) !== undefined && !c.routes.has(h.host) && (port === undefined || passthroughPorts.includes(port));
+  return spliced ? 'passthrough' : 'intercept';
 }
 
 // allowlist, blocklist and ssrf stages: shared by requests and CONNECT.
@@ -215,10 +218,6 @@ function judgeConnect(policy: Policy, host: string, port: number, secrets: Canar
   if (early) return early;
   const dlp = hostnameDlp(h, policy.dlp.entropy, scanner, canaries);
   if (dlp) return dlp;
-  if (tlsMode(policy, h.host) === 'intercept') return allow('allowed (TLS intercepted; each request is evaluated)');
-  // An uninspected tunnel carries whatever the agent sends: it is granted for HTTPS only, not
-  // for ssh or any other protocol on another port of the same host.
-  const ports = opts.passthroughPorts ?? [PASSTHROUGH_PORT];
-  if (!ports.includes(port)) return block('allowlist', `${h.host} is passthrough (TLS not inspected) on port ${ports.join(', ')} only, not ${port}`, 'passthrough-port');
+  if (tlsMode(policy, h.host, port, opts.passthroughPorts) === 'intercept') return allow('allowed (TLS intercepted; each request is evaluated)');
   return allow('allowed (passthrough: TLS not intercepted)');
 }

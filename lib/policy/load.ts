@@ -13,7 +13,7 @@
 //       headers:                        # header name -> template over host env var names:
 //         Authorization: "Bearer ${GITHUB_TOKEN}"   # template (lib/template.ts): ${VAR} references,
 //         X-Env: production                         # literal text, $${ for a literal ${
-//   passthrough: [pypi.org]             # TLS not intercepted: hostname checks only, port 443 only; each
+//   passthrough: [pypi.org]             # TLS not intercepted: hostname checks only, on port 443 (other ports are intercepted); each
 //                                       #   entry must also be allowed (or be a route host).
 //                                       #   Plain http to it, and a route host listed here
 //                                       #   (terminated to inject its header), get every stage.

@@ -33,7 +33,7 @@ export function handleConnect(g: GatewayContext, req: IncomingMessage, socket: D
     return;
   }
   const target: Target = { scheme: 'https', ...authority };
-  if (tlsMode(snap.policy, target.host.host) === 'passthrough') {
+  if (tlsMode(snap.policy, target.host.host, target.port, g.passthroughPorts) === 'passthrough') {
     passthrough(flow, socket, head, target, v).catch(() => socket.destroy());
     return;
   }

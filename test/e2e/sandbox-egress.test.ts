@@ -96,12 +96,17 @@ await t.test('sandbox egress', { skip: gate.skip }, async (t) => {
     const https = await curl('-k https://pass.allowed.test/e2e/passthrough');
     t.same([https.connect, https.code], ['200', '200'], 'HTTPS to the passthrough host: spliced through');
     t.equal(https.body, 'upstream ok https GET pass.allowed.test/e2e/passthrough\n');
+    // Another port of it is not spliced: the gateway terminates the tunnel there and judges what
+    // runs inside in full (HTTP is scanned like any request); anything else (ssh) goes nowhere.
     const other = await curl('-p http://pass.allowed.test:80/e2e/passthrough-other-port');
-    t.same([other.connect, other.code], ['403', '000'], 'a raw tunnel to another port of it (where ssh could run): CONNECT refused');
-    const connect = Buffer.from('CONNECT pass.allowed.test:22 HTTP/1.1\r\nHost: pass.allowed.test:22\r\n\r\n').toString('base64');
+    t.same([other.connect, other.code], ['200', '200'], 'a tunnel to another port of it: intercepted, HTTP inside judged in full');
+    const leak = await curl(`-p -H 'X-Note: ${P.ghp}${'a'.repeat(36)}' http://pass.allowed.test:80/e2e/passthrough-other-port-leak`);
+    t.same([leak.connect, leak.code], ['200', '403'], 'a secret inside that tunnel is refused');
+    const connect = Buffer.from('CONNECT pass.allowed.test:22 HTTP/1.1\r\nHost: pass.allowed.test:22\r\n\r\nSSH-2.0-OpenSSH_9.6\r\n').toString('base64');
     const raw = await sb.probe<{ data: string }>('raw', ['gateway', '8888', connect, '5000']);
-    t.match(raw.data, /^HTTP\/1\.1 403 [^]*pass\.allowed\.test is passthrough \(TLS not inspected\) on port 443 only, not 22/, 'CONNECT to port 22: 403 with the reason');
-    t.same(await reached('/e2e/passthrough-other-port'), [], 'nothing reached the upstream on the other port');
+    t.match(raw.data, /^HTTP\/1\.1 200 /, 'CONNECT to port 22: established for interception');
+    t.notMatch(raw.data, /SSH-2\.0/, 'no ssh server answered through it');
+    t.same(await reached('/e2e/passthrough-other-port-leak'), [], 'the secret did not reach the upstream');
   });
 
   await t.test('3. secrets anywhere in a request are blocked before the upstream', async (t) => {

@@ -7,6 +7,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { FAKE } from '../fixtures/policy/fake-secrets.js';
 import { connect, httpsViaProxy, streamViaProxy, tlsOver, TunnelAgent, viaProxy, wsEchoOnce } from '../fixtures/gateway/client.js';
 import { startWorld } from '../fixtures/gateway/world.js';
 import { downloadBytes, DOWNLOAD_BYTES } from '../helpers/upstream.js';
@@ -108,10 +109,18 @@ t.test('passthrough hosts are spliced: the client sees the upstream certificate,
   const ok = await httpsViaProxy(w.proxy, w.upstream.caPem, w.https('pass.test', '/echo'), { method: 'POST', body: 'spliced' });
   t.equal(ok.body.toString(), 'spliced');
   t.match(w.decisions().filter((d) => d.method === 'CONNECT'), [{ host: 'pass.test', reason: /passthrough/ }, { host: 'pass.test', status: 200 }]);
+  // Another port of the passthrough host is not spliced: TLS is intercepted there and every
+  // stage applies; a protocol that is not TLS (ssh, say) ends at the handshake.
+  const before = w.upstream.requests.length;
   const ssh = await connect(w.proxy, `pass.test:${w.upstream.httpPort}`);
-  ssh.socket.destroy();
-  t.equal(ssh.status, 403, 'an uninspected tunnel to another port of the passthrough host (ssh, say) is refused');
-  t.match(ssh.body.toString(), /pass\.test is passthrough \(TLS not inspected\) on port 443, \d+ only, not \d+/);
+  t.equal(ssh.status, 200);
+  ssh.socket.write('SSH-2.0-OpenSSH_9.6\r\n');
+  await new Promise((resolve) => { ssh.socket.once('close', resolve); ssh.socket.resume(); });
+  t.pass('the gateway closed the non-TLS tunnel');
+  const leak = await httpsViaProxy(w.proxy, w.caPem, `https://pass.test:${w.upstream.httpPort}/leak`, { headers: { 'x-note': FAKE.github } });
+  t.equal(leak.status, 403, 'TLS to another port is terminated with the bottle CA and scanned');
+  t.equal(w.upstream.requests.length, before, 'nothing reached the upstream');
+  t.match(w.decisions().filter((d) => d.host === 'pass.test').at(-1), { stage: 'header-dlp' });
 });
 
 t.test('WebSocket echo through an allowed host: wss via CONNECT, ws via absolute form and via a plain tunnel', async (t) => {

@@ -1,7 +1,7 @@
 // IP literal spellings, the forbidden ranges, the ssrf stage, CONNECT and DNS-answer checks.
 // No test here contacts any address: IPs are strings only.
 import t from 'tap';
-import { checkResolved, dlpOnlyPolicy, evaluate, evaluateConnect, loadPolicy, parseIp } from '../../lib/policy/index.js';
+import { checkResolved, dlpOnlyPolicy, evaluate, evaluateConnect, loadPolicy, parseIp, tlsMode } from '../../lib/policy/index.js';
 import { normalizeHost } from '../../lib/policy/hosts.js';
 
 const get = (url: string) => ({ method: 'GET', url, headers: {} });
@@ -80,8 +80,10 @@ t.test('evaluateConnect: hostname-level checks before TLS', async (t) => {
   t.match(evaluateConnect(p, 'api.github.com', 443), { verdict: 'allow', reason: /TLS intercepted/ });
   t.match(evaluateConnect(p, 'github.com', 443), { verdict: 'allow' }, 'wildcard matches the apex');
   t.match(evaluateConnect(p, 'API.Anthropic.com.', 443), { verdict: 'allow', reason: /passthrough/ });
-  t.match(evaluateConnect(p, 'api.anthropic.com', 22), { verdict: 'block', rule: 'passthrough-port', reason: 'api.anthropic.com is passthrough (TLS not inspected) on port 443 only, not 22' }, 'an uninspected tunnel is for HTTPS only');
-  t.match(evaluateConnect(p, 'api.anthropic.com', 8443, undefined, { passthroughPorts: [443, 8443] }), { verdict: 'allow' }, 'unless the port is granted');
+  t.match(evaluateConnect(p, 'api.anthropic.com', 22), { verdict: 'allow', reason: /TLS intercepted/ }, 'an uninspected tunnel is for HTTPS only: another port is intercepted and judged in full');
+  t.equal(tlsMode(p, 'api.anthropic.com', 22), 'intercept');
+  t.equal(tlsMode(p, 'api.anthropic.com', 443), 'passthrough');
+  t.match(evaluateConnect(p, 'api.anthropic.com', 8443, undefined, { passthroughPorts: [443, 8443] }), { verdict: 'allow', reason: /passthrough/ }, 'unless the port is granted');
   t.match(evaluateConnect(p, 'gist.github.com', 443), { verdict: 'block', stage: 'blocklist' });
   t.match(evaluateConnect(p, 'example.com', 443), { verdict: 'block', stage: 'allowlist' });
   t.match(evaluateConnect(open, '[::ffff:127.0.0.1]', 443), { verdict: 'block', stage: 'ssrf' });
