@@ -3,26 +3,27 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { bundleControl, cliDeps, findBottle } from '../lib/lifecycle/index.js';
+import { withCredentials } from '../lib/credentials.js';
 import { UserError } from '../lib/errors.js';
 import { editorArgv, editPolicy, runEditor, type SectionName } from '../lib/policy-edit/index.js';
 import { bottlePaths, stateRoot } from '../lib/state/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
 // A yes/no question on the terminal; undefined without one (an invalid edit then just fails).
-function terminalConfirm(): ((question: string) => Promise<boolean>) | undefined {
+function terminalConfirm(): ((question: string, fallback?: boolean) => Promise<boolean>) | undefined {
   if (!process.stdin.isTTY) return undefined;
-  return async (question) => {
+  return async (question, fallback = true) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
       const answer = (await rl.question(question)).trim().toLowerCase();
-      return answer === '' || answer === 'y' || answer === 'yes';
+      return answer === '' ? fallback : answer === 'y' || answer === 'yes';
     } finally {
       rl.close();
     }
   };
 }
 
-async function edit(ctx: Ctx, name: string, section: SectionName): Promise<void> {
+async function edit(ctx: Ctx, name: string, section: SectionName, allowAll = false): Promise<void> {
   const meta = await findBottle(cliDeps(ctx), name);
   const slug = meta.slug;
   const confirm = terminalConfirm();
@@ -35,7 +36,9 @@ async function edit(ctx: Ctx, name: string, section: SectionName): Promise<void>
   const r = await editPolicy(bottlePaths(root, slug), section, {
     edit: (file) => runEditor(editorArgv(ctx.env, file), ctx.env, ctx.cwd),
     confirm,
+    allowAll,
     err: ctx.err,
+    credentials: (names) => withCredentials(names, ctx.env, ctx.run, 'in this shell (the running gateway is handed it for the edited routes)'),
   }, control, ctx.env);
   if (!r.changed) {
     ctx.out(`${slug}: no changes`);
@@ -59,9 +62,10 @@ export function registerAllowlist(program: Command, ctx: Ctx, outcome: Outcome):
     .command('edit')
     .description('open allow/block/passthrough of the live policy in $EDITOR; validate and apply on save')
     .argument('<slug>', 'bottle slug (see `bottle ls`); a unique prefix works')
+    .option('--allow-all', 'accept adding "*" (every host; DLP only) without the confirmation it otherwise asks for')
     .addHelpText('after', ['', 'Examples:', '  bottle allowlist edit implementer-k3x7qa', '  EDITOR="code --wait" bottle allowlist edit implementer-k3x7qa', ...EDITOR_HELP].join('\n'))
-    .action(async (slug: string) => {
-      await edit(ctx, slug, 'allowlist');
+    .action(async (slug: string, opts: { allowAll?: boolean }) => {
+      await edit(ctx, slug, 'allowlist', opts.allowAll === true);
       outcome.exitCode = 0;
     });
 
@@ -74,7 +78,8 @@ export function registerAllowlist(program: Command, ctx: Ctx, outcome: Outcome):
     .addHelpText('after', [
       '', 'Examples:', '  bottle routes edit implementer-k3x7qa', '',
       'Header values name host env vars ("Bearer ${GITHUB_TOKEN}"); each one a new or changed',
-      'route uses must be set in this shell. Its value goes to the running gateway only.',
+      'route uses must be set in this shell or have a source in credentials.yaml (see README).',
+      'Its value goes to the running gateway only.',
       ...EDITOR_HELP,
     ].join('\n'))
     .action(async (slug: string) => {

@@ -15,12 +15,16 @@ import { applySection, SECTIONS, sectionText, type SectionEdit, type SectionName
 export interface EditDeps {
   /** Opens the editor on `file`; resolves when it exits, throws if it failed. */
   edit(file: string): Promise<void>;
-  /** Asks yes/no on the operator's terminal; absent when there is none (an invalid edit then fails at once). */
-  confirm?: (question: string) => Promise<boolean>;
+  /** Asks yes/no on the operator's terminal (an empty answer is `fallback`, default yes); absent when there is none. */
+  confirm?: (question: string, fallback?: boolean) => Promise<boolean>;
+  /** Adding "*" (every host) was confirmed up front (--allow-all). */
+  allowAll?: boolean;
   /** Where validation errors are shown before asking to re-edit. */
   err(text: string): void;
   /** Parent of the private temp dir (default os.tmpdir()). */
   tmpRoot?: string;
+  /** The env with these route variables' values resolved (credentials.yaml); throws a UserError naming what is missing. */
+  credentials?: (names: string[]) => Promise<NodeJS.ProcessEnv>;
 }
 
 // What an edit did: `changed: false` means nothing was written (unchanged, or no real change).
@@ -69,7 +73,9 @@ export async function editPolicy(paths: BottlePaths, section: SectionName, deps:
       if (edited === initial) return unchanged;
       try {
         edit = applySection(start.text, start.file, edited, file, section);
-        requireEnv(newRouteVars(start.policy, edit.next), env, 'the edited routes');
+        const needed = newRouteVars(start.policy, edit.next);
+        if (deps.credentials && needed.length > 0) env = await deps.credentials(needed);
+        requireEnv(needed, env, 'the edited routes');
         break;
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
@@ -82,6 +88,16 @@ export async function editPolicy(paths: BottlePaths, section: SectionName, deps:
       }
     }
     if (meaningHash(edit.next) === meaningHash(start.policy)) return unchanged;
+    // "*" turns the allowlist into DLP-only mode: the agent may then connect anywhere. One
+    // keystroke in an editor should not do that unasked.
+    if (edit.next.allow.includes('*') && !start.policy.allow.includes('*') && !deps.allowAll) {
+      const question = 'Allow every host ("*": the allowlist no longer limits where the agent connects; DLP still applies)? [y/N] ';
+      if (!deps.confirm || !(await deps.confirm(question, false))) {
+        const kept = await keepRejected(paths, section, edited);
+        const how = deps.confirm ? 'not confirmed' : 'adding "*" allows every host and needs a confirmation: run this in a terminal, or pass --allow-all';
+        throw new UserError(`${how}; ${slug}'s policy is unchanged. Your text is kept in ${kept}`);
+      }
+    }
     return await withPolicyLock(paths, async () => {
       const now = await readPolicyFile(paths);
       if (now.text !== start.text) {

@@ -1,6 +1,6 @@
 // `bottle allowlist edit` / `bottle routes edit` as a real subprocess with a fake $EDITOR: a
 // script that rewrites the file (valid or invalid), and a fakebin that leaves it as is.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
@@ -29,6 +29,7 @@ appendFileSync(process.env.FAKE_EDITOR_LOG, JSON.stringify(args) + '\\n');
 let text = readFileSync(file, 'utf8');
 if (mode === 'add') text = text.replace('\\nallow:\\n', '\\nallow:\\n  - example.com\\n');
 if (mode === 'bad') text = text.replace('\\nallow:\\n', '\\nallow:\\n  - https://bad.example.com/path\\n');
+if (mode === 'star') text = text.replace('\\nallow:\\n', '\\nallow:\\n  - "*"\\n');
 if (mode === 'route') text = text.replace('\\nroutes:\\n', '\\nroutes:\\n  - host: api.x.com\\n    headers: { X-Key: \"\${X_KEY}\" }\\n');
 writeFileSync(file, text);
 `;
@@ -85,6 +86,17 @@ t.test('allowlist edit: an invalid change with stdin not a TTY exits 1 with file
   t.equal(again.stdout.trim(), `${s.slug}: + allow bad.example.com`, 'the printed command applies the fixed text');
 });
 
+t.test('allowlist edit: adding "*" needs a confirmation (--allow-all without a terminal); the text is kept', async (t) => {
+  const s = await setup(t);
+  const r = await bottleProcess(['allowlist', 'edit', s.slug], { env: s.env('star') });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /^bottle: adding "\*" allows every host and needs a confirmation: run this in a terminal, or pass --allow-all; \S+'s policy is unchanged\. Your text is kept in \S+allowlist\.rejected\.yaml$/);
+  t.equal(readFileSync(s.file, 'utf8'), POLICY, 'policy unchanged');
+  const yes = await bottleProcess(['allowlist', 'edit', s.slug, '--allow-all'], { env: s.env('star') });
+  t.equal(yes.exitCode, 0, yes.stderr);
+  t.same(loadPolicy(readFileSync(s.file, 'utf8')).allow, ['*', 'registry.npmjs.org']);
+});
+
 t.test('allowlist edit: no terminal and no $EDITOR → refused before any editor runs', async (t) => {
   const s = await setup(t);
   const bins = await fakeBins(t, { vi: {} });
@@ -114,8 +126,17 @@ t.test('routes edit: a new route needs its env var in this shell', async (t) => 
   const s = await setup(t);
   let r = await bottleProcess(['routes', 'edit', s.slug], { env: s.env('route') });
   t.equal(r.exitCode, 1);
-  t.match(r.stderr, /needs host env var X_KEY, not set in this shell; nothing was changed/);
+  t.match(r.stderr, /^bottle: host env not set: X_KEY; export it in this shell \(the running gateway is handed it for the edited routes\), or name a source in \S+credentials\.yaml/);
+  t.match(r.stderr, /policy is unchanged\. Your text is kept in /);
   t.equal(readFileSync(s.file, 'utf8'), POLICY);
+  const config = join(s.root, '..', 'config');
+  mkdirSync(join(config, 'bottle'), { recursive: true });
+  writeFileSync(join(config, 'bottle', 'credentials.yaml'), 'X_KEY: { command: "printf from-a-command-x" }\n');
+  const sourced = await bottleProcess(['routes', 'edit', s.slug], { env: s.env('route', { XDG_CONFIG_HOME: config }) });
+  t.equal(sourced.exitCode, 0, sourced.stderr);
+  t.equal(sourced.stdout.trim(), `${s.slug}: + route api.x.com (X-Key: \${X_KEY})`, 'a source in credentials.yaml counts');
+  t.notMatch(sourced.stdout + sourced.stderr + readFileSync(s.file, 'utf8'), /from-a-command/);
+  writeFileSync(s.file, POLICY);
   r = await bottleProcess(['routes', 'edit', s.slug], { env: s.env('route', { X_KEY: 'secret-value-x' }) });
   t.equal(r.exitCode, 0, r.stderr);
   t.equal(r.stdout.trim(), `${s.slug}: + route api.x.com (X-Key: \${X_KEY})`);
