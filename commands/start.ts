@@ -5,7 +5,7 @@ import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
 import { runInteractive, terminalProblem } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
-import { checkBackend, checkPlanPaths, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
+import { checkBackend, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { shortSecretProblem } from '../lib/template.js';
 import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
@@ -56,7 +56,13 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   if (located.source !== 'flag') ctx.err(manifestNotice(located));
   const loaded = readManifest(located);
   const plan = preparePlan(loaded, agent, { backend: opts.backend, workspace: opts.workspace, cwd: ctx.cwd }, ctx.env);
-  checkPlanPaths(plan, loaded);
+  // The same check and lines as `manifest check`: one problem is the error, several get a line each.
+  const errors = planErrors(plan, loaded);
+  if (errors.length === 1) throw new UserError(errors[0]!);
+  if (errors.length > 1) {
+    ctx.err(errors.join('\n'));
+    throw new UserError(`${loaded.display}: ${errors.length} errors; not starting ${plan.agent}`);
+  }
   // A variable with a source in credentials.yaml is not missing; it is read at launch.
   plan.missingVars = unsourced(plan.missingVars, ctx.env, loadCredentialConfig(ctx.env));
   if (opts.dryRun) {

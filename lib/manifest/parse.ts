@@ -12,7 +12,7 @@ import { Walker, isEmpty, type Val } from './walk.js';
 const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
 const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp'] as const;
 const MODEL_KEYS = ['serverFetch'] as const;
-const AGENT_KEYS = ['prompt', 'skills', 'env', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'backend', 'image'] as const;
+const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'backend', 'image'] as const;
 const GIT_KEYS = ['name', 'upstream', 'identity'] as const;
 
 // Env the bottle sets itself; a manifest value would break the sandbox wiring or leak the key.
@@ -125,6 +125,7 @@ function readAgent(w: Walker, name: string, v: Val): AgentSpec {
   if (f.prompt) agent.prompt = w.str(f.prompt, 'a prompt');
   if (f.skills) agent.skills = readSkills(w, f.skills);
   if (f.env) agent.env = readEnv(w, f.env);
+  if (f.notSecret) agent.notSecret = readNotSecret(w, f.notSecret, agent.env);
   if (f.workspace) agent.workspace = w.str(f.workspace, 'a path');
   if (f.git) agent.git = readGit(w, f.git);
   agent.egress = readEgress(w, f.egress);
@@ -169,6 +170,18 @@ function readEnv(w: Walker, v: Val): Record<string, string> {
     if (value !== undefined) env[e.key] = value;
   }
   return env;
+}
+
+// Names of env entries the operator vouches for: the secret check at check/start skips them.
+function readNotSecret(w: Walker, v: Val, env: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const item of w.list(v) ?? []) {
+    const name = w.str(item, 'an env variable name');
+    if (name === undefined) continue;
+    if (!Object.hasOwn(env, name)) w.fail(item, `${name} is not a variable in this agent's env`);
+    else if (!out.includes(name)) out.push(name);
+  }
+  return out;
 }
 
 function readGit(w: Walker, v: Val): GitRemoteSpec[] {

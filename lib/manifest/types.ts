@@ -37,6 +37,9 @@ export interface AgentSpec {
   skills: string[];
   /** Plain agent env; scalars are stored as their source text. Null-prototype object. */
   env: Record<string, string>;
+  /** Env names whose values look like secrets but are not (the check at start lets them
+   * through); only when the manifest sets it. */
+  notSecret?: string[];
   /** Host repo whose .git is copied in, relative to the manifest's directory. */
   workspace?: string;
   git: GitRemoteSpec[];

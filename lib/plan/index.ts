@@ -1,6 +1,7 @@
 // The plan module's public surface.
 export {
-  ANTHROPIC_HOST, ANTHROPIC_KEY_VAR, checkBackend, checkPlanPaths, defaultAnthropicRoute, expandPath, preparePlan, routeVarNames,
+  ANTHROPIC_HOST, ANTHROPIC_KEY_VAR, checkBackend, defaultAnthropicRoute, expandPath, preparePlan, routeVarNames,
   type BottlePlan, type PlanGitRemote, type PlanHeader, type PlanOptions, type PlanRoute,
 } from './prepare.js';
 export { headerSource, planLines, renderPlan } from './render.js';
+export { checkPlanPaths, formatPlanProblem, planErrors, planIssue, planProblems, type PlanIssue, type PlanProblem } from './check.js';

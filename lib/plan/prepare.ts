@@ -1,6 +1,4 @@
-// prepare (SPEC §5): manifest + options → BottlePlan. Pure apart from checkPlanPaths, which
-// looks at the filesystem so nothing is started on a plan whose folders are missing.
-import { statSync } from 'node:fs';
+// prepare (SPEC §5): manifest + options → BottlePlan, pure; check.ts looks at what it names.
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { BACKENDS, type BackendName, type DlpSpec, type LoadedManifest } from '../manifest/types.js';
@@ -168,38 +166,4 @@ export function expandPath(p: string, base: string, home: string | undefined): s
     return join(home, p.slice(1));
   }
   return isAbsolute(p) ? normalize(p) : resolve(base, p);
-}
-
-// Checks that the plan's host paths exist; throws one UserError naming every problem,
-// positioned in the manifest when `loaded` is given.
-export function checkPlanPaths(plan: BottlePlan, loaded?: Pick<LoadedManifest, 'display' | 'positions'>): void {
-  const problems: string[] = [];
-  const at = (path: string, message: string): void => {
-    const pos = loaded?.positions.get(path);
-    problems.push(pos && loaded ? `${loaded.display}:${pos.line}:${pos.col}: ${path}: ${message}` : message);
-  };
-  const prefix = `agents.${plan.agent}`;
-  plan.skills.forEach((dir, i) => {
-    const kind = kindOf(dir);
-    if (kind !== 'dir') at(`${prefix}.skills[${i}]`, `skill folder ${kind === 'missing' ? 'not found' : 'is not a directory'}: ${dir}`);
-    else if (kindOf(join(dir, 'SKILL.md')) !== 'file') at(`${prefix}.skills[${i}]`, `skill folder has no SKILL.md: ${dir}`);
-  });
-  if (plan.workspace !== undefined && kindOf(plan.workspace) !== 'dir') {
-    const message = `workspace ${kindOf(plan.workspace) === 'missing' ? 'not found' : 'is not a directory'}: ${plan.workspace}`;
-    if (plan.workspaceFrom === 'manifest') at(`${prefix}.workspace`, message);
-    else problems.push(`--workspace: ${message}`);
-  }
-  plan.git.forEach((g, i) => {
-    if (g.identity !== undefined && kindOf(g.identity) !== 'file') at(`${prefix}.git[${i}].identity`, `identity file not found: ${g.identity}`);
-  });
-  if (problems.length > 0) throw new UserError(problems.join('; '));
-}
-
-function kindOf(path: string): 'file' | 'dir' | 'other' | 'missing' {
-  try {
-    const s = statSync(path);
-    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
-  } catch {
-    return 'missing';
-  }
 }

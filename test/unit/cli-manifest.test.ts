@@ -31,7 +31,9 @@ function crashed(r: CliResult): boolean {
 
 t.test('manifest check: OK on the built-in example', async (t) => {
   const w = world(t);
-  const r = await bottleProcess(['manifest', 'check'], { cwd: w.cwd, env: w.env });
+  // Route variables set: unset ones would be warnings (cli-plan-check.test.ts).
+  const env = { ...w.env, ANTHROPIC_API_KEY: 'a'.repeat(40), GITHUB_TOKEN: 'b'.repeat(40) };
+  const r = await bottleProcess(['manifest', 'check'], { cwd: w.cwd, env });
   t.equal(r.exitCode, 0);
   t.equal(r.stdout, 'OK examples/bottle.yaml: 2 agents (implementer, reviewer)');
   t.equal(r.stderr, USING_EXAMPLE);
@@ -57,7 +59,7 @@ t.test('manifest check --manifest F --json', async (t) => {
   const w = world(t);
   const [bad, good, missing] = await Promise.all([
     bottleProcess(['manifest', 'check', '--json', '--manifest', join(fixtures, 'unknown-key.yaml')], { cwd: w.cwd, env: w.env }),
-    bottleProcess(['manifest', 'check', '--json', '--manifest', 'full.yaml'], { cwd: fixtures, env: w.env }),
+    bottleProcess(['manifest', 'check', '--json', '--manifest', join('examples', 'bottle.yaml')], { cwd: projectRoot(), env: w.env }),
     bottleProcess(['manifest', 'check', '--manifest', 'nope.yaml'], { cwd: w.cwd, env: w.env }),
   ]);
   t.equal(bad.exitCode, 1);
@@ -67,7 +69,7 @@ t.test('manifest check --manifest F --json', async (t) => {
     errors: [{ file: join(fixtures, 'unknown-key.yaml'), line: 7, col: 5, path: 'agents.implementer.promt', message: 'unknown key; did you mean prompt?' }],
   });
   t.equal(good.exitCode, 0);
-  t.match(JSON.parse(good.stdout), { ok: true, source: 'flag', agents: ['builder', 'watcher'], manifest: { version: 1 } });
+  t.match(JSON.parse(good.stdout), { ok: true, source: 'flag', agents: ['implementer', 'reviewer'], warnings: [{ path: 'agents.implementer', message: /ANTHROPIC_API_KEY/ }], manifest: { version: 1 } });
   t.same([missing.exitCode, missing.stderr], [1, 'bottle: manifest not found: nope.yaml (given with --manifest)']);
 });
 

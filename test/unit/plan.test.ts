@@ -103,13 +103,13 @@ t.test('checkPlanPaths passes when everything exists; a skill needs SKILL.md', a
   mkdirSync(join(home, 'shared-skills', 'style'), { recursive: true });
   mkdirSync(join(home, '.ssh'));
   writeFileSync(join(home, '.ssh', 'bottle_ed25519'), 'key');
-  mkdirSync(join(home, 'ws'));
+  mkdirSync(join(home, 'ws', '.git'), { recursive: true });
   const plan = preparePlan(full, 'builder', { workspace: join(home, 'ws') }, { HOME: home });
   t.throws(() => checkPlanPaths(plan, full), new UserError(`full.yaml:11:29: agents.builder.skills[1]: skill folder has no SKILL.md: ${home}/shared-skills/style`));
   writeFileSync(join(home, 'shared-skills', 'style', 'SKILL.md'), '---\nname: style\n---\n');
   t.doesNotThrow(() => checkPlanPaths(plan, full));
   const badWs = preparePlan(full, 'builder', { workspace: join(home, 'nope') }, { HOME: home });
-  t.throws(() => checkPlanPaths(badWs), new UserError(`--workspace: workspace not found: ${join(home, 'nope')}`));
+  t.throws(() => checkPlanPaths(badWs, full), new UserError(`--workspace: workspace not found: ${join(home, 'nope')}`));
 });
 
 t.test('the example plan passes its path checks', async (t) => {
