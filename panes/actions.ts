@@ -24,7 +24,7 @@ export async function runEffect(ctx: ActionContext, effect: Effect): Promise<voi
       case 'stop': await stop(ctx, effect.slug); return;
       case 'plan-approve': await planApprove(ctx, effect.id, effect.slug, effect.headers); return;
       case 'approve': await doApprove(ctx, effect.id, effect.slug, effect.headers); return;
-      case 'reject': await doReject(ctx, effect.id, effect.slug); return;
+      case 'reject': await doReject(ctx, effect.id, effect.slug, effect.note); return;
     }
   } catch (e) {
     say(ctx, errorText(e), 'error');
@@ -110,9 +110,10 @@ async function doApprove(ctx: ActionContext, id: string, slug: string, headers?:
   ctx.reload();
 }
 
-async function doReject(ctx: ActionContext, id: string, slug: string): Promise<void> {
+// Rejects with the operator's note, if any, recorded as `bottle proposals reject --note` does.
+async function doReject(ctx: ActionContext, id: string, slug: string, note?: string): Promise<void> {
   const row = ctx.store.get().proposals.find((p) => p.id === id);
-  await reject(bottlePaths(ctx.deps.root, slug), id);
-  say(ctx, `rejected ${row ? `${row.kind} ${row.host}` : id} for ${slug}`);
+  await reject(bottlePaths(ctx.deps.root, slug), id, note);
+  say(ctx, `rejected ${row ? `${row.kind} ${row.host}` : id} for ${slug}${note ? ' (with a note)' : ''}`);
   ctx.reload();
 }

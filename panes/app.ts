@@ -15,7 +15,7 @@ import { DataSource } from './data.js';
 import { cycle } from './flows.js';
 import { socketPathFor, startIpcServer, type DashboardAction, type IpcResponse, type IpcServer } from './ipc.js';
 import { handleKey } from './keys.js';
-import { viewModel } from './model.js';
+import { EXAMPLE_NOTICE, viewModel } from './model.js';
 import { TmuxSide } from './notify.js';
 import { RightDirector } from './right.js';
 import {
@@ -66,6 +66,9 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   const inTmux = Boolean(opts.env.TMUX && opts.env.TMUX_PANE);
   const data = new DataSource(deps);
   let state: AppState = initialState();
+  if (!opts.manifestFlag && locateManifest({ cwd: opts.cwd, env: opts.env }).source === 'embedded') {
+    state = { ...state, status: { text: EXAMPLE_NOTICE, level: 'info' } };
+  }
   let side: TmuxSide | undefined;
   let right: RightDirector | undefined;
   if (inTmux) {
@@ -75,6 +78,14 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
     right = new RightDirector(new RightPane(client, dash), client, opts.self, opts.env);
   }
   const view = (opts.view ?? (() => new BlessedView()))();
+  // Looked up on each render: creating ./bottle.yaml takes effect at the next `n`.
+  const exampleManifest = (): boolean => {
+    try {
+      return locateManifest({ flag: opts.manifestFlag, cwd: opts.cwd, env: opts.env }).source === 'embedded';
+    } catch {
+      return false;
+    }
+  };
 
   let closed = false;
   let quit!: (code: number) => void;
@@ -85,7 +96,10 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   const render = (): void => {
     renderQueued = false;
     if (closed) return;
-    view.render(viewModel(state, view.dims(), { now: Date.now(), inTmux }));
+    const vm = viewModel(state, view.dims(), { now: Date.now(), inTmux, exampleManifest: exampleManifest() });
+    // The plan dialog's offset as the view clamped it, so k works at once after j went too far.
+    if (state.modal?.kind === 'preflight' && vm.modal?.scroll !== undefined) state = { ...state, modal: { ...state.modal, scroll: vm.modal.scroll } };
+    view.render(vm);
     void side?.setCounter(state.unseen).catch(() => undefined);
     const next = nextExpiry(state);
     if (next !== undefined && next !== expiryAt) {

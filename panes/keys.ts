@@ -73,7 +73,7 @@ function mainKey(state: AppState, key: KeyPress): KeyResult {
           modal: {
             kind: 'confirm', title: `Reject ${p.kind} ${p.host}?`,
             lines: [`from ${p.slug}: ${p.reason}`, '', 'policy: unchanged; the agent is told it was rejected'],
-            effect: { type: 'reject', id: p.id, slug: p.slug },
+            effect: { type: 'reject', id: p.id, slug: p.slug }, note: '',
           },
         });
       }
@@ -99,13 +99,33 @@ function modalKey(state: AppState, modal: Modal, key: KeyPress): KeyResult {
     case 'preflight':
       if (key.name === 'y' && !modal.blocked) return { state: closed(state), effects: [{ type: 'launch', agent: modal.agent }] };
       if (key.name === 'y') return none(state);
+      // The view clamps the offset to the plan's length and says what is hidden.
+      if (isDown(key) || key.name === 'j') return none({ ...state, modal: { ...modal, scroll: Math.min((modal.scroll ?? 0) + 1, modal.lines.length) } });
+      if (isUp(key) || key.name === 'k') return none({ ...state, modal: { ...modal, scroll: Math.max(0, (modal.scroll ?? 0) - 1) } });
       return ['n', 'N', 'escape', 'enter', 'q'].includes(key.name) ? none(closed(state)) : none(state);
     case 'confirm':
+      if (modal.note !== undefined) return noteKey(state, modal, key);
       if (key.name === 'y') return { state: closed(state), effects: [modal.effect] };
       return ['n', 'N', 'escape', 'enter', 'q'].includes(key.name) ? none(closed(state)) : none(state);
     case 'picker': return pickerKey(state, modal, key);
     case 'header-form': return formKey(state, modal, key);
   }
+}
+
+// A confirmation with a note field (rejections): every printable key is note text, so y/n
+// cannot confirm or cancel; Enter does, with the note when one was typed.
+function noteKey(state: AppState, m: Extract<Modal, { kind: 'confirm' }>, key: KeyPress): KeyResult {
+  const note = m.note ?? '';
+  if (key.name === 'escape') return none(closed(state));
+  if (key.name === 'enter') {
+    const text = note.trim();
+    const effect: Effect = m.effect.type === 'reject' && text !== '' ? { ...m.effect, note: text } : m.effect;
+    return { state: closed(state), effects: [effect] };
+  }
+  if (key.name === 'backspace') return none({ ...state, modal: { ...m, note: note.slice(0, -1) } });
+  if (key.name === 'C-u') return none({ ...state, modal: { ...m, note: '' } });
+  const ch = typed(key);
+  return ch !== undefined ? none({ ...state, modal: { ...m, note: note + ch } }) : none(state);
 }
 
 function pickerKey(state: AppState, m: Extract<Modal, { kind: 'picker' }>, key: KeyPress): KeyResult {

@@ -13,13 +13,15 @@ export type Effect =
   | { type: 'stop'; slug: string }
   | { type: 'plan-approve'; id: string; slug: string; headers?: Record<string, string> }
   | { type: 'approve'; id: string; slug: string; headers?: Record<string, string> }
-  | { type: 'reject'; id: string; slug: string };
+  | { type: 'reject'; id: string; slug: string; note?: string };
 
 export type Modal =
   | { kind: 'picker'; agents: string[]; filter: string; cursor: number; error?: string }
-  | { kind: 'preflight'; agent: string; lines: string[]; blocked?: string }
-  /** y runs `effect`; anything else closes. */
-  | { kind: 'confirm'; title: string; lines: string[]; effect: Effect }
+  /** `scroll`: first plan line shown when the plan is taller than the screen. */
+  | { kind: 'preflight'; agent: string; lines: string[]; blocked?: string; scroll?: number }
+  /** y runs `effect`; anything else closes. With `note` (a rejection), keys type the note the
+   *  decision records, Enter confirms and Esc cancels. */
+  | { kind: 'confirm'; title: string; lines: string[]; effect: Effect; note?: string }
   /** Route approval: which header to inject, naming host env vars. */
   | { kind: 'header-form'; id: string; slug: string; host: string; field: 0 | 1; name: string; value: string; error?: string }
   | { kind: 'help' }

@@ -7,7 +7,43 @@ import {
 import { cursorIndex, pendingBySlug, type AppState } from './state.js';
 import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';
 
-export const FOOTER = 'j/k move  Tab pane  n new  Enter attach  x stop  a/r approve/reject  ? help  q quit';
+// The key hints, most important last-dropped: a line wider than the terminal is cut by the view
+// (at 80 columns the full bar ended in a stray `q q`), so hints drop out instead, `? help` and
+// `q quit` last.
+const HINTS: readonly { text: string; priority: number }[] = [
+  { text: 'j/k move', priority: 3 },
+  { text: 'Tab pane', priority: 4 },
+  { text: 'n new', priority: 6 },
+  { text: 'Enter attach', priority: 5 },
+  { text: 'x stop', priority: 2 },
+  { text: 'a/r approve/reject', priority: 1 },
+  { text: '? help', priority: 8 },
+  { text: 'q quit', priority: 7 },
+];
+
+export const FOOTER = HINTS.map((h) => h.text).join('  ');
+
+// The key hint bar for a terminal `width` columns wide.
+export function footerText(width: number): string {
+  let shown = [...HINTS];
+  const text = () => shown.map((h) => h.text).join('  ');
+  while (text().length > width && shown.length > 1) {
+    const lowest = shown.reduce((lo, h) => (h.priority < lo.priority ? h : lo));
+    shown = shown.filter((h) => h !== lowest);
+  }
+  return text();
+}
+
+// A status message cut to `width` at a word boundary with an ellipsis (never mid-word).
+export function clipWords(text: string, width: number): string {
+  if (text.length <= width) return text;
+  if (width <= 1) return '…'.slice(0, width);
+  const cut = text.lastIndexOf(' ', width - 1);
+  const head = cut > width / 3 ? text.slice(0, cut) : text.slice(0, width - 1);
+  return `${head.replace(/[\s,;:]+$/, '')}…`;
+}
+
+export const EXAMPLE_NOTICE = 'using the built-in example manifest; create ./bottle.yaml for your own';
 
 // The help modal's text: every key, what it does.
 export function helpLines(inTmux: boolean): string[] {
@@ -18,7 +54,7 @@ export function helpLines(inTmux: boolean): string[] {
     `Enter           ${inTmux ? "show the agent's claude session in the right pane" : "attach to the agent's claude session"}`,
     'x               stop the agent under the cursor (asks first)',
     'a               approve the proposal under the cursor (shows the policy change first)',
-    'r               reject the proposal under the cursor',
+    'r               reject the proposal under the cursor (type an optional note, Enter)',
     '?               this help',
     'q               quit the dashboard; every bottle keeps running',
     '',
@@ -29,6 +65,8 @@ export function helpLines(inTmux: boolean): string[] {
 export interface ModelOptions {
   now: number;
   inTmux: boolean;
+  /** The manifest in use is the built-in example (no --manifest, ./ or XDG bottle.yaml). */
+  exampleManifest?: boolean;
 }
 
 // The whole screen for one state.
@@ -39,7 +77,7 @@ export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewMod
   const isNew = state.unseen > 0 || state.fresh.size > 0;
   return {
     agents: {
-      label: agentsLabel(state.bottles.length), header: agentHeader(dims.width), lines: agents,
+      label: `${agentsLabel(state.bottles.length)}${o.exampleManifest ? ' · example manifest' : ''}`, header: agentHeader(dims.width), lines: agents,
       cursor: cursorIndex(state, 'agents'), focused: state.focus === 'agents',
       empty: 'no bottles: press n to start one',
     },
@@ -48,9 +86,9 @@ export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewMod
       cursor: cursorIndex(state, 'proposals'), focused: state.focus === 'proposals',
       empty: 'no pending proposals',
     },
-    ...(state.status ? { status: { text: sanitize(state.status.text), fg: state.status.level === 'error' ? 'red' : 'cyan' } } : {}),
-    footer: FOOTER,
-    ...(state.modal ? { modal: wrapModal(modalModel(state, state.modal, dims, o), dims.modalWidth) } : {}),
+    ...(state.status ? { status: { text: clipWords(sanitize(state.status.text), dims.width + 2), fg: state.status.level === 'error' ? 'red' : 'cyan' } } : {}),
+    footer: footerText(dims.width + 2),
+    ...(state.modal ? { modal: scrolled(wrapModal(modalModel(state, state.modal, dims, o), dims.modalWidth), dims.modalRows) } : {}),
   };
 }
 
@@ -73,6 +111,17 @@ export function wrapText(text: string, width: number): string[] {
 // Long modal lines (reasons, diffs, plan paths) wrap instead of being cut at the box edge.
 function wrapModal(m: ModalModel, width: number): ModalModel {
   return { ...m, lines: m.lines.flatMap((l) => wrapText(l.text, width).map((text) => ({ ...l, text }))) };
+}
+
+// A modal taller than the screen: the window of `rows` body lines from its `scroll` offset
+// (clamped), with a last line saying what is hidden and how to scroll. Log views show their end.
+export function scrolled(m: ModalModel, rows: number): ModalModel {
+  if (m.tail || m.lines.length <= rows || rows < 2) return m;
+  const body = rows - 1;
+  const top = Math.min(Math.max(0, m.scroll ?? 0), m.lines.length - body);
+  const below = m.lines.length - body - top;
+  const where = [top > 0 ? `${top} above` : '', below > 0 ? `${below} more below` : ''].filter(Boolean).join(', ');
+  return { ...m, scroll: top, lines: [...m.lines.slice(top, top + body), { text: `-- ${where} (j/k or ↑/↓ scroll) --`, fg: 'gray' }] };
 }
 
 function plain(lines: readonly string[]): StyledLine[] {
@@ -98,10 +147,14 @@ export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOp
     case 'preflight': {
       const lines = plain(modal.lines);
       if (modal.blocked) lines.push({ text: '' }, { text: sanitize(modal.blocked), fg: 'red' });
-      return { title: `Start ${modal.agent}?`, lines, footer: modal.blocked ? 'Esc close' : 'y start  N/Esc cancel' };
+      return { title: `Start ${modal.agent}?`, lines, footer: modal.blocked ? 'Esc close' : 'y start  N/Esc cancel', scroll: modal.scroll ?? 0 };
     }
-    case 'confirm':
-      return { title: modal.title, lines: plain(modal.lines), footer: 'y yes  N/Esc no' };
+    case 'confirm': {
+      const lines = plain(modal.lines);
+      if (modal.note === undefined) return { title: modal.title, lines, footer: 'y yes  N/Esc no' };
+      lines.push({ text: '' }, { text: `note: ${sanitize(modal.note)}_`, fg: 'cyan' });
+      return { title: modal.title, lines, footer: 'type a note (optional, the agent sees it)  Enter reject  Esc cancel' };
+    }
     case 'header-form': {
       const field = (label: string, value: string, active: boolean): StyledLine =>
         ({ text: `${label.padEnd(8)}${value}${active ? '_' : ''}`, ...(active ? { fg: 'cyan' as const } : {}) });
@@ -118,7 +171,7 @@ export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOp
     case 'log': {
       const lines = plain(modal.lines);
       if (modal.done) lines.push({ text: '' }, { text: sanitize(modal.done), fg: /fail/i.test(modal.done) ? 'red' : 'green' });
-      return { title: modal.title, lines, footer: 'Esc close (the work continues in the background)', tail: true };
+      return { title: modal.title, lines, footer: 'Esc/q close (the work continues in the background)', tail: true };
     }
   }
 }

@@ -12,6 +12,14 @@ export function fit(text: string, width: number): string {
   return text.padEnd(width);
 }
 
+// Like fit, but the ellipsis goes in the middle: slugs share their agent's prefix and differ at
+// the end (the minted suffix, or the last word of a long agent name), so the end stays visible.
+export function fitMiddle(text: string, width: number): string {
+  if (text.length <= width || width < 5) return fit(text, width);
+  const tail = Math.ceil((width - 1) / 2);
+  return `${text.slice(0, width - 1 - tail)}…${text.slice(-tail)}`;
+}
+
 // A column: fixed `width`, or `flex` (min width, grows up to `max` with what is left). Lower
 // priority drops first when the pane is too narrow.
 export interface Column {
@@ -48,8 +56,9 @@ export function layout(columns: readonly Column[], total: number): Map<string, n
   return new Map(columns.filter((c) => widths.has(c.key)).map((c) => [c.key, widths.get(c.key)!]));
 }
 
+// Slug cells keep their distinguishing end when cut (fitMiddle); the rest cut at the end.
 function joinCells(widths: Map<string, number>, cells: Record<string, string>): string {
-  return [...widths].map(([key, w]) => fit(cells[key] ?? '', w)).join(' ');
+  return [...widths].map(([key, w]) => (key === 'slug' ? fitMiddle : fit)(cells[key] ?? '', w)).join(' ');
 }
 
 export const AGENT_COLUMNS: readonly Column[] = [

@@ -96,7 +96,13 @@ export class BlessedView implements View {
       agentsRows: Math.max(1, Number(this.#agents.height) - 3),
       proposalsRows: Math.max(1, Number(this.#proposals.height) - 3),
       modalWidth: this.#modalWidth() - 4,
+      modalRows: this.#modalMaxHeight() - 4,
     };
+  }
+
+  // Border, blank line and footer take 4 rows of a modal.
+  #modalMaxHeight(): number {
+    return Math.max(5, Number(this.screen.height) - 2);
   }
 
   #modalWidth(): number {
@@ -134,7 +140,7 @@ export class BlessedView implements View {
       if (!this.#modal.hidden) this.#modal.hide();
       return;
     }
-    const maxH = Math.max(5, Number(this.screen.height) - 2);
+    const maxH = this.#modalMaxHeight();
     const bodyRows = maxH - 4;
     const body = m.tail ? m.lines.slice(-bodyRows) : m.lines.slice(0, bodyRows);
     this.#modal.width = this.#modalWidth();

@@ -33,6 +33,8 @@ export interface ModalModel {
   footer: string;
   /** Show the end of `lines` when they do not fit (log views). */
   tail?: boolean;
+  /** First body line shown when the lines do not fit (the plan dialog scrolls). */
+  scroll?: number;
 }
 
 export interface ViewModel {
@@ -59,6 +61,8 @@ export interface Dims {
   proposalsRows: number;
   /** Text columns inside a modal. */
   modalWidth: number;
+  /** Body rows a modal can show at most. */
+  modalRows: number;
 }
 
 // The widget side of the dashboard.

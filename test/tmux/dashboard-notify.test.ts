@@ -140,7 +140,7 @@ t.test('route approval asks for the header; r rejects; IPC actions', { skip }, a
   t.same(await sendDashboardAction(ipc, 'newest-proposal'), { ok: true });
   await h.keys('r');
   await h.waitFor(/Reject allowlist evil\.example\.com\?/);
-  await h.keys('y');
+  await h.keys('Enter'); // the rejection takes an optional note, so y would be note text
   await h.waitFor(/rejected allowlist evil\.example\.com/);
   t.equal((await readDecision(bottlePaths(h.stateDir, other).superviseDecisions, nope.id))?.decision, 'rejected');
   t.same(await sendDashboardAction(ipc, 'newest-proposal'), { ok: false, error: 'bottle: no pending proposals' });

@@ -98,7 +98,7 @@ t.test('x asks, then stops; a/r act on the proposal under the cursor', async (t)
   t.same(r.effects, [{ type: 'plan-approve', id: allow.id, slug: 'a-aaaaaa' }], 'allowlist: straight to the diff');
   r = press(base(), 'tab', 'r');
   t.equal(r.state.modal?.kind, 'confirm');
-  t.same(press(r.state, 'y').effects, [{ type: 'reject', id: route.id, slug: 'a-aaaaaa' }]);
+  t.same(press(r.state, 'enter').effects, [{ type: 'reject', id: route.id, slug: 'a-aaaaaa' }]);
 });
 
 t.test('route approval: the header form, validated, then the diff', async (t) => {

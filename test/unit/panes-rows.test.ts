@@ -88,7 +88,7 @@ t.test('scrollTop keeps the cursor in the window', async (t) => {
 });
 
 t.test('viewModel: pending counts, fresh highlight, focus, modal text', async (t) => {
-  const dims: Dims = { width: 100, agentsRows: 10, proposalsRows: 10, modalWidth: 60 };
+  const dims: Dims = { width: 100, agentsRows: 10, proposalsRows: 10, modalWidth: 60, modalRows: 20 };
   let s = withBottles(initialState(), [bottle('implementer-aaaaaa'), bottle('reviewer-bbbbbb')]).state;
   s = withProposals(s, [proposal('20260301T115900000Z-000000000001')], NOW).state;
   s = withProposals(s, [proposal('20260301T115900000Z-000000000001'), proposal('20260301T115959000Z-000000000002')], NOW).state;
