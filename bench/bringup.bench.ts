@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SOURCE_DIRS } from '../lib/images/context.js';
 import { clearDistStamp, distStaleness, markDistBuilt } from '../lib/images/dist.js';
-import { lifecycleDeps, stopBottle } from '../lib/lifecycle/index.js';
+import { lifecycleDeps, removeBottleFully } from '../lib/lifecycle/index.js';
 import { projectRoot } from '../lib/paths.js';
 import { IMAGES, sandboxEnv, sandboxGate, sandboxManifest, spawnBottle, sweep } from '../test/helpers/sandbox.js';
 import { MARKS, median, phases, type TimedLine } from './bringup/phases.js';
@@ -57,7 +57,7 @@ async function bottleRound(): Promise<{ ms: number; lines: TimedLine[] }> {
   const slug = r.stdout.trim();
   if (slug) made.push(slug);
   if (r.code !== 0) throw new Error(`bottle start exited ${r.code}:\n${r.stderr}`);
-  await stopBottle(lifecycleDeps(env), slug, () => undefined);
+  await removeBottleFully(lifecycleDeps(env), slug, () => undefined);
   return { ms, lines };
 }
 

@@ -1,20 +1,40 @@
 // `bottle attach`, `bottle stop`, `bottle ls`, `bottle cleanup`: any bottle, whoever started it.
 import type { Command } from 'commander';
 import { formatAge } from '../lib/format.js';
-import { bottleStatuses, cleanup, cliDeps, findBottle, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
+import { bottleStatuses, cleanup, cliDeps, describeSaved, findBottle, lostWith, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
+import { LIFECYCLE_TABLE, terminalQuestion } from './durable.js';
 import { runInteractive, terminalProblem } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
-// The human table of `bottle ls` (pure; tested as strings).
+// The human table of `bottle ls` (pure; tested as strings): live bottles first, then the
+// stopped and down ones in their own section with what each holds and how to bring it back.
 export function renderStatusTable(rows: BottleStatus[], now = Date.now()): string {
   if (rows.length === 0) return 'no bottles; start one with: bottle start <agent>';
-  const table = [['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', 'AGE', 'PROPOSALS', 'NOTE']];
-  for (const r of rows) {
-    table.push([r.slug, r.agent, r.backend, r.state, r.engine, r.created ? formatAge(r.created, now) : '', String(r.pendingProposals), r.waitingSince ? 'waiting for input' : (r.broken ?? '')]);
+  const resting = (r: BottleStatus): boolean => r.state === 'stopped' || r.state === 'down';
+  const live = rows.filter((r) => !resting(r));
+  const rest = rows.filter(resting);
+  const out: string[] = [];
+  if (live.length > 0) {
+    out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', 'AGE', 'PROPOSALS', 'NOTE'], ...live.map((r) => [
+      r.slug, r.agent, r.backend, r.state, r.engine, r.created ? formatAge(r.created, now) : '', String(r.pendingProposals),
+      r.waitingSince ? 'waiting for input' : (r.broken ?? ''),
+    ])]));
   }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  return table.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  if (rest.length > 0) {
+    if (out.length > 0) out.push('');
+    out.push('Stopped and down (bottle resume <slug> brings one back, bottle rm <slug> removes it):');
+    out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', 'SINCE', 'SAVED'], ...rest.map((r) => [
+      r.slug, r.agent, r.backend, r.state, r.stoppedAt ? formatAge(r.stoppedAt, now) : '',
+      r.saved ? describeSaved(r.saved) : r.state === 'down' ? `not yet (engine: ${r.engine})` : 'nothing',
+    ])]));
+  }
+  return out.join('\n');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 // One `ls --json` row: every field present, null where it does not apply, so scripts need no guards.
@@ -22,6 +42,7 @@ export function statusJson(r: BottleStatus): Record<string, unknown> {
   return {
     slug: r.slug, agent: r.agent, backend: r.backend, state: r.state, engine: r.engine, created: r.created || null,
     pendingProposals: r.pendingProposals, waitingSince: r.waitingSince ?? null, broken: r.broken ?? null,
+    stoppedAt: r.stoppedAt ?? null, saved: r.saved ?? null,
   };
 }
 
@@ -29,12 +50,15 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
   program
     .command('ls')
     .description('list bottles: state, engine view, age, pending proposals, waiting-for-input marker')
-    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, created, pendingProposals, waitingSince, broken} (null when not applicable)')
+    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, created, pendingProposals, waitingSince, broken, stoppedAt, saved} (null when not applicable)')
     .addHelpText('after', [
       '',
-      'STATE is bottle\'s record (claimed, launching, running, stopping, broken); ENGINE is what the',
-      'engine has (running, partial, exited, missing, unknown); NOTE says "waiting for input" when the',
-      'agent waits for you, or why a state dir is broken.',
+      'STATE is claimed, launching, running, stopping, resuming, stopped (work saved, resumable), down',
+      '(it was running and the engine no longer runs it: a crash, an engine restart, a reboot) or',
+      'broken; ENGINE is what the engine has (running, partial, exited, missing, unknown); NOTE says',
+      '"waiting for input" when the agent waits for you, or why a state dir is broken. Stopped and',
+      'down bottles are listed in a section of their own with what their save holds.',
+      LIFECYCLE_TABLE,
     ].join('\n'))
     .action(async (opts: { json?: boolean }) => {
       const rows = await bottleStatuses(cliDeps(ctx));
@@ -62,22 +86,61 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
 
   program
     .command('stop')
-    .description('stop a bottle: its containers/VM, networks and state are removed')
+    .description('stop a bottle and keep its work: claude sessions, unpushed commits and uncommitted changes are saved; containers/VM and networks are removed')
     .argument('<slug>', 'bottle slug (see bottle ls); a unique prefix works')
-    .option('--json', 'print the result as JSON')
-    .action(async (slug: string, opts: { json?: boolean }) => {
-      const r = await stopBottle(cliDeps(ctx), slug, (line) => ctx.err(line));
-      if (opts.json) ctx.out(JSON.stringify(r));
+    .option('--no-save', 'stop without saving (the work since the last save is lost)')
+    .option('--json', 'print the result as JSON: {slug, state, saved}')
+    .addHelpText('after', LIFECYCLE_TABLE)
+    .action(async (slug: string, opts: { save?: boolean; json?: boolean }) => {
+      const deps = cliDeps(ctx);
+      const meta = await findBottle(deps, slug);
+      // Ctrl-C mid-stop: say what state it is in and how to finish, instead of vanishing.
+      let interrupted = false;
+      const onSignal = (): void => {
+        if (interrupted) {
+          ctx.err(`bottle: ${meta.slug} left half-stopped; \`bottle stop ${meta.slug}\` finishes it (bottle ls shows it meanwhile)`);
+          process.exit(130);
+        }
+        interrupted = true;
+        ctx.err(`bottle: still stopping ${meta.slug} (saving its work first); Ctrl-C again to leave it half-stopped`);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const r = await stopBottle(deps, meta.slug, (line) => ctx.err(line), { save: opts.save });
+        if (opts.json) ctx.out(JSON.stringify(r));
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     });
 
   program
     .command('cleanup')
-    .description('remove orphans: labelled containers/networks/VMs without state, and state without resources')
-    .option('--all', 'stop and remove every bottle, not just orphans')
+    .description('remove orphans: labelled containers/networks/VMs without state, and broken state without saved work; stopped and down bottles are kept')
+    .option('--purge', 'also remove stopped and down bottles with their saved work (asks first)')
+    .option('--all', 'remove every bottle, running ones included, with their saved work (asks first)')
+    .option('-y, --yes', 'do not ask (required without a terminal when saved work would be lost)')
     .option('--dry-run', 'list what would be removed, remove nothing')
     .option('--json', 'print what was found/removed as JSON')
-    .action(async (opts: { all?: boolean; dryRun?: boolean; json?: boolean }) => {
-      const items = await cleanup(cliDeps(ctx), { all: opts.all, dryRun: opts.dryRun, log: (l) => ctx.err(l) });
+    .action(async (opts: { all?: boolean; purge?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
+      const deps = cliDeps(ctx);
+      if ((opts.all || opts.purge) && !opts.dryRun && !opts.yes) {
+        const preview = await cleanup(deps, { all: opts.all, purge: opts.purge, dryRun: true, log: () => undefined });
+        const bottles = preview.filter((i) => i.what === 'bottle');
+        if (bottles.length > 0) {
+          const losses = await Promise.all(bottles.map(async (b) => `${b.slug}: ${(await lostWith(deps, b.slug)) ?? 'nothing saved'}`));
+          const ask = terminalQuestion();
+          if (!ask) throw new UserError(`cleanup ${opts.all ? '--all' : '--purge'} would remove ${bottles.length} bottle(s) (${losses.join('; ')}); pass --yes to do it without a terminal`);
+          ctx.err(`This removes:\n${losses.map((l) => `  ${l}`).join('\n')}`);
+          if (!(await ask('Remove them? [y/N] '))) {
+            ctx.err('bottle: nothing removed');
+            outcome.exitCode = 1;
+            return;
+          }
+        }
+      }
+      const items = await cleanup(deps, { all: opts.all, purge: opts.purge, dryRun: opts.dryRun, log: (l) => ctx.err(l) });
       if (opts.json) { ctx.out(JSON.stringify(items, null, 2)); return; }
       if (items.length === 0) { ctx.out('nothing to clean up'); return; }
       for (const i of items) {

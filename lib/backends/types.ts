@@ -62,8 +62,20 @@ export interface Backend {
   attachArgv(meta: Metadata, claude: ClaudeInvocation): string[];
   /** Runs a non-interactive command in the agent as the agent user; returns its exit code and output. */
   exec(meta: Metadata, argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-  /** Copies claude's transcripts out of the agent into `dir` (best effort, before teardown). */
-  snapshotTranscript(meta: Metadata, dir: string, log: (line: string) => void): Promise<void>;
+  /**
+   * Copies an agent directory (owned by the agent user) out into the host dir `dir`, through
+   * the strict tar extractor (plain files and dirs below `dir`, size-capped): what comes out of
+   * the agent is untrusted. Throws when the path is missing or the agent cannot be reached.
+   */
+  copyOut(meta: Metadata, agentPath: string, dir: string): Promise<{ files: number }>;
+  /** Copies a host directory's content into the agent at `agentPath` (created), owned by the agent user. */
+  copyIn(meta: Metadata, hostDir: string, agentPath: string): Promise<void>;
+  /**
+   * Makes a bottle whose agent stopped (engine restart, host reboot, a killed container)
+   * reachable for exec and copyOut again, with no network: its work can then be saved.
+   * Throws when the agent is gone.
+   */
+  wake(meta: Metadata): Promise<void>;
   /** Removes every resource of the bottle; idempotent (already-gone resources are fine). */
   teardown(meta: Metadata, log: (line: string) => void): Promise<void>;
   /** Engine view of the given bottles. */

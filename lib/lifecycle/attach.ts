@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { updateMetadata, type Metadata } from '../state/index.js';
+import { AGENT_PATHS } from '../backends/bundle/names.js';
 import { backendOf, findBottle, type LifecycleDeps } from './context.js';
 
 // Where provisioning puts the manifest prompt inside the agent.
@@ -15,7 +16,7 @@ export interface AttachPlan { meta: Metadata; argv: string[]; sessionId: string;
 async function hasTranscript(deps: LifecycleDeps, meta: Metadata, sessionId: string): Promise<boolean> {
   const backend = await backendOf(deps, meta);
   try {
-    const r = await backend.exec(meta, ['sh', '-c', 'ls /home/node/.claude/projects/*/"$1".jsonl >/dev/null 2>&1', 'sh', sessionId]);
+    const r = await backend.exec(meta, ['sh', '-c', 'ls "$1"/*/"$2".jsonl >/dev/null 2>&1', 'sh', AGENT_PATHS.transcripts, sessionId]);
     return r.exitCode === 0;
   } catch {
     return false;
@@ -32,8 +33,9 @@ export async function planAttach(deps: LifecycleDeps, slug: string, opts: { reco
   try {
     engine = (await backend.inspect([meta])).get(meta.slug);
   } catch { /* the engine cannot be asked: let the attach itself report it */ }
+  if (meta.state === 'stopped') throw new UserError(`${meta.slug} is stopped; bring it back with: bottle resume ${meta.slug}`);
   if (engine !== undefined && engine !== 'running') {
-    throw new UserError(`${meta.slug} is not running (engine: ${engine === 'missing' ? 'its containers are gone' : engine}); \`bottle stop ${meta.slug}\` removes what is left`);
+    throw new UserError(`${meta.slug} is down (engine: ${engine === 'missing' ? 'its containers are gone' : engine}); \`bottle resume ${meta.slug}\` brings it back`);
   }
   const recorded = meta.claudeSessionId;
   const resume = recorded !== undefined && await hasTranscript(deps, meta, recorded);

@@ -1,11 +1,14 @@
-// `bottle cleanup`: labelled engine resources whose bottle has no state, and state dirs whose
-// bottle the engine no longer has. `--all` removes every bottle. Dry-run lists only.
+// `bottle cleanup`: labelled engine resources whose bottle has no state, and state dirs that are
+// broken (unreadable metadata) and hold no saved work. Stopped and down bottles are kept: they
+// are resumable. `--purge` also removes those, `--all` every bottle; the CLI confirms both,
+// naming what is lost. Dry-run lists only.
 import type { EngineResource } from '../backends/types.js';
-import { listBottles, removeBottle } from '../state/index.js';
+import { existsSync } from 'node:fs';
+import { bottlePaths, listBottles, removeBottle } from '../state/index.js';
 import { stateKey } from '../backends/bundle/names.js';
 import type { LifecycleDeps } from './context.js';
-import { bottleStatuses } from './status.js';
-import { stopBottle } from './stop.js';
+import { removeBottleFully } from './remove.js';
+import { bottleStatuses, type BottleStatus } from './status.js';
 import { describeEngineError, engineConnectError } from '../docker/unreachable.js';
 
 export interface CleanupItem {
@@ -27,32 +30,36 @@ export function ownsResource(r: EngineResource, ourKey: string, known: Set<strin
   return r.stateKey === ourKey && (all || !known.has(r.slug));
 }
 
-// Finds (and unless dryRun removes) orphans; with all, stops every bottle first.
+// Which bottles a cleanup removes besides orphans (broken state without saved work).
+export function cleanupTargets(statuses: BottleStatus[], opts: { all?: boolean; purge?: boolean }, hasSaved: (slug: string) => boolean): BottleStatus[] {
+  return statuses.filter((s) => {
+    if (opts.all) return true;
+    if (opts.purge && (s.state === 'stopped' || s.state === 'down')) return true;
+    return s.state === 'broken' && !hasSaved(s.slug);
+  });
+}
+
+// Finds (and unless dryRun removes) orphans, plus the bottles cleanupTargets picks.
 export async function cleanup(
   deps: LifecycleDeps,
-  opts: { all?: boolean; dryRun?: boolean; log: (line: string) => void },
+  opts: { all?: boolean; purge?: boolean; dryRun?: boolean; log: (line: string) => void },
 ): Promise<CleanupItem[]> {
   const items: CleanupItem[] = [];
   const statuses = await bottleStatuses(deps);
-  if (opts.all) {
-    for (const s of statuses) {
-      const item: CleanupItem = { what: 'bottle', backend: s.backend, slug: s.slug, name: s.slug, done: false };
-      if (!opts.dryRun) {
-        try { await stopBottle(deps, s.slug, opts.log); item.done = true; } catch (e) { item.error = (e as Error).message; }
-      }
-      items.push(item);
+  const hasSaved = (slug: string): boolean => existsSync(bottlePaths(deps.root, slug).saved);
+  for (const s of cleanupTargets(statuses, opts, hasSaved)) {
+    const item: CleanupItem = { what: s.state === 'broken' ? 'state' : 'bottle', backend: s.backend, slug: s.slug, name: s.slug, done: false };
+    if (!opts.dryRun) {
+      try {
+        if (s.state === 'broken') await removeBottle(deps.root, s.slug);
+        else await removeBottleFully(deps, s.slug, opts.log);
+        item.done = true;
+      } catch (e) { item.error = (e as Error).message; }
     }
-  } else {
-    // Stale state: the engine says nothing of it exists and it is not mid-launch.
-    for (const s of statuses) {
-      const stale = s.state === 'broken' || (s.engine === 'missing' && s.state !== 'claimed' && s.state !== 'launching');
-      if (!stale) continue;
-      const item: CleanupItem = { what: 'state', backend: s.backend, slug: s.slug, name: s.slug, done: false };
-      if (!opts.dryRun) {
-        try { await removeBottle(deps.root, s.slug); item.done = true; } catch (e) { item.error = (e as Error).message; }
-      }
-      items.push(item);
-    }
+    items.push(item);
+  }
+  for (const s of statuses) {
+    if (s.state === 'broken' && hasSaved(s.slug) && !opts.all) opts.log(`kept ${s.slug}: its metadata is broken (${s.broken}) but it holds saved work; \`bottle cleanup --all\` removes it`);
   }
   const known = new Set((await listBottles(deps.root)).map((b) => b.slug));
   const ourKey = stateKey(deps.root);

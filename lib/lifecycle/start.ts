@@ -8,11 +8,12 @@ import type { AgentSpec } from '../manifest/index.js';
 import { ensureCA } from '../pki/index.js';
 import type { BottlePlan } from '../plan/index.js';
 import {
-  bottlePaths, createBottle, ensureStateRoot, readMetadata, settle, updateMetadata, validateSlug,
+  bottlePaths, createBottle, ensureStateRoot, readMetadata, removeBottle, updateMetadata, validateSlug,
   type Metadata,
 } from '../state/index.js';
 import type { LifecycleDeps } from './context.js';
 import { policyTextFromPlan } from './policy.js';
+import { writeLaunchSpec } from './resume.js';
 
 export interface StartOptions {
   /** Progress lines (the caller shows them; they are also appended to bringup.log). */
@@ -58,6 +59,7 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     const backend = await deps.backends.load(meta.backend, deps.env);
     log(`bottle ${meta.slug}: ${plan.agent} on ${meta.backend}`);
     await writeFile(join(paths.policy, 'policy.yaml'), policyTextFromPlan(plan), { mode: 0o644 });
+    await writeLaunchSpec(deps.root, meta.slug, { plan: { ...plan, slug: meta.slug }, agent });
     ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}` });
     await updateMetadata(deps.root, meta.slug, { state: 'launching' });
     const started = Date.now();
@@ -71,9 +73,9 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     log(`bottle ${meta.slug} is up (${((Date.now() - started) / 1000).toFixed(1)}s)`);
     return done;
   } catch (e) {
-    // The backend has already removed what it made; the state goes too unless preserved.
+    // The backend has already removed what it made; a bottle that never ran has nothing to keep.
     log(`bring-up failed: ${(e as Error).message}`);
-    await settle(deps.root, meta.slug).catch(() => undefined);
+    await removeBottle(deps.root, meta.slug).catch(() => undefined);
     throw e;
   }
 }

@@ -5,12 +5,16 @@ import type { EngineState } from '../backends/types.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
 import type { LifecycleDeps } from './context.js';
+import { readSavedSummary, type SavedSummary } from './save.js';
 
 export interface BottleStatus {
   slug: string;
   agent: string;
   backend: string;
-  /** Lifecycle state from metadata (claimed, launching, running, stopping). */
+  /**
+   * claimed, launching, running, stopping, resuming, stopped (saved, resumable), down (it was
+   * running but the engine no longer runs it: a crash, an engine restart, a reboot), broken.
+   */
   state: string;
   /** Engine view; 'unknown' when the engine could not be asked. */
   engine: EngineState | 'unknown';
@@ -18,7 +22,17 @@ export interface BottleStatus {
   pendingProposals: number;
   /** The agent is waiting for the operator (Claude Code Notification hook), since when. */
   waitingSince?: string;
+  /** What the last stop saved (stopped and down bottles). */
+  saved?: SavedSummary;
+  stoppedAt?: string;
   broken?: string;
+}
+
+// The state a person reads: a bottle recorded as up whose engine says otherwise is down.
+export function displayState(recorded: string | undefined, engine: EngineState | 'unknown'): string {
+  const state = recorded ?? 'unknown';
+  if ((state === 'running' || state === 'stopping') && (engine === 'exited' || engine === 'missing' || engine === 'partial')) return 'down';
+  return state;
 }
 
 // The latest agent-waiting/agent-idle event decides the marker (tail of the events file). The
@@ -72,11 +86,17 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
       continue;
     }
     const m = e.metadata;
-    const waitingSince = waitingFromEvents(bottlePaths(deps.root, m.slug).eventsFile);
+    const eng = engine.get(m.slug) ?? 'unknown';
+    const state = displayState(m.state, eng);
+    const live = state !== 'stopped' && state !== 'down';
+    const waitingSince = live ? waitingFromEvents(bottlePaths(deps.root, m.slug).eventsFile) : undefined;
+    const saved = live ? undefined : readSavedSummary(deps.root, m.slug);
     out.push({
-      slug: m.slug, agent: m.agent, backend: m.backend, state: m.state ?? 'unknown',
-      engine: engine.get(m.slug) ?? 'unknown', created: m.created, pendingProposals: pending.get(m.slug) ?? 0,
+      slug: m.slug, agent: m.agent, backend: m.backend, state,
+      engine: eng, created: m.created, pendingProposals: pending.get(m.slug) ?? 0,
       ...(waitingSince ? { waitingSince } : {}),
+      ...(saved ? { saved } : {}),
+      ...(m.stoppedAt && !live ? { stoppedAt: m.stoppedAt } : {}),
     });
   }
   return out;

@@ -82,7 +82,7 @@ export async function createBottle(root: string, agent: string, opts: CreateBott
 
 // One row of `listBottles`: a readable bottle, or a broken one reported instead of thrown.
 export type BottleEntry =
-  | { ok: true; slug: string; paths: BottlePaths; metadata: Metadata; preserved: boolean }
+  | { ok: true; slug: string; paths: BottlePaths; metadata: Metadata }
   | { ok: false; slug: string; paths: BottlePaths; error: string };
 
 // Every bottle under root, sorted by slug. Skips stray files, dirs whose name is not a slug and
@@ -106,7 +106,7 @@ export async function listBottles(root: string): Promise<BottleEntry[]> {
       if (!(await exists(paths.metadata))) return undefined;
       try {
         const metadata = await readMetadata(root, slug);
-        return { ok: true, slug, paths, metadata, preserved: await exists(paths.preserve) };
+        return { ok: true, slug, paths, metadata };
       } catch (e) {
         if (await isGone(paths.dir)) return undefined; // removed while we looked
         return { ok: false, slug, paths, error: (e as Error).message };
@@ -116,33 +116,7 @@ export async function listBottles(root: string): Promise<BottleEntry[]> {
   return entries.filter((e): e is BottleEntry => e !== undefined);
 }
 
-// Marks a bottle's state to be kept by settle (e.g. for a post-mortem); `reason` is recorded.
-export async function markPreserve(root: string, slug: string, reason = ''): Promise<void> {
-  const p = bottlePaths(root, slug);
-  if (await isGone(p.dir)) throw new UserError(`no bottle ${slug} under ${root}; run \`bottle ls\` to see existing bottles`);
-  await writeFile(p.preserve, reason ? `${reason}\n` : '', { mode: 0o600 });
-}
-
-export async function isPreserved(root: string, slug: string): Promise<boolean> {
-  return exists(bottlePaths(root, slug).preserve);
-}
-
-export interface SettleResult {
-  slug: string;
-  action: 'removed' | 'preserved' | 'absent';
-  dir: string;
-}
-
-// Last step of a bottle's life: drop its state unless a preserve marker asks to keep it.
-export async function settle(root: string, slug: string): Promise<SettleResult> {
-  const p = bottlePaths(root, slug);
-  if (await isGone(p.dir)) return { slug, action: 'absent', dir: p.dir };
-  if (await exists(p.preserve)) return { slug, action: 'preserved', dir: p.dir };
-  await removeDir(root, slug, p.dir);
-  return { slug, action: 'removed', dir: p.dir };
-}
-
-// Removes a bottle's state regardless of preserve (cleanup --all); false if it was not there.
+// Removes a bottle's state (a failed start, bottle rm, cleanup); false if it was not there.
 export async function removeBottle(root: string, slug: string): Promise<boolean> {
   const p = bottlePaths(root, slug);
   if (await isGone(p.dir)) return false;

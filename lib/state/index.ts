@@ -9,5 +9,5 @@ export {
 } from './metadata.js';
 export {
   type BottleEntry, claimSlugDir, createBottle, type CreateBottleOptions, type CreatedBottle, ensureStateRoot,
-  isPreserved, listBottles, markPreserve, removeBottle, settle, type SettleResult,
+  listBottles, removeBottle,
 } from './bottles.js';

@@ -31,8 +31,10 @@ export interface Metadata {
   manifestPath?: string;
   claudeSessionId?: string;
   resources: BottleResources;
-  /** Last known lifecycle step (e.g. 'launching', 'running', 'stopping'). */
+  /** Last known lifecycle step: claimed, launching, running, stopping, stopped, resuming. */
   state?: string;
+  /** ISO 8601 time of the last stop. */
+  stoppedAt?: string;
   /** Backend-specific fields (bundle IP, image id, ...), owned by the backend. */
   backendData?: Record<string, unknown>;
 }
@@ -66,7 +68,7 @@ function metadataProblem(d: unknown): string | undefined {
   if (typeof d.agent !== 'string' || d.agent === '') return '"agent" must be a non-empty string';
   if (!BACKENDS.includes(d.backend as Backend)) return `"backend" must be one of ${BACKENDS.join(', ')}`;
   if (typeof d.created !== 'string' || Number.isNaN(Date.parse(d.created))) return '"created" must be an ISO date';
-  for (const key of ['manifestPath', 'claudeSessionId', 'state'] as const) {
+  for (const key of ['manifestPath', 'claudeSessionId', 'state', 'stoppedAt'] as const) {
     if (d[key] !== undefined && typeof d[key] !== 'string') return `"${key}" must be a string`;
   }
   if (!isObject(d.resources)) return '"resources" must be an object';

@@ -18,10 +18,10 @@ export interface BottlePaths {
   eventsFile: string;
   /** The bundle CA (ca.crt + ca.key 0600); mounted into the bundle only. */
   ca: string;
-  /** Claude transcript snapshot taken at stop. */
-  transcript: string;
-  /** Present → settle keeps the state dir. */
-  preserve: string;
+  /** The work saved at stop (claude sessions, git bundle + patch): lib/lifecycle/save.ts. */
+  saved: string;
+  /** What the bottle was started with (plan + agent definition, no secret): resume reuses it. */
+  launchSpec: string;
 }
 
 // Validates the slug, so a path built here can never escape the state root.
@@ -39,12 +39,12 @@ export function bottlePaths(root: string, slug: string): BottlePaths {
     events: join(dir, 'events'),
     eventsFile: join(dir, 'events', 'events.jsonl'),
     ca: join(dir, 'ca'),
-    transcript: join(dir, 'transcript'),
-    preserve: join(dir, 'preserve'),
+    saved: join(dir, 'saved'),
+    launchSpec: join(dir, 'launch.json'),
   };
 }
 
 // Directories createBottle makes inside the bottle dir.
 export function layoutDirs(p: BottlePaths): string[] {
-  return [p.policy, p.superviseQueue, p.superviseDecisions, p.events, p.transcript];
+  return [p.policy, p.superviseQueue, p.superviseDecisions, p.events];
 }

@@ -181,11 +181,14 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     await t.rejects(backend.control(meta).provideSecrets(slug, ['UNSET_VAR'], {}), /UNSET_VAR not set/);
   });
 
-  await t.test('snapshotTranscript copies ~/.claude/projects out', async (t) => {
+  await t.test('copyOut copies ~/.claude/projects out; copyIn puts a host dir back as the agent', async (t) => {
     await asNode('mkdir -p ~/.claude/projects/-workspace && echo "{}" > ~/.claude/projects/-workspace/s.jsonl');
     const dir = join(root, 'transcript');
-    await backend.snapshotTranscript(meta, dir, () => undefined);
+    t.same(await backend.copyOut(meta, '/home/node/.claude/projects', dir), { files: 1 });
     t.equal(readFileSync(join(dir, 'projects', '-workspace', 's.jsonl'), 'utf8'), '{}\n');
+    await t.rejects(backend.copyOut(meta, '/nonexistent', dir), /copying \/nonexistent out of/);
+    await backend.copyIn(meta, join(dir, 'projects'), '/tmp/back');
+    t.equal((await asNode('stat -c %U /tmp/back/-workspace/s.jsonl && cat /tmp/back/-workspace/s.jsonl')).stdout.trim(), 'node\n{}');
   });
 
   await t.test('teardown removes every labelled container and network; twice is fine', async (t) => {

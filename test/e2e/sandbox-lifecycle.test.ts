@@ -1,5 +1,5 @@
 // Sandbox lifecycle through the real CLI (SPEC §5, §12): `bottle stop` leaves nothing labelled
-// with the slug, Ctrl-C (SIGINT) to `bottle start` midway leaves nothing either, and `bottle ls
+// with the slug (the bottle stays listed, stopped, until `bottle rm`), Ctrl-C (SIGINT) to `bottle start` midway leaves nothing either, and `bottle ls
 // --json` never reports a state the engine contradicts, before, during or after.
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,8 +73,11 @@ await t.test('sandbox lifecycle', { skip: gate.skip }, async (t) => {
     const stopped = await stop;
     if (!t.equal(stopped.exitCode, 0, 'bottle stop exits 0')) t.comment(stopped.stderr);
     t.same(await labelled(docker, slug), [], 'no container or network with the slug label');
-    t.same((await ls('after stop')).filter((x) => x.slug === slug), [], 'ls no longer lists it');
     consistent(t, ['running', 'stopping']);
+    t.match((await ls('after stop')).filter((x) => x.slug === slug), [{ state: 'stopped', engine: 'missing' }], 'ls lists it as stopped (resumable)');
+    const rm = await bottleProcess(['rm', slug, '--yes'], { env });
+    if (!t.equal(rm.exitCode, 0, 'bottle rm exits 0')) t.comment(rm.stderr);
+    t.same((await ls('after rm')).filter((x) => x.slug === slug), [], 'after rm, ls no longer lists it');
   });
 
   for (const mark of ['starting sidecars', 'provision: bundle CA into the trust store']) {

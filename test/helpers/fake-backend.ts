@@ -3,8 +3,9 @@
 // as LifecycleDeps.backends in-process; test/helpers/fake-main.ts for a CLI process and the
 // dashboard and children it starts), never selected by anything in the environment.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.js';
 import type { BundleControl } from '../../lib/proposals/control.js';
@@ -14,8 +15,24 @@ import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchCont
 import { routeVarNames, type BottlePlan } from '../../lib/plan/index.js';
 
 // routeValues: sha256 of each route variable's value as launch saw it (tests compare digests;
-// the values themselves are never written).
-interface FakeRecord { running: boolean; controlCalls: string[]; routeValues?: Record<string, string> }
+// the values themselves are never written). exited: the "containers" exist but do not run (a
+// crash; crashFake sets it), so inspect says 'exited' and only wake makes exec work again.
+interface FakeRecord { running: boolean; controlCalls: string[]; routeValues?: Record<string, string>; exited?: boolean }
+
+// The fake agent's filesystem: a host dir per bottle standing in for the container's, so the
+// lifecycle's real save/restore scripts run against real git. Agent paths in argv map into it.
+const AGENT_ROOTS = ['/workspace', '/home/node', '/tmp/bottle-'];
+export function fakeAgentRoot(env: NodeJS.ProcessEnv, slug: string): string {
+  return join(bottlePaths(stateRoot(env), slug).dir, 'fake-agent');
+}
+const inAgent = (root: string, arg: string): string => (AGENT_ROOTS.some((r) => arg.startsWith(r)) ? `${root}${arg}` : arg);
+
+// Simulates a crash (engine restart, reboot): the bottle's containers exist but are stopped.
+export function crashFake(env: NodeJS.ProcessEnv, slug: string): void {
+  const f = join(bottlePaths(stateRoot(env), slug).dir, 'fake-engine.json');
+  const rec = JSON.parse(readFileSync(f, 'utf8')) as FakeRecord;
+  writeFileSync(f, JSON.stringify({ ...rec, running: false, exited: true }));
+}
 
 // Test knobs: BOTTLE_FAKE_STEP_MS (delay per bring-up line), BOTTLE_FAKE_FAIL=launch|teardown.
 export class FakeBackend implements Backend {
@@ -51,6 +68,15 @@ export class FakeBackend implements Backend {
         throw new UserError('fake launch failure (BOTTLE_FAKE_FAIL=launch)');
       }
     }
+    const root = fakeAgentRoot(this.env, ctx.slug);
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(join(root, 'workspace'), { recursive: true });
+    mkdirSync(join(root, 'home/node/.claude'), { recursive: true });
+    mkdirSync(join(root, 'tmp'), { recursive: true });
+    if (plan.workspace) {
+      cpSync(join(plan.workspace, '.git'), join(root, 'workspace/.git'), { recursive: true });
+      spawnSync('git', ['checkout', '-f', '--quiet'], { cwd: join(root, 'workspace'), env: this.gitEnv(root) });
+    }
     const routeValues = Object.fromEntries(routeVarNames(plan.egress.routes).map((n) => [n, createHash('sha256').update(ctx.env[n] ?? '').digest('hex')]));
     this.write(ctx.slug, { running: true, controlCalls: [], routeValues });
     return { resources: { containers: [`fake-${ctx.slug}-agent`, `fake-${ctx.slug}-sidecars`] }, backendData: { fake: true } };
@@ -61,13 +87,36 @@ export class FakeBackend implements Backend {
     return ['sh', '-c', script, 'fake-claude', meta.slug, claude.args.join(' ')];
   }
 
-  async exec(_meta: Metadata, _argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    return { exitCode: 1, stdout: '', stderr: 'fake backend: no sessions' };
+  private gitEnv(root: string): NodeJS.ProcessEnv {
+    return { PATH: this.env.PATH ?? process.env.PATH, HOME: join(root, 'home/node'), GIT_CONFIG_NOSYSTEM: '1', LANG: 'C' };
   }
 
-  async snapshotTranscript(meta: Metadata, dir: string, log: (line: string) => void): Promise<void> {
-    writeFileSync(join(dir, 'fake-transcript.jsonl'), JSON.stringify({ slug: meta.slug }) + '\n');
-    log('[fake] transcript saved');
+  // Runs argv on the host inside the fake agent's filesystem, when the agent "runs".
+  async exec(meta: Metadata, argv: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const rec = this.read(meta.slug);
+    const root = fakeAgentRoot(this.env, meta.slug);
+    if (!rec?.running || !existsSync(root)) return { exitCode: 125, stdout: '', stderr: `fake backend: ${meta.slug} is not running` };
+    const r = spawnSync(argv[0]!, argv.slice(1).map((a) => inAgent(root, a)), { cwd: join(root, 'workspace'), env: this.gitEnv(root), encoding: 'utf8' });
+    return { exitCode: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  async copyOut(meta: Metadata, agentPath: string, dir: string): Promise<{ files: number }> {
+    const from = inAgent(fakeAgentRoot(this.env, meta.slug), agentPath);
+    if (!this.read(meta.slug) || !existsSync(from)) throw new Error(`copying ${agentPath} out of ${meta.slug}: not there`);
+    cpSync(from, join(dir, basename(agentPath)), { recursive: true });
+    return { files: countFiles(join(dir, basename(agentPath))) };
+  }
+
+  async copyIn(meta: Metadata, hostDir: string, agentPath: string): Promise<void> {
+    const to = inAgent(fakeAgentRoot(this.env, meta.slug), agentPath);
+    mkdirSync(to, { recursive: true });
+    cpSync(hostDir, to, { recursive: true });
+  }
+
+  async wake(meta: Metadata): Promise<void> {
+    const rec = this.read(meta.slug);
+    if (!rec?.exited) throw new Error(`fake backend: ${meta.slug} has no stopped containers`);
+    this.write(meta.slug, { ...rec, running: true, exited: false });
   }
 
   async teardown(meta: Metadata, log: (line: string) => void): Promise<void> {
@@ -76,11 +125,15 @@ export class FakeBackend implements Backend {
       await sleep(this.stepMs);
     }
     if (this.env.BOTTLE_FAKE_FAIL === 'teardown') throw new UserError('fake teardown failure');
-    if (existsSync(this.file(meta.slug))) this.write(meta.slug, { ...(this.read(meta.slug) ?? { controlCalls: [] }), running: false });
+    if (existsSync(this.file(meta.slug))) this.write(meta.slug, { ...(this.read(meta.slug) ?? { controlCalls: [] }), running: false, exited: false });
+    rmSync(fakeAgentRoot(this.env, meta.slug), { recursive: true, force: true });
   }
 
   async inspect(metas: Metadata[]): Promise<Map<string, EngineState>> {
-    return new Map(metas.map((m) => [m.slug, this.read(m.slug)?.running ? 'running' : 'missing']));
+    return new Map(metas.map((m) => {
+      const rec = this.read(m.slug);
+      return [m.slug, rec?.running ? 'running' : rec?.exited ? 'exited' : 'missing'];
+    }));
   }
 
   async listResources(): Promise<EngineResource[]> {
@@ -109,3 +162,9 @@ export const fakeBackends: Backends = {
   load: async (_name, env) => new FakeBackend(env),
   engines: [],
 };
+
+function countFiles(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(join(dir, e.name)) : 1;
+  return n;
+}

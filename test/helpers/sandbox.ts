@@ -235,7 +235,7 @@ export async function startSandbox(docker: Docker, o: SandboxOptions): Promise<S
   const close = async (): Promise<void> => {
     await upstream?.remove();
     if (slug) {
-      await stopBottle(lifecycleDeps(env), slug, () => undefined).catch(() => undefined);
+      await stopBottle(lifecycleDeps(env), slug, () => undefined, { save: false }).catch(() => undefined);
       await sweep(docker, slug);
     }
     rmSync(root, { recursive: true, force: true });

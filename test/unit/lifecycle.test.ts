@@ -67,7 +67,7 @@ t.test('a claimed slug is used by start; a wrong or missing one is refused', asy
   t.equal(meta.slug, claimed.slug);
 });
 
-t.test('attach starts a recorded session, then keeps its id; stop settles the state', async (t) => {
+t.test('attach starts a recorded session, then keeps its id; stop keeps the bottle, stopped', async (t) => {
   const { deps, env } = setup(t);
   const meta = await startBottle(deps, preparePlan(loaded, 'implementer', {}, env), loaded.manifest.agents.implementer!, quiet);
   const first = await planAttach(deps, meta.slug);
@@ -83,9 +83,11 @@ t.test('attach starts a recorded session, then keeps its id; stop settles the st
   await stopBottle(deps, twin.slug, () => {});
   const lines: string[] = [];
   const stopped = await stopBottle(deps, meta.slug, (l) => lines.push(l));
-  t.equal(stopped.settled.action, 'removed');
+  t.equal(stopped.state, 'stopped');
   t.match(lines.join('\n'), /\[fake\] removing networks/);
-  t.same(await listBottles(deps.root), []);
+  t.match(lines.join('\n'), /saved 0 unpushed commits, 0 uncommitted files, 0 claude sessions/);
+  t.same((await listBottles(deps.root)).map((b) => b.ok && b.metadata.state), ['stopped', 'stopped']);
+  await t.rejects(planAttach(deps, meta.slug), { message: `${meta.slug} is stopped; bring it back with: bottle resume ${meta.slug}` });
 });
 
 t.test('attach resumes (--resume, same id) once claude has a transcript for the recorded session', async (t) => {
@@ -108,7 +110,7 @@ t.test('attach resumes (--resume, same id) once claude has a transcript for the 
   t.equal(second.resume, true);
   t.equal(second.sessionId, first.sessionId, 'the same conversation');
   t.match(second.argv.join(' '), new RegExp(`--resume ${first.sessionId} `));
-  t.match(probes.at(-1)!.join(' '), /\.claude\/projects\/\*\/"\$1"\.jsonl/, 'asked the agent for the transcript file');
+  t.same(probes.at(-1)!.slice(-2), ['/home/node/.claude/projects', first.sessionId], 'asked the agent for the transcript file');
   transcripts.clear();
   const third = await planAttach(deps, meta.slug);
   t.equal(third.resume, false, 'a transcript that is gone: a fresh session, never an error');
@@ -131,24 +133,38 @@ t.test('ls joins state, engine view, proposals and the waiting marker', async (t
   const table = renderStatusTable([row!], Date.parse(row!.created) + 125_000);
   t.match(table, /^SLUG\s+AGENT\s+BACKEND\s+STATE\s+ENGINE\s+AGE\s+PROPOSALS\s+NOTE$/m, 'every column is labelled');
   const idle = statusJson({ ...row!, waitingSince: undefined });
-  t.same(Object.keys(idle), ['slug', 'agent', 'backend', 'state', 'engine', 'created', 'pendingProposals', 'waitingSince', 'broken']);
-  t.match(idle, { waitingSince: null, broken: null }, 'absent values are null in --json, not missing keys');
+  t.same(Object.keys(idle), ['slug', 'agent', 'backend', 'state', 'engine', 'created', 'pendingProposals', 'waitingSince', 'broken', 'stoppedAt', 'saved']);
+  t.match(idle, { waitingSince: null, broken: null, stoppedAt: null, saved: null }, 'absent values are null in --json, not missing keys');
   t.match(table, new RegExp(`${meta.slug}\\s+reviewer\\s+fake\\s+running\\s+running\\s+2m\\s+0\\s+waiting for input`));
   t.equal(renderStatusTable([]), 'no bottles; start one with: bottle start <agent>');
 });
 
-t.test('cleanup removes state whose bottle the engine no longer has', async (t) => {
+t.test('cleanup keeps down and stopped bottles (resumable); --purge removes them; broken state goes unless it holds saved work', async (t) => {
   const { deps, env } = setup(t);
-  const gone = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
-  const alive = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  const start = () => startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
+  const gone = await start();
+  const alive = await start();
+  const stopped = await start();
+  await stopBottle(deps, stopped.slug, () => undefined);
   rmSync(join(bottlePaths(deps.root, gone.slug).dir, 'fake-engine.json'));
-  await updateMetadata(deps.root, alive.slug, {});
+  const broken = bottlePaths(deps.root, 'reviewer-brokn2');
+  mkdirSync(broken.dir);
+  writeFileSync(broken.metadata, '{not json');
+  const keeper = bottlePaths(deps.root, 'reviewer-brokn3');
+  mkdirSync(join(keeper.saved, 'git'), { recursive: true });
+  writeFileSync(keeper.metadata, '{not json');
+  const states = Object.fromEntries((await bottleStatuses(deps)).map((s) => [s.slug, s.state]));
+  t.same(states, { [gone.slug]: 'down', [alive.slug]: 'running', [stopped.slug]: 'stopped', 'reviewer-brokn2': 'broken', 'reviewer-brokn3': 'broken' });
   const dry = await cleanup(deps, { dryRun: true, log: () => undefined });
-  t.same(dry.filter((i) => i.what === 'state').map((i) => [i.slug, i.done]), [[gone.slug, false]]);
-  t.equal((await listBottles(deps.root)).length, 2, 'dry run removes nothing');
-  await t.rejects(planAttach(deps, gone.slug), { name: 'UserError', message: `${gone.slug} is not running (engine: its containers are gone); \`bottle stop ${gone.slug}\` removes what is left` }, 'attach says so instead of the engine\'s raw exec error');
-  await cleanup(deps, { log: () => undefined });
-  t.same((await listBottles(deps.root)).map((b) => b.slug), [alive.slug]);
+  t.same(dry.map((i) => [i.what, i.slug, i.done]), [['state', 'reviewer-brokn2', false]], 'only the broken state without saved work');
+  t.equal((await listBottles(deps.root)).length, 5, 'dry run removes nothing');
+  await t.rejects(planAttach(deps, gone.slug), { name: 'UserError', message: `${gone.slug} is down (engine: its containers are gone); \`bottle resume ${gone.slug}\` brings it back` }, 'attach says so instead of the engine\'s raw exec error');
+  const logs: string[] = [];
+  await cleanup(deps, { log: (l) => logs.push(l) });
+  t.same((await listBottles(deps.root)).map((b) => b.slug).sort(), [alive.slug, gone.slug, stopped.slug, 'reviewer-brokn3'].sort());
+  t.match(logs.join('\n'), /kept reviewer-brokn3: its metadata is broken .* but it holds saved work/);
+  await cleanup(deps, { purge: true, log: () => undefined });
+  t.same((await listBottles(deps.root)).map((b) => b.slug).sort(), [alive.slug, 'reviewer-brokn3'].sort(), '--purge: stopped and down bottles go, running ones stay');
 });
 
 t.test('the verbs end to end through the CLI (fake backend)', async (t) => {
@@ -165,6 +181,15 @@ t.test('the verbs end to end through the CLI (fake backend)', async (t) => {
   t.same(JSON.parse(ls.stdout).map((r: { slug: string }) => r.slug), [slug]);
   const stop = await bottleProcess(['stop', slug], { env: full, cwd: dir, fake: true });
   t.equal(stop.exitCode, 0, stop.stderr);
+  t.match(stop.stderr, new RegExp(`${slug} stopped; bring it back with: bottle resume ${slug}`));
+  const again = await bottleProcess(['stop', slug], { env: full, cwd: dir, fake: true });
+  t.equal(again.exitCode, 0, again.stderr);
+  t.match(again.stderr, /is already stopped/);
+  const rmNoTty = await bottleProcess(['rm', slug], { env: full, cwd: dir, fake: true });
+  t.equal(rmNoTty.exitCode, 1);
+  t.match(rmNoTty.stderr, new RegExp(`^bottle: removing ${slug} loses the saved 0 unpushed commits, 0 uncommitted files, 0 claude sessions; pass --yes`));
+  const rm = await bottleProcess(['rm', slug, '--yes'], { env: full, cwd: dir, fake: true });
+  t.equal(rm.exitCode, 0, rm.stderr);
   const missing = await bottleProcess(['stop', slug], { env: full, cwd: dir, fake: true });
   t.equal(missing.exitCode, 1);
   t.match(missing.stderr, /^bottle: no bottle named .*there are no bottles/m);
@@ -199,7 +224,7 @@ t.test('start refuses before creating anything when a route variable is missing'
   t.notOk(existsSync(join(dir, 'state')) && (await listBottles(join(dir, 'state'))).length > 0, 'no state created');
 });
 
-t.test('cleanup --all stops every bottle and removes its state (dry run first changes nothing)', async (t) => {
+t.test('cleanup --all removes every bottle and its state (dry run first changes nothing)', async (t) => {
   const { deps, env } = setup(t);
   const a = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);
   const b = await startBottle(deps, preparePlan(loaded, 'reviewer', {}, env), loaded.manifest.agents.reviewer!, quiet);

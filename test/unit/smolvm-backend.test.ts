@@ -47,7 +47,7 @@ t.test('exec: as node in /workspace; the in-VM exit code and output come back', 
   t.not(gone.exitCode, 0, 'a VM that is gone: smolvm\'s own non-zero exit');
 });
 
-t.test('snapshotTranscript: tar as node in the VM, machine cp out, strict extract; best effort', async (t) => {
+t.test('copyOut: tar as node in the VM, machine cp out, strict extract; a missing VM throws', async (t) => {
   const transcript = join(root, 'transcript.tar');
   writeFileSync(transcript, tarBuffer([{ path: 'projects/', type: 'dir' }, { path: 'projects/-workspace/s1.jsonl', type: 'file', content: '{"a":1}\n' }]));
   let plant: ((vmFile: string) => Promise<void>) | undefined;
@@ -62,17 +62,13 @@ t.test('snapshotTranscript: tar as node in the VM, machine cp out, strict extrac
   await r.backend.launch(plan, sampleContext(paths, slug));
   const meta = metaOf(slug);
   const dir = mkdtempSync(join(root, 'snap-'));
-  const lines: string[] = [];
-  await r.backend.snapshotTranscript(meta, dir, (l) => lines.push(l));
+  t.same(await r.backend.copyOut(meta, '/home/node/.claude/projects', dir), { files: 1 });
   t.equal(readFileSync(join(dir, 'projects', '-workspace', 's1.jsonl'), 'utf8'), '{"a":1}\n');
-  t.same(lines, [`transcript: 1 file(s) saved to ${dir}`]);
   const tarCall = r.ops.find((o) => o.includes(' tar -c '));
   t.equal(tarCall, `smolvm machine exec --name ${VM} -- runuser -u node -- tar -c -f /tmp/bottle-copyout-X.tar -C /home/node/.claude projects`);
 
   await r.backend.teardown(meta, () => undefined);
-  const after: string[] = [];
-  await r.backend.snapshotTranscript(meta, dir, (l) => after.push(l));
-  t.match(after, [/^transcript: not saved \(/], 'a missing VM is a log line, not an exception');
+  await t.rejects(r.backend.copyOut(meta, '/home/node/.claude/projects', dir), 'a missing VM is an error the caller reports');
 });
 
 t.test('teardown: VM stop + delete, bundle, bridge; by name and label; idempotent', async (t) => {

@@ -1,4 +1,4 @@
-// Bottle state: root resolution, slug minting, layout, metadata, list, settle.
+// Bottle state: root resolution, slug minting, layout, metadata, list, removal.
 import t from 'tap';
 import { execa } from 'execa';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UserError } from '../../lib/errors.js';
 import {
-  bottlePaths, createBottle, listBottles, markPreserve, mintSlug, readMetadata, removeBottle,
-  type RandomSource, settle, SLUG_ALPHABET, slugPrefix, stateRoot, updateMetadata, validateSlug, writeMetadata,
+  bottlePaths, createBottle, listBottles, mintSlug, readMetadata, removeBottle,
+  type RandomSource, SLUG_ALPHABET, slugPrefix, stateRoot, updateMetadata, validateSlug, writeMetadata,
 } from '../../lib/state/index.js';
 import { projectRoot } from '../../lib/paths.js';
 import { bottleProcess, tsxArgv } from '../helpers/cli.js';
@@ -53,7 +53,6 @@ t.test('validateSlug rejects path traversal and odd names', async (t) => {
   const root = await tempRoot(t);
   t.throws(() => bottlePaths(root, '../etc'), UserError);
   await t.rejects(readMetadata(root, '../x'), UserError);
-  await t.rejects(settle(root, '../../home'), UserError);
   await t.rejects(removeBottle(root, '..'), UserError);
   await t.rejects(updateMetadata(root, 'a/../../b', {}), UserError);
 });
@@ -64,7 +63,7 @@ t.test('createBottle makes the §5 layout with a private dir and valid metadata'
   const b = await createBottle(root, 'implementer', { backend: 'docker', manifestPath: '/m/bottle.yaml', now });
   t.match(b.slug, /^implementer-[a-z2-7]{6}$/);
   t.equal((await stat(b.paths.dir)).mode & 0o777, 0o700);
-  for (const d of [b.paths.policy, b.paths.superviseQueue, b.paths.superviseDecisions, b.paths.transcript]) {
+  for (const d of [b.paths.policy, b.paths.superviseQueue, b.paths.superviseDecisions, b.paths.events]) {
     t.ok((await stat(d)).isDirectory(), d);
   }
   t.same(await readMetadata(root, b.slug), {
@@ -168,27 +167,19 @@ t.test('listBottles skips strays and reports a corrupt bottle instead of throwin
   await mkdir(join(root, 'half-made-aaaaaa'));
   await mkdir(join(root, '.hidden'));
   await mkdir(join(root, 'lost+found'));
-  await markPreserve(root, good.slug, 'post-mortem');
   const entries = await listBottles(root);
   t.same(entries.map((e) => [e.slug, e.ok]), [[bad.slug, false], [good.slug, true]]);
   const [b, g] = entries;
   t.match(b, { ok: false, error: /corrupt metadata/ });
-  t.match(g, { ok: true, preserved: true, metadata: { agent: 'good' } });
+  t.match(g, { ok: true, metadata: { agent: 'good' } });
 });
 
-t.test('settle removes state unless preserved; removeBottle ignores preserve', async (t) => {
+t.test('removeBottle removes a bottle\'s state once; a second time says it was not there', async (t) => {
   const root = await tempRoot(t);
-  const plain = await createBottle(root, 'plain', { backend: 'docker' });
   const kept = await createBottle(root, 'kept', { backend: 'docker' });
-  await markPreserve(root, kept.slug);
-  t.same(await settle(root, plain.slug), { slug: plain.slug, action: 'removed', dir: plain.paths.dir });
-  t.same(await settle(root, kept.slug), { slug: kept.slug, action: 'preserved', dir: kept.paths.dir });
-  t.same(await settle(root, plain.slug), { slug: plain.slug, action: 'absent', dir: plain.paths.dir });
-  t.ok((await stat(kept.paths.metadata)).isFile());
   t.equal(await removeBottle(root, kept.slug), true);
   t.equal(await removeBottle(root, kept.slug), false);
   t.same(await listBottles(root), []);
-  await t.rejects(markPreserve(root, kept.slug), /no bottle/);
 });
 
 t.test('regression: a bottle being removed is never listed as broken (its state disappears at once)', async (t) => {
@@ -198,7 +189,7 @@ t.test('regression: a bottle being removed is never listed as broken (its state 
     // Enough files that a recursive delete in place takes a while.
     await Promise.all(Array.from({ length: 300 }, (_, i) => writeFile(join(b.paths.dir, `f${i}`), 'x')));
     let done = false;
-    const removing = settle(root, b.metadata.slug).finally(() => { done = true; });
+    const removing = removeBottle(root, b.metadata.slug).finally(() => { done = true; });
     const seen: string[] = [];
     for (let looks = 0; !done && looks < 10_000; looks++) {
       for (const e of await listBottles(root)) if (!e.ok) seen.push(`${e.slug}: ${e.error}`);

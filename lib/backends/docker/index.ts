@@ -22,6 +22,7 @@ import { testUpstreamFromEnv } from '../bundle/plan.js';
 import { extractTar } from '../bundle/tar.js';
 import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../types.js';
 import { launchDocker } from './launch.js';
+import { DockerTransport } from './transport.js';
 import { inspectDocker, teardownDocker } from './manage.js';
 import { dockerNames } from './names.js';
 
@@ -67,16 +68,30 @@ export class DockerBackend implements Backend {
     }
   }
 
-  // Best effort by contract: every failure is a log line, never an exception.
-  async snapshotTranscript(meta: Metadata, dir: string, log: (line: string) => void): Promise<void> {
+  async copyOut(meta: Metadata, agentPath: string, dir: string): Promise<{ files: number }> {
     const name = dockerNames(meta.slug).agent;
     try {
-      const archive = await this.engine.getContainer(name).getArchive({ path: AGENT_PATHS.transcripts });
+      const archive = await this.engine.getContainer(name).getArchive({ path: agentPath });
       const r = await extractTar(archive as AsyncIterable<Buffer>, dir);
-      log(`transcript: ${r.files} file(s) saved to ${dir}${r.skipped.length ? ` (${r.skipped.length} non-file entries skipped)` : ''}`);
+      return { files: r.files };
     } catch (e) {
-      log(`transcript: not saved (${statusOf(e) === 404 ? `no ${AGENT_PATHS.transcripts} in ${name}` : engineMessage(e)})`);
+      const why = statusOf(e) === 404 ? `no ${agentPath} in ${name} (or no ${name})` : engineMessage(e);
+      throw new Error(`copying ${agentPath} out of ${name}: ${why}`, { cause: e });
     }
+  }
+
+  async copyIn(meta: Metadata, hostDir: string, agentPath: string): Promise<void> {
+    const transport = await DockerTransport.open(this.engine.getContainer(dockerNames(meta.slug).agent), AGENT_PATHS.user);
+    await transport.copyDir(hostDir, agentPath, 'agent');
+  }
+
+  // The agent alone: it is on the internal network only, and with the bundle down that leads nowhere.
+  async wake(meta: Metadata): Promise<void> {
+    const name = dockerNames(meta.slug).agent;
+    await this.engine.getContainer(name).start().catch((e: unknown) => {
+      if (statusOf(e) === 304) return; // already running
+      throw new Error(`starting ${name}: ${statusOf(e) === 404 ? 'the container is gone' : engineMessage(e)}`, { cause: e });
+    });
   }
 
   teardown(meta: Metadata, log: (line: string) => void): Promise<void> {

@@ -12,7 +12,7 @@ import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchCont
 import { machineExec, type SmolvmClient } from './cli.js';
 import { launchSmolvm, type SmolvmEngine, type SmolvmLaunchDeps } from './launch.js';
 import { inspectSmolvm, listSmolvmResources, removeSmolvmResource, teardownSmolvm, vmNameOf } from './manage.js';
-import { asAgent, copyOut } from './transport.js';
+import { asAgent, copyOut, SmolvmTransport } from './transport.js';
 
 // Launch tunables (tests, ops) plus the env attach reads TERM from.
 export interface SmolvmBackendOptions extends Omit<SmolvmLaunchDeps, 'engine' | 'smolvm'> {
@@ -55,17 +55,29 @@ export class SmolvmBackend implements Backend {
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
 
-  // Best effort by contract: every failure is a log line, never an exception.
-  async snapshotTranscript(meta: Metadata, dir: string, log: (line: string) => void): Promise<void> {
-    const vm = vmNameOf(meta);
+  async copyOut(meta: Metadata, agentPath: string, dir: string): Promise<{ files: number }> {
+    let files = 0;
+    await copyOut(this.smolvm, vmNameOf(meta), agentPath, async (archive) => {
+      files = (await extractTar(archive, dir)).files;
+    });
+    return { files };
+  }
+
+  async copyIn(meta: Metadata, hostDir: string, agentPath: string): Promise<void> {
+    const transport = await SmolvmTransport.open(this.smolvm, vmNameOf(meta));
     try {
-      await copyOut(this.smolvm, vm, AGENT_PATHS.transcripts, async (archive) => {
-        const r = await extractTar(archive, dir);
-        log(`transcript: ${r.files} file(s) saved to ${dir}${r.skipped.length ? ` (${r.skipped.length} non-file entries skipped)` : ''}`);
-      });
-    } catch (e) {
-      log(`transcript: not saved (${(e as Error).message.split('\n')[0]})`);
+      await transport.copyDir(hostDir, agentPath, 'agent');
+    } finally {
+      await transport.close();
     }
+  }
+
+  // The VM alone (its egress only ever reached the bundle, which stays down).
+  async wake(meta: Metadata): Promise<void> {
+    const vm = vmNameOf(meta);
+    const state = (await this.smolvm.list()).find((m) => m.name === vm)?.state;
+    if (state === undefined) throw new Error(`VM ${vm} is gone`);
+    if (state !== 'running') await this.smolvm.start(vm);
   }
 
   teardown(meta: Metadata, log: (line: string) => void): Promise<void> {
