@@ -100,7 +100,7 @@ export async function attach(ctx: ActionContext, slug: string, focus = true): Pr
   const agent = b?.agent ?? slug.replace(/-[a-z2-7]{6}$/, '');
   const paths = bottlePaths(ctx.deps.root, slug);
   if (!ctx.right) {
-    const code = await ctx.view.runForeground([...ctx.bottleArgv, 'attach', slug], ctx.deps.env);
+    const code = await ctx.view.runForeground([...ctx.bottleArgv, 'attach', slug], ctx.deps.env, `starting claude in ${slug}…`);
     say(ctx, code === 0 ? `left ${slug}` : `bottle attach ${slug} exited ${code}`, code === 0 ? 'info' : 'error');
     ctx.reload();
     return;

@@ -3,6 +3,8 @@
 // StyledLines, so replacing blessed means replacing this file.
 import blessed from 'blessed';
 import type { Readable, Writable } from 'node:stream';
+import { spawnChild } from '../lib/run/spawn.js';
+import { HandoffProgress, sttyMode } from './handoff.js';
 import { scrollTop } from './rows.js';
 import type { Dims, KeyPress, ModalModel, PaneModel, StyledLine, View, ViewModel } from './view.js';
 
@@ -11,6 +13,9 @@ export interface ScreenOptions {
   output?: Writable;
   title?: string;
 }
+
+// blessed's own pair around its alternate screen (what destroy and a new screen use); untyped.
+interface ScreenModes { enter(): void; leave(): void }
 
 const FOOTER_ROWS = 2;
 const STATUS_ROWS = 1;
@@ -50,6 +55,7 @@ export class BlessedView implements View {
   #keyHandler: (k: KeyPress) => void = () => undefined;
   #resizeHandler: () => void = () => undefined;
   #suspended = false;
+  #unmute: () => void = () => undefined;
 
   constructor(opts: ScreenOptions = {}) {
     // Debian 12's tmux-256color terminfo is unparsable for blessed (it falls back to 8 colours):
@@ -163,29 +169,58 @@ export class BlessedView implements View {
     this.screen.program.output.write('\x07');
   }
 
-  // Outside tmux: claude gets the real terminal; the dashboard ignores Ctrl-C meanwhile (the
-  // terminal sends SIGINT to the whole foreground process group) and repaints afterwards.
-  runForeground(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-    const [file, ...args] = argv;
-    if (!file) return Promise.resolve(127);
+  // Outside tmux: claude gets the real terminal, cleared, with a progress line until it takes
+  // over; the dashboard ignores Ctrl-C meanwhile (the terminal sends SIGINT to the whole
+  // foreground process group) and repaints afterwards.
+  async runForeground(argv: readonly string[], env: NodeJS.ProcessEnv, starting: string): Promise<number> {
+    if (argv.length === 0) return 127;
     const ignore = (): void => undefined;
     process.on('SIGINT', ignore);
     this.#suspended = true;
-    return new Promise((resolve) => {
-      const child = this.screen.spawn(file, args, { stdio: 'inherit', env });
-      let done = false;
-      const finish = (code: number): void => {
-        if (done) return;
-        done = true;
-        process.off('SIGINT', ignore);
-        this.#suspended = false;
-        this.screen.alloc();
-        this.screen.render();
-        resolve(code);
-      };
-      child.on('error', () => finish(127));
-      child.on('exit', (code, signal) => finish(code ?? (signal ? 128 : 1)));
-    });
+    const write = this.#leave();
+    const progress = new HandoffProgress(starting, { write, columns: () => Number(this.screen.width), ttyMode: sttyMode, now: Date.now, everyMs: 200 });
+    try {
+      await progress.begin();
+      const child = spawnChild(argv, { stdio: 'inherit', env });
+      return await child.exited.then(({ exitCode, signal }) => exitCode ?? (signal ? 128 : 1), () => 127);
+    } finally {
+      progress.end();
+      process.off('SIGINT', ignore);
+      this.#suspended = false;
+      this.#enter();
+    }
+  }
+
+  // The terminal as the shell had it: alternate screen left, keypad and scroll region reset,
+  // cursor shown, input cooked, screen cleared. blessed is muted until #enter (its resize handler
+  // would paint over the child); the returned writer gets past the mute. Not blessed's
+  // screen.spawn: it mutes output before its buffered leave-alternate-screen is flushed, so the
+  // dashboard stayed on screen under claude's first line (issue 20).
+  #leave(): (text: string) => void {
+    const program = this.screen.program;
+    (this.screen as unknown as ScreenModes).leave();
+    program.clear();
+    program.flush();
+    const out = program.output;
+    const original = out.write;
+    const write = original.bind(out) as (text: string) => boolean;
+    out.write = (() => true) as typeof out.write;
+    this.#unmute = () => { out.write = original; };
+    program.input.pause();
+    (program.input as Partial<NodeJS.ReadStream>).setRawMode?.(false);
+    return (text) => { write(text); };
+  }
+
+  // Back to the dashboard: output, raw input, alternate screen, hidden cursor, a full repaint.
+  #enter(): void {
+    const program = this.screen.program;
+    this.#unmute();
+    this.#unmute = () => undefined;
+    (program.input as Partial<NodeJS.ReadStream>).setRawMode?.(true);
+    program.input.resume();
+    (this.screen as unknown as ScreenModes).enter();
+    this.#layout();
+    this.screen.render();
   }
 
   destroy(): void {

@@ -73,7 +73,10 @@ export interface View {
   onResize(handler: () => void): void;
   /** Writes BEL to the terminal (tmux flags the window when the user is elsewhere). */
   bell(): void;
-  /** Hands the terminal to argv (stdio inherited) and redraws when it exits; resolves its exit code. */
-  runForeground(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number>;
+  /**
+   * Hands the terminal to argv (stdio inherited), cleared, with `starting` and the time elapsed
+   * on the first row until argv takes the terminal; redraws when it exits; resolves its exit code.
+   */
+  runForeground(argv: readonly string[], env: NodeJS.ProcessEnv, starting: string): Promise<number>;
   destroy(): void;
 }

@@ -34,7 +34,8 @@ export function crashFake(env: NodeJS.ProcessEnv, slug: string): void {
   writeFileSync(f, JSON.stringify({ ...rec, running: false, exited: true }));
 }
 
-// Test knobs: BOTTLE_FAKE_STEP_MS (delay per bring-up line), BOTTLE_FAKE_FAIL=launch|teardown.
+// Test knobs: BOTTLE_FAKE_STEP_MS (delay per bring-up line), BOTTLE_FAKE_FAIL=launch|teardown,
+// BOTTLE_FAKE_ATTACH_MS (claude's start-up time before it takes the terminal).
 export class FakeBackend implements Backend {
   readonly name = 'fake' as const;
   private readonly stepMs: number;
@@ -83,6 +84,14 @@ export class FakeBackend implements Backend {
   }
 
   attachArgv(meta: Metadata, claude: ClaudeInvocation): string[] {
+    const ms = Number(this.env.BOTTLE_FAKE_ATTACH_MS ?? '0');
+    if (ms > 0) {
+      // Like docker exec -it and claude: a start-up delay, then the terminal taken (raw, no echo)
+      // before the first line; a typed Ctrl-C gives the terminal back as it was and quits.
+      const script = 'sleep "$3"; old=$(stty -g); stty raw -echo; printf \'fake claude for %s: %s\\r\\n\' "$1" "$2"; '
+        + 'c=; while [ "$c" != "$(printf \'\\003\')" ]; do c=$(dd bs=1 count=1 2>/dev/null); done; stty "$old"';
+      return ['sh', '-c', script, 'fake-claude', meta.slug, claude.args.join(' '), String(ms / 1000)];
+    }
     const script = 'echo "fake claude for $1: $2"; while :; do sleep 1; done';
     return ['sh', '-c', script, 'fake-claude', meta.slug, claude.args.join(' ')];
   }
