@@ -2,11 +2,13 @@
 // teardown (VM, bundle, bridge; by name and label; idempotent), the engine view, cleanup's
 // resource list, and the bundle control — against the fake engine and the fake smolvm.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { listDockerResources } from '../../lib/backends/bundle/manage.js';
-import { tarBuffer } from '../../lib/backends/bundle/tar.js';
+import { extractTar, tarBuffer } from '../../lib/backends/bundle/tar.js';
+import { restoreWork, saveWork } from '../../lib/lifecycle/index.js';
 import { loadBackend } from '../../lib/backends/index.js';
 import { SmolvmClient } from '../../lib/backends/smolvm/cli.js';
 import { SmolvmBackend } from '../../lib/backends/smolvm/index.js';
@@ -45,6 +47,53 @@ t.test('exec: as node in /workspace; the in-VM exit code and output come back', 
   await r.backend.teardown(meta, () => undefined);
   const gone = await r.backend.exec(meta, ['true']);
   t.not(gone.exitCode, 0, 'a VM that is gone: smolvm\'s own non-zero exit');
+});
+
+t.test('save and restore through smolvm: the scripts run as node in the VM, the work leaves by machine cp and comes back the same way; wake starts a stopped VM', async (t) => {
+  // The save dir as the in-VM save script leaves it: one commit, a patch, a session.
+  const saved = tarBuffer([
+    { path: 'bottle-save/', type: 'dir' },
+    { path: 'bottle-save/git/', type: 'dir' },
+    { path: 'bottle-save/git/commits', type: 'file', content: '1\n' },
+    { path: 'bottle-save/git/changed', type: 'file', content: '2\n' },
+    { path: 'bottle-save/git/HEAD', type: 'file', content: 'refs/heads/main\n' },
+    { path: 'bottle-save/git/work.bundle', type: 'file', content: 'bundle' },
+    { path: 'bottle-save/claude/projects/-workspace/', type: 'dir' },
+    { path: `bottle-save/claude/projects/-workspace/${'a'.repeat(8)}-aaaa-4aaa-8aaa-${'a'.repeat(12)}.jsonl`, type: 'file', content: '{}\n' },
+  ]);
+  const archive = join(root, 'saved.tar');
+  writeFileSync(archive, saved);
+  let plant: ((vmFile: string) => Promise<void>) | undefined;
+  const r = await rig(t, {
+    beforeSmolvm: async (argv) => {
+      const f = argv.indexOf('-f');
+      if (argv.includes('-c') && f > 0 && argv.includes('bottle-save')) await plant?.(argv[f + 1]!);
+    },
+  });
+  plant = (vmFile) => new SmolvmClient({ env: r.fake.env }).cp(archive, `${VM}:${vmFile}`);
+  await r.backend.launch(plan, sampleContext(paths, slug));
+  const meta = metaOf(slug);
+  const summary = await saveWork(r.backend, root, meta, new Date('2026-12-07T00:00:00Z'));
+  t.match(summary, { commits: 1, changedFiles: 2, sessions: 1 });
+  const calls = await r.fake.calls();
+  t.ok(calls.some((c) => c.join(' ').startsWith(`machine exec --name ${VM} -w /workspace -- runuser -u node -- sh -c set -u`)), 'the save script ran as node');
+  t.equal(readFileSync(join(paths.saved, 'git', 'work.bundle'), 'utf8'), 'bundle');
+
+  await restoreWork(r.backend, root, meta);
+  const after = (await r.fake.calls()).slice(calls.length).map((c) => c.join(' '));
+  t.ok(after.some((c) => /^machine cp \S+ bottle-tester-abcdef:\/tmp\//.test(c)), 'the saved files went in by machine cp');
+  // What went in: every archive copied into the VM, unpacked (as the VM's tar would) under /home/node.
+  const home = mkdtempSync(join(root, 'vm-home-'));
+  for (const b64 of Object.values((await r.fake.machines())[VM]!.files)) await extractTar(Readable.from([Buffer.from(b64, 'base64')]), home);
+  t.ok(existsSync(join(home, '.claude/projects/-workspace', `${'a'.repeat(8)}-aaaa-4aaa-8aaa-${'a'.repeat(12)}.jsonl`)), 'the sessions went where claude looks');
+  t.equal(readFileSync(join(home, '.bottle/restore/git/work.bundle'), 'utf8'), 'bundle', 'the bundle went to the restore dir');
+  t.ok(after.some((c) => c.includes('-- runuser -u node -- sh -c set -eu') && c.endsWith('bottle-restore /workspace /home/node/.bottle/restore')), 'the restore script ran as node');
+
+  await r.smolvm.stop(VM);
+  await r.backend.wake(meta);
+  t.equal((await r.fake.machines())[VM]?.state, 'running', 'wake started the stopped VM');
+  await r.backend.teardown(meta, () => undefined);
+  await t.rejects(r.backend.wake(meta), /VM bottle-tester-abcdef is gone/);
 });
 
 t.test('copyOut: tar as node in the VM, machine cp out, strict extract; a missing VM throws', async (t) => {
