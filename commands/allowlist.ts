@@ -63,7 +63,12 @@ export function registerAllowlist(program: Command, ctx: Ctx, outcome: Outcome):
     .description('open allow/block/passthrough of the live policy in $EDITOR; validate and apply on save')
     .argument('<slug>', 'bottle slug (see `bottle ls`); a unique prefix works')
     .option('--allow-all', 'accept adding "*" (every host; DLP only) without the confirmation it otherwise asks for')
-    .addHelpText('after', ['', 'Examples:', '  bottle allowlist edit implementer-k3x7qa', '  EDITOR="code --wait" bottle allowlist edit implementer-k3x7qa', ...EDITOR_HELP].join('\n'))
+    .addHelpText('after', [
+      '', 'Examples:', '  bottle allowlist edit implementer-k3x7qa', '  EDITOR="code --wait" bottle allowlist edit implementer-k3x7qa', '',
+      'The rules are the manifest\'s (manifest check): a passthrough host must also be allowed or',
+      'routed, and block may not match a route host.',
+      ...EDITOR_HELP,
+    ].join('\n'))
     .action(async (slug: string, opts: { allowAll?: boolean }) => {
       await edit(ctx, slug, 'allowlist', opts.allowAll === true);
       outcome.exitCode = 0;
@@ -79,7 +84,8 @@ export function registerAllowlist(program: Command, ctx: Ctx, outcome: Outcome):
       '', 'Examples:', '  bottle routes edit implementer-k3x7qa', '',
       'Header values name host env vars ("Bearer ${GITHUB_TOKEN}"); each one a new or changed',
       'route uses must be set in this shell or have a source in credentials.yaml (see README).',
-      'Its value goes to the running gateway only.',
+      'Its value goes to the running gateway only. The model route (api.anthropic.com, the',
+      'one claude\'s own API calls use) cannot be removed.',
       ...EDITOR_HELP,
     ].join('\n'))
     .action(async (slug: string) => {

@@ -81,6 +81,11 @@ export function registerPolicy(program: Command, ctx: Ctx, outcome: Outcome): vo
     .description('print the gateway verdict for one request: {"verdict","stage","reason","rule"}; exit 0 for allow and block')
     .argument('<request>', 'REQUEST.json: {"method","url","headers":{},"body"} ("body_base64" for binary); "-" for stdin')
     .option('--policy <file>', 'policy.yaml to evaluate against (default: allow ["*"], DLP only)')
+    .addHelpText('after', [
+      '',
+      '"rule" is what matched: the allow entry of an allow, the block entry of a blocklist block,',
+      'the DLP rule id of a DLP block, or the check\'s name (not-allowed, private-address, ...).',
+    ].join('\n'))
     .action((requestPath: string, opts: { policy?: string }) => {
       const request = parseRequestJson(readInput(requestPath, ctx, 'request'), requestPath);
       const p = opts.policy ? loadPolicyFile(opts.policy, ctx, BAD_INPUT) : dlpOnlyPolicy();

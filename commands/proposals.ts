@@ -26,7 +26,7 @@ export function renderProposals(rows: ProposalRow[], now: number, all = false): 
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   const lines = table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
   if (rows.some((r) => r.stale && r.status === 'pending')) {
-    lines.push('', '(stale): the policy changed since the proposal was made; approving applies it to the current policy');
+    lines.push('', '(stale): what the policy says about that host changed since the proposal was made; approving applies it to the current policy');
   }
   return lines.join('\n');
 }
@@ -89,7 +89,8 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       '  bottle proposals ls --slug implementer-k3x7qa --all',
       "  bottle proposals --json | jq -r '.[] | select(.kind == \"allowlist\") | .id'",
       '',
-      'A proposal marked (stale) was made against a policy that has changed since.',
+      'A proposal marked (stale) was made before the policy changed where it concerns its host (an',
+      'allow, block, passthrough entry or route that can match it); other changes do not count.',
     ].join('\n'))
     .action(async (opts: { slug?: string; all?: boolean; json?: boolean }) => {
       const slug = opts.slug === undefined ? undefined : (await findBottle(cliDeps(ctx), opts.slug)).slug;
@@ -133,7 +134,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       } else {
         const what = r.changed ? r.summary.join(', ') : `${r.proposal.payload.host} was already in the policy; nothing to change`;
         ctx.out(`approved ${r.proposal.id} (${r.slug}): ${what}${r.live ? '; reloaded' : ''}`);
-        if (r.stale) ctx.out('note: the policy changed since this proposal was made (stale); it was applied to the current policy');
+        if (r.stale) ctx.out('note: the policy changed for this host since the proposal was made (stale); it was applied to the current policy');
       }
       outcome.exitCode = 0;
     });

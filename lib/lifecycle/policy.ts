@@ -2,16 +2,11 @@
 import { emptyPolicy, serializePolicy, loadPolicy, MODEL_API_PATHS, type Policy } from '../policy/index.js';
 import type { BottlePlan } from '../plan/index.js';
 
-// Route header values stay templates over env var NAMES; passthrough hosts are allowed too
-// (a passthrough entry only changes how an allowed host is handled).
+// Route header values stay templates over env var NAMES. A passthrough host is not allowed by
+// being listed: the plan check (lib/plan/check.ts) refuses one that is not allowed or routed.
 export function policyFromPlan(plan: BottlePlan): Policy {
   const policy = emptyPolicy();
-  const allow = [...plan.egress.allow];
-  const routeHosts = new Set(plan.egress.routes.map((r) => r.host));
-  for (const host of plan.egress.passthrough) {
-    if (!allow.includes(host) && !routeHosts.has(host)) allow.push(host);
-  }
-  policy.allow = allow;
+  policy.allow = [...plan.egress.allow];
   policy.block = [...plan.egress.block];
   policy.passthrough = [...plan.egress.passthrough];
   policy.routes = plan.egress.routes.map((r) => ({

@@ -11,6 +11,8 @@ const ROUTE_KEYS = ['host', 'port', 'headers'] as const;
 const DLP_KEYS = ['ignore'] as const;
 const PATTERN_HELP = 'a hostname, *.domain or an IP address';
 
+// The rules between the lists (a blocked route, a passthrough host not allowed) are the policy's
+// own, checked on the plan (lib/plan/check.ts), where the default model route is known too.
 // Missing `egress:` means no extra hosts: the agent reaches only the default Anthropic route.
 export function readEgress(w: Walker, v: Val | undefined): EgressSpec {
   const egress: EgressSpec = { allow: [], block: [], routes: [], passthrough: [] };
@@ -20,7 +22,7 @@ export function readEgress(w: Walker, v: Val | undefined): EgressSpec {
   if (f.allow) egress.allow = readHosts(w, f.allow, true);
   if (f.block) egress.block = readHosts(w, f.block, false);
   if (f.passthrough) egress.passthrough = readHosts(w, f.passthrough, false);
-  if (f.routes) egress.routes = readRoutes(w, f.routes, egress.block);
+  if (f.routes) egress.routes = readRoutes(w, f.routes);
   return egress;
 }
 
@@ -57,7 +59,7 @@ function readHosts(w: Walker, v: Val, allowAny: boolean): string[] {
   return out;
 }
 
-function readRoutes(w: Walker, v: Val, blocked: string[]): RouteSpec[] {
+function readRoutes(w: Walker, v: Val): RouteSpec[] {
   const routes: RouteSpec[] = [];
   const seen = new Map<string, number>();
   for (const item of w.list(v) ?? []) {
@@ -74,7 +76,6 @@ function readRoutes(w: Walker, v: Val, blocked: string[]): RouteSpec[] {
       w.fail(f.host, `duplicate route for ${host} (first at line ${first})`);
       continue;
     }
-    if (blocked.includes(host)) w.fail(f.host, `${host} is both routed and blocked; remove one`);
     seen.set(host, w.lineOf(f.host));
     // 443 is the default, so `port: 443` and no port are one route, not two spellings of it.
     routes.push(port === undefined || port === DEFAULT_ROUTE_PORT ? { host, headers } : { host, headers, port });

@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { LoadedManifest } from '../manifest/types.js';
+import { egressConflicts } from '../policy/conflicts.js';
 import { dlpScanner } from '../secrets/index.js';
 import type { BottlePlan } from './prepare.js';
 
@@ -28,8 +29,9 @@ export interface PlanIssue {
 type Manifested = Pick<LoadedManifest, 'display' | 'positions' | 'manifest'>;
 
 // Every problem with the plan of one of `loaded`'s agents: host paths (skill folders with a
-// SKILL.md, a workspace that is a git checkout, identity files), plain env values that look like
-// secrets, and (as warnings) route variables in plan.missingVars.
+// SKILL.md, a workspace that is a git checkout, identity files), egress the policy would refuse
+// (a blocked route, a passthrough host not allowed), plain env values that look like secrets,
+// and (as warnings) route variables in plan.missingVars.
 export function planProblems(plan: BottlePlan, loaded: Manifested): PlanProblem[] {
   const problems: PlanProblem[] = [];
   const prefix = `agents.${plan.agent}`;
@@ -51,6 +53,7 @@ export function planProblems(plan: BottlePlan, loaded: Manifested): PlanProblem[
   plan.git.forEach((g, i) => {
     if (g.identity !== undefined && kindOf(g.identity) !== 'file') problems.push({ path: `${prefix}.git[${i}].identity`, message: `identity file not found: ${g.identity}` });
   });
+  problems.push(...egressProblems(plan));
   problems.push(...envSecrets(plan, loaded));
   for (const name of plan.missingVars) {
     const message = `warning: host env not set here: ${name} (a route needs it; start reads it from its own environment or a source in credentials.yaml)`;
@@ -79,6 +82,18 @@ export function formatPlanProblem(p: PlanProblem, loaded: Pick<LoadedManifest, '
 export function planIssue(p: PlanProblem, loaded: Pick<LoadedManifest, 'display' | 'positions'>): PlanIssue {
   const pos = loaded.positions.get(p.path);
   return pos ? { file: loaded.display, line: pos.line, col: pos.col, path: p.path, message: p.message } : { path: p.path, message: p.message };
+}
+
+// The policy's cross-list rules on the egress this plan writes, at the manifest entry to change:
+// the same check, in the same words, as policy.yaml and `allowlist edit` / `routes edit`. The
+// default model route is not in the manifest, so a block on it is reported at the block entry.
+function egressProblems(plan: BottlePlan): PlanProblem[] {
+  const { allow, block, passthrough, routes, model } = plan.egress;
+  const at = `agents.${plan.agent}.egress`;
+  return egressConflicts({ allow, block, passthrough, routes: routes.map((r) => r.host), model: model?.host }).map((c) => {
+    if (c.kind === 'passthrough-not-allowed') return { path: `${at}.passthrough[${c.passthrough}]`, message: c.message };
+    return { path: routes[c.route]?.default ? `${at}.block[${c.block}]` : `${at}.routes[${c.route}].host`, message: c.message };
+  });
 }
 
 // A secret in plain env is readable by the agent (and by whatever injected it); route values

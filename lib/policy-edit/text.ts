@@ -107,6 +107,7 @@ const HEADERS: Record<SectionName, (slug: string) => string[]> = {
     'Header values NAME host env vars, never secrets: "Bearer ${GITHUB_TOKEN}" or a bare',
     'GITHUB_TOKEN. Each variable must be set in the shell running this command; its value is',
     'handed to the running gateway, never written to a file. A route host is allowed too.',
+    'The model route (api.anthropic.com: claude\'s own API calls) must stay.',
     '  routes:',
     '    - host: api.github.com        # one exact host (no wildcards, ports or URLs)',
     '      headers:',
@@ -181,12 +182,31 @@ export function applySection(currentText: string, currentFile: string, editedTex
   try {
     next = loadPolicy(combined, editedFile);
   } catch (e) {
-    if (e instanceof PolicyError && e.line > headLines) {
-      throw new PolicyError(`${bareMessage(e)} (in the part of the policy not shown in the editor)`, currentFile, 0, 0, e.keyPath);
-    }
-    throw e;
+    if (!(e instanceof PolicyError) || e.line <= headLines) throw e;
+    // The edit broke a rule whose entry is outside this editor: say what the edit did.
+    const model = e.keyPath === 'model.host' ? modelRoute(currentText) : undefined;
+    const routesKey = pairs.find((p) => isScalar(p.key) && p.key.value === 'routes')?.key as Node | undefined;
+    if (model) at(routesKey, 'routes', `${model.host} is the model API route (claude's own API calls and their key go through it) and cannot be removed; put its entry back: - ${flowRoute(model)}`);
+    const owner = e.keyPath.split(/[.[]/)[0]!;
+    throw new PolicyError(`${bareMessage(e)}; ${e.keyPath} is not in this editor (${hintFor(owner, keys)}): change your edit, or that entry first`, currentFile, 0, 0, e.keyPath);
   }
   return { next, text: replacePairs(currentText, current, pairs, !edited.commentBefore, keys, next) };
+}
+
+// The live policy's model route (what a routes edit must keep), if it has one.
+function modelRoute(currentText: string): Route | undefined {
+  try {
+    const p = loadPolicy(currentText);
+    return p.model && p.routes.find((r) => r.host === p.model!.host);
+  } catch {
+    return undefined;
+  }
+}
+
+// `{ host: h, headers: { x-api-key: "${ANTHROPIC_API_KEY}" } }`: a route as one line of YAML.
+function flowRoute(r: Route): string {
+  const headers = Object.entries(r.headers).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+  return `{ host: ${r.host}${r.port === undefined ? '' : `, port: ${r.port}`}, headers: { ${headers} } }`;
 }
 
 function hintFor(key: string, keys: readonly string[]): string {

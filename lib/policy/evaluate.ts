@@ -89,7 +89,8 @@ function hostStages(c: Compiled, h: HostInfo, show: () => string): Verdict | und
     return block('blocklist', `${show()} is a well-known paste, capture or tunnel service, blocked when allow is "*"; the operator can allow it by name`, 'exfil-service');
   }
   const blockedBy = c.block.match(h);
-  if (blockedBy !== undefined) return block('blocklist', `${show()} is blocked by "${blockedBy}"`, 'blocked');
+  // The rule is the block entry that matched, as an allow's rule is its allow entry.
+  if (blockedBy !== undefined) return block('blocklist', `${show()} is blocked by "${blockedBy}"`, blockedBy);
   if (h.ip?.forbidden) return block('ssrf', `${h.ip.canonical} is in a forbidden range (${h.ip.forbidden})`, 'private-address');
   return undefined;
 }

@@ -50,6 +50,15 @@ export function normalizePattern(raw: string): { pattern: string } | { error: st
   return { pattern: h.host };
 }
 
+// Whether two patterns can match one host: "*" matches every host, "*.x.com" x.com and its
+// subdomains, anything else (a name or an IP) that one host.
+export function patternsOverlap(a: string, b: string): boolean {
+  if (a === '*' || b === '*') return true;
+  const [wa, wb] = [a.startsWith('*.'), b.startsWith('*.')];
+  const [sa, sb] = [wa ? a.slice(2) : a, wb ? b.slice(2) : b];
+  return sa === sb || (wa && sb.endsWith(`.${sa}`)) || (wb && sa.endsWith(`.${sb}`));
+}
+
 // A compiled pattern list: `*` matches anything, `*.x.com` matches x.com and its subdomains,
 // anything else (names and IPs) matches exactly.
 export class HostMatcher {

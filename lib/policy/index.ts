@@ -8,7 +8,7 @@ export {
 export { evaluate, evaluateConnect, PASSTHROUGH_PORT, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
 export { checkResolved, parseIp, type IpInfo } from './ip.js';
 export { prepareCanaries, type Canaries } from './canary.js';
-export { normalizeHost, normalizePattern } from './hosts.js';
+export { normalizeHost, normalizePattern, patternsOverlap } from './hosts.js';
 export { HOP_BY_HOP } from './headers.js';
 export { MODEL_API_PATHS } from './model-api.js';
 export {

@@ -29,7 +29,8 @@
 //                                                         #   gate rejections) that do not block
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.js';
-import { HostMatcher, normalizeHost, normalizePattern } from './hosts.js';
+import { egressConflicts } from './conflicts.js';
+import { normalizeHost, normalizePattern } from './hosts.js';
 import { MODEL_API_PATHS, modelPathProblem } from './model-api.js';
 import { DEFAULT_DLP, DEFAULT_LIMITS, type ModelApi, type Policy, type Route } from './types.js';
 import { headerNameProblem, templateProblem } from '../template.js';
@@ -248,26 +249,12 @@ function sizeIn(w: Walker, v: Node | null, path: string): number {
   return n;
 }
 
+// The cross-list rules (lib/policy/conflicts.ts), reported at the route or passthrough entry.
 function crossCheck(w: Walker, p: Policy, passNodes: Array<{ node: Node; path: string }>, routeNodes: Node[]): void {
-  const allowM = new HostMatcher(p.allow);
-  const blockM = new HostMatcher(p.block);
-  p.routes.forEach((r, i) => {
-    const hit = blockM.match(normalizeHost(r.host)!);
-    if (hit) w.fail(routeNodes[i], `routes[${i}].host`, `${r.host} is also blocked by "${hit}"; remove one of them`);
-  });
-  for (const { node, path } of passNodes) {
-    const pattern = (node as { value?: unknown }).value as string;
-    const norm = normalizePattern(pattern);
-    const pat = 'pattern' in norm ? norm.pattern : pattern;
-    if (!passthroughCovered(pat, p, allowM)) w.fail(node, path, `${pat} is not allowed; add it to allow (passthrough only turns TLS interception off)`);
-  }
-}
-
-function passthroughCovered(pat: string, p: Policy, allowM: HostMatcher): boolean {
-  if (p.allow.includes('*')) return true;
-  if (pat === '*') return false;
-  if (!pat.startsWith('*.')) return allowM.match(normalizeHost(pat)!) !== undefined || p.routes.some((r) => r.host === pat);
-  // A wildcard passthrough needs a wildcard allow at the same or a broader suffix.
-  const suffix = pat.slice(2);
-  return p.allow.some((a) => a.startsWith('*.') && (suffix === a.slice(2) || suffix.endsWith(`.${a.slice(2)}`)));
+  const lists = { allow: p.allow, block: p.block, passthrough: p.passthrough, routes: p.routes.map((r) => r.host), model: p.model?.host };
+  const [c] = egressConflicts(lists);
+  if (!c) return;
+  if (c.kind === 'route-blocked') w.fail(routeNodes[c.route], `routes[${c.route}].host`, c.message);
+  const at = passNodes[c.passthrough]!;
+  w.fail(at.node, at.path, c.message);
 }

@@ -76,6 +76,7 @@ export interface Verdict {
   verdict: 'allow' | 'block';
   stage: Stage;
   reason: string;
+  /** What matched: the allow or block entry, the scanner's rule id, or the check's own name. */
   rule?: string;
 }
 

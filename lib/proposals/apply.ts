@@ -9,7 +9,8 @@ import { rewritePolicy } from '../policy-edit/text.js';
 import { addAllow, addRoute, policyHash as meaningHash, PolicyError, routeEnvNames, type Policy } from '../policy/index.js';
 import { type BottlePaths, bottlePaths, listBottles, validateSlug } from '../state/index.js';
 import type { BundleControl } from './control.js';
-import { isStale, policyHash, ProposalFileError, readDecision, readProposal, readQueue, writeDecision } from './files.js';
+import { ProposalFileError, readDecision, readProposal, readQueue, writeDecision } from './files.js';
+import { isStale, policyHash } from './stale.js';
 import { isProposalId, normalizeHost, type Decision, type Proposal } from './types.js';
 
 // What the operator adds when approving: route headers (templates over host env var names).

@@ -1,11 +1,12 @@
 // Reading and writing the proposal queue and the decisions directory. Every write is atomic
 // (temp file + rename in the same directory) so a reader never sees half a JSON document.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { readFileNoFollow, UnsafeFileError } from '../fs-safe.js';
 import { clip } from '../format.js';
+import { hostBaseHash, policyHash } from './stale.js';
 import {
   DecisionSchema, ProposalSchema, isProposalId, normalizeHost,
   normalizeReason, type Decision, type Proposal, type ProposalInput,
@@ -37,22 +38,6 @@ export function mintProposalId(now: Date = new Date(), random: Buffer = randomBy
   return `${stamp}-${random.toString('hex').slice(0, 12).padEnd(12, '0')}`;
 }
 
-// sha256 of the policy file's bytes, or null when there is no policy file (yet).
-export async function policyHash(file: string | undefined): Promise<string | null> {
-  if (!file) return null;
-  try {
-    return createHash('sha256').update(await readFile(file)).digest('hex');
-  } catch (e) {
-    if (isNotFound(e)) return null;
-    throw e;
-  }
-}
-
-// A proposal is stale when the policy it was made against is no longer the live one.
-export function isStale(proposal: Proposal, currentPolicyHash: string | null): boolean {
-  return proposal.policyHash !== currentPolicyHash;
-}
-
 // Writes `value` as `<dir>/<name>` via a hidden temp file + rename (readers skip dotfiles).
 export async function writeJsonAtomic(dir: string, name: string, value: unknown): Promise<string> {
   const target = join(dir, name);
@@ -70,7 +55,7 @@ export async function writeJsonAtomic(dir: string, name: string, value: unknown)
 // Clock and policy location, injectable for tests.
 export interface WriteProposalOptions {
   now?: Date;
-  /** Policy file whose hash is recorded, so the host can tell a stale proposal. */
+  /** Policy file whose hashes are recorded, so the host can tell a stale proposal (stale.ts). */
   policyFile?: string;
 }
 
@@ -81,13 +66,15 @@ export async function writeProposal(queueDir: string, input: ProposalInput, opts
   const reason = normalizeReason(input.reason);
   if (!reason.ok) throw new Error(reason.error);
   const now = opts.now ?? new Date();
+  const current = await policyHash(opts.policyFile);
   const proposal: Proposal = {
     id: mintProposalId(now),
     kind: input.kind,
     payload: { host: host.host },
     reason: reason.reason,
     created: now.toISOString(),
-    policyHash: await policyHash(opts.policyFile),
+    policyHash: current?.sha256 ?? null,
+    ...(current?.policy ? { baseHash: hostBaseHash(current.policy, host.host) } : {}),
   };
   await mkdir(queueDir, { recursive: true });
   await writeJsonAtomic(queueDir, `${proposal.id}.json`, proposal);

@@ -4,8 +4,9 @@ export {
   DecisionSchema, isProposalId, normalizeHost, normalizeReason, PROPOSAL_ID_RE, PROPOSAL_KINDS, ProposalSchema, REASON_MAX,
   type Decision, type Proposal, type ProposalInput, type ProposalKind, type ProposalStatus,
 } from './types.js';
+export { hostBaseHash, isStale, policyHash, type PolicyHash } from './stale.js';
 export {
-  isStale, mintProposalId, policyHash, PROPOSAL_FILE_MAX, ProposalFileError, readDecision, readProposal, readQueue, writeDecision,
+  mintProposalId, PROPOSAL_FILE_MAX, ProposalFileError, readDecision, readProposal, readQueue, writeDecision,
   writeJsonAtomic, writeProposal, type QueueListing, type WriteProposalOptions,
 } from './files.js';
 export {

@@ -73,8 +73,11 @@ export const ProposalSchema = z.object({
   reason: z.string().min(1).max(REASON_MAX),
   created: z.string().datetime(),
   policyHash: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  /** sha256 of the part of the policy the host depends on (stale.ts); absent from older bundles. */
+  baseHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
-// One queued request from the agent; `policyHash` lets the host flag it stale if policy moved on.
+// One queued request from the agent; `policyHash` and `baseHash` let the host flag it stale if
+// the policy moved on where it concerns the proposal's host.
 export type Proposal = z.infer<typeof ProposalSchema>;
 
 // Validates a decision file (host side writes it with writeDecision).

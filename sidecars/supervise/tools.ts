@@ -4,7 +4,8 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { policyHash, readDecision, readProposal, readQueue, writeProposal } from '../../lib/proposals/files.js';
+import { readDecision, readProposal, readQueue, writeProposal } from '../../lib/proposals/files.js';
+import { isStale, policyHash } from '../../lib/proposals/stale.js';
 import {
   PROPOSAL_ID_RE, normalizeHost, normalizeReason,
   type Decision, type ProposalKind, type ProposalStatus,
@@ -109,8 +110,8 @@ async function propose(deps: ToolDeps, kind: ProposalKind, host: string, reason:
     const { proposals } = await readQueue(deps.queueDir);
     const pending = [];
     for (const p of proposals) if (!(await readDecision(deps.decisionsDir, p.id).catch(() => null))) pending.push(p);
-    const hash = await policyHash(deps.policyFile);
-    const same = pending.find((p) => p.kind === kind && p.payload.host === host && p.policyHash === hash);
+    const current = await policyHash(deps.policyFile);
+    const same = pending.find((p) => p.kind === kind && p.payload.host === host && !isStale(p, current));
     if (same) return { proposal: same, reused: true };
     if (pending.length >= (deps.maxPending ?? 20)) {
       throw new Error(`${pending.length} proposals are already waiting for the operator; call check_proposal on them before proposing more`);

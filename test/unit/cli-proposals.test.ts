@@ -39,14 +39,14 @@ t.test('ls: empty state, then pending proposals of every bottle as a table and a
   const b = await s.add('reviewer');
   const pa = await a.propose('allowlist', 'example.com', 'read the docs');
   const pb = await b.propose('route', 'api.github.com', 'x'.repeat(200));
-  writeFileSync(a.file, `${POLICY}block: [evil.example.com]\n`); // a's proposal is now stale
+  writeFileSync(a.file, `${POLICY}block: ["*.example.com"]\n`); // a's proposal (example.com) is now stale
   r = await bottleProcess(['proposals'], { env: s.env });
   t.equal(r.exitCode, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.match(lines[0], /^ID\s+BOTTLE\s+KIND\s+HOST\s+AGE\s+STATUS\s+REASON$/);
   t.match(lines[1], new RegExp(`^${pa.id}\\s+${a.slug}\\s+allowlist\\s+example\\.com\\s+\\d+s\\s+pending \\(stale\\)\\s+read the docs$`));
   t.match(lines[2], new RegExp(`^${pb.id}\\s+${b.slug}\\s+route\\s+api\\.github\\.com\\s+\\d+s\\s+pending\\s+x{59}…$`));
-  t.match(r.stdout, /\(stale\): the policy changed since/);
+  t.match(r.stdout, /\(stale\): what the policy says about that host changed since/);
   r = await bottleInProcess(['proposals', 'ls', '--slug', 'rev', '--json'], { env: s.env }); // a unique prefix of b's slug
   t.equal(r.exitCode, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
@@ -72,11 +72,31 @@ t.test('approve by id prefix, then reject: output, policy, decisions, exit codes
   t.equal(r.exitCode, 0, r.stderr);
   const j = JSON.parse(r.stdout) as Record<string, unknown>;
   t.same(Object.keys(j), ['id', 'slug', 'kind', 'host', 'decision', 'decided', 'stale', 'note']);
-  t.match(j, { id: p2.id, slug: a.slug, decision: 'rejected', stale: true, note: 'no' });
+  t.match(j, { id: p2.id, slug: a.slug, decision: 'rejected', stale: false, note: 'no' }, 'allowing example.com did not touch other.example.org');
   r = await bottleInProcess(['proposals', 'reject', 'ffffffffffff'], { env: s.env });
   t.equal(r.exitCode, 1);
   t.match(r.stderr, /^bottle: no proposal matches "ffffffffffff"; run `bottle proposals`/);
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('approving one proposal leaves the others fresh unless the change touches their host', async (t) => {
+  // Regression (issue 20): any approval marked every other pending proposal stale.
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const p1 = await a.propose('allowlist', 'example.com');
+  const other = await a.propose('allowlist', 'other.example.org');
+  const wider = await a.propose('allowlist', '*.example.com');
+  const route = await a.propose('route', 'example.com');
+  const unrelatedRoute = await a.propose('route', 'api.github.com');
+  let r = await bottleProcess(['proposals', 'approve', p1.id], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  r = await bottleInProcess(['proposals', '--json'], { env: s.env });
+  const stale = Object.fromEntries((JSON.parse(r.stdout) as ProposalRow[]).map((row) => [row.id, row.stale]));
+  t.same(stale, { [other.id]: false, [wider.id]: true, [route.id]: true, [unrelatedRoute.id]: false },
+    'example.com is now allowed: proposals about it (or a pattern covering it) are stale, the others are not');
+  writeFileSync(a.file, `${readFileSync(a.file, 'utf8')}limits: { maxUrlLength: 4096 }\n`);
+  r = await bottleProcess(['proposals', 'reject', other.id, '--json'], { env: s.env });
+  t.match(JSON.parse(r.stdout), { id: other.id, decision: 'rejected', stale: false }, 'a change to limits touches no host');
 });
 
 t.test('route approval: --header required, env var required (named, no value), then --json', async (t) => {

@@ -143,8 +143,8 @@ t.test('routes: header names, duplicates, templates', async (t) => {
   t.same(errors(`${head}  a:\n    egress:\n      routes:\n        - host: h.com\n`), ['bottle.yaml:6:11: agents.a.egress.routes[0].headers: required (the headers the gateway injects)']);
   t.same(errors(`${head}  a:\n    egress:\n      routes:\n        - { host: h.com, headers: {A: b} }\n        - { host: H.com, headers: {A: b} }\n`),
     ['bottle.yaml:7:19: agents.a.egress.routes[1].host: duplicate route for h.com (first at line 6)']);
-  t.same(errors(`${head}  a:\n    egress:\n      block: [h.com]\n      routes:\n        - { host: h.com, headers: {A: b} }\n`),
-    ['bottle.yaml:7:19: agents.a.egress.routes[0].host: h.com is both routed and blocked; remove one']);
+  // A blocked route is the policy's rule, checked on the plan (plan.test.ts, egress-rules-cli.test.ts).
+  t.same(errors(`${head}  a:\n    egress:\n      block: [h.com]\n      routes:\n        - { host: h.com, headers: {A: b} }\n`), []);
 });
 
 t.test('git: names, upstream forms, duplicates', async (t) => {

@@ -112,6 +112,19 @@ t.test('checkPlanPaths passes when everything exists; a skill needs SKILL.md', a
   t.throws(() => checkPlanPaths(badWs, full), new UserError(`--workspace: workspace not found: ${join(home, 'nope')}`));
 });
 
+t.test('checkPlanPaths applies the policy\'s egress rules at the manifest entry (lib/policy/conflicts.ts)', async (t) => {
+  const check = (egress: string) => {
+    const r = parseManifest(`version: 1\nagents:\n  a:\n    egress:\n${egress}`, 'b.yaml');
+    const loaded = { path: '/x/b.yaml', display: 'b.yaml', positions: r.positions, manifest: r.manifest! };
+    return () => checkPlanPaths(preparePlan(loaded, 'a'), loaded);
+  };
+  t.throws(check('      block: [h.com]\n      routes:\n        - { host: h.com, headers: { A: b } }\n'),
+    new UserError('b.yaml:7:19: agents.a.egress.routes[0].host: h.com is also blocked by "h.com"; remove one of them'));
+  t.throws(check('      allow: ["*.x.org"]\n      passthrough: [a.x.org, "*.y.org"]\n'),
+    new UserError('b.yaml:6:30: agents.a.egress.passthrough[1]: *.y.org is not allowed; add it to allow (passthrough only turns TLS interception off for a host that is allowed or routed)'));
+  t.doesNotThrow(check('      routes:\n        - { host: h.com, headers: { A: b } }\n      passthrough: [h.com, api.anthropic.com]\n'), 'a route host (the default model route too) may be passthrough');
+});
+
 t.test('the example plan passes its path checks', async (t) => {
   for (const agent of ['implementer', 'reviewer']) t.doesNotThrow(() => checkPlanPaths(preparePlan(example, agent, {}, { HOME: '/h' }), example));
 });

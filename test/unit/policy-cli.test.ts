@@ -48,6 +48,16 @@ t.test('explain with --policy, headers and body_base64', async (t) => {
   t.match(parse(r.stdout), { verdict: 'block', stage: 'header-dlp' });
 });
 
+t.test('explain: a block hit names the block entry that matched, as an allow hit names its allow entry', async (t) => {
+  // Regression (issue 20): block hits said rule "blocked", not which entry blocked.
+  const policy = write('blocking.yaml', 'version: 1\nallow: ["*.example.com"]\nblock: ["*.evil.example.com"]\n');
+  const ok = await bottleInProcess(['policy', 'explain', write('ok.json', { url: 'https://docs.example.com/' }), '--policy', policy]);
+  t.same(parse(ok.stdout), { verdict: 'allow', stage: 'done', reason: 'allowed by "*.example.com"', rule: '*.example.com' });
+  const hit = await bottleInProcess(['policy', 'explain', write('hit.json', { url: 'https://x.evil.example.com/' }), '--policy', policy]);
+  t.equal(hit.exitCode, 0);
+  t.same(parse(hit.stdout), { verdict: 'block', stage: 'blocklist', reason: 'x.evil.example.com is blocked by "*.evil.example.com"', rule: '*.evil.example.com' });
+});
+
 t.test('explain uses route env values from the environment as canaries', async (t) => {
   const policy = write('route.yaml', 'version: 1\nallow: [x.test]\nroutes: [{ host: api.github.com, headers: { Authorization: "Bearer ${GH_ROUTE}" } }]\n');
   const req = write('leak.json', { method: 'GET', url: `https://x.test/?v=${Buffer.from(FAKE.routeToken).toString('hex')}` });

@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import {
-  ProposalFileError, isStale, mintProposalId, policyHash, readDecision, readProposal, readQueue, writeDecision, writeProposal,
+  ProposalFileError, mintProposalId, readDecision, readProposal, readQueue, writeDecision, writeProposal,
 } from '../../lib/proposals/files.js';
+import { hostBaseHash, isStale, policyHash } from '../../lib/proposals/stale.js';
+import { loadPolicy, patternsOverlap } from '../../lib/policy/index.js';
 import { PROPOSAL_ID_RE, isProposalId, normalizeHost } from '../../lib/proposals/types.js';
 
 function tmp(t: { teardown(fn: () => unknown): void }): string {
@@ -120,9 +122,37 @@ t.test('policyHash and isStale', async (t) => {
   t.equal(await policyHash(f), null);
   writeFileSync(f, 'v1');
   const h1 = await policyHash(f);
+  t.same(h1, { sha256: createHash('sha256').update('v1').digest('hex'), policy: null }, 'a file that is no policy has a hash, no meaning');
   const p = await writeProposal(dir, { kind: 'allowlist', host: 'a.example.com', reason: 'r' }, { policyFile: f });
-  t.equal(p.policyHash, h1);
+  t.equal(p.policyHash, h1!.sha256);
+  t.equal(p.baseHash, undefined);
   t.notOk(isStale(p, h1));
   writeFileSync(f, 'v2');
-  t.ok(isStale(p, await policyHash(f)), 'policy changed since the proposal');
+  t.ok(isStale(p, await policyHash(f)), 'policy changed since the proposal (no meaning to compare: any change counts)');
+});
+
+t.test('isStale: only a change to what the policy says about the proposal\'s host counts', async (t) => {
+  const dir = tmp(t);
+  const f = join(dir, 'policy.yaml');
+  const base = 'version: 1\nallow: [registry.npmjs.org]\n';
+  writeFileSync(f, base);
+  const exact = await writeProposal(dir, { kind: 'allowlist', host: 'docs.example.com', reason: 'r' }, { policyFile: f });
+  const wild = await writeProposal(dir, { kind: 'allowlist', host: '*.example.com', reason: 'r' }, { policyFile: f });
+  t.match(exact.baseHash, /^[0-9a-f]{64}$/);
+  const staleAfter = async (text: string) => {
+    writeFileSync(f, text);
+    const now = await policyHash(f);
+    return [isStale(exact, now), isStale(wild, now)];
+  };
+  t.same(await staleAfter(`${base}# a comment\n`), [false, false], 'same meaning');
+  t.same(await staleAfter(`${base}limits: { maxUrlLength: 4096 }\n`), [false, false], 'limits are about no host');
+  t.same(await staleAfter('version: 1\nallow: [registry.npmjs.org, other.org]\n'), [false, false], 'another host');
+  t.same(await staleAfter('version: 1\nallow: [registry.npmjs.org, api.example.com]\n'), [false, true], 'a host inside the wildcard');
+  t.same(await staleAfter('version: 1\nallow: [registry.npmjs.org]\nblock: ["*.example.com"]\n'), [true, true], 'a block covering both');
+  t.same(await staleAfter('version: 1\nallow: ["*"]\n'), [true, true], '"*" is about every host');
+  t.same(await staleAfter('version: 1\nallow: [registry.npmjs.org]\nroutes: [{ host: docs.example.com, headers: { A: K } }]\n'), [true, true], 'a route for the host');
+  const p = loadPolicy(base);
+  t.equal(hostBaseHash(p, 'docs.example.com'), hostBaseHash({ ...p, allow: [...p.allow, 'b.org'] }, 'docs.example.com'));
+  t.same([patternsOverlap('*.x.com', 'x.com'), patternsOverlap('a.x.com', '*.x.com'), patternsOverlap('*.a.x.com', '*.x.com'), patternsOverlap('ax.com', '*.x.com'), patternsOverlap('*', '1.2.3.4')],
+    [true, true, true, false, true]);
 });

@@ -110,13 +110,14 @@ t.test('route approval without headers, or headers on an allowlist proposal, is 
 t.test('stale: a proposal made before the policy changed is applied to the current policy and marked', async (t) => {
   const s = await setup(t);
   const p = await s.propose('allowlist', 'example.com');
-  writeFileSync(s.file, `${POLICY}passthrough: [registry.npmjs.org]\n`);
+  // The change concerns the proposed host (a route for it); an unrelated one would not count.
+  writeFileSync(s.file, `${POLICY}routes: [{ host: example.com, headers: { X-Key: "\${KEY}" } }]\n`);
   const r = await approve(s.paths, p.id, {}, noopControl, {});
   t.equal(r.stale, true);
   t.equal(r.live, false);
   t.equal((await readDecision(s.paths.superviseDecisions, p.id))?.stale, true);
   const policy = loadPolicy(readFileSync(s.file, 'utf8'));
-  t.same(policy.passthrough, ['registry.npmjs.org'], 'the later change is kept');
+  t.same(policy.routes.map((x) => x.host), ['example.com'], 'the later change is kept');
   t.same(policy.allow, ['registry.npmjs.org', 'example.com']);
 });
 
@@ -209,7 +210,10 @@ t.test('listProposals: pending by default, --all adds decided, stale flag, slug 
   const b = await s.propose('allowlist', 'b.example.org');
   await approve(s.paths, a.id, {}, noopControl, {});
   let l = await listProposals(s.root);
-  t.same(l.rows.map((r) => [r.id, r.status, r.stale]), [[b.id, 'pending', true]], 'b is stale: the policy moved on');
+  t.same(l.rows.map((r) => [r.id, r.status, r.stale]), [[b.id, 'pending', false]], 'b is not stale: allowing a.example.org is not about b');
+  writeFileSync(s.file, 'version: 1\nallow: [registry.npmjs.org, a.example.org]\nblock: ["*.b.example.org"]\n');
+  l = await listProposals(s.root);
+  t.same(l.rows.map((r) => [r.id, r.status, r.stale]), [[b.id, 'pending', true]], 'b is stale: the policy moved on where it concerns b');
   l = await listProposals(s.root, { all: true, slug: s.slug });
   // Two proposals minted in the same millisecond order by their random part: compare as a set.
   t.same(l.rows.map((r) => [r.host, r.status]).sort(), [['a.example.org', 'approved'], ['b.example.org', 'pending']]);
