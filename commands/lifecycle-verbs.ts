@@ -102,7 +102,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
           process.exit(130);
         }
         interrupted = true;
-        ctx.err(`bottle: still stopping ${meta.slug} (saving its work first); Ctrl-C again to leave it half-stopped`);
+        ctx.err(`bottle: still stopping ${meta.slug} (its work is saved before anything is removed); Ctrl-C again to leave it half-stopped`);
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
