@@ -103,7 +103,7 @@ export async function exportBottle(deps: LifecycleDeps, slug: string, out: strin
 }
 
 function exportReadme(slug: string, s: SavedSummary, head: string, files: string[]): string {
-  const lines = [`Work of bottle ${slug}, saved ${s.savedAt}.`, ''];
+  const lines = [`Work of bottle ${slug}, saved ${s.savedAt}.`, 'It is the agent\'s work: review it before you apply it.', ''];
   if (files.includes('work.bundle')) {
     lines.push(`work.bundle: ${s.commits} commit(s) that were on no remote. In your clone:`, `  git fetch ${'<this dir>'}/work.bundle 'refs/heads/*:refs/remotes/bottle/*'`, '');
   }

@@ -69,6 +69,9 @@ export async function planResume(deps: LifecycleDeps, slug: string): Promise<Res
   if (meta.state === 'claimed' || meta.state === 'launching' || meta.state === 'resuming') {
     throw new UserError(`${meta.slug} is ${meta.state}; wait for it, or \`bottle stop ${meta.slug}\` if that start was interrupted`);
   }
+  if (meta.state === 'stopping' && engine === 'running') {
+    throw new UserError(`${meta.slug} is half-stopped (a stop was interrupted); \`bottle stop ${meta.slug}\` finishes it, then \`bottle resume ${meta.slug}\``);
+  }
   if (meta.state !== 'stopped' && engine === 'running') {
     throw new UserError(`${meta.slug} is running; attach with: bottle attach ${meta.slug}`);
   }

@@ -57,6 +57,9 @@ t.test('two Ctrl-C during stop: half-stopped, named with the command that finish
   t.equal((await readMetadata(root, slug)).state, 'stopping');
   const ls = await bottleProcess(['ls', '--json'], { env, cwd: dir, fake: true });
   t.match(JSON.parse(ls.stdout), [{ slug, state: 'stopping' }], 'ls shows it as stopping meanwhile');
+  const resume = await bottleProcess(['resume', slug], { env, cwd: dir, fake: true });
+  t.equal(resume.exitCode, 1);
+  t.match(resume.stderr, new RegExp(`^bottle: ${slug} is half-stopped \\(a stop was interrupted\\); \`bottle stop ${slug}\` finishes it`, 'm'));
   const again = await bottleProcess(['stop', slug], { env, cwd: dir, fake: true });
   t.equal(again.exitCode, 0, again.stderr);
   t.equal((await readMetadata(root, slug)).state, 'stopped');
