@@ -28,10 +28,11 @@ export interface BottleStatus {
   broken?: string;
 }
 
-// The state a person reads: a bottle recorded as up whose engine says otherwise is down.
+// The state a person reads: a bottle recorded as running whose engine says otherwise is down (a
+// stop in progress, or one interrupted, stays `stopping`: `bottle stop` finishes it).
 export function displayState(recorded: string | undefined, engine: EngineState | 'unknown'): string {
   const state = recorded ?? 'unknown';
-  if ((state === 'running' || state === 'stopping') && (engine === 'exited' || engine === 'missing' || engine === 'partial')) return 'down';
+  if (state === 'running' && (engine === 'exited' || engine === 'missing' || engine === 'partial')) return 'down';
   return state;
 }
 

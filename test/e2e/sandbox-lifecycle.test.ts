@@ -78,6 +78,7 @@ await t.test('sandbox lifecycle', { skip: gate.skip }, async (t) => {
     const rm = await bottleProcess(['rm', slug, '--yes'], { env });
     if (!t.equal(rm.exitCode, 0, 'bottle rm exits 0')) t.comment(rm.stderr);
     t.same((await ls('after rm')).filter((x) => x.slug === slug), [], 'after rm, ls no longer lists it');
+    consistent(t, ['stopped']);
   });
 
   for (const mark of ['starting sidecars', 'provision: bundle CA into the trust store']) {
