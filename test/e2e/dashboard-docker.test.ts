@@ -146,8 +146,9 @@ await t.test('the dashboard starts, shows, and stops a real Docker bottle', { sk
     ...ENGINE, describe: async () => `dashboard:\n${await h.srv.capture().catch((e: Error) => e.message)}\nrecorded:\n${recorded()}`,
   });
   t.same(await labelled(docker, slug), [], 'no container or network with the slug label');
-  const after = await h.waitFor(new RegExp(`no bottles: press n[\\s\\S]*${slug} stopped`));
-  t.match(after, /Agents \(0\)/, 'the dashboard lists no bottle');
+  // The bottle stays listed, stopped, with its work saved (bottle resume / Enter brings it back).
+  const after = await h.waitFor(new RegExp(`${slug}\\s+${AGENT}\\s+docker\\s+stopped[\\s\\S]*${slug} stopped`));
+  t.match(after, /Agents \(1\)/, 'the dashboard lists the stopped bottle');
 
   await h.keys('q');
   t.equal(await h.exitCode(), 0, 'q exits 0');
