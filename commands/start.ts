@@ -87,10 +87,9 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   const agentSpec = loaded.manifest.agents[plan.agent]!;
   const deps = cliDeps(ctx);
   const abort = new AbortController();
-  const onSigint = (): void => {
-    ctx.err('bottle: interrupted; tearing down what was created');
-    abort.abort();
-  };
+  // Silent: the backend says `interrupted: removing what was created` as it unwinds, and the
+  // error that ends the command says what became of the bring-up.
+  const onSigint = (): void => abort.abort();
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   let meta;
