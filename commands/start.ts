@@ -5,7 +5,7 @@ import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
 import { runInteractive, terminalProblem } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
-import { checkBackend, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
+import { type BottlePlan, checkBackend, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { shortSecretProblem } from '../lib/template.js';
 import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
@@ -34,13 +34,14 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
     .option('--manifest <file>', 'use this manifest instead of ./bottle.yaml, $XDG_CONFIG_HOME/bottle/bottle.yaml or the built-in example')
     .option('--backend <name>', 'sandbox to run in: docker (containers) or smolvm (micro-VM); overrides the manifest')
     .option('--workspace <dir>', 'host repository whose .git is copied into the bottle; overrides the agent\'s workspace:')
-    .option('--json', 'with --dry-run, print the plan as JSON on stdout')
+    .option('--json', 'with --dry-run, the plan as JSON on stdout; otherwise bring the bottle up without attaching and print {"ok", "slug", "agent", "backend"}')
     .addHelpText('after', [
       '',
       'Examples:',
       '  bottle start implementer --dry-run',
       '  bottle start implementer --yes --no-attach',
       '  bottle start reviewer --workspace ~/src/app --backend smolvm --dry-run --json',
+      '  bottle start reviewer --yes --json    # for scripts: {"ok": true, "slug": ...}, no attach',
       '',
       'Route credentials (e.g. ${GITHUB_TOKEN}) and ANTHROPIC_API_KEY are read from the',
       'environment bottle runs in; plans and logs show their names, never their values.',
@@ -66,7 +67,7 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   // A variable with a source in credentials.yaml is not missing; it is read at launch.
   plan.missingVars = unsourced(plan.missingVars, ctx.env, loadCredentialConfig(ctx.env));
   if (opts.dryRun) {
-    if (opts.json) ctx.out(JSON.stringify(plan, null, 2));
+    if (opts.json) ctx.out(JSON.stringify(planJson(plan), null, 2));
     else ctx.out(`Plan for a new ${plan.agent} bottle (dry run: nothing created)\n\n${renderPlan(plan)}`);
     return 0;
   }
@@ -99,9 +100,10 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
-  if (opts.json) ctx.out(JSON.stringify({ slug: meta.slug, agent: meta.agent, backend: meta.backend }));
+  // A script that asked for JSON reads the result; a session taking the terminal would bury it.
+  if (opts.json) ctx.out(JSON.stringify({ ok: true, slug: meta.slug, agent: meta.agent, backend: meta.backend }));
   else ctx.out(meta.slug);
-  if (opts.attach === false) {
+  if (opts.attach === false || opts.json) {
     ctx.err(`bottle: ${meta.slug} is running; attach with: bottle attach ${meta.slug}`);
     return 0;
   }
@@ -114,6 +116,11 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   }
   const attach = await planAttach(deps, meta.slug);
   return runInteractive(attach.argv, { installHint: 'install the docker CLI' });
+}
+
+// The dry run's JSON: the plan, with `workspace` and `workspaceFrom` null rather than absent.
+export function planJson(plan: BottlePlan): Omit<BottlePlan, 'workspace' | 'workspaceFrom'> & { workspace: string | null; workspaceFrom: BottlePlan['workspaceFrom'] | null } {
+  return { ...plan, workspace: plan.workspace ?? null, workspaceFrom: plan.workspaceFrom ?? null };
 }
 
 // One y/N question on the terminal.
