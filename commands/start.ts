@@ -9,6 +9,8 @@ import { type BottlePlan, checkBackend, planErrors, preparePlan, renderPlan, rou
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { shortSecretProblem } from '../lib/template.js';
 import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
+import { imagePresence, planImages, presenceLines } from '../lib/images/present.js';
+import { planWorkspaceWarnings } from '../lib/plan/workspace.js';
 
 interface StartOptions {
   dryRun?: boolean;
@@ -27,13 +29,13 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
     .command('start')
     .description('start a bottle for one of the manifest\'s agents (use --dry-run to see the plan first)')
     .argument('<agent>', 'agent name from the manifest\'s agents: section')
-    .option('--dry-run', 'print the plan (backend, image, env names, skills, git, egress) and create nothing')
+    .option('--dry-run', 'print the plan (backend, image, env names, skills, git, egress) and create nothing; warns about images the Docker engine lacks ("not checked" without an engine) and what the workspace leaves behind')
     .option('-y, --yes', 'start without the preflight question (required when stdin is not a terminal)')
     .option('--no-attach', 'bring the bottle up and return (what happens anyway without a terminal); attach later with bottle attach <slug>')
     .option('--slug <slug>', 'use a slug claimed earlier (the dashboard claims one to tail its bring-up log)')
     .option('--manifest <file>', 'use this manifest instead of ./bottle.yaml, $XDG_CONFIG_HOME/bottle/bottle.yaml or the built-in example')
     .option('--backend <name>', 'sandbox to run in: docker (containers) or smolvm (micro-VM); overrides the manifest')
-    .option('--workspace <dir>', 'host repository whose .git is copied into the bottle; overrides the agent\'s workspace:')
+    .option('--workspace <dir>', 'host repository whose .git is copied into the bottle and its last commit checked out (uncommitted files stay behind: start warns, as it does when there is no remote); overrides the agent\'s workspace:')
     .option('--json', 'with --dry-run, the plan as JSON on stdout; otherwise bring the bottle up without attaching and print {"ok", "slug", "agent", "backend"}')
     .addHelpText('after', [
       '',
@@ -66,9 +68,13 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   }
   // A variable with a source in credentials.yaml is not missing; it is read at launch.
   plan.missingVars = unsourced(plan.missingVars, ctx.env, loadCredentialConfig(ctx.env));
+  // What the workspace does not carry in; the dry run also asks the engine for the images.
+  const workspace = await planWorkspaceWarnings(plan, ctx.run, ctx.env);
   if (opts.dryRun) {
-    if (opts.json) ctx.out(JSON.stringify(planJson(plan), null, 2));
-    else ctx.out(`Plan for a new ${plan.agent} bottle (dry run: nothing created)\n\n${renderPlan(plan)}`);
+    const images = await imagePresence(ctx.env, planImages(plan));
+    const warnings = [...workspace, ...presenceLines(images)];
+    if (opts.json) ctx.out(JSON.stringify({ ...planJson(plan), images, warnings }, null, 2));
+    else ctx.out([`Plan for a new ${plan.agent} bottle (dry run: nothing created)`, '', renderPlan(plan), ...warnings].join('\n'));
     return 0;
   }
   // Route values come from this environment or the sources in credentials.yaml; from here on
@@ -77,8 +83,10 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   ctx = { ...ctx, env };
   const short = shortSecretProblem(routeVarNames(plan.egress.routes), ctx.env);
   if (short) throw new UserError(short);
+  // The plan before the question; the workspace warnings even without one.
+  const preflight = [...(opts.yes ? [] : [renderPlan(plan)]), ...workspace];
+  if (preflight.length > 0) ctx.err(preflight.join('\n'));
   if (!opts.yes) {
-    ctx.err(`${renderPlan(plan)}\n`);
     if (!process.stdin.isTTY) throw new UserError('refusing to start without confirmation: stdin is not a terminal; pass --yes');
     if (!(await confirm('Start this bottle? [y/N] '))) {
       ctx.err('bottle: not started');
