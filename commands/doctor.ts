@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
 import { probeEngine, type EngineProbe, type ProbeEngineOptions } from '../lib/docker/engine.js';
 import { describeSource, loadCredentialConfig } from '../lib/credentials.js';
 import { BinaryNotFoundError } from '../lib/errors.js';
-import { locateManifest, readManifest } from '../lib/manifest/index.js';
+import { bottleImages, imagePresence, missingImageFix } from '../lib/images/present.js';
+import { DEFAULT_IMAGE, locateManifest, readManifest } from '../lib/manifest/index.js';
 import { preparePlan, routeVarNames } from '../lib/plan/index.js';
 import { stateRoot } from '../lib/state/root.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
@@ -41,7 +42,7 @@ const TOOL_TIMEOUT_MS = 5000;
 export function registerDoctor(program: Command, ctx: Ctx, outcome: Outcome, deps: DoctorDeps = defaultDoctorDeps): void {
   program
     .command('doctor')
-    .description('check tmux, docker, the Docker engine, git, smolvm, the state dir, images and where route credentials come from; print a fix for each problem')
+    .description('check tmux, docker, the Docker engine, git, smolvm, the state dir, the images the manifest\'s agents run from and where route credentials come from; print a fix for each problem')
     .option('--json', 'print {"ok", "checks": [...]} instead of a table')
     .action(async (opts: { json?: boolean }) => {
       const checks = await runChecks(ctx, deps);
@@ -74,26 +75,31 @@ export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps):
       fix: 'install smolvm ≥ 0.8 and put it on PATH, if you want --backend smolvm',
     })),
     guard('state-dir', true, () => stateDirCheck(ctx)),
-    guard('images', false, () => imagesCheck(ctx)),
+    guard('images', false, () => imagesCheck(ctx, deps)),
     guard('credentials', false, async () => credentialsCheck(ctx)),
   ]);
 }
 
-// The two images bottles run from; missing ones are built by `bottle images build`.
-const IMAGES = ['bottle-agent:latest', 'bottle-sidecars:latest'];
-
-async function imagesCheck(ctx: Ctx): Promise<Check> {
-  const missing: string[] = [];
-  for (const image of IMAGES) {
-    const r = await ctx.run(['docker', 'image', 'inspect', '--format', '{{.Id}}', image], { probe: true, env: ctx.env, extendEnv: false, timeoutMs: 5000 })
-      .catch(() => undefined);
-    if (!r || r.exitCode !== 0) missing.push(image);
-  }
-  if (missing.length === 0) return { name: 'images', status: 'ok', required: false, detail: IMAGES.join(', ') };
+// The images the manifest's agents run from (the built-in defaults when it cannot be read) and
+// the sidecar bundle's, asked of the engine as `start --dry-run` asks it.
+async function imagesCheck(ctx: Ctx, deps: DoctorDeps): Promise<Check> {
+  const images = manifestImages(ctx);
+  const p = await imagePresence(ctx.env, images, deps.engineTimeoutMs);
+  if (!p.checked) return { name: 'images', status: 'warn', required: false, detail: `not checked (${p.why})` };
+  if (p.missing.length === 0) return { name: 'images', status: 'ok', required: false, detail: images.join(', ') };
   return {
-    name: 'images', status: 'warn', required: false, detail: `not built: ${missing.join(', ')}`,
-    fix: 'run bottle images build (about 2 minutes the first time; needs the Docker engine)',
+    name: 'images', status: 'warn', required: false, detail: `not in the engine: ${p.missing.join(', ')}`,
+    fix: [...new Set(p.missing.map(missingImageFix))].join('; '),
   };
+}
+
+function manifestImages(ctx: Ctx): string[] {
+  try {
+    const { manifest } = readManifest(locateManifest({ cwd: ctx.cwd, env: ctx.env }));
+    return bottleImages(Object.values(manifest.agents).map((a) => a.image ?? manifest.defaults.image));
+  } catch {
+    return bottleImages([DEFAULT_IMAGE]);
+  }
 }
 
 // Every route variable the manifest's agents need and where its value would come from

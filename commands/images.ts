@@ -16,9 +16,9 @@ export function registerImages(program: Command, ctx: Ctx, outcome: Outcome): vo
     .command('build')
     .description('build bottle-agent:latest and bottle-sidecars:latest (unchanged inputs are skipped)')
     .option('--ca-file <file>', 'extra CA bundle (PEM) trusted during and after the build; default: NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, then npm cafile')
-    .option('--base <image>', 'base image for both (default: node:22-bookworm-slim if local or pullable, else bottle-base:node22-bookworm, bootstrapped if missing)')
+    .option('--base <image>', 'base image for both (default: node:22-bookworm-slim if local or pullable, else bottle-base:node22-bookworm, bootstrapped if missing; images already built on that one keep it without a pull)')
     .option('--only <image>', `build just one image: ${IMAGE_KINDS.join(' or ')}`)
-    .option('--no-cache', 'rebuild even when the inputs are unchanged, without the layer cache')
+    .option('--no-cache', 'rebuild even when the inputs are unchanged, without the layer cache, choosing the base anew')
     .option('--no-pull', `never pull the official base from a registry: use it if local, else bootstrap ${BOOTSTRAP_BASE}`)
     .option('--json', 'print {"images": [{name, id, base, seconds, skipped}]} at the end; progress goes to stderr')
     .addHelpText('after', `

@@ -5,6 +5,7 @@
 // carries the fingerprint an operator lists in the manifest's dlp.ignore for a known dummy.
 import type { Command } from 'commander';
 import { UserError } from '../lib/errors.js';
+import { firstClause } from '../lib/format.js';
 import { fingerprintProblem, gitScanner, ignoring, type Finding, type ScanMode } from '../lib/secrets/index.js';
 import { listFiles, MAX_FILE_BYTES, readForScan, type Skipped } from '../lib/secrets/files.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
@@ -62,8 +63,11 @@ export async function scanTarget(
   return report;
 }
 
+// One finding per line: the rule id and the gist of gitleaks' description (its full prose, a
+// sentence or two about risks, stays in --json).
 export function formatFinding(f: ScanReport['findings'][number]): string {
-  return `${f.path}:${f.line}:${f.column}: ${f.ruleId}: ${f.description}: ${f.redacted} (${f.fingerprint})`;
+  const gist = firstClause(f.description);
+  return `${f.path}:${f.line}:${f.column}: ${f.ruleId}: ${gist && gist !== f.ruleId ? `${gist}: ` : ''}${f.redacted} (${f.fingerprint})`;
 }
 
 export function registerScan(program: Command, ctx: Ctx, outcome: Outcome): void {
@@ -71,7 +75,7 @@ export function registerScan(program: Command, ctx: Ctx, outcome: Outcome): void
     .command('scan')
     .description('scan files, a directory (honouring .gitignore) or stdin (-) for secrets; exit 1 if any are found')
     .argument('[path]', 'file, directory, or - for stdin', '.')
-    .option('--json', 'print {findings, files, skipped} as JSON')
+    .option('--json', 'print {findings, files, skipped} as JSON (each finding with its rule\'s full description; the lines give its first clause)')
     .option(
       '--hygiene',
       "honour gitleaks's allowlists, as gitleaks does on a developer's own tree: `gitleaks:allow` on a line, " +

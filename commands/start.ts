@@ -5,10 +5,12 @@ import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
 import { runInteractive, terminalProblem } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
-import { checkBackend, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
+import { type BottlePlan, checkBackend, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { shortSecretProblem } from '../lib/template.js';
 import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
+import { imagePresence, planImages, presenceLines } from '../lib/images/present.js';
+import { planWorkspaceWarnings } from '../lib/plan/workspace.js';
 
 interface StartOptions {
   dryRun?: boolean;
@@ -27,20 +29,21 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
     .command('start')
     .description('start a bottle for one of the manifest\'s agents (use --dry-run to see the plan first)')
     .argument('<agent>', 'agent name from the manifest\'s agents: section')
-    .option('--dry-run', 'print the plan (backend, image, env names, skills, git, egress) and create nothing')
+    .option('--dry-run', 'print the plan (backend, image, env names, skills, git, egress) and create nothing; warns about images the Docker engine lacks ("not checked" without an engine) and what the workspace leaves behind')
     .option('-y, --yes', 'start without the preflight question (required when stdin is not a terminal)')
     .option('--no-attach', 'bring the bottle up and return (what happens anyway without a terminal); attach later with bottle attach <slug>')
     .option('--slug <slug>', 'use a slug claimed earlier (the dashboard claims one to tail its bring-up log)')
     .option('--manifest <file>', 'use this manifest instead of ./bottle.yaml, $XDG_CONFIG_HOME/bottle/bottle.yaml or the built-in example')
     .option('--backend <name>', 'sandbox to run in: docker (containers) or smolvm (micro-VM); overrides the manifest')
-    .option('--workspace <dir>', 'host repository whose .git is copied into the bottle; overrides the agent\'s workspace:')
-    .option('--json', 'with --dry-run, print the plan as JSON on stdout')
+    .option('--workspace <dir>', 'host repository whose .git is copied into the bottle and its last commit checked out (uncommitted files stay behind: start warns, as it does when there is no remote); overrides the agent\'s workspace:')
+    .option('--json', 'with --dry-run, the plan as JSON on stdout; otherwise bring the bottle up without attaching and print {"ok", "slug", "agent", "backend"}')
     .addHelpText('after', [
       '',
       'Examples:',
       '  bottle start implementer --dry-run',
       '  bottle start implementer --yes --no-attach',
       '  bottle start reviewer --workspace ~/src/app --backend smolvm --dry-run --json',
+      '  bottle start reviewer --yes --json    # for scripts: {"ok": true, "slug": ...}, no attach',
       '',
       'Route credentials (e.g. ${GITHUB_TOKEN}) and ANTHROPIC_API_KEY are read from the',
       'environment bottle runs in; plans and logs show their names, never their values.',
@@ -65,9 +68,13 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   }
   // A variable with a source in credentials.yaml is not missing; it is read at launch.
   plan.missingVars = unsourced(plan.missingVars, ctx.env, loadCredentialConfig(ctx.env));
+  // What the workspace does not carry in; the dry run also asks the engine for the images.
+  const workspace = await planWorkspaceWarnings(plan, ctx.run, ctx.env);
   if (opts.dryRun) {
-    if (opts.json) ctx.out(JSON.stringify(plan, null, 2));
-    else ctx.out(`Plan for a new ${plan.agent} bottle (dry run: nothing created)\n\n${renderPlan(plan)}`);
+    const images = await imagePresence(ctx.env, planImages(plan));
+    const warnings = [...workspace, ...presenceLines(images)];
+    if (opts.json) ctx.out(JSON.stringify({ ...planJson(plan), images, warnings }, null, 2));
+    else ctx.out([`Plan for a new ${plan.agent} bottle (dry run: nothing created)`, '', renderPlan(plan), ...warnings].join('\n'));
     return 0;
   }
   // Route values come from this environment or the sources in credentials.yaml; from here on
@@ -76,8 +83,10 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   ctx = { ...ctx, env };
   const short = shortSecretProblem(routeVarNames(plan.egress.routes), ctx.env);
   if (short) throw new UserError(short);
+  // The plan before the question; the workspace warnings even without one.
+  const preflight = [...(opts.yes ? [] : [renderPlan(plan)]), ...workspace];
+  if (preflight.length > 0) ctx.err(preflight.join('\n'));
   if (!opts.yes) {
-    ctx.err(`${renderPlan(plan)}\n`);
     if (!process.stdin.isTTY) throw new UserError('refusing to start without confirmation: stdin is not a terminal; pass --yes');
     if (!(await confirm('Start this bottle? [y/N] '))) {
       ctx.err('bottle: not started');
@@ -87,10 +96,9 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   const agentSpec = loaded.manifest.agents[plan.agent]!;
   const deps = cliDeps(ctx);
   const abort = new AbortController();
-  const onSigint = (): void => {
-    ctx.err('bottle: interrupted; tearing down what was created');
-    abort.abort();
-  };
+  // Silent: the backend says `interrupted: removing what was created` as it unwinds, and the
+  // error that ends the command says what became of the bring-up.
+  const onSigint = (): void => abort.abort();
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   let meta;
@@ -100,9 +108,10 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
-  if (opts.json) ctx.out(JSON.stringify({ slug: meta.slug, agent: meta.agent, backend: meta.backend }));
+  // A script that asked for JSON reads the result; a session taking the terminal would bury it.
+  if (opts.json) ctx.out(JSON.stringify({ ok: true, slug: meta.slug, agent: meta.agent, backend: meta.backend }));
   else ctx.out(meta.slug);
-  if (opts.attach === false) {
+  if (opts.attach === false || opts.json) {
     ctx.err(`bottle: ${meta.slug} is running; attach with: bottle attach ${meta.slug}`);
     return 0;
   }
@@ -115,6 +124,11 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   }
   const attach = await planAttach(deps, meta.slug);
   return runInteractive(attach.argv, { installHint: 'install the docker CLI' });
+}
+
+// The dry run's JSON: the plan, with `workspace` and `workspaceFrom` null rather than absent.
+export function planJson(plan: BottlePlan): Omit<BottlePlan, 'workspace' | 'workspaceFrom'> & { workspace: string | null; workspaceFrom: BottlePlan['workspaceFrom'] | null } {
+  return { ...plan, workspace: plan.workspace ?? null, workspaceFrom: plan.workspaceFrom ?? null };
 }
 
 // One y/N question on the terminal.

@@ -26,3 +26,13 @@ export function clip(text: string, max: number): string {
   const t = sanitize(text);
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
+
+// The gist of a prose sentence for one line: its first clause (up to `,` `;` `:` or `.` before a
+// space), cut at a word within `max` characters with an ellipsis when still longer.
+export function firstClause(text: string, max = 60): string {
+  const clause = text.trim().split(/[,;:.](?:\s|$)/)[0]!.trim();
+  if (clause.length <= max) return clause;
+  const cut = clause.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}

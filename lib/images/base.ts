@@ -2,6 +2,7 @@
 // local or pullable, else the locally bootstrapped one (built on demand). The decision is
 // separate from the engine so tests drive it with fake probes.
 import type Docker from 'dockerode';
+import { clip } from '../format.js';
 import { readJsonLines } from './progress.js';
 
 // The image the Dockerfiles default to.
@@ -26,8 +27,9 @@ export interface BaseProbes {
 }
 
 // How the base may be found: `pull: false` never asks a registry (air-gapped hosts, CI);
-// `onNote` hears each decision as it is made (a bootstrap takes a minute: say why first).
-export interface ChooseOptions { pull?: boolean; pullTimeoutMs?: number; onNote?: (line: string) => void }
+// `previous`: the base the current images were built on; `onNote` hears each decision as it is
+// made (a bootstrap takes a minute: say why first).
+export interface ChooseOptions { pull?: boolean; pullTimeoutMs?: number; previous?: string; onNote?: (line: string) => void }
 
 // Walks the fallbacks in order; only the last resort builds anything.
 export async function chooseBase(flag: string | undefined, probes: BaseProbes, o: ChooseOptions = {}): Promise<BaseChoice> {
@@ -40,6 +42,12 @@ export async function chooseBase(flag: string | undefined, probes: BaseProbes, o
   if (await probes.exists(OFFICIAL_BASE)) {
     say(`base: ${OFFICIAL_BASE} (present locally)`);
     return { image: OFFICIAL_BASE, source: 'local', notes };
+  }
+  // Images built on the bootstrapped base while it is still here: a pull would most likely fail
+  // as it did then, and an unchanged rebuild must not wait for it.
+  if (o.previous === BOOTSTRAP_BASE && (await probes.exists(BOOTSTRAP_BASE))) {
+    say(`base: ${BOOTSTRAP_BASE} (present locally; the current images use it, so no pull of ${OFFICIAL_BASE} is tried; --no-cache tries one)`);
+    return { image: BOOTSTRAP_BASE, source: 'bootstrap-local', notes };
   }
   if (o.pull === false) {
     say(`${OFFICIAL_BASE} is not local and --no-pull is set; using ${BOOTSTRAP_BASE}`);
@@ -94,9 +102,9 @@ export async function pullWithTimeout(docker: Docker, image: string, timeoutMs: 
       const stream = (await docker.pull(image, { abortSignal: abort.signal })) as NodeJS.ReadableStream;
       let error: string | undefined;
       await readJsonLines(stream, (m) => { if (m.error) error ??= m.error; });
-      return error ? { ok: false, why: firstLine(error) } : { ok: true };
+      return error ? { ok: false, why: pullErrorGist(error) } : { ok: true };
     } catch (e) {
-      return { ok: false, why: firstLine((e as { json?: { message?: string } }).json?.message ?? (e as Error).message) };
+      return { ok: false, why: pullErrorGist((e as { json?: { message?: string } }).json?.message ?? (e as Error).message) };
     }
   })();
   try {
@@ -106,6 +114,12 @@ export async function pullWithTimeout(docker: Docker, image: string, timeoutMs: 
   }
 }
 
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0]!.replace(/^Error response from daemon: /, '');
+// A daemon's pull error in a few words for one line: `Get "https://registry-1.docker.io/v2/":
+// dial tcp: lookup registry-1.docker.io on 10.0.0.53:53: no such host` becomes
+// `registry-1.docker.io: no such host`; anything else its first line, at most 100 characters.
+export function pullErrorGist(message: string): string {
+  const line = message.trim().split('\n')[0]!.replace(/^Error response from daemon: /, '');
+  const http = /^[A-Za-z]+ "https?:\/\/([^/"]+)[^"]*": (.*)$/.exec(line);
+  if (http) return `${http[1]}: ${http[2]!.split(': ').at(-1)}`;
+  return clip(line, 100);
 }

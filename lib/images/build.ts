@@ -57,8 +57,9 @@ export async function buildImages(opts: BuildOptions, deps: BuildDeps): Promise<
   const registry = registryBuildArg(npm.registry);
   deps.log(`npm registry: ${registry.value || "npm's default"}${registry.note ? ` (${registry.note})` : ''}`);
 
+  const previous = opts.noCache ? undefined : await currentBase(deps.docker, kinds);
   const base = await chooseBase(opts.base, engineBaseProbes(deps.docker, () => bootstrapBase(deps)), {
-    pull: opts.pull !== false, onNote: deps.log,
+    pull: opts.pull !== false, onNote: deps.log, ...(previous ? { previous } : {}),
   });
   const baseId = (await imageId(deps.docker, base.image)) ?? 'not-local';
 
@@ -129,10 +130,17 @@ async function removeReplaced(deps: BuildDeps, kind: ImageKind, id: string): Pro
   }
 }
 
-async function inspect(docker: Docker, tag: string): Promise<{ id: string; source?: string; size: number } | undefined> {
+// The base every requested image was built on (their LABEL_BASE), when they all exist and agree.
+async function currentBase(docker: Docker, kinds: ImageKind[]): Promise<string | undefined> {
+  const bases = await Promise.all(kinds.map(async (kind) => (await inspect(docker, IMAGES[kind].tag))?.base));
+  return bases.every((b) => b !== undefined && b === bases[0]) ? bases[0] : undefined;
+}
+
+async function inspect(docker: Docker, tag: string): Promise<{ id: string; source?: string; base?: string; size: number } | undefined> {
   try {
     const info = await docker.getImage(tag).inspect();
-    return { id: info.Id, source: info.Config?.Labels?.[LABEL_SOURCE], size: info.Size };
+    const labels = info.Config?.Labels ?? {};
+    return { id: info.Id, source: labels[LABEL_SOURCE], base: labels[LABEL_BASE], size: info.Size };
   } catch {
     return undefined;
   }

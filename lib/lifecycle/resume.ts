@@ -100,8 +100,11 @@ export async function resumeBottle(deps: LifecycleDeps, rp: ResumePlan, opts: Re
   const { plan, agent } = rp;
   let meta = rp.meta;
   const paths = bottlePaths(deps.root, meta.slug);
-  const log = (line: string): void => {
+  const record = (line: string): void => {
     try { appendFileSync(paths.bringupLog, `${line}\n`); } catch { /* state removed under us */ }
+  };
+  const log = (line: string): void => {
+    record(line);
     opts.log(line);
   };
   await writeFile(paths.bringupLog, '', { mode: 0o600 });
@@ -130,7 +133,8 @@ export async function resumeBottle(deps: LifecycleDeps, rp: ResumePlan, opts: Re
     log(`bottle ${meta.slug} is back (${((Date.now() - started) / 1000).toFixed(1)}s)`);
     return done;
   } catch (e) {
-    log(`resume failed: ${(e as Error).message.split('\n')[0]}`);
+    // Only the log gets this line (the dashboard tails it): the caller reports the error itself.
+    record(`resume failed: ${(e as Error).message.split('\n')[0]}`);
     if (launched) await backend.teardown(meta, log).catch((t: unknown) => log(`could not remove what was started: ${(t as Error).message}; run \`bottle stop ${meta.slug}\``));
     await updateMetadata(deps.root, meta.slug, { state: 'stopped' }).catch(() => undefined);
     if (e instanceof UserError || opts.signal.aborted) throw e;

@@ -51,8 +51,11 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
   await ensureStateRoot(deps.root);
   const meta = await claimedOrNew(deps, plan, opts.slug);
   const paths = bottlePaths(deps.root, meta.slug);
-  const log = (line: string): void => {
+  const record = (line: string): void => {
     try { appendFileSync(paths.bringupLog, `${line}\n`); } catch { /* state removed under us */ }
+  };
+  const log = (line: string): void => {
+    record(line);
     opts.log(line);
   };
   try {
@@ -62,7 +65,6 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     await writeLaunchSpec(deps.root, meta.slug, { plan: { ...plan, slug: meta.slug }, agent });
     ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}` });
     await updateMetadata(deps.root, meta.slug, { state: 'launching' });
-    const started = Date.now();
     const result = await backend.launch({ ...plan, slug: meta.slug }, {
       slug: meta.slug, paths, agent, env: deps.env, log, signal: opts.signal,
     });
@@ -70,11 +72,12 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
       state: 'running', resources: result.resources,
       backendData: { ...(result.backendData ?? {}), hasPrompt: plan.prompt !== undefined && plan.prompt.trim() !== '' },
     });
-    log(`bottle ${meta.slug} is up (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+    // The backend's last line already said `bottle <slug> is up`.
     return done;
   } catch (e) {
     // The backend has already removed what it made; a bottle that never ran has nothing to keep.
-    log(`bring-up failed: ${(e as Error).message}`);
+    // Only the log gets this line (the dashboard tails it): the caller reports the error itself.
+    record(`bring-up failed: ${(e as Error).message}`);
     await removeBottle(deps.root, meta.slug).catch(() => undefined);
     throw e;
   }

@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.js';
+import { LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
 import type { BundleControl } from '../../lib/proposals/control.js';
 import { bottlePaths, stateRoot, type Metadata } from '../../lib/state/index.js';
 import type { Backends } from '../../lib/backends/index.js';
@@ -59,9 +60,14 @@ export class FakeBackend implements Backend {
   }
 
   async launch(plan: BottlePlan, ctx: LaunchContext): Promise<LaunchResult> {
+    const started = Date.now();
     const steps = ['creating networks', 'starting sidecars', 'gateway ready', 'starting agent', 'provisioning agent'];
     for (const step of steps) {
-      if (ctx.signal.aborted) throw new UserError('launch interrupted');
+      // As the engines' launches end an interrupted bring-up (lib/backends/bundle/launch.ts).
+      if (ctx.signal.aborted) {
+        ctx.log('interrupted: removing what was created');
+        throw new LaunchAbortedError(ctx.slug);
+      }
       ctx.log(`[fake] ${step} (${plan.agent})`);
       await sleep(this.stepMs);
       if (this.env.BOTTLE_FAKE_FAIL === 'launch' && step === 'starting agent') {
@@ -80,6 +86,7 @@ export class FakeBackend implements Backend {
     }
     const routeValues = Object.fromEntries(routeVarNames(plan.egress.routes).map((n) => [n, createHash('sha256').update(ctx.env[n] ?? '').digest('hex')]));
     this.write(ctx.slug, { running: true, controlCalls: [], routeValues });
+    ctx.log(`bottle ${ctx.slug} is up (${((Date.now() - started) / 1000).toFixed(1)}s)`);
     return { resources: { containers: [`fake-${ctx.slug}-agent`, `fake-${ctx.slug}-sidecars`] }, backendData: { fake: true } };
   }
 

@@ -111,7 +111,7 @@ async function installWrapper(binDir: string, name: string, logFile: string, scr
 }
 
 // A stand-in Docker engine: an HTTP server on a unix socket (DOCKER_HOST=unix://...) answering
-// GET /version, for probes that go through dockerode rather than the docker CLI.
+// GET /version and image inspects, for probes that go through dockerode rather than the docker CLI.
 export interface FakeEngineOptions {
   /** GET /version body; default a plausible engine. */
   version?: Record<string, unknown>;
@@ -119,6 +119,8 @@ export interface FakeEngineOptions {
   status?: number;
   /** Never answer (timeout tests). */
   hang?: boolean;
+  /** Images that GET /images/<name>/json finds (others: 404); default bottle's own two. */
+  images?: string[];
 }
 
 export interface FakeEngine {
@@ -135,6 +137,14 @@ export async function fakeDockerEngine(t: Teardownable, opts: FakeEngineOptions 
   const server = createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '' });
     if (opts.hang) return;
+    const image = /^(?:\/v[\d.]+)?\/images\/(.+)\/json$/.exec(req.url ?? '')?.[1];
+    if (opts.status === undefined && image !== undefined) {
+      const name = decodeURIComponent(image);
+      const found = (opts.images ?? ['bottle-agent:latest', 'bottle-sidecars:latest']).includes(name);
+      res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(found ? { Id: `sha256:${name.length}`, RepoTags: [name] } : { message: `No such image: ${name}` }));
+      return;
+    }
     const ok = opts.status === undefined && /^(\/v[\d.]+)?\/version$/.test(req.url ?? '');
     res.writeHead(ok ? 200 : (opts.status ?? 404), { 'content-type': 'application/json' });
     res.end(JSON.stringify(ok ? version : { message: 'page not found' }));

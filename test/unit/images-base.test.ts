@@ -1,6 +1,6 @@
 // Base image selection: --base, local official image, pull, local bootstrap image, bootstrap.
 import t from 'tap';
-import { BOOTSTRAP_BASE, OFFICIAL_BASE, chooseBase, type BaseProbes } from '../../lib/images/base.js';
+import { BOOTSTRAP_BASE, OFFICIAL_BASE, chooseBase, pullErrorGist, type BaseProbes } from '../../lib/images/base.js';
 
 interface Fake { probes: BaseProbes; calls: string[] }
 
@@ -73,4 +73,23 @@ t.test('--no-pull: no registry is asked; each decision is heard as it is made, b
   t.match(choice, { image: BOOTSTRAP_BASE, source: 'bootstrap-built' });
   t.notOk(f.calls.some((c) => c.startsWith('pull')), 'never pulled');
   t.match(heard[1], /bootstrapping it .*\[calls: (?!.*bootstrap)/, 'the reason comes before the minute-long bootstrap');
+});
+
+t.test('images already built on the bootstrapped base: it is used again without a pull while it is local', async (t) => {
+  const kept = fake({ local: [BOOTSTRAP_BASE] });
+  t.match(await chooseBase(undefined, kept.probes, { previous: BOOTSTRAP_BASE }), { image: BOOTSTRAP_BASE, source: 'bootstrap-local' });
+  t.same(kept.calls, [`exists ${OFFICIAL_BASE}`, `exists ${BOOTSTRAP_BASE}`]);
+  const gone = fake({ pull: 'ok' });
+  t.match(await chooseBase(undefined, gone.probes, { previous: BOOTSTRAP_BASE }), { image: OFFICIAL_BASE, source: 'pulled' }, 'removed since: choose anew');
+  const official = fake({ local: [OFFICIAL_BASE, BOOTSTRAP_BASE] });
+  t.match(await chooseBase(undefined, official.probes, { previous: BOOTSTRAP_BASE }), { image: OFFICIAL_BASE }, 'a local official image still wins');
+});
+
+t.test('pullErrorGist: the host and the last words of a daemon error', async (t) => {
+  t.equal(pullErrorGist('Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host'),
+    'registry-1.docker.io: no such host');
+  t.equal(pullErrorGist('Get "https://registry-1.docker.io/v2/": net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)'),
+    'registry-1.docker.io: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)');
+  t.equal(pullErrorGist('lookup images.registry.test: no such host'), 'lookup images.registry.test: no such host');
+  t.ok(pullErrorGist(`pull access denied for x, ${'y'.repeat(300)}`).length <= 100);
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UserError } from '../../lib/errors.js';
-import { BOOTSTRAP_BASE, buildImages, type BuildDeps } from '../../lib/images/index.js';
+import { BOOTSTRAP_BASE, buildImages, OFFICIAL_BASE, type BuildDeps } from '../../lib/images/index.js';
 import type { Runner } from '../../lib/run/index.js';
 import { bottleInProcess } from '../helpers/cli.js';
 
@@ -105,6 +105,32 @@ t.test('first run builds both with labels and build args; the second skips both'
 
   await buildImages({ caFile: 'ca.pem', only: 'agent', noCache: true }, deps(root, engine.docker, []));
   t.match(engine.builds[3]!.opts, { nocache: true }, '--no-cache forces a build without the layer cache');
+});
+
+t.test('an unchanged rebuild asks no registry; a failed pull is one short line (issue 20: a Docker Hub pull and a 200-character daemon error on every run)', async (t) => {
+  const root = fakeCheckout(t);
+  const engine = fakeEngine(() => OK);
+  let pulls = 0;
+  const daemon = 'Get \\"https://registry-1.docker.io/v2/\\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host';
+  (engine.docker as unknown as { pull: unknown }).pull = async () => {
+    pulls++;
+    return Readable.from([`{"status":"Pulling"}\n{"error":"${daemon}"}\n`]);
+  };
+  const first: string[] = [];
+  await buildImages({}, deps(root, engine.docker, first));
+  t.equal(pulls, 1, 'the first build tries Docker Hub once');
+  const failed = first.filter((l) => /pull failed/.test(l));
+  t.same(failed, [`${OFFICIAL_BASE} is not local and the pull failed (registry-1.docker.io: no such host); falling back to ${BOOTSTRAP_BASE}`]);
+
+  const again: string[] = [];
+  const second = await buildImages({}, deps(root, engine.docker, again));
+  t.same(second.images.map((i) => i.skipped), [true, true]);
+  t.equal(pulls, 1, 'no pull when the images are unchanged');
+  t.notMatch(again.join('\n'), /pull failed|registry-1/, 'and no daemon error');
+  t.match(again.join('\n'), /base: bottle-base:node22-bookworm \(present locally; the current images use it/);
+
+  await buildImages({ noCache: true, only: 'agent' }, deps(root, engine.docker, []));
+  t.equal(pulls, 2, '--no-cache chooses the base anew');
 });
 
 t.test('a failed step becomes a UserError naming the image, step and output', async (t) => {
