@@ -130,8 +130,8 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
       label: `workspace from ${plan.workspace}`,
       actions: [
         { kind: 'copy-dir', from: `${plan.workspace}/.git`, path: `${AGENT_PATHS.workspace}/.git`, owner: 'agent' },
-        // The index came along: checking it out makes the working tree (staged changes included).
-        // An empty repo (no commit yet) has nothing to check out, hence mayFail.
+        // `checkout -f` makes the working tree (and the index) the last commit: uncommitted work,
+        // staged or not, stays on the host (start warns). An empty repo has no commit: mayFail.
         { kind: 'exec', user: 'agent', argv: ['git', 'checkout', '-f', '--quiet'], workdir: AGENT_PATHS.workspace, mayFail: true },
       ],
     });
