@@ -10,13 +10,14 @@ import type { Ctx, Outcome } from '../lib/cli.js';
 export function registerDashboard(program: Command, ctx: Ctx, outcome: Outcome): void {
   program
     .command('dashboard')
-    .description('agents and proposals in one screen: n start, Enter attach, x stop, a/r approve/reject, q quit (bottles keep running)')
+    .description('agents and proposals in one screen: n start, Enter attach (or resume a stopped one), x stop (work saved), D remove, a/r approve/reject, q quit (bottles keep running)')
     .option('--manifest <file>', 'manifest the n picker starts agents from (default: ./bottle.yaml, then $XDG_CONFIG_HOME/bottle/bottle.yaml)')
     .option('--no-focus-on-notify', 'do not move tmux focus to the dashboard on a new proposal or a waiting agent (also BOTTLE_FOCUS_ON_NOTIFY=0)')
     .addHelpText('after', [
       '',
       'Inside tmux the right pane shows bring-up logs and then the agent\'s claude session;',
-      'new proposals ring the bell, show a message and move the cursor to them.',
+      'new proposals ring the bell, show a message and move the cursor to them. Stopped and',
+      'down bottles stay listed, dimmed, after the running ones; Enter resumes one (asks first).',
       '',
       'Examples:',
       '  bottle tmux                       # the usual way: a session with the dashboard on the left',

@@ -1,15 +1,17 @@
 // Performs the effects the key reducer asks for: manifest reads for the picker and preflight,
-// the launch/attach/stop flows, and proposal decisions (diff shown first, then approve/reject).
-import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
+// the launch/attach/stop/resume/remove flows (resume and remove ask first, with what they bring
+// back or lose), and proposal decisions (diff shown first, then approve/reject).
+import { formatAge } from '../lib/format.js';
+import { loadCredentialConfig, unsourced, withCredentials, type CredentialConfig } from '../lib/credentials.js';
 import { routeEnvNames } from '../lib/policy/index.js';
 import { run } from '../lib/run/index.js';
-import { bundleControl } from '../lib/lifecycle/index.js';
-import { checkPlanPaths, planLines, preparePlan } from '../lib/plan/index.js';
+import { bundleControl, describeSaved, lostWith, planResume, readSavedSummary } from '../lib/lifecycle/index.js';
+import { checkPlanPaths, planLines, preparePlan, routeVarNames } from '../lib/plan/index.js';
 import { readPolicyFile } from '../lib/policy-edit/index.js';
 import { approve, planApproval, readProposal, reject } from '../lib/proposals/index.js';
 import { bottlePaths, readMetadata } from '../lib/state/index.js';
 import { errorText, say, type ActionContext } from './context.js';
-import { attach, launch, stop } from './flows.js';
+import { attach, launch, remove, resume, stop } from './flows.js';
 import type { Effect } from './modal.js';
 
 // Runs one effect; failures land on the status line, never crash the dashboard.
@@ -22,6 +24,10 @@ export async function runEffect(ctx: ActionContext, effect: Effect): Promise<voi
       case 'launch': await launch(ctx, effect.agent); return;
       case 'attach': await attach(ctx, effect.slug); return;
       case 'stop': await stop(ctx, effect.slug); return;
+      case 'plan-resume': await planResumeModal(ctx, effect.slug); return;
+      case 'resume': await resume(ctx, effect.slug); return;
+      case 'plan-remove': await planRemoveModal(ctx, effect.slug); return;
+      case 'remove': await remove(ctx, effect.slug); return;
       case 'plan-approve': await planApprove(ctx, effect.id, effect.slug, effect.headers); return;
       case 'approve': await doApprove(ctx, effect.id, effect.slug, effect.headers); return;
       case 'reject': await doReject(ctx, effect.id, effect.slug, effect.note); return;
@@ -54,18 +60,61 @@ function openPreflight(ctx: ActionContext, agent: string): void {
     blocked = `cannot start: ${errorText(e)}`;
   }
   if (!blocked) {
-    // The dashboard's environment is the tmux server's: a variable exported in a shell later
-    // never reaches it, so the fix is a source in credentials.yaml, not a restart.
     try {
       const config = loadCredentialConfig(ctx.deps.env);
       const missing = unsourced(plan.missingVars, ctx.deps.env, config);
       plan.missingVars = []; // the line below says what is missing, and the fix
-      if (missing.length > 0) blocked = `cannot start: no value for ${missing.join(', ')} in the dashboard's environment; name a source in ${config.path}, e.g. ${missing[0]}: { command: "pass show ${missing[0]!.toLowerCase()}" } (or { file: PATH } with mode 0600)`;
+      if (missing.length > 0) blocked = `cannot start: ${noValueText(missing, config)}`;
     } catch (e) {
       blocked = `cannot start: ${errorText(e)}`;
     }
   }
   ctx.store.update((s) => ({ ...s, modal: { kind: 'preflight', agent, lines: planLines(plan), ...(blocked ? { blocked } : {}) } }));
+}
+
+// Route variables with neither a value nor a source, and the fix. The dashboard's environment is
+// the tmux server's: a variable exported in a shell later never reaches it, so the fix is a
+// source in credentials.yaml (or `bottle tmux` from that shell, which hands values over), not a
+// restart.
+function noValueText(missing: readonly string[], config: CredentialConfig): string {
+  return `no value for ${missing.join(', ')} in the dashboard's environment; name a source in ${config.path}, e.g. ${missing[0]}: { command: "pass show ${missing[0]!.toLowerCase()}" } (or { file: PATH } with mode 0600)`;
+}
+
+// Enter on a stopped/down bottle: what resume brings back, asked first. What would stop it (no
+// recorded definition, an unreadable policy, a route value with no source) is one status line
+// naming the fix, before anything is asked.
+async function planResumeModal(ctx: ActionContext, slug: string): Promise<void> {
+  const rp = await planResume(ctx.deps, slug);
+  const config = loadCredentialConfig(ctx.deps.env);
+  const missing = unsourced(routeVarNames(rp.plan.egress.routes), ctx.deps.env, config);
+  if (missing.length > 0) {
+    say(ctx, `cannot resume ${slug}: ${noValueText(missing, config)}`, 'error');
+    return;
+  }
+  const saved = readSavedSummary(ctx.deps.root, slug);
+  const m = rp.meta;
+  const down = m.state !== 'stopped';
+  const lines = [
+    `agent ${m.agent} on ${m.backend}, ${down ? `down (engine: ${rp.engine})` : 'stopped'}${m.stoppedAt && !down ? ` ${formatAge(m.stoppedAt, Date.now())} ago` : ''}`,
+    '',
+    saved ? `Its saved work: ${describeSaved(saved)}.` : 'Nothing was saved: it comes back with a fresh workspace.',
+    ...(down && rp.engine !== 'missing' ? ['What is left of its containers is saved first.'] : []),
+    'Same slug, agent definition and policy; attach resumes its last claude session.',
+  ];
+  ctx.store.update((s) => ({ ...s, modal: { kind: 'confirm', title: `Resume ${slug}?`, lines, effect: { type: 'resume', slug } } }));
+}
+
+// D: removing a bottle for good, asked first with exactly what is lost (lostWith, the words of
+// `bottle rm`).
+async function planRemoveModal(ctx: ActionContext, slug: string): Promise<void> {
+  const lost = await lostWith(ctx.deps, slug);
+  const b = ctx.store.get().bottles.find((x) => x.slug === slug);
+  const lines = [
+    ...(b ? [`agent ${b.agent} on ${b.backend}, ${b.state}`, ''] : []),
+    lost ? `This loses ${lost}.` : 'Nothing is lost: no containers and no saved work.',
+    ...(lost ? ['', `bottle export ${slug} keeps the work first (transcripts, git bundle, patch).`] : []),
+  ];
+  ctx.store.update((s) => ({ ...s, modal: { kind: 'confirm', title: `Remove ${slug} for good?`, lines, effect: { type: 'remove', slug } } }));
 }
 
 // The env an approval reads route values from: the dashboard's, with credentials.yaml sources

@@ -1,17 +1,19 @@
 // Reading what the panes show, in the slices the watchers report: the bottle list (metadata +
-// waiting marker, engine view from a cache refreshed slowly), and proposals per bottle. A new
-// proposal re-reads one bottle's queue, not all of them.
+// waiting marker or saved work, engine view from a cache refreshed slowly, live bottles first),
+// and proposals per bottle. A new proposal re-reads one bottle's queue, not all of them.
 import type { EngineState } from '../lib/backends/types.js';
-import { waitingFromEvents, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
+import { displayState, readSavedSummary, waitingFromEvents, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
 import { readdir } from 'node:fs/promises';
 import { policyFilePath } from '../lib/policy-edit/index.js';
 import { isStale, listProposals, policyHash, readQueue, type ProposalRow } from '../lib/proposals/index.js';
 import { bottlePaths, listBottles, type BottleEntry, type Metadata } from '../lib/state/index.js';
+import { isResting, liveFirst } from './state.js';
 
 // The dashboard's reader over one state root.
 export class DataSource {
   readonly #deps: LifecycleDeps;
-  #engine = new Map<string, EngineState | 'unknown'>();
+  /** slug → the engine's view and the recorded state it was seen with. */
+  #engine = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined }>();
   #metas: Metadata[] = [];
 
   constructor(deps: LifecycleDeps) {
@@ -22,24 +24,38 @@ export class DataSource {
     return this.#deps.root;
   }
 
-  // Every bottle in state, with the cached engine view ('unknown' until the first refresh).
+  // Every bottle in state, live ones first, with the cached engine view ('unknown' until the
+  // first refresh) and the state a person reads (lib/lifecycle displayState: a bottle its
+  // engine no longer runs is down).
   async bottles(): Promise<BottleStatus[]> {
     const entries = await listBottles(this.#deps.root);
     this.#metas = entries.filter((e): e is Extract<BottleEntry, { ok: true }> => e.ok).map((e) => e.metadata);
-    return entries.map((e) => this.#status(e));
+    return liveFirst(entries.map((e) => this.#status(e)));
+  }
+
+  // The engine's word counts only for the recorded state it was seen with: a bottle resumed (or
+  // stopped) since the last refresh is not judged by what the engine said before.
+  #engineOf(m: Metadata): EngineState | 'unknown' {
+    const seen = this.#engine.get(m.slug);
+    return seen && seen.recorded === m.state ? seen.engine : 'unknown';
   }
 
   #status(e: BottleEntry): BottleStatus {
     if (!e.ok) return { slug: e.slug, agent: '?', backend: '?', state: 'broken', engine: 'unknown', created: '', pendingProposals: 0, broken: e.error };
     const m = e.metadata;
+    const engine = this.#engineOf(m);
+    const state = displayState(m.state, engine);
+    const resting = isResting({ state });
+    const saved = resting ? readSavedSummary(this.#deps.root, m.slug) : undefined;
     let waitingSince: string | undefined;
     try {
-      waitingSince = waitingFromEvents(e.paths.eventsFile);
+      if (!resting) waitingSince = waitingFromEvents(e.paths.eventsFile);
     } catch { /* removed while reading */ }
     return {
-      slug: m.slug, agent: m.agent, backend: m.backend, state: m.state ?? 'unknown',
-      engine: this.#engine.get(m.slug) ?? 'unknown', created: m.created, pendingProposals: 0,
+      slug: m.slug, agent: m.agent, backend: m.backend, state, engine, created: m.created, pendingProposals: 0,
       ...(waitingSince ? { waitingSince } : {}),
+      ...(saved ? { saved } : {}),
+      ...(resting && m.stoppedAt ? { stoppedAt: m.stoppedAt } : {}),
     };
   }
 
@@ -48,16 +64,18 @@ export class DataSource {
   async refreshEngine(): Promise<boolean> {
     const byBackend = new Map<string, Metadata[]>();
     for (const m of this.#metas) byBackend.set(m.backend, [...(byBackend.get(m.backend) ?? []), m]);
-    const next = new Map<string, EngineState | 'unknown'>();
+    const next = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined }>();
     for (const [name, list] of byBackend) {
+      const recorded = new Map(list.map((m) => [m.slug, m.state]));
       try {
         const backend = await this.#deps.backends.load(name as Metadata['backend'], this.#deps.env);
-        for (const [slug, st] of await backend.inspect(list)) next.set(slug, st);
+        for (const [slug, engine] of await backend.inspect(list)) next.set(slug, { engine, recorded: recorded.get(slug) });
       } catch {
-        for (const m of list) next.set(m.slug, 'unknown');
+        for (const m of list) next.set(m.slug, { engine: 'unknown', recorded: m.state });
       }
     }
-    const changed = next.size !== this.#engine.size || [...next].some(([k, v]) => this.#engine.get(k) !== v);
+    const changed = next.size !== this.#engine.size
+      || [...next].some(([k, v]) => this.#engine.get(k)?.engine !== v.engine || this.#engine.get(k)?.recorded !== v.recorded);
     this.#engine = next;
     return changed;
   }

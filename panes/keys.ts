@@ -2,7 +2,7 @@
 // pure, so the whole keyboard contract is unit-tested; actions.ts performs the effects.
 import { clampCursor, filterAgents, parseHeaderForm, suggestEnvVar, type Effect, type Modal } from './modal.js';
 import {
-  acknowledge, moveCursor, selectedAgent, selectedProposal, switchFocus, type AppState,
+  acknowledge, isResting, moveCursor, selectedAgent, selectedProposal, switchFocus, type AppState,
 } from './state.js';
 import type { KeyPress } from './view.js';
 
@@ -10,6 +10,9 @@ export interface KeyResult {
   state: AppState;
   effects: Effect[];
 }
+
+// States a bottle passes through while a child process works on it: D waits for them.
+const BUSY = new Set(['claimed', 'launching', 'stopping', 'resuming']);
 
 const none = (state: AppState): KeyResult => ({ state, effects: [] });
 const closed = (state: AppState): AppState => ({ ...state, modal: undefined });
@@ -49,20 +52,33 @@ function mainKey(state: AppState, key: KeyPress): KeyResult {
     case 'enter': {
       if (state.focus !== 'agents') return none(state);
       const b = selectedAgent(state);
-      return b ? { state, effects: [{ type: 'attach', slug: b.slug }] } : none(state);
+      if (!b) return none(state);
+      return { state, effects: [{ type: isResting(b) ? 'plan-resume' : 'attach', slug: b.slug }] };
     }
     case 'x': {
       const b = state.focus === 'agents' ? selectedAgent(state) : undefined;
       if (!b) return none(hint(state, 'x stops the agent under the cursor in the agents pane'));
+      if (isResting(b)) return none(hint(state, `${b.slug} is ${b.state}; Enter resumes it, D removes it for good`));
       if (b.state === 'stopping') return none(hint(state, `${b.slug} is already stopping`));
       return none({
         ...state,
         modal: {
           kind: 'confirm', title: `Stop ${b.slug}?`,
-          lines: [`agent ${b.agent} on ${b.backend}, ${b.state}`, '', 'The transcript is saved to state; containers and networks are removed.'],
+          lines: [
+            `agent ${b.agent} on ${b.backend}, ${b.state}`, '',
+            'Its work is saved: claude sessions, unpushed commits, uncommitted changes.',
+            'Containers and networks are removed; it stays listed as stopped.',
+            `Enter on it here (or bottle resume ${b.slug}) brings it back.`,
+          ],
           effect: { type: 'stop', slug: b.slug },
         },
       });
+    }
+    case 'D': {
+      const b = state.focus === 'agents' ? selectedAgent(state) : undefined;
+      if (!b) return none(hint(state, 'D removes the agent under the cursor in the agents pane'));
+      if (BUSY.has(b.state)) return none(hint(state, `${b.slug} is ${b.state}; wait for it (bottle rm ${b.slug} in a shell if it is stuck)`));
+      return { state, effects: [{ type: 'plan-remove', slug: b.slug }] };
     }
     case 'a': case 'r': {
       const p = state.focus === 'proposals' ? selectedProposal(state) : undefined;

@@ -2,6 +2,7 @@
 // filter (pure). keys.ts moves between modals; actions.ts performs the effects.
 import type { BottleStatus } from '../lib/lifecycle/index.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
+import { isResting } from './state.js';
 
 // Work the key reducer asks the outside world to do.
 export type Effect =
@@ -11,6 +12,12 @@ export type Effect =
   | { type: 'launch'; agent: string }
   | { type: 'attach'; slug: string }
   | { type: 'stop'; slug: string }
+  /** Enter on a stopped/down bottle: check it can come back, then ask. */
+  | { type: 'plan-resume'; slug: string }
+  | { type: 'resume'; slug: string }
+  /** D: find out what removing loses, then ask. */
+  | { type: 'plan-remove'; slug: string }
+  | { type: 'remove'; slug: string }
   | { type: 'plan-approve'; id: string; slug: string; headers?: Record<string, string> }
   | { type: 'approve'; id: string; slug: string; headers?: Record<string, string> }
   | { type: 'reject'; id: string; slug: string; note?: string };
@@ -28,7 +35,7 @@ export type Modal =
   /** Outside tmux: bring-up / teardown log shown in the dashboard itself. */
   | { kind: 'log'; title: string; lines: string[]; done?: string };
 
-// One picker entry: a manifest agent and how many bottles of it exist.
+// One picker entry: a manifest agent and how many live bottles of it exist.
 export interface PickerItem {
   name: string;
   running: number;
@@ -44,7 +51,7 @@ export function filterAgents(agents: readonly string[], filter: string): string[
 export function pickerItems(agents: readonly string[], filter: string, bottles: readonly BottleStatus[]): PickerItem[] {
   return filterAgents(agents, filter).map((name) => ({
     name,
-    running: bottles.filter((b) => b.agent === name && !b.broken).length,
+    running: bottles.filter((b) => b.agent === name && !b.broken && !isResting(b)).length,
   }));
 }
 

@@ -1,8 +1,9 @@
 // Pure row renderers: a bottle or a proposal in, one fixed-width StyledLine out. Columns drop out
 // by priority when the pane is narrow, so a row never wraps (a wrapped row would shift the cursor).
 import { formatAge, sanitize } from '../lib/format.js';
-import type { BottleStatus } from '../lib/lifecycle/index.js';
+import { displayState, type BottleStatus } from '../lib/lifecycle/index.js';
 import type { ProposalRow } from '../lib/proposals/index.js';
+import { isResting } from './state.js';
 import type { StyledLine } from './view.js';
 
 // Exactly `width` columns: truncated with an ellipsis, or padded.
@@ -92,29 +93,28 @@ export interface AgentRowOptions {
   pending: number;
 }
 
-// The state cell: the engine's word wins when it contradicts metadata (a container that died).
+// The state cell: what lib/lifecycle's displayState makes of the recorded state and the engine's
+// view (a running bottle whose containers died reads `down`).
 export function stateText(b: BottleStatus): string {
-  if (b.broken) return 'broken';
-  if (b.state === 'running' && b.engine !== 'running' && b.engine !== 'unknown') return b.engine;
-  return b.state;
+  return b.broken ? 'broken' : displayState(b.state, b.engine);
 }
 
-// One agents-pane row.
+// One agents-pane row. Stopped and down bottles are dimmed (gray): listed, resumable, not live.
 export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
   const cols = ordered(AGENT_COLUMNS, AGENT_ORDER);
   const occupant = b.slug === o.occupant;
+  const state = stateText(b);
   const text = joinCells(layout(cols, o.width), {
     mark: occupant ? '*' : '',
     slug: sanitize(b.slug),
     agent: sanitize(b.agent),
     backend: sanitize(b.backend),
-    state: stateText(b),
+    state,
     age: b.created ? formatAge(b.created, o.now) : '',
     pending: o.pending > 0 ? String(o.pending) : '',
     waiting: b.waitingSince ? 'waiting' : '',
   });
-  const state = stateText(b);
-  const fg = b.waitingSince ? 'yellow' : state === 'broken' || state === 'missing' || state === 'exited' ? 'red' : undefined;
+  const fg = state === 'broken' ? 'red' : isResting({ state }) ? 'gray' : b.waitingSince ? 'yellow' : undefined;
   return { text, ...(occupant ? { bold: true } : {}), ...(fg ? { fg } : {}) };
 }
 

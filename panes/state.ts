@@ -147,7 +147,7 @@ export function withProposals(state: AppState, rows: readonly ProposalRow[], now
   return { state: next, notice: { proposals: arrived, waiting: [] } };
 }
 
-// Drops bottles (and their proposals) that are gone from state, e.g. right after a stop.
+// Drops bottles (and their proposals) that are gone from state, e.g. right after a `D`.
 export function withoutBottle(state: AppState, slug: string): AppState {
   return settleCursors({
     ...state,
@@ -201,6 +201,17 @@ export function noticeText(n: Notice): string {
   if (n.waiting.length === 1) parts.push(`${n.waiting[0]} is waiting for input`);
   else if (n.waiting.length > 1) parts.push(`${n.waiting.length} agents are waiting for input`);
   return `bottle: ${parts.join('; ')}`;
+}
+
+// A stopped or down bottle: listed (dimmed, after the live ones) with its saved work, resumed
+// by Enter, never a candidate for the right pane.
+export function isResting(b: Pick<BottleStatus, 'state'>): boolean {
+  return b.state === 'stopped' || b.state === 'down';
+}
+
+// The agents pane's order: live bottles first, then the resting ones, each in state order.
+export function liveFirst(bottles: readonly BottleStatus[]): BottleStatus[] {
+  return [...bottles.filter((b) => !isResting(b)), ...bottles.filter(isResting)];
 }
 
 // Agents whose claude session can take the right pane, in pane order.

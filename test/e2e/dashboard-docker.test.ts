@@ -135,7 +135,8 @@ await t.test('the dashboard starts, shows, and stops a real Docker bottle', { sk
   // settings, which the resolve-only gateway answers with a 502: no public host is dialled).
   await h.srv.waitForText(/Claude Code/, { ...ENGINE, target: right });
 
-  // x → y: the right pane tails the teardown, then closes (no agent left); nothing labelled remains.
+  // x → y: the right pane tails the teardown, then closes (no running agent left); nothing
+  // labelled remains.
   await h.keys('x');
   await h.waitFor(new RegExp(`Stop ${slug}\\?`));
   await h.keys('y');
@@ -146,8 +147,8 @@ await t.test('the dashboard starts, shows, and stops a real Docker bottle', { sk
     ...ENGINE, describe: async () => `dashboard:\n${await h.srv.capture().catch((e: Error) => e.message)}\nrecorded:\n${recorded()}`,
   });
   t.same(await labelled(docker, slug), [], 'no container or network with the slug label');
-  // The bottle stays listed, stopped, with its work saved (bottle resume / Enter brings it back).
-  const after = await h.waitFor(new RegExp(`${slug}\\s+${AGENT}\\s+docker\\s+stopped[\\s\\S]*${slug} stopped`));
+  // Issue 14: the stopped bottle stays listed (its work saved), as stopped.
+  const after = await h.waitFor(new RegExp(`│  ${slug}\\s+${AGENT}\\s+docker\\s+stopped[\\s\\S]*${slug} stopped`));
   t.match(after, /Agents \(1\)/, 'the dashboard lists the stopped bottle');
 
   await h.keys('q');

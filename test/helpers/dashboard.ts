@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lifecycleDeps, startBottle } from '../../lib/lifecycle/index.js';
+import { lifecycleDeps, startBottle, stopBottle } from '../../lib/lifecycle/index.js';
 import { locateManifest, readManifest } from '../../lib/manifest/index.js';
 import { projectRoot } from '../../lib/paths.js';
 import { preparePlan } from '../../lib/plan/index.js';
@@ -58,6 +58,8 @@ export interface DashboardHarness {
   restart(): Promise<void>;
   /** A running fake bottle made in-process (not through the dashboard); its slug. */
   startFake(agent: string): Promise<string>;
+  /** `bottle stop` in-process: the fake bottle's work is saved and it is stopped (listed). */
+  stopFake(slug: string): Promise<void>;
   propose(slug: string, host: string, kind?: ProposalKind): Promise<Proposal>;
 }
 
@@ -73,7 +75,7 @@ export interface DashboardHarnessOptions {
   /** Run with TMUX and TMUX_PANE unset: the dashboard's outside-tmux mode, in a tmux pane. */
   outsideTmux?: boolean;
   /** Bottles to create before the dashboard starts. */
-  before?: (h: Pick<DashboardHarness, 'startFake' | 'propose' | 'stateDir'>) => Promise<void>;
+  before?: (h: Pick<DashboardHarness, 'startFake' | 'stopFake' | 'propose' | 'stateDir' | 'env'>) => Promise<void>;
 }
 
 export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptions = {}): Promise<DashboardHarness> {
@@ -92,9 +94,13 @@ export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptio
     const meta = await startBottle(lifecycleDeps(inProcEnv, { backends: fakeBackends }), plan, loaded.manifest.agents[agent]!, { log: () => undefined, signal: new AbortController().signal });
     return meta.slug;
   };
+  const stopFake = async (slug: string): Promise<void> => {
+    if (opts.engine) throw new Error('stopFake: this dashboard runs on the real backends');
+    await stopBottle(lifecycleDeps(inProcEnv, { backends: fakeBackends }), slug, () => undefined);
+  };
   const propose = (slug: string, host: string, kind: ProposalKind = 'allowlist') =>
     writeProposal(bottlePaths(stateDir, slug).superviseQueue, { kind, host, reason: `need ${host} for the build` }, { policyFile: policyFilePath(bottlePaths(stateDir, slug)) });
-  if (opts.before) await opts.before({ startFake, propose, stateDir });
+  if (opts.before) await opts.before({ startFake, stopFake, propose, stateDir, env });
 
   const rcFile = join(dir, 'dashboard.rc');
   const argv = [
@@ -106,7 +112,7 @@ export async function startDashboard(t: Finalizable, opts: DashboardHarnessOptio
   const command = ['sh', '-c', 'trap true INT; rc=$1; shift; "$@"; echo $? > "$rc"; exec sleep 3600', 'sh', rcFile, ...argv];
   const srv = await startTmuxServer(t, { width: opts.width ?? 160, height: opts.height ?? 40, env, command });
   const h: DashboardHarness = {
-    srv, dash: srv.pane, stateDir, env, startFake, propose,
+    srv, dash: srv.pane, stateDir, env, startFake, stopFake, propose,
     waitFor: (re, target) => srv.waitForText(re, { ...SLOW, ...(target ? { target } : {}) }),
     keys: (...names) => srv.sendKeys(names, { spacingMs: 120 }),
     rightPane: async () => (await srv.client.showOption({ scope: 'window', target: srv.pane, name: RIGHT_PANE_OPTION }))?.trim(),

@@ -69,7 +69,9 @@ t.test('outside tmux: q closes the log view and the dashboard keeps running', { 
   // capture right after the key can still show it; one that never goes fails here).
   let screen = '';
   await pollUntil('the log view to close', async () => !/Stopping /.test(screen = await h.srv.capture()), { ...SLOW, describe: () => screen });
-  t.match(screen, /Agents \(0\)/, 'the log view is closed; the dashboard is back');
+  t.match(screen, /Agents \(1\)/, 'the log view is closed; the dashboard is back');
+  // Issue 14: the stopped bottle stays listed, as stopped.
+  await h.waitFor(new RegExp(`Agents \\(1\\)[\\s\\S]*${slug}\\s.*stopped`));
   await h.keys('q');
   t.equal(await h.exitCode(), 0, 'a second q quits');
 });

@@ -39,7 +39,8 @@ t.test('outside tmux: foreground attach, log views, redraw on return', { skip },
   await h.keys('y');
   await h.waitFor(new RegExp(`Stopping ${second}[\\s\\S]*\\[fake\\] stopping agent[\\s\\S]*${second} stopped`));
   await h.keys('Escape');
-  await h.waitFor(/Agents \(1\)/);
+  // Issue 14: the stopped bottle stays listed, as stopped, after the running one.
+  await h.waitFor(new RegExp(`Agents \\(2\\)[\\s\\S]*${first}\\s.*running[\\s\\S]*${second}\\s.*stopped`));
   await h.keys('q');
   t.equal(await h.exitCode(), 0);
 });

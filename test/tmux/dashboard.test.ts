@@ -66,7 +66,7 @@ t.test('n: picker filters, preflight shows the plan, y brings the agent up in th
   t.equal((await panes(h)).length, 2, 'no pane left behind');
 });
 
-t.test('Enter respawns the same pane; x stops and slides to the next agent, then closes the pane', { skip }, async (t) => {
+t.test('Enter respawns the same pane; x stops (the bottle stays listed, stopped) and slides to the next running agent, then closes the pane', { skip }, async (t) => {
   let first = '';
   let second = '';
   const h = await startDashboard(t, {
@@ -95,20 +95,22 @@ t.test('Enter respawns the same pane; x stops and slides to the next agent, then
   await h.waitFor(new RegExp(`fake claude for ${second}`), again);
 
   await h.keys('x');
-  await h.waitFor(new RegExp(`Stop ${second}\\?`));
+  const ask = await h.waitFor(new RegExp(`Stop ${second}\\?[\\s\\S]*y yes`));
+  t.match(ask, /Its work is saved: claude sessions, unpushed commits,[^a-z]+uncommitted changes\.[\s\S]*bottle resume/, 'the question says the work is kept and how it comes back');
   await h.keys('y');
   await h.waitFor(/\[fake\] stopping agent/, again);
   await h.waitFor(new RegExp(`fake claude for ${first}`), again);
-  t.equal(await h.rightPane(), again, 'the next agent took the same pane');
-  const screen = await h.waitFor(new RegExp(`Agents \\(1\\)[\\s\\S]*\\* ${first}[\\s\\S]*Proposals`));
-  t.notMatch(screen, new RegExp(`│[ *] ${second}`), 'the stopped bottle is gone from the list');
+  t.equal(await h.rightPane(), again, 'the next running agent took the same pane');
+  // Issue 14: the stopped bottle stays listed, as stopped, after the running one.
+  const screen = await h.waitFor(new RegExp(`Agents \\(2\\)[\\s\\S]*\\* ${first}\\s.*running[\\s\\S]*│  ${second}\\s.*stopped[\\s\\S]*Proposals`));
   t.match(screen, new RegExp(`\\* ${first}`), 'the next agent is the occupant');
 
   await h.keys('x');
   await h.waitFor(new RegExp(`Stop ${first}\\?`));
   await h.keys('y');
   await pollUntil('the right pane to close', async () => (await panes(h)).length === 1 && (await h.rightPane()) === undefined, SLOW);
-  await h.waitFor(/no bottles: press n/);
+  const after = await h.waitFor(new RegExp(`Agents \\(2\\)[\\s\\S]*│  ${first}\\s.*stopped[\\s\\S]*│  ${second}\\s.*stopped`));
+  t.notMatch(after, /│\*/, 'no running agent left: nobody occupies the closed pane');
 });
 
 t.test('a failed bring-up keeps its log in the right pane and says so', { skip }, async (t) => {

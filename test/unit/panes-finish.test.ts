@@ -40,7 +40,8 @@ t.test('the key hint bar fits the terminal and keeps "q quit" whole', async (t) 
     t.ok(f.length <= w, `${w}: ${f}`);
     t.match(f, /\? help  q quit$/);
   }
-  t.match(footerText(200), /j\/k move .* a\/r approve\/reject/, 'all hints when there is room');
+  t.match(footerText(200), /j\/k move .* Enter attach\/resume  x stop  D remove  a\/r approve\/reject/, 'all hints when there is room');
+  t.match(footerText(80), /Enter attach\/resume  x stop  \? help/, 'at 80 columns: D remove and a/r drop before the rest');
 });
 
 t.test('status errors are cut at a word boundary with an ellipsis', async (t) => {

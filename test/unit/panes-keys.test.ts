@@ -1,9 +1,13 @@
 // The keyboard contract: main keys, picker (filter, j/k, Esc clears then closes), preflight y/N,
 // confirmations, the route header form; and the blessed key normalisation.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
+import { projectRoot } from '../../lib/paths.js';
 import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import { handleKey } from '../../panes/keys.js';
+import { helpLines } from '../../panes/model.js';
 import { clampCursor, filterAgents, parseHeaderForm, pickerItems, suggestEnvVar, type Modal } from '../../panes/modal.js';
 import { normaliseKey, tagged } from '../../panes/screen.js';
 import { initialState, withBottles, withProposals, type AppState } from '../../panes/state.js';
@@ -136,9 +140,52 @@ t.test('normaliseKey: blessed quirks', async (t) => {
   t.equal(tagged({ text: 'a{b}', fg: 'green', bold: true }), '{bold}{green-fg}a{open}b{close}{/green-fg}{/bold}', 'text is escaped');
 });
 
+t.test('issue 14: Enter on a stopped or down bottle asks to resume; x there is a hint; D asks what rm loses', async (t) => {
+  const s = withBottles(initialState(), [b('a-aaaaaa'), { ...b('s-ssssss'), state: 'stopped' }, { ...b('d-dddddd'), state: 'down', engine: 'exited' }]).state;
+  t.same(press(s, 'enter').effects, [{ type: 'attach', slug: 'a-aaaaaa' }], 'a running one attaches');
+  t.same(press(s, 'j', 'enter').effects, [{ type: 'plan-resume', slug: 's-ssssss' }], 'stopped: the resume question (actions.ts) first');
+  t.same(press(s, 'j', 'j', 'enter').effects, [{ type: 'plan-resume', slug: 'd-dddddd' }], 'down: likewise');
+  let r = press(s, 'j', 'x');
+  t.same([r.effects, r.state.modal], [[], undefined]);
+  t.match(r.state.status?.text, /s-ssssss is stopped; Enter resumes it, D removes it for good/);
+  t.same(press(s, 'j', 'D').effects, [{ type: 'plan-remove', slug: 's-ssssss' }]);
+  t.same(press(s, 'D').effects, [{ type: 'plan-remove', slug: 'a-aaaaaa' }], 'D on a running bottle asks too');
+  r = press(s, 'tab', 'D');
+  t.same(r.effects, []);
+  t.match(r.state.status?.text, /D removes the agent under the cursor in the agents pane/);
+  const busy = withBottles(initialState(), [{ ...b('a-aaaaaa'), state: 'resuming' }]).state;
+  r = press(busy, 'D');
+  t.same(r.effects, [], 'not while a child works on it');
+  t.match(r.state.status?.text, /a-aaaaaa is resuming; wait for it/);
+  const confirm: AppState = { ...s, modal: { kind: 'confirm', title: 'Resume s-ssssss?', lines: [], effect: { type: 'resume', slug: 's-ssssss' } } };
+  t.same(press(confirm, 'y').effects, [{ type: 'resume', slug: 's-ssssss' }]);
+  for (const key of ['n', 'escape', 'enter']) t.same(press(confirm, key).effects, [], `${key} does not resume`);
+});
+
+t.test('x asks with what the stop keeps and how to bring it back', async (t) => {
+  const r = press(base(), 'x');
+  const m = r.state.modal as Extract<Modal, { kind: 'confirm' }>;
+  t.equal(m.title, 'Stop a-aaaaaa?');
+  t.match(m.lines.join('\n'), /Its work is saved: claude sessions, unpushed commits, uncommitted changes\.[\s\S]*Enter on it here \(or bottle resume a-aaaaaa\) brings it back/);
+});
+
+t.test('the picker counts live bottles only', async (t) => {
+  t.same(pickerItems(['a'], '', [b('a-aaaaaa'), { ...b('a-cccccc'), state: 'stopped' }, { ...b('a-dddddd'), state: 'down' }]), [{ name: 'a', running: 1 }]);
+});
+
 t.test('x on a bottle that is already stopping only says so', async (t) => {
   const s = withBottles(initialState(), [{ ...b('a-aaaaaa'), state: 'stopping' }]).state;
   const r = press(s, 'x');
   t.equal(r.state.modal, undefined);
   t.match(r.state.status?.text, /already stopping/);
+});
+
+t.test('README\'s cockpit key table and the help modal name the same keys', async (t) => {
+  const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
+  const cockpit = readme.slice(readme.indexOf('## The cockpit'), readme.indexOf('Notifications:', readme.indexOf('## The cockpit')));
+  const documented = new Set(cockpit.split('\n').filter((l) => l.startsWith('| `')).flatMap((l) => [...l.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)));
+  const help = new Set(helpLines(true).filter((l) => /^\S/.test(l) && / {2,}/.test(l)).flatMap((l) => l.split(/ {2,}/)[0]!.split(/[\s/,]+/)).filter((k) => k !== '' && k !== 'arrows'));
+  t.same([...documented].sort(), [...help].sort());
+  t.ok(help.has('D'), 'D (remove) is in both');
+  t.match(helpLines(true).join('\n'), /on a stopped or down \(dimmed\) agent: resume it/);
 });

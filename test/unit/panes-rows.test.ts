@@ -4,7 +4,7 @@ import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import { FOOTER, viewModel, wrapText } from '../../panes/model.js';
 import {
-  agentHeader, agentRow, dashLabel, fit, layout, proposalRow, proposalsLabel, scrollTop,
+  agentHeader, agentRow, dashLabel, fit, layout, proposalRow, proposalsLabel, scrollTop, stateText,
 } from '../../panes/rows.js';
 import { initialState, withBottles, withProposals } from '../../panes/state.js';
 import type { Dims } from '../../panes/view.js';
@@ -53,14 +53,33 @@ t.test('agent row: columns, occupant star, waiting marker', async (t) => {
   t.equal(waiting.fg, 'yellow');
 
   const dead = agentRow(bottle('reviewer-abcdef', { engine: 'missing' }), { now: NOW, width: w, pending: 0 });
-  t.match(dead.text, /missing/, 'engine view wins over metadata when the container is gone');
-  t.equal(dead.fg, 'red');
+  t.match(dead.text, /\sdown\s/, 'a running bottle whose containers are gone reads down (displayState)');
+  t.equal(dead.fg, 'gray', 'down is dimmed, not an error');
+
+  const broken = agentRow(bottle('reviewer-abcdef', { state: 'broken', broken: 'metadata.json: bad JSON' }), { now: NOW, width: w, pending: 0 });
+  t.match(broken.text, /\sbroken\s/);
+  t.equal(broken.fg, 'red');
 
   const narrow = agentRow(bottle('implementer-k3x7qa', { waitingSince: ago(1) }), { now: NOW, width: 45, pending: 1 });
   t.match(narrow.text, /implementer-k3x7qa/, 'slug kept whole when columns drop');
   t.match(narrow.text, /waiting/, 'waiting marker survives narrow panes');
   t.ok(narrow.text.length <= 45);
   t.match(agentHeader(w), /SLUG\s+AGENT\s+BACKEND\s+STATE\s+AGE\s+PROP/);
+});
+
+t.test('issue 14: stopped and down bottles are dimmed with their state; the occupant star stays', async (t) => {
+  const stopped = agentRow(bottle('implementer-k3x7qa', { state: 'stopped', engine: 'missing', stoppedAt: ago(60) }), { now: NOW, width: 100, pending: 0 });
+  t.match(stopped.text, /^  implementer-k3x7qa\s+implementer\s+fake\s+stopped\s+3m\s*$/);
+  t.equal(stopped.fg, 'gray', 'dimmed');
+  const down = agentRow(bottle('implementer-k3x7qa', { state: 'down', engine: 'exited' }), { now: NOW, width: 100, pending: 0, occupant: 'implementer-k3x7qa' });
+  t.match(down.text, /^\* implementer-k3x7qa\s+implementer\s+fake\s+down\s/);
+  t.same([down.fg, down.bold], ['gray', true]);
+  t.same(stateText(bottle('a-aaaaaa', { state: 'stopping', engine: 'exited' })), 'down', 'a stop whose engine lost the bottle: down, as bottle ls says');
+  t.equal(stateText(bottle('a-aaaaaa', { state: 'running', engine: 'unknown' })), 'running', 'an engine not asked yet does not contradict');
+  const s = withBottles(initialState(), [bottle('a-aaaaaa'), bottle('b-bbbbbb', { state: 'stopped', engine: 'missing' })]).state;
+  const vm = viewModel(s, { width: 100, agentsRows: 10, proposalsRows: 10, modalWidth: 60, modalRows: 20 }, { now: NOW, inTmux: true });
+  t.same(vm.agents.lines.map((l) => l.fg ?? null), [null, 'gray']);
+  t.equal(vm.agents.label, 'Agents (2)', 'a stopped bottle is listed and counted');
 });
 
 t.test('proposal row: bottle, kind, host, age, stale, reason; fresh is green', async (t) => {

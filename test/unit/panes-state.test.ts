@@ -3,7 +3,7 @@ import t from 'tap';
 import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import {
-  acknowledge, cursorIndex, cycleAgent, expireFresh, FRESH_MS, initialState, launched, mergeNotices, moveCursor, nextExpiry,
+  acknowledge, cursorIndex, cycleAgent, expireFresh, FRESH_MS, initialState, isResting, launched, liveFirst, mergeNotices, moveCursor, nextExpiry,
   noticeText, pointAt, selectedAgent, selectedProposal, switchFocus, withBottles, withoutBottle, withProposals, type AppState,
 } from '../../panes/state.js';
 
@@ -135,4 +135,13 @@ t.test('cycleAgent: running agents only, wraps, skips the excluded one', async (
   t.equal(cycleAgent(s, 'c-cccccc', 1, 'c-cccccc')?.slug, 'd-dddddd', 'after a stop: the next one');
   const one = loaded([b('a-aaaaaa')], []);
   t.equal(cycleAgent(one, 'a-aaaaaa', 1, 'a-aaaaaa'), undefined, 'none left');
+});
+
+t.test('issue 14: stopped and down bottles are resting: listed after the live ones, never cycled to', async (t) => {
+  const list = [b('a-aaaaaa', { state: 'stopped' }), b('b-bbbbbb'), b('c-cccccc', { state: 'down' }), b('d-dddddd', { state: 'launching' })];
+  t.same(list.map(isResting), [true, false, true, false]);
+  t.same(liveFirst(list).map((x) => x.slug), ['b-bbbbbb', 'd-dddddd', 'a-aaaaaa', 'c-cccccc'], 'live first, each in its order');
+  const s = withBottles(initialState(), liveFirst(list)).state;
+  t.equal(cycleAgent(s, 'b-bbbbbb', 1)?.slug, 'b-bbbbbb', 'only the running one takes the pane; stopped/down are skipped');
+  t.equal(cycleAgent(s, 'b-bbbbbb', 1, 'b-bbbbbb'), undefined, 'after stopping the last running agent: none left');
 });
