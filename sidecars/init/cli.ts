@@ -50,7 +50,7 @@ Gateway: init binds its address and control socket itself and runs
 BOTTLE_GATEWAY_REPLICAS (default 2; 0 = one gateway on its own socket) gateways accepting
 on that one socket, so a killed gateway costs no refused connection: the other replica
 serves, and while none is alive clients wait in the queue; the second starts once the
-first serves. Route secrets approved after launch are kept by init and handed to every
+first serves (or after BOTTLE_SIDECAR_STAGGER_MS, default 3000). Route secrets approved after launch are kept by init and handed to every
 (re)started gateway.
 Run under an init that reaps orphans (\`docker run --init\`): node cannot waitpid(-1).`)
     .action(async (o: Opts) => {
@@ -69,6 +69,7 @@ Run under an init that reaps orphans (\`docker run --init\`): node cannot waitpi
         err: ctx.err,
         eventsFile: o.eventsFile ?? (ctx.env.BOTTLE_EVENTS_FILE || undefined),
         graceMs: graceMs(o.graceMs, ctx.env.BOTTLE_SIDECAR_GRACE_MS),
+        ...(ctx.env.BOTTLE_SIDECAR_STAGGER_MS ? { staggerMs: graceMs(undefined, ctx.env.BOTTLE_SIDECAR_STAGGER_MS) } : {}),
       });
       const handlers = SIGNALS.map((sig) => [sig, () => supervisor.signal(sig)] as const);
       for (const [sig, h] of handlers) process.on(sig, h);

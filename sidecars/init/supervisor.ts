@@ -16,7 +16,7 @@ import { LinePrefixer } from './lines.js';
 import { READY_FD_ENV } from '../ready.js';
 import { appendEvent, formatEvent, type BundleEvent } from '../supervise/events.js';
 
-// How long extra replicas wait for the first one's readiness before starting anyway.
+// How long extra replicas wait for the first one's readiness before starting anyway (default).
 const STAGGER_MS = 3000;
 
 type EventBody = BundleEvent extends infer E ? (E extends BundleEvent ? Omit<E, 'time'> : never) : never;
@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   backoff?: BackoffPolicy;
   /** The daemon that receives SIGHUP (policy reload). */
   hupTarget?: string;
+  /** How long a daemon's extra replicas wait for its first one to serve (default STAGGER_MS). */
+  staggerMs?: number;
   now?: () => number;
 }
 
@@ -83,11 +85,11 @@ export class Supervisor {
     this.event({ type: 'init-started', pid: process.pid, daemons: this.opts.daemons.map((d) => d.name) });
     // With no daemons (or all in backoff) nothing else keeps node alive until a signal arrives.
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    // A daemon's extra replicas start once its first one serves (or after STAGGER_MS): at
+    // A daemon's extra replicas start once its first one serves (or after staggerMs): at
     // bring-up the first replica then shares the CPU with fewer starting processes.
     for (const slot of this.slots) {
       if (!slot.replica) this.spawn(slot, null);
-      else slot.timer = setTimeout(() => this.startDeferred(slot), STAGGER_MS);
+      else slot.timer = setTimeout(() => this.startDeferred(slot), this.opts.staggerMs ?? STAGGER_MS);
     }
   }
 

@@ -64,6 +64,9 @@ t.test('init fronts two gateways: kill -9 refuses nothing, secrets approved late
   const controlSocket = join(root, 'gw.sock');
   const p = new InitProcess([], {
     BOTTLE_SIDECAR_DAEMONS: 'gateway',
+    // No start-anyway fallback: on a loaded machine replica 0 can take longer than the default
+    // 3 s to serve, and this test pins that replica 1 waits for it.
+    BOTTLE_SIDECAR_STAGGER_MS: '120000',
     BOTTLE_GATEWAY_LISTEN: '127.0.0.1:0',
     BOTTLE_GATEWAY_POLICY_DIR: join(root, 'policy'),
     BOTTLE_GATEWAY_CA_DIR: join(root, 'ca'),
