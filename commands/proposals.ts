@@ -7,13 +7,13 @@ import { routeEnvNames } from '../lib/policy/index.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 import { clip, formatAge } from '../lib/format.js';
 import {
-  approve, findProposal, listProposals, reject, type ApproveResult, type ProposalRow,
+  approve, autoApproveAll, describeAutoApproval, findProposal, listProposals, reject, type ApproveResult, type ProposalRow,
 } from '../lib/proposals/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
 function status(r: ProposalRow): string {
-  return `${r.status}${r.stale ? ' (stale)' : ''}`;
+  return `${r.status}${r.auto ? ` (auto: ${r.auto.rule})` : ''}${r.stale ? ' (stale)' : ''}`;
 }
 
 // The human table for `bottle proposals`; pure, so it is tested on strings.
@@ -35,7 +35,7 @@ export function renderProposals(rows: ProposalRow[], now: number, all = false): 
 function rowJson(r: ProposalRow) {
   return {
     id: r.id, slug: r.slug, kind: r.kind, host: r.host, reason: r.reason, created: r.created,
-    status: r.status, stale: r.stale, decided: r.decided ?? null, note: r.note ?? null,
+    status: r.status, stale: r.stale, decided: r.decided ?? null, note: r.note ?? null, auto: r.auto ?? null,
   };
 }
 
@@ -78,10 +78,10 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
 
   proposals
     .command('ls', { isDefault: true })
-    .description('list pending proposals of every bottle in state, oldest first')
+    .description('list pending (and auto-approved) proposals of every bottle in state, oldest first')
     .option('--slug <slug>', 'only this bottle (a unique prefix works)')
     .option('--all', 'include approved and rejected ones')
-    .option('--json', 'print a JSON array: {id, slug, kind, host, reason, created, status, stale, decided, note}')
+    .option('--json', 'print a JSON array: {id, slug, kind, host, reason, created, status, stale, decided, note, auto}')
     .addHelpText('after', [
       '',
       'Examples:',
@@ -91,10 +91,19 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       '',
       'A proposal marked (stale) was made before the policy changed where it concerns its host (an',
       'allow, block, passthrough entry or route that can match it); other changes do not count.',
+      '',
+      "Pending allowlist proposals that a bottle's supervise.auto_approve rules match are approved",
+      'first (as `approve` would, each one said on stderr) and listed as "approved (auto: RULE)";',
+      'the dashboard does the same the moment they arrive.',
     ].join('\n'))
     .action(async (opts: { slug?: string; all?: boolean; json?: boolean }) => {
-      const slug = opts.slug === undefined ? undefined : (await findBottle(cliDeps(ctx), opts.slug)).slug;
-      const listing = await listProposals(stateRoot(ctx.env), { slug, all: opts.all });
+      const deps = cliDeps(ctx);
+      const slug = opts.slug === undefined ? undefined : (await findBottle(deps, opts.slug)).slug;
+      const root = stateRoot(ctx.env);
+      for (const a of await autoApproveAll(root, (meta) => bundleControl(deps, meta), slug)) {
+        ctx.err(`bottle: ${a.error ? 'warning: ' : ''}${clip(describeAutoApproval(a), 400)}${a.warning && !a.error ? ` (${a.warning})` : ''}`);
+      }
+      const listing = await listProposals(root, { slug, all: opts.all });
       for (const p of listing.problems) ctx.err(`bottle: warning: skipped ${p}`);
       ctx.out(opts.json ? JSON.stringify(listing.rows.map(rowJson), null, 2) : renderProposals(listing.rows, Date.now(), opts.all));
       outcome.exitCode = 0;

@@ -1,7 +1,7 @@
 // Reading a file the other side of a boundary can write (the supervise queue and decisions, the
 // events file): the bundle could plant a symlink to a host secret, a FIFO that blocks the reader
 // forever, or a file too big to hold. One opener refuses all three.
-import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 
 // The path exists but is not read: a symlink, not a regular file, or over the cap.
 export class UnsafeFileError extends Error {
@@ -53,6 +53,27 @@ export function readFileNoFollow(file: string, opts: SafeReadOptions): SafeRead 
       got += n;
     }
     return { data: data.subarray(0, got), size: st.size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Appends `text` to a file the other side can also write (the host logging into the bundle's
+// events file): a planted symlink or a FIFO is refused the same way, a missing file is created.
+export function appendFileNoFollow(file: string, text: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK') throw new UnsafeFileError(file, 'is a symbolic link; not following it');
+    // A FIFO without a reader: O_NONBLOCK makes the open fail instead of wait.
+    if (code === 'ENXIO') throw new UnsafeFileError(file, 'is not a regular file');
+    throw e;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new UnsafeFileError(file, 'is not a regular file');
+    writeSync(fd, text);
   } finally {
     closeSync(fd);
   }

@@ -19,7 +19,7 @@ import { EXAMPLE_NOTICE, viewModel } from './model.js';
 import { TmuxSide } from './notify.js';
 import { RightDirector } from './right.js';
 import {
-  expireFresh, initialState, mergeNotices, nextExpiry, noticeText, pointAt, withBottles, withProposals,
+  expireFresh, initialState, mergeNotices, nextExpiry, noticeText, pointAt, withAutoApprovals, withBottles, withProposals,
   type AppState, type Notice,
 } from './state.js';
 import type { View } from './view.js';
@@ -129,6 +129,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   };
 
   let watcher: StateWatcher | undefined;
+  const autoReported = new Set<string>();
   let loading: Promise<void> = Promise.resolve();
   let pending: ChangeSet | undefined;
   const load = (c: ChangeSet): Promise<void> => {
@@ -153,6 +154,10 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
           notice = mergeNotices(notice, r.notice);
           watcher?.sync(state.bottles.map((b) => b.slug));
         }
+        // Pre-approvals first, so a proposal a rule covers arrives already approved (and says so).
+        const swept = await data.autoApprove(todo.proposals === 'all' ? undefined : [...todo.proposals]);
+        state = withAutoApprovals(state, swept.filter((a) => !autoReported.has(`${a.proposal.id}:${a.error ?? ''}`)));
+        for (const a of swept) autoReported.add(`${a.proposal.id}:${a.error ?? ''}`);
         if (todo.proposals === 'all') {
           const rows = await data.proposals();
           const r = withProposals(state, rows, Date.now());

@@ -1,11 +1,14 @@
 // Reading what the panes show, in the slices the watchers report: the bottle list (metadata +
 // waiting marker or saved work, engine view from a cache refreshed slowly, live bottles first),
-// and proposals per bottle. A new proposal re-reads one bottle's queue, not all of them.
+// and proposals per bottle. A new proposal re-reads one bottle's queue, not all of them, after
+// applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
-import { displayState, readSavedSummary, waitingFromEvents, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
+import { bundleControl, displayState, readSavedSummary, waitingFromEvents, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
 import { readdir } from 'node:fs/promises';
 import { policyFilePath } from '../lib/policy-edit/index.js';
-import { isStale, listProposals, policyHash, readQueue, type ProposalRow } from '../lib/proposals/index.js';
+import {
+  autoApproveAll, isStale, listProposals, policyHash, readDecision, readQueue, type AutoApproval, type ProposalRow,
+} from '../lib/proposals/index.js';
 import { bottlePaths, listBottles, type BottleEntry, type Metadata } from '../lib/state/index.js';
 import { isResting, liveFirst } from './state.js';
 
@@ -80,7 +83,17 @@ export class DataSource {
     return changed;
   }
 
-  // Pending proposals of every bottle, or of one (a bottle gone meanwhile has none).
+  // Applies the bottles' manifest auto_approve rules to their pending proposals (every bottle, or
+  // these), through the same approval as the `a` key; the caller shows what happened.
+  async autoApprove(slugs?: readonly string[]): Promise<AutoApproval[]> {
+    const control = (meta: Metadata) => bundleControl(this.#deps, meta);
+    if (slugs === undefined) return autoApproveAll(this.#deps.root, control).catch(() => []);
+    const out: AutoApproval[] = [];
+    for (const slug of slugs) out.push(...(await autoApproveAll(this.#deps.root, control, slug).catch(() => [])));
+    return out;
+  }
+
+  // Pending and auto-approved proposals of every bottle, or of one (a bottle gone meanwhile has none).
   async proposals(slug?: string): Promise<ProposalRow[]> {
     if (slug === undefined) return (await listProposals(this.#deps.root, {})).rows;
     return this.#pendingOf(slug).catch(() => []);
@@ -95,9 +108,17 @@ export class DataSource {
       readdir(paths.superviseDecisions).then((names) => new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5))), () => new Set<string>()),
       policyHash(policyFilePath(paths)),
     ]);
-    return proposals.filter((p) => !decided.has(p.id)).map((p) => ({
-      id: p.id, slug, kind: p.kind, host: p.payload.host, reason: p.reason, created: p.created,
-      status: 'pending' as const, stale: isStale(p, hash),
-    }));
+    const rows: ProposalRow[] = [];
+    for (const p of proposals) {
+      const row = { id: p.id, slug, kind: p.kind, host: p.payload.host, reason: p.reason, created: p.created };
+      if (!decided.has(p.id)) {
+        rows.push({ ...row, status: 'pending', stale: isStale(p, hash) });
+        continue;
+      }
+      // Only an auto-approval stays listed: nobody saw it being decided.
+      const d = await readDecision(paths.superviseDecisions, p.id).catch(() => null);
+      if (d?.auto) rows.push({ ...row, status: d.decision, stale: d.stale === true, decided: d.decided, auto: d.auto });
+    }
+    return rows;
   }
 }

@@ -83,6 +83,7 @@ function mainKey(state: AppState, key: KeyPress): KeyResult {
     case 'a': case 'r': {
       const p = state.focus === 'proposals' ? selectedProposal(state) : undefined;
       if (!p) return none(hint(state, `${key.name} acts on the proposal under the cursor: Tab to the proposals pane`));
+      if (p.auto) return none(hint(state, `${p.host} was approved by auto_approve rule ${p.auto.rule}; to take it back, bottle allowlist edit ${p.slug}`));
       if (key.name === 'r') {
         return none({
           ...state,

@@ -64,6 +64,7 @@ export function helpLines(inTmux: boolean): string[] {
     'q               quit the dashboard; every bottle keeps running',
     '',
     'New proposals and agents waiting for input ring the bell and move the cursor to them.',
+    'A proposal your manifest pre-approves (supervise.auto_approve) arrives approved, marked auto.',
   ];
 }
 

@@ -150,10 +150,11 @@ export function proposalRow(p: ProposalRow, o: ProposalRowOptions): StyledLine {
     kind: p.kind,
     host: sanitize(p.host),
     age: formatAge(p.created, o.now),
-    stale: p.stale ? 'stale' : '',
-    reason: sanitize(p.reason),
+    stale: p.auto ? 'auto' : p.stale ? 'stale' : '',
+    reason: p.auto ? `rule ${sanitize(p.auto.rule)}: ${sanitize(p.reason)}` : sanitize(p.reason),
   });
-  return o.fresh ? { text, fg: 'green', bold: true } : { text };
+  if (o.fresh) return { text, fg: 'green', bold: true };
+  return p.auto ? { text, fg: 'cyan' } : { text };
 }
 
 // Border label of the agents pane.

@@ -2,7 +2,7 @@
 // decision: what is new enough to ring), focus and cursor moves, the fresh-highlight clock.
 // Nothing here does I/O, so every rule is unit-tested without a terminal.
 import type { BottleStatus } from '../lib/lifecycle/index.js';
-import type { ProposalRow } from '../lib/proposals/index.js';
+import { describeAutoApproval, type AutoApproval, type ProposalRow } from '../lib/proposals/index.js';
 import type { Modal } from './modal.js';
 
 export type PaneName = 'agents' | 'proposals';
@@ -21,7 +21,7 @@ export interface Status {
 
 export interface AppState {
   bottles: readonly BottleStatus[];
-  /** Pending proposals of every bottle, oldest first (ids sort by creation time). */
+  /** Pending and auto-approved proposals of every bottle, oldest first (ids sort by creation time). */
   proposals: readonly ProposalRow[];
   focus: PaneName;
   cursors: Record<PaneName, Cursor>;
@@ -182,21 +182,31 @@ export function nextExpiry(state: AppState): number | undefined {
   return min;
 }
 
-// Pending proposals per slug, for the agents pane's PROP column.
+// Pending proposals per slug, for the agents pane's PROP column (auto-approved ones are done).
 export function pendingBySlug(state: AppState): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const p of state.proposals) counts.set(p.slug, (counts.get(p.slug) ?? 0) + 1);
+  for (const p of state.proposals) if (p.status === 'pending') counts.set(p.slug, (counts.get(p.slug) ?? 0) + 1);
   return counts;
+}
+
+// The status line after the auto_approve rules ran: the last approval, or a match that stays
+// pending (and why) as an error; unchanged when the sweep did nothing.
+export function withAutoApprovals(state: AppState, approvals: readonly AutoApproval[]): AppState {
+  const last = approvals.at(-1);
+  if (!last) return state;
+  const more = approvals.length > 1 ? ` (+${approvals.length - 1} more)` : '';
+  return { ...state, status: { text: `${describeAutoApproval(last)}${more}`, level: approvals.some((a) => a.error) ? 'error' : 'info' } };
 }
 
 // The one-line text for display-message (agent-supplied text is sanitised by the caller).
 export function noticeText(n: Notice): string {
   const parts: string[] = [];
+  const auto = n.proposals.filter((p) => p.auto).length;
   if (n.proposals.length === 1) {
     const p = n.proposals[0]!;
-    parts.push(`new ${p.kind} proposal from ${p.slug}: ${p.host}`);
+    parts.push(p.auto ? `auto-approved ${p.kind} ${p.host} for ${p.slug} (rule ${p.auto.rule})` : `new ${p.kind} proposal from ${p.slug}: ${p.host}`);
   } else if (n.proposals.length > 1) {
-    parts.push(`${n.proposals.length} new proposals`);
+    parts.push(`${n.proposals.length} new proposals${auto > 0 ? ` (${auto} auto-approved)` : ''}`);
   }
   if (n.waiting.length === 1) parts.push(`${n.waiting[0]} is waiting for input`);
   else if (n.waiting.length > 1) parts.push(`${n.waiting.length} agents are waiting for input`);

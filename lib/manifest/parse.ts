@@ -2,6 +2,7 @@
 import { posix } from 'node:path';
 import { LineCounter, isScalar, parseDocument } from 'yaml';
 import { readDlp, readEgress } from './egress.js';
+import { readAgentSupervise, readSupervise } from './supervise.js';
 import { AGENT_NAME, ENV_NAME, GIT_REMOTE_NAME, gitUpstreamProblem } from './syntax.js';
 import {
   BACKENDS, DEFAULT_BACKEND, DEFAULT_IMAGE,
@@ -10,7 +11,7 @@ import {
 import { Walker, isEmpty, type Val } from './walk.js';
 
 const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
-const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp'] as const;
+const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp', 'supervise'] as const;
 const MODEL_KEYS = ['serverFetch'] as const;
 const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'backend', 'image'] as const;
 const GIT_KEYS = ['name', 'upstream', 'identity'] as const;
@@ -66,6 +67,7 @@ function readTop(w: Walker, root: Val): Manifest {
     if (d?.image) manifest.defaults.image = readImage(w, d.image) ?? DEFAULT_IMAGE;
     if (d?.model) manifest.defaults.model = readModel(w, d.model);
     if (d?.dlp) manifest.defaults.dlp = readDlp(w, d.dlp);
+    if (d?.supervise) manifest.defaults.supervise = readSupervise(w, d.supervise);
   }
   if (!f.agents) {
     w.fail({ ...root, path: 'agents' }, 'required; name at least one agent under agents:');
@@ -130,7 +132,11 @@ function readAgent(w: Walker, name: string, v: Val): AgentSpec {
   if (f.git) agent.git = readGit(w, f.git);
   agent.egress = readEgress(w, f.egress);
   if (f.dlp) agent.dlp = readDlp(w, f.dlp);
-  if (f.supervise) agent.supervise = w.bool(f.supervise) ?? true;
+  if (f.supervise) {
+    const s = readAgentSupervise(w, f.supervise);
+    agent.supervise = s.on;
+    if (s.spec) agent.superviseSpec = s.spec;
+  }
   if (f.backend) agent.backend = readBackend(w, f.backend);
   if (f.image) agent.image = readImage(w, f.image);
   return agent;

@@ -10,7 +10,7 @@ export const DEFAULT_IMAGE = 'bottle-agent:latest';
 export interface Manifest {
   version: 1;
   /** `model` only when the manifest sets it. */
-  defaults: { backend: BackendName; image: string; model?: ModelSpec; dlp?: DlpSpec };
+  defaults: { backend: BackendName; image: string; model?: ModelSpec; dlp?: DlpSpec; supervise?: SuperviseSpec };
   /** Insertion-ordered as in the file; names match AGENT_NAME. */
   agents: Record<string, AgentSpec>;
 }
@@ -29,6 +29,13 @@ export interface DlpSpec {
   ignore: string[];
 }
 
+// What supervise may settle without asking the operator (defaults and per agent, merged by the plan).
+export interface SuperviseSpec {
+  /** `auto_approve`: hosts (a hostname, `*.domain` of one owner, an IP) whose allowlist proposals
+   * are approved at once; never a public suffix wildcard, never route proposals. */
+  autoApprove: string[];
+}
+
 export interface AgentSpec {
   name: string;
   /** Appended to claude's system prompt. */
@@ -45,6 +52,8 @@ export interface AgentSpec {
   git: GitRemoteSpec[];
   egress: EgressSpec;
   supervise: boolean;
+  /** The agent's `supervise:` mapping; merged with defaults.supervise by the plan; only when set. */
+  superviseSpec?: SuperviseSpec;
   /** Merged with defaults.dlp by the plan; only when the manifest sets it. */
   dlp?: DlpSpec;
   backend?: BackendName;

@@ -1,7 +1,7 @@
 // prepare (SPEC §5): manifest + options → BottlePlan, pure; check.ts looks at what it names.
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { BACKENDS, type BackendName, type DlpSpec, type LoadedManifest } from '../manifest/types.js';
+import { BACKENDS, type BackendName, type DlpSpec, type LoadedManifest, type SuperviseSpec } from '../manifest/types.js';
 import { closest } from '../manifest/syntax.js';
 
 export const ANTHROPIC_HOST = 'api.anthropic.com';
@@ -56,6 +56,9 @@ export interface BottlePlan {
   git: PlanGitRemote[];
   egress: { allow: string[]; block: string[]; routes: PlanRoute[]; passthrough: string[]; model?: PlanModel };
   supervise: boolean;
+  /** Hosts whose allowlist proposals are approved at once (defaults.supervise.auto_approve +
+   * the agent's); absent when supervise is off or none is named. */
+  autoApprove?: string[];
   /** Fingerprints of known-harmless values (defaults.dlp.ignore + the agent's dlp.ignore): the
    * gateway and the git gate do not block on them. Absent or empty: none. */
   dlpIgnore?: string[];
@@ -132,6 +135,7 @@ export function preparePlan(
     })),
     egress: { allow: [...agent.egress.allow], block: [...agent.egress.block], routes, passthrough: [...agent.egress.passthrough], model },
     supervise: agent.supervise,
+    ...(agent.supervise ? autoApprove(manifest.defaults.supervise, agent.superviseSpec) : {}),
     ...dlpIgnore(manifest.defaults.dlp, agent.dlp),
     missingVars: missingRouteVars(routes, env),
     manifestPath: loaded.path,
@@ -142,6 +146,12 @@ export function preparePlan(
 function dlpIgnore(...specs: Array<DlpSpec | undefined>): Pick<BottlePlan, 'dlpIgnore'> {
   const all = [...new Set(specs.flatMap((s) => s?.ignore ?? []))];
   return all.length > 0 ? { dlpIgnore: all } : {};
+}
+
+// defaults.supervise.auto_approve then the agent's own, once each; no key when both are empty.
+function autoApprove(...specs: Array<SuperviseSpec | undefined>): Pick<BottlePlan, 'autoApprove'> {
+  const all = [...new Set(specs.flatMap((s) => s?.autoApprove ?? []))];
+  return all.length > 0 ? { autoApprove: all } : {};
 }
 
 // Every host env var the routes' headers name, once each, sorted.

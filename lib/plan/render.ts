@@ -33,6 +33,7 @@ export function planLines(plan: BottlePlan): string[] {
   const ignored = plan.dlpIgnore?.length ?? 0;
   if (ignored > 0) one('dlp ignore', `${ignored} known value${ignored === 1 ? '' : 's'}`);
   one('supervise', plan.supervise ? 'on (agent can propose policy changes)' : 'off');
+  for (const h of plan.autoApprove ?? []) one('', `auto-approves allowlist proposals for ${h}`);
   if (plan.missingVars.length > 0) {
     lines.push(`warning: host env not set: ${plan.missingVars.join(', ')} (export before launch; the routes need them)`);
   }

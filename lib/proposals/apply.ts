@@ -11,13 +11,15 @@ import { type BottlePaths, bottlePaths, listBottles, validateSlug } from '../sta
 import type { BundleControl } from './control.js';
 import { ProposalFileError, readDecision, readProposal, readQueue, writeDecision } from './files.js';
 import { isStale, policyHash } from './stale.js';
-import { isProposalId, normalizeHost, type Decision, type Proposal } from './types.js';
+import { isProposalId, normalizeHost, NOTE_MAX, type Decision, type Proposal } from './types.js';
 
 // What the operator adds when approving: route headers (templates over host env var names).
 export interface ApproveOptions {
   headers?: Record<string, string>;
   note?: string;
   now?: Date;
+  /** Approved by a manifest auto_approve rule (auto.ts), recorded in the decision. */
+  auto?: { rule: string };
 }
 
 // The merge an approval makes, computed without touching disk or the bundle.
@@ -88,9 +90,6 @@ function slugOf(paths: BottlePaths): string {
   return basename(paths.dir);
 }
 
-// The decision file's limit on notes (DecisionSchema).
-const NOTE_MAX = 2000;
-
 function checkNote(note: string | undefined): void {
   if (note !== undefined && note.length > NOTE_MAX) throw new UserError(`--note is ${note.length} characters; keep it under ${NOTE_MAX}`);
 }
@@ -137,7 +136,7 @@ export async function approve(paths: BottlePaths, id: string, opts: ApproveOptio
     }
     const decision = await writeDecision(paths.superviseDecisions, {
       id, decision: 'approved', decided: (opts.now ?? new Date()).toISOString(), stale,
-      ...(opts.note ? { note: opts.note } : {}),
+      ...(opts.note ? { note: opts.note } : {}), ...(opts.auto ? { auto: opts.auto } : {}),
     });
     return { slug, proposal, decision, stale, changed: plan.changed, summary: plan.summary, secrets: plan.secrets, live: control.live };
   });
@@ -169,6 +168,8 @@ export interface ProposalRow {
   stale: boolean;
   decided?: string;
   note?: string;
+  /** Approved by this manifest auto_approve rule rather than by a person. */
+  auto?: { rule: string };
 }
 
 // Rows plus the files and bottles that could not be read (reported, never hidden).
@@ -177,7 +178,8 @@ export interface ProposalListing {
   problems: string[];
 }
 
-// Proposals across every bottle in state (or one), oldest first; pending only unless `all`.
+// Proposals across every bottle in state (or one), oldest first: pending and auto-approved ones
+// (an approval nobody saw is always listed), every decided one with `all`.
 export async function listProposals(root: string, opts: { slug?: string; all?: boolean } = {}): Promise<ProposalListing> {
   const listing: ProposalListing = { rows: [], problems: [] };
   for (const b of await bottlesIn(root, opts.slug)) {
@@ -195,11 +197,11 @@ export async function listProposals(root: string, opts: { slug?: string; all?: b
       } catch (e) {
         listing.problems.push((e as Error).message);
       }
-      if (d && !opts.all) continue;
+      if (d && !d.auto && !opts.all) continue;
       listing.rows.push({
         id: p.id, slug: b.slug, kind: p.kind, host: p.payload.host, reason: p.reason, created: p.created,
         status: d ? d.decision : 'pending', stale: d ? d.stale === true : isStale(p, hash),
-        ...(d ? { decided: d.decided } : {}), ...(d?.note ? { note: d.note } : {}),
+        ...(d ? { decided: d.decided } : {}), ...(d?.note ? { note: d.note } : {}), ...(d?.auto ? { auto: d.auto } : {}),
       });
     }
   }

@@ -1,7 +1,9 @@
 // Proposals: the file formats shared with supervise (types, files) and the host side that
-// decides them (apply) and tells a running bundle about it (control).
+// decides them (apply, and auto for the manifest's pre-approvals) and tells a running bundle about
+// it (control).
 export {
-  DecisionSchema, isProposalId, normalizeHost, normalizeReason, PROPOSAL_ID_RE, PROPOSAL_KINDS, ProposalSchema, REASON_MAX,
+  AGENT_NOTE_MAX, DecisionSchema, isProposalId, normalizeHost, normalizeReason, noteForAgent, NOTE_MAX, PROPOSAL_ID_RE,
+  PROPOSAL_KINDS, ProposalSchema, REASON_MAX,
   type Decision, type Proposal, type ProposalInput, type ProposalKind, type ProposalStatus,
 } from './types.js';
 export { hostBaseHash, isStale, policyHash, type PolicyHash } from './stale.js';
@@ -14,3 +16,7 @@ export {
   type ApprovalPlan, type ApproveOptions, type ApproveResult, type FoundProposal, type ProposalListing, type ProposalRow,
 } from './apply.js';
 export { type BundleControl, type ControlChoice, noopControl } from './control.js';
+export {
+  autoApproveAll, autoApproveBottle, autoApproveRules, describeAutoApproval, matchAutoApprove,
+  type AutoApproval, type AutoApprovedEvent, type ControlFor,
+} from './auto.js';

@@ -80,16 +80,37 @@ export const ProposalSchema = z.object({
 // the policy moved on where it concerns the proposal's host.
 export type Proposal = z.infer<typeof ProposalSchema>;
 
+// The longest operator note a decision file holds (`--note`, the dashboard's `r` note).
+export const NOTE_MAX = 2000;
+
 // Validates a decision file (host side writes it with writeDecision).
 export const DecisionSchema = z.object({
   id: z.string().regex(PROPOSAL_ID_RE),
   decision: z.enum(['approved', 'rejected']),
   decided: z.string().datetime(),
-  note: z.string().max(2000).optional(),
+  note: z.string().max(NOTE_MAX).optional(),
   stale: z.boolean().optional(),
+  /** Approved by a manifest `supervise.auto_approve` rule, not by a person: the rule that matched. */
+  auto: z.object({ rule: z.string().min(1).max(300) }).optional(),
 });
 // The operator's answer to one proposal; written only by the host side.
 export type Decision = z.infer<typeof DecisionSchema>;
+
+// How much of the operator's note reaches the agent: enough for "use the internal mirror at …",
+// short enough that a pasted log cannot flood the agent's context.
+export const AGENT_NOTE_MAX = 500;
+
+const CONTROL_OR_BIDI = new RegExp(UNSAFE_TEXT.source, 'g');
+
+// The operator's note as the agent is shown it: one line (line breaks and tabs become spaces,
+// other control and bidi characters are dropped), trimmed, at most AGENT_NOTE_MAX characters
+// ending in an ellipsis when cut; undefined when nothing is left.
+export function noteForAgent(note: string | undefined): string | undefined {
+  if (note === undefined) return undefined;
+  const text = note.replace(/[\t\n\r\v\f\u0085\u2028\u2029]+/g, ' ').replace(CONTROL_OR_BIDI, '').replace(/ {2,}/g, ' ').trim();
+  if (text === '') return undefined;
+  return text.length > AGENT_NOTE_MAX ? `${text.slice(0, AGENT_NOTE_MAX - 1).trimEnd()}…` : text;
+}
 
 // What the agent learns when it asks about a proposal.
 export type ProposalStatus = 'approved' | 'rejected' | 'pending';

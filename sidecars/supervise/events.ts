@@ -1,7 +1,9 @@
-// The bundle's events file: JSON lines appended by init (daemon deaths and restarts) and by
-// supervise (the agent waiting or idle), read by the host's dashboard and by GET /events.
+// The bundle's events file: JSON lines appended by init (daemon deaths and restarts), by
+// supervise (the agent waiting or idle) and by the host (auto-approved proposals), read by the
+// host's dashboard and by GET /events.
 import { appendFileSync } from 'node:fs';
 import { readFileNoFollow, UnsafeFileError } from '../../lib/fs-safe.js';
+import type { AutoApprovedEvent } from '../../lib/proposals/auto.js';
 
 interface Base { time: string }
 
@@ -18,7 +20,9 @@ export type BundleEvent =
   | Base & { type: 'init-warning'; message: string }
   | Base & { type: 'init-exited'; exitCode: number }
   // From Claude Code hooks, which the agent configures and can forge: shown, never trusted.
-  | Base & { type: 'agent-waiting' | 'agent-idle'; origin: 'agent'; hook: string; sessionId?: string; detail?: string };
+  | Base & { type: 'agent-waiting' | 'agent-idle'; origin: 'agent'; hook: string; sessionId?: string; detail?: string }
+  // Written by the host (lib/proposals/auto.ts) when a manifest auto_approve rule approved a proposal.
+  | AutoApprovedEvent;
 
 // For consumers that switch on the kind without holding an event.
 export type BundleEventType = BundleEvent['type'];

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { readDecision, readProposal, readQueue, writeProposal } from '../../lib/proposals/files.js';
 import { isStale, policyHash } from '../../lib/proposals/stale.js';
 import {
-  PROPOSAL_ID_RE, normalizeHost, normalizeReason,
+  PROPOSAL_ID_RE, normalizeHost, normalizeReason, noteForAgent,
   type Decision, type ProposalKind, type ProposalStatus,
 } from '../../lib/proposals/types.js';
 import type { DecisionWatcher } from './decisions.js';
@@ -32,8 +32,11 @@ export interface ProposalAnswer {
   kind: ProposalKind;
   host: string;
   status: ProposalStatus;
+  /** The operator's note, one line of at most AGENT_NOTE_MAX characters. */
   note?: string;
   stale?: boolean;
+  /** Set when a manifest auto_approve rule approved it: that rule. */
+  autoRule?: string;
   message: string;
   [key: string]: unknown;
 }
@@ -45,27 +48,35 @@ const answerShape = {
   status: z.enum(['approved', 'rejected', 'pending']),
   note: z.string().optional(),
   stale: z.boolean().optional(),
+  autoRule: z.string().optional(),
   message: z.string(),
 };
 
-// The human sentence that tells the agent what to do next (pure, so its wording is tested).
+// The human sentence that tells the agent what to do next (pure, so its wording is tested). The
+// operator's note leads a rejection (`Rejected by the operator: "use the internal mirror at …"`),
+// cleaned and capped by noteForAgent: operator-written, but it lands in the agent's context.
 export function describe(id: string, kind: ProposalKind, host: string, decision: Decision | null, reused = false): ProposalAnswer {
-  const note = decision?.note ? ` Operator's note: ${decision.note}` : '';
+  const note = noteForAgent(decision?.note);
   let message: string;
   if (!decision) {
     message = `${reused ? `A proposal for ${host} was already pending; no new one was made. ` : ''}`
       + `Pending: the operator has not decided yet. Carry on with other work and call check_proposal with id "${id}" later; do not propose ${host} again.`;
   } else if (decision.decision === 'approved') {
+    const by = decision.auto ? `Approved (pre-approved by the operator's rule ${decision.auto.rule})` : 'Approved';
     message = kind === 'allowlist'
-      ? `Approved: ${host} is now allowed through the gateway. Retry the request.${note}`
-      : `Approved: the gateway now adds the credentials for ${host}. Retry the request without adding credentials yourself.${note}`;
+      ? `${by}: ${host} is now allowed through the gateway. Retry the request.`
+      : `${by}: the gateway now adds the credentials for ${host}. Retry the request without adding credentials yourself.`;
+    if (note) message += ` Operator's note: ${note}`;
   } else {
-    message = `Rejected by the operator. Do not retry; continue without ${host}.${note}`;
+    message = note
+      ? `Rejected by the operator: "${note}". Do not propose ${host} again; follow the note, or continue without it.`
+      : `Rejected by the operator. Do not retry; continue without ${host}.`;
   }
   return {
     id, kind, host, status: decision?.decision ?? 'pending', message,
-    ...(decision?.note ? { note: decision.note } : {}),
+    ...(note ? { note } : {}),
     ...(decision?.stale !== undefined ? { stale: decision.stale } : {}),
+    ...(decision?.auto ? { autoRule: decision.auto.rule } : {}),
   };
 }
 
@@ -148,7 +159,7 @@ export function registerTools(server: McpServer, deps: ToolDeps): void {
     title: 'Ask the operator to allow a host',
     description: `Ask the operator to let the gateway reach a host that was blocked (403 "blocked: ..."). `
       + `Give the bare hostname (e.g. registry.example.com, or *.example.com) and why you need it. ${waitNote}; `
-      + 'if approved, retry; if pending, call check_proposal later with the returned id.',
+      + "if approved, retry; if rejected, follow the operator's note when there is one; if pending, call check_proposal later with the returned id.",
     inputSchema: { host: hostSchema('allowlist'), reason: reasonSchema },
     outputSchema: answerShape,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -166,7 +177,8 @@ export function registerTools(server: McpServer, deps: ToolDeps): void {
 
   server.registerTool('check_proposal', {
     title: 'Check on a proposal',
-    description: 'Return the current status (approved / rejected / pending) of a proposal made earlier, by its id.',
+    description: 'Return the current status (approved / rejected / pending) of a proposal made earlier, by its id, '
+      + "with the operator's note when they left one (a rejection's note says what to do instead).",
     inputSchema: { id: z.string().regex(PROPOSAL_ID_RE, 'id must be a proposal id as returned by a propose_* tool') },
     outputSchema: answerShape,
     annotations: { readOnlyHint: true, openWorldHint: false },

@@ -47,7 +47,7 @@ t.test('manifest check: every error, one per line, exit 1', async (t) => {
   t.equal(r.stdout, '');
   t.equal(r.stderr, [
     'bottle: using manifest ./bottle.yaml',
-    'bottle.yaml:4:16: agents.implementer.supervise: expected true or false, got a string',
+    'bottle.yaml:4:16: agents.implementer.supervise: expected true, false or a mapping (auto_approve: [hosts]), got a string',
     'bottle.yaml:6:15: agents.implementer.egress.allow[0]: expected a host pattern (a hostname, *.domain or an IP address, or "*")',
     'bottle.yaml:8:17: agents.implementer.egress.routes[0].host: expected a hostname',
     'bottle: bottle.yaml: 3 errors',
@@ -116,7 +116,7 @@ t.test('start: user errors are one line, never a stack', async (t) => {
   t.same(readdirSync(w.state), []);
 
   t.equal(bad.exitCode, 1);
-  t.match(bad.stderr, /^bottle: .*many-errors\.yaml:4:16: agents\.implementer\.supervise: expected true or false, got a string \(and 2 more; run bottle manifest check --manifest .*many-errors\.yaml\)$/);
+  t.match(bad.stderr, /^bottle: .*many-errors\.yaml:4:16: agents\.implementer\.supervise: expected true, false or a mapping \(auto_approve: \[hosts\]\), got a string \(and 2 more; run bottle manifest check --manifest .*many-errors\.yaml\)$/);
   t.notOk(crashed(bad), 'no stack trace');
 
   t.same([ws.exitCode, ws.stderr.split('\n')[1]], [1, `bottle: --workspace: workspace not found: ${join(w.cwd, 'missing-dir')}`]);

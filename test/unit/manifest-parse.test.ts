@@ -72,7 +72,7 @@ t.test('an unknown key is reported at the key, with a suggestion', async (t) => 
   t.same(errors(fixture('unknown-key.yaml')), ['bottle.yaml:7:5: agents.implementer.promt: unknown key; did you mean prompt?']);
   t.same(errors('version: 1\nagents: { a: {} }\nextra: 1\n'), ['bottle.yaml:3:1: extra: unknown key; expected one of: version, defaults, agents']);
   t.same(errors('version: 1\ndefaults: { backend: docker, colour: red }\nagents: { a: {} }\n'),
-    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model, dlp']);
+    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model, dlp, supervise']);
   t.same(errors(`${head}  a:\n    egress:\n      allowed: [x.com]\n`), ['bottle.yaml:5:7: agents.a.egress.allowed: unknown key; did you mean allow?']);
 });
 
@@ -88,7 +88,7 @@ t.test('YAML syntax errors carry file:line:col and the first line of the message
 
 t.test('wrong types name the key path and what was found', async (t) => {
   t.same(errors(`${head}  a:\n    skills: ./skills/x\n`), ['bottle.yaml:4:13: agents.a.skills: expected a list, got a string']);
-  t.same(errors(`${head}  a:\n    supervise: maybe\n`), ['bottle.yaml:4:16: agents.a.supervise: expected true or false, got a string']);
+  t.same(errors(`${head}  a:\n    supervise: maybe\n`), ['bottle.yaml:4:16: agents.a.supervise: expected true, false or a mapping (auto_approve: [hosts]), got a string']);
   t.same(errors(`${head}  a:\n    prompt: [a]\n`), ['bottle.yaml:4:13: agents.a.prompt: expected a prompt, got a list']);
   t.same(errors(`${head}  a:\n    prompt:\n`), ['bottle.yaml:4:5: agents.a.prompt: expected a prompt, got nothing'], 'empty value: at the key');
   t.same(errors(`${head}  a:\n    env: { N: ~ }\n`), ['bottle.yaml:4:12: agents.a.env.N: expected a string, number or boolean, got nothing'], 'null: at the key');
@@ -190,12 +190,12 @@ t.test('anchors and aliases are followed', async (t) => {
 t.test('every problem is collected; the error message carries the first', async (t) => {
   const issues = parseManifest(fixture('many-errors.yaml'), 'many-errors.yaml').issues;
   t.same(issues.map(formatIssue), [
-    'many-errors.yaml:4:16: agents.implementer.supervise: expected true or false, got a string',
+    'many-errors.yaml:4:16: agents.implementer.supervise: expected true, false or a mapping (auto_approve: [hosts]), got a string',
     'many-errors.yaml:6:15: agents.implementer.egress.allow[0]: expected a host pattern (a hostname, *.domain or an IP address, or "*")',
     'many-errors.yaml:8:17: agents.implementer.egress.routes[0].host: expected a hostname',
   ]);
   const e = new ManifestError(issues);
-  t.equal(e.message, 'many-errors.yaml:4:16: agents.implementer.supervise: expected true or false, got a string (and 2 more; run bottle manifest check)');
+  t.equal(e.message, 'many-errors.yaml:4:16: agents.implementer.supervise: expected true, false or a mapping (auto_approve: [hosts]), got a string (and 2 more; run bottle manifest check)');
   t.equal(new ManifestError(issues.slice(0, 1)).message, formatIssue(issues[0]!));
 });
 

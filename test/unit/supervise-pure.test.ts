@@ -3,6 +3,8 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { UNSAFE_TEXT } from '../../lib/format.js';
+import { AGENT_NOTE_MAX, noteForAgent } from '../../lib/proposals/index.js';
 import { appendEvent, parseEventLine, readRecentEvents } from '../../sidecars/supervise/events.js';
 import { hookToEvent } from '../../sidecars/supervise/hooks.js';
 import { describe } from '../../sidecars/supervise/tools.js';
@@ -34,9 +36,41 @@ t.test('the agent is told what to do next', async (t) => {
   t.match(describe(ID, 'allowlist', 'a.example.com', null), { status: 'pending', message: /call check_proposal with id "20260501T120000000Z-0123456789ab" later; do not propose a\.example\.com again/ });
   t.match(describe(ID, 'allowlist', 'a.example.com', { id: ID, decision: 'approved', decided }), { status: 'approved', message: 'Approved: a.example.com is now allowed through the gateway. Retry the request.' });
   t.match(describe(ID, 'route', 'api.example.com', { id: ID, decision: 'approved', decided, stale: true }), { stale: true, message: /adds the credentials for api\.example\.com\. Retry the request without adding credentials yourself/ });
-  const rej = describe(ID, 'allowlist', 'a.example.com', { id: ID, decision: 'rejected', decided, note: 'no' });
-  t.match(rej, { status: 'rejected', note: 'no', message: "Rejected by the operator. Do not retry; continue without a.example.com. Operator's note: no" });
+  t.match(describe(ID, 'allowlist', 'a.example.com', { id: ID, decision: 'rejected', decided }), { status: 'rejected', message: 'Rejected by the operator. Do not retry; continue without a.example.com.' });
   t.notOk('note' in describe(ID, 'allowlist', 'a.example.com', null), 'no empty optional fields');
+  t.notOk('autoRule' in describe(ID, 'allowlist', 'a.example.com', { id: ID, decision: 'approved', decided }), 'a person approved it: no rule');
+});
+
+t.test("a rejection leads with the operator's note: the guidance the agent acts on", async (t) => {
+  const decided = new Date().toISOString();
+  const rej = describe(ID, 'allowlist', 'registry.npmjs.org', { id: ID, decision: 'rejected', decided, note: 'use the internal mirror at npm.internal.example' });
+  t.same(rej, {
+    id: ID, kind: 'allowlist', host: 'registry.npmjs.org', status: 'rejected', note: 'use the internal mirror at npm.internal.example',
+    message: 'Rejected by the operator: "use the internal mirror at npm.internal.example". Do not propose registry.npmjs.org again; follow the note, or continue without it.',
+  });
+  const ok = describe(ID, 'allowlist', 'a.example.com', { id: ID, decision: 'approved', decided, note: 'read-only, please' });
+  t.equal(ok.message, "Approved: a.example.com is now allowed through the gateway. Retry the request. Operator's note: read-only, please");
+});
+
+t.test("the operator's note reaches the agent as one bounded line of plain text", async (t) => {
+  const decided = new Date().toISOString();
+  const at = (note: string) => describe(ID, 'allowlist', 'a.example.com', { id: ID, decision: 'rejected', decided, note });
+  const escapes = at('use\tthe\r\nmirror\u001b[2J\u0007 at\u202e m.example\u0000');
+  t.equal(escapes.note, 'use the mirror[2J at m.example', 'line breaks and tabs become spaces; escapes, bells, bidi and NUL are dropped');
+  t.notOk(UNSAFE_TEXT.test(escapes.message), 'the message carries no control or bidi character');
+  const long = at(`${'x'.repeat(3 * AGENT_NOTE_MAX)}`);
+  t.equal(long.note!.length, AGENT_NOTE_MAX, `capped at ${AGENT_NOTE_MAX} characters`);
+  t.ok(long.note!.endsWith('…'), 'a cut note says so');
+  t.ok(long.message.length < AGENT_NOTE_MAX + 200, 'and so is the message');
+  const blank = at(' \n\u0007\t ');
+  t.notOk('note' in blank, 'a note of nothing but whitespace and controls is no note');
+  t.equal(blank.message, 'Rejected by the operator. Do not retry; continue without a.example.com.');
+  t.equal(noteForAgent(undefined), undefined);
+});
+
+t.test('an auto-approval names the rule that approved it', async (t) => {
+  const a = describe(ID, 'allowlist', 'registry.npmjs.org', { id: ID, decision: 'approved', decided: new Date().toISOString(), auto: { rule: '*.npmjs.org' } });
+  t.match(a, { status: 'approved', autoRule: '*.npmjs.org', message: "Approved (pre-approved by the operator's rule *.npmjs.org): registry.npmjs.org is now allowed through the gateway. Retry the request." });
 });
 
 t.test('event lines: append, parse, read the recent tail', async (t) => {

@@ -1,13 +1,20 @@
 // The supervise server in-process, driven by the MCP SDK's real Client over Streamable HTTP.
 import diagnostics from 'node:diagnostics_channel';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import t from 'tap';
+import { UNSAFE_TEXT } from '../../lib/format.js';
+import { writeLaunchSpec } from '../../lib/lifecycle/resume.js';
+import { parseManifest } from '../../lib/manifest/index.js';
+import { preparePlan } from '../../lib/plan/index.js';
+import { loadPolicy } from '../../lib/policy/index.js';
+import { AGENT_NOTE_MAX, autoApproveAll, readDecision, writeProposal, type BundleControl } from '../../lib/proposals/index.js';
 import { writeDecision } from '../../lib/proposals/files.js';
+import { createBottle } from '../../lib/state/index.js';
 import { parseEventLine } from '../../sidecars/supervise/events.js';
 import { startSupervise, type SuperviseOptions, type SuperviseServer } from '../../sidecars/supervise/server.js';
 import { pollUntil } from '../helpers/wait.js';
@@ -88,7 +95,7 @@ t.test('a proposal with no decision in time comes back pending; check_proposal f
   await writeDecision(decisions, { id: a.id as string, decision: 'rejected', decided: new Date().toISOString(), note: 'use the mirror' });
   const rejected = await client.callTool({ name: 'check_proposal', arguments: { id: a.id } });
   t.match(answer(rejected), { status: 'rejected', note: 'use the mirror' });
-  t.match(text(rejected), /Rejected by the operator\. Do not retry.*use the mirror/);
+  t.match(text(rejected), /^Rejected by the operator: "use the mirror"\. Do not propose registry\.example\.com again/);
 });
 
 t.test('a decision written while a propose call waits unblocks it with the decision', async (t) => {
@@ -241,4 +248,54 @@ t.test('hook events are recorded in the events file and in memory', async (t) =>
   const listed = await (await fetch(new URL('/events', server.url))).json() as { events: unknown[] };
   t.equal(listed.events.length, 2, 'GET /events shows them');
   t.equal((await fetch(new URL('/hooks/claude', server.url))).status, 405);
+});
+
+t.test("the waiting call and check_proposal return the operator's note as one bounded line (reject with guidance)", async (t) => {
+  const { client, queue, decisions } = await setup(t, { waitSeconds: 30, pollMs: 60_000 });
+  const call = client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'registry.npmjs.org', reason: 'npm install' } });
+  const [id] = await queued(queue, 1);
+  const note = `use the internal mirror at npm.internal.example\n\u001b[31m(see the wiki)\u202e ${'x'.repeat(1800)}`;
+  await writeDecision(decisions, { id: id!, decision: 'rejected', decided: new Date().toISOString(), note });
+  const r = await call;
+  const a = answer(r);
+  t.match(a, { id, status: 'rejected', note: /^use the internal mirror at npm\.internal\.example \[31m\(see the wiki\) x+…$/ });
+  t.equal((a.note as string).length, AGENT_NOTE_MAX, 'capped');
+  t.match(text(r), /^Rejected by the operator: "use the internal mirror at npm\.internal\.example \[31m\(see the wiki\) x+…"\. Do not propose registry\.npmjs\.org again; follow the note, or continue without it\.\n/);
+  t.notOk(UNSAFE_TEXT.test(a.message as string) || UNSAFE_TEXT.test(text(r).replace(/\n/g, ' ')), 'no control or bidi character reaches the agent');
+  const checked = await client.callTool({ name: 'check_proposal', arguments: { id } });
+  t.same(answer(checked), a, 'check_proposal answers the same, note included');
+});
+
+t.test('pre-approval: a proposal an auto_approve rule matches is approved on the host through approve(); the waiting call says which rule', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'bottle-auto-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const { manifest } = parseManifest('version: 1\nagents:\n  a:\n    supervise: { auto_approve: ["*.pypi.org"] }\n', 'bottle.yaml');
+  const b = await createBottle(root, 'a', { backend: 'docker' });
+  const plan = preparePlan({ path: join(root, 'bottle.yaml'), manifest: manifest! }, 'a');
+  await writeLaunchSpec(root, b.slug, { plan: { ...plan, slug: b.slug }, agent: manifest!.agents.a! });
+  const policyFile = join(b.paths.policy, 'policy.yaml');
+  writeFileSync(policyFile, 'version: 1\nallow: [registry.npmjs.org]\n');
+  const { client, server } = await setup(t, {
+    waitSeconds: 30, pollMs: 60_000, queueDir: b.paths.superviseQueue, decisionsDir: b.paths.superviseDecisions, policyFile, eventsFile: b.paths.eventsFile,
+  });
+  const calls: string[] = [];
+  const control: BundleControl = { name: 'test', live: true, reload: async (slug) => void calls.push(`reload ${slug}`), provideSecrets: async () => void calls.push('secrets') };
+  // A route proposal for a covered host, as supervise queues it: never pre-approved.
+  const route = await writeProposal(b.paths.superviseQueue, { kind: 'route', host: 'files.pypi.org', reason: 'token' }, { policyFile });
+  const call = client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'files.pypi.org', reason: 'pip install' } });
+  const [, id] = await queued(b.paths.superviseQueue, 2);
+  // What the dashboard does on the queue's change (and `bottle proposals` before it lists).
+  const swept = await autoApproveAll(root, async () => ({ control }));
+  t.same(swept.map((s) => [s.proposal.id, s.rule, s.error]), [[id, '*.pypi.org', undefined]], 'only the allowlist proposal');
+  t.same(swept[0]!.result!.summary, ['+ allow files.pypi.org']);
+  const r = await call;
+  t.match(answer(r), { id, status: 'approved', host: 'files.pypi.org', autoRule: '*.pypi.org' });
+  t.match(text(r), /^Approved \(pre-approved by the operator's rule \*\.pypi\.org\): files\.pypi\.org is now allowed through the gateway\. Retry the request\./);
+  t.same(loadPolicy(readFileSync(policyFile, 'utf8')).allow, ['registry.npmjs.org', 'files.pypi.org'], 'the policy changed');
+  t.same(calls, [`reload ${b.slug}`], 'the gateway was reloaded, as for a human approval');
+  t.match(await readDecision(b.paths.superviseDecisions, id!), { decision: 'approved', auto: { rule: '*.pypi.org' } });
+  t.equal(await readDecision(b.paths.superviseDecisions, route.id), null, 'the route proposal waits for the operator');
+  const events = (await (await fetch(new URL('/events', server.url))).json()) as { events: Array<Record<string, unknown>> };
+  t.match(events.events.at(-1), { type: 'proposal-auto-approved', origin: 'host', id, host: 'files.pypi.org', rule: '*.pypi.org' }, 'logged in the events file');
+  t.same(await autoApproveAll(root, async () => ({ control })), [], 'a second sweep finds nothing to do');
 });
