@@ -1,5 +1,6 @@
 // Proposals: the file formats shared with supervise (types, files) and the host side that
-// decides them (apply) and tells a running bundle about it (control).
+// decides them (apply, with the risk summary shown first) and tells a running bundle about it
+// (control).
 export {
   DecisionSchema, isProposalId, normalizeHost, normalizeReason, PROPOSAL_ID_RE, PROPOSAL_KINDS, ProposalSchema, REASON_MAX,
   type Decision, type Proposal, type ProposalInput, type ProposalKind, type ProposalStatus,
@@ -14,3 +15,8 @@ export {
   type ApprovalPlan, type ApproveOptions, type ApproveResult, type FoundProposal, type ProposalListing, type ProposalRow,
 } from './apply.js';
 export { type BundleControl, type ControlChoice, noopControl } from './control.js';
+export {
+  assessRisk, insideAddress, riskLines,
+  type CredentialUse, type PolicyStanding, type RiskInput, type RiskLevel, type RiskSummary,
+} from './risk.js';
+export { defaultRouteHeaders, suggestEnvVar } from './route-headers.js';
