@@ -1,16 +1,15 @@
-// `bottle proposals [ls|approve ID|reject ID]`: the operator's side of the agent's requests.
+// `bottle proposals [ls|approve ID|reject ID|decide ID]`: the operator's side of the agent's requests.
 import type { Command } from 'commander';
 import { bundleControl, cliDeps, findBottle } from '../lib/lifecycle/index.js';
 import { UserError } from '../lib/errors.js';
-import { withCredentials } from '../lib/credentials.js';
-import { routeEnvNames } from '../lib/policy/index.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 import { clip, formatAge } from '../lib/format.js';
 import {
-  approve, autoApproveAll, describeAutoApproval, findProposal, listProposals, reject, type ApproveResult, type ProposalRow,
+  autoApproveAll, describeAutoApproval, findProposal, listProposals, reject, type ApproveResult, type ProposalRow,
 } from '../lib/proposals/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
+import { approvedLine, approveFound, decideProposal, ttyTerminal } from './decide.js';
 
 function status(r: ProposalRow): string {
   return `${r.status}${r.auto ? ` (auto: ${r.auto.rule})` : ''}${r.stale ? ' (stale)' : ''}`;
@@ -128,24 +127,49 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       'Its value is handed to the running gateway; policy.yaml only ever holds the name.',
     ].join('\n'))
     .action(async (query: string, opts: { header?: string[]; note?: string; json?: boolean }) => {
-      const root = stateRoot(ctx.env);
       const headers = parseHeaders(opts.header ?? []);
-      const found = await findProposal(root, query);
-      const { control, warning } = await bundleControl(cliDeps(ctx), await readMetadata(root, found.slug));
+      const found = await findProposal(stateRoot(ctx.env), query);
       // The route's values come from this shell or credentials.yaml, like at start.
-      const env = headers && Object.keys(headers).length > 0
-        ? await withCredentials(routeEnvNames({ host: found.proposal.payload.host, headers }), ctx.env, ctx.run, 'in this shell (the running gateway is handed it for the approved route)')
-        : ctx.env;
-      const r = await approve(found.paths, found.proposal.id, { headers, note: opts.note }, control, env);
-      if (warning) ctx.err(`bottle: warning: ${warning}`);
+      const r = await approveFound(ctx, found, { ...(headers ? { headers } : {}), ...(opts.note ? { note: opts.note } : {}) }, 'in this shell (the running gateway is handed it for the approved route)');
       if (opts.json) {
         ctx.out(JSON.stringify(approvedJson(r), null, 2));
       } else {
-        const what = r.changed ? r.summary.join(', ') : `${r.proposal.payload.host} was already in the policy; nothing to change`;
-        ctx.out(`approved ${r.proposal.id} (${r.slug}): ${what}${r.live ? '; reloaded' : ''}`);
+        ctx.out(approvedLine(r));
         if (r.stale) ctx.out('note: the policy changed for this host since the proposal was made (stale); it was applied to the current policy');
       }
       outcome.exitCode = 0;
+    });
+
+  proposals
+    .command('decide')
+    .description('show one proposal\'s risk summary and decide it with one key (what the dashboard\'s popup runs)')
+    .argument('<id>', 'proposal id, or an unambiguous prefix of it or of its hex part')
+    .option('--header <name=value>', 'route proposals: header to inject instead of the suggested one (repeatable)', collect)
+    .addHelpText('after', [
+      '',
+      'Keys: a approve, t approve for a time (coming: time-boxed grants are not built yet),',
+      '      r reject with a note for the agent, l / q / Esc later (the proposal stays pending).',
+      'Keys typed in the first moments are ignored, so typing meant for another pane decides nothing.',
+      '',
+      'The risk summary: is the host new to the policy, how broad a wildcard is (one over a public',
+      'suffix such as *.co.uk or *.github.io is refused), which header and host env var a route',
+      'would inject (the existing route\'s, else Authorization: Bearer ${<DOMAIN>_TOKEN}), private or',
+      'metadata addresses and local-only names, known paste/tunnel/request-capture services.',
+      'Approval and rejection are those of `bottle proposals approve|reject`.',
+      '',
+      'Examples:',
+      '  bottle proposals decide a1b2c3',
+      "  bottle proposals decide a1b2c3 --header 'X-Api-Key=ACME_KEY'",
+    ].join('\n'))
+    .action(async (query: string, opts: { header?: string[] }) => {
+      const headers = parseHeaders(opts.header ?? []);
+      const found = await findProposal(stateRoot(ctx.env), query);
+      const term = ttyTerminal(process.stdin, process.stdout);
+      try {
+        outcome.exitCode = await decideProposal(ctx, found, term, headers ? { headers } : {});
+      } finally {
+        term.close();
+      }
     });
 
   proposals

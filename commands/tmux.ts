@@ -26,7 +26,7 @@ import type { Ctx, Outcome } from '../lib/cli.js';
 
 // Options live on `tmux` only: the program does not use positional options, so commander
 // hands a subcommand's `--session` to the parent anyway; subcommands read optsWithGlobals().
-interface TmuxFlags { manifest?: string; session: string; attach: boolean; socket?: string }
+interface TmuxFlags { manifest?: string; session: string; attach: boolean; popup: boolean; socket?: string }
 
 const KEYS_HELP = `
 Key bindings are SERVER-WIDE: they apply to every session of the tmux server (the one $TMUX
@@ -66,12 +66,18 @@ export function registerTmux(program: Command, ctx: Ctx, outcome: Outcome): void
     .option('--manifest <file>', 'manifest for the dashboard (default: ./bottle.yaml, then $XDG_CONFIG_HOME/bottle/bottle.yaml)')
     .option('--session <name>', 'tmux session name', DEFAULT_SESSION)
     .option('--no-attach', 'create the session (or bring its dashboard back) without attaching to it')
+    .option('--no-popup', 'no popup for new proposals; bell, message and label only (also BOTTLE_POPUP=0)')
     .addOption(new Option('--socket <name>', 'tmux server socket name (tmux -L), for tests').hideHelp())
     .addHelpText('after', `
 Outside tmux this attaches (the terminal is handed to tmux); inside tmux it switches the
 current client to the session instead of nesting. When the session exists but its dashboard
 pane is gone (you quit it), a new dashboard pane is split in on the left.
-$${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashboard\`.`)
+$${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashboard\`.
+
+A new proposal opens a popup (tmux 3.2+) on the client you used last, in whatever session or
+window: the risk summary and one key to decide (a approve, r reject with a note, l later; see
+\`bottle proposals decide --help\`). --no-popup or BOTTLE_POPUP=0 turns it off; --no-popup
+applies when the dashboard starts (a new session, or a dashboard brought back).`)
     .action(async (flags: TmuxFlags) => {
       const client = clientFor(ctx, flags.socket);
       await checkTmuxVersions(client);
@@ -82,7 +88,7 @@ $${DASHBOARD_CMD_ENV}, if set, is a shell command run instead of \`bottle dashbo
       }
       const plan = planTmuxSession(await sessionFacts(client, flags.session), inside, {
         session: flags.session,
-        dashboard: dashboardCommand(selfArgvOf(ctx), { ...(flags.manifest ? { manifest: flags.manifest } : {}), cwd: ctx.cwd, env: ctx.env }),
+        dashboard: dashboardCommand(selfArgvOf(ctx), { ...(flags.manifest ? { manifest: flags.manifest } : {}), popup: flags.popup, cwd: ctx.cwd, env: ctx.env }),
         cwd: ctx.cwd,
         ...terminalSize(ctx),
         env: forwardedEnv(ctx.env),

@@ -17,6 +17,7 @@ import { socketPathFor, startIpcServer, type DashboardAction, type IpcResponse, 
 import { handleKey } from './keys.js';
 import { EXAMPLE_NOTICE, viewModel } from './model.js';
 import { TmuxSide } from './notify.js';
+import { decideCommand } from './popup.js';
 import { RightDirector } from './right.js';
 import {
   expireFresh, initialState, mergeNotices, nextExpiry, noticeText, pointAt, withAutoApprovals, withBottles, withProposals,
@@ -37,6 +38,8 @@ export interface DashboardOptions {
   manifestFlag?: string;
   /** select-pane the dashboard when something needs the operator (default on). */
   focusOnNotify: boolean;
+  /** A new proposal opens a popup on the operator's most recently active client (default on). */
+  popup?: boolean;
   /** The TUI; created lazily (blessed) when omitted. */
   view?: () => View;
   /** Engine status refresh period (default 10 s). */
@@ -74,7 +77,10 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   if (inTmux) {
     const client = new TmuxClient();
     const dash = dashboardPaneFromEnv(opts.env);
-    side = new TmuxSide(client, dash, { focusOnNotify: opts.focusOnNotify });
+    side = new TmuxSide(client, dash, {
+      focusOnNotify: opts.focusOnNotify,
+      ...(opts.popup !== false ? { popupCommand: (id: string) => decideCommand(opts.self, id, opts.env) } : {}),
+    });
     right = new RightDirector(new RightPane(client, dash), client, opts.self, opts.env);
   }
   const view = (opts.view ?? (() => new BlessedView()))();
@@ -125,7 +131,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   // One bell, one message, one focus change per batch of changes.
   const notify = (n: Notice): void => {
     view.bell();
-    if (side) void side.notify(sanitize(noticeText(n))).catch(() => undefined);
+    if (side) void side.notify(sanitize(noticeText(n)), n.proposals[0]).catch(() => undefined);
   };
 
   let watcher: StateWatcher | undefined;

@@ -60,12 +60,8 @@ export function clampCursor(cursor: number, count: number): number {
   return count === 0 ? 0 : Math.min(Math.max(0, cursor), count - 1);
 }
 
-// A header-form suggestion for a route host: api.github.com → GITHUB_TOKEN.
-export function suggestEnvVar(host: string): string {
-  const labels = host.replace(/:\d+$/, '').split('.').filter(Boolean);
-  const base = labels.length >= 2 ? labels[labels.length - 2]! : (labels[0] ?? 'API');
-  return `${base.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_TOKEN`;
-}
+// The header form's suggestion, shared with the popup's one-key route approval.
+export { suggestEnvVar } from '../lib/proposals/route-headers.js';
 
 // Validates the header form: the value must NAME host env vars (`Bearer ${GITHUB_TOKEN}` or a
 // bare `GITHUB_TOKEN`), never hold a secret, as `bottle proposals approve --header` demands.

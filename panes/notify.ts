@@ -1,10 +1,13 @@
 // The dashboard's tmux surface: announces itself to the session (@bottle-dash, @bottle-ipc, the
 // contract with `bottle tmux keys`), keeps its border label counter, and delivers notifications
-// (display-message to the session's clients, select-pane to itself; never switch-client, which
-// would yank the user out of another window). The bell itself is written by the view.
+// (a new proposal's popup on the client the operator used last, in any session; display-message
+// to the session's clients; select-pane to itself; never switch-client, which would yank the
+// user out of another window). The bell itself is written by the view.
 import { unsetOption } from '../tmux/argv.js';
-import { LABEL_OPTION, labelValue, PANE_BORDER_FORMAT } from '../tmux/format.js';
+import { LABEL_OPTION, labelValue, mostRecentClient, PANE_BORDER_FORMAT } from '../tmux/format.js';
 import type { TmuxClient } from '../tmux/client.js';
+import type { TmuxVersion } from '../tmux/version.js';
+import { planPopup, type PopupSubject } from './popup.js';
 import { dashLabel } from './rows.js';
 
 // Session user options read by the key bindings: the dashboard pane and its control socket.
@@ -17,6 +20,8 @@ export const MESSAGE_MS = 3000;
 export interface TmuxSideOptions {
   /** select-pane the dashboard on a notification (BOTTLE_FOCUS_ON_NOTIFY=0 turns it off). */
   focusOnNotify: boolean;
+  /** argv a new proposal's popup runs (see decideCommand); unset: no popup (--no-popup, BOTTLE_POPUP=0). */
+  popupCommand?: (proposalId: string) => string[];
 }
 
 // One dashboard pane's relationship with its tmux session.
@@ -26,6 +31,7 @@ export class TmuxSide {
   readonly #opts: TmuxSideOptions;
   #label: string | undefined;
   #session: string | undefined;
+  #version: TmuxVersion | undefined;
 
   constructor(client: TmuxClient, dashPane: string, opts: TmuxSideOptions) {
     this.client = client;
@@ -70,11 +76,24 @@ export class TmuxSide {
     await this.client.setOption({ scope: 'pane', target: this.dashPane, name: LABEL_OPTION, value: labelValue(text) });
   }
 
-  // A transient message on every client of the session, then (if configured) focus here.
-  async notify(text: string): Promise<void> {
+  // A new proposal's popup (first: it is the fastest way to the operator), a transient message on
+  // every client of the session, then (if configured) focus here.
+  async notify(text: string, proposal?: PopupSubject): Promise<void> {
     const clients = await this.client.listClients(await this.session());
+    if (proposal && this.#opts.popupCommand) await this.popup(proposal, text, clients).catch(() => undefined);
     await Promise.all(clients.map((c) => this.client.message(c, text, MESSAGE_MS).catch(() => undefined)));
     if (this.#opts.focusOnNotify) await this.selectSelf();
+  }
+
+  // The popup on the client with the latest activity, whatever session it shows; on a tmux
+  // without popups, the message there too when it is outside this session.
+  async popup(proposal: PopupSubject, text: string, sessionClients: readonly string[]): Promise<void> {
+    const target = mostRecentClient(await this.client.clients(), await this.session());
+    if (!target || !this.#opts.popupCommand) return;
+    this.#version ??= await this.client.serverVersion();
+    const plan = planPopup(target, this.#version, proposal, this.#opts.popupCommand(proposal.id));
+    if (plan.kind === 'popup') await this.client.popup(plan.popup);
+    else if (!sessionClients.includes(plan.client)) await this.client.message(plan.client, text, MESSAGE_MS);
   }
 
   // Keyboard focus to the dashboard pane (within its window only).

@@ -194,6 +194,36 @@ export function displayMessage(o: { client: string; text: string; durationMs?: n
   ]);
 }
 
+export interface PopupOpts {
+  client: string;
+  /** argv of the popup's command (one shell string for tmux, built by shellCommand). */
+  command: readonly string[];
+  width: number;
+  height: number;
+  /** Border title, literal (`-T`: tmux 3.3+; leave it out for 3.2). */
+  title?: string;
+}
+
+// A popup over one client's screen running `command` (tmux 3.2+); `-E` closes it when the
+// command exits. `-w`/`-h` larger than the client fail ("width too large"): clamp first. The
+// tmux that sends it waits until the popup closes (run it through runShellBackground), and a
+// client that has a popup open ignores a second one (exit 0).
+export function displayPopup(o: PopupOpts): string[] {
+  return finish([
+    'display-popup', '-c', o.client, '-E',
+    '-w', String(o.width), '-h', String(o.height),
+    ...(o.title !== undefined ? ['-T', escapeFormat(o.title)] : []),
+    shellCommand(o.command),
+  ]);
+}
+
+// Runs `command` from the server without waiting for it (`run-shell -b`). Its output and a
+// failure are discarded: tmux would show them in view mode over the operator's pane. run-shell
+// expands formats in its argument, so '#' is escaped.
+export function runShellBackground(command: readonly string[]): string[] {
+  return finish(['run-shell', '-b', escapeFormat(`${shellCommand(command)} >/dev/null 2>&1 || true`)]);
+}
+
 export type OptionScope = 'server' | 'session' | 'window' | 'pane';
 
 export interface OptionRef {

@@ -3,8 +3,8 @@
 import { CommandError } from '../lib/errors.js';
 import { run as defaultRun, type RunOptions, type RunResult, type Runner } from '../lib/run/index.js';
 import * as a from './argv.js';
-import type { CaptureOpts, NewSessionOpts, OptionRef, PaneId, SplitOpts } from './argv.js';
-import { PANE_FORMAT, parsePaneIds, parsePanes, type PaneRecord } from './format.js';
+import type { CaptureOpts, NewSessionOpts, OptionRef, PaneId, PopupOpts, SplitOpts } from './argv.js';
+import { CLIENT_FORMAT, PANE_FORMAT, parseClients, parsePaneIds, parsePanes, type ClientRecord, type PaneRecord } from './format.js';
 import { parseVersion, type TmuxVersion } from './version.js';
 
 // `-L name` picks a socket in $TMUX_TMPDIR/tmux-UID/, `-S path` an exact socket. Neither →
@@ -175,5 +175,18 @@ export class TmuxClient {
   async listClients(session: string): Promise<string[]> {
     const r = await this.probe(a.listClients({ session }));
     return r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+  }
+
+  // Every client of the server, in any session ([] when no server is running).
+  async clients(): Promise<ClientRecord[]> {
+    const r = await this.probe(a.listClients({ format: CLIENT_FORMAT }));
+    return r.exitCode === 0 ? parseClients(r.stdout) : [];
+  }
+
+  // Asks the server to open a popup on one client and returns at once: the display-popup runs
+  // in a server job (run-shell -b), since the tmux that sends it waits for the popup to close.
+  // The job reaches this server through $TMUX, which tmux sets for it, or this client's socket.
+  async popup(o: PopupOpts): Promise<void> {
+    await this.exec(a.runShellBackground(this.argv(a.displayPopup(o))));
   }
 }

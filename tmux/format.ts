@@ -87,3 +87,49 @@ export function labelValue(text: string): string {
 export function isPaneId(s: string | undefined): s is PaneId {
   return s !== undefined && /^%\d+$/.test(s);
 }
+
+// One attached client as list-clients reports it.
+export interface ClientRecord {
+  name: string;
+  /** Last input from the terminal, in whole seconds (tmux keeps no finer time in formats). */
+  activity: number;
+  session: string;
+  width: number;
+  height: number;
+  /** tmux -C clients (iTerm2 and the like) draw no popups. */
+  control: boolean;
+}
+
+const CLIENT_FIELDS = ['client_activity', 'client_width', 'client_height', 'client_control_mode', 'client_name', 'client_session'] as const;
+
+// The -F format matching parseClients().
+export const CLIENT_FORMAT = CLIENT_FIELDS.map((f) => `#{${f}}`).join(SEP);
+
+// Parses `list-clients -F CLIENT_FORMAT` output; a malformed line is an error, not a skipped client.
+export function parseClients(stdout: string): ClientRecord[] {
+  const out: ClientRecord[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    const f = line.split(SEP);
+    const [activity, width, height, control, name, session] = f as [string, string, string, string, string, string];
+    if (f.length !== CLIENT_FIELDS.length || int(activity) === undefined || !name) {
+      throw new Error(`tmux list-clients: unexpected line ${JSON.stringify(line)} (wanted ${CLIENT_FIELDS.length} fields)`);
+    }
+    out.push({ name, activity: int(activity)!, session, width: int(width) ?? 0, height: int(height) ?? 0, control: control === '1' });
+  }
+  return out;
+}
+
+// The client the operator used last, in any session: the highest activity. Ties (one second)
+// go to a client outside `preferOutside` (the dashboard's session already rings and shows a
+// message), then to the first listed. Control-mode clients never.
+export function mostRecentClient(clients: readonly ClientRecord[], preferOutside?: string): ClientRecord | undefined {
+  let best: ClientRecord | undefined;
+  for (const c of clients) {
+    if (c.control) continue;
+    const better = !best || c.activity > best.activity
+      || (c.activity === best.activity && best.session === preferOutside && c.session !== preferOutside);
+    if (better) best = c;
+  }
+  return best;
+}

@@ -99,12 +99,13 @@ export function decorateDashboard(session: string, pane: PaneId): string[] {
   );
 }
 
-// The dashboard's argv: `bottle dashboard [--manifest ABS]`, or the $BOTTLE_TMUX_DASHBOARD_CMD
-// shell string. The manifest path is made absolute: the pane may start elsewhere.
-export function dashboardCommand(self: readonly string[], o: { manifest?: string; cwd: string; env: NodeJS.ProcessEnv }): string[] {
+// The dashboard's argv: `bottle dashboard [--manifest ABS] [--no-popup]`, or the
+// $BOTTLE_TMUX_DASHBOARD_CMD shell string. The manifest path is made absolute: the pane may
+// start elsewhere.
+export function dashboardCommand(self: readonly string[], o: { manifest?: string; popup?: boolean; cwd: string; env: NodeJS.ProcessEnv }): string[] {
   const override = o.env[DASHBOARD_CMD_ENV];
   if (override) return ['sh', '-c', override];
-  return [...self, 'dashboard', ...(o.manifest ? ['--manifest', resolve(o.cwd, o.manifest)] : [])];
+  return [...self, 'dashboard', ...(o.manifest ? ['--manifest', resolve(o.cwd, o.manifest)] : []), ...(o.popup === false ? ['--no-popup'] : [])];
 }
 
 const FORWARDED = /^(BOTTLE_\w+|XDG_CONFIG_HOME|XDG_STATE_HOME|DOCKER_HOST|DOCKER_CONTEXT|DOCKER_CONFIG|DOCKER_CERT_PATH|DOCKER_TLS_VERIFY|PATH)$/;

@@ -1,7 +1,7 @@
 // Validation of `supervise:` (per agent: true, false or a mapping; in defaults: a mapping) and of
 // its `auto_approve` list: hosts whose allowlist proposals are approved without asking. A rule
 // that reaches across a public suffix (`*`, `*.com`, `*.github.io`) is refused here, at check.
-import { coversPublicSuffix } from '../policy/suffix.js';
+import { coversPublicSuffix } from '../policy/public-suffix.js';
 import { parseHostPattern } from './syntax.js';
 import type { SuperviseSpec } from './types.js';
 import { isMap, isScalar } from 'yaml';

@@ -9,7 +9,7 @@ export { evaluate, evaluateConnect, PASSTHROUGH_PORT, routeFor, tlsMode, type Ev
 export { checkResolved, parseIp, type IpInfo } from './ip.js';
 export { prepareCanaries, type Canaries } from './canary.js';
 export { normalizeHost, normalizePattern, patternsOverlap } from './hosts.js';
-export { coversPublicSuffix, isPublicSuffix } from './suffix.js';
+export { coversPublicSuffix, isPublicSuffix, publicSuffixOf, publicSuffixWildcardProblem, registrableDomain } from './public-suffix.js';
 export { HOP_BY_HOP } from './headers.js';
 export { MODEL_API_PATHS } from './model-api.js';
 export {

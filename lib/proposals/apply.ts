@@ -6,7 +6,9 @@ import { UserError } from '../errors.js';
 import { diffPolicies, requireEnv } from '../policy-edit/diff.js';
 import { policyFilePath, readPolicyFile, withPolicyLock, writePolicyFile, type PolicySnapshot } from '../policy-edit/store.js';
 import { rewritePolicy } from '../policy-edit/text.js';
-import { addAllow, addRoute, policyHash as meaningHash, PolicyError, routeEnvNames, type Policy } from '../policy/index.js';
+import {
+  addAllow, addRoute, policyHash as meaningHash, PolicyError, publicSuffixWildcardProblem, routeEnvNames, type Policy,
+} from '../policy/index.js';
 import { type BottlePaths, bottlePaths, listBottles, validateSlug } from '../state/index.js';
 import type { BundleControl } from './control.js';
 import { ProposalFileError, readDecision, readProposal, readQueue, writeDecision } from './files.js';
@@ -35,10 +37,16 @@ export interface ApprovalPlan {
 }
 
 // Merges one proposal into the current policy. Throws UserError for anything the operator must
-// fix (missing headers, unset env var, blocked host), naming variables but never their values.
+// fix (missing headers, unset env var, blocked host) and for what is never granted (a wildcard
+// over a public suffix), naming variables but never their values. The CLI and the dashboard
+// both approve through here.
 export function planApproval(proposal: Proposal, current: PolicySnapshot, headers: Record<string, string> | undefined, env: NodeJS.ProcessEnv): ApprovalPlan {
   const host = normalizeHost(proposal.payload.host, proposal.kind);
   if (!host.ok) throw new UserError(`proposal ${proposal.id} is malformed (${host.error}); reject it with \`bottle proposals reject ${proposal.id}\``);
+  const wide = publicSuffixWildcardProblem(host.host);
+  if (wide) {
+    throw new UserError(`cannot approve ${proposal.id}: ${wide}; reject it with a note asking for the exact host: bottle proposals reject ${proposal.id} --note 'name the exact host you need'`);
+  }
   const given = headers && Object.keys(headers).length > 0 ? headers : undefined;
   let next: Policy;
   let secrets: string[] = [];

@@ -1,6 +1,6 @@
 // Proposals: the file formats shared with supervise (types, files) and the host side that
-// decides them (apply, and auto for the manifest's pre-approvals) and tells a running bundle about
-// it (control).
+// decides them (apply, with the risk summary shown first, and auto for the manifest's
+// pre-approvals) and tells a running bundle about it (control).
 export {
   AGENT_NOTE_MAX, DecisionSchema, isProposalId, normalizeHost, normalizeReason, noteForAgent, NOTE_MAX, PROPOSAL_ID_RE,
   PROPOSAL_KINDS, ProposalSchema, REASON_MAX,
@@ -20,3 +20,8 @@ export {
   autoApproveAll, autoApproveBottle, autoApproveRules, describeAutoApproval, matchAutoApprove,
   type AutoApproval, type AutoApprovedEvent, type ControlFor,
 } from './auto.js';
+export {
+  assessRisk, insideAddress, riskLines,
+  type CredentialUse, type PolicyStanding, type RiskInput, type RiskLevel, type RiskSummary,
+} from './risk.js';
+export { defaultRouteHeaders, suggestEnvVar } from './route-headers.js';

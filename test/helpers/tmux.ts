@@ -66,11 +66,12 @@ export interface TmuxTestServer {
   /** Sends key names one send-keys call each, `spacingMs` apart (default 0). */
   sendKeys(keys: readonly string[], opts?: { target?: string; spacingMs?: number; literal?: boolean }): Promise<void>;
   /**
-   * Starts a second private server whose pane runs a tmux client attached to this session, so
-   * what a user would see (borders, status line, messages) can be captured from the viewer's
-   * pane, and keys typed there go through key tables.
+   * Starts a second private server whose pane runs a tmux client attached to this session (or
+   * `session`, another one of this server), so what a user would see (borders, status line,
+   * messages, popups) can be captured from the viewer's pane, and keys typed there go through
+   * key tables.
    */
-  attachViewer(opts?: { width?: number; height?: number }): Promise<TmuxViewer>;
+  attachViewer(opts?: { width?: number; height?: number; session?: string }): Promise<TmuxViewer>;
   /** Kills the server, waits until it is gone, removes socket and temp dir. Idempotent. */
   teardown(): Promise<void>;
 }
@@ -179,16 +180,18 @@ export async function startTmuxServer(t: Finalizable, opts: TmuxServerOptions = 
       }
     },
     async attachViewer(o = {}) {
+      const target = o.session ?? session;
+      const before = new Set(await client.listClients(target));
       const viewer = await startTmuxServer(t, {
         width: o.width ?? opts.width ?? 120,
         height: o.height ?? opts.height ?? 40,
         session: 'viewer',
         // The viewer's pane has TMUX set to the viewer server; tmux refuses to nest with it.
-        command: ['env', '-u', 'TMUX', 'tmux', '-S', socketPath, 'attach-session', '-t', exactSession(session)],
+        command: ['env', '-u', 'TMUX', 'tmux', '-S', socketPath, 'attach-session', '-t', exactSession(target)],
         ...(opts.env ? { env: opts.env } : {}),
       });
       viewers.push(viewer);
-      const clientName = await pollUntil(`a client attached to ${session}`, async () => (await client.listClients(session))[0], {
+      const clientName = await pollUntil(`a client attached to ${target}`, async () => (await client.listClients(target)).find((c) => !before.has(c)), {
         describe: async () => `viewer screen:\n${await viewer.capture().catch((e: Error) => e.message)}`,
       });
       return { server: viewer, clientName };

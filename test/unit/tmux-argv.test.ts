@@ -1,6 +1,8 @@
 import t from 'tap';
 import * as a from '../../tmux/argv.js';
-import { labelValue, PANE_BORDER_FORMAT, PANE_FORMAT, parsePaneIds, parsePanes, SEP } from '../../tmux/format.js';
+import {
+  CLIENT_FORMAT, labelValue, mostRecentClient, PANE_BORDER_FORMAT, PANE_FORMAT, parseClients, parsePaneIds, parsePanes, SEP,
+} from '../../tmux/format.js';
 
 t.test('escapeArg: a trailing ";" would end the tmux command', async (t) => {
   t.equal(a.escapeArg('plain'), 'plain');
@@ -162,4 +164,26 @@ t.test('pane labels are stored border-safe', async (t) => {
   t.equal(labelValue('agent foo'), 'agent foo');
   t.equal(labelValue('#[fg=red] #1'), '##[fg=red] ##1');
   t.equal(labelValue('two\nlines\x1f'), 'two lines ');
+});
+
+t.test('display-popup, and run-shell -b that sends it without waiting for the popup to close', async (t) => {
+  t.same(a.displayPopup({ client: '/dev/pts/3', command: ['bottle', 'proposals', 'decide', 'a b'], width: 96, height: 20 }),
+    ['display-popup', '-c', '/dev/pts/3', '-E', '-w', '96', '-h', '20', "bottle proposals decide 'a b'"]);
+  t.same(a.displayPopup({ client: 'c', command: ['x'], width: 10, height: 5, title: ' #1 ' }),
+    ['display-popup', '-c', 'c', '-E', '-w', '10', '-h', '5', '-T', ' ##1 ', 'x'], 'the title is a format: # doubled');
+  t.same(a.runShellBackground(['tmux', 'display-popup', '-T', '##1', 'x;']),
+    ['run-shell', '-b', 'tmux display-popup -T \\##\\##1 x\\; >/dev/null 2>&1 || true'], 'run-shell expands formats once more: ## is one #, and \\# one to sh');
+});
+
+t.test('list-clients with activity, and the most recently active client', async (t) => {
+  t.same(a.listClients({ format: CLIENT_FORMAT }), ['list-clients', '-F', CLIENT_FORMAT]);
+  const line = (activity: number, name: string, session: string, control = '0', w = 120, h = 40) => [activity, w, h, control, name, session].join(SEP);
+  const clients = parseClients([line(100, '/dev/pts/1', 'bottle'), line(105, '/dev/pts/2', 'work'), line(109, 'cc', 'ops', '1'), ''].join('\n'));
+  t.same(clients[1], { name: '/dev/pts/2', activity: 105, session: 'work', width: 120, height: 40, control: false });
+  t.equal(mostRecentClient(clients)?.name, '/dev/pts/2', 'the latest activity; a control-mode client never');
+  t.equal(mostRecentClient(parseClients([line(100, '/dev/pts/1', 'bottle'), line(100, '/dev/pts/2', 'work')].join('\n')), 'bottle')?.name, '/dev/pts/2',
+    'a tie (activity is in whole seconds) goes to the client outside the dashboard session');
+  t.equal(mostRecentClient(parseClients([line(100, '/dev/pts/2', 'work'), line(100, '/dev/pts/1', 'bottle')].join('\n')), 'bottle')?.name, '/dev/pts/2');
+  t.equal(mostRecentClient([]), undefined);
+  t.throws(() => parseClients('garbage'), /unexpected line/);
 });

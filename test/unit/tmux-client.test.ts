@@ -115,3 +115,16 @@ t.test('split rejects output that is not a pane id', async (t) => {
   const f = fakeRunner(() => ({ stdout: 'bottle:0.1' }));
   await t.rejects(new TmuxClient({ run: f.run }).split({ target: '%0' }), TmuxError);
 });
+
+t.test('clients of every session; a popup is sent from a server job so the call returns at once', async (t) => {
+  const f = fakeRunner((argv) => (argv.includes('list-clients') ? { stdout: ['1700000000', '120', '40', '0', '/dev/pts/3', 'work'].join(SEP) } : {}));
+  const c = new TmuxClient({ run: f.run, socket: { name: 'bottle-test-x' }, configFile: '/dev/null' });
+  t.same(await c.clients(), [{ name: '/dev/pts/3', activity: 1700000000, session: 'work', width: 120, height: 40, control: false }]);
+  await c.popup({ client: '/dev/pts/3', command: ['bottle', 'proposals', 'decide', 'X'], width: 96, height: 20 });
+  t.same(f.calls[1]?.argv, [
+    'tmux', '-L', 'bottle-test-x', '-f', '/dev/null', 'run-shell', '-b',
+    "tmux -L bottle-test-x -f /dev/null display-popup -c /dev/pts/3 -E -w 96 -h 20 'bottle proposals decide X' >/dev/null 2>&1 || true",
+  ]);
+  const down = fakeRunner(() => ({ exitCode: 1, stderr: 'no server running' }));
+  t.same(await new TmuxClient({ run: down.run }).clients(), []);
+});

@@ -1,0 +1,102 @@
+// `bottle proposals decide` with a scripted terminal (commands/decide.ts): the screen, keys
+// typed before the key line are dropped, a route approved with the header the summary showed,
+// the failures the operator must read (unset variable, already decided), and later.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ARM_MS, decideProposal, decideScreen, keyLine, type KeyTerminal } from '../../commands/decide.js';
+import type { Ctx } from '../../lib/cli.js';
+import { loadPolicy } from '../../lib/policy/index.js';
+import { assessRisk, findProposal, readDecision, reject, writeProposal } from '../../lib/proposals/index.js';
+import { run } from '../../lib/run/index.js';
+import { createBottle } from '../../lib/state/index.js';
+import { fakeBackends } from '../helpers/fake-backend.js';
+
+const POLICY = 'version: 1\nallow: [registry.npmjs.org]\n';
+
+// Keys arrive in order; those queued before drain() count as typed ahead and are dropped.
+function scripted(early: string[], keys: string[]) {
+  const queue = [...early];
+  let written = '';
+  const drains: number[] = [];
+  const term: KeyTerminal = {
+    next: async () => queue.shift() ?? null,
+    drain: async (ms) => { drains.push(ms); queue.length = 0; queue.push(...keys); },
+    write: (text) => { written += text; },
+    close: () => undefined,
+  };
+  return { term, screen: () => written, drains };
+}
+
+async function setup(t: { teardown(fn: () => unknown): void }, env: NodeJS.ProcessEnv = {}) {
+  const root = mkdtempSync(join(tmpdir(), 'bottle-decide-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const b = await createBottle(root, 'implementer', { backend: 'docker' });
+  const file = join(b.paths.policy, 'policy.yaml');
+  writeFileSync(file, POLICY);
+  let out = '';
+  const ctx: Ctx = {
+    env: { BOTTLE_STATE_DIR: root, XDG_CONFIG_HOME: join(root, 'config'), ...env }, cwd: root, run,
+    out: (s) => { out += `${s}\n`; }, err: () => undefined, isTTY: true, backends: fakeBackends,
+  };
+  const propose = async (kind: 'allowlist' | 'route', host: string) => {
+    const p = await writeProposal(b.paths.superviseQueue, { kind, host, reason: 'for the build' }, { policyFile: file });
+    return findProposal(root, p.id);
+  };
+  return { ctx, file, paths: b.paths, propose, out: () => out };
+}
+
+t.test('the screen and the key line', async (t) => {
+  const s = await setup(t);
+  const found = await s.propose('allowlist', '*.example.org');
+  const lines = decideScreen(found, assessRisk({ kind: 'allowlist', host: '*.example.org', policy: loadPolicy(POLICY) }), { stale: true, othersPending: 2 });
+  t.match(lines[0], new RegExp(`^${found.slug} asks: allowlist \\*\\.example\\.org$`));
+  t.equal(lines[1], 'reason: for the build');
+  t.match(lines[2], /^\(stale\)/);
+  t.ok(lines.includes('risk: MEDIUM'));
+  t.equal(lines.at(-1), '2 more pending: see the dashboard or `bottle proposals`');
+  t.equal(keyLine(true), 'a approve (refused)   t approve for 1h (coming)   r reject with a note   l later');
+  // The bundle writes the queue: a tampered host must not reach the terminal raw.
+  const host = 'a\x1b]0;pwned\x07.example.org';
+  const tampered = { ...found, proposal: { ...found.proposal, payload: { host } } };
+  const shown = decideScreen(tampered, assessRisk({ kind: 'allowlist', host, policy: null }), { stale: false, othersPending: 0 }).join('\n');
+  t.notMatch(shown, /[\x00-\x08\x0b-\x1f]/, 'no control characters');
+  t.match(shown, /a\?\]0;pwned\?\.example\.org/);
+});
+
+t.test('keys typed before the key line are dropped; a approves a route with the header shown', async (t) => {
+  const s = await setup(t, { GITHUB_TOKEN: 'ghp_0123456789abcdef' });
+  const found = await s.propose('route', 'api.github.com');
+  const k = scripted(['a'], ['x', 'a']);
+  t.equal(await decideProposal(s.ctx, found, k.term), 0);
+  t.same(k.drains, [ARM_MS]);
+  t.match(k.screen(), /credentials\s+Authorization <- \$GITHUB_TOKEN[\s\S]*\n\na approve/);
+  t.equal((await readDecision(s.paths.superviseDecisions, found.proposal.id))?.decision, 'approved');
+  t.same(loadPolicy(readFileSync(s.file, 'utf8')).routes, [{ host: 'api.github.com', headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } }]);
+  t.match(s.out(), new RegExp(`approved ${found.proposal.id} \\(${found.slug}\\): \\+ route api\\.github\\.com`));
+});
+
+t.test('a failed approval is shown until a key is pressed, and leaves the proposal pending', async (t) => {
+  const s = await setup(t);
+  const found = await s.propose('route', 'api.github.com');
+  const k = scripted([], ['a', 'x']);
+  t.equal(await decideProposal(s.ctx, found, k.term), 1);
+  t.match(k.screen(), /host env not set: GITHUB_TOKEN; export it before starting tmux[\s\S]*press any key to close/);
+  t.equal(await readDecision(s.paths.superviseDecisions, found.proposal.id), null);
+});
+
+t.test('already decided: says so; Esc leaves a pending one for later; r with Esc goes back', async (t) => {
+  const s = await setup(t);
+  const done = await s.propose('allowlist', 'docs.example.org');
+  await reject(done.paths, done.proposal.id);
+  const k1 = scripted([], ['x']);
+  t.equal(await decideProposal(s.ctx, done, k1.term), 1);
+  t.match(k1.screen(), /was already rejected/);
+  const later = await s.propose('allowlist', 'api.example.org');
+  const k2 = scripted([], ['r', 'n', 'o', '\x1b', '\x1b']);
+  t.equal(await decideProposal(s.ctx, later, k2.term), 0);
+  t.match(k2.screen(), /note to the agent[^\n]*no\n[\s\S]*l later\n$/, 'back to the key line');
+  t.match(s.out(), /later: .* stays pending/);
+  t.equal(await readDecision(s.paths.superviseDecisions, later.proposal.id), null);
+});
