@@ -74,7 +74,8 @@ t.test('issue 14: stopped and down bottles are dimmed with their state; the occu
   const down = agentRow(bottle('implementer-k3x7qa', { state: 'down', engine: 'exited' }), { now: NOW, width: 100, pending: 0, occupant: 'implementer-k3x7qa' });
   t.match(down.text, /^\* implementer-k3x7qa\s+implementer\s+fake\s+down\s/);
   t.same([down.fg, down.bold], ['gray', true]);
-  t.same(stateText(bottle('a-aaaaaa', { state: 'stopping', engine: 'exited' })), 'down', 'a stop whose engine lost the bottle: down, as bottle ls says');
+  t.same(stateText(bottle('a-aaaaaa', { state: 'stopping', engine: 'exited' })), 'stopping', 'a stop in progress (or interrupted) stays stopping, as bottle ls says: bottle stop finishes it');
+    t.same(stateText(bottle('a-aaaaaa', { state: 'running', engine: 'exited' })), 'down', 'a running bottle whose engine lost it: down');
   t.equal(stateText(bottle('a-aaaaaa', { state: 'running', engine: 'unknown' })), 'running', 'an engine not asked yet does not contradict');
   const s = withBottles(initialState(), [bottle('a-aaaaaa'), bottle('b-bbbbbb', { state: 'stopped', engine: 'missing' })]).state;
   const vm = viewModel(s, { width: 100, agentsRows: 10, proposalsRows: 10, modalWidth: 60, modalRows: 20 }, { now: NOW, inTmux: true });
