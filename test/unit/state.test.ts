@@ -72,7 +72,7 @@ t.test('createBottle makes the §5 layout with a private dir and valid metadata'
   });
   t.equal((await stat(b.paths.metadata)).mode & 0o777, 0o600);
   t.same(b.metadata, await readMetadata(root, b.slug));
-  t.same((await readdir(b.paths.dir)).sort(), ['events', 'metadata.json', 'policy', 'supervise', 'transcript']);
+  t.same((await readdir(b.paths.dir)).sort(), ['events', 'metadata.json', 'policy', 'supervise']);
 });
 
 t.test('a colliding random source retries until a free slug', async (t) => {
