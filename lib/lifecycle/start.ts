@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { AgentSpec } from '../manifest/index.js';
 import { ensureCA } from '../pki/index.js';
-import type { BottlePlan } from '../plan/index.js';
+import { agentPrompt, type BottlePlan } from '../plan/index.js';
 import {
   bottlePaths, createBottle, ensureStateRoot, readMetadata, removeBottle, updateMetadata, validateSlug,
   type Metadata,
@@ -70,7 +70,7 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     });
     const done = await updateMetadata(deps.root, meta.slug, {
       state: 'running', resources: result.resources,
-      backendData: { ...(result.backendData ?? {}), hasPrompt: plan.prompt !== undefined && plan.prompt.trim() !== '' },
+      backendData: { ...(result.backendData ?? {}), hasPrompt: agentPrompt(plan) !== undefined },
     });
     // The backend's last line already said `bottle <slug> is up`.
     return done;

@@ -4,4 +4,5 @@ export {
   type BottlePlan, type PlanGitRemote, type PlanHeader, type PlanOptions, type PlanRoute,
 } from './prepare.js';
 export { headerSource, planLines, renderPlan } from './render.js';
+export { agentPrompt, ASK_PROMPT } from './prompt.js';
 export { checkPlanPaths, formatPlanProblem, planErrors, planIssue, planProblems, type PlanIssue, type PlanProblem } from './check.js';

@@ -1,6 +1,7 @@
 // The preflight block: a plan as readable lines, shown by `start --dry-run` and the dashboard's
 // preflight modal. Env and credentials appear by name only.
 import type { BottlePlan, PlanHeader, PlanRoute } from './prepare.js';
+import { ASK_PROMPT_SUMMARY } from './prompt.js';
 
 const LABEL_WIDTH = 12;
 
@@ -21,6 +22,7 @@ export function planLines(plan: BottlePlan): string[] {
   one('manifest', plan.manifestPath);
   one('workspace', plan.workspace === undefined ? '(none)' : `${plan.workspace}${plan.workspaceFrom === 'option' ? ' (--workspace)' : ''}`);
   one('prompt', promptSummary(plan.prompt));
+  if (plan.supervise) one('', ASK_PROMPT_SUMMARY);
   many('env', plan.envNames);
   many('skills', plan.skills);
   many('git', plan.git.map((g) => `${g.name} → ${g.upstream}${g.identity ? ` (identity ${g.identity})` : ''}`));

@@ -54,9 +54,14 @@ export function registerGateway(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .option('--no-watch', 'do not watch --policy-dir; reload on SIGHUP only')
     .option('--control-socket <path>', 'unix socket on which `bottle sidecar gateway-secrets` hands over route secrets approved after launch')
     .addHelpText('after', `
-Clients use it as HTTP(S)_PROXY. Blocked requests get 403 "blocked: <reason>"; route headers
-(policy.yaml routes) are filled from this process's env. SIGHUP, or a change in --policy-dir,
-reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
+Clients use it as HTTP(S)_PROXY. Blocked requests get 403 "blocked: <reason>" and the
+supervise tool call to ask with (propose_allowlist_change, its host and reason), as JSON for
+Accept: application/json, the reason in the status line too. A CONNECT to a host the
+allowlist or blocklist refuses is opened and answered the same way inside (TLS with a leaf
+from the CA in --ca-dir; nothing resolved or dialled); private addresses, host names carrying
+a secret and malformed targets are refused at the CONNECT ("CONNECT blocked: ..."). Route
+headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a change in
+--policy-dir, reloads policy.yaml; an invalid file is rejected and the old policy stays.`)
     .action(async (o: Opts) => {
       const { host, port } = parseListenAddress(o.listen);
       const fd = o.listenFd === undefined ? undefined : Number(o.listenFd);

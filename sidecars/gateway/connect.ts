@@ -1,14 +1,17 @@
 // CONNECT tunnels: the hostname-level decision, then either a byte splice (passthrough hosts)
 // or interception: TLS terminated with a leaf minted for the CONNECT host, and each request
-// inside served by the inner HTTP server as if it had come to the proxy directly.
+// inside served by the inner HTTP server as if it had come to the proxy directly. A host the
+// policy does not allow is intercepted too, so that the agent reads why (see answeredInside).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { block, evaluateConnect, normalizeHost, tlsMode, type Verdict } from '../../lib/policy/index.js';
+import type { HostInfo } from '../../lib/policy/hosts.js';
 import type { GatewayContext, Tunnel } from './context.js';
-import { blocked, Flow, type Client } from './flow.js';
+import { blocked, Flow, type Client, type Outcome } from './flow.js';
 import { proxyRequest } from './forward.js';
+import { loggedTarget, WITHHELD } from './log.js';
 import { failed, sendText } from './respond.js';
 import { resolve, upstreamFailed } from './stages.js';
 import { hostHeaderMatches, parseAuthority, tunnelPath, type Target } from './target.js';
@@ -28,18 +31,33 @@ export function handleConnect(g: GatewayContext, req: IncomingMessage, socket: D
   }
   const { snap } = flow;
   const v = evaluateConnect(snap.policy, authority.host.host, authority.port, snap.canaries, { passthroughPorts: g.passthroughPorts });
-  if (v.verdict === 'block') {
+  if (v.verdict === 'block' && !answeredInside(v, authority.host)) {
     flow.refuse(blocked(v, 'CONNECT blocked'));
     return;
   }
   const target: Target = { scheme: 'https', ...authority };
-  if (tlsMode(snap.policy, target.host.host, target.port, g.passthroughPorts) === 'passthrough') {
+  if (v.verdict === 'allow' && tlsMode(snap.policy, target.host.host, target.port, g.passthroughPorts) === 'passthrough') {
     passthrough(flow, socket, head, target, v).catch(() => socket.destroy());
     return;
   }
   socket.write(ESTABLISHED);
-  flow.record(v, 200);
+  flow.record(v.verdict === 'allow' ? v : { ...v, reason: `${v.reason} (answered inside the tunnel)` }, 200);
   intercept(g, socket as net.Socket, head, target);
+}
+
+// Whether a blocked CONNECT is opened and answered inside (TLS terminated with a leaf for the
+// host, each request judged like any other, so refused with the readable 403 while the policy
+// says no, and served once a proposal is approved) rather than refused at the tunnel, where
+// most clients show only "CONNECT tunnel failed, response 403". Opened: a host the allowlist
+// or blocklist refuses, named as the log would name it. Refused at the tunnel: an address in
+// a forbidden range (no proposal lifts that, and a private address never gets a 200), a name
+// that carries a secret (DLP stages, or a withheld name: never minted into a certificate or
+// quoted back), a malformed target or port, a failed evaluation. Nothing is resolved or
+// dialled for an opened tunnel while its requests are blocked. Pure.
+export function answeredInside(v: Outcome, host: HostInfo): boolean {
+  if (v.stage !== 'allowlist' && v.stage !== 'blocklist') return false;
+  if (host.ip?.forbidden !== undefined) return false;
+  return loggedTarget(host.host, '', v).host !== WITHHELD;
 }
 
 // Passthrough: hostname checks (done) + resolved-address check, then bytes both ways.
@@ -137,7 +155,7 @@ function terminateTls(g: GatewayContext, socket: net.Socket, target: Target): vo
 export function serveTunnelRequest(g: GatewayContext, req: IncomingMessage, res: ServerResponse): void {
   const tunnel = g.tunnels.get(req.socket);
   if (!tunnel) {
-    sendText(res, 400, 'bad request: not a tunnel\n', true);
+    sendText(res, { status: 400, body: 'bad request: not a tunnel\n' }, true);
     return;
   }
   const flow = tunnelFlow(g, tunnel, req, { res });

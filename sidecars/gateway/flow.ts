@@ -8,22 +8,21 @@ import type { Duplex } from 'node:stream';
 import type { Verdict } from '../../lib/policy/index.js';
 import type { GatewayContext } from './context.js';
 import type { Snapshot } from './reload.js';
-import { blockBody, sendRaw, sendText } from './respond.js';
+import { blockAnswer, sendRaw, sendText, wantsJson } from './respond.js';
 
 // What the decision log keeps of a verdict.
 export type Outcome = Pick<Verdict, 'verdict' | 'stage' | 'reason'>;
 
 // A "no": the outcome to record, the status, and the text answer (none: the connection is
-// dropped without one, e.g. for a client that already went away).
-export interface Refusal {
-  outcome: Outcome;
-  status: number;
-  body?: string;
-}
+// dropped without one, e.g. for a client that already went away); or a block, whose answer
+// refuse() words for the flow's host and client (blockAnswer).
+export type Refusal =
+  | { outcome: Outcome; status: number; body?: string }
+  | { outcome: Outcome; status: 403; block: { prefix?: string } };
 
 // A block, by the policy or a gateway check: 403 with the reason and the hint for its stage.
 export function blocked(v: Outcome, prefix?: string): Refusal {
-  return { outcome: v, status: 403, body: blockBody(v.reason, prefix, v.stage) };
+  return { outcome: v, status: 403, block: { prefix } };
 }
 
 // A failure after the decision (missing route credential, upstream down, unusable answer):
@@ -67,12 +66,16 @@ export class Flow {
     this.g.log.record({ method: this.method, host: this.host, path: this.path, verdict: outcome, status }, performance.now() - this.started);
   }
 
-  // Says no: sends the answer (or drops the client) and records it.
+  // Says no: sends the answer (or drops the client) and records it. A block is answered as
+  // JSON to a request whose Accept prefers it (raw sockets: CONNECT, upgrades, get text).
   refuse(r: Refusal): void {
     const c = this.client;
-    if (r.body === undefined) ('res' in c ? c.res : c.socket).destroy();
-    else if ('res' in c) sendText(c.res, r.status, r.body, !this.bodyRead);
-    else sendRaw(c.socket, r.status, r.body);
+    const answer = 'block' in r
+      ? blockAnswer({ outcome: r.outcome, host: this.host, prefix: r.block.prefix }, 'res' in c && wantsJson(c.res.req?.headers.accept))
+      : r.body === undefined ? undefined : { status: r.status, body: r.body };
+    if (answer === undefined) ('res' in c ? c.res : c.socket).destroy();
+    else if ('res' in c) sendText(c.res, answer, !this.bodyRead);
+    else sendRaw(c.socket, answer);
     this.record(r.outcome, r.status);
   }
 }

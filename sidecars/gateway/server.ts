@@ -99,7 +99,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   main.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const abs = parseAbsolute(req.url ?? '');
     if ('error' in abs) {
-      sendText(res, 400, `bad request: ${abs.error}\n`);
+      sendText(res, { status: 400, body: `bad request: ${abs.error}\n` });
       return;
     }
     const flow = new Flow(g, { res }, req.method ?? 'GET', abs.target.host.host, abs.path);
@@ -109,7 +109,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     socket.on('error', () => socket.destroy());
     const abs = parseAbsolute(req.url ?? '');
     if ('error' in abs) {
-      sendRaw(socket, 400, `bad request: ${abs.error}\n`);
+      sendRaw(socket, { status: 400, body: `bad request: ${abs.error}\n` });
       return;
     }
     const flow = new Flow(g, { socket }, req.method ?? 'GET', abs.target.host.host, abs.path);

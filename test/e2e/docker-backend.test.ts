@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
 import { DockerBackend } from '../../lib/backends/docker/index.js';
 import { execIn, fromDockerode } from '../../lib/docker/api.js';
+import { ASK_PROMPT } from '../../lib/plan/index.js';
 import type { Metadata } from '../../lib/state/index.js';
 import { imagesGate } from '../helpers/e2e.js';
 import { pemBodyLines } from '../helpers/sandbox.js';
@@ -101,7 +102,8 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     const mcp = await asNode('cd ~ && claude mcp list');
     t.match(mcp.stdout, /supervise: http:\/\/supervise:9100\/mcp \(HTTP\) - ✔ Connected/);
     const files = await asNode('id -un; pwd; cat README.md; git log --oneline | wc -l; cat ~/.claude/skills/review/SKILL.md | head -2; cat ~/.bottle/prompt.md');
-    t.match(files.stdout, /^node\n\/workspace\nhello from the host\n1\n---\nname: review\nYou are a test agent\.\n$/);
+    t.match(files.stdout, /^node\n\/workspace\nhello from the host\n1\n---\nname: review\nYou are a test agent\.\n\n/);
+    t.ok(files.stdout.endsWith(`\n${ASK_PROMPT}\n`), 'the prompt file ends with bottle\'s note on asking (supervise is on)');
   });
 
   await t.test('the bundle CA is trusted: TLS through the intercepting gateway verifies', async (t) => {

@@ -121,8 +121,8 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
   });
 
   await t.test('7. propose → operator approves with the CLI → the blocked host works, nothing restarted', async (t) => {
-    t.equal((await sb.agent(`${CURL} https://newhost.test/e2e/before`)).stdout, '000 403', 'newhost.test is blocked at first');
-    const hint = await sb.agent('curl -sS -m 15 http://newhost.test/e2e/before');
+    t.equal((await sb.agent(`${CURL} https://newhost.test/e2e/before`)).stdout, '403 200', 'newhost.test is blocked at first (answered inside its tunnel)');
+    const hint = await sb.agent('curl -sS -m 15 https://newhost.test/e2e/before');
     t.match(hint.stdout, /^blocked: newhost\.test is not on the allowlist\n.*propose_allowlist_change/, 'and the 403 says how to ask');
     const before = { started: await startedAt(sb), gateway: await daemonPids(sb, 'gateway') };
 
@@ -145,7 +145,7 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
     const id2 = await pendingProposal(sb, 'exfil.test');
     t.equal((await sb.cli(['proposals', 'reject', id2, '--note', 'no'])).exitCode, 0);
     t.match((await call2)[1]?.result?.structuredContent, { id: id2, status: 'rejected' }, 'a rejection reaches the agent too');
-    t.equal((await sb.agent(`${CURL} https://exfil.test/e2e/after-reject`)).stdout, '000 403', 'and the host stays blocked');
+    t.equal((await sb.agent(`${CURL} https://exfil.test/e2e/after-reject`)).stdout, '403 200', 'and the host stays blocked');
   });
 
   // Init runs two gateway replicas on one socket it owns (sidecars/init/gateway-front.ts):
@@ -203,7 +203,7 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
     await killScenario(t, 'kill -9 of all gateways', (pids) => pids, '/e2e/poll-all');
     const mcp = await sb.probe<McpReply[]>('mcp', ['http://supervise:9100/mcp', JSON.stringify([{ method: 'tools/list' }])]);
     t.equal(mcp[1]?.result?.tools?.length, 3, 'supervise MCP works after it');
-    t.equal((await sb.agent(`${CURL} https://exfil.test/e2e/after-kill`)).stdout, '000 403', 'the new gateways still enforce the policy');
+    t.equal((await sb.agent(`${CURL} https://exfil.test/e2e/after-kill`)).stdout, '403 200', 'the new gateways still enforce the policy');
     t.equal((await sb.agent(`${CURL} https://newhost.test/e2e/after-kill`)).stdout, '200 200', 'with the approved change');
     await sb.agent(`${CURL} https://api.allowed.test/e2e/route-after-kill`);
     const routed = (await sb.upstream.records()).find((r) => r.url === '/e2e/route-after-kill');

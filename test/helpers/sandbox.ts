@@ -118,8 +118,8 @@ export interface Sandbox {
   agent(cmd: string, user?: 'node' | 'root', env?: string[]): Promise<ExecResult>;
   /** `sh -c cmd` in the bundle, as the bundle's own runtime user. */
   bundle(cmd: string): Promise<ExecResult>;
-  /** Runs test/e2e/fixtures/probes/<name>.mjs with node in the agent (or bundle); parses its JSON. */
-  probe<T = unknown>(name: ProbeName, args: string[], where?: 'agent' | 'bundle'): Promise<T>;
+  /** Runs test/e2e/fixtures/probes/<name>.mjs with node in the agent (or bundle), `env` (NAME=value) added; parses its JSON. */
+  probe<T = unknown>(name: ProbeName, args: string[], where?: 'agent' | 'bundle', env?: string[]): Promise<T>;
   /** The bottle CLI (a real subprocess) with the sandbox's env. */
   cli(args: string[]): Promise<CliResult>;
   close(): Promise<void>;
@@ -213,7 +213,7 @@ export async function writableLayerHits(docker: Docker, container: string, needl
 export const slugFromLine = (line: string): string | undefined => /^bottle ([a-z0-9][a-z0-9_-]*): /.exec(line)?.[1];
 
 // The node scripts in test/e2e/fixtures/probes (the agent image has node, none of our modules).
-export type ProbeName = 'mcp' | 'scan' | 'dns' | 'raw' | 'poll' | 'connect' | 'tunnel';
+export type ProbeName = 'mcp' | 'scan' | 'dns' | 'raw' | 'poll' | 'connect' | 'tunnel' | 'fetch';
 const PROBE_DIR = new URL('../e2e/fixtures/probes/', import.meta.url);
 
 // Brings a sandbox bottle up; on any failure everything made so far is removed before the throw.
@@ -266,9 +266,9 @@ export async function startSandbox(docker: Docker, o: SandboxOptions): Promise<S
       routeToken: env.E2E_ROUTE_TOKEN!, apiKey: env.ANTHROPIC_API_KEY!, upstream, upstreamRepo: git?.upstreamRepo, identityKey, bringup,
       agent: (cmd, user = 'node', env) => run('agent', ['sh', '-c', cmd], user, env),
       bundle: (cmd) => run('bundle', ['sh', '-c', cmd]),
-      async probe<T>(name: string, args: string[], where: 'agent' | 'bundle' = 'agent'): Promise<T> {
+      async probe<T>(name: string, args: string[], where: 'agent' | 'bundle' = 'agent', env?: string[]): Promise<T> {
         const source = readFileSync(new URL(`${name}.mjs`, PROBE_DIR), 'utf8');
-        const r = await run(where, ['node', '--input-type=module', '-e', source, '--', ...args]);
+        const r = await run(where, ['node', '--input-type=module', '-e', source, '--', ...args], undefined, env);
         try {
           return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as T;
         } catch {

@@ -3,6 +3,7 @@ import t from 'tap';
 import { archiveRoot } from '../../lib/backends/bundle/archive.js';
 import { PLACEHOLDER_API_KEY } from '../../lib/backends/bundle/names.js';
 import { claudeSettings, claudeState, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/bundle/provision.js';
+import { agentPrompt, ASK_PROMPT } from '../../lib/plan/index.js';
 import { samplePlan } from '../fixtures/docker/bottle.js';
 
 const full = samplePlan({
@@ -32,11 +33,21 @@ t.test('the full step list, in order', async (t) => {
     { kind: 'exec', user: 'agent', argv: ['git', 'checkout', '-f', '--quiet'], workdir: '/workspace', mayFail: true },
   ]);
   const prompt = steps.find((s) => s.name === 'prompt')!.actions[0]!;
-  t.match(prompt, { kind: 'write', path: '/home/node/.bottle/prompt.md', content: 'You are a test agent.\n', owner: 'agent' });
+  t.same(prompt, { kind: 'write', path: '/home/node/.bottle/prompt.md', content: `You are a test agent.\n\n${ASK_PROMPT}\n`, mode: 0o644, owner: 'agent' },
+    'the manifest prompt, then bottle\'s note on asking');
+});
+
+t.test('the prompt file: bottle\'s note alone without a manifest prompt; nothing without supervise either', async (t) => {
+  const note = provisionSteps({ plan: samplePlan({ prompt: undefined }), caCertHostPath: '/ca.crt' }).find((s) => s.name === 'prompt');
+  t.match(note?.actions[0], { content: `${ASK_PROMPT}\n` });
+  t.match(ASK_PROMPT, /^[^.]+\. To ask the operator for access, call the supervise MCP tool propose_allowlist_change .*\{"host": "<the host>", "reason": "<why you need it>"\}.*\.$/, 'two sentences, the second the exact call');
+  const own = provisionSteps({ plan: samplePlan({ supervise: false }), caCertHostPath: '/ca.crt' }).find((s) => s.name === 'prompt');
+  t.match(own?.actions[0], { content: 'You are a test agent.\n' }, 'no note where there is no supervise to ask');
+  t.same(agentPrompt({ prompt: '  \n', supervise: false }), undefined, 'a blank prompt and no supervise: no file');
 });
 
 t.test('minimal plan: no supervise, prompt, skills or workspace steps', async (t) => {
-  const steps = provisionSteps({ plan: samplePlan({ prompt: undefined }), caCertHostPath: '/ca.crt' });
+  const steps = provisionSteps({ plan: samplePlan({ prompt: undefined, supervise: false }), caCertHostPath: '/ca.crt' });
   t.same(steps.map((s) => s.name), ['trust-ca', 'gitconfig', 'claude-config']);
   t.same(claudeSettings(undefined), { skipDangerousModePermissionPrompt: true }, 'no hooks without supervise');
   t.notOk('mcpServers' in claudeState(), 'and no MCP server');

@@ -12,7 +12,7 @@ import { FAKE } from '../fixtures/policy/fake-secrets.js';
 import { httpsViaProxy, viaProxy, type Reply } from '../fixtures/gateway/client.js';
 import { BASE_POLICY, startWorld, type World } from '../fixtures/gateway/world.js';
 import { WITHHELD } from '../../sidecars/gateway/log.js';
-import { ACCESS_HINT, MODEL_ROUTE_HINT } from '../../sidecars/gateway/respond.js';
+import { accessHint, MODEL_ROUTE_HINT } from '../../sidecars/gateway/respond.js';
 
 // route.test stands in for api.anthropic.com: the route whose header is the API key.
 const modelPolicy = (serverFetch: boolean) => `version: 1
@@ -197,5 +197,5 @@ t.test('model route: a refusal carries the model-route hint, not the proposal hi
   t.match(refusals[1]!.body.toString(), /defaults\.model\.serverFetch: true in the manifest/, 'the server-fetch reason names the operator\'s switch');
   t.same(w.upstream.requests, []);
   const other = await viaProxy(w.proxy, w.http('elsewhere.test', '/'));
-  t.equal(other.body.toString().split('\n')[1], ACCESS_HINT, 'an allowlist block still points at the proposal tools');
+  t.equal(other.body.toString().split('\n')[1], accessHint('elsewhere.test'), 'an allowlist block still points at the proposal tool, for its host');
 });

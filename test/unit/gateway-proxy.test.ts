@@ -59,17 +59,21 @@ t.test('SSE events arrive as they are sent, not when the stream ends', async (t)
   t.ok(arrivals.length >= 3, `events arrived in several chunks (${arrivals.length})`);
 });
 
-t.test('a host that is not allowlisted gets 403 blocked: (CONNECT and plain) and never reaches the upstream', async (t) => {
+t.test('a host that is not allowlisted gets 403 blocked: (inside its tunnel and plain) and never reaches the upstream', async (t) => {
   const w = await startWorld(t);
-  const viaConnect = await connect(w.proxy, `evil.test:${w.upstream.httpsPort}`);
+  const viaConnect = await httpsViaProxy(w.proxy, w.caPem, w.https('evil.test', '/x'));
   t.equal(viaConnect.status, 403);
-  t.match(viaConnect.body.toString(), /^HTTP\/1\.1 403|^CONNECT blocked: evil\.test is not on the allowlist\n.*propose_allowlist_change/s);
+  t.match(viaConnect.body.toString(), /^blocked: evil\.test is not on the allowlist\n.*propose_allowlist_change/s);
   const plain = await viaProxy(w.proxy, w.http('evil.test', '/x'));
   t.equal(plain.status, 403);
   t.equal(plain.headers['content-type'], 'text/plain; charset=utf-8');
-  t.match(plain.body.toString(), /^blocked: evil\.test is not on the allowlist\nTo request access, call the propose_allowlist_change tool/);
+  t.match(plain.body.toString(), /^blocked: evil\.test is not on the allowlist\nTo ask the operator for access, call the supervise MCP tool propose_allowlist_change/);
   t.equal(w.upstream.requests.length, 0);
-  t.match(w.decisions(), [{ method: 'CONNECT', verdict: 'block', stage: 'allowlist', status: 403 }, { method: 'GET', verdict: 'block', status: 403 }]);
+  t.match(w.decisions(), [
+    { method: 'CONNECT', verdict: 'block', stage: 'allowlist', status: 200 },
+    { method: 'GET', verdict: 'block', status: 403 },
+    { method: 'GET', verdict: 'block', status: 403 },
+  ]);
 });
 
 t.test('an origin-form request to the proxy itself is a 400', async (t) => {

@@ -1,7 +1,7 @@
 // The gateway's pure pieces: request targets, header filtering, log redaction, hosts files.
 import t from 'tap';
 import {
-  ACCESS_HINT, batchedWriter, blockBody, clientResponseHeaders, DecisionLog, hostHeaderMatches, loggedTarget, parseAbsolute,
+  batchedWriter, clientResponseHeaders, DecisionLog, hostHeaderMatches, loggedTarget, parseAbsolute,
   parseAuthority, parseHostsFile, parseListenAddress, redactPath, resolveUpstream, staticLookup, tunnelPath,
   upstreamRequestHeaders, WITHHELD, type Target,
 } from '../../sidecars/gateway/index.js';
@@ -92,11 +92,6 @@ t.test('batchedWriter: lines of one event-loop turn go out in one write', async 
   sink('c');
   await new Promise((r) => setImmediate(r));
   t.same(writes, ['a\nb\n', 'c\n']);
-});
-
-t.test('blockBody: reason line plus the hint naming the MCP tools', async (t) => {
-  t.equal(blockBody('x is not on the allowlist'), `blocked: x is not on the allowlist\n${ACCESS_HINT}\n`);
-  t.match(blockBody('r', 'CONNECT blocked'), /^CONNECT blocked: r\n.*propose_allowlist_change.*propose_route_change/);
 });
 
 t.test('hosts file parsing and the authoritative static lookup', async (t) => {

@@ -2,12 +2,11 @@
 // the directory watch) or sends SIGHUP. An invalid file keeps the old policy; requests
 // already under way finish under the policy they started with.
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
-import { connect, httpsViaProxy, TunnelAgent, viaProxy } from '../fixtures/gateway/client.js';
+import { getWith, httpsViaProxy, TunnelAgent, viaProxy } from '../fixtures/gateway/client.js';
 import { spawnGateway } from '../fixtures/gateway/process.js';
 import { BASE_POLICY, HOSTS, PRIVATE_OK, startWorld, until } from '../fixtures/gateway/world.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -42,13 +41,7 @@ t.test('in-flight requests finish under their policy; new requests (even on an o
   const w = await startWorld(t);
   const agent = new TunnelAgent(w.proxy, w.caPem, { maxSockets: 1 });
   t.teardown(() => agent.destroy());
-  const get = (path: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    https.get(w.https('allowed.test', path), { agent }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
-  });
+  const get = (path: string) => getWith(agent, w.https('allowed.test', path));
   t.equal((await get('/warm')).status, 200, 'tunnel open');
   // A long SSE stream on a second tunnel, started under the old policy.
   const sse = httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/sse?n=6&gap=100'));
@@ -60,7 +53,7 @@ t.test('in-flight requests finish under their policy; new requests (even on an o
   const after = await get('/after');
   t.equal(after.status, 403, 'the next request on the already-open tunnel is judged by the new policy');
   t.match(after.body, /^blocked: allowed\.test is not on the allowlist/);
-  t.equal((await connect(w.proxy, `allowed.test:${w.upstream.httpsPort}`)).status, 403, 'a new CONNECT too');
+  t.equal((await httpsViaProxy(w.proxy, w.caPem, w.https('allowed.test', '/new'))).status, 403, 'a new tunnel too');
 });
 
 t.test('canaries follow the policy: a route added by reload makes its secret unsendable', async (t) => {

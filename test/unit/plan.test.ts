@@ -146,6 +146,7 @@ t.test('renderPlan: a readable preflight block, env and credentials by name only
   t.match(text, /^passthrough api\.anthropic\.com$/m);
   t.match(text, /^model       api\.anthropic\.com \(claude's API calls only; server-side URL fetch refused\)$/m);
   t.match(text, /^supervise   off$/m);
+  t.notMatch(text, /bottle's note/, 'no note on asking without supervise to ask');
   t.match(text, /^warning: host env not set: TRACE_ID, TRACE_PREFIX /m);
   for (const secret of ['ghp_secretvalue', 'sk-ant-secret', 'debug', '1.50', 'Bearer']) t.notMatch(text, secret, `no ${secret}`);
 });
@@ -164,6 +165,7 @@ t.test('renderPlan: empty sections and a known slug', async (t) => {
     'manifest    /m/bottle.yaml',
     'workspace   (none)',
     'prompt      (none)',
+    '            + bottle\'s note: a 403 "blocked: ..." means ask with propose_allowlist_change',
     'env         (none)',
     'skills      (none)',
     'git         (none)',

@@ -11,6 +11,7 @@ import { extractTar } from '../../lib/backends/bundle/tar.js';
 import { SecretInArgvError } from '../../lib/backends/smolvm/cli.js';
 import { chooseSubnet } from '../../lib/backends/smolvm/subnet.js';
 import { UserError } from '../../lib/errors.js';
+import { ASK_PROMPT } from '../../lib/plan/index.js';
 import { API_KEY, makeBottleDir, SECRET, sampleAgent, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
 import { leftovers, mutating, rig, type Rig } from './smolvm-launch-fixture.js';
 
@@ -140,7 +141,7 @@ t.test('provisioning: the Docker step list, with the bundle IP where Docker has 
   const settings = JSON.parse(readFileSync(join(dir, '.claude', 'settings.json'), 'utf8')) as { hooks: Record<string, Array<{ hooks: Array<{ url: string }> }>> };
   t.equal(settings.hooks.Stop![0]!.hooks[0]!.url, `http://${bundleIp}:9100/hooks/claude`);
   t.equal(settings.hooks.Notification![0]!.hooks[0]!.url, `http://${bundleIp}:9100/hooks/claude`);
-  t.equal(readFileSync(join(dir, '.bottle', 'prompt.md'), 'utf8'), 'You are a test agent.\n');
+  t.equal(readFileSync(join(dir, '.bottle', 'prompt.md'), 'utf8'), `You are a test agent.\n\n${ASK_PROMPT}\n`);
   t.equal(readFileSync(join(dir, 'bottle-ca.crt'), 'utf8'), readFileSync(join(paths.dir, 'ca', 'ca.crt'), 'utf8'), 'the CA certificate');
   t.notOk(JSON.stringify(await r.fake.machines()).includes('PRIVATE KEY'), 'never the CA key');
 });

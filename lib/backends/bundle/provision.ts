@@ -3,6 +3,7 @@
 // backends run the same step list and tests assert it without an engine.
 import { basename } from 'node:path';
 import type { BottlePlan } from '../../plan/index.js';
+import { agentPrompt } from '../../plan/prompt.js';
 import { AGENT_PATHS, PLACEHOLDER_API_KEY } from './names.js';
 
 // Who owns a written file or runs a command: the agent's user, or root (system trust store).
@@ -22,7 +23,7 @@ export interface ProvisionStep { name: string; label: string; actions: Provision
 
 // What the step list is computed from (no secret among it).
 export interface ProvisionInput {
-  plan: Pick<BottlePlan, 'agent' | 'prompt' | 'skills' | 'workspace' | 'git'>;
+  plan: Pick<BottlePlan, 'agent' | 'prompt' | 'supervise' | 'skills' | 'workspace' | 'git'>;
   /** Host path of the bundle CA certificate (never the key). */
   caCertHostPath: string;
   /** The supervise MCP/hook base URL, when supervise runs. */
@@ -110,11 +111,12 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
       ],
     },
   ];
-  if (plan.prompt !== undefined) {
+  const prompt = agentPrompt(plan);
+  if (prompt !== undefined) {
     steps.push({
       name: 'prompt',
       label: 'system prompt file',
-      actions: [{ kind: 'write', path: AGENT_PATHS.prompt, content: plan.prompt, mode: 0o644, owner: 'agent' }],
+      actions: [{ kind: 'write', path: AGENT_PATHS.prompt, content: prompt, mode: 0o644, owner: 'agent' }],
     });
   }
   if (plan.skills.length > 0) {
