@@ -122,7 +122,7 @@ t.test('metadata writes are atomic and leave no temp file', async (t) => {
   const m = await updateMetadata(root, b.slug, { claudeSessionId: 'abc' });
   t.equal(m.state, 'running');
   t.equal(m.claudeSessionId, 'abc');
-  t.same((await readdir(b.paths.dir)).sort(), ['events', 'metadata.json', 'policy', 'supervise', 'transcript'], 'no temp or lock files');
+  t.same((await readdir(b.paths.dir)).sort(), ['events', 'metadata.json', 'policy', 'supervise'], 'no temp or lock files');
   t.same(JSON.parse(await readFile(b.paths.metadata, 'utf8')), m);
   await t.rejects(writeMetadata(root, { ...m, backend: 'podman' as 'docker' }), /"backend" must be one of/);
   t.same(await readMetadata(root, b.slug), m, 'an invalid record is never written');
