@@ -35,7 +35,7 @@ t.test('the format: `{ host, until }` items; until is canonical ISO or stop; old
 });
 
 t.test('invalid until values are file:line:col errors (fail closed, nothing loads)', async (t) => {
-  for (const [until, why] of [['tomorrow', 'not a time'], ['2026-12-07T14:00:00', 'no zone'], ['2026-12-07', 'a date'], ['2026-13-40T00:00:00Z', 'impossible']]) {
+  for (const [until, why] of <Array<[string, string]>>[['tomorrow', 'not a time'], ['2026-12-07T14:00:00', 'no zone'], ['2026-12-07', 'a date'], ['2026-13-40T00:00:00Z', 'impossible']]) {
     t.throws(() => loadPolicy(`version: 1\nallow:\n  - { host: a.example.com, until: "${until}" }\n`, 'p.yaml'),
       { message: /^p\.yaml:3:\d+: allow\[0\]\.until: must be an ISO 8601 time with a zone/ }, why);
   }
