@@ -7,7 +7,7 @@ import { UserError } from '../lib/errors.js';
 import { clip, sanitize } from '../lib/format.js';
 import { bundleControl, cliDeps } from '../lib/lifecycle/index.js';
 import { policyFilePath } from '../lib/policy-edit/index.js';
-import { parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
+import { GRANT_CHOICES, parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import {
   approve, assessRisk, defaultRouteHeaders, isStale, listProposals, policyHash, readDecision, reject, riskLines,
   type ApproveResult, type FoundProposal,
@@ -82,12 +82,6 @@ export function keyLine(refused: boolean, timed = true): string {
   return `${refused ? 'a approve (refused)' : 'a approve'}${t}   r reject with a note   l later`;
 }
 
-// The durations `t` offers (the dashboard's modal offers the same three).
-export const GRANT_CHOICES: ReadonlyArray<{ key: string; label: string; for: string }> = [
-  { key: '1', label: '10m', for: '10m' },
-  { key: '2', label: '1h', for: '1h' },
-  { key: '3', label: 'until stop', for: 'until-stop' },
-];
 
 // Reads a line with echo and backspace; null when the operator backs out (Esc, Ctrl-C, end).
 async function readLine(term: KeyTerminal, prompt: string): Promise<string | null> {

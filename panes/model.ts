@@ -1,5 +1,6 @@
 // AppState → ViewModel: which rows, labels, modal text and key hints the view shows. Pure.
 import { sanitize } from '../lib/format.js';
+import { GRANT_CHOICES } from '../lib/policy/index.js';
 import { pickerItems, type Modal } from './modal.js';
 import {
   agentHeader, agentRow, agentsLabel, fit, proposalHeader, proposalRow, proposalsLabel,
@@ -157,6 +158,7 @@ export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOp
     }
     case 'confirm': {
       const lines = plain(modal.lines);
+      if (modal.grants) return { title: modal.title, lines, footer: `y approve  ${GRANT_CHOICES.map((c) => `${c.key} for ${c.label}`).join('  ')}  N/Esc no` };
       if (modal.note === undefined) return { title: modal.title, lines, footer: 'y yes  N/Esc no' };
       lines.push({ text: '' }, { text: `note: ${sanitize(modal.note)}_`, fg: 'cyan' });
       return { title: modal.title, lines, footer: 'type a note (optional, the agent sees it)  Enter reject  Esc cancel' };

@@ -16,6 +16,13 @@ export const UNTIL_STOP = 'stop';
 const MAX_FOR_MS = 30 * 24 * 3600_000;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 24 * 3600_000 };
 
+// The durations the popup's `t` and the dashboard's approve box offer, by key.
+export const GRANT_CHOICES: ReadonlyArray<{ key: string; label: string; for: string }> = [
+  { key: '1', label: '10m', for: '10m' },
+  { key: '2', label: '1h', for: '1h' },
+  { key: '3', label: 'until stop', for: 'until-stop' },
+];
+
 // `--for` text (`90s`, `10m`, `1h`, `2d`, `until-stop`) as the `until` to record.
 export function parseGrantFor(text: string, now: Date): { until: string } | { error: string } {
   const t = text.trim().toLowerCase();

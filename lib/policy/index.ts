@@ -7,7 +7,7 @@ export {
 } from './model.js';
 export { evaluate, evaluateConnect, PASSTHROUGH_PORT, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
 export {
-  dropUntilStop, formatRemaining, grantsOf, normalizeUntil, parseGrantFor, setAllowUntil, untilMs, UNTIL_STOP, type Grant,
+  dropUntilStop, formatRemaining, GRANT_CHOICES, grantsOf, normalizeUntil, parseGrantFor, setAllowUntil, untilMs, UNTIL_STOP, type Grant,
 } from './grants.js';
 export { checkResolved, parseIp, type IpInfo } from './ip.js';
 export { prepareCanaries, type Canaries } from './canary.js';
