@@ -3,7 +3,7 @@ import { sanitize } from '../lib/format.js';
 import { GRANT_CHOICES } from '../lib/policy/index.js';
 import { pickerItems, type Modal } from './modal.js';
 import {
-  agentHeader, agentRow, agentsLabel, fit, proposalHeader, proposalRow, proposalsLabel,
+  agentHeader, agentRow, agentsLabel, fit, hasGrants, proposalHeader, proposalRow, proposalsLabel,
 } from './rows.js';
 import { cursorIndex, pendingBySlug, type AppState } from './state.js';
 import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';
@@ -79,12 +79,13 @@ export interface ModelOptions {
 // The whole screen for one state.
 export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewModel {
   const pending = pendingBySlug(state);
-  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0 }));
+  const grants = hasGrants(state.bottles);
+  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants }));
   const proposals = state.proposals.map((p) => proposalRow(p, { now: o.now, width: dims.width, fresh: (state.fresh.get(p.id) ?? 0) > o.now }));
   const isNew = state.unseen > 0 || state.fresh.size > 0;
   return {
     agents: {
-      label: `${agentsLabel(state.bottles.length)}${o.exampleManifest ? ' · example manifest' : ''}`, header: agentHeader(dims.width), lines: agents,
+      label: `${agentsLabel(state.bottles.length)}${o.exampleManifest ? ' · example manifest' : ''}`, header: agentHeader(dims.width, grants), lines: agents,
       cursor: cursorIndex(state, 'agents'), focused: state.focus === 'agents',
       empty: 'no bottles: press n to start one',
     },

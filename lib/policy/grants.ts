@@ -85,7 +85,7 @@ export interface Grant {
 }
 
 // The policy's time-boxed entries at `now`, soonest to lapse first.
-export function grantsOf(p: Policy, now: number): Grant[] {
+export function grantsOf(p: Pick<Policy, 'allowUntil'>, now: number): Grant[] {
   return Object.entries(p.allowUntil ?? {})
     .map(([pattern, until]) => ({ pattern, until, remainingMs: untilMs(until) - now }))
     .sort((a, b) => a.remainingMs - b.remainingMs);
