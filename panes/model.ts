@@ -59,13 +59,15 @@ export function helpLines(inTmux: boolean): string[] {
     '                sessions, unpushed commits, uncommitted changes) and it stays listed, stopped',
     'D               remove the agent under the cursor for good, saved work included (asks',
     '                first, naming what is lost)',
-    'a               approve the proposal under the cursor (shows the policy change first)',
+    'a               approve the proposal under the cursor (shows the policy change first;',
+    '                an allowlist one for good with y, or for 10m / 1h / until stop with 1 / 2 / 3)',
     'r               reject the proposal under the cursor (type an optional note, Enter)',
     '?               this help',
     'q               quit the dashboard; every bottle keeps running',
     '',
     'New proposals and agents waiting for input ring the bell and move the cursor to them.',
     'A proposal your manifest pre-approves (supervise.auto_approve) arrives approved, marked auto.',
+    'GRANT counts down an agent\'s soonest time-boxed grant (`stop`: until it stops).',
   ];
 }
 
