@@ -2,7 +2,7 @@
 // and layout where possible: entries are patched in the YAML document, and the result is
 // checked to mean exactly the intended policy (else it is re-serialised from scratch).
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
-import { loadPolicy, normalizeHost, normalizePattern, policyHash, PolicyError, serializePolicy, type Policy, type Route } from '../policy/index.js';
+import { allowItem, loadPolicy, normalizeHost, normalizePattern, policyHash, PolicyError, serializePolicy, type Policy, type Route } from '../policy/index.js';
 
 const LIST_KEYS = ['allow', 'block', 'passthrough'] as const;
 
@@ -41,14 +41,14 @@ function patchDocument(doc: Document, next: Policy): boolean {
 }
 
 // An allow/block/passthrough item as written: a pattern, or `{ host, until }` (grants.ts).
-function itemNode(doc: Document, pattern: string, until: string | undefined): unknown {
-  return doc.createNode(until === undefined ? pattern : { host: pattern, until });
+function itemNode(doc: Document, pattern: string, allowUntil: Record<string, string>): unknown {
+  return doc.createNode(allowItem({ allowUntil }, pattern));
 }
 
 function patchList(doc: Document, key: string, want: string[], until: Record<string, string>): boolean {
   const node = doc.get(key, true);
   if (node === undefined) {
-    if (want.length > 0) doc.set(key, doc.createNode(want.map((p) => itemNode(doc, p, until[p]))));
+    if (want.length > 0) doc.set(key, doc.createNode(want.map((p) => itemNode(doc, p, until))));
     return true;
   }
   if (!isSeq(node)) return false;
@@ -65,10 +65,10 @@ function patchList(doc: Document, key: string, want: string[], until: Record<str
     }
     kept.add(pattern);
     const had = isMap(item) ? item.get('until') : undefined;
-    if (had !== until[pattern]) node.items[i] = itemNode(doc, raw, until[pattern]) as Node;
+    if (had !== until[pattern]) node.items[i] = itemNode(doc, pattern, until) as Node;
   }
   for (const i of drop.reverse()) node.items.splice(i, 1);
-  for (const p of want) if (!kept.has(p)) node.add(itemNode(doc, p, until[p]));
+  for (const p of want) if (!kept.has(p)) node.add(itemNode(doc, p, until));
   return true;
 }
 

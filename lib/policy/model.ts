@@ -49,7 +49,7 @@ export function serializePolicy(p: Policy): string {
 }
 
 // An allow item as written: the bare pattern, or `{ host, until }` for a time-boxed one.
-export function allowItem(p: Policy, pattern: string): string | { host: string; until: string } {
+export function allowItem(p: Pick<Policy, 'allowUntil'>, pattern: string): string | { host: string; until: string } {
   const until = p.allowUntil?.[pattern];
   return until === undefined ? pattern : { host: pattern, until };
 }
