@@ -7,7 +7,7 @@ import { UserError } from '../lib/errors.js';
 import { clip, sanitize } from '../lib/format.js';
 import { bundleControl, cliDeps } from '../lib/lifecycle/index.js';
 import { policyFilePath } from '../lib/policy-edit/index.js';
-import { routeEnvNames } from '../lib/policy/index.js';
+import { GRANT_CHOICES, parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import {
   approve, assessRisk, defaultRouteHeaders, isStale, listProposals, policyHash, readDecision, reject, riskLines,
   type ApproveResult, type FoundProposal,
@@ -17,15 +17,24 @@ import type { Ctx } from '../lib/cli.js';
 
 // Approves as `bottle proposals approve` does: the bottle's bundle control, route values from
 // this environment or credentials.yaml (`when` completes the "export it ..." hint).
-export async function approveFound(ctx: Ctx, found: FoundProposal, opts: { headers?: Record<string, string>; note?: string }, when: string): Promise<ApproveResult> {
+export async function approveFound(ctx: Ctx, found: FoundProposal, opts: { headers?: Record<string, string>; note?: string; until?: string }, when: string): Promise<ApproveResult> {
   const { control, warning } = await bundleControl(cliDeps(ctx), await readMetadata(stateRoot(ctx.env), found.slug));
   const { headers } = opts;
   const env = headers && Object.keys(headers).length > 0
     ? await withCredentials(routeEnvNames({ host: found.proposal.payload.host, headers }), ctx.env, ctx.run, when)
     : ctx.env;
-  const r = await approve(found.paths, found.proposal.id, { ...(headers ? { headers } : {}), ...(opts.note ? { note: opts.note } : {}) }, control, env);
+  const r = await approve(found.paths, found.proposal.id, {
+    ...(headers ? { headers } : {}), ...(opts.note ? { note: opts.note } : {}), ...(opts.until ? { until: opts.until } : {}),
+  }, control, env);
   if (warning) ctx.err(`bottle: warning: ${warning}`);
   return r;
+}
+
+// `--for 1h` (or a popup choice) as the grant's `until`; a bad value is one UserError line.
+export function parseFor(text: string, now = new Date()): string {
+  const r = parseGrantFor(text, now);
+  if ('error' in r) throw new UserError(r.error);
+  return r.until;
 }
 
 // What an approval did, in one line (the CLI and the popup say the same).
@@ -67,10 +76,12 @@ export function decideScreen(found: FoundProposal, risk: ReturnType<typeof asses
   return lines.map(sanitize);
 }
 
-// The key line; a refused approval and the not-yet-built time-boxed grant say so.
-export function keyLine(refused: boolean): string {
-  return `${refused ? 'a approve (refused)' : 'a approve'}   t approve for 1h (coming)   r reject with a note   l later`;
+// The key line; a refused approval says so, and a route (always permanent) has no `t`.
+export function keyLine(refused: boolean, timed = true): string {
+  const t = timed ? `   ${refused ? 't approve for a time (refused)' : 't approve for a time'}` : '';
+  return `${refused ? 'a approve (refused)' : 'a approve'}${t}   r reject with a note   l later`;
 }
+
 
 // Reads a line with echo and backspace; null when the operator backs out (Esc, Ctrl-C, end).
 async function readLine(term: KeyTerminal, prompt: string): Promise<string | null> {
@@ -117,7 +128,9 @@ export async function decideProposal(ctx: Ctx, found: FoundProposal, term: KeyTe
   const pending = await listProposals(stateRoot(ctx.env)).then((l) => l.rows.filter((r) => r.id !== p.id).length, () => 0);
   term.write(`${decideScreen(found, risk, { stale: isStale(p, current), othersPending: pending }).join('\n')}\n\n`);
   await term.drain(ARM_MS);
-  term.write(`${keyLine(risk.refusal !== undefined)}\n`);
+  const timed = p.kind === 'allowlist';
+  const keys = (): string => `${keyLine(risk.refusal !== undefined, timed)}\n`;
+  term.write(keys());
   for (;;) {
     const key = await term.next();
     if (key === null || key === 'l' || key === 'q' || key === ESC || key === CTRL_C) {
@@ -125,22 +138,29 @@ export async function decideProposal(ctx: Ctx, found: FoundProposal, term: KeyTe
       return 0;
     }
     try {
-      if (key === 'a') {
+      if (key === 'a' || (key === 't' && timed)) {
         if (risk.refusal) {
           term.write(`cannot approve: ${sanitize(risk.refusal)}; r rejects (say what to ask for instead), l leaves it\n`);
           continue;
         }
-        ctx.out(approvedLine(await approveFound(ctx, found, headers ? { headers } : {}, 'before starting tmux (this popup has the tmux server\'s environment)')));
+        let until: string | undefined;
+        if (key === 't') {
+          term.write(`approve ${sanitize(p.payload.host)} for: ${GRANT_CHOICES.map((c) => `${c.key} ${c.label}`).join('   ')}   (Esc goes back)\n`);
+          const pick = await term.next();
+          const choice = GRANT_CHOICES.find((c) => c.key === pick);
+          if (!choice) {
+            term.write(keys());
+            continue;
+          }
+          until = parseFor(choice.for);
+        }
+        ctx.out(approvedLine(await approveFound(ctx, found, { ...(headers ? { headers } : {}), ...(until ? { until } : {}) }, 'before starting tmux (this popup has the tmux server\'s environment)')));
         return 0;
-      }
-      if (key === 't') {
-        term.write('approve for a time: coming (time-boxed grants are not built yet); a approves until the policy changes\n');
-        continue;
       }
       if (key === 'r') {
         const note = await readLine(term, 'note to the agent (Enter sends, empty for none, Esc goes back): ');
         if (note === null) {
-          term.write(`${keyLine(risk.refusal !== undefined)}\n`);
+          term.write(keys());
           continue;
         }
         const d = await reject(paths, p.id, note.trim() || undefined);

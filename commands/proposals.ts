@@ -9,7 +9,7 @@ import {
 } from '../lib/proposals/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
-import { approvedLine, approveFound, decideProposal, ttyTerminal } from './decide.js';
+import { approvedLine, approveFound, decideProposal, parseFor, ttyTerminal } from './decide.js';
 
 function status(r: ProposalRow): string {
   return `${r.status}${r.auto ? ` (auto: ${r.auto.rule})` : ''}${r.stale ? ' (stale)' : ''}`;
@@ -113,6 +113,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
     .description('approve a proposal: merge it into the live policy, reload the bottle, tell the agent')
     .argument('<id>', 'proposal id, or an unambiguous prefix of it or of its hex part')
     .option('--header <name=value>', 'route proposals: header to inject, naming host env vars (repeatable)', collect)
+    .option('--for <duration>', 'allowlist proposals: a time-boxed grant, 90s|10m|1h|2d (at most 30d) or until-stop (dropped when the bottle stops)')
     .option('--note <text>', 'note recorded with the decision (the agent sees it)')
     .option('--json', 'print {id, slug, kind, host, decision, decided, stale, changed, live, summary, secrets}')
     .addHelpText('after', [
@@ -121,16 +122,25 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       '  bottle proposals approve 20260301T100000000Z-a1b2c3d4e5f6',
       "  bottle proposals approve a1b2c3 --header 'Authorization=Bearer ${GITHUB_TOKEN}'",
       "  bottle proposals approve a1b2c3 --header 'X-Api-Key=ACME_KEY' --note 'read-only key'",
+      '  bottle proposals approve a1b2c3 --for 1h',
+      '',
+      'With --for the allow entry carries its expiry ({ host: H, until: ISO-8601 | stop } in',
+      'policy.yaml); the gateway stops honouring it at that instant (no reload needed) and logs',
+      'the lapse. A host already allowed for good stays so; approving again without --for makes a',
+      'time-boxed entry permanent.',
       '',
       'Header values name env vars (single-quote them): set in THIS shell, or with a source in',
       '$XDG_CONFIG_HOME/bottle/credentials.yaml (see README).',
       'Its value is handed to the running gateway; policy.yaml only ever holds the name.',
     ].join('\n'))
-    .action(async (query: string, opts: { header?: string[]; note?: string; json?: boolean }) => {
+    .action(async (query: string, opts: { header?: string[]; note?: string; json?: boolean; for?: string }) => {
       const headers = parseHeaders(opts.header ?? []);
+      const until = opts.for === undefined ? undefined : parseFor(opts.for);
       const found = await findProposal(stateRoot(ctx.env), query);
       // The route's values come from this shell or credentials.yaml, like at start.
-      const r = await approveFound(ctx, found, { ...(headers ? { headers } : {}), ...(opts.note ? { note: opts.note } : {}) }, 'in this shell (the running gateway is handed it for the approved route)');
+      const r = await approveFound(ctx, found, {
+        ...(headers ? { headers } : {}), ...(opts.note ? { note: opts.note } : {}), ...(until ? { until } : {}),
+      }, 'in this shell (the running gateway is handed it for the approved route)');
       if (opts.json) {
         ctx.out(JSON.stringify(approvedJson(r), null, 2));
       } else {
@@ -147,8 +157,9 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
     .option('--header <name=value>', 'route proposals: header to inject instead of the suggested one (repeatable)', collect)
     .addHelpText('after', [
       '',
-      'Keys: a approve, t approve for a time (coming: time-boxed grants are not built yet),',
-      '      r reject with a note for the agent, l / q / Esc later (the proposal stays pending).',
+      'Keys: a approve, t approve for a time (then 1 for 10m, 2 for 1h, 3 until the bottle stops;',
+      '      allowlist proposals), r reject with a note for the agent, l / q / Esc later (the',
+      '      proposal stays pending).',
       'Keys typed in the first moments are ignored, so typing meant for another pane decides nothing.',
       '',
       'The risk summary: is the host new to the policy, how broad a wildcard is (one over a public',

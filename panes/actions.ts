@@ -3,7 +3,7 @@
 // back or lose), and proposal decisions (diff shown first, then approve/reject).
 import { formatAge } from '../lib/format.js';
 import { loadCredentialConfig, unsourced, withCredentials, type CredentialConfig } from '../lib/credentials.js';
-import { routeEnvNames } from '../lib/policy/index.js';
+import { parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import { run } from '../lib/run/index.js';
 import { bundleControl, describeSaved, lostWith, planResume, readSavedSummary } from '../lib/lifecycle/index.js';
 import { checkPlanPaths, planLines, preparePlan, routeVarNames } from '../lib/plan/index.js';
@@ -29,7 +29,7 @@ export async function runEffect(ctx: ActionContext, effect: Effect): Promise<voi
       case 'plan-remove': await planRemoveModal(ctx, effect.slug); return;
       case 'remove': await remove(ctx, effect.slug); return;
       case 'plan-approve': await planApprove(ctx, effect.id, effect.slug, effect.headers); return;
-      case 'approve': await doApprove(ctx, effect.id, effect.slug, effect.headers); return;
+      case 'approve': await doApprove(ctx, effect.id, effect.slug, effect.headers, effect.for); return;
       case 'reject': await doReject(ctx, effect.id, effect.slug, effect.note); return;
     }
   } catch (e) {
@@ -145,15 +145,26 @@ async function planApprove(ctx: ActionContext, id: string, slug: string, headers
   if (plan.secrets.length > 0) lines.push('', `the running gateway is handed ${plan.secrets.map((n) => `$${n}`).join(', ')} from this dashboard's environment or credentials.yaml`);
   ctx.store.update((s) => ({
     ...s,
-    modal: { kind: 'confirm', title: `Approve ${proposal.kind} ${proposal.payload.host}?`, lines, effect: { type: 'approve', id, slug, ...(headers ? { headers } : {}) } },
+    modal: {
+      kind: 'confirm', title: `Approve ${proposal.kind} ${proposal.payload.host}?`, lines,
+      effect: { type: 'approve', id, slug, ...(headers ? { headers } : {}) },
+      // A route is permanent until removed; an allowlist grant may be time-boxed.
+      ...(proposal.kind === 'allowlist' ? { grants: true } : {}),
+    },
   }));
 }
 
-async function doApprove(ctx: ActionContext, id: string, slug: string, headers?: Record<string, string>): Promise<void> {
+async function doApprove(ctx: ActionContext, id: string, slug: string, headers?: Record<string, string>, grantFor?: string): Promise<void> {
   const paths = bottlePaths(ctx.deps.root, slug);
+  // Timed from now, the moment of the approval, as `bottle proposals approve --for` does.
+  const grant = grantFor === undefined ? undefined : parseGrantFor(grantFor, new Date());
+  if (grant && 'error' in grant) {
+    say(ctx, grant.error, 'error');
+    return;
+  }
   const { control, warning } = await bundleControl(ctx.deps, await readMetadata(ctx.deps.root, slug));
   const proposal = await readProposal(paths.superviseQueue, id);
-  const r = await approve(paths, id, { ...(headers ? { headers } : {}) }, control, await approvalEnv(ctx, proposal?.payload.host ?? '', headers));
+  const r = await approve(paths, id, { ...(headers ? { headers } : {}), ...(grant ? { until: grant.until } : {}) }, control, await approvalEnv(ctx, proposal?.payload.host ?? '', headers));
   const what = r.changed ? r.summary.join(', ') : 'already in the policy';
   say(ctx, `approved ${r.proposal.kind} ${r.proposal.payload.host} for ${slug}: ${what}${r.live ? '; reloaded' : ''}${warning ? ` (${warning})` : ''}`);
   ctx.reload();

@@ -4,13 +4,25 @@
 // applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
 import { bundleControl, displayState, readSavedSummary, waitingFromEvents, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
+import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { loadPolicy } from '../lib/policy/index.js';
 import { policyFilePath } from '../lib/policy-edit/index.js';
 import {
   autoApproveAll, isStale, listProposals, policyHash, readDecision, readQueue, type AutoApproval, type ProposalRow,
 } from '../lib/proposals/index.js';
-import { bottlePaths, listBottles, type BottleEntry, type Metadata } from '../lib/state/index.js';
+import { bottlePaths, listBottles, type BottleEntry, type BottlePaths, type Metadata } from '../lib/state/index.js';
 import { isResting, liveFirst } from './state.js';
+
+// A live bottle's time-boxed allow entries (the GRANT countdown); none when its policy file is
+// missing or invalid (`bottle policy check` says why).
+function grantsIn(paths: BottlePaths): Record<string, string> | undefined {
+  try {
+    return loadPolicy(readFileSync(policyFilePath(paths), 'utf8')).allowUntil;
+  } catch {
+    return undefined;
+  }
+}
 
 // The dashboard's reader over one state root.
 export class DataSource {
@@ -54,9 +66,11 @@ export class DataSource {
     try {
       if (!resting) waitingSince = waitingFromEvents(e.paths.eventsFile);
     } catch { /* removed while reading */ }
+    const grants = resting ? undefined : grantsIn(e.paths);
     return {
       slug: m.slug, agent: m.agent, backend: m.backend, state, engine, created: m.created, pendingProposals: 0,
       ...(waitingSince ? { waitingSince } : {}),
+      ...(grants ? { grants } : {}),
       ...(saved ? { saved } : {}),
       ...(resting && m.stoppedAt ? { stoppedAt: m.stoppedAt } : {}),
     };

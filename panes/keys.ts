@@ -1,5 +1,6 @@
 // The key reducer: (state, key) → (state, effects). Main keys and every modal's keys live here,
 // pure, so the whole keyboard contract is unit-tested; actions.ts performs the effects.
+import { GRANT_CHOICES } from '../lib/policy/index.js';
 import { clampCursor, filterAgents, parseHeaderForm, suggestEnvVar, type Effect, type Modal } from './modal.js';
 import {
   acknowledge, isResting, moveCursor, selectedAgent, selectedProposal, switchFocus, type AppState,
@@ -123,6 +124,10 @@ function modalKey(state: AppState, modal: Modal, key: KeyPress): KeyResult {
     case 'confirm':
       if (modal.note !== undefined) return noteKey(state, modal, key);
       if (key.name === 'y') return { state: closed(state), effects: [modal.effect] };
+      if (modal.grants && modal.effect.type === 'approve') {
+        const choice = GRANT_CHOICES.find((c) => c.key === key.name);
+        if (choice) return { state: closed(state), effects: [{ ...modal.effect, for: choice.for }] };
+      }
       return ['n', 'N', 'escape', 'enter', 'q'].includes(key.name) ? none(closed(state)) : none(state);
     case 'picker': return pickerKey(state, modal, key);
     case 'header-form': return formKey(state, modal, key);

@@ -19,7 +19,8 @@ export type Effect =
   | { type: 'plan-remove'; slug: string }
   | { type: 'remove'; slug: string }
   | { type: 'plan-approve'; id: string; slug: string; headers?: Record<string, string> }
-  | { type: 'approve'; id: string; slug: string; headers?: Record<string, string> }
+  /** `for`: a time-boxed grant (`bottle proposals approve --for` text), timed from the approval. */
+  | { type: 'approve'; id: string; slug: string; headers?: Record<string, string>; for?: string }
   | { type: 'reject'; id: string; slug: string; note?: string };
 
 export type Modal =
@@ -27,8 +28,9 @@ export type Modal =
   /** `scroll`: first plan line shown when the plan is taller than the screen. */
   | { kind: 'preflight'; agent: string; lines: string[]; blocked?: string; scroll?: number }
   /** y runs `effect`; anything else closes. With `note` (a rejection), keys type the note the
-   *  decision records, Enter confirms and Esc cancels. */
-  | { kind: 'confirm'; title: string; lines: string[]; effect: Effect; note?: string }
+   *  decision records, Enter confirms and Esc cancels. With `grants` (an allowlist approval),
+   *  the GRANT_CHOICES keys run `effect` as a time-boxed grant. */
+  | { kind: 'confirm'; title: string; lines: string[]; effect: Effect; note?: string; grants?: boolean }
   /** Route approval: which header to inject, naming host env vars. */
   | { kind: 'header-form'; id: string; slug: string; host: string; field: 0 | 1; name: string; value: string; error?: string }
   | { kind: 'help' }

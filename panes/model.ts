@@ -1,8 +1,9 @@
 // AppState → ViewModel: which rows, labels, modal text and key hints the view shows. Pure.
 import { sanitize } from '../lib/format.js';
+import { GRANT_CHOICES } from '../lib/policy/index.js';
 import { pickerItems, type Modal } from './modal.js';
 import {
-  agentHeader, agentRow, agentsLabel, fit, proposalHeader, proposalRow, proposalsLabel,
+  agentHeader, agentRow, agentsLabel, fit, hasGrants, proposalHeader, proposalRow, proposalsLabel,
 } from './rows.js';
 import { cursorIndex, pendingBySlug, type AppState } from './state.js';
 import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';
@@ -58,13 +59,15 @@ export function helpLines(inTmux: boolean): string[] {
     '                sessions, unpushed commits, uncommitted changes) and it stays listed, stopped',
     'D               remove the agent under the cursor for good, saved work included (asks',
     '                first, naming what is lost)',
-    'a               approve the proposal under the cursor (shows the policy change first)',
+    'a               approve the proposal under the cursor (shows the policy change first;',
+    '                an allowlist one for good with y, or for 10m / 1h / until stop with 1 / 2 / 3)',
     'r               reject the proposal under the cursor (type an optional note, Enter)',
     '?               this help',
     'q               quit the dashboard; every bottle keeps running',
     '',
     'New proposals and agents waiting for input ring the bell and move the cursor to them.',
     'A proposal your manifest pre-approves (supervise.auto_approve) arrives approved, marked auto.',
+    'GRANT counts down an agent\'s soonest time-boxed grant (`stop`: until it stops).',
   ];
 }
 
@@ -78,12 +81,13 @@ export interface ModelOptions {
 // The whole screen for one state.
 export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewModel {
   const pending = pendingBySlug(state);
-  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0 }));
+  const grants = hasGrants(state.bottles);
+  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants }));
   const proposals = state.proposals.map((p) => proposalRow(p, { now: o.now, width: dims.width, fresh: (state.fresh.get(p.id) ?? 0) > o.now }));
   const isNew = state.unseen > 0 || state.fresh.size > 0;
   return {
     agents: {
-      label: `${agentsLabel(state.bottles.length)}${o.exampleManifest ? ' · example manifest' : ''}`, header: agentHeader(dims.width), lines: agents,
+      label: `${agentsLabel(state.bottles.length)}${o.exampleManifest ? ' · example manifest' : ''}`, header: agentHeader(dims.width, grants), lines: agents,
       cursor: cursorIndex(state, 'agents'), focused: state.focus === 'agents',
       empty: 'no bottles: press n to start one',
     },
@@ -157,6 +161,7 @@ export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOp
     }
     case 'confirm': {
       const lines = plain(modal.lines);
+      if (modal.grants) return { title: modal.title, lines, footer: `y approve  ${GRANT_CHOICES.map((c) => `${c.key} for ${c.label}`).join('  ')}  N/Esc no` };
       if (modal.note === undefined) return { title: modal.title, lines, footer: 'y yes  N/Esc no' };
       lines.push({ text: '' }, { text: `note: ${sanitize(modal.note)}_`, fg: 'cyan' });
       return { title: modal.title, lines, footer: 'type a note (optional, the agent sees it)  Enter reject  Esc cancel' };

@@ -1,6 +1,7 @@
 // Pure row renderers: a bottle or a proposal in, one fixed-width StyledLine out. Columns drop out
 // by priority when the pane is narrow, so a row never wraps (a wrapped row would shift the cursor).
 import { formatAge, sanitize } from '../lib/format.js';
+import { formatRemaining, grantsOf } from '../lib/policy/index.js';
 import { displayState, type BottleStatus } from '../lib/lifecycle/index.js';
 import type { ProposalRow } from '../lib/proposals/index.js';
 import { isResting } from './state.js';
@@ -71,17 +72,20 @@ export const AGENT_COLUMNS: readonly Column[] = [
   { key: 'age', title: 'AGE', width: 4, priority: 4 },
   { key: 'agent', title: 'AGENT', flex: 8, max: 16, priority: 3 },
   { key: 'backend', title: 'BACKEND', width: 7, priority: 2 },
+  { key: 'grant', title: 'GRANT', width: 5, priority: 1 },
 ];
 
 const AGENT_ORDER = ['mark', 'slug', 'agent', 'backend', 'state', 'age', 'pending', 'waiting'];
+// With time-boxed grants in any listed bottle, the GRANT column (countdown) joins at the end.
+const GRANT_ORDER = [...AGENT_ORDER, 'grant'];
 
 function ordered(cols: readonly Column[], order: string[]): Column[] {
   return order.map((k) => cols.find((c) => c.key === k)!);
 }
 
 // Column header of the agents pane.
-export function agentHeader(width: number): string {
-  const cols = ordered(AGENT_COLUMNS, AGENT_ORDER);
+export function agentHeader(width: number, grants = false): string {
+  const cols = ordered(AGENT_COLUMNS, grants ? GRANT_ORDER : AGENT_ORDER);
   return joinCells(layout(cols, width), Object.fromEntries(cols.map((c) => [c.key, c.title]))).trimEnd();
 }
 
@@ -91,6 +95,21 @@ export interface AgentRowOptions {
   /** The bottle whose session (or log) is in the right pane: `*` and bold. */
   occupant?: string;
   pending: number;
+  /** Show the GRANT column (some listed bottle has a time-boxed grant; see hasGrants). */
+  grants?: boolean;
+}
+
+// Whether the agents pane needs its GRANT column.
+export function hasGrants(bottles: readonly BottleStatus[]): boolean {
+  return bottles.some((b) => b.grants !== undefined && Object.keys(b.grants).length > 0);
+}
+
+// The countdown of a bottle's soonest-lapsing grant (`42m`, `1h05m`; `stop` when its only
+// grants last until it stops); empty when none is in force.
+export function grantCell(b: BottleStatus, now: number): string {
+  const live = grantsOf({ allowUntil: b.grants ?? {} }, now).filter((g) => g.remainingMs > 0);
+  if (live.length === 0) return '';
+  return live[0]!.remainingMs === Infinity ? 'stop' : formatRemaining(live[0]!.remainingMs);
 }
 
 // The state cell: what lib/lifecycle's displayState makes of the recorded state and the engine's
@@ -101,7 +120,7 @@ export function stateText(b: BottleStatus): string {
 
 // One agents-pane row. Stopped and down bottles are dimmed (gray): listed, resumable, not live.
 export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
-  const cols = ordered(AGENT_COLUMNS, AGENT_ORDER);
+  const cols = ordered(AGENT_COLUMNS, o.grants ? GRANT_ORDER : AGENT_ORDER);
   const occupant = b.slug === o.occupant;
   const state = stateText(b);
   const text = joinCells(layout(cols, o.width), {
@@ -113,6 +132,7 @@ export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
     age: b.created ? formatAge(b.created, o.now) : '',
     pending: o.pending > 0 ? String(o.pending) : '',
     waiting: b.waitingSince ? 'waiting' : '',
+    grant: o.grants && !isResting({ state }) ? grantCell(b, o.now) : '',
   });
   const fg = state === 'broken' ? 'red' : isResting({ state }) ? 'gray' : b.waitingSince ? 'yellow' : undefined;
   return { text, ...(occupant ? { bold: true } : {}), ...(fg ? { fg } : {}) };

@@ -1,6 +1,10 @@
-// The gateway policy a new bottle starts with, derived from its plan's egress section.
-import { emptyPolicy, serializePolicy, loadPolicy, MODEL_API_PATHS, type Policy } from '../policy/index.js';
+// The gateway policy a new bottle starts with, derived from its plan's egress section; and the
+// until-stop grants a stopped bottle does not keep.
+import { readFile } from 'node:fs/promises';
+import { dropUntilStop, emptyPolicy, serializePolicy, loadPolicy, MODEL_API_PATHS, UNTIL_STOP, type Policy } from '../policy/index.js';
+import { policyFilePath, rewritePolicy, withPolicyLock, writePolicyFile } from '../policy-edit/index.js';
 import type { BottlePlan } from '../plan/index.js';
+import type { BottlePaths } from '../state/index.js';
 
 // Route header values stay templates over env var NAMES. A passthrough host is not allowed by
 // being listed: the plan check (lib/plan/check.ts) refuses one that is not allowed or routed.
@@ -25,4 +29,23 @@ export function policyTextFromPlan(plan: BottlePlan): string {
   const text = serializePolicy(policyFromPlan(plan));
   loadPolicy(text, 'policy.yaml');
   return text;
+}
+
+// Removes the bottle's `until: stop` grants from its policy file (stop, and resume for a bottle
+// that went down without one); returns the patterns removed. A missing or invalid file is left
+// alone: resume reports it, and an invalid file holds no grant the gateway honours.
+export async function dropStopGrants(paths: BottlePaths): Promise<string[]> {
+  return withPolicyLock(paths, async () => {
+    let text: string;
+    let policy: Policy;
+    try {
+      text = await readFile(policyFilePath(paths), 'utf8');
+      policy = loadPolicy(text);
+    } catch {
+      return [];
+    }
+    const dropped = Object.entries(policy.allowUntil ?? {}).filter(([, u]) => u === UNTIL_STOP).map(([k]) => k);
+    if (dropped.length > 0) await writePolicyFile(paths, rewritePolicy(text, dropUntilStop(policy)));
+    return dropped;
+  });
 }

@@ -14,6 +14,7 @@ import { bottlePaths, updateMetadata, type Metadata } from '../state/index.js';
 import { credentialTemplate, templateVars } from '../template.js';
 import type { EngineState } from '../backends/types.js';
 import { backendOf, findBottle, type LifecycleDeps } from './context.js';
+import { dropStopGrants } from './policy.js';
 import { describeSaved, readSavedSummary, restoreWork } from './save.js';
 import { stopBottle } from './stop.js';
 
@@ -114,6 +115,9 @@ export async function resumeBottle(deps: LifecycleDeps, rp: ResumePlan, opts: Re
     await stopBottle(deps, meta.slug, log);
     meta = await findBottle(deps, meta.slug);
   }
+  // A bottle that went down without a stop may still hold "until stop" grants: not restored.
+  const dropped = await dropStopGrants(paths);
+  if (dropped.length > 0) log(`not restoring the until-stop grant${dropped.length > 1 ? 's' : ''} for ${dropped.join(', ')}`);
   const backend = await backendOf(deps, meta);
   const before = readSavedSummary(deps.root, meta.slug);
   log(`resuming ${meta.slug}: ${plan.agent} on ${meta.backend}${before ? ` with ${describeSaved(before)}` : ' (no saved work: a fresh workspace)'}`);

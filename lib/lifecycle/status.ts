@@ -26,6 +26,8 @@ export interface BottleStatus {
   saved?: SavedSummary;
   stoppedAt?: string;
   broken?: string;
+  /** Its policy's time-boxed allow entries, pattern -> ISO 8601 or "stop" (dashboard countdown). */
+  grants?: Record<string, string>;
 }
 
 // The state a person reads: a bottle recorded as running whose engine says otherwise is down (a

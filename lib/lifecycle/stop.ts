@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { bottlePaths, updateMetadata, type Metadata } from '../state/index.js';
 import type { EngineState } from '../backends/types.js';
 import { backendOf, findBottle, type LifecycleDeps } from './context.js';
+import { dropStopGrants } from './policy.js';
 import { describeSaved, readSavedSummary, saveWork, type SavedSummary } from './save.js';
 
 export interface StopResult {
@@ -62,6 +63,9 @@ export async function stopBottle(deps: LifecycleDeps, slug: string, log: (line: 
     }
   }
   await backend.teardown(meta, say);
+  // "Until stop" grants end here: the saved policy (which resume restores) keeps none.
+  const dropped = await dropStopGrants(paths);
+  if (dropped.length > 0) say(`dropped the until-stop grant${dropped.length > 1 ? 's' : ''} for ${dropped.join(', ')}`);
   await updateMetadata(deps.root, meta.slug, (m) => ({
     ...m, state: 'stopped', stoppedAt: deps.now().toISOString(),
     ...(saved?.lastSession ? { claudeSessionId: saved.lastSession } : {}),

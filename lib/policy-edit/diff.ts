@@ -19,9 +19,13 @@ function sameHeaders(a: Route, b: Route): boolean {
 // Header values are env var templates (never secrets), so they are safe to show.
 export function diffPolicies(before: Policy, after: Policy): string[] {
   const lines: string[] = [];
+  const until = (p: Policy, h: string) => (p.allowUntil?.[h] === undefined ? '' : ` (until ${p.allowUntil[h]})`);
   for (const key of LIST_KEYS) {
-    for (const h of after[key]) if (!before[key].includes(h)) lines.push(`+ ${key} ${h}`);
+    for (const h of after[key]) if (!before[key].includes(h)) lines.push(`+ ${key} ${h}${key === 'allow' ? until(after, h) : ''}`);
     for (const h of before[key]) if (!after[key].includes(h)) lines.push(`- ${key} ${h}`);
+  }
+  for (const h of after.allow) {
+    if (before.allow.includes(h) && until(before, h) !== until(after, h)) lines.push(`~ allow ${h}${until(after, h) || ' (permanent)'}`);
   }
   const old = new Map(before.routes.map((r) => [r.host, r]));
   const now = new Map(after.routes.map((r) => [r.host, r]));

@@ -41,7 +41,9 @@ export interface EditResult {
 
 function sectionOf(p: Policy, section: SectionName): string {
   const sorted = (xs: string[]) => [...xs].sort();
-  const pick = Object.fromEntries(SECTIONS[section].map((k) => [k, k === 'routes' ? [...p.routes].sort((a, b) => a.host.localeCompare(b.host)) : sorted(p[k])]));
+  const pick: Record<string, unknown> = Object.fromEntries(SECTIONS[section].map((k) => [k, k === 'routes' ? [...p.routes].sort((a, b) => a.host.localeCompare(b.host)) : sorted(p[k])]));
+  // A grant's expiry is part of the allowlist: an approval --for meanwhile is a change too.
+  if (section === 'allowlist' && p.allowUntil) pick.allowUntil = Object.entries(p.allowUntil).sort();
   return JSON.stringify(pick);
 }
 

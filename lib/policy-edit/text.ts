@@ -2,7 +2,7 @@
 // and layout where possible: entries are patched in the YAML document, and the result is
 // checked to mean exactly the intended policy (else it is re-serialised from scratch).
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
-import { loadPolicy, normalizeHost, normalizePattern, policyHash, PolicyError, serializePolicy, type Policy, type Route } from '../policy/index.js';
+import { allowItem, loadPolicy, normalizeHost, normalizePattern, policyHash, PolicyError, serializePolicy, type Policy, type Route } from '../policy/index.js';
 
 const LIST_KEYS = ['allow', 'block', 'passthrough'] as const;
 
@@ -36,28 +36,39 @@ function means(text: string, p: Policy): boolean {
 }
 
 function patchDocument(doc: Document, next: Policy): boolean {
-  for (const key of LIST_KEYS) if (!patchList(doc, key, next[key])) return false;
+  for (const key of LIST_KEYS) if (!patchList(doc, key, next[key], key === 'allow' ? next.allowUntil ?? {} : {})) return false;
   return patchRoutes(doc, next.routes);
 }
 
-function patchList(doc: Document, key: string, want: string[]): boolean {
+// An allow/block/passthrough item as written: a pattern, or `{ host, until }` (grants.ts).
+function itemNode(doc: Document, pattern: string, allowUntil: Record<string, string>): unknown {
+  return doc.createNode(allowItem({ allowUntil }, pattern));
+}
+
+function patchList(doc: Document, key: string, want: string[], until: Record<string, string>): boolean {
   const node = doc.get(key, true);
   if (node === undefined) {
-    if (want.length > 0) doc.set(key, doc.createNode(want));
+    if (want.length > 0) doc.set(key, doc.createNode(want.map((p) => itemNode(doc, p, until))));
     return true;
   }
   if (!isSeq(node)) return false;
   const kept = new Set<string>();
   const drop: number[] = [];
   for (const [i, item] of node.items.entries()) {
-    if (!isScalar(item) || typeof item.value !== 'string') return false;
-    const r = normalizePattern(item.value);
+    const raw = isScalar(item) ? item.value : isMap(item) ? item.get('host') : undefined;
+    if (typeof raw !== 'string') return false;
+    const r = normalizePattern(raw);
     const pattern = 'pattern' in r ? r.pattern : undefined;
-    if (pattern === undefined || !want.includes(pattern) || kept.has(pattern)) drop.push(i);
-    else kept.add(pattern);
+    if (pattern === undefined || !want.includes(pattern) || kept.has(pattern)) {
+      drop.push(i);
+      continue;
+    }
+    kept.add(pattern);
+    const had = isMap(item) ? item.get('until') : undefined;
+    if (had !== until[pattern]) node.items[i] = itemNode(doc, pattern, until) as Node;
   }
   for (const i of drop.reverse()) node.items.splice(i, 1);
-  for (const p of want) if (!kept.has(p)) node.add(doc.createNode(p));
+  for (const p of want) if (!kept.has(p)) node.add(itemNode(doc, p, until));
   return true;
 }
 

@@ -6,6 +6,7 @@ import { findCanary, isCanaries, prepareCanaries, type Canaries } from './canary
 import { Candidates, scanCandidates, type Candidate, type PatternScanner } from './candidates.js';
 import { checkHeaderStructure, headerCandidates, headerEntries } from './headers.js';
 import { EXFIL_SERVICES } from './exfil.js';
+import { untilMs } from './grants.js';
 import { HostMatcher, normalizeHost, type HostInfo } from './hosts.js';
 import { checkModelBody, checkModelPath, jsonStrings } from './model-api.js';
 import {
@@ -22,10 +23,21 @@ export interface EvaluateOptions {
   scanner?: PatternScanner;
   // Ports an uninspected (passthrough) tunnel may reach; default [PASSTHROUGH_PORT].
   passthroughPorts?: readonly number[];
+  // The clock at request time (ms since the epoch) against which time-boxed allow entries
+  // (grants.ts) are judged; default Date.now(). A lapsed entry simply stops matching.
+  now?: number;
+}
+
+// A time-boxed allow entry: honoured while now < until.
+interface Timed {
+  pattern: string;
+  until: number;
+  matcher: HostMatcher;
 }
 
 interface Compiled {
   allow: HostMatcher;
+  timed: Timed[];
   block: HostMatcher;
   passthrough: HostMatcher;
   routes: Map<string, Route>;
@@ -42,7 +54,12 @@ function compile(p: Policy): Compiled {
   let c = compiledCache.get(p);
   if (!c) {
     c = {
-      allow: new HostMatcher(p.allow),
+      allow: new HostMatcher(p.allow.filter((a) => untilMs(p.allowUntil?.[a]) === Infinity)),
+      timed: p.allow.flatMap((a) => {
+        const until = untilMs(p.allowUntil?.[a]);
+        // An unparsable instant (only a hand-built Policy can hold one) counts as lapsed.
+        return until === Infinity ? [] : [{ pattern: a, until: Number.isNaN(until) ? -Infinity : until, matcher: new HostMatcher([a]) }];
+      }),
       block: new HostMatcher(p.block),
       passthrough: new HostMatcher(p.passthrough),
       routes: new Map(p.routes.map((r) => [r.host, r])),
@@ -80,9 +97,17 @@ export function tlsMode(policy: Policy, host: string, port?: number, passthrough
   return spliced ? 'passthrough' : 'intercept';
 }
 
+// The allow entry that admits `h` at `now`: a permanent one first, else a grant not yet lapsed.
+function allowMatch(c: Compiled, h: HostInfo, now: number): string | undefined {
+  const permanent = c.allow.match(h);
+  if (permanent !== undefined) return permanent;
+  for (const t of c.timed) if (now < t.until && t.matcher.match(h) !== undefined) return t.pattern;
+  return undefined;
+}
+
 // allowlist, blocklist and ssrf stages: shared by requests and CONNECT.
-function hostStages(c: Compiled, h: HostInfo, show: () => string): Verdict | undefined {
-  const allowedBy = c.allow.match(h) ?? (c.routes.has(h.host) ? `route ${h.host}` : undefined);
+function hostStages(c: Compiled, h: HostInfo, show: () => string, now: number): Verdict | undefined {
+  const allowedBy = allowMatch(c, h, now) ?? (c.routes.has(h.host) ? `route ${h.host}` : undefined);
   if (allowedBy === undefined) return block('allowlist', `${show()} is not on the allowlist`, 'not-allowed');
   // Allowed only by "*": the well-known exfiltration services stay blocked unless named in allow.
   if (allowedBy === '*' && EXFIL_MATCHER.match(h) !== undefined) {
@@ -150,7 +175,8 @@ function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonl
   const canaries = canariesOf(secrets);
   const view = parseRequestUrl(request.url);
   if ('verdict' in view) return view;
-  const early = checkCrlf(request.url) ?? checkTraversal(view) ?? hostStages(c, view.host, hostForReason(view.host, scanner, canaries));
+  const now = opts.now ?? Date.now();
+  const early = checkCrlf(request.url) ?? checkTraversal(view) ?? hostStages(c, view.host, hostForReason(view.host, scanner, canaries), now);
   if (early) return early;
   // A passthrough host's requests reach evaluate() only when the gateway sees them in the
   // clear (plain http; a route host, which is always terminated): they get every stage.
@@ -174,7 +200,7 @@ function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonl
   if (bodyBlock) return bodyBlock;
   const canary = canaryHit(canaries, [urlCands.items, headerCands.items, body.candidates.items]);
   if (canary) return canary;
-  const by = c.allow.match(view.host) ?? `route ${view.host.host}`;
+  const by = allowMatch(c, view.host, now) ?? `route ${view.host.host}`;
   return allow(`allowed by "${by}"`, by);
 }
 
@@ -215,7 +241,7 @@ function judgeConnect(policy: Policy, host: string, port: number, secrets: Canar
   const c = compile(policy);
   const scanner = policyScanner(c, opts.scanner ?? dlpScanner());
   const canaries = canariesOf(secrets);
-  const early = hostStages(c, h, hostForReason(h, scanner, canaries));
+  const early = hostStages(c, h, hostForReason(h, scanner, canaries), opts.now ?? Date.now());
   if (early) return early;
   const dlp = hostnameDlp(h, policy.dlp.entropy, scanner, canaries);
   if (dlp) return dlp;

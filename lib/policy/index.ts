@@ -2,10 +2,13 @@
 // answers. Everything here is pure; the daemon owns sockets, files and signals.
 export { loadPolicy, PolicyError } from './load.js';
 export {
-  policyHash, serializePolicy, addAllow, addRoute, reload, routeEnvNames,
+  policyHash, serializePolicy, allowItem, addAllow, addRoute, reload, routeEnvNames,
   renderRouteHeaders, routeSecretValues, type ReloadResult,
 } from './model.js';
 export { evaluate, evaluateConnect, PASSTHROUGH_PORT, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
+export {
+  dropUntilStop, formatRemaining, GRANT_CHOICES, grantsOf, normalizeUntil, parseGrantFor, setAllowUntil, untilMs, UNTIL_STOP, type Grant,
+} from './grants.js';
 export { checkResolved, parseIp, type IpInfo } from './ip.js';
 export { prepareCanaries, type Canaries } from './canary.js';
 export { normalizeHost, normalizePattern, patternsOverlap } from './hosts.js';

@@ -6,6 +6,9 @@
 //     - "*.githubusercontent.com"       #   wildcard: subdomains AND the apex itself
 //     - 93.184.216.34                   #   IP literal: matches exactly (any spelling of it)
 //     - "*"                             #   any host: DLP-only mode
+//     - { host: api.example.com, until: "2026-12-07T14:00:00Z" }  # time-boxed (grants.ts):
+//     - { host: x.example.com, until: stop }                     #   ISO 8601 with zone, or
+//                                       #   `stop` (dropped when the bottle stops)
 //   block: [evil.example.com]           # same patterns; wins over allow and routes
 //   routes:                             # credentialed hosts (implicitly allowed, exact host)
 //     - host: api.github.com
@@ -30,6 +33,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.js';
 import { egressConflicts } from './conflicts.js';
+import { normalizeUntil } from './grants.js';
 import { normalizeHost, normalizePattern } from './hosts.js';
 import { MODEL_API_PATHS, modelPathProblem } from './model-api.js';
 import { DEFAULT_DLP, DEFAULT_LIMITS, type ModelApi, type Policy, type Route } from './types.js';
@@ -116,7 +120,9 @@ export function loadPolicy(text: string, fileName = 'policy.yaml'): Policy {
     if (key === 'version') {
       if (!isScalar(value) || value.value !== 1) w.fail(value, 'version', 'must be 1');
       version = true;
-    } else if (key === 'allow' || key === 'block' || key === 'passthrough') {
+    } else if (key === 'allow') {
+      loadAllow(w, value, policy);
+    } else if (key === 'block' || key === 'passthrough') {
       for (const item of w.list(value, key)) {
         const r = normalizePattern(item.value);
         if ('error' in r) w.fail(item.node, item.path, r.error);
@@ -168,6 +174,42 @@ export function loadPolicy(text: string, fileName = 'policy.yaml'): Policy {
     w.fail(modelNode, 'model.host', `${policy.model.host} is not a route host; the model API route needs its route (the key is injected there)`);
   }
   return policy;
+}
+
+// allow: patterns, each a string or `{ host, until }`. A pattern listed both ways is
+// permanent (the wider grant wins; a duplicate never narrows).
+function loadAllow(w: Walker, value: Node | null, policy: Policy): void {
+  if (!isSeq(value)) w.fail(value, 'allow', 'must be a list');
+  const until: Record<string, string> = {};
+  const permanent = new Set<string>();
+  value.items.forEach((item, i) => {
+    const n = w.deref(item);
+    const path = `allow[${i}]`;
+    let raw: { value: string; node: Node | null };
+    let when: string | undefined;
+    if (isMap(n)) {
+      let host: { value: string; node: Node | null } | undefined;
+      for (const [k, v] of w.entries(n, path, ['host', 'until'])) {
+        if (k === 'host') host = { value: w.string(v, `${path}.host`), node: v };
+        else {
+          when = normalizeUntil(w.string(v, `${path}.until`));
+          if (when === undefined) w.fail(v, `${path}.until`, 'must be an ISO 8601 time with a zone ("2026-12-07T14:00:00Z") or "stop"');
+        }
+      }
+      if (!host) w.fail(n, path, 'missing "host"');
+      if (when === undefined) w.fail(n, path, 'missing "until" (a permanent entry is the plain host)');
+      raw = host;
+    } else {
+      raw = { value: w.string(n, path), node: n };
+    }
+    const r = normalizePattern(raw.value);
+    if ('error' in r) w.fail(raw.node, isMap(n) ? `${path}.host` : path, r.error);
+    if (!policy.allow.includes(r.pattern)) policy.allow.push(r.pattern);
+    if (when === undefined) permanent.add(r.pattern);
+    else if (!(r.pattern in until)) until[r.pattern] = when;
+  });
+  for (const p of permanent) delete until[p];
+  if (Object.keys(until).length > 0) policy.allowUntil = until;
 }
 
 function loadModel(w: Walker, node: Node | null): ModelApi {

@@ -1,6 +1,7 @@
 // Pure operations on a loaded Policy: hashing, writing back to YAML, proposal merges, reload.
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
+import { setAllowUntil } from './grants.js';
 import { normalizeHost, normalizePattern, HostMatcher } from './hosts.js';
 import { loadPolicy, PolicyError } from './load.js';
 import { MODEL_API_PATHS } from './model-api.js';
@@ -13,6 +14,7 @@ function canonical(p: Policy): unknown {
   return {
     version: 1,
     allow: sorted(p.allow),
+    ...(p.allowUntil && Object.keys(p.allowUntil).length ? { allowUntil: Object.entries(p.allowUntil).sort(([a], [b]) => (a < b ? -1 : 1)) } : {}),
     block: sorted(p.block),
     routes: [...p.routes]
       .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
@@ -32,7 +34,7 @@ export function policyHash(p: Policy): string {
 
 // Writes a policy as policy.yaml text that loadPolicy reads back to an equal policy.
 export function serializePolicy(p: Policy): string {
-  const doc: Record<string, unknown> = { version: 1, allow: p.allow };
+  const doc: Record<string, unknown> = { version: 1, allow: p.allow.map((a) => allowItem(p, a)) };
   if (p.block.length) doc.block = p.block;
   if (p.routes.length) doc.routes = p.routes.map((r) => ({ host: r.host, ...(r.port === undefined ? {} : { port: r.port }), headers: { ...r.headers } }));
   if (p.passthrough.length) doc.passthrough = p.passthrough;
@@ -46,21 +48,27 @@ export function serializePolicy(p: Policy): string {
   return `# bottle egress policy (format: lib/policy/load.ts)\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
+// An allow item as written: the bare pattern, or `{ host, until }` for a time-boxed one.
+export function allowItem(p: Pick<Policy, 'allowUntil'>, pattern: string): string | { host: string; until: string } {
+  const until = p.allowUntil?.[pattern];
+  return until === undefined ? pattern : { host: pattern, until };
+}
+
 function proposalError(message: string): PolicyError {
   return new PolicyError(message, '', 0, 0, '');
 }
 
 // Approving an allowlist proposal: returns a new policy with `host` allowed (unchanged if an
-// identical entry exists). Throws if the pattern is invalid or the host is blocked.
-export function addAllow(p: Policy, host: string): Policy {
+// identical entry exists), until `until` when given (grants.ts: ISO 8601 or "stop"). Throws
+// if the pattern is invalid or the host is blocked.
+export function addAllow(p: Policy, host: string, until?: string): Policy {
   const r = normalizePattern(host);
   if ('error' in r) throw proposalError(r.error);
   if (r.pattern === '*') throw proposalError('a proposal cannot allow every host ("*")');
   const probe = normalizeHost(r.pattern.replace(/^\*\./, ''));
   const blocked = probe && new HostMatcher(p.block).match(probe);
   if (blocked) throw proposalError(`${r.pattern} is blocked by "${blocked}"; remove the block entry first`);
-  if (p.allow.includes(r.pattern)) return p;
-  return { ...p, allow: [...p.allow, r.pattern] };
+  return setAllowUntil(p, r.pattern, until);
 }
 
 // Approving a route proposal: adds (or extends) the route for `host` with credential header

@@ -41,6 +41,9 @@ export interface ModelApi {
 // One bottle's egress policy, as loaded from policy.yaml (hosts normalised, defaults filled).
 export interface Policy {
   allow: string[];
+  // Time-boxed allow entries: pattern (in `allow`) -> ISO 8601 instant or "stop"
+  // (lib/policy/grants.ts). Absent when every entry is permanent.
+  allowUntil?: Record<string, string>;
   block: string[];
   routes: Route[];
   passthrough: string[];

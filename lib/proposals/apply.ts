@@ -20,6 +20,8 @@ export interface ApproveOptions {
   headers?: Record<string, string>;
   note?: string;
   now?: Date;
+  /** A time-boxed grant (allowlist proposals): ISO 8601 instant or "stop" (parseGrantFor). */
+  until?: string;
   /** Approved by a manifest auto_approve rule (auto.ts), recorded in the decision. */
   auto?: { rule: string };
 }
@@ -39,8 +41,8 @@ export interface ApprovalPlan {
 // Merges one proposal into the current policy. Throws UserError for anything the operator must
 // fix (missing headers, unset env var, blocked host) and for what is never granted (a wildcard
 // over a public suffix), naming variables but never their values. The CLI and the dashboard
-// both approve through here.
-export function planApproval(proposal: Proposal, current: PolicySnapshot, headers: Record<string, string> | undefined, env: NodeJS.ProcessEnv): ApprovalPlan {
+// both approve through here. `until` makes an allowlist grant time-boxed (grants.ts).
+export function planApproval(proposal: Proposal, current: PolicySnapshot, headers: Record<string, string> | undefined, env: NodeJS.ProcessEnv, until?: string): ApprovalPlan {
   const host = normalizeHost(proposal.payload.host, proposal.kind);
   if (!host.ok) throw new UserError(`proposal ${proposal.id} is malformed (${host.error}); reject it with \`bottle proposals reject ${proposal.id}\``);
   const wide = publicSuffixWildcardProblem(host.host);
@@ -53,8 +55,9 @@ export function planApproval(proposal: Proposal, current: PolicySnapshot, header
   try {
     if (proposal.kind === 'allowlist') {
       if (given) throw new UserError(`proposal ${proposal.id} asks to allow ${host.host}; --header applies to route proposals only`);
-      next = addAllow(current.policy, host.host);
+      next = addAllow(current.policy, host.host, until);
     } else {
+      if (until !== undefined) throw new UserError(`proposal ${proposal.id} asks for a route to ${host.host}; --for applies to allowlist proposals only (routes are permanent until removed)`);
       if (!given) {
         throw new UserError(
           `route proposal ${proposal.id} for ${host.host} needs the header(s) the gateway should inject, naming host env vars: ` +
@@ -131,7 +134,7 @@ export async function approve(paths: BottlePaths, id: string, opts: ApproveOptio
     const proposal = await loadUndecided(paths, id);
     const stale = isStale(proposal, await policyHash(policyFilePath(paths)));
     const current = await readPolicyFile(paths);
-    const plan = planApproval(proposal, current, opts.headers, env);
+    const plan = planApproval(proposal, current, opts.headers, env, opts.until);
     if (plan.changed) await writePolicyFile(paths, plan.text);
     try {
       if (plan.secrets.length > 0) await control.provideSecrets(slug, plan.secrets, env);

@@ -4,6 +4,7 @@
 // (private, metadata, localhost), is it a known paste/tunnel/capture service. Pure: the same
 // function is unit-tested and run by every caller.
 import { EXFIL_SERVICES } from '../policy/exfil.js';
+import { untilMs } from '../policy/grants.js';
 import { HostMatcher, normalizeHost as normalizeRequestHost, patternsOverlap } from '../policy/hosts.js';
 import { parseIp } from '../policy/ip.js';
 import { publicSuffixWildcardProblem, registrableDomain } from '../policy/public-suffix.js';
@@ -51,6 +52,8 @@ export interface RiskInput {
   policy: Policy | null;
   /** Route: the headers the approval would inject (name → template over host env vars). */
   headers?: Record<string, string>;
+  /** The clock a time-boxed allow entry is judged by (default Date.now()): a lapsed one covers nothing. */
+  now?: number;
 }
 
 // Cloud instance metadata services: the usual first hop of credential theft from inside a VM.
@@ -92,7 +95,7 @@ export function insideAddress(base: string): string | undefined {
   return undefined;
 }
 
-function standing(policy: Policy | null, kind: ProposalKind, host: string, base: string): PolicyStanding {
+function standing(policy: Policy | null, kind: ProposalKind, host: string, base: string, now: number): PolicyStanding {
   if (!policy) return { state: 'unknown' };
   const probe = normalizeRequestHost(base);
   if (!probe) return { state: 'unknown' };
@@ -103,7 +106,7 @@ function standing(policy: Policy | null, kind: ProposalKind, host: string, base:
     const route = policy.routes.find((r) => r.host === host);
     return route ? { state: 'covered', by: `route ${host} (${Object.keys(route.headers).join(', ')})` } : { state: 'new' };
   }
-  const by = new HostMatcher(policy.allow).match(probe);
+  const by = new HostMatcher(policy.allow.filter((a) => untilMs(policy.allowUntil?.[a]) > now)).match(probe);
   // An exact entry for x.com does not cover *.x.com; a wildcard at or above it does.
   if (by !== undefined && (!wildcard || by === '*' || by.startsWith('*.'))) return { state: 'covered', by };
   if (!wildcard && policy.routes.some((r) => r.host === host)) return { state: 'covered', by: `route ${host}` };
@@ -127,7 +130,7 @@ export function assessRisk(input: RiskInput): RiskSummary {
   const norm = normalizeHost(input.host, input.kind);
   const host = norm.ok ? norm.host : input.host.trim().toLowerCase();
   const base = host.startsWith('*.') ? host.slice(2) : host;
-  const policy = standing(input.policy, input.kind, host, base);
+  const policy = standing(input.policy, input.kind, host, base, input.now ?? Date.now());
   const summary: RiskSummary = { kind: input.kind, host, level: 'low', policy, credentials: credentials(input.kind, host, input.policy, input.headers) };
   const levels: RiskLevel[] = [];
   // The public-suffix rule first: `*.com` is also malformed, but this says why it never passes.

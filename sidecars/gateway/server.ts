@@ -10,6 +10,7 @@ import { DEFAULT_TIMEOUTS, type GatewayContext, type Timeouts } from './context.
 import { createAgents, systemLookup, type Lookup } from './dial.js';
 import { Flow } from './flow.js';
 import { proxyRequest } from './forward.js';
+import { scheduleLapses } from './lapse.js';
 import { DecisionLog } from './log.js';
 import { PolicyStore, watchPolicyDir, type ReloadOutcome } from './reload.js';
 import { failed, sendRaw, sendText } from './respond.js';
@@ -131,10 +132,15 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   main.on('error', (e) => diag(`listener error: ${e.message}`));
   const addr = main.address() as AddressInfo;
 
+  let cancelLapses = scheduleLapses(store.current.policy, diag);
   const reload = (why: string): ReloadOutcome => {
     const r = store.reload();
     if (r.error) diag(`policy reload (${why}) rejected, keeping ${r.hash}: ${r.error}`);
-    else if (r.changed) diag(`policy reloaded (${why}): ${r.hash}`);
+    else if (r.changed) {
+      diag(`policy reloaded (${why}): ${r.hash}`);
+      cancelLapses();
+      cancelLapses = scheduleLapses(store.current.policy, diag);
+    }
     return r;
   };
   const unwatch = o.watch === false ? () => {} : watchPolicyDir(o.policyDir, () => reload('file change'), diag);
@@ -151,6 +157,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     reload,
     close: async () => {
       unwatch();
+      cancelLapses();
       const closed = new Promise<void>((resolve) => main.close(() => resolve()));
       main.closeAllConnections();
       inner.closeAllConnections();

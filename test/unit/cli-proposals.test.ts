@@ -79,6 +79,39 @@ t.test('approve by id prefix, then reject: output, policy, decisions, exit codes
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
+t.test('approve --for: a bad duration is one clear line and changes nothing; 1h and until-stop land in the policy', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const p1 = await a.propose('allowlist', 'example.com');
+  const p2 = await a.propose('allowlist', 'docs.example.org');
+  const route = await a.propose('route', 'api.github.com');
+  for (const bad of ['10', 'an hour', '1h30m']) {
+    const r = await bottleInProcess(['proposals', 'approve', p1.id, '--for', bad], { env: s.env });
+    t.equal(r.exitCode, 1, bad);
+    t.equal(r.stderr, `bottle: --for ${JSON.stringify(bad)} is not a duration; give e.g. 10m, 1h, 2d or until-stop\n`, 'one line, no stack');
+  }
+  let r = await bottleInProcess(['proposals', 'approve', p1.id, '--for', '31d'], { env: s.env });
+  t.equal(r.stderr, 'bottle: --for 31d is longer than 30d; approve without --for for a permanent grant\n');
+  r = await bottleInProcess(['proposals', 'approve', route.id, '--for', '1h', '--header', 'Authorization=Bearer ${GITHUB_TOKEN}'], { env: { ...s.env, GITHUB_TOKEN: 'x' } });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /^bottle: proposal \S+ asks for a route to api\.github\.com; --for applies to allowlist proposals only/);
+  t.equal(readFileSync(a.file, 'utf8'), POLICY, 'nothing was written');
+  t.equal(await readDecision(a.paths.superviseDecisions, p1.id), null, 'still pending');
+  const before = Date.now();
+  r = await bottleProcess(['proposals', 'approve', p1.id, '--for', '1h', '--json'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { summary: string[] };
+  t.match(j.summary, [/^\+ allow example\.com \(until \d{4}-\d\d-\d\dT[\d:.]+Z\)$/]);
+  const p = loadPolicy(readFileSync(a.file, 'utf8'));
+  const until = Date.parse(p.allowUntil!['example.com']!);
+  t.ok(until >= before + 3600_000 && until <= Date.now() + 3600_000, 'an hour from the approval');
+  r = await bottleInProcess(['proposals', 'approve', p2.id, '--for', 'until-stop'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /\+ allow docs\.example\.org \(until stop\)/);
+  t.same(loadPolicy(readFileSync(a.file, 'utf8')).allowUntil, { 'example.com': p.allowUntil!['example.com'], 'docs.example.org': 'stop' });
+  t.match(readFileSync(a.file, 'utf8'), /\{ host: docs\.example\.org, until: stop \}/, 'written as { host, until }');
+});
+
 t.test('approving one proposal leaves the others fresh unless the change touches their host', async (t) => {
   // Regression (issue 20): any approval marked every other pending proposal stale.
   const s = await state(t);

@@ -14,6 +14,7 @@ import {
   startBottle, stopBottle,
 } from '../../lib/lifecycle/index.js';
 import { bottlePaths, readMetadata } from '../../lib/state/index.js';
+import { loadPolicy } from '../../lib/policy/index.js';
 import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
 import { crashFake, fakeAgentRoot, fakeBackends } from '../helpers/fake-backend.js';
 import { bottleProcess } from '../helpers/cli.js';
@@ -183,6 +184,30 @@ t.test('resume reads the policy as it ended: a route approved after the start ne
   const rec = JSON.parse(readFileSync(join(bottlePaths(deps.root, meta.slug).dir, 'fake-engine.json'), 'utf8')) as { routeValues: Record<string, string> };
   t.ok(rec.routeValues.LATE_TOKEN, 'the launch read LATE_TOKEN');
   t.notMatch(readFileSync(policyFile, 'utf8'), /late-token-value/, 'never written');
+});
+
+t.test('until-stop grants end at stop and are not restored by resume; timed ones stay in the saved policy', async (t) => {
+  const { env, deps, start } = setup(t);
+  const meta = await start();
+  const policyFile = join(bottlePaths(deps.root, meta.slug).policy, 'policy.yaml');
+  const grant = (text: string) => text.replace(/^allow:\n/m, 'allow:\n  - { host: session.test, until: stop }\n  - { host: timed.test, until: "2030-01-01T00:00:00Z" }\n');
+  writeFileSync(policyFile, grant(readFileSync(policyFile, 'utf8')));
+  t.equal(loadPolicy(readFileSync(policyFile, 'utf8')).allowUntil?.['session.test'], 'stop', 'the fixture edit took');
+  const lines: string[] = [];
+  await stopBottle(deps, meta.slug, (l) => lines.push(l));
+  t.match(lines.join('\n'), /dropped the until-stop grant for session\.test/);
+  const saved = loadPolicy(readFileSync(policyFile, 'utf8'));
+  t.notOk(saved.allow.includes('session.test'), 'gone from the saved policy');
+  t.same(saved.allowUntil, { 'timed.test': '2030-01-01T00:00:00.000Z' }, 'a timed grant keeps its own expiry');
+  // A bottle that went down (no stop ran) still holding one: resume does not restore it.
+  await resumeBottle(deps, await planResume(deps, meta.slug), quiet);
+  writeFileSync(policyFile, readFileSync(policyFile, 'utf8').replace(/^allow:\n/m, 'allow:\n  - { host: session.test, until: stop }\n'));
+  rmSync(join(bottlePaths(deps.root, meta.slug).dir, 'fake-engine.json'));
+  rmSync(fakeAgentRoot(env, meta.slug), { recursive: true });
+  const resumed: string[] = [];
+  await resumeBottle(deps, await planResume(deps, meta.slug), { ...quiet, log: (l) => resumed.push(l) });
+  t.match(resumed.join('\n'), /not restoring the until-stop grant for session\.test/);
+  t.notOk(loadPolicy(readFileSync(policyFile, 'utf8')).allow.includes('session.test'));
 });
 
 t.test('export writes transcripts (JSONL + text), the bundle and the patch; a running bottle is saved first', async (t) => {

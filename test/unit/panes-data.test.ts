@@ -70,3 +70,16 @@ t.test('issue 14: stopped and down bottles are listed after the live ones with t
   t.equal(await data.refreshEngine(), true, 'the refresh after the change reports it');
   t.same((await data.bottles()).map((b) => b.state), ['running', 'running', 'down']);
 });
+
+t.test('a live bottle carries its policy\'s time-boxed grants (the GRANT countdown); an unreadable policy gives none', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'bottle-data-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const a = await createBottle(root, 'implementer', { backend: 'fake', state: 'running' });
+  const b = await createBottle(root, 'reviewer', { backend: 'fake', state: 'running' });
+  writeFileSync(policyFilePath(a.paths), 'version: 1\nallow: [x.example.com, { host: y.example.com, until: "2030-01-01T00:00:00Z" }]\n');
+  writeFileSync(policyFilePath(b.paths), 'not: [a policy\n');
+  const data = new DataSource(lifecycleDeps({ BOTTLE_STATE_DIR: root }, { backends: fakeBackends }));
+  const rows = await data.bottles();
+  t.same(rows.find((r) => r.slug === a.slug)?.grants, { 'y.example.com': '2030-01-01T00:00:00.000Z' });
+  t.equal(rows.find((r) => r.slug === b.slug)?.grants, undefined);
+});

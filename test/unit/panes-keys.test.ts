@@ -7,7 +7,7 @@ import { projectRoot } from '../../lib/paths.js';
 import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import { handleKey } from '../../panes/keys.js';
-import { helpLines } from '../../panes/model.js';
+import { helpLines, modalModel } from '../../panes/model.js';
 import { clampCursor, filterAgents, parseHeaderForm, pickerItems, suggestEnvVar, type Modal } from '../../panes/modal.js';
 import { normaliseKey, tagged } from '../../panes/screen.js';
 import { initialState, withBottles, withProposals, type AppState } from '../../panes/state.js';
@@ -118,6 +118,18 @@ t.test('route approval: the header form, validated, then the diff', async (t) =>
   r = press(r.state, 'C-u', 'T', 'O', 'K', 'tab', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'backspace', 'X', 'enter');
   t.same(r.effects, [{ type: 'plan-approve', id: route.id, slug: 'a-aaaaaa', headers: { X: '${TOK}' } }], 'Tab switches fields; a bare env name is short for ${NAME}');
   t.equal(press(press(base(), 'tab', 'a').state, 'escape').state.modal, undefined);
+});
+
+t.test('the allowlist approve box: y approves for good, 1/2/3 for 10m, 1h or until stop; a route box has no times', async (t) => {
+  const effect = { type: 'approve' as const, id: allow.id, slug: 'a-aaaaaa' };
+  const box = (grants: boolean): AppState => ({ ...base(), modal: { kind: 'confirm', title: 'Approve allowlist x?', lines: [], effect, ...(grants ? { grants } : {}) } });
+  t.same(press(box(true), 'y').effects, [effect]);
+  t.same(press(box(true), '1').effects, [{ ...effect, for: '10m' }]);
+  t.same(press(box(true), '2').effects, [{ ...effect, for: '1h' }]);
+  t.same(press(box(true), '3').effects, [{ ...effect, for: 'until-stop' }]);
+  t.equal(press(box(true), '3').state.modal, undefined, 'the box closes');
+  t.same(press(box(false), '2').effects, [], 'no grants: the keys do nothing');
+  t.equal(modalModel(box(true), box(true).modal!, { width: 80, agentsRows: 10, proposalsRows: 10, modalWidth: 80, modalRows: 20 }, { now: 0, inTmux: true }).footer, 'y approve  1 for 10m  2 for 1h  3 for until stop  N/Esc no');
 });
 
 t.test('parseHeaderForm and suggestEnvVar', async (t) => {

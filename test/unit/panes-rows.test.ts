@@ -4,7 +4,7 @@ import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import { FOOTER, viewModel, wrapText } from '../../panes/model.js';
 import {
-  agentHeader, agentRow, dashLabel, fit, layout, proposalRow, proposalsLabel, scrollTop, stateText,
+  agentHeader, agentRow, dashLabel, grantCell, hasGrants, fit, layout, proposalRow, proposalsLabel, scrollTop, stateText,
 } from '../../panes/rows.js';
 import { initialState, withBottles, withProposals } from '../../panes/state.js';
 import type { Dims } from '../../panes/view.js';
@@ -65,6 +65,22 @@ t.test('agent row: columns, occupant star, waiting marker', async (t) => {
   t.match(narrow.text, /waiting/, 'waiting marker survives narrow panes');
   t.ok(narrow.text.length <= 45);
   t.match(agentHeader(w), /SLUG\s+AGENT\s+BACKEND\s+STATE\s+AGE\s+PROP/);
+});
+
+t.test('the GRANT column: the soonest live grant counts down; it appears only when some bottle has one', async (t) => {
+  const inMin = (m: number) => new Date(NOW + m * 60_000).toISOString();
+  const timed = bottle('implementer-k3x7qa', { grants: { 'a.example.com': inMin(42), 'b.example.com': inMin(90), 'c.example.com': 'stop' } });
+  const stopOnly = bottle('reviewer-abcdef', { grants: { 'c.example.com': 'stop' } });
+  const lapsed = bottle('reviewer-ghijkl', { grants: { 'a.example.com': inMin(-1) } });
+  t.ok(hasGrants([bottle('x-aaaaaa'), timed]));
+  t.notOk(hasGrants([bottle('x-aaaaaa'), bottle('y-bbbbbb', { grants: {} })]));
+  t.same([timed, stopOnly, lapsed, bottle('x-aaaaaa')].map((b) => grantCell(b, NOW)), ['42m', 'stop', '', '']);
+  t.match(agentRow(timed, { now: NOW, width: 100, pending: 0, grants: true }).text, /running\s+3m\s+42m\s*$/);
+  t.match(agentHeader(100, true), /PROP\s+GRANT$/);
+  t.notMatch(agentHeader(100), /GRANT/, 'no grants anywhere: no column');
+  const resting = bottle('implementer-k3x7qa', { state: 'stopped', engine: 'missing', grants: timed.grants! });
+  t.notMatch(agentRow(resting, { now: NOW, width: 100, pending: 0, grants: true }).text, /42m/, 'a stopped bottle counts nothing down');
+  t.ok(agentRow(timed, { now: NOW, width: 45, pending: 0, grants: true }).text.length <= 45, 'drops first when narrow');
 });
 
 t.test('issue 14: stopped and down bottles are dimmed with their state; the occupant star stays', async (t) => {

@@ -63,6 +63,21 @@ t.test('applySection: a valid edit merges; the rest of the policy and its commen
   t.same(loadPolicy(r.text), r.next);
 });
 
+t.test('allowlist edit round-trips a time-boxed grant: shown as { host, until }, kept, editable', async (t) => {
+  const timed = POLICY.replace('  - api.anthropic.com\n', '  - api.anthropic.com\n  - { host: docs.example.com, until: "2030-01-01T00:00:00Z" } # for the migration\n');
+  const shown = sectionText(timed, 'allowlist', 'x');
+  t.match(shown, /\{ host: docs\.example\.com, until: "2030-01-01T00:00:00Z" \} # for the migration/);
+  const same = applySection(timed, '/s/policy.yaml', shown, '/tmp/e/x.allowlist.yaml', 'allowlist');
+  t.same(same.next.allowUntil, { 'docs.example.com': '2030-01-01T00:00:00.000Z' }, 'an unchanged edit keeps the expiry');
+  const longer = applySection(timed, '/s/policy.yaml', shown.replace('2030-01-01', '2031-01-01'), '/tmp/e/x.allowlist.yaml', 'allowlist');
+  t.same(longer.next.allowUntil, { 'docs.example.com': '2031-01-01T00:00:00.000Z' });
+  t.same(diffPolicies(same.next, longer.next), ['~ allow docs.example.com (until 2031-01-01T00:00:00.000Z)']);
+  const permanent = applySection(timed, '/s/policy.yaml', shown.replace(/\{ host: docs\.example\.com, until: "[^"]+" \}/, 'docs.example.com'), '/tmp/e/x.allowlist.yaml', 'allowlist');
+  t.equal(permanent.next.allowUntil, undefined);
+  t.same(diffPolicies(same.next, permanent.next), ['~ allow docs.example.com (permanent)']);
+  t.throws(() => applySection(timed, '/s/p', shown.replace('"2030-01-01T00:00:00Z"', 'soon'), '/tmp/e/a.yaml', 'allowlist'), /a\.yaml:\d+:\d+: allow\[2\]\.until: must be an ISO 8601 time/);
+});
+
 t.test('applySection: errors point into the edited file (file:line:col)', async (t) => {
   const base = sectionText(POLICY, 'allowlist', 'x');
   const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;

@@ -56,7 +56,8 @@ t.test('the screen and the key line', async (t) => {
   t.match(lines[2], /^\(stale\)/);
   t.ok(lines.includes('risk: MEDIUM'));
   t.equal(lines.at(-1), '2 more pending: see the dashboard or `bottle proposals`');
-  t.equal(keyLine(true), 'a approve (refused)   t approve for 1h (coming)   r reject with a note   l later');
+  t.equal(keyLine(true), 'a approve (refused)   t approve for a time (refused)   r reject with a note   l later');
+  t.equal(keyLine(false, false), 'a approve   r reject with a note   l later', 'a route has no time-boxed grant');
   // The bundle writes the queue: a tampered host must not reach the terminal raw.
   const host = 'a\x1b]0;pwned\x07.example.org';
   const tampered = { ...found, proposal: { ...found.proposal, payload: { host } } };
@@ -99,4 +100,26 @@ t.test('already decided: says so; Esc leaves a pending one for later; r with Esc
   t.match(k2.screen(), /note to the agent[^\n]*no\n[\s\S]*l later\n$/, 'back to the key line');
   t.match(s.out(), /later: .* stays pending/);
   t.equal(await readDecision(s.paths.superviseDecisions, later.proposal.id), null);
+});
+
+t.test('t then 2 approves for 1h: the allow entry carries its expiry; t then Esc goes back', async (t) => {
+  const s = await setup(t);
+  const found = await s.propose('allowlist', 'docs.example.org');
+  const before = Date.now();
+  const k = scripted([], ['t', '\x1b', 't', '2']);
+  t.equal(await decideProposal(s.ctx, found, k.term), 0);
+  t.match(k.screen(), /approve docs\.example\.org for: 1 10m   2 1h   3 until stop[^\n]*\na approve   t approve for a time/, 'Esc shows the keys again');
+  const p = loadPolicy(readFileSync(s.file, 'utf8'));
+  t.ok(p.allow.includes('docs.example.org'));
+  const until = Date.parse(p.allowUntil!['docs.example.org']!);
+  t.ok(until >= before + 3600_000 && until <= Date.now() + 3600_000, 'one hour from now');
+  t.match(s.out(), /\+ allow docs\.example\.org \(until 20/);
+});
+
+t.test('t then 3 approves until the bottle stops', async (t) => {
+  const s = await setup(t);
+  const found = await s.propose('allowlist', 'docs.example.org');
+  t.equal(await decideProposal(s.ctx, found, scripted([], ['t', '3']).term), 0);
+  t.same(loadPolicy(readFileSync(s.file, 'utf8')).allowUntil, { 'docs.example.org': 'stop' });
+  t.match(readFileSync(s.file, 'utf8'), /\{ host: docs\.example\.org, until: stop \}/, 'the flow list keeps its style');
 });

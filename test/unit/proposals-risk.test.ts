@@ -101,6 +101,13 @@ for (const [what, input, want] of TABLE) {
   });
 }
 
+t.test('a time-boxed grant covers a host only until it lapses (an agent re-proposing after it sees "new")', async (t) => {
+  const timed = loadPolicy('version: 1\nallow: [{ host: docs.example.org, until: "2030-01-01T00:00:00Z" }]\n');
+  const at = (now: number) => assessRisk({ kind: 'allowlist', host: 'docs.example.org', policy: timed, now }).policy;
+  t.same(at(Date.parse('2029-12-31T23:59:59Z')), { state: 'covered', by: 'docs.example.org' });
+  t.same(at(Date.parse('2030-01-01T00:00:00Z')), { state: 'new' });
+});
+
 t.test('riskLines: the verdict first, then one labelled line per topic', async (t) => {
   const lines = riskLines(assessRisk({ kind: 'route', host: 'api.github.com', policy, headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } }));
   t.same(lines, [
