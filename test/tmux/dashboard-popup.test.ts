@@ -41,7 +41,7 @@ t.test('a new proposal pops up on the most recently active client, in another se
   const p1 = await h.propose(slug, 'docs.example.org');
   await screen(elsewhere, /bottle: allowlist docs\.example\.org from implementer-/);
   t.comment(`popup frame visible ${Date.now() - started} ms after the proposal file`);
-  const shown = await screen(elsewhere, /a approve\s+t approve for 1h \(coming\)\s+r reject with a note\s+l later/);
+  const shown = await screen(elsewhere, /a approve\s+t approve for a time\s+r reject with a note\s+l later/);
   t.comment(`popup keys visible ${Date.now() - started} ms after the proposal file`);
   t.match(shown, new RegExp(`${slug} asks: allowlist docs\\.example\\.org`));
   t.match(shown, /risk: LOW[\s\S]*policy\s+new: not allowed today[\s\S]*breadth\s+exact host[\s\S]*service\s+not a known paste/);
@@ -53,11 +53,14 @@ t.test('a new proposal pops up on the most recently active client, in another se
   t.same(fake.controlCalls, ['reload'], 'the running bundle was told to reload');
   await pollUntil('the popup to close', async () => !/a approve/.test(await elsewhere.server.capture()), SLOW);
 
-  // t says what is coming; r takes a note for the agent.
+  // t offers the grant times (Esc goes back); r takes a note for the agent.
   const p2 = await h.propose(slug, 'abc.ngrok-free.app');
   await screen(elsewhere, /risk: HIGH[\s\S]*known paste\/tunnel\/capture service \(\*\.ngrok-free\.app\)[\s\S]*l later/);
   await elsewhere.server.sendKeys(['t']);
-  await screen(elsewhere, /approve for a time: coming/);
+  await screen(elsewhere, /approve abc\.ngrok-free\.app for: 1 10m\s+2 1h\s+3 until stop\s+\(Esc goes back\)/);
+  await elsewhere.server.sendKeys(['Escape']);
+  // Back at the keys (sent apart: Escape followed at once by r would read as Alt-r).
+  await screen(elsewhere, /Esc goes back\)[\s\S]*a approve\s+t approve for a time/);
   await elsewhere.server.sendKeys(['r']);
   await screen(elsewhere, /note to the agent/);
   await elsewhere.server.sendKeys(['use the internal mirror'], { literal: true });
