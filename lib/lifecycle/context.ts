@@ -4,7 +4,7 @@ import type { Backend } from '../backends/types.js';
 import type { Ctx } from '../cli.js';
 import { UserError } from '../errors.js';
 import { listBottles, readMetadata, stateRoot, validateSlug, type Metadata } from '../state/index.js';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { bottlePaths } from '../state/index.js';
 
 export interface LifecycleDeps {
@@ -39,4 +39,13 @@ export async function findBottle(deps: LifecycleDeps, slug: string): Promise<Met
 
 export async function backendOf(deps: LifecycleDeps, meta: Metadata): Promise<Backend> {
   return deps.backends.load(meta.backend, deps.env);
+}
+
+// A bring-up's two sinks: `record` writes bringup.log only (what the dashboard tails), `log`
+// writes it and shows it to the caller. Resume uses the same pair.
+export function bringupLogger(file: string, show: (line: string) => void): { record: (line: string) => void; log: (line: string) => void } {
+  const record = (line: string): void => {
+    try { appendFileSync(file, `${line}\n`); } catch { /* state removed under us */ }
+  };
+  return { record, log: (line) => { record(line); show(line); } };
 }

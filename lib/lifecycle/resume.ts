@@ -2,7 +2,7 @@
 // the policy it had at the end (approved proposals included), its saved work restored and the
 // last claude session recorded for attach to resume. Route values are read again by name (the
 // caller resolves them); none was ever written to a file.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -13,7 +13,7 @@ import { loadPolicy, type Policy } from '../policy/index.js';
 import { bottlePaths, updateMetadata, type Metadata } from '../state/index.js';
 import { credentialTemplate, templateVars } from '../template.js';
 import type { EngineState } from '../backends/types.js';
-import { backendOf, findBottle, type LifecycleDeps } from './context.js';
+import { backendOf, bringupLogger, findBottle, type LifecycleDeps } from './context.js';
 import { dropStopGrants } from './policy.js';
 import { describeSaved, readSavedSummary, restoreWork } from './save.js';
 import { stopBottle } from './stop.js';
@@ -101,13 +101,7 @@ export async function resumeBottle(deps: LifecycleDeps, rp: ResumePlan, opts: Re
   const { plan, agent } = rp;
   let meta = rp.meta;
   const paths = bottlePaths(deps.root, meta.slug);
-  const record = (line: string): void => {
-    try { appendFileSync(paths.bringupLog, `${line}\n`); } catch { /* state removed under us */ }
-  };
-  const log = (line: string): void => {
-    record(line);
-    opts.log(line);
-  };
+  const { record, log } = bringupLogger(paths.bringupLog, opts.log);
   await writeFile(paths.bringupLog, '', { mode: 0o600 });
   // A bottle that went down keeps its work in what is left of it: save that first.
   if (meta.state !== 'stopped' && rp.engine !== 'missing') {

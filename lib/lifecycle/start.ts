@@ -1,6 +1,6 @@
 // Bringing a bottle up: claim state, write its policy and CA, launch through the backend,
 // record what was made. A failure or Ctrl-C leaves no engine resource and no state behind.
-import { appendFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -11,7 +11,7 @@ import {
   bottlePaths, createBottle, ensureStateRoot, readMetadata, removeBottle, updateMetadata, validateSlug,
   type Metadata,
 } from '../state/index.js';
-import type { LifecycleDeps } from './context.js';
+import { bringupLogger, type LifecycleDeps } from './context.js';
 import { policyTextFromPlan } from './policy.js';
 import { writeLaunchSpec } from './resume.js';
 
@@ -51,13 +51,7 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
   await ensureStateRoot(deps.root);
   const meta = await claimedOrNew(deps, plan, opts.slug);
   const paths = bottlePaths(deps.root, meta.slug);
-  const record = (line: string): void => {
-    try { appendFileSync(paths.bringupLog, `${line}\n`); } catch { /* state removed under us */ }
-  };
-  const log = (line: string): void => {
-    record(line);
-    opts.log(line);
-  };
+  const { record, log } = bringupLogger(paths.bringupLog, opts.log);
   try {
     const backend = await deps.backends.load(meta.backend, deps.env);
     log(`bottle ${meta.slug}: ${plan.agent} on ${meta.backend}`);
