@@ -61,6 +61,8 @@ function work(agent: string): void {
   git(ws, 'commit', '-q', '-m', 'agent work');
   writeFileSync(join(ws, 'app.txt'), 'v2 uncommitted\n');
   writeFileSync(join(ws, 'notes.bin'), Buffer.from([0, 1, 2, 255]));
+  writeFileSync(join(ws, '.git', 'info', 'exclude'), '*.log\n');
+  writeFileSync(join(ws, 'build.log'), 'ignored by git\n');
   const proj = join(agent, 'home/node/.claude/projects/-workspace');
   mkdirSync(proj, { recursive: true });
   writeFileSync(join(proj, `${S1}.jsonl`), `${JSON.stringify({ type: 'user', message: { role: 'user', content: 'first' } })}\n`);
@@ -97,6 +99,7 @@ t.test('stop saves sessions, unpushed commits and uncommitted changes; resume re
   t.equal(git(ws, 'symbolic-ref', 'HEAD'), 'refs/heads/main', 'on its branch');
   t.equal(readFileSync(join(ws, 'app.txt'), 'utf8'), 'v2 uncommitted\n', 'the uncommitted change is back');
   t.same([...readFileSync(join(ws, 'notes.bin'))], [0, 1, 2, 255], 'a new binary file too');
+  t.notOk(existsSync(join(ws, 'build.log')), 'a file git ignores is not saved (README says so)');
   t.same(readdirSync(join(agent, 'home/node/.claude/projects/-workspace')).sort(), [`${S1}.jsonl`, `${S2}.jsonl`]);
   const attach = await planAttach(deps, meta.slug);
   t.match(attach, { resume: true, sessionId: S2 });
