@@ -13,6 +13,7 @@ import { bottlePaths, readMetadata } from '../lib/state/index.js';
 import { errorText, say, type ActionContext } from './context.js';
 import { attach, launch, remove, resume, stop } from './flows.js';
 import type { Effect } from './modal.js';
+import { withoutProposal } from './state.js';
 
 // Runs one effect; failures land on the status line, never crash the dashboard.
 export async function runEffect(ctx: ActionContext, effect: Effect): Promise<void> {
@@ -166,14 +167,22 @@ async function doApprove(ctx: ActionContext, id: string, slug: string, headers?:
   const proposal = await readProposal(paths.superviseQueue, id);
   const r = await approve(paths, id, { ...(headers ? { headers } : {}), ...(grant ? { until: grant.until } : {}) }, control, await approvalEnv(ctx, proposal?.payload.host ?? '', headers));
   const what = r.changed ? r.summary.join(', ') : 'already in the policy';
+  decided(ctx, id);
   say(ctx, `approved ${r.proposal.kind} ${r.proposal.payload.host} for ${slug}: ${what}${r.live ? '; reloaded' : ''}${warning ? ` (${warning})` : ''}`);
   ctx.reload();
+}
+
+// Regression: `newest-proposal` (IPC) right after a rejection still found the rejected row while
+// the reload ran (seen in CI): the decided row leaves the pane before the status line says so.
+function decided(ctx: ActionContext, id: string): void {
+  ctx.store.update((s) => withoutProposal(s, id));
 }
 
 // Rejects with the operator's note, if any, recorded as `bottle proposals reject --note` does.
 async function doReject(ctx: ActionContext, id: string, slug: string, note?: string): Promise<void> {
   const row = ctx.store.get().proposals.find((p) => p.id === id);
   await reject(bottlePaths(ctx.deps.root, slug), id, note);
+  decided(ctx, id);
   say(ctx, `rejected ${row ? `${row.kind} ${row.host}` : id} for ${slug}${note ? ' (with a note)' : ''}`);
   ctx.reload();
 }

@@ -157,6 +157,11 @@ export function withoutBottle(state: AppState, slug: string): AppState {
   });
 }
 
+// A decided proposal leaves the pane at once (the reload that follows reads the same from disk).
+export function withoutProposal(state: AppState, id: string): AppState {
+  return settleCursors({ ...state, proposals: state.proposals.filter((p) => p.id !== id) });
+}
+
 // Two notices from one batch of changes make one bell.
 export function mergeNotices(a: Notice | undefined, b: Notice | undefined): Notice | undefined {
   if (!a) return b;

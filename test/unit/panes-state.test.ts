@@ -4,7 +4,7 @@ import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import {
   acknowledge, cursorIndex, cycleAgent, expireFresh, FRESH_MS, initialState, isResting, launched, liveFirst, mergeNotices, moveCursor, nextExpiry,
-  noticeText, pointAt, selectedAgent, selectedProposal, switchFocus, withBottles, withoutBottle, withProposals, type AppState,
+  noticeText, pointAt, selectedAgent, selectedProposal, switchFocus, withBottles, withoutBottle, withoutProposal, withProposals, type AppState,
 } from '../../panes/state.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -144,4 +144,14 @@ t.test('issue 14: stopped and down bottles are resting: listed after the live on
   const s = withBottles(initialState(), liveFirst(list)).state;
   t.equal(cycleAgent(s, 'b-bbbbbb', 1)?.slug, 'b-bbbbbb', 'only the running one takes the pane; stopped/down are skipped');
   t.equal(cycleAgent(s, 'b-bbbbbb', 1, 'b-bbbbbb'), undefined, 'after stopping the last running agent: none left');
+});
+
+t.test('withoutProposal: a decided proposal leaves the pane at once and the cursor stays on a row', async (t) => {
+  const row = (id: string) => ({ id, slug: 'a-aaaaaa', kind: 'allowlist', host: `${id}.example`, status: 'pending', created: '2026-01-01T00:00:00Z', reason: '', stale: false }) as unknown as ProposalRow;
+  let s = withProposals(initialState(), [row('p1'), row('p2')], Date.now()).state;
+  s = pointAt(s, 'proposals', 'p2');
+  s = withoutProposal(s, 'p2');
+  t.same(s.proposals.map((p) => p.id), ['p1']);
+  t.equal(selectedProposal(s)?.id, 'p1', 'the cursor moved to the row that is left');
+  t.same(withoutProposal(s, 'p1').proposals, []);
 });
