@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import {
   cliDeps, exportBottle, findBottle, type LifecycleDeps, lostWith, planAttach, planResume, removeBottleFully, resumeBottle,
 } from '../lib/lifecycle/index.js';
-import { runInteractive, terminalProblem } from '../lib/run/index.js';
+import { runInteractive, terminalProblem, terminalQuestion } from '../lib/run/index.js';
 import { loadCredentialConfig, resolveCredentials, withCredentials } from '../lib/credentials.js';
 import { routeVarNames } from '../lib/plan/index.js';
 import { shortSecretProblem } from '../lib/template.js';
@@ -25,19 +25,6 @@ export const LIFECYCLE_TABLE = [
   '  bottle export <slug>   the saved work as files (transcripts, git bundle, patch)',
   '  bottle rm <slug>       any → gone, saved work included (asks first)',
 ].join('\n');
-
-// A y/N question on the terminal (stderr), or undefined when there is none.
-export function terminalQuestion(): ((question: string) => Promise<boolean>) | undefined {
-  if (!process.stdin.isTTY) return undefined;
-  return async (question) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      return /^y(es)?$/i.test((await rl.question(question)).trim());
-    } finally {
-      rl.close();
-    }
-  };
-}
 
 // Reads one value without echoing it (a route credential asked for again by name).
 async function askHidden(question: string): Promise<string> {

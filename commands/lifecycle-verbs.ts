@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { formatAge } from '../lib/format.js';
 import { bottleStatuses, cleanup, cliDeps, describeSaved, findBottle, lostWith, planAttach, stopBottle, type BottleStatus } from '../lib/lifecycle/index.js';
-import { LIFECYCLE_TABLE, terminalQuestion } from './durable.js';
-import { runInteractive, terminalProblem } from '../lib/run/index.js';
+import { LIFECYCLE_TABLE } from './durable.js';
+import { runInteractive, terminalProblem, terminalQuestion } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 

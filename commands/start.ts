@@ -1,8 +1,7 @@
 // `bottle start <agent>`: prepare a bottle from the manifest; `--dry-run` shows the plan only.
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
-import { runInteractive, terminalProblem } from '../lib/run/index.js';
+import { runInteractive, terminalProblem, terminalQuestion } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
 import { type BottlePlan, checkBackend, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
@@ -87,8 +86,9 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   const preflight = [...(opts.yes ? [] : [renderPlan(plan)]), ...workspace];
   if (preflight.length > 0) ctx.err(preflight.join('\n'));
   if (!opts.yes) {
-    if (!process.stdin.isTTY) throw new UserError('refusing to start without confirmation: stdin is not a terminal; pass --yes');
-    if (!(await confirm('Start this bottle? [y/N] '))) {
+    const ask = terminalQuestion();
+    if (!ask) throw new UserError('refusing to start without confirmation: stdin is not a terminal; pass --yes');
+    if (!(await ask('Start this bottle? [y/N] '))) {
       ctx.err('bottle: not started');
       return 1;
     }
@@ -129,15 +129,4 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
 // The dry run's JSON: the plan, with `workspace` and `workspaceFrom` null rather than absent.
 export function planJson(plan: BottlePlan): Omit<BottlePlan, 'workspace' | 'workspaceFrom'> & { workspace: string | null; workspaceFrom: BottlePlan['workspaceFrom'] | null } {
   return { ...plan, workspace: plan.workspace ?? null, workspaceFrom: plan.workspaceFrom ?? null };
-}
-
-// One y/N question on the terminal.
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(question);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
 }

@@ -1,6 +1,6 @@
 // What every lifecycle operation needs: where state lives, the host env, and backends.
 import { engineBackends, type Backends } from '../backends/index.js';
-import type { Backend } from '../backends/types.js';
+import type { Backend, EngineState } from '../backends/types.js';
 import type { Ctx } from '../cli.js';
 import { UserError } from '../errors.js';
 import { listBottles, readMetadata, stateRoot, validateSlug, type Metadata } from '../state/index.js';
@@ -48,4 +48,9 @@ export function bringupLogger(file: string, show: (line: string) => void): { rec
     try { appendFileSync(file, `${line}\n`); } catch { /* state removed under us */ }
   };
   return { record, log: (line) => { record(line); show(line); } };
+}
+
+// The engine's view of one bottle; 'unknown' when the engine cannot be asked (a probe: never throws).
+export async function engineStateOf(backend: Backend, meta: Metadata): Promise<EngineState | 'unknown'> {
+  return (await backend.inspect([meta]).catch(() => new Map<string, EngineState>())).get(meta.slug) ?? 'unknown';
 }

@@ -5,8 +5,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { bottlePaths } from '../state/index.js';
-import type { EngineState } from '../backends/types.js';
-import { backendOf, findBottle, type LifecycleDeps } from './context.js';
+import { backendOf, engineStateOf, findBottle, type LifecycleDeps } from './context.js';
 import { readSavedSummary, saveWork, type SavedSummary } from './save.js';
 
 // Terminal control characters out (the transcript holds whatever the agent and the web wrote).
@@ -59,7 +58,7 @@ export async function exportBottle(deps: LifecycleDeps, slug: string, out: strin
   const dir = resolve(cwd, out ?? `bottle-export-${meta.slug}`);
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new UserError(`${dir} exists and is not empty; pass --out with a new directory`);
   const backend = await backendOf(deps, meta);
-  const engine = (await backend.inspect([meta]).catch(() => new Map<string, EngineState>())).get(meta.slug) ?? 'unknown';
+  const engine = await engineStateOf(backend, meta);
   let savedNow = false;
   if (engine === 'running' && meta.state !== 'stopped') {
     await saveWork(backend, deps.root, meta, deps.now());

@@ -13,7 +13,7 @@ import { loadPolicy, type Policy } from '../policy/index.js';
 import { bottlePaths, updateMetadata, type Metadata } from '../state/index.js';
 import { credentialTemplate, templateVars } from '../template.js';
 import type { EngineState } from '../backends/types.js';
-import { backendOf, bringupLogger, findBottle, type LifecycleDeps } from './context.js';
+import { backendOf, bringupLogger, engineStateOf, findBottle, type LifecycleDeps } from './context.js';
 import { dropStopGrants } from './policy.js';
 import { describeSaved, readSavedSummary, restoreWork } from './save.js';
 import { stopBottle } from './stop.js';
@@ -66,7 +66,7 @@ export interface ResumePlan {
 export async function planResume(deps: LifecycleDeps, slug: string): Promise<ResumePlan> {
   const meta = await findBottle(deps, slug);
   const backend = await backendOf(deps, meta);
-  const engine = (await backend.inspect([meta]).catch(() => new Map<string, EngineState>())).get(meta.slug) ?? 'unknown';
+  const engine = await engineStateOf(backend, meta);
   if (meta.state === 'claimed' || meta.state === 'launching' || meta.state === 'resuming') {
     throw new UserError(`${meta.slug} is ${meta.state}; wait for it, or \`bottle stop ${meta.slug}\` if that start was interrupted`);
   }

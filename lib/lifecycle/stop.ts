@@ -5,8 +5,7 @@ import { appendFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { bottlePaths, updateMetadata, type Metadata } from '../state/index.js';
-import type { EngineState } from '../backends/types.js';
-import { backendOf, findBottle, type LifecycleDeps } from './context.js';
+import { backendOf, engineStateOf, findBottle, type LifecycleDeps } from './context.js';
 import { dropStopGrants } from './policy.js';
 import { describeSaved, readSavedSummary, saveWork, type SavedSummary } from './save.js';
 
@@ -33,7 +32,7 @@ export async function stopBottle(deps: LifecycleDeps, slug: string, log: (line: 
     log(line);
   };
   const backend = await backendOf(deps, meta);
-  const engine: EngineState | 'unknown' = (await backend.inspect([meta]).catch(() => new Map<string, EngineState>())).get(meta.slug) ?? 'unknown';
+  const engine = await engineStateOf(backend, meta);
   if (meta.state === 'stopped' && engine === 'missing') {
     say(`${meta.slug} is already stopped`);
     return { slug: meta.slug, state: 'stopped', saved: null };

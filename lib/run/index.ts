@@ -101,3 +101,17 @@ export function terminalProblem(): string | undefined {
   if (!process.stdout.isTTY) return 'stdout is not a terminal';
   return undefined;
 }
+
+// A y/N question on the terminal (asked on stderr), or undefined when stdin is not one.
+export function terminalQuestion(): ((question: string) => Promise<boolean>) | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return async (question) => {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return /^y(es)?$/i.test((await rl.question(question)).trim());
+    } finally {
+      rl.close();
+    }
+  };
+}
