@@ -96,7 +96,7 @@ t.test('doctor --json and start --dry-run --json for both backends', async (t) =
   }
 });
 
-t.test('start --backend smolvm brings a bottle up through smolvm (the fake on PATH); stop leaves no engine object behind', async (t) => {
+t.test('start --backend smolvm brings a bottle up through smolvm (the fake on PATH); stop keeps it listed, resume brings it back, rm leaves no engine object behind', async (t) => {
   const h = home(t);
   const smolvm = await fakeSmolvm(t, installedEnv(inst, h, CREDS));
   await smolvm.script(VM_SCRIPT);
@@ -112,6 +112,16 @@ t.test('start --backend smolvm brings a bottle up through smolvm (the fake on PA
   // The fake VM runs no save script (test/unit/smolvm-backend.test.ts plays one): stop without saving.
   const stop = await runInstalled(['stop', slug!, '--no-save'], env, { timeoutMs: 120_000 });
   t.equal(stop.exitCode, 0, stop.stderr);
+  // The durable life cycle from the installed package: listed as stopped, resumed, removed.
+  const ls = await runInstalled(['ls', '--json'], env);
+  t.match(JSON.parse(ls.stdout), [{ slug, state: 'stopped' }], 'a stopped bottle stays listed');
+  const resume = await runInstalled(['resume', slug!, '--no-attach'], env, { timeoutMs: 180_000 });
+  t.equal(resume.exitCode, 0, resume.stderr);
+  t.match(resume.stderr, new RegExp(`bottle ${slug} is back`));
+  t.match(JSON.parse((await runInstalled(['ls', '--json'], env)).stdout), [{ slug, state: 'running' }]);
+  const rm = await runInstalled(['rm', slug!, '--yes'], env, { timeoutMs: 120_000 });
+  t.equal(rm.exitCode, 0, rm.stderr);
+  t.same(JSON.parse((await runInstalled(['ls', '--json'], env)).stdout), [], 'rm removes it for good');
   const left = await runInstalled(['cleanup', '--dry-run'], env);
   t.match(left.stdout + left.stderr, /nothing to clean up/, 'no orphan container, network, VM or state');
 });
