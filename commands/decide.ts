@@ -9,7 +9,7 @@ import { bundleControl, cliDeps } from '../lib/lifecycle/index.js';
 import { policyFilePath } from '../lib/policy-edit/index.js';
 import { GRANT_CHOICES, parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import {
-  approve, assessRisk, defaultRouteHeaders, isStale, listProposals, policyHash, readDecision, reject, riskLines,
+  approve, assessRisk, defaultRouteHeaders, isStale, listProposals, policyHash, pushLines, readDecision, reject, riskLines,
   type ApproveResult, type FoundProposal,
 } from '../lib/proposals/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
@@ -39,6 +39,7 @@ export function parseFor(text: string, now = new Date()): string {
 
 // What an approval did, in one line (the CLI and the popup say the same).
 export function approvedLine(r: ApproveResult): string {
+  if (r.proposal.kind === 'push') return `approved ${r.proposal.id} (${r.slug}): git-gate forwards the push to ${r.proposal.payload.host}`;
   const what = r.changed ? r.summary.join(', ') : `${r.proposal.payload.host} was already in the policy; nothing to change`;
   return `approved ${r.proposal.id} (${r.slug}): ${what}${r.live ? '; reloaded' : ''}`;
 }
@@ -74,6 +75,19 @@ export function decideScreen(found: FoundProposal, risk: ReturnType<typeof asses
     ...(o.othersPending > 0 ? ['', `${o.othersPending} more pending: see the dashboard or \`bottle proposals\``] : []),
   ];
   return lines.map(sanitize);
+}
+
+// A held push's screen: where it goes, what it carries, how long it is held; pure like decideScreen.
+export function pushScreen(found: FoundProposal, o: { othersPending: number }, now = Date.now()): string[] {
+  const p = found.proposal;
+  return [
+    `${found.slug} pushes to ${p.payload.host} and waits for your review`,
+    '',
+    ...pushLines(p.payload.push!, now),
+    '',
+    `full diff: Enter on it in the dashboard, or bottle proposals show ${p.id}`,
+    ...(o.othersPending > 0 ? ['', `${o.othersPending} more pending: see the dashboard or \`bottle proposals\``] : []),
+  ].map(sanitize);
 }
 
 // The key line; a refused approval says so, and a route (always permanent) has no `t`.
@@ -124,12 +138,14 @@ export async function decideProposal(ctx: Ctx, found: FoundProposal, term: KeyTe
   if (decided) return fail(`proposal ${p.id} was already ${decided.decision} at ${decided.decided}; nothing to decide`);
   const current = await policyHash(policyFilePath(paths));
   const headers = p.kind === 'route' ? (opts.headers ?? defaultRouteHeaders(current?.policy ?? null, p.payload.host)) : undefined;
-  const risk = assessRisk({ kind: p.kind, host: p.payload.host, policy: current?.policy ?? null, ...(headers ? { headers } : {}) });
+  const risk = p.kind === 'push' ? undefined : assessRisk({ kind: p.kind, host: p.payload.host, policy: current?.policy ?? null, ...(headers ? { headers } : {}) });
   const pending = await listProposals(stateRoot(ctx.env)).then((l) => l.rows.filter((r) => r.id !== p.id).length, () => 0);
-  term.write(`${decideScreen(found, risk, { stale: isStale(p, current), othersPending: pending }).join('\n')}\n\n`);
+  const others = { stale: isStale(p, current), othersPending: pending };
+  term.write(`${(risk ? decideScreen(found, risk, others) : pushScreen(found, others)).join('\n')}\n\n`);
   await term.drain(ARM_MS);
   const timed = p.kind === 'allowlist';
-  const keys = (): string => `${keyLine(risk.refusal !== undefined, timed)}\n`;
+  const refusal = risk?.refusal;
+  const keys = (): string => `${keyLine(refusal !== undefined, timed)}\n`;
   term.write(keys());
   for (;;) {
     const key = await term.next();
@@ -139,8 +155,8 @@ export async function decideProposal(ctx: Ctx, found: FoundProposal, term: KeyTe
     }
     try {
       if (key === 'a' || (key === 't' && timed)) {
-        if (risk.refusal) {
-          term.write(`cannot approve: ${sanitize(risk.refusal)}; r rejects (say what to ask for instead), l leaves it\n`);
+        if (refusal) {
+          term.write(`cannot approve: ${sanitize(refusal)}; r rejects (say what to ask for instead), l leaves it\n`);
           continue;
         }
         let until: string | undefined;

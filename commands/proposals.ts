@@ -1,12 +1,16 @@
-// `bottle proposals [ls|approve ID|reject ID|decide ID]`: the operator's side of the agent's requests.
+// `bottle proposals [ls|show ID|approve ID|reject ID|decide ID]`: the operator's side of the
+// agent's requests and of pushes held for review.
+import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { bundleControl, cliDeps, findBottle } from '../lib/lifecycle/index.js';
 import { UserError } from '../lib/errors.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
-import { clip, formatAge } from '../lib/format.js';
+import { clip, formatAge, sanitize } from '../lib/format.js';
 import {
-  autoApproveAll, describeAutoApproval, findProposal, listProposals, reject, type ApproveResult, type ProposalRow,
+  assessRisk, autoApproveAll, defaultRouteHeaders, describeAutoApproval, findProposal, listProposals, policyHash, pushLines,
+  readPushDiff, reject, riskLines, type ApproveResult, type FoundProposal, type ProposalRow,
 } from '../lib/proposals/index.js';
+import { policyFilePath } from '../lib/policy-edit/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { approvedLine, approveFound, decideProposal, parseFor, ttyTerminal } from './decide.js';
@@ -35,6 +39,7 @@ function rowJson(r: ProposalRow) {
   return {
     id: r.id, slug: r.slug, kind: r.kind, host: r.host, reason: r.reason, created: r.created,
     status: r.status, stale: r.stale, decided: r.decided ?? null, note: r.note ?? null, auto: r.auto ?? null,
+    push: r.push ?? null,
   };
 }
 
@@ -59,6 +64,51 @@ export function parseHeaders(specs: readonly string[]): Record<string, string> |
   return out;
 }
 
+// The text `show` prints: the row, then the risk summary or (a held push) the commits and diff.
+export async function showText(found: FoundProposal, row: ProposalRow, now = Date.now()): Promise<string> {
+  const p = found.proposal;
+  const head = [
+    `${p.id}  ${found.slug}  ${p.kind} ${p.payload.host}  ${status(row)}${row.decided ? ` at ${row.decided}` : ''}`,
+    ...(row.note ? [`note: ${row.note}`] : []),
+    `reason: ${p.reason}`,
+    '',
+  ].map(sanitize);
+  if (p.kind === 'push') return [...head, ...pushLines(p.payload.push!, now), '', readPushDiff(found.paths.superviseQueue, p)].join('\n');
+  const current = await policyHash(policyFilePath(found.paths));
+  const headers = p.kind === 'route' ? defaultRouteHeaders(current?.policy ?? null, p.payload.host) : undefined;
+  return [...head, ...riskLines(assessRisk({ kind: p.kind, host: p.payload.host, policy: current?.policy ?? null, ...(headers ? { headers } : {}) }))].join('\n');
+}
+
+// `bottle proposals show`: on a terminal through the pager ($PAGER, else `less -R`; LESS=FRX
+// unless set), else to stdout; JSON adds the diff of a held push.
+async function showProposal(ctx: Ctx, found: FoundProposal, opts: { json: boolean; pager: boolean }): Promise<number> {
+  const row = (await listProposals(stateRoot(ctx.env), { slug: found.slug, all: true })).rows.find((r) => r.id === found.proposal.id);
+  if (!row) throw new UserError(`proposal ${found.proposal.id} is gone from ${found.slug}'s queue; run \`bottle proposals --all\``);
+  if (opts.json) {
+    const diff = found.proposal.kind === 'push' ? readPushDiff(found.paths.superviseQueue, found.proposal) : null;
+    ctx.out(JSON.stringify({ ...rowJson(row), diff }, null, 2));
+    return 0;
+  }
+  const text = await showText(found, row);
+  if (!opts.pager || !process.stdout.isTTY) {
+    ctx.out(text);
+    return 0;
+  }
+  if (!(await pageText(`${text}\n`, ctx.env.PAGER || 'less -R', { ...ctx.env, LESS: ctx.env.LESS ?? 'FRX' }))) ctx.out(text);
+  return 0;
+}
+
+// Pipes text into the pager (a shell command line, like git's); false when it could not run.
+function pageText(text: string, pager: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', pager], { stdio: ['pipe', 'inherit', 'inherit'], env });
+    child.once('error', () => resolve(false));
+    child.stdin.on('error', () => undefined); // the reader quit early (q in less): fine
+    child.stdin.end(text);
+    child.once('exit', (code) => resolve(code !== 127));
+  });
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -80,7 +130,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
     .description('list pending (and auto-approved) proposals of every bottle in state, oldest first')
     .option('--slug <slug>', 'only this bottle (a unique prefix works)')
     .option('--all', 'include approved and rejected ones')
-    .option('--json', 'print a JSON array: {id, slug, kind, host, reason, created, status, stale, decided, note, auto}')
+    .option('--json', 'print a JSON array: {id, slug, kind, host, reason, created, status, stale, decided, note, auto, push}')
     .addHelpText('after', [
       '',
       'Examples:',
@@ -109,8 +159,25 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
     });
 
   proposals
+    .command('show')
+    .description('print one proposal: what it asks and its risk summary; for a held push, the commits and the full diff')
+    .argument('<id>', 'proposal id, or an unambiguous prefix of it or of its hex part')
+    .option('--json', 'print {id, slug, kind, host, reason, created, status, ..., push, diff}')
+    .option('--no-pager', 'write to stdout even on a terminal (default there: $PAGER, else less)')
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  bottle proposals show a1b2c3',
+      '  bottle proposals show a1b2c3 --no-pager | grep -n TODO',
+      "  bottle proposals show a1b2c3 --json | jq -r .diff",
+    ].join('\n'))
+    .action(async (query: string, opts: { json?: boolean; pager: boolean }) => {
+      outcome.exitCode = await showProposal(ctx, await findProposal(stateRoot(ctx.env), query), { json: opts.json === true, pager: opts.pager });
+    });
+
+  proposals
     .command('approve')
-    .description('approve a proposal: merge it into the live policy, reload the bottle, tell the agent')
+    .description('approve a proposal: merge it into the live policy, reload the bottle, tell the agent (a held push: forward it)')
     .argument('<id>', 'proposal id, or an unambiguous prefix of it or of its hex part')
     .option('--header <name=value>', 'route proposals: header to inject, naming host env vars (repeatable)', collect)
     .option('--for <duration>', 'allowlist proposals: a time-boxed grant, 90s|10m|1h|2d (at most 30d) or until-stop (dropped when the bottle stops)')

@@ -8,7 +8,7 @@ import { run } from '../lib/run/index.js';
 import { bundleControl, describeSaved, lostWith, planResume, readSavedSummary } from '../lib/lifecycle/index.js';
 import { checkPlanPaths, planLines, preparePlan, routeVarNames } from '../lib/plan/index.js';
 import { readPolicyFile } from '../lib/policy-edit/index.js';
-import { approve, planApproval, readProposal, reject } from '../lib/proposals/index.js';
+import { approve, planApproval, pushLines, readProposal, reject } from '../lib/proposals/index.js';
 import { bottlePaths, readMetadata } from '../lib/state/index.js';
 import { errorText, say, type ActionContext } from './context.js';
 import { attach, launch, remove, resume, stop } from './flows.js';
@@ -32,6 +32,7 @@ export async function runEffect(ctx: ActionContext, effect: Effect): Promise<voi
       case 'plan-approve': await planApprove(ctx, effect.id, effect.slug, effect.headers); return;
       case 'approve': await doApprove(ctx, effect.id, effect.slug, effect.headers, effect.for); return;
       case 'reject': await doReject(ctx, effect.id, effect.slug, effect.note); return;
+      case 'show-proposal': await showProposal(ctx, effect.id, effect.slug); return;
     }
   } catch (e) {
     say(ctx, errorText(e), 'error');
@@ -133,6 +134,17 @@ async function planApprove(ctx: ActionContext, id: string, slug: string, headers
     say(ctx, `proposal ${id} is gone from ${slug}'s queue`, 'error');
     return;
   }
+  if (proposal.kind === 'push') {
+    ctx.store.update((s) => ({
+      ...s,
+      modal: {
+        kind: 'confirm', title: `Forward the push to ${proposal.payload.host}?`,
+        lines: [...pushLines(proposal.payload.push!), '', 'Enter on it in the proposals pane shows the full diff first.'],
+        effect: { type: 'approve', id, slug },
+      },
+    }));
+    return;
+  }
   const current = await readPolicyFile(paths);
   const plan = planApproval(proposal, current, headers, await approvalEnv(ctx, proposal.payload.host, headers));
   const row = ctx.store.get().proposals.find((p) => p.id === id);
@@ -168,8 +180,23 @@ async function doApprove(ctx: ActionContext, id: string, slug: string, headers?:
   const r = await approve(paths, id, { ...(headers ? { headers } : {}), ...(grant ? { until: grant.until } : {}) }, control, await approvalEnv(ctx, proposal?.payload.host ?? '', headers));
   const what = r.changed ? r.summary.join(', ') : 'already in the policy';
   decided(ctx, id);
-  say(ctx, `approved ${r.proposal.kind} ${r.proposal.payload.host} for ${slug}: ${what}${r.live ? '; reloaded' : ''}${warning ? ` (${warning})` : ''}`);
+  if (r.proposal.kind === 'push') say(ctx, `approved the push from ${slug}: git-gate forwards it to ${r.proposal.payload.host}`);
+  else say(ctx, `approved ${r.proposal.kind} ${r.proposal.payload.host} for ${slug}: ${what}${r.live ? '; reloaded' : ''}${warning ? ` (${warning})` : ''}`);
   ctx.reload();
+}
+
+// Enter on a proposal: `bottle proposals show` in the right pane (its pager; q closes it), or in
+// this terminal outside tmux.
+async function showProposal(ctx: ActionContext, id: string, slug: string): Promise<void> {
+  const argv = [...ctx.bottleArgv, 'proposals', 'show', id];
+  if (!ctx.right) {
+    const code = await ctx.view.runForeground(argv, ctx.deps.env, `showing ${id}…`);
+    if (code !== 0) say(ctx, `bottle proposals show ${id} exited ${code}`, 'error');
+    return;
+  }
+  const row = ctx.store.get().proposals.find((p) => p.id === id);
+  ctx.store.update((s) => ({ ...s, occupant: `proposal:${id}` }));
+  await ctx.right.show(argv, `${row?.kind === 'push' ? `push to ${row.host}` : `proposal ${row?.host ?? id}`} (${slug}) - q closes`, `proposal:${id}`);
 }
 
 // Regression: `newest-proposal` (IPC) right after a rejection still found the rejected row while

@@ -51,6 +51,10 @@ function mainKey(state: AppState, key: KeyPress): KeyResult {
     case 'q': return { state, effects: [{ type: 'quit' }] };
     case 'escape': return none({ ...state, status: undefined });
     case 'enter': {
+      if (state.focus === 'proposals') {
+        const p = selectedProposal(state);
+        return p ? { state, effects: [{ type: 'show-proposal', id: p.id, slug: p.slug }] } : none(state);
+      }
       if (state.focus !== 'agents') return none(state);
       const b = selectedAgent(state);
       if (!b) return none(state);
@@ -89,8 +93,9 @@ function mainKey(state: AppState, key: KeyPress): KeyResult {
         return none({
           ...state,
           modal: {
-            kind: 'confirm', title: `Reject ${p.kind} ${p.host}?`,
-            lines: [`from ${p.slug}: ${p.reason}`, '', 'policy: unchanged; the agent is told it was rejected'],
+            kind: 'confirm', title: p.kind === 'push' ? `Reject the push to ${p.host}?` : `Reject ${p.kind} ${p.host}?`,
+            lines: [`from ${p.slug}: ${p.reason}`, '', p.kind === 'push' ? 'nothing is forwarded; the agent\'s git push fails with your note'
+              : 'policy: unchanged; the agent is told it was rejected'],
             effect: { type: 'reject', id: p.id, slug: p.slug }, note: '',
           },
         });

@@ -21,7 +21,9 @@ export type Effect =
   | { type: 'plan-approve'; id: string; slug: string; headers?: Record<string, string> }
   /** `for`: a time-boxed grant (`bottle proposals approve --for` text), timed from the approval. */
   | { type: 'approve'; id: string; slug: string; headers?: Record<string, string>; for?: string }
-  | { type: 'reject'; id: string; slug: string; note?: string };
+  | { type: 'reject'; id: string; slug: string; note?: string }
+  /** Enter on a proposal: `bottle proposals show` (a held push: its diff) in the right pane. */
+  | { type: 'show-proposal'; id: string; slug: string };
 
 export type Modal =
   | { kind: 'picker'; agents: string[]; filter: string; cursor: number; error?: string }

@@ -69,6 +69,13 @@ export class RightDirector {
     await this.#mark(id, slug);
   }
 
+  // Any bottle command in the right pane, focused (e.g. a proposal in the pager).
+  async show(argv: readonly string[], label: string, occupant: string): Promise<void> {
+    this.#generation++;
+    const id = await this.#pane.ensure(paneCommand(argv, this.#env), { label, focus: true });
+    await this.#mark(id, occupant);
+  }
+
   async label(text: string): Promise<void> {
     await this.#pane.label(text);
   }

@@ -48,6 +48,11 @@ const FLAGS: Record<DaemonName, (env: Env) => string[]> = {
     '--upstreams', env.BOTTLE_GIT_GATE_UPSTREAMS || BUNDLE_DEFAULTS.gitGateUpstreams,
     ...(env.BOTTLE_GIT_GATE_MAX_SCAN_MB ? ['--max-scan-mb', env.BOTTLE_GIT_GATE_MAX_SCAN_MB] : []),
     ...(env.BOTTLE_GIT_GATE_FETCH_TIMEOUT_MS ? ['--fetch-timeout-ms', env.BOTTLE_GIT_GATE_FETCH_TIMEOUT_MS] : []),
+    // Push review holds pushes in the supervise queue (set when a git remote has `review`).
+    ...(env.BOTTLE_GIT_GATE_REVIEW === '1' ? [
+      '--review-queue-dir', env.BOTTLE_SUPERVISE_QUEUE_DIR || BUNDLE_DEFAULTS.superviseQueueDir,
+      '--review-decisions-dir', env.BOTTLE_SUPERVISE_DECISIONS_DIR || BUNDLE_DEFAULTS.superviseDecisionsDir,
+    ] : []),
   ],
   supervise: (env) => [
     '--listen', env.BOTTLE_SUPERVISE_LISTEN || BUNDLE_DEFAULTS.superviseListen,

@@ -9,12 +9,13 @@ import {
   type AgentSpec, type BackendName, type GitRemoteSpec, type Manifest, type ManifestIssue, type ModelSpec, type Position,
 } from './types.js';
 import { Walker, isEmpty, type Val } from './walk.js';
+import { DEFAULT_REVIEW_HOLD_MS } from '../proposals/types.js';
 
 const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
 const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp', 'supervise'] as const;
 const MODEL_KEYS = ['serverFetch'] as const;
 const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'backend', 'image'] as const;
-const GIT_KEYS = ['name', 'upstream', 'identity'] as const;
+const GIT_KEYS = ['name', 'upstream', 'identity', 'review'] as const;
 
 // Env the bottle sets itself; a manifest value would break the sandbox wiring or leak the key.
 const GATEWAY_WIRING = 'bottle points the agent at its gateway';
@@ -212,9 +213,27 @@ function readGit(w: Walker, v: Val): GitRemoteSpec[] {
       continue;
     }
     names.set(name, w.lineOf(f.name));
-    out.push(identity === undefined ? { name, upstream } : { name, upstream, identity });
+    const review = f.review ? readReview(w, f.review) : undefined;
+    out.push({ name, upstream, ...(identity !== undefined ? { identity } : {}), ...(review !== undefined ? { review } : {}) });
   }
   return out;
+}
+
+// A git remote's `review`: true (hold each clean push for the operator, up to 10 minutes), a
+// duration (the hold's bound: 90s, 30m, 2h; at most 24h), or false.
+const REVIEW_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000 };
+
+function readReview(w: Walker, v: Val): { holdMs: number } | undefined {
+  if (v.node && isScalar(v.node) && typeof v.node.value === 'boolean') return w.bool(v) ? { holdMs: DEFAULT_REVIEW_HOLD_MS } : undefined;
+  const text = w.str(v, 'true, false or a duration such as 30m');
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,6})(s|m|h)$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * REVIEW_UNITS[m[2]!]! : NaN;
+  if (!m || ms < 10_000 || ms > 24 * 3600_000) {
+    w.fail(v, `review: expected true, false or how long a push may wait for you, from 10s to 24h (e.g. 30m), got ${JSON.stringify(text)}`);
+    return undefined;
+  }
+  return { holdMs: ms };
 }
 
 function readRemoteName(w: Walker, v: Val): string | undefined {

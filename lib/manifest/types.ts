@@ -65,6 +65,8 @@ export interface GitRemoteSpec {
   upstream: string;
   /** Host-side SSH key for pushes; only git-gate ever holds it. */
   identity?: string;
+  /** Push review: git-gate holds each clean push for the operator up to holdMs. */
+  review?: { holdMs: number };
 }
 
 export interface EgressSpec {

@@ -37,6 +37,8 @@ export interface PlanGitRemote {
   upstream: string;
   /** Absolute host path of the SSH key. */
   identity?: string;
+  /** Push review: each clean push waits for the operator up to holdMs. */
+  review?: { holdMs: number };
 }
 
 // Everything a backend needs to bring a bottle up, and what the preflight shows.
@@ -132,6 +134,7 @@ export function preparePlan(
       name: g.name,
       upstream: g.upstream,
       ...(g.identity !== undefined ? { identity: expandPath(g.identity, base, home) } : {}),
+      ...(g.review ? { review: { holdMs: g.review.holdMs } } : {}),
     })),
     egress: { allow: [...agent.egress.allow], block: [...agent.egress.block], routes, passthrough: [...agent.egress.passthrough], model },
     supervise: agent.supervise,

@@ -14,8 +14,16 @@ export const ASK_PROMPT = 'Network access from this sandbox goes through the bot
 // The preflight's one-line mention of ASK_PROMPT.
 export const ASK_PROMPT_SUMMARY = '+ bottle\'s note: a 403 "blocked: ..." means ask with propose_allowlist_change';
 
+// With push review on some remote: a held `git push` is not stuck, and how it ends.
+export function reviewPrompt(remotes: readonly string[]): string {
+  return `A git push to ${remotes.join(', ')} waits for the operator's review before anything leaves ("waiting for operator review"): `
+    + 'let it run; it succeeds once approved, or fails with the operator\'s note saying what to change.';
+}
+
 // The whole appended prompt, or undefined when there is nothing to append.
-export function agentPrompt(plan: Pick<BottlePlan, 'prompt' | 'supervise'>): string | undefined {
-  const parts = [plan.prompt?.trim() || undefined, plan.supervise ? ASK_PROMPT : undefined].filter((p): p is string => p !== undefined);
+export function agentPrompt(plan: Pick<BottlePlan, 'prompt' | 'supervise'> & { git?: BottlePlan['git'] }): string | undefined {
+  const reviewed = (plan.git ?? []).filter((g) => g.review).map((g) => g.name);
+  const parts = [plan.prompt?.trim() || undefined, plan.supervise ? ASK_PROMPT : undefined, reviewed.length ? reviewPrompt(reviewed) : undefined]
+    .filter((p): p is string => p !== undefined);
   return parts.length > 0 ? `${parts.join('\n\n')}\n` : undefined;
 }

@@ -2,6 +2,7 @@
 // preflight modal. Env and credentials appear by name only.
 import type { BottlePlan, PlanHeader, PlanRoute } from './prepare.js';
 import { ASK_PROMPT_SUMMARY } from './prompt.js';
+import { formatHold } from '../format.js';
 
 const LABEL_WIDTH = 12;
 
@@ -25,7 +26,7 @@ export function planLines(plan: BottlePlan): string[] {
   if (plan.supervise) one('', ASK_PROMPT_SUMMARY);
   many('env', plan.envNames);
   many('skills', plan.skills);
-  many('git', plan.git.map((g) => `${g.name} → ${g.upstream}${g.identity ? ` (identity ${g.identity})` : ''}`));
+  many('git', plan.git.map((g) => `${g.name} → ${g.upstream}${g.identity ? ` (identity ${g.identity})` : ''}${g.review ? ` (pushes wait for your review, up to ${formatHold(g.review.holdMs)})` : ''}`));
   many('allow', plan.egress.allow);
   if (plan.egress.block.length > 0) many('block', plan.egress.block);
   many('routes', plan.egress.routes.flatMap(routeLines));

@@ -13,7 +13,7 @@ import { type BottlePaths, bottlePaths, listBottles, validateSlug } from '../sta
 import type { BundleControl } from './control.js';
 import { ProposalFileError, readDecision, readProposal, readQueue, writeDecision } from './files.js';
 import { isStale, policyHash } from './stale.js';
-import { isProposalId, normalizeHost, NOTE_MAX, type Decision, type Proposal } from './types.js';
+import { isProposalId, normalizeHost, NOTE_MAX, type Decision, type Proposal, type PushReview } from './types.js';
 
 // What the operator adds when approving: route headers (templates over host env var names).
 export interface ApproveOptions {
@@ -43,6 +43,7 @@ export interface ApprovalPlan {
 // over a public suffix), naming variables but never their values. The CLI and the dashboard
 // both approve through here. `until` makes an allowlist grant time-boxed (grants.ts).
 export function planApproval(proposal: Proposal, current: PolicySnapshot, headers: Record<string, string> | undefined, env: NodeJS.ProcessEnv, until?: string): ApprovalPlan {
+  if (proposal.kind === 'push') throw new UserError(`proposal ${proposal.id} is a push held for review; it changes no policy`);
   const host = normalizeHost(proposal.payload.host, proposal.kind);
   if (!host.ok) throw new UserError(`proposal ${proposal.id} is malformed (${host.error}); reject it with \`bottle proposals reject ${proposal.id}\``);
   const wide = publicSuffixWildcardProblem(host.host);
@@ -132,6 +133,7 @@ export async function approve(paths: BottlePaths, id: string, opts: ApproveOptio
   checkNote(opts.note);
   return withPolicyLock(paths, async () => {
     const proposal = await loadUndecided(paths, id);
+    if (proposal.kind === 'push') return approvePush(paths, proposal, opts);
     const stale = isStale(proposal, await policyHash(policyFilePath(paths)));
     const current = await readPolicyFile(paths);
     const plan = planApproval(proposal, current, opts.headers, env, opts.until);
@@ -151,6 +153,26 @@ export async function approve(paths: BottlePaths, id: string, opts: ApproveOptio
     });
     return { slug, proposal, decision, stale, changed: plan.changed, summary: plan.summary, secrets: plan.secrets, live: control.live };
   });
+}
+
+// A held push (git-gate's review): the decision is the whole approval; git-gate, waiting on it,
+// forwards the push. Nothing in the policy changes, nothing is reloaded.
+async function approvePush(paths: BottlePaths, proposal: Proposal, opts: ApproveOptions): Promise<ApproveResult> {
+  const { id } = proposal;
+  if (opts.headers && Object.keys(opts.headers).length > 0) throw new UserError(`proposal ${id} is a push held for review; --header applies to route proposals only`);
+  if (opts.until !== undefined) throw new UserError(`proposal ${id} is a push held for review; --for applies to allowlist proposals only`);
+  const now = opts.now ?? new Date();
+  const push = proposal.payload.push!;
+  if (Date.parse(push.holdUntil) <= now.getTime()) {
+    throw new UserError(`push ${id} was held until ${push.holdUntil}; git-gate has refused it since, and the agent must push again`);
+  }
+  const decision = await writeDecision(paths.superviseDecisions, {
+    id, decision: 'approved', decided: now.toISOString(), ...(opts.note ? { note: opts.note } : {}),
+  });
+  return {
+    slug: slugOf(paths), proposal, decision, stale: false, changed: false,
+    summary: [`forward the push to ${push.repo}`], secrets: [], live: true,
+  };
 }
 
 // Rejects one proposal: a decision only, the policy is untouched (under the same lock, so an
@@ -181,6 +203,8 @@ export interface ProposalRow {
   note?: string;
   /** Approved by this manifest auto_approve rule rather than by a person. */
   auto?: { rule: string };
+  /** A push held for review: what it would send (kind push only). */
+  push?: PushReview;
 }
 
 // Rows plus the files and bottles that could not be read (reported, never hidden).
@@ -213,6 +237,7 @@ export async function listProposals(root: string, opts: { slug?: string; all?: b
         id: p.id, slug: b.slug, kind: p.kind, host: p.payload.host, reason: p.reason, created: p.created,
         status: d ? d.decision : 'pending', stale: d ? d.stale === true : isStale(p, hash),
         ...(d ? { decided: d.decided } : {}), ...(d?.note ? { note: d.note } : {}), ...(d?.auto ? { auto: d.auto } : {}),
+        ...(p.payload.push ? { push: p.payload.push } : {}),
       });
     }
   }

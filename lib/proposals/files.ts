@@ -39,10 +39,15 @@ export function mintProposalId(now: Date = new Date(), random: Buffer = randomBy
 }
 
 // Writes `value` as `<dir>/<name>` via a hidden temp file + rename (readers skip dotfiles).
-export async function writeJsonAtomic(dir: string, name: string, value: unknown): Promise<string> {
+export function writeJsonAtomic(dir: string, name: string, value: unknown): Promise<string> {
+  return writeFileAtomic(dir, name, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+// Writes `text` as `<dir>/<name>` via a hidden temp file + rename.
+export async function writeFileAtomic(dir: string, name: string, text: string): Promise<string> {
   const target = join(dir, name);
   const tmp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o644 });
+  await writeFile(tmp, text, { mode: 0o644 });
   try {
     await rename(tmp, target);
   } catch (e) {

@@ -3,8 +3,8 @@
 // pre-approvals) and tells a running bundle about it (control).
 export {
   AGENT_NOTE_MAX, DecisionSchema, isProposalId, normalizeHost, normalizeReason, noteForAgent, NOTE_MAX, PROPOSAL_ID_RE,
-  PROPOSAL_KINDS, ProposalSchema, REASON_MAX,
-  type Decision, type Proposal, type ProposalInput, type ProposalKind, type ProposalStatus,
+  PROPOSAL_KINDS, ProposalSchema, QUEUE_KINDS, REASON_MAX,
+  type Decision, type Proposal, type ProposalInput, type ProposalKind, type ProposalStatus, type PushReview, type QueueKind,
 } from './types.js';
 export { hostBaseHash, isStale, policyHash, type PolicyHash } from './stale.js';
 export {
@@ -25,3 +25,4 @@ export {
   type CredentialUse, type PolicyStanding, type RiskInput, type RiskLevel, type RiskSummary,
 } from './risk.js';
 export { defaultRouteHeaders, suggestEnvVar } from './route-headers.js';
+export { pushLines, readPushDiff } from './push.js';

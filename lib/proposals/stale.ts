@@ -54,6 +54,7 @@ export function hostBaseHash(policy: Policy, host: string): string {
 // about the proposal's host changed (a proposal without `baseHash`, from an older bundle, or a
 // policy that does not load: any change counts).
 export function isStale(proposal: Proposal, current: PolicyHash | null): boolean {
+  if (proposal.kind === 'push') return false; // a held push does not depend on the policy
   if (proposal.policyHash === (current?.sha256 ?? null)) return false;
   if (proposal.baseHash === undefined || !current?.policy) return true;
   return hostBaseHash(current.policy, proposal.payload.host) !== proposal.baseHash;

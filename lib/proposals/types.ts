@@ -8,6 +8,11 @@ import { parseIp } from '../policy/ip.js';
 export const PROPOSAL_KINDS = ['allowlist', 'route'] as const;
 export type ProposalKind = (typeof PROPOSAL_KINDS)[number];
 
+// What the queue holds: the agent's proposals, and pushes git-gate holds for review (a manifest
+// git remote with `review`). The agent never writes a `push`: only git-gate does.
+export const QUEUE_KINDS = [...PROPOSAL_KINDS, 'push'] as const;
+export type QueueKind = (typeof QUEUE_KINDS)[number];
+
 // Long enough to explain, short enough to read in the dashboard's proposals pane.
 export const REASON_MAX = 500;
 
@@ -65,17 +70,49 @@ export function normalizeReason(input: string): { ok: true; reason: string } | {
   return { ok: true, reason };
 }
 
+const SHA = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/);
+const SHORT_TEXT = z.string().max(300);
+
+// Caps of what a held push shows (the full diff is in `<id>.diff` beside the proposal, cut at
+// PUSH_DIFF_MAX bytes: the scan was not cut, only what the operator reads).
+export const PUSH_MAX_REFS = 50;
+export const PUSH_MAX_COMMITS = 50;
+export const PUSH_DIFF_MAX = 8 * 1024 * 1024;
+// How long a push waits for review when the manifest says only `review: true`.
+export const DEFAULT_REVIEW_HOLD_MS = 10 * 60_000;
+
+// A push git-gate holds for the operator: what would leave, as the gate scanned it.
+export const PushSchema = z.object({
+  /** The git remote (the manifest's name) and where the gate forwards it. */
+  repo: z.string().min(1).max(100),
+  upstream: z.string().min(1).max(1000),
+  refs: z.array(z.object({ ref: z.string().min(1).max(1000), old: SHA, new: SHA })).min(1).max(PUSH_MAX_REFS),
+  /** New commits, newest first, the first PUSH_MAX_COMMITS of `commitCount`. */
+  commits: z.array(z.object({ sha: SHA, author: SHORT_TEXT, subject: SHORT_TEXT })).max(PUSH_MAX_COMMITS),
+  commitCount: z.number().int().nonnegative(),
+  stat: z.object({ files: z.number().int().nonnegative(), insertions: z.number().int().nonnegative(), deletions: z.number().int().nonnegative() }),
+  /** The secret scan passed (a push with findings is rejected before it is ever held). */
+  scan: z.object({ findings: z.literal(0), commits: z.number().int().nonnegative(), objects: z.number().int().nonnegative() }),
+  /** Bytes in `<id>.diff`; `truncated`: the diff was cut there (the scan was not). */
+  diffBytes: z.number().int().nonnegative(),
+  truncated: z.boolean(),
+  /** When the gate stops waiting and rejects the push. */
+  holdUntil: z.string().datetime(),
+});
+export type PushReview = z.infer<typeof PushSchema>;
+
 // Validates a queue file; the inferred type below is the file format.
 export const ProposalSchema = z.object({
   id: z.string().regex(PROPOSAL_ID_RE),
-  kind: z.enum(PROPOSAL_KINDS),
-  payload: z.object({ host: z.string().min(1) }),
+  kind: z.enum(QUEUE_KINDS),
+  /** `host`: the host asked for; for a push, the git remote's name. */
+  payload: z.object({ host: z.string().min(1), push: PushSchema.optional() }),
   reason: z.string().min(1).max(REASON_MAX),
   created: z.string().datetime(),
   policyHash: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
   /** sha256 of the part of the policy the host depends on (stale.ts); absent from older bundles. */
   baseHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-});
+}).refine((p) => (p.kind === 'push') === (p.payload.push !== undefined), { message: 'payload.push is present exactly when kind is push', path: ['payload', 'push'] });
 // One queued request from the agent; `policyHash` and `baseHash` let the host flag it stale if
 // the policy moved on where it concerns the proposal's host.
 export type Proposal = z.infer<typeof ProposalSchema>;

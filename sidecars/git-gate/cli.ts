@@ -17,6 +17,13 @@ interface Opts {
   stateDir?: string;
   maxScanMb: string;
   fetchTimeoutMs: string;
+  reviewQueueDir?: string;
+  reviewDecisionsDir?: string;
+}
+
+function reviewDirs(queueDir: string | undefined, decisionsDir: string | undefined): { queueDir: string; decisionsDir: string } {
+  if (!queueDir || !decisionsDir) throw new UserError('--review-queue-dir and --review-decisions-dir go together; pass both');
+  return { queueDir, decisionsDir };
 }
 
 function number(flag: string, value: string, min: number, max: number): number {
@@ -37,6 +44,8 @@ export function registerGitGate(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .option('--state-dir <dir>', 'hook scripts and decisions.jsonl (default: <repos-dir>/.git-gate)')
     .option('--max-scan-mb <n>', 'bytes scanned per push (diffs and new objects); a bigger push is rejected, never passed unscanned', String(DEFAULTS.maxScanBytes / 1024 / 1024))
     .option('--fetch-timeout-ms <ms>', 'bound on refreshing a mirror before each fetch or push', String(DEFAULTS.fetchTimeoutMs))
+    .option('--review-queue-dir <dir>', 'where pushes to upstreams with reviewHoldMs are held as proposals (the supervise queue)')
+    .option('--review-decisions-dir <dir>', "where the operator's decisions on held pushes appear (the supervise decisions dir)")
     .addHelpText('after', `
 The agent clones git://git-gate/<name>.git. Before every fetch or push the mirror is refreshed
 from upstream (git daemon --access-hook, bounded by --fetch-timeout-ms; on failure the last
@@ -44,7 +53,9 @@ good state is served). A push is scanned commit by commit (only commits the gate
 any finding rejects it with rule, file and line (commit and tag messages are scanned too;
 files git classifies as binary are not). A clean push is forwarded upstream with the
 host-side identity (identityFile for ssh, the env var named by tokenEnv for https) before it
-is accepted, so an upstream rejection fails the agent's push too.
+is accepted, so an upstream rejection fails the agent's push too. An upstream with
+reviewHoldMs holds a clean push as a proposal of kind push (its diff beside it) until the
+operator approves (forwarded), rejects (refused, with the note) or the hold runs out (refused).
 
 stdout: one JSON line per push decision and per failed refresh; stderr: git daemon's log.`)
     .action(async (o: Opts) => {
@@ -59,6 +70,7 @@ stdout: one JSON line per push decision and per failed refresh; stderr: git daem
         stateDir: o.stateDir,
         maxScanBytes,
         fetchTimeoutMs,
+        ...(o.reviewQueueDir || o.reviewDecisionsDir ? { review: reviewDirs(o.reviewQueueDir, o.reviewDecisionsDir) } : {}),
         env: ctx.env,
         run: ctx.run,
         out: ctx.out,

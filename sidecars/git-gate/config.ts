@@ -19,12 +19,17 @@ export interface Upstream {
   tokenEnv?: string;
   /** Finding fingerprints of known-harmless values (the operator's dlp.ignore): not a reason to reject. */
   dlpIgnore?: string[];
+  /** Push review: a clean push is held for the operator up to this long (review.ts). */
+  reviewHoldMs?: number;
 }
+
+// The longest a push may be held for review: longer, and the agent's connection is the risk.
+export const MAX_REVIEW_HOLD_MS = 24 * 3600_000;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SCP_LIKE = /^(?:[^@/\s]+@)?[^:/\s]+:(?!\/\/)/;
-const KEYS = new Set(['name', 'upstream', 'identityFile', 'tokenEnv', 'dlpIgnore']);
+const KEYS = new Set(['name', 'upstream', 'identityFile', 'tokenEnv', 'dlpIgnore', 'reviewHoldMs']);
 
 // Classifies an upstream URL the way git does (scp-like `host:path` is ssh); undefined if unsupported.
 export function upstreamKind(url: string): UpstreamKind | undefined {
@@ -48,7 +53,7 @@ function fail(where: string, what: string): never {
 // Validates parsed data (a list of entries); `where` names the file in messages, `baseDir` resolves identityFile.
 export function validateUpstreams(data: unknown, where: string, baseDir: string): Upstream[] {
   const list = Array.isArray(data) ? data : (data as { upstreams?: unknown } | null)?.upstreams;
-  if (!Array.isArray(list)) fail(where, 'expected a list of {name, upstream, identityFile?, tokenEnv?, dlpIgnore?} (or {upstreams: [...]})');
+  if (!Array.isArray(list)) fail(where, 'expected a list of {name, upstream, identityFile?, tokenEnv?, dlpIgnore?, reviewHoldMs?} (or {upstreams: [...]})');
   const seen = new Set<string>();
   return list.map((raw: unknown, i) => {
     const at = `${where}: entry ${i + 1}`;
@@ -82,6 +87,10 @@ export function validateUpstreams(data: unknown, where: string, baseDir: string)
       const problem = typeof fp === 'string' ? fingerprintProblem(fp) : 'dlpIgnore entries must be strings';
       if (problem) fail(at, `dlpIgnore: ${problem}`);
     }
+    const hold = e.reviewHoldMs;
+    if (hold !== undefined && (typeof hold !== 'number' || !Number.isInteger(hold) || hold < 1000 || hold > MAX_REVIEW_HOLD_MS)) {
+      fail(at, `reviewHoldMs must be a whole number of milliseconds from 1000 to ${MAX_REVIEW_HOLD_MS}`);
+    }
     return {
       name,
       upstream,
@@ -89,6 +98,7 @@ export function validateUpstreams(data: unknown, where: string, baseDir: string)
       ...(identity ? { identityFile: isAbsolute(identity) ? identity : resolve(baseDir, identity) } : {}),
       ...(tokenEnv ? { tokenEnv } : {}),
       ...(dlpIgnore?.length ? { dlpIgnore: dlpIgnore as string[] } : {}),
+      ...(hold !== undefined ? { reviewHoldMs: hold as number } : {}),
     };
   });
 }

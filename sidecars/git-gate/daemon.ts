@@ -9,6 +9,7 @@ import type { Upstream } from './config.js';
 import { tailLines } from './decisions.js';
 import { daemonArgv } from './git.js';
 import { ensureMirror, hookEntryArgv, hookScript, writeExecutable } from './mirror.js';
+import type { ReviewDirs } from './review.js';
 import { DEFAULTS, type RepoSettings } from './settings.js';
 
 export interface GitGateOptions {
@@ -20,6 +21,8 @@ export interface GitGateOptions {
   stateDir?: string;
   maxScanBytes?: number;
   fetchTimeoutMs?: number;
+  /** The supervise queue and decisions dirs, for upstreams with push review (review.ts). */
+  review?: ReviewDirs;
   env?: NodeJS.ProcessEnv;
   run?: Runner;
   /** JSON event lines (push decisions, failed refreshes, readiness). */
@@ -43,9 +46,13 @@ const READY = /Ready to rumble/;
 const STOP_GRACE_MS = 5_000;
 const INSTALL_HINT = 'install git, which provides git-daemon (Alpine: apk add git-daemon)';
 
-// Checks what the hooks cannot fix later: a missing key file or token variable.
-function checkCredentials(upstreams: Upstream[], env: NodeJS.ProcessEnv): void {
+// Checks what the hooks cannot fix later: a missing key file or token variable, or push review
+// without a queue to hold pushes in.
+function checkCredentials(upstreams: Upstream[], env: NodeJS.ProcessEnv, review: ReviewDirs | undefined): void {
   for (const u of upstreams) {
+    if (u.reviewHoldMs && !review) {
+      throw new UserError(`git-gate: ${u.name}: push review is on (reviewHoldMs) but no review queue was given; pass --review-queue-dir and --review-decisions-dir`);
+    }
     if (u.identityFile && !existsSync(u.identityFile)) {
       throw new UserError(`git-gate: ${u.name}: identityFile ${u.identityFile} does not exist; mount the key into the bundle or fix the upstreams file`);
     }
@@ -63,7 +70,7 @@ export async function startGitGate(o: GitGateOptions): Promise<GitGate> {
   const err = o.err ?? ((l) => process.stderr.write(`${l}\n`));
   const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 9418;
-  checkCredentials(o.upstreams, env);
+  checkCredentials(o.upstreams, env, o.review);
   mkdirSync(o.reposDir, { recursive: true });
   const reposDir = realpathSync(o.reposDir);
   const stateDir = o.stateDir ?? join(reposDir, '.git-gate');
@@ -81,6 +88,7 @@ export async function startGitGate(o: GitGateOptions): Promise<GitGate> {
       fetchTimeoutMs: o.fetchTimeoutMs ?? DEFAULTS.fetchTimeoutMs,
       pushTimeoutMs: DEFAULTS.pushTimeoutMs,
       decisionLog,
+      ...(u.reviewHoldMs && o.review ? { reviewQueueDir: o.review.queueDir, reviewDecisionsDir: o.review.decisionsDir } : {}),
     };
     const m = await ensureMirror(run, reposDir, settings, hookScript(entry, 'pre-receive'));
     err(m.error ? `git-gate: ${u.name}: ${m.error}; serving the last mirrored state` : `git-gate: ${u.name}: mirrored ${u.upstream}`);

@@ -12,8 +12,12 @@ export interface PushDecision {
   old: string;
   new: string;
   verdict: 'accepted' | 'rejected';
-  /** secret: findings; unscannable: over the cap or git failed; batch: another ref of the push was rejected. */
-  reason?: 'secret' | 'unscannable' | 'batch' | 'upstream';
+  /** secret: findings; unscannable: over the cap or git failed; batch: another ref of the push was
+   *  rejected; review: the operator rejected it; review-timeout: nobody decided in time; hangup:
+   *  the agent left while it was held. */
+  reason?: 'secret' | 'unscannable' | 'batch' | 'upstream' | 'review' | 'review-timeout' | 'hangup';
+  /** The proposal id a push was held under for review. */
+  review?: string;
   findings: number;
   rules: string[];
   /** How many commits were scanned, and the first few of them. */

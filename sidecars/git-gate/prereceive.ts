@@ -10,7 +10,10 @@ import {
 import { scanObjects, type BlobContext } from './objects.js';
 import { parsePatch, scanPatch, textBlobs, type Hit } from './patch.js';
 import type { RepoSettings } from './settings.js';
+import { holdForReview, type HangupWatch } from './review.js';
+import { formatHold } from '../../lib/format.js';
 import { scanText } from './views.js';
+import { noteForAgent } from '../../lib/proposals/types.js';
 
 export interface HookDeps {
   run: Runner;
@@ -21,6 +24,10 @@ export interface HookDeps {
   err: (line: string) => void;
   record: (event: GateEvent) => void;
   now?: () => Date;
+  /** Watches for the pushing client hanging up while a push is held (review.ts). */
+  hangup?: () => HangupWatch;
+  /** How often a held push looks for its decision besides fs.watch (tests shorten it). */
+  reviewPollMs?: number;
 }
 
 // What scanning one ref update found.
@@ -168,10 +175,11 @@ export async function preReceive(gitDir: string, stdin: string, s: RepoSettings,
   const now = deps.now ?? (() => new Date());
   const updates = parseUpdates(stdin);
   const scans = await scanPush(gitDir, updates, s, deps);
+  let review: string | undefined;
   const decide = (scan: RefScan, verdict: PushDecision['verdict'], reason?: PushDecision['reason']): void => {
     deps.record({
       event: 'push', time: now().toISOString(), repo: s.name, ref: scan.label, old: scan.update.old, new: scan.update.new,
-      verdict, ...(reason ? { reason } : {}),
+      verdict, ...(reason ? { reason } : {}), ...(review ? { review } : {}),
       findings: scan.hits.length, rules: [...new Set(scan.hits.map((h) => h.finding.ruleId))],
       scanned: scan.commits.length, commits: scan.commits.slice(0, MAX_LOGGED_COMMITS), binaryFiles: scan.binaryFiles, objects: scan.objects,
     });
@@ -195,6 +203,31 @@ export async function preReceive(gitDir: string, stdin: string, s: RepoSettings,
     }
     if (bad.some((sc) => sc.hits.length > 0)) deps.err(SECRET_HINT);
     return 1;
+  }
+
+  if (s.reviewHoldMs) {
+    const refused = (reason: PushDecision['reason'], lines: string[]): number => {
+      for (const line of lines) deps.err(line);
+      for (const sc of scans) decide(sc, 'rejected', reason);
+      return 1;
+    };
+    if (!s.reviewQueueDir || !s.reviewDecisionsDir) {
+      return refused('review', ['git-gate: rejected: this remote needs operator review, but the gate has no review queue; nothing was forwarded']);
+    }
+    const held = await holdForReview(gitDir, { name: s.name, upstream: s.upstream, holdMs: s.reviewHoldMs }, updates,
+      { commits: scans.reduce((n, sc) => n + sc.commits.length, 0), objects: scans.reduce((n, sc) => n + sc.objects, 0) },
+      { queueDir: s.reviewQueueDir, decisionsDir: s.reviewDecisionsDir },
+      { readCapped: deps.readCapped, err: deps.err, now, ...(deps.hangup ? { hangup: deps.hangup } : {}), ...(deps.reviewPollMs ? { pollMs: deps.reviewPollMs } : {}) });
+    review = held.id;
+    if (held.verdict === 'rejected') {
+      const note = noteForAgent(held.note);
+      return refused('review', [`git-gate: rejected by the operator (proposal ${held.id})${note ? `: ${note}` : ''}`, 'git-gate: nothing was forwarded']);
+    }
+    if (held.verdict === 'timeout') {
+      return refused('review-timeout', [`git-gate: rejected: no operator decision within ${formatHold(s.reviewHoldMs)} (proposal ${held.id}); nothing was forwarded; push again to ask again`]);
+    }
+    if (held.verdict === 'hangup') return refused('hangup', []);
+    deps.err(`git-gate: approved by the operator (proposal ${held.id}); forwarding upstream`);
   }
 
   const failure = await forward(gitDir, s, updates, deps.run);

@@ -3,6 +3,7 @@
 import type { Runner } from '../../lib/run/index.js';
 import { upstreamKind, type Upstream } from './config.js';
 import { gitArgv } from './git.js';
+import { DEFAULT_REVIEW_HOLD_MS } from '../../lib/proposals/types.js';
 
 // One repo's settings as the hooks read them back.
 export interface RepoSettings extends Upstream {
@@ -14,6 +15,9 @@ export interface RepoSettings extends Upstream {
   pushTimeoutMs: number;
   /** JSON-lines file the daemon tails to stdout; hooks cannot write to the daemon's stdout. */
   decisionLog?: string;
+  /** Where a push held for review is queued and its decision read (set when reviewHoldMs is). */
+  reviewQueueDir?: string;
+  reviewDecisionsDir?: string;
 }
 
 export const DEFAULTS = { maxScanBytes: 50 * 1024 * 1024, fetchTimeoutMs: 20_000, pushTimeoutMs: 300_000 } as const;
@@ -29,6 +33,9 @@ const KEYS = {
   decisionLog: 'gitgate.decisionLog',
   // Space-separated: fingerprints hold no spaces.
   dlpIgnore: 'gitgate.dlpIgnore',
+  reviewHoldMs: 'gitgate.reviewHoldMs',
+  reviewQueueDir: 'gitgate.reviewQueueDir',
+  reviewDecisionsDir: 'gitgate.reviewDecisionsDir',
 } as const;
 
 // `git config` argv lists that write the settings (after the section was removed, so none linger).
@@ -60,6 +67,9 @@ export function parseSettings(raw: string): RepoSettings | undefined {
   const identityFile = get('identityFile');
   const tokenEnv = get('tokenEnv');
   const decisionLog = get('decisionLog');
+  const hold = Number(get('reviewHoldMs'));
+  const reviewQueueDir = get('reviewQueueDir');
+  const reviewDecisionsDir = get('reviewDecisionsDir');
   const dlpIgnore = get('dlpIgnore')?.split(' ').filter(Boolean) ?? [];
   return {
     name, upstream, kind,
@@ -70,6 +80,10 @@ export function parseSettings(raw: string): RepoSettings | undefined {
     pushTimeoutMs: num('pushTimeoutMs'),
     ...(decisionLog ? { decisionLog } : {}),
     ...(dlpIgnore.length ? { dlpIgnore } : {}),
+    // A malformed hold still means review (fail closed): the default bound applies.
+    ...(get('reviewHoldMs') !== undefined ? { reviewHoldMs: Number.isFinite(hold) && hold > 0 ? hold : DEFAULT_REVIEW_HOLD_MS } : {}),
+    ...(reviewQueueDir ? { reviewQueueDir } : {}),
+    ...(reviewDecisionsDir ? { reviewDecisionsDir } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { packageVersion } from '../../lib/paths.js';
-import { DecisionWatcher } from './decisions.js';
+import { DecisionWatcher } from '../../lib/proposals/watch.js';
 import { appendEvent, readRecentEvents, type BundleEvent } from './events.js';
 import { hookToEvent } from './hooks.js';
 import { registerTools } from './tools.js';

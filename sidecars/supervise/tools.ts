@@ -10,7 +10,7 @@ import {
   PROPOSAL_ID_RE, normalizeHost, normalizeReason, noteForAgent,
   type Decision, type ProposalKind, type ProposalStatus,
 } from '../../lib/proposals/types.js';
-import type { DecisionWatcher } from './decisions.js';
+import type { DecisionWatcher } from '../../lib/proposals/watch.js';
 
 // What the tools need, shared by every per-request McpServer of one process.
 export interface ToolDeps {
@@ -187,6 +187,7 @@ export function registerTools(server: McpServer, deps: ToolDeps): void {
     const decision = await deps.watcher.current(id);
     // The host may remove decided proposals from the queue; the decision alone still answers.
     if (!proposal && !decision) throw new Error(`no proposal with id ${id}; use the id returned by propose_allowlist_change or propose_route_change`);
+    if (proposal?.kind === 'push') throw new Error(`${id} is a push held for operator review; its answer comes back to the waiting git push`);
     const kind = proposal?.kind ?? 'allowlist';
     return result(describe(id, kind, proposal?.payload.host ?? '(unknown host)', decision));
   });

@@ -50,8 +50,8 @@ t.test('ls: empty state, then pending proposals of every bottle as a table and a
   r = await bottleInProcess(['proposals', 'ls', '--slug', 'rev', '--json'], { env: s.env }); // a unique prefix of b's slug
   t.equal(r.exitCode, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
-  t.same(rows.map((x) => Object.keys(x)), [['id', 'slug', 'kind', 'host', 'reason', 'created', 'status', 'stale', 'decided', 'note', 'auto']]);
-  t.match(rows[0], { id: pb.id, slug: b.slug, kind: 'route', host: 'api.github.com', status: 'pending', stale: false, decided: null, note: null, auto: null });
+  t.same(rows.map((x) => Object.keys(x)), [['id', 'slug', 'kind', 'host', 'reason', 'created', 'status', 'stale', 'decided', 'note', 'auto', 'push']]);
+  t.match(rows[0], { id: pb.id, slug: b.slug, kind: 'route', host: 'api.github.com', status: 'pending', stale: false, decided: null, note: null, auto: null, push: null });
 });
 
 t.test('approve by id prefix, then reject: output, policy, decisions, exit codes', async (t) => {

@@ -66,7 +66,7 @@ export function testUpstreamFromEnv(env: NodeJS.ProcessEnv): TestUpstream | unde
 const TEST_UPSTREAM_CA = '/bottle/test/upstream-ca.pem';
 
 // The bundle's env: which daemons, and where init finds their config (sidecars/daemons.ts).
-function bundleEnv(daemons: DaemonName[], overrides: Record<string, string[]> = {}, test?: TestUpstream): string[] {
+function bundleEnv(daemons: DaemonName[], review: boolean, overrides: Record<string, string[]> = {}, test?: TestUpstream): string[] {
   const env: Record<string, string> = {
     BOTTLE_SIDECAR_DAEMONS: daemons.join(','),
     ...(Object.keys(overrides).length ? { BOTTLE_SIDECAR_COMMANDS: JSON.stringify(overrides) } : {}),
@@ -80,7 +80,7 @@ function bundleEnv(daemons: DaemonName[], overrides: Record<string, string[]> = 
     BOTTLE_POLICY_FILE: `${BUNDLE_PATHS.policyDir}/policy.yaml`,
     HOME: BUNDLE_PATHS.home,
   };
-  if (daemons.includes('supervise')) {
+  if (daemons.includes('supervise') || review) {
     Object.assign(env, {
       BOTTLE_SUPERVISE_LISTEN: `0.0.0.0:${PORTS.supervise}`,
       BOTTLE_SUPERVISE_QUEUE_DIR: BUNDLE_PATHS.queueDir,
@@ -92,6 +92,7 @@ function bundleEnv(daemons: DaemonName[], overrides: Record<string, string[]> = 
       BOTTLE_GIT_GATE_LISTEN: '0.0.0.0',
       BOTTLE_GIT_GATE_REPOS_DIR: BUNDLE_PATHS.reposDir,
       BOTTLE_GIT_GATE_UPSTREAMS: BUNDLE_PATHS.upstreams,
+      ...(review ? { BOTTLE_GIT_GATE_REVIEW: '1' } : {}),
     });
   }
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
@@ -114,7 +115,10 @@ export function localUpstreamPath(upstream: string): string | undefined {
 // git-gate's --upstreams file (no secret: identity files are paths, mounted read-only).
 export function upstreamsJson(plan: BottlePlan): string {
   const dlpIgnore = plan.dlpIgnore?.length ? { dlpIgnore: plan.dlpIgnore } : {};
-  const list = plan.git.map((g) => ({ name: g.name, upstream: g.upstream, ...(g.identity ? { identityFile: identityTarget(g.name) } : {}), ...dlpIgnore }));
+  const list = plan.git.map((g) => ({
+    name: g.name, upstream: g.upstream, ...(g.identity ? { identityFile: identityTarget(g.name) } : {}), ...dlpIgnore,
+    ...(g.review ? { reviewHoldMs: g.review.holdMs } : {}),
+  }));
   return `${JSON.stringify(list, null, 2)}\n`;
 }
 
@@ -180,7 +184,9 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
     bind(host.eventsDir, BUNDLE_PATHS.eventsDir, false),
   ];
   if (options.testUpstream?.caFile) mounts.push(bind(options.testUpstream.caFile, TEST_UPSTREAM_CA, true));
-  if (daemons.includes('supervise')) {
+  // Supervise's queue, which also holds pushes git-gate keeps for review.
+  const review = plan.git.some((g) => g.review);
+  if (daemons.includes('supervise') || review) {
     mounts.push(bind(paths.superviseQueue, BUNDLE_PATHS.queueDir, false), bind(paths.superviseDecisions, BUNDLE_PATHS.decisionsDir, true));
   }
   const hostDirs = [host.eventsDir];
@@ -216,7 +222,7 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
       name: names.bundle,
       Image: options.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE,
       User: options.bundleUser,
-      Env: bundleEnv(daemons, options.daemonCommands, options.testUpstream),
+      Env: bundleEnv(daemons, review, options.daemonCommands, options.testUpstream),
       // Every object carries its state root's key, so cleanup elsewhere leaves it alone.
       Labels: { ...containerLabels(slug, plan.agent, 'sidecars'), ...attach.labels, [LABEL_STATE]: stateKey(dirname(paths.dir)) },
       HostConfig: {

@@ -2,8 +2,8 @@
 // waiters, plus a slow poll: fs.watch misses events on some bind mounts (Docker Desktop, virtio-fs),
 // and a dir that does not exist yet cannot be watched at all.
 import { watch, type FSWatcher } from 'node:fs';
-import { readDecision, ProposalFileError } from '../../lib/proposals/files.js';
-import type { Decision } from '../../lib/proposals/types.js';
+import { readDecision, ProposalFileError } from './files.js';
+import type { Decision } from './types.js';
 
 // Tunables; tests shorten the poll.
 export interface DecisionWatcherOptions {
