@@ -13,12 +13,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SOURCE_DIRS } from '../lib/images/context.js';
-import { clearDistStamp, distStaleness, markDistBuilt } from '../lib/images/dist.js';
 import { lifecycleDeps, removeBottleFully } from '../lib/lifecycle/index.js';
-import { projectRoot } from '../lib/paths.js';
 import { IMAGES, sandboxEnv, sandboxGate, sandboxManifest, spawnBottle, sweep } from '../test/helpers/sandbox.js';
 import { MARKS, median, phases, type TimedLine } from './bringup/phases.js';
+import { ensureDistBuilt } from './lib/dist.js';
 import { formatMs, printTable, ratio } from './lib/index.js';
 
 const ROUNDS = Number(process.env.BENCH_BRINGUP_ROUNDS ?? 5);
@@ -32,14 +30,7 @@ if (gate.skip) {
   process.exit(0);
 }
 const docker = gate.docker!;
-const stale = distStaleness(projectRoot(), SOURCE_DIRS);
-if (stale) {
-  process.stdout.write(`bringup: ${stale}: npm run build\n`);
-  const t0 = Date.now();
-  clearDistStamp(projectRoot());
-  await run('npm', ['run', 'build'], { cwd: projectRoot() });
-  markDistBuilt(projectRoot(), t0);
-}
+await ensureDistBuilt('bringup');
 const root = mkdtempSync(join(tmpdir(), 'bottle-bench-bringup-'));
 const env = sandboxEnv(root);
 const manifest = join(root, 'bottle.yaml');

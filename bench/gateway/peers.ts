@@ -23,7 +23,8 @@ export interface Peer {
   stop(): Promise<void>;
 }
 
-function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
+// SIGTERM, then SIGKILL after `ms`; resolves once the child has exited.
+export function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);

@@ -199,3 +199,15 @@ export async function startTmuxServer(t: Finalizable, opts: TmuxServerOptions = 
   };
   return server;
 }
+
+// Activity is kept in whole seconds: types into `viewer` (its session's pane should swallow
+// input, e.g. run cat) until `srv` ranks its client above every other one, so the dashboard's
+// popup goes there.
+export async function makeMostRecent(srv: TmuxTestServer, viewer: TmuxViewer): Promise<void> {
+  await pollUntil(`${viewer.clientName} to be the most recently active client`, async () => {
+    await viewer.server.sendKeys(['x']);
+    const clients = await srv.client.clients();
+    const mine = clients.find((c) => c.name === viewer.clientName);
+    return mine !== undefined && clients.every((c) => c === mine || c.activity < mine.activity);
+  }, { timeoutMs: 5000, intervalMs: 250, describe: async () => JSON.stringify(await srv.client.clients()) });
+}

@@ -8,21 +8,10 @@ import t from 'tap';
 import { policyFilePath } from '../../lib/policy-edit/index.js';
 import { readDecision } from '../../lib/proposals/index.js';
 import { bottlePaths } from '../../lib/state/index.js';
-import { SLOW, startDashboard, type DashboardHarness } from '../helpers/dashboard.js';
-import { pollUntil, tmuxSkipReason, type TmuxViewer } from '../helpers/tmux.js';
+import { SLOW, startDashboard } from '../helpers/dashboard.js';
+import { makeMostRecent, pollUntil, tmuxSkipReason, type TmuxViewer } from '../helpers/tmux.js';
 
 const skip = await tmuxSkipReason();
-
-// Activity is kept in whole seconds: type into `viewer` (its session's pane runs cat) until
-// tmux ranks its client above every other one.
-async function makeMostRecent(h: DashboardHarness, viewer: TmuxViewer): Promise<void> {
-  await pollUntil(`${viewer.clientName} to be the most recently active client`, async () => {
-    await viewer.server.sendKeys(['x']);
-    const clients = await h.srv.client.clients();
-    const mine = clients.find((c) => c.name === viewer.clientName);
-    return mine !== undefined && clients.every((c) => c === mine || c.activity < mine.activity);
-  }, { timeoutMs: 5000, intervalMs: 250, describe: async () => JSON.stringify(await h.srv.client.clients()) });
-}
 
 t.test('a new proposal pops up on the most recently active client, in another session; its keys decide', { skip }, async (t) => {
   let slug = '';
@@ -32,7 +21,7 @@ t.test('a new proposal pops up on the most recently active client, in another se
   const onDashboard = await h.srv.attachViewer({ width: 160, height: 40 });
   const elsewhere = await h.srv.attachViewer({ session: 'work', width: 160, height: 40 });
   t.not(onDashboard.clientName, elsewhere.clientName);
-  await makeMostRecent(h, elsewhere);
+  await makeMostRecent(h.srv, elsewhere);
   const paths = bottlePaths(h.stateDir, slug);
   const screen = (v: TmuxViewer, re: RegExp) => v.server.waitForText(re, SLOW);
 
