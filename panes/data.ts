@@ -1,9 +1,9 @@
 // Reading what the panes show, in the slices the watchers report: the bottle list (metadata +
-// waiting marker or saved work, engine view from a cache refreshed slowly, live bottles first),
-// and proposals per bottle. A new proposal re-reads one bottle's queue, not all of them, after
-// applying its auto_approve rules.
+// waiting marker and lapsed grants still in use, or saved work; engine view from a cache
+// refreshed slowly; live bottles first), and proposals per bottle. A new proposal re-reads one
+// bottle's queue, not all of them, after applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
-import { bundleControl, displayState, readSavedSummary, waitingFromEvents, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
+import { bundleControl, displayState, eventMarks, readSavedSummary, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { loadPolicy } from '../lib/policy/index.js';
@@ -62,15 +62,17 @@ export class DataSource {
     const state = displayState(m.state, engine);
     const resting = isResting({ state });
     const saved = resting ? readSavedSummary(this.#deps.root, m.slug) : undefined;
-    let waitingSince: string | undefined;
+    let marks: ReturnType<typeof eventMarks> = { lapsedInUse: [] };
     try {
-      if (!resting) waitingSince = waitingFromEvents(e.paths.eventsFile);
+      if (!resting) marks = eventMarks(e.paths.eventsFile);
     } catch { /* removed while reading */ }
+    const { waitingSince, lapsedInUse } = marks;
     const grants = resting ? undefined : grantsIn(e.paths);
     return {
       slug: m.slug, agent: m.agent, backend: m.backend, state, engine, created: m.created, pendingProposals: 0,
       ...(waitingSince ? { waitingSince } : {}),
       ...(grants ? { grants } : {}),
+      ...(lapsedInUse.length > 0 ? { lapsedInUse } : {}),
       ...(saved ? { saved } : {}),
       ...(resting && m.stoppedAt ? { stoppedAt: m.stoppedAt } : {}),
     };

@@ -69,7 +69,8 @@ export function helpLines(inTmux: boolean): string[] {
     '',
     'New proposals and agents waiting for input ring the bell and move the cursor to them.',
     'A proposal your manifest pre-approves (supervise.auto_approve) arrives approved, marked auto.',
-    'GRANT counts down an agent\'s soonest time-boxed grant (`stop`: until it stops).',
+    'GRANT counts down an agent\'s soonest time-boxed grant (`stop`: until it stops); a grant',
+    'the agent still uses after it lapsed rings the bell once.',
   ];
 }
 

@@ -35,6 +35,8 @@ export interface AppState {
   seenProposals: ReadonlySet<string>;
   /** Slugs currently known to wait for input: only a transition into waiting notifies. */
   waiting: ReadonlySet<string>;
+  /** Lapsed grants still in use already known (lapseKey): each notifies once. */
+  seenLapses: ReadonlySet<string>;
   /** False until the first load: what exists at startup never rings. */
   loaded: { bottles: boolean; proposals: boolean };
   /** Notifications since the operator last pressed a key here (the border counter). */
@@ -51,13 +53,23 @@ export interface Notice {
   proposals: ProposalRow[];
   /** Slugs that started waiting for input. */
   waiting: string[];
+  /** Grants that lapsed while their agent still used them (the gateway refused it since). */
+  lapsed?: LapsedNotice[];
+}
+
+// One lapsed grant still in use, of one bottle.
+export interface LapsedNotice {
+  slug: string;
+  host: string;
+  pattern: string;
+  until: string;
 }
 
 export function initialState(): AppState {
   return {
     bottles: [], proposals: [], focus: 'agents',
     cursors: { agents: { index: 0 }, proposals: { index: 0 } },
-    fresh: new Map(), seenProposals: new Set(), waiting: new Set(),
+    fresh: new Map(), seenProposals: new Set(), waiting: new Set(), seenLapses: new Set(),
     loaded: { bottles: false, proposals: false }, unseen: 0,
   };
 }
@@ -117,17 +129,49 @@ export function switchFocus(state: AppState): AppState {
   return { ...state, focus: state.focus === 'agents' ? 'proposals' : 'agents' };
 }
 
-// New bottle list: notices agents that started waiting (not at startup, not twice in a row).
+// New bottle list: notices agents that started waiting (not at startup, not twice in a row) and
+// grants that lapsed while their agent still used them (once each; the status line says so too).
 export function withBottles(state: AppState, bottles: readonly BottleStatus[]): { state: AppState; notice?: Notice } {
   const nowWaiting = new Set(bottles.filter((b) => b.waitingSince).map((b) => b.slug));
   const started = state.loaded.bottles ? [...nowWaiting].filter((s) => !state.waiting.has(s)) : [];
-  let next = settleCursors({ ...state, bottles, waiting: nowWaiting, loaded: { ...state.loaded, bottles: true } });
+  const { lapsed, seenLapses } = newLapses(state, bottles);
+  let next = settleCursors({ ...state, bottles, waiting: nowWaiting, seenLapses, loaded: { ...state.loaded, bottles: true } });
   if (next.occupant !== undefined && !bottles.some((b) => b.slug === next.occupant)) next = { ...next, occupant: undefined };
   const follow = next.follow;
   if (follow !== undefined && bottles.some((b) => b.slug === follow)) next = pointAt({ ...next, follow: undefined }, 'agents', follow);
-  if (started.length === 0) return { state: next };
-  next = pointAt({ ...next, unseen: next.unseen + started.length }, 'agents', started[0]!);
-  return { state: next, notice: { proposals: [], waiting: started } };
+  if (started.length === 0 && lapsed.length === 0) return { state: next };
+  next = pointAt({ ...next, unseen: next.unseen + started.length + lapsed.length }, 'agents', started[0] ?? lapsed[0]!.slug);
+  if (lapsed.length > 0) next = { ...next, status: { text: lapsedText(lapsed), level: 'info' } };
+  return { state: next, notice: { proposals: [], waiting: started, ...(lapsed.length > 0 ? { lapsed } : {}) } };
+}
+
+// A lapsed grant's identity: a renewed grant that lapses again is news again.
+const lapseKey = (slug: string, pattern: string, until: string): string => `${slug}\n${pattern}\n${until}`;
+
+// The lapsed grants still in use this dashboard has not reported, and every one now known. Quiet
+// at startup and for a bottle whose events it had not read before (a resumed bottle's old
+// lapses are not news); the gateway's replicas each report a lapse, the reader merges them.
+function newLapses(state: AppState, bottles: readonly BottleStatus[]): { lapsed: LapsedNotice[]; seenLapses: ReadonlySet<string> } {
+  const read = new Set(state.bottles.filter((b) => !isResting(b) && !b.broken).map((b) => b.slug));
+  const seen = new Set(state.seenLapses);
+  const lapsed: LapsedNotice[] = [];
+  for (const b of bottles) {
+    for (const l of b.lapsedInUse ?? []) {
+      const key = lapseKey(b.slug, l.pattern, l.until);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (state.loaded.bottles && read.has(b.slug)) lapsed.push({ slug: b.slug, host: l.host, pattern: l.pattern, until: l.until });
+    }
+  }
+  return { lapsed, seenLapses: seen.size === state.seenLapses.size ? state.seenLapses : seen };
+}
+
+// `grant lapsed for implementer-ab12: api.example.com is blocked again (agent still using it)`.
+export function lapsedText(lapsed: readonly LapsedNotice[]): string {
+  if (lapsed.length > 1) return `${lapsed.length} lapsed grants still in use (${[...new Set(lapsed.map((l) => l.slug))].join(', ')}): blocked again`;
+  const l = lapsed[0]!;
+  const grant = l.pattern === l.host ? '' : ` (grant ${l.pattern})`;
+  return `grant lapsed for ${l.slug}: ${l.host}${grant} is blocked again (agent still using it)`;
 }
 
 // New proposal rows, for every bottle or (with `slug`) for one bottle; notices unseen ids.
@@ -166,7 +210,8 @@ export function withoutProposal(state: AppState, id: string): AppState {
 export function mergeNotices(a: Notice | undefined, b: Notice | undefined): Notice | undefined {
   if (!a) return b;
   if (!b) return a;
-  return { proposals: [...a.proposals, ...b.proposals], waiting: [...a.waiting, ...b.waiting] };
+  const lapsed = [...(a.lapsed ?? []), ...(b.lapsed ?? [])];
+  return { proposals: [...a.proposals, ...b.proposals], waiting: [...a.waiting, ...b.waiting], ...(lapsed.length > 0 ? { lapsed } : {}) };
 }
 
 // The operator pressed a key in the dashboard: the counter has been seen.
@@ -215,6 +260,7 @@ export function noticeText(n: Notice): string {
   }
   if (n.waiting.length === 1) parts.push(`${n.waiting[0]} is waiting for input`);
   else if (n.waiting.length > 1) parts.push(`${n.waiting.length} agents are waiting for input`);
+  if (n.lapsed?.length) parts.push(lapsedText(n.lapsed));
   return `bottle: ${parts.join('; ')}`;
 }
 

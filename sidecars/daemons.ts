@@ -40,6 +40,7 @@ const FLAGS: Record<DaemonName, (env: Env) => string[]> = {
     ...csv(env.BOTTLE_GATEWAY_RESOLVE_ONLY).flatMap((suffix) => ['--resolve-only', suffix]),
     ...(env.BOTTLE_GATEWAY_HOSTS_FILE ? ['--hosts-file', env.BOTTLE_GATEWAY_HOSTS_FILE] : []),
     ...(env.BOTTLE_GATEWAY_LOG ? ['--log', env.BOTTLE_GATEWAY_LOG] : []),
+    ...(env.BOTTLE_EVENTS_FILE ? ['--events-file', env.BOTTLE_EVENTS_FILE] : []),
   ],
   'git-gate': (env) => [
     '--listen', env.BOTTLE_GIT_GATE_LISTEN || BUNDLE_DEFAULTS.gitGateListen,

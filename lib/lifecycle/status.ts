@@ -2,6 +2,7 @@
 // pending proposals and the latest agent waiting/idle event.
 import { readFileNoFollow, UnsafeFileError } from '../fs-safe.js';
 import type { EngineState } from '../backends/types.js';
+import { GRANT_LAPSED_EVENT, type GrantLapsedEvent } from '../policy/index.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
 import type { LifecycleDeps } from './context.js';
@@ -28,6 +29,8 @@ export interface BottleStatus {
   broken?: string;
   /** Its policy's time-boxed allow entries, pattern -> ISO 8601 or "stop" (dashboard countdown). */
   grants?: Record<string, string>;
+  /** Grants that lapsed while the agent still used them, from its events file (the dashboard's bell). */
+  lapsedInUse?: LapsedInUse[];
 }
 
 // The state a person reads: a bottle recorded as running whose engine says otherwise is down (a
@@ -38,28 +41,44 @@ export function displayState(recorded: string | undefined, engine: EngineState |
   return state;
 }
 
-// The latest agent-waiting/agent-idle event decides the marker (tail of the events file). The
-// bundle writes that file: a symlink or FIFO in its place shows no marker rather than being read.
-export function waitingFromEvents(eventsFile: string): string | undefined {
+// A grant the gateway found lapsed while the agent still used it (its events-file line).
+export type LapsedInUse = Pick<GrantLapsedEvent, 'host' | 'pattern' | 'until' | 'time'>;
+
+// What the tail of a bottle's events file marks: the agent waiting (the latest
+// agent-waiting/agent-idle event decides) and the lapsed grants still in use, oldest first, one
+// per grant (init's two gateway replicas may each report it). The bundle writes that file: a
+// symlink or FIFO in its place marks nothing rather than being read.
+export function eventMarks(eventsFile: string): { waitingSince?: string; lapsedInUse: LapsedInUse[] } {
   let read;
   try {
     read = readFileNoFollow(eventsFile, { maxBytes: 64 * 1024, overflow: 'tail' });
   } catch (e) {
-    if (e instanceof UnsafeFileError) return undefined;
+    if (e instanceof UnsafeFileError) return { lapsedInUse: [] };
     throw e;
   }
-  if (!read) return undefined;
+  if (!read) return { lapsedInUse: [] };
   const text = read.data.toString('utf8');
   let waiting: string | undefined;
+  const lapsed = new Map<string, LapsedInUse>();
   for (const line of text.split('\n')) {
-    if (!line.includes('"agent-')) continue;
+    const agent = line.includes('"agent-');
+    if (!agent && !line.includes(GRANT_LAPSED_EVENT)) continue;
     try {
-      const ev = JSON.parse(line) as { type?: string; time?: string };
+      const ev = JSON.parse(line) as { type?: string; time?: string; host?: unknown; pattern?: unknown; until?: unknown };
       if (ev.type === 'agent-waiting') waiting = ev.time ?? 'now';
       else if (ev.type === 'agent-idle' || ev.type === 'agent-active') waiting = undefined;
+      else if (ev.type === GRANT_LAPSED_EVENT && typeof ev.host === 'string' && typeof ev.pattern === 'string' && typeof ev.until === 'string') {
+        const key = `${ev.pattern}\n${ev.until}`;
+        if (!lapsed.has(key)) lapsed.set(key, { host: ev.host, pattern: ev.pattern, until: ev.until, time: ev.time ?? 'now' });
+      }
     } catch { /* partial line */ }
   }
-  return waiting;
+  return { ...(waiting ? { waitingSince: waiting } : {}), lapsedInUse: [...lapsed.values()] };
+}
+
+// The waiting marker alone (`bottle ls`).
+export function waitingFromEvents(eventsFile: string): string | undefined {
+  return eventMarks(eventsFile).waitingSince;
 }
 
 // Every bottle in state, with the engine asked once per backend.

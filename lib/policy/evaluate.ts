@@ -105,6 +105,20 @@ function allowMatch(c: Compiled, h: HostInfo, now: number): string | undefined {
   return undefined;
 }
 
+// The time-boxed allow entry that would admit `host` had it not lapsed by `now` (the one that
+// lapsed last when several match), or undefined. Says why an allowlist block happened, for the
+// gateway's "grant lapsed but still in use" event; no verdict ever depends on it.
+export function lapsedGrantFor(policy: Policy, host: string, now: number): { pattern: string; until: string } | undefined {
+  const h = normalizeHost(host);
+  if (!h) return undefined;
+  let last: Timed | undefined;
+  for (const t of compile(policy).timed) {
+    if (Number.isFinite(t.until) && t.until <= now && t.matcher.match(h) !== undefined && (!last || t.until > last.until)) last = t;
+  }
+  const until = last && policy.allowUntil?.[last.pattern];
+  return last && until ? { pattern: last.pattern, until } : undefined;
+}
+
 // allowlist, blocklist and ssrf stages: shared by requests and CONNECT.
 function hostStages(c: Compiled, h: HostInfo, show: () => string, now: number): Verdict | undefined {
   const allowedBy = allowMatch(c, h, now) ?? (c.routes.has(h.host) ? `route ${h.host}` : undefined);

@@ -91,6 +91,20 @@ export function grantsOf(p: Pick<Policy, 'allowUntil'>, now: number): Grant[] {
     .sort((a, b) => a.remainingMs - b.remainingMs);
 }
 
+// The events-file line (BOTTLE_EVENTS_FILE) the gateway appends the first time a request hits a
+// grant that has lapsed: the agent is still using it, so the operator's dashboard rings once
+// (a grant lapsing unused rings nothing). `host` is the requested name, or the pattern when the
+// name itself looked like it carried a secret (the decision log withholds such names too).
+export const GRANT_LAPSED_EVENT = 'grant-lapsed-in-use';
+export interface GrantLapsedEvent {
+  type: typeof GRANT_LAPSED_EVENT;
+  time: string;
+  origin: 'gateway';
+  host: string;
+  pattern: string;
+  until: string;
+}
+
 // `42m`, `1h05m`, `30s`, `until stop`, `lapsed`: a grant's remaining time, compact.
 export function formatRemaining(ms: number): string {
   if (ms === Infinity) return 'until stop';

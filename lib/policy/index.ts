@@ -5,9 +5,10 @@ export {
   policyHash, serializePolicy, allowItem, addAllow, addRoute, reload, routeEnvNames,
   renderRouteHeaders, routeSecretValues, type ReloadResult,
 } from './model.js';
-export { evaluate, evaluateConnect, PASSTHROUGH_PORT, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
+export { evaluate, evaluateConnect, lapsedGrantFor, PASSTHROUGH_PORT, routeFor, tlsMode, type EvaluateOptions } from './evaluate.js';
 export {
-  dropUntilStop, formatRemaining, GRANT_CHOICES, grantsOf, normalizeUntil, parseGrantFor, setAllowUntil, untilMs, UNTIL_STOP, type Grant,
+  dropUntilStop, formatRemaining, GRANT_CHOICES, GRANT_LAPSED_EVENT, grantsOf, normalizeUntil, parseGrantFor, setAllowUntil, untilMs, UNTIL_STOP,
+  type Grant, type GrantLapsedEvent,
 } from './grants.js';
 export { checkResolved, parseIp, type IpInfo } from './ip.js';
 export { prepareCanaries, type Canaries } from './canary.js';

@@ -10,6 +10,7 @@ import { parseHostsFile, staticLookup, suffixLookup } from './dial.js';
 import { batchedWriter } from './log.js';
 import { startGateway } from './server.js';
 import { parseListenAddress } from '../listen.js';
+import { appendEvent } from '../supervise/events.js';
 import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
 import { notifyReady, stopSignal } from '../ready.js';
 
@@ -34,6 +35,7 @@ interface Opts {
   hostsFile?: string;
   watch: boolean;
   controlSocket?: string;
+  eventsFile?: string;
   resolveOnly: string[];
 }
 
@@ -53,6 +55,7 @@ export function registerGateway(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .option('--resolve-only <suffix...>', 'resolve only names under these suffixes, e.g. test (test bundles: no public name is ever dialled)', [] as string[])
     .option('--no-watch', 'do not watch --policy-dir; reload on SIGHUP only')
     .option('--control-socket <path>', 'unix socket on which `bottle sidecar gateway-secrets` hands over route secrets approved after launch')
+    .option('--events-file <file>', 'append an event here when a request hits a lapsed time-boxed grant (default: $BOTTLE_EVENTS_FILE)')
     .addHelpText('after', `
 Clients use it as HTTP(S)_PROXY. Blocked requests get 403 "blocked: <reason>" and the
 supervise tool call to ask with (propose_allowlist_change, its host and reason), as JSON for
@@ -75,6 +78,7 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
         file.on('error', (e) => ctx.err(`gateway: --log ${o.log}: ${e.message}`));
         sinks.push(batchedWriter((text) => file.write(text)));
       }
+      const eventsFile = o.eventsFile ?? (ctx.env.BOTTLE_EVENTS_FILE || undefined);
       // A private copy: secrets approved after launch are added to it over the control socket,
       // which is up before the first request is accepted.
       const secretEnv: Record<string, string | undefined> = { ...ctx.env };
@@ -98,6 +102,10 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
         env: secretEnv,
         logSinks: sinks,
         diag: (m) => ctx.err(`gateway: ${m}`),
+        onGrantLapsedInUse: (ev) => {
+          const e = appendEvent(eventsFile, ev);
+          if (e) ctx.err(`gateway: cannot append to events file ${eventsFile}: ${e.message}`);
+        },
         watch: o.watch,
       });
       ctx.err(`gateway: listening on ${gateway.url}${fd === undefined ? '' : ` (shared socket, fd ${fd})`} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);

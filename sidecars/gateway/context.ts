@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import type { LeafMinter } from '../../lib/pki/index.js';
 import type { Agents, Lookup } from './dial.js';
+import type { LapseReporter } from './lapse.js';
 import type { DecisionLog } from './log.js';
 import type { PolicyStore } from './reload.js';
 import type { Target } from './target.js';
@@ -32,6 +33,8 @@ export interface GatewayContext {
   allowPrivate: ReadonlySet<string>;
   agents: Agents;
   log: DecisionLog;
+  // Told every decision: the first block by a lapsed grant becomes an event for the operator.
+  lapses: LapseReporter;
   diag: (message: string) => void;
   timeouts: Timeouts;
   // Ports a passthrough tunnel may reach (443; tests add their upstream's).

@@ -64,6 +64,7 @@ export class Flow {
     if (this.recorded) return;
     this.recorded = true;
     this.g.log.record({ method: this.method, host: this.host, path: this.path, verdict: outcome, status }, performance.now() - this.started);
+    this.g.lapses.decided(this.snap.policy, this.host, outcome);
   }
 
   // Says no: sends the answer (or drops the client) and records it. A block is answered as

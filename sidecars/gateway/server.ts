@@ -3,14 +3,14 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { evaluate, PASSTHROUGH_PORT } from '../../lib/policy/index.js';
+import { evaluate, PASSTHROUGH_PORT, type GrantLapsedEvent } from '../../lib/policy/index.js';
 import { ensureCA, LeafMinter } from '../../lib/pki/index.js';
 import { handleConnect, serveTunnelRequest, serveTunnelUpgrade } from './connect.js';
 import { DEFAULT_TIMEOUTS, type GatewayContext, type Timeouts } from './context.js';
 import { createAgents, systemLookup, type Lookup } from './dial.js';
 import { Flow } from './flow.js';
 import { proxyRequest } from './forward.js';
-import { scheduleLapses } from './lapse.js';
+import { inUseLine, LapseReporter, scheduleLapses } from './lapse.js';
 import { DecisionLog } from './log.js';
 import { PolicyStore, watchPolicyDir, type ReloadOutcome } from './reload.js';
 import { failed, sendRaw, sendText } from './respond.js';
@@ -30,6 +30,7 @@ export interface GatewayOptions {
   env?: Readonly<Record<string, string | undefined>>; // route header values; default process.env
   logSinks?: ReadonlyArray<(line: string) => void>; // decision lines (JSON)
   diag?: (message: string) => void; // reloads and failures, for humans
+  onGrantLapsedInUse?: (ev: GrantLapsedEvent) => void; // once per lapsed grant a request hits (the events file)
   watch?: boolean; // reload on changes in policyDir (default true)
   timeouts?: Partial<Timeouts>;
   maxHeaderBytes?: number; // default 16 KiB
@@ -80,6 +81,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     allowPrivate: new Set([...(o.allowPrivateUpstream ?? [])].map((n) => n.toLowerCase().replace(/\.$/, ''))),
     agents,
     log: new DecisionLog(o.logSinks ?? []),
+    lapses: new LapseReporter((ev) => {
+      diag(inUseLine(ev));
+      o.onGrantLapsedInUse?.(ev);
+    }),
     diag,
     timeouts,
     passthroughPorts: o.passthroughPorts ?? [PASSTHROUGH_PORT],

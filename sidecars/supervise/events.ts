@@ -1,8 +1,9 @@
 // The bundle's events file: JSON lines appended by init (daemon deaths and restarts), by
-// supervise (the agent waiting or idle) and by the host (auto-approved proposals), read by the
-// host's dashboard and by GET /events.
+// supervise (the agent waiting or idle), by the gateway (a lapsed grant still in use) and by the
+// host (auto-approved proposals), read by the host's dashboard and by GET /events.
 import { appendFileSync } from 'node:fs';
 import { readFileNoFollow, UnsafeFileError } from '../../lib/fs-safe.js';
+import type { GrantLapsedEvent } from '../../lib/policy/index.js';
 import type { AutoApprovedEvent } from '../../lib/proposals/auto.js';
 
 interface Base { time: string }
@@ -22,7 +23,9 @@ export type BundleEvent =
   // From Claude Code hooks, which the agent configures and can forge: shown, never trusted.
   | Base & { type: 'agent-waiting' | 'agent-idle'; origin: 'agent'; hook: string; sessionId?: string; detail?: string }
   // Written by the host (lib/proposals/auto.ts) when a manifest auto_approve rule approved a proposal.
-  | AutoApprovedEvent;
+  | AutoApprovedEvent
+  // Written by the gateway the first time a request hits a lapsed time-boxed grant (lib/policy/grants.ts).
+  | GrantLapsedEvent;
 
 // For consumers that switch on the kind without holding an event.
 export type BundleEventType = BundleEvent['type'];

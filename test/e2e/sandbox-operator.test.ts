@@ -6,14 +6,12 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALNUM, B64, pemKey, P, randomSource, UPPER32 } from '../fixtures/secrets/tokens.js';
-import { gitIn, type Sandbox, sandboxGate, startSandbox } from '../helpers/sandbox.js';
+import { gitIn, mcpCall, type McpReply, pendingProposal, type Sandbox, sandboxGate, startSandbox } from '../helpers/sandbox.js';
 
 const gate = await sandboxGate();
 t.setTimeout(10 * 60_000);
 
 const CURL = "curl -sS -m 15 -o /dev/null -w '%{http_code} %{http_connect}'";
-interface McpReply { status: number; result?: { structuredContent?: { id: string; status: string; message: string }; tools?: unknown[]; isError?: boolean } }
-const mcpCall = (name: string, args: Record<string, unknown>) => JSON.stringify([{ method: 'tools/call', params: { name, arguments: args } }]);
 
 // Pids of the bundle's daemons, from /proc (the image has no ps). The pattern is split so the
 // scanning shell's own command line does not match it.
@@ -57,18 +55,6 @@ async function pollPids(sb: Sandbox, gone: readonly string[]): Promise<string[]>
 
 async function startedAt(sb: Sandbox): Promise<string[]> {
   return Promise.all([sb.names.agent, sb.names.bundle].map(async (n) => (await sb.docker.getContainer(n).inspect()).State.StartedAt));
-}
-
-// Polls `bottle proposals ls --json` until a pending proposal for `host` shows up.
-async function pendingProposal(sb: Sandbox, host: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ls = await sb.cli(['proposals', 'ls', '--json']);
-    const row = ls.exitCode === 0 ? (JSON.parse(ls.stdout) as Array<{ id: string; host: string; slug: string }>).find((r) => r.host === host && r.slug === sb.slug) : undefined;
-    if (row) return row.id;
-    if (Date.now() > deadline) throw new Error(`no pending proposal for ${host} after ${timeoutMs} ms: ${ls.stdout}${ls.stderr}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {

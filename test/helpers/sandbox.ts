@@ -209,6 +209,22 @@ export async function writableLayerHits(docker: Docker, container: string, needl
   return hits;
 }
 
+// A supervise MCP answer as the `mcp` probe prints it, and the probe's argument for one tool call.
+export interface McpReply { status: number; result?: { structuredContent?: { id: string; status: string; message: string }; tools?: unknown[]; isError?: boolean } }
+export const mcpCall = (name: string, args: Record<string, unknown>): string => JSON.stringify([{ method: 'tools/call', params: { name, arguments: args } }]);
+
+// Polls `bottle proposals ls --json` until a pending proposal for `host` shows up; its id.
+export async function pendingProposal(sb: Sandbox, host: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ls = await sb.cli(['proposals', 'ls', '--json']);
+    const row = ls.exitCode === 0 ? (JSON.parse(ls.stdout) as Array<{ id: string; host: string; slug: string }>).find((r) => r.host === host && r.slug === sb.slug) : undefined;
+    if (row) return row.id;
+    if (Date.now() > deadline) throw new Error(`no pending proposal for ${host} after ${timeoutMs} ms: ${ls.stdout}${ls.stderr}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 // The slug a `bottle start` announces on its first progress line (`bottle <slug>: ...`).
 export const slugFromLine = (line: string): string | undefined => /^bottle ([a-z0-9][a-z0-9_-]*): /.exec(line)?.[1];
 

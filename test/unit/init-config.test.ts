@@ -17,6 +17,7 @@ t.test('by default every built-in daemon runs as `bottle sidecar <name>`', async
   ]);
   const test = resolveDaemons({ BOTTLE_GATEWAY_UPSTREAM_CA: '/t/ca.pem', BOTTLE_GATEWAY_ALLOW_PRIVATE: 'a.test, b.test', BOTTLE_GATEWAY_RESOLVE_ONLY: 'test' }, none, SELF)[0]!;
   t.same(test.argv.slice(-8), ['--upstream-ca', '/t/ca.pem', '--allow-private-upstream', 'a.test', '--allow-private-upstream', 'b.test', '--resolve-only', 'test'], 'test-upstream allowances only when configured');
+  t.same(daemonArgv('gateway', { BOTTLE_EVENTS_FILE: 'e.jsonl' }, SELF).slice(-2), ['--events-file', 'e.jsonl'], 'a lapsed grant still in use is an event');
   t.same(specs[2]!.argv, [
     'node', 'bottle', 'sidecar', 'supervise', '--listen', '0.0.0.0:9100',
     '--queue-dir', '/bottle/supervise/queue', '--decisions-dir', '/bottle/supervise/decisions',
