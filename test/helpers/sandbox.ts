@@ -32,7 +32,7 @@ export const randomToken = (): string => `e2e${randomBytes(18).toString('base64u
 
 // The manifest of a sandbox bottle: allowed.test and *.allowed.test, a credentialed route, one
 // passthrough host, optionally a git upstream; never exfil.test or newhost.test.
-export function sandboxManifest(agent: string, o: { workspace?: string; upstreamRepo?: string; identity?: string } = {}): string {
+export function sandboxManifest(agent: string, o: { workspace?: string; upstreamRepo?: string; identity?: string; review?: string } = {}): string {
   return [
     'version: 1',
     'agents:',
@@ -40,7 +40,7 @@ export function sandboxManifest(agent: string, o: { workspace?: string; upstream
     '    prompt: "You are the sandbox e2e agent."',
     ...(o.workspace ? [`    workspace: ${JSON.stringify(o.workspace)}`] : []),
     ...(o.upstreamRepo || o.identity ? ['    git:'] : []),
-    ...(o.upstreamRepo ? ['      - name: origin', `        upstream: ${JSON.stringify(o.upstreamRepo)}`] : []),
+    ...(o.upstreamRepo ? ['      - name: origin', `        upstream: ${JSON.stringify(o.upstreamRepo)}`, ...(o.review ? [`        review: ${o.review}`] : [])] : []),
     // An ssh remote whose host is the fake upstream (no sshd: fetches fail at once, on our network).
     ...(o.identity ? ['      - name: deploy', '        upstream: ssh://git@exfil.test/e2e.git', `        identity: ${JSON.stringify(o.identity)}`] : []),
     '    egress:',
@@ -132,6 +132,8 @@ export interface SandboxOptions {
   git?: boolean;
   /** A second, ssh remote with a host-side identity file (which only git-gate may hold). */
   identity?: boolean;
+  /** The origin remote's `review` (with `git`): pushes wait for the operator. */
+  review?: string;
   /** Called with each progress line while the bottle comes up. */
   onLine?: (line: string) => void;
 }
@@ -244,7 +246,7 @@ export async function startSandbox(docker: Docker, o: SandboxOptions): Promise<S
   const identity = join(root, 'id_e2e');
   if (identityKey) writeFileSync(identity, identityKey, { mode: 0o600 });
   const manifest = join(root, 'bottle.yaml');
-  writeFileSync(manifest, sandboxManifest(o.agent, { ...git, ...(identityKey ? { identity } : {}) }));
+  writeFileSync(manifest, sandboxManifest(o.agent, { ...git, ...(identityKey ? { identity } : {}), ...(o.review ? { review: o.review } : {}) }));
   let slug: string | undefined;
   let upstream: FakeUpstream | undefined;
   const bringup: string[] = [];
