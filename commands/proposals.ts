@@ -12,6 +12,7 @@ import {
 } from '../lib/proposals/index.js';
 import { policyFilePath } from '../lib/policy-edit/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
+import { which } from '../lib/run/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { approvedLine, approveFound, decideProposal, parseFor, ttyTerminal } from './decide.js';
 
@@ -79,8 +80,8 @@ export async function showText(found: FoundProposal, row: ProposalRow, now = Dat
   return [...head, ...riskLines(assessRisk({ kind: p.kind, host: p.payload.host, policy: current?.policy ?? null, ...(headers ? { headers } : {}) }))].join('\n');
 }
 
-// `bottle proposals show`: on a terminal through the pager ($PAGER, else `less -R`; LESS=FRX
-// unless set), else to stdout; JSON adds the diff of a held push.
+// `bottle proposals show`: on a terminal through the pager ($PAGER, else `less -R`, else `more`;
+// LESS=FRX unless set), else to stdout; JSON adds the diff of a held push.
 async function showProposal(ctx: Ctx, found: FoundProposal, opts: { json: boolean; pager: boolean }): Promise<number> {
   const row = (await listProposals(stateRoot(ctx.env), { slug: found.slug, all: true })).rows.find((r) => r.id === found.proposal.id);
   if (!row) throw new UserError(`proposal ${found.proposal.id} is gone from ${found.slug}'s queue; run \`bottle proposals --all\``);
@@ -94,7 +95,8 @@ async function showProposal(ctx: Ctx, found: FoundProposal, opts: { json: boolea
     ctx.out(text);
     return 0;
   }
-  if (!(await pageText(`${text}\n`, ctx.env.PAGER || 'less -R', { ...ctx.env, LESS: ctx.env.LESS ?? 'FRX' }))) ctx.out(text);
+  const pager = ctx.env.PAGER || ((await which('less', ctx.env.PATH)) ? 'less -R' : (await which('more', ctx.env.PATH)) ? 'more' : undefined);
+  if (!pager || !(await pageText(`${text}\n`, pager, { ...ctx.env, LESS: ctx.env.LESS ?? 'FRX' }))) ctx.out(text);
   return 0;
 }
 

@@ -180,7 +180,7 @@ async function doApprove(ctx: ActionContext, id: string, slug: string, headers?:
   const r = await approve(paths, id, { ...(headers ? { headers } : {}), ...(grant ? { until: grant.until } : {}) }, control, await approvalEnv(ctx, proposal?.payload.host ?? '', headers));
   const what = r.changed ? r.summary.join(', ') : 'already in the policy';
   decided(ctx, id);
-  if (r.proposal.kind === 'push') say(ctx, `approved the push from ${slug}: git-gate forwards it to ${r.proposal.payload.host}`);
+  if (r.proposal.kind === 'push') say(ctx, `push from ${slug} approved: forwarding to ${r.proposal.payload.host}`);
   else say(ctx, `approved ${r.proposal.kind} ${r.proposal.payload.host} for ${slug}: ${what}${r.live ? '; reloaded' : ''}${warning ? ` (${warning})` : ''}`);
   ctx.reload();
 }
