@@ -14,11 +14,14 @@ import { dockerNames } from '../lib/backends/docker/index.js';
 import { lifecycleDeps, removeBottleFully, stopBottle } from '../lib/lifecycle/index.js';
 import { sandboxEnv, sandboxGate, sandboxManifest, spawnBottle, sweep } from '../test/helpers/sandbox.js';
 import { median } from './bringup/phases.js';
+import { ensureDistBuilt } from './lib/dist.js';
 import { formatMs, printTable, ratio } from './lib/index.js';
 
 const ROUNDS = Number(process.env.BENCH_RESUME_ROUNDS ?? 5);
 const AGENT = 'bench-resume';
 
+// The CLI users run is the compiled one: rebuild dist/ first when it is stale.
+await ensureDistBuilt('resume');
 const gate = await sandboxGate().catch((e: Error) => ({ skip: e.message, docker: undefined }));
 if (gate.skip) {
   process.stdout.write(`resume: skipped: ${gate.skip}\n`);
