@@ -26,7 +26,8 @@ export async function approveFound(ctx: Ctx, found: FoundProposal, opts: { heade
   const r = await approve(found.paths, found.proposal.id, {
     ...(headers ? { headers } : {}), ...(opts.note ? { note: opts.note } : {}), ...(opts.until ? { until: opts.until } : {}),
   }, control, env);
-  if (warning) ctx.err(`bottle: warning: ${warning}`);
+  // The warning is about a policy change; a held push changes none (git-gate reads the decision).
+  if (warning && r.proposal.kind !== 'push') ctx.err(`bottle: warning: ${warning}`);
   return r;
 }
 

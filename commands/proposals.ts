@@ -91,7 +91,7 @@ async function showProposal(ctx: Ctx, found: FoundProposal, opts: { json: boolea
     return 0;
   }
   const text = await showText(found, row);
-  if (!opts.pager || !process.stdout.isTTY) {
+  if (!opts.pager || !ctx.isTTY) {
     ctx.out(text);
     return 0;
   }

@@ -230,7 +230,7 @@ function readReview(w: Walker, v: Val): { holdMs: number } | undefined {
   const m = /^(\d{1,6})(s|m|h)$/.exec(text.trim());
   const ms = m ? Number(m[1]) * REVIEW_UNITS[m[2]!]! : NaN;
   if (!m || ms < 10_000 || ms > 24 * 3600_000) {
-    w.fail(v, `review: expected true, false or how long a push may wait for you, from 10s to 24h (e.g. 30m), got ${JSON.stringify(text)}`);
+    w.fail(v, `expected true, false or how long a push may wait for you, from 10s to 24h (e.g. 30m), got ${JSON.stringify(text)}`);
     return undefined;
   }
   return { holdMs: ms };

@@ -9,6 +9,7 @@ import { PUSH_DIFF_MAX, type Proposal, type PushReview } from './types.js';
 
 const ZERO = /^0+$/;
 const short = (sha: string): string => sha.slice(0, 7);
+const count = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
 
 function refLine(r: PushReview['refs'][number]): string {
   if (ZERO.test(r.new)) return `${r.ref}  delete (was ${short(r.old)})`;
@@ -23,11 +24,11 @@ export function pushLines(push: PushReview, now = Date.now()): string[] {
   if (push.commitCount > push.commits.length) commits.push(`    ... and ${push.commitCount - push.commits.length} more`);
   return [
     `push to ${push.repo} (${push.upstream})`,
-    ...push.refs.map((r, i) => `  ${i === 0 ? 'refs   ' : '       '}  ${refLine(r)}`),
+    ...push.refs.map((r, i) => `  ${(i === 0 ? 'refs' : '').padEnd(10)}${refLine(r)}`),
     `  commits   ${push.commitCount} new`,
     ...commits,
-    `  changes   ${push.stat.files} file${push.stat.files === 1 ? '' : 's'}, +${push.stat.insertions} -${push.stat.deletions}`,
-    `  scan      clean (${push.scan.commits} commits, ${push.scan.objects} objects scanned)`,
+    `  changes   ${count(push.stat.files, 'file')}, +${push.stat.insertions} -${push.stat.deletions}`,
+    `  scan      clean (${count(push.scan.commits, 'commit')}, ${count(push.scan.objects, 'object')} scanned)`,
     `  hold      ${left > 0 ? `refused unless approved within ${formatAge(new Date(now - left).toISOString(), now)}` : 'ran out: the push was refused'}`,
   ].map(sanitize);
 }

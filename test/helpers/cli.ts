@@ -10,7 +10,7 @@ import { projectRoot } from '../../lib/paths.js';
 
 export interface CliResult { exitCode: number; stdout: string; stderr: string }
 
-export async function bottleInProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; backends?: Backends } = {}): Promise<CliResult> {
+export async function bottleInProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; backends?: Backends; isTTY?: boolean } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const ctx: Ctx = {
@@ -19,7 +19,7 @@ export async function bottleInProcess(args: string[], opts: { env?: NodeJS.Proce
     run,
     out: (t) => { stdout += t.endsWith('\n') ? t : `${t}\n`; },
     err: (t) => { stderr += t.endsWith('\n') ? t : `${t}\n`; },
-    isTTY: false,
+    isTTY: opts.isTTY ?? false,
     ...(opts.backends ? { backends: opts.backends } : {}),
   };
   const exitCode = await runCli(args, ctx);

@@ -1,14 +1,15 @@
 // `bottle proposals [ls|approve|reject]` as the operator runs it: a real subprocess over a temp
 // state dir populated with lib/state and lib/proposals, checking output, JSON and exit codes.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { renderProposals, parseHeaders } from '../../commands/proposals.js';
 import { loadPolicy } from '../../lib/policy/index.js';
-import { readDecision, writeProposal, type ProposalRow } from '../../lib/proposals/index.js';
+import { assessRisk, pushLines, readDecision, riskLines, writeProposal, type ProposalRow } from '../../lib/proposals/index.js';
 import { createBottle } from '../../lib/state/index.js';
 import { bottleInProcess, bottleProcess } from '../helpers/cli.js';
+import { PUSH_DIFF, writePushProposal } from '../helpers/push-proposal.js';
 
 const POLICY = 'version: 1\nallow: [registry.npmjs.org]\n';
 
@@ -23,7 +24,8 @@ async function state(t: { teardown(fn: () => unknown): void }) {
     writeFileSync(file, POLICY);
     const propose = (kind: 'allowlist' | 'route', host: string, reason = 'needed for the task') =>
       writeProposal(b.paths.superviseQueue, { kind, host, reason }, { policyFile: file });
-    return { ...b, file, propose };
+    const hold = () => writePushProposal(b.paths.superviseQueue);
+    return { ...b, file, propose, hold };
   };
   return { root, env, add };
 }
@@ -178,7 +180,7 @@ t.test('two operators approving at once: both updates land', async (t) => {
 });
 
 t.test('--help of every proposals verb has examples', async (t) => {
-  for (const verb of [[], ['approve'], ['reject'], ['ls']]) {
+  for (const verb of [[], ['approve'], ['reject'], ['ls'], ['show']]) {
     const r = await bottleInProcess(['proposals', ...verb, '--help']);
     t.equal(r.exitCode, 0);
     if (verb.length) t.match(r.stdout, /Examples:\n {2}bottle proposals/, verb.join(' '));
@@ -197,4 +199,114 @@ t.test('pure helpers: header parsing, the table', async (t) => {
   const out = renderProposals([row], now, true);
   t.notMatch(out, /[\u001b\u202e]/, 'terminal control characters are neutralised');
   t.equal(renderProposals([], now), 'no pending proposals');
+});
+
+// The stable part of pushLines (the hold line counts down).
+const pushHead = (lines: string[]) => lines.filter((l) => !l.startsWith('  hold'));
+
+t.test('show: an allowlist proposal with its risk lines; a held push with its push lines, then the diff', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const allow = await a.propose('allowlist', 'example.com', 'read the docs');
+  let r = await bottleInProcess(['proposals', 'show', tail(allow.id)], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stdout, `${[
+    `${allow.id}  ${a.slug}  allowlist example.com  pending`,
+    'reason: read the docs',
+    '',
+    ...riskLines(assessRisk({ kind: 'allowlist', host: 'example.com', policy: loadPolicy(POLICY) })),
+  ].join('\n')}\n`);
+
+  const push = await a.hold();
+  r = await bottleInProcess(['proposals', 'show', push.id], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  const [head, body] = [r.stdout.slice(0, r.stdout.indexOf(PUSH_DIFF)), r.stdout.slice(r.stdout.indexOf(PUSH_DIFF))];
+  t.equal(body, PUSH_DIFF, 'the diff last, whole');
+  const lines = head.split('\n');
+  t.same(lines.slice(0, 3), [`${push.id}  ${a.slug}  push origin  pending`, `reason: ${push.reason}`, '']);
+  t.same(pushHead(lines.slice(3, -2)), pushHead(pushLines(push.payload.push!)), 'then the push lines');
+  t.match(lines.at(-3), /^ {2}hold {6}refused unless approved within (59m|1h)$/);
+  t.same(lines.slice(-2), ['', ''], 'a blank line before the diff');
+  t.notMatch(r.stdout, /risk:/, 'a push has no policy risk');
+});
+
+t.test('show --json: the row plus diff (null unless a push); the decided state; a missing diff is one line', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const allow = await a.propose('allowlist', 'example.com');
+  const push = await a.hold();
+  let r = await bottleInProcess(['proposals', 'show', push.id, '--json'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  let j = JSON.parse(r.stdout) as Record<string, unknown>;
+  t.same(Object.keys(j), ['id', 'slug', 'kind', 'host', 'reason', 'created', 'status', 'stale', 'decided', 'note', 'auto', 'push', 'diff']);
+  t.match(j, { id: push.id, slug: a.slug, kind: 'push', host: 'origin', status: 'pending', stale: false, diff: PUSH_DIFF });
+  t.same(j.push, push.payload.push);
+  r = await bottleInProcess(['proposals', 'show', allow.id, '--json'], { env: s.env });
+  j = JSON.parse(r.stdout) as Record<string, unknown>;
+  t.match(j, { id: allow.id, kind: 'allowlist', push: null, diff: null });
+
+  r = await bottleInProcess(['proposals', 'reject', push.id, '--note', 'too big'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  r = await bottleInProcess(['proposals', 'show', push.id], { env: s.env });
+  t.match(r.stdout, new RegExp(`^${push.id}  ${a.slug}  push origin  rejected at \\S+\nnote: too big\n`), 'a decided one says so, with the note');
+
+  rmSync(join(a.paths.superviseQueue, `${push.id}.diff`));
+  r = await bottleInProcess(['proposals', 'show', push.id], { env: s.env });
+  t.equal(r.exitCode, 1);
+  t.equal(r.stderr, `bottle: ${push.id}'s diff is gone (${join(a.paths.superviseQueue, `${push.id}.diff`)}); the push is no longer held\n`);
+});
+
+t.test('show pages only on a terminal: $PAGER with LESS=FRX, --no-pager, a pager that cannot run', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const push = await a.hold();
+  const paged = join(s.root, 'paged');
+  const env: NodeJS.ProcessEnv = { ...s.env, PAGER: `printf '%s\\n' "$LESS" > '${paged}'; cat >> '${paged}'` };
+  delete env.LESS;
+  let r = await bottleInProcess(['proposals', 'show', push.id], { env });
+  t.match(r.stdout, PUSH_DIFF, 'not a terminal: straight to stdout');
+  t.notOk(existsSync(paged), 'no pager');
+  r = await bottleInProcess(['proposals', 'show', push.id], { env, isTTY: true });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stdout, '', 'a terminal: through the pager');
+  const text = readFileSync(paged, 'utf8');
+  t.ok(text.startsWith(`FRX\n${push.id}  ${a.slug}  push origin  pending\n`), 'LESS=FRX unless set');
+  t.ok(text.endsWith(`${PUSH_DIFF}\n`));
+  rmSync(paged);
+  r = await bottleInProcess(['proposals', 'show', push.id, '--no-pager'], { env, isTTY: true });
+  t.match(r.stdout, PUSH_DIFF);
+  t.notOk(existsSync(paged), '--no-pager: stdout even on a terminal');
+  r = await bottleInProcess(['proposals', 'show', push.id], { env: { ...s.env, PAGER: 'bottle-no-such-pager 2>/dev/null' }, isTTY: true });
+  t.match(r.stdout, PUSH_DIFF, 'a pager that is not there: stdout after all');
+});
+
+t.test('a held push from the CLI: ls --json carries it; approve forwards it (text and --json); --for is refused', async (t) => {
+  const s = await state(t);
+  const a = await s.add('implementer');
+  const p1 = await a.hold();
+  const p2 = await a.hold();
+  let r = await bottleInProcess(['proposals', 'ls', '--json'], { env: s.env });
+  const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+  t.same(rows.map((x) => [x.id, x.kind, x.host]), [[p1.id, 'push', 'origin'], [p2.id, 'push', 'origin']]);
+  t.same(rows[0]!.push, p1.payload.push, 'what it would send');
+  r = await bottleInProcess(['proposals'], { env: s.env });
+  t.match(r.stdout, new RegExp(`^${p1.id}\\s+${a.slug}\\s+push\\s+origin\\s+\\d+s\\s+pending\\s+push main: 1 commit`, 'm'));
+
+  r = await bottleInProcess(['proposals', 'approve', p1.id, '--for', '1h'], { env: s.env });
+  t.equal(r.exitCode, 1);
+  t.equal(r.stderr, `bottle: proposal ${p1.id} is a push held for review; --for applies to allowlist proposals only\n`);
+  r = await bottleInProcess(['proposals', 'approve', p1.id, '--header', 'Authorization=Bearer ${GITHUB_TOKEN}'], { env: { ...s.env, GITHUB_TOKEN: 'x' } });
+  t.equal(r.stderr, `bottle: proposal ${p1.id} is a push held for review; --header applies to route proposals only\n`);
+  t.equal(await readDecision(a.paths.superviseDecisions, p1.id), null, 'still held');
+
+  r = await bottleInProcess(['proposals', 'approve', tail(p1.id)], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stdout, `approved ${p1.id} (${a.slug}): git-gate forwards the push to origin\n`);
+  t.notMatch(r.stderr, /policy file is updated/, 'no word of a policy change that did not happen');
+  t.match(await readDecision(a.paths.superviseDecisions, p1.id), { decision: 'approved' });
+  t.equal(readFileSync(a.file, 'utf8'), POLICY, 'the policy is untouched');
+  r = await bottleInProcess(['proposals', 'approve', p2.id, '--note', 'fine', '--json'], { env: s.env });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(JSON.parse(r.stdout), { id: p2.id, slug: a.slug, kind: 'push', host: 'origin', decision: 'approved', changed: false, summary: ['forward the push to origin'], secrets: [] });
+  t.match(await readDecision(a.paths.superviseDecisions, p2.id), { decision: 'approved', note: 'fine' });
 });

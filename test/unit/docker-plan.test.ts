@@ -92,6 +92,31 @@ t.test('daemons follow the plan: no git → no git-gate, supervise off → no su
   t.notOk(bare.provision.some((s) => s.name === 'mcp-supervise'));
 });
 
+t.test('push review with supervise off: git-gate still gets the queue (rw) and decisions (ro), and says so in env', async (t) => {
+  const git = [{ name: 'origin', upstream: 'https://x.test/r.git', review: { holdMs: 1_800_000 } }, { name: 'docs', upstream: 'https://x.test/d.git' }];
+  const dp = dockerPlan(samplePlan({ supervise: false, git }), slug, paths, sampleAgent(), opts);
+  t.same(dp.daemons, ['gateway', 'git-gate'], 'no supervise daemon: only its dirs');
+  const mounts = mountsOf(dp);
+  t.equal(mounts['/bottle/supervise/queue'], '/state/tester-abcdef/supervise/queue rw', 'git-gate writes held pushes there');
+  t.equal(mounts['/bottle/supervise/decisions'], '/state/tester-abcdef/supervise/decisions ro', 'and only reads the decisions');
+  const env = envOf(dp.bundle.create.Env);
+  t.match(env, {
+    BOTTLE_SIDECAR_DAEMONS: 'gateway,git-gate',
+    BOTTLE_GIT_GATE_REVIEW: '1',
+    BOTTLE_SUPERVISE_QUEUE_DIR: '/bottle/supervise/queue',
+    BOTTLE_SUPERVISE_DECISIONS_DIR: '/bottle/supervise/decisions',
+  });
+  t.same(JSON.parse(upstreamsJson(samplePlan({ git }))), [
+    { name: 'origin', upstream: 'https://x.test/r.git', reviewHoldMs: 1_800_000 },
+    { name: 'docs', upstream: 'https://x.test/d.git' },
+  ], 'the hold per upstream; none on a remote without review');
+
+  const plain = dockerPlan(samplePlan({ supervise: false, git: [git[1]!] }), slug, paths, sampleAgent(), opts);
+  t.notOk(envOf(plain.bundle.create.Env).BOTTLE_GIT_GATE_REVIEW, 'no review: no flag');
+  t.notOk(mountsOf(plain)['/bottle/supervise/queue'], 'and no queue without supervise');
+  t.notOk(envOf(dockerPlan(samplePlan({ git: [git[1]!] }), slug, paths, sampleAgent(), opts).bundle.create.Env).BOTTLE_GIT_GATE_REVIEW, 'supervise on alone does not turn review on');
+});
+
 t.test('bundle env: daemon config the sidecars read', async (t) => {
   const dp = dockerPlan(samplePlan({ git: [{ name: 'o', upstream: 'https://x.test/r.git' }] }), slug, paths, sampleAgent(), opts);
   const env = envOf(dp.bundle.create.Env);

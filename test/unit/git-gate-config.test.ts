@@ -1,10 +1,15 @@
 // The git gate's upstreams file, repo settings and argv builders (pure; arrays compared exactly).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { UserError } from '../../lib/errors.js';
-import { parseUpstreams, upstreamKind } from '../../sidecars/git-gate/config.js';
+import { MAX_REVIEW_HOLD_MS, parseUpstreams, upstreamKind } from '../../sidecars/git-gate/config.js';
+import { startGitGate } from '../../sidecars/git-gate/daemon.js';
 import { authFor, daemonArgv, fetchArgs, logArgs, parseSymref, pushArgs } from '../../sidecars/git-gate/git.js';
 import { hookScript } from '../../sidecars/git-gate/mirror.js';
 import { DEFAULTS, parseSettings, settingsConfigArgs, type RepoSettings } from '../../sidecars/git-gate/settings.js';
+import { DEFAULT_REVIEW_HOLD_MS } from '../../lib/proposals/types.js';
 
 const Z = '0'.repeat(40);
 const A = 'a'.repeat(40);
@@ -56,6 +61,48 @@ t.test('settings round-trip through git config output', async (t) => {
   const raw = args.map(([, k, v]) => `${k!.toLowerCase()}\n${v}\0`).join('');
   t.same(parseSettings(raw), s);
   t.equal(parseSettings('gitgate.name\napp\0'), undefined, 'incomplete settings are not a gate repo');
+});
+
+t.test('reviewHoldMs: a whole number of ms from 1000 to 24h, kept on the upstream', async (t) => {
+  t.same(parseUpstreams('[{"name":"a","upstream":"/x","reviewHoldMs":600000}]', 'up.json', '/'), [{ name: 'a', upstream: '/x', kind: 'file', reviewHoldMs: 600_000 }]);
+  t.same(parseUpstreams(`[{"name":"a","upstream":"/x","reviewHoldMs":1000},{"name":"b","upstream":"/y","reviewHoldMs":${MAX_REVIEW_HOLD_MS}}]`, 'up.json', '/')
+    .map((u) => u.reviewHoldMs), [1000, 24 * 3600_000], 'the bounds are inclusive');
+  for (const bad of ['999', '86400001', '1500.5', '"600000"', 'null', '-1', 'true']) {
+    t.throws(() => parseUpstreams(`[{"name":"a","upstream":"/x","reviewHoldMs":${bad}}]`, 'up.json', '/'),
+      { name: 'UserError', message: 'up.json: entry 1: reviewHoldMs must be a whole number of milliseconds from 1000 to 86400000' }, bad);
+  }
+  t.throws(() => parseUpstreams('{"name": 1}', 'up.json', '/'), { message: /reviewHoldMs\?\}/ }, 'the shape names it');
+});
+
+t.test('settings round-trip with push review; a malformed hold still means review (the default bound)', async (t) => {
+  const s: RepoSettings = {
+    name: 'app', upstream: '/srv/app.git', kind: 'file', ...DEFAULTS,
+    reviewHoldMs: 90_000, reviewQueueDir: '/bottle/supervise/queue', reviewDecisionsDir: '/bottle/supervise/decisions',
+  };
+  const args = settingsConfigArgs(s);
+  t.same(args.filter((a) => a[1]!.startsWith('gitgate.review')), [
+    ['config', 'gitgate.reviewHoldMs', '90000'],
+    ['config', 'gitgate.reviewQueueDir', '/bottle/supervise/queue'],
+    ['config', 'gitgate.reviewDecisionsDir', '/bottle/supervise/decisions'],
+  ]);
+  const raw = args.map(([, k, v]) => `${k!.toLowerCase()}\n${v}\0`).join('');
+  t.same(parseSettings(raw), s);
+  const plain = parseSettings('gitgate.name\napp\0gitgate.upstream\n/srv/app.git\0')!;
+  t.notOk('reviewHoldMs' in plain || 'reviewQueueDir' in plain || 'reviewDecisionsDir' in plain, 'no review keys: no review');
+  for (const bad of ['soon', '0', '-5', '']) {
+    t.equal(parseSettings(`gitgate.name\napp\0gitgate.upstream\n/srv/app.git\0gitgate.reviewholdms\n${bad}\0`)!.reviewHoldMs, DEFAULT_REVIEW_HOLD_MS, JSON.stringify(bad));
+  }
+});
+
+t.test('startGitGate refuses an upstream with reviewHoldMs but no review dirs: one line, before touching anything', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-git-gate-review-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const reposDir = join(dir, 'repos');
+  const err = await startGitGate({ reposDir, upstreams: [{ name: 'app', upstream: '/srv/app.git', kind: 'file', reviewHoldMs: 60_000 }], err: () => undefined }).catch((e: Error) => e);
+  t.type(err, UserError);
+  t.equal((err as Error).message,
+    'git-gate: app: push review is on (reviewHoldMs) but no review queue was given; pass --review-queue-dir and --review-decisions-dir');
+  t.notOk(existsSync(reposDir), 'no repos dir made, no git daemon started');
 });
 
 t.test('credentials: ssh key via GIT_SSH_COMMAND, https token read by name inside the helper', async (t) => {

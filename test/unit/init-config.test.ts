@@ -33,6 +33,16 @@ t.test('supervise flags come from the bundle env', async (t) => {
     '--policy-file', 'p.json', '--events-file', 'e.jsonl', '--wait-seconds', '5']);
 });
 
+t.test('git-gate gets the review dirs only when the bundle says BOTTLE_GIT_GATE_REVIEW=1', async (t) => {
+  const base = ['node', 'bottle', 'sidecar', 'git-gate', '--listen', '0.0.0.0', '--port', '9418', '--repos-dir', '/bottle/git-gate/repos', '--upstreams', '/bottle/git-gate/upstreams.json'];
+  t.same(daemonArgv('git-gate', {}, SELF), base, 'off by default');
+  t.same(daemonArgv('git-gate', { BOTTLE_GIT_GATE_REVIEW: '0', BOTTLE_SUPERVISE_QUEUE_DIR: 'q' }, SELF), base, 'only 1 turns it on; the queue dir alone does not');
+  t.same(daemonArgv('git-gate', { BOTTLE_GIT_GATE_REVIEW: '1' }, SELF), [...base,
+    '--review-queue-dir', '/bottle/supervise/queue', '--review-decisions-dir', '/bottle/supervise/decisions'], 'the bundle defaults');
+  t.same(daemonArgv('git-gate', { BOTTLE_GIT_GATE_REVIEW: '1', BOTTLE_SUPERVISE_QUEUE_DIR: 'q', BOTTLE_SUPERVISE_DECISIONS_DIR: 'd' }, SELF).slice(-4),
+    ['--review-queue-dir', 'q', '--review-decisions-dir', 'd'], 'the supervise dirs from the env');
+});
+
 t.test('BOTTLE_SIDECAR_DAEMONS narrows and orders; empty means none', async (t) => {
   t.same(resolveDaemons({ BOTTLE_SIDECAR_DAEMONS: 'supervise, gateway,supervise' }, none, SELF).map((s) => s.name), ['supervise', 'gateway']);
   t.same(resolveDaemons({ BOTTLE_SIDECAR_DAEMONS: '' }, none, SELF), []);

@@ -165,6 +165,24 @@ t.test('git: names, upstream forms, duplicates', async (t) => {
   }
 });
 
+t.test('git review: true (10 min), a duration from 10s to 24h, or false; anything else is one issue naming what to write', async (t) => {
+  const git = (review: string): string => `${head}  a:\n    git:\n      - name: o\n        upstream: /srv/x.git\n        review: ${review}\n`;
+  const holdOf = (review: string) => parseManifest(git(review), 'bottle.yaml').manifest!.agents.a!.git[0]!.review;
+  t.same(holdOf('true'), { holdMs: 600_000 }, 'true: the default hold');
+  t.same(holdOf('30m'), { holdMs: 1_800_000 });
+  t.same(holdOf('90s'), { holdMs: 90_000 });
+  t.same(holdOf('2h'), { holdMs: 7_200_000 });
+  t.same([holdOf('10s'), holdOf('24h')], [{ holdMs: 10_000 }, { holdMs: 86_400_000 }], 'the bounds are inclusive');
+  t.equal(holdOf('false'), undefined, 'false: no review');
+  t.same(parseManifest(git('false'), 'bottle.yaml').manifest!.agents.a!.git, [{ name: 'o', upstream: '/srv/x.git' }], 'and no review key at all');
+  const what = 'expected true, false or how long a push may wait for you, from 10s to 24h (e.g. 30m)';
+  for (const bad of ['5s', '25h', 'soon', '30M', '1d']) {
+    t.same(errors(git(bad)), [`bottle.yaml:7:17: agents.a.git[0].review: ${what}, got "${bad}"`], bad);
+  }
+  t.same(errors(git('[30m]')), ['bottle.yaml:7:17: agents.a.git[0].review: expected true, false or a duration such as 30m, got a list']);
+  t.same(errors(git('30')), ['bottle.yaml:7:17: agents.a.git[0].review: expected true, false or a duration such as 30m, got a number (30)'], 'a bare number has no unit');
+});
+
 t.test('env: names, reserved names, value kinds', async (t) => {
   t.same(errors(`${head}  a:\n    env:\n      9LIVES: x\n      HTTPS_PROXY: http://evil\n      ANTHROPIC_API_KEY: sk-live\n`), [
     'bottle.yaml:5:7: agents.a.env.9LIVES: expected an environment variable name (letters, digits and _, not starting with a digit)',

@@ -105,6 +105,23 @@ t.test('x asks, then stops; a/r act on the proposal under the cursor', async (t)
   t.same(press(r.state, 'enter').effects, [{ type: 'reject', id: route.id, slug: 'a-aaaaaa' }]);
 });
 
+t.test('Enter on a proposal shows it; on a held push r asks what rejecting means and a goes straight to the approve question', async (t) => {
+  const push: ProposalRow = { ...route, id: '20260301T105900000Z-000000000003', kind: 'push', host: 'origin', reason: 'push main: 1 commit, 1 file +1 -1; secret scan clean' };
+  const s = withProposals(withBottles(initialState(), [b('a-aaaaaa')]).state, [push, allow], 0).state;
+  t.same(press(s, 'tab', 'enter').effects, [{ type: 'show-proposal', id: push.id, slug: 'a-aaaaaa' }], 'Enter: show, not attach');
+  t.same(press(s, 'tab', 'j', 'enter').effects, [{ type: 'show-proposal', id: allow.id, slug: 'a-aaaaaa' }], 'any kind');
+  t.same(press(withBottles(initialState(), [b('a-aaaaaa')]).state, 'tab', 'enter').effects, [], 'no proposal: nothing');
+  let r = press(s, 'tab', 'r');
+  const m = r.state.modal as Extract<Modal, { kind: 'confirm' }>;
+  t.equal(m.title, 'Reject the push to origin?');
+  t.same(m.lines, [`from a-aaaaaa: ${push.reason}`, '', "nothing is forwarded; the agent's git push fails with your note"]);
+  r = press(r.state, ...'too big', 'enter');
+  t.same(r.effects, [{ type: 'reject', id: push.id, slug: 'a-aaaaaa', note: 'too big' }]);
+  r = press(s, 'tab', 'a');
+  t.same(r.effects, [{ type: 'plan-approve', id: push.id, slug: 'a-aaaaaa' }], 'no header form for a push');
+  t.equal(r.state.modal, undefined);
+});
+
 t.test('route approval: the header form, validated, then the diff', async (t) => {
   let r = press(base(), 'tab', 'a');
   const form = r.state.modal as Extract<Modal, { kind: 'header-form' }>;

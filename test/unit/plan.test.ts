@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../lib/errors.js';
 import { loadManifest, parseManifest } from '../../lib/manifest/index.js';
-import { checkPlanPaths, preparePlan, renderPlan, type BottlePlan } from '../../lib/plan/index.js';
+import { agentPrompt, ASK_PROMPT, checkPlanPaths, preparePlan, renderPlan, type BottlePlan } from '../../lib/plan/index.js';
+import { reviewPrompt } from '../../lib/plan/prompt.js';
 import { projectRoot } from '../../lib/paths.js';
 import { policyFromPlan, policyTextFromPlan } from '../../lib/lifecycle/policy.js';
 import { loadPolicy, MODEL_API_PATHS } from '../../lib/policy/index.js';
@@ -197,4 +198,35 @@ t.test('a route port reaches the plan, the preflight (when not 443) and the bott
   t.match(renderPlan(plan), /^            api\.github\.com  Authorization ← \$GH$/m, 'the default port is not shown');
   const policy = loadPolicy(policyTextFromPlan(plan));
   t.same(policy.routes.map((route) => [route.host, route.port]), [['git.corp.test', 8443], ['api.github.com', undefined], ['api.anthropic.com', undefined]]);
+});
+
+t.test('git review reaches the plan, the preflight (the hold as prose) and the agent prompt', async (t) => {
+  const r = parseManifest([
+    'version: 1', 'agents:', '  a:', '    supervise: false', '    git:',
+    '      - { name: origin, upstream: /srv/app.git, review: true }',
+    '      - { name: docs, upstream: /srv/docs.git, review: 90s }',
+    '      - { name: mirror, upstream: /srv/mirror.git, review: 2h }',
+    '      - { name: plain, upstream: /srv/plain.git, review: false }', '',
+  ].join('\n'), 'b.yaml');
+  t.same(r.issues, []);
+  const plan = preparePlan({ path: '/x/b.yaml', manifest: r.manifest! }, 'a');
+  t.same(plan.git, [
+    { name: 'origin', upstream: '/srv/app.git', review: { holdMs: 600_000 } },
+    { name: 'docs', upstream: '/srv/docs.git', review: { holdMs: 90_000 } },
+    { name: 'mirror', upstream: '/srv/mirror.git', review: { holdMs: 7_200_000 } },
+    { name: 'plain', upstream: '/srv/plain.git' },
+  ]);
+  const text = renderPlan(plan);
+  t.match(text, /^git         origin → \/srv\/app\.git \(pushes wait for your review, up to 10 min\)$/m);
+  t.match(text, /^            docs → \/srv\/docs\.git \(pushes wait for your review, up to 90 s\)$/m);
+  t.match(text, /^            mirror → \/srv\/mirror\.git \(pushes wait for your review, up to 2 h\)$/m);
+  t.match(text, /^            plain → \/srv\/plain\.git$/m, 'no review: no note');
+
+  t.equal(agentPrompt(plan), `${reviewPrompt(['origin', 'docs', 'mirror'])}\n`, 'supervise off, no prompt: the review note alone, naming the reviewed remotes');
+  t.match(reviewPrompt(['origin']), /^A git push to origin waits for the operator's review .*"waiting for operator review".*fails with the operator's note/);
+  t.equal(agentPrompt({ ...plan, prompt: 'Work.', supervise: true }), `Work.\n\n${ASK_PROMPT}\n\n${reviewPrompt(['origin', 'docs', 'mirror'])}\n`, 'after the manifest prompt and the asking note');
+  const unreviewed = { ...plan, git: plan.git.filter((g) => !g.review) };
+  t.equal(agentPrompt(unreviewed), undefined, 'no remote with review: nothing appended');
+  t.equal(agentPrompt({ prompt: 'Work.', supervise: false }), 'Work.\n', 'a plan without git');
+  t.notMatch(renderPlan(unreviewed), /review/);
 });

@@ -9,7 +9,8 @@ import {
 } from '../../lib/proposals/files.js';
 import { hostBaseHash, isStale, policyHash } from '../../lib/proposals/stale.js';
 import { loadPolicy, patternsOverlap } from '../../lib/policy/index.js';
-import { PROPOSAL_ID_RE, isProposalId, normalizeHost } from '../../lib/proposals/types.js';
+import { PROPOSAL_ID_RE, ProposalSchema, isProposalId, normalizeHost } from '../../lib/proposals/types.js';
+import { samplePush, writePushProposal } from '../helpers/push-proposal.js';
 
 function tmp(t: { teardown(fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-proposals-'));
@@ -155,4 +156,31 @@ t.test('isStale: only a change to what the policy says about the proposal\'s hos
   t.equal(hostBaseHash(p, 'docs.example.com'), hostBaseHash({ ...p, allow: [...p.allow, 'b.org'] }, 'docs.example.com'));
   t.same([patternsOverlap('*.x.com', 'x.com'), patternsOverlap('a.x.com', '*.x.com'), patternsOverlap('*.a.x.com', '*.x.com'), patternsOverlap('ax.com', '*.x.com'), patternsOverlap('*', '1.2.3.4')],
     [true, true, true, false, true]);
+});
+
+t.test('a push (git-gate\'s held push) carries payload.push, and only a push does; it never goes stale', async (t) => {
+  const dir = tmp(t);
+  const p = await writePushProposal(dir);
+  t.same(await readProposal(dir, p.id), p, 'a held push reads back as written');
+  t.ok(ProposalSchema.safeParse(p).success);
+  const refusal = (doc: unknown): string => {
+    const r = ProposalSchema.safeParse(doc);
+    return r.success ? 'accepted' : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  };
+  t.equal(refusal({ ...p, payload: { host: 'origin' } }), 'payload.push: payload.push is present exactly when kind is push', 'kind push without payload.push');
+  t.equal(refusal({ ...p, kind: 'allowlist', payload: { host: 'example.com', push: samplePush() } }), 'payload.push: payload.push is present exactly when kind is push', 'payload.push on an allowlist proposal');
+  t.equal(refusal({ ...p, kind: 'route', payload: { host: 'example.com', push: samplePush() } }), 'payload.push: payload.push is present exactly when kind is push');
+  t.match(refusal({ ...p, payload: { host: 'origin', push: samplePush({ scan: { findings: 2, commits: 1, objects: 1 } as never }) } }), /^payload\.push\.scan\.findings: /, 'a push with findings is never held');
+  t.match(refusal({ ...p, payload: { host: 'origin', push: samplePush({ refs: [] }) } }), /^payload\.push\.refs: /, 'at least one ref');
+  t.match(refusal({ ...p, payload: { host: 'origin', push: samplePush({ refs: [{ ref: 'refs/heads/main', old: 'HEAD', new: 'a'.repeat(40) }] }) } }), /^payload\.push\.refs\.0\.old: /, 'shas only');
+  writeFileSync(join(dir, `${p.id}.json`), JSON.stringify({ ...p, payload: { host: 'origin' } }));
+  const { proposals, errors } = await readQueue(dir);
+  t.same(proposals, []);
+  t.equal(errors.length, 1, 'the .diff beside it is not a queue file');
+  t.match(errors[0]?.reason, /payload\.push: payload\.push is present exactly when kind is push/, 'a malformed push is reported, not listed');
+
+  const f = join(dir, 'policy.yaml');
+  writeFileSync(f, 'version: 1\nallow: ["*"]\n');
+  t.equal(isStale(p, await policyHash(f)), false, 'a held push does not depend on the policy');
+  t.equal(isStale(p, null), false, 'not even on a missing one');
 });

@@ -11,6 +11,7 @@ import {
   writeProposal, type BundleControl,
 } from '../../lib/proposals/index.js';
 import { createBottle, type BottlePaths } from '../../lib/state/index.js';
+import { writePushProposal } from '../helpers/push-proposal.js';
 
 const POLICY = `# operator's policy
 version: 1
@@ -222,4 +223,76 @@ t.test('listProposals: pending by default, --all adds decided, stale flag, slug 
   t.equal(l.rows.length, 1);
   t.match(l.problems[0], /not JSON/);
   await t.rejects(listProposals(s.root, { slug: 'nope-aaaaaa' }), /no bottle nope-aaaaaa/);
+});
+
+// Records every call a bundle control gets: a held push's approval must make none.
+function callRecorder() {
+  const calls: string[] = [];
+  const control: BundleControl = {
+    name: 'recorder', live: true,
+    reload: async () => { calls.push('reload'); },
+    provideSecrets: async () => { calls.push('provideSecrets'); },
+  };
+  return { control, calls };
+}
+
+t.test('approving a held push writes the decision only: policy untouched, bundle not called', async (t) => {
+  const s = await setup(t);
+  const p = await writePushProposal(s.paths.superviseQueue);
+  const ino = statSync(s.file).ino;
+  const { control, calls } = callRecorder();
+  const now = new Date();
+  const r = await approve(s.paths, p.id, { note: 'ship it', now }, control, {});
+  t.match(r, { slug: s.slug, stale: false, changed: false, live: true, secrets: [], summary: ['forward the push to origin'] });
+  t.equal(r.proposal.kind, 'push');
+  t.same(await readDecision(s.paths.superviseDecisions, p.id), { id: p.id, decision: 'approved', decided: now.toISOString(), note: 'ship it' }, 'git-gate waits on this file');
+  t.same(calls, [], 'no reload, no secrets: a push changes no policy');
+  t.equal(readFileSync(s.file, 'utf8'), POLICY, 'policy text untouched');
+  t.equal(statSync(s.file).ino, ino, 'and not rewritten');
+  await t.rejects(approve(s.paths, p.id, {}, control, {}), /already approved at /, 'decided once');
+});
+
+t.test('a held push refuses --header and --for with one line, and an approval after its hold ran out', async (t) => {
+  const s = await setup(t);
+  const p = await writePushProposal(s.paths.superviseQueue);
+  const { control, calls } = callRecorder();
+  const oneLine = async (opts: Parameters<typeof approve>[2], message: string) => {
+    const err = await approve(s.paths, p.id, opts, control, {}).catch((e: Error) => e);
+    t.type(err, UserError);
+    t.equal((err as Error).message, message);
+  };
+  await oneLine({ headers: { Authorization: 'Bearer ${GITHUB_TOKEN}' } }, `proposal ${p.id} is a push held for review; --header applies to route proposals only`);
+  await oneLine({ until: 'stop' }, `proposal ${p.id} is a push held for review; --for applies to allowlist proposals only`);
+  const holdUntil = p.payload.push!.holdUntil;
+  const ran = `push ${p.id} was held until ${holdUntil}; git-gate has refused it since, and the agent must push again`;
+  await oneLine({ now: new Date(Date.parse(holdUntil)) }, ran);
+  await oneLine({ now: new Date(Date.parse(holdUntil) + 1) }, ran);
+  t.equal(await readDecision(s.paths.superviseDecisions, p.id), null, 'still undecided');
+  t.same(calls, []);
+  t.equal(readFileSync(s.file, 'utf8'), POLICY);
+  const r = await approve(s.paths, p.id, { headers: {}, now: new Date(Date.parse(holdUntil) - 1) }, control, {});
+  t.equal(r.decision.decision, 'approved', 'empty headers are no headers; a millisecond before the end is in time');
+});
+
+t.test('rejecting a held push: a decision with the note, nothing else', async (t) => {
+  const s = await setup(t);
+  const p = await writePushProposal(s.paths.superviseQueue);
+  const d = await reject(s.paths, p.id, 'split it into two commits', new Date('2026-03-01T00:00:00.000Z'));
+  t.same(d, { id: p.id, decision: 'rejected', decided: '2026-03-01T00:00:00.000Z', stale: false, note: 'split it into two commits' });
+  t.equal(readFileSync(s.file, 'utf8'), POLICY);
+  await t.rejects(approve(s.paths, p.id, {}, noopControl, {}), /already rejected at .*\(split it into two commits\)/);
+});
+
+t.test('listProposals: a held push carries its push, and never goes stale', async (t) => {
+  const s = await setup(t);
+  const p = await writePushProposal(s.paths.superviseQueue);
+  writeFileSync(s.file, 'version: 1\nallow: ["*"]\n');
+  const l = await listProposals(s.root);
+  t.same(l.problems, []);
+  t.equal(l.rows.length, 1);
+  t.match(l.rows[0], { id: p.id, slug: s.slug, kind: 'push', host: 'origin', status: 'pending', stale: false });
+  t.same(l.rows[0]!.push, p.payload.push, 'what it would send, for ls --json and the dashboard');
+  const allow = await s.propose('allowlist', 'example.com');
+  const rows = (await listProposals(s.root)).rows;
+  t.notOk(rows.find((r) => r.id === allow.id)!.push, 'other kinds carry none');
 });

@@ -5,13 +5,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ARM_MS, decideProposal, decideScreen, keyLine, type KeyTerminal } from '../../commands/decide.js';
+import { ARM_MS, decideProposal, decideScreen, keyLine, pushScreen, type KeyTerminal } from '../../commands/decide.js';
 import type { Ctx } from '../../lib/cli.js';
 import { loadPolicy } from '../../lib/policy/index.js';
-import { assessRisk, findProposal, readDecision, reject, writeProposal } from '../../lib/proposals/index.js';
+import { assessRisk, findProposal, pushLines, readDecision, reject, writeProposal } from '../../lib/proposals/index.js';
 import { run } from '../../lib/run/index.js';
 import { createBottle } from '../../lib/state/index.js';
 import { fakeBackends } from '../helpers/fake-backend.js';
+import { writePushProposal } from '../helpers/push-proposal.js';
 
 const POLICY = 'version: 1\nallow: [registry.npmjs.org]\n';
 
@@ -44,7 +45,8 @@ async function setup(t: { teardown(fn: () => unknown): void }, env: NodeJS.Proce
     const p = await writeProposal(b.paths.superviseQueue, { kind, host, reason: 'for the build' }, { policyFile: file });
     return findProposal(root, p.id);
   };
-  return { ctx, file, paths: b.paths, propose, out: () => out };
+  const hold = async () => findProposal(root, (await writePushProposal(b.paths.superviseQueue)).id);
+  return { ctx, file, paths: b.paths, propose, hold, out: () => out };
 }
 
 t.test('the screen and the key line', async (t) => {
@@ -122,4 +124,52 @@ t.test('t then 3 approves until the bottle stops', async (t) => {
   t.equal(await decideProposal(s.ctx, found, scripted([], ['t', '3']).term), 0);
   t.same(loadPolicy(readFileSync(s.file, 'utf8')).allowUntil, { 'docs.example.org': 'stop' });
   t.match(readFileSync(s.file, 'utf8'), /\{ host: docs\.example\.org, until: stop \}/, 'the flow list keeps its style');
+});
+
+t.test('a held push: its screen (the push lines, where the diff is), and the key line without t', async (t) => {
+  const s = await setup(t);
+  const found = await s.hold();
+  const p = found.proposal;
+  const now = Date.parse(p.created);
+  t.same(pushScreen(found, { othersPending: 0 }, now), [
+    `${found.slug} pushes to origin and waits for your review`,
+    '',
+    ...pushLines(p.payload.push!, now),
+    '',
+    `full diff: Enter on it in the dashboard, or bottle proposals show ${p.id}`,
+  ]);
+  t.same(pushScreen(found, { othersPending: 3 }, now).slice(-2), ['', '3 more pending: see the dashboard or `bottle proposals`']);
+  const tampered = { ...found, proposal: { ...p, payload: { ...p.payload, host: 'or\x1b[2Jigin' } } };
+  t.equal(pushScreen(tampered, { othersPending: 0 }, now)[0], `${found.slug} pushes to or?[2Jigin and waits for your review`, 'the remote name is sanitised too');
+
+  const k = scripted([], ['l']);
+  t.equal(await decideProposal(s.ctx, found, k.term), 0);
+  t.match(k.screen(), new RegExp(`^${found.slug} pushes to origin and waits for your review\n\npush to origin `));
+  t.match(k.screen(), /full diff: Enter on it in the dashboard[^\n]*\n\na approve {3}r reject with a note {3}l later\n$/, 'no time grant for a push');
+  t.notMatch(k.screen(), /risk:/);
+});
+
+t.test('a held push: a approves (the decision git-gate waits on); the policy is untouched', async (t) => {
+  const s = await setup(t);
+  const found = await s.hold();
+  t.equal(await decideProposal(s.ctx, found, scripted(['a'], ['a']).term), 0);
+  t.match(await readDecision(s.paths.superviseDecisions, found.proposal.id), { id: found.proposal.id, decision: 'approved' });
+  t.equal(s.out(), `approved ${found.proposal.id} (${found.slug}): git-gate forwards the push to origin\n`);
+  t.equal(readFileSync(s.file, 'utf8'), POLICY);
+});
+
+t.test('a held push: r and a note rejects with the note; t is no key here (no time grants for pushes)', async (t) => {
+  const s = await setup(t);
+  const found = await s.hold();
+  const k = scripted([], ['t', 'r', 'split', ' it', '\r']);
+  t.equal(await decideProposal(s.ctx, found, k.term), 0);
+  t.notMatch(k.screen(), /approve origin for:|cannot approve/, 't offered no grant choices');
+  t.match(await readDecision(s.paths.superviseDecisions, found.proposal.id), { decision: 'rejected', note: 'split it' });
+  t.equal(s.out(), `rejected ${found.proposal.id} (${found.slug}): push origin (with a note)\n`);
+
+  const later = await s.hold();
+  const k2 = scripted([], ['t', 't', 'l']);
+  t.equal(await decideProposal(s.ctx, later, k2.term), 0, 't does not crash, approve or reject');
+  t.equal(await readDecision(s.paths.superviseDecisions, later.proposal.id), null, 'still pending');
+  t.match(s.out(), new RegExp(`later: ${later.proposal.id} stays pending\n$`));
 });
