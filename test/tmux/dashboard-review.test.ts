@@ -35,14 +35,20 @@ async function heldPush(queueDir: string): Promise<Proposal> {
 }
 
 t.test('a held push: listed, Enter pages its diff on the right, a then y approves it', { skip }, async (t) => {
+  // Held before the dashboard starts: it is in the first load, which notices nothing, so the focus
+  // stays on the agents pane and Tab moves it to the proposals pane, deterministically.
   let slug = '';
-  const h = await startDashboard(t, { args: ['--no-popup'], before: async (x) => { slug = await x.startFake('implementer'); } });
-  await h.waitFor(/Proposals \(0\)/);
+  let p: Proposal | undefined;
+  const h = await startDashboard(t, {
+    args: ['--no-popup'],
+    before: async (x) => {
+      slug = await x.startFake('implementer');
+      p = await heldPush(bottlePaths(x.stateDir, slug).superviseQueue);
+    },
+  });
   const paths = bottlePaths(h.stateDir, slug);
-  const p = await heldPush(paths.superviseQueue);
   await h.waitFor(/push\s+origin/);
-  // A new proposal takes the cursor (and the focus) in the proposals pane: Enter is on it.
-  await h.keys('Enter');
+  await h.keys('Tab', 'Enter');
   const right = await (async () => {
     for (let i = 0; i < 100; i++) {
       const id = await h.rightPane();
@@ -59,8 +65,8 @@ t.test('a held push: listed, Enter pages its diff on the right, a then y approve
   await h.srv.client.exec(['select-pane', '-t', h.dash]);
   await h.keys('a');
   await h.waitFor(/Forward the push to origin\?/);
-  t.equal(await readDecision(paths.superviseDecisions, p.id), null, 'nothing decided before y');
+  t.equal(await readDecision(paths.superviseDecisions, p!.id), null, 'nothing decided before y');
   await h.keys('y');
   await h.waitFor(/push from implementer-\w+ approved: forwarding to origin/);
-  t.match(await readDecision(paths.superviseDecisions, p.id), { decision: 'approved' }, 'the decision git-gate waits for');
+  t.match(await readDecision(paths.superviseDecisions, p!.id), { decision: 'approved' }, 'the decision git-gate waits for');
 });

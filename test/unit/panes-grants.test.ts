@@ -64,7 +64,7 @@ t.test('plan-approve of a held push asks to forward it, showing what would leave
   t.same(m.effect, { type: 'approve', id: p.id, slug: b.slug });
   t.notOk(m.grants, 'no time grants for a push');
   await runEffect(ctx, m.effect);
-  t.same(state().status, { text: `approved the push from ${b.slug}: git-gate forwards it to origin`, level: 'info' });
+  t.same(state().status, { text: `push from ${b.slug} approved: forwarding to origin`, level: 'info' });
   t.match(await readDecision(b.paths.superviseDecisions, p.id), { decision: 'approved' });
   t.equal(readFileSync(file, 'utf8'), POLICY);
 });
