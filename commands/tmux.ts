@@ -14,26 +14,32 @@ import { stateRoot } from '../lib/state/index.js';
 import { selfArgvOf } from '../lib/paths.js';
 import { runInteractive } from '../lib/run/index.js';
 import { TMUX_INSTALL_HINT, TmuxClient } from '../tmux/client.js';
-import {
-  DASHBOARD_ACTIONS, DEFAULT_PREFIX_KEY, formatKeyTable, installKeys, isDashboardAction, runKeyAction,
-  UNBOUND_MARKER, uninstallKeys,
-} from '../tmux/keys.js';
+import { DEFAULT_PREFIX_KEY, formatKeyTable, installKeys, isKeyAction, KEY_ACTIONS, UNBOUND_MARKER, uninstallKeys } from '../tmux/keys.js';
 import {
   assertVersion, checkTmuxVersions, DASHBOARD_CMD_ENV, dashboardCommand, DEFAULT_SESSION, DEFAULT_SIZE,
   forwardedEnv, insideTmuxServer, launchSession, planTmuxSession, runningServerVersion, sessionFacts,
 } from '../tmux/session.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
+import { runKey } from './tmux-key.js';
+import { pickAgent, pickBottle, popupTerminal } from './tmux-pick.js';
 
 // Options live on `tmux` only: the program does not use positional options, so commander
 // hands a subcommand's `--session` to the parent anyway; subcommands read optsWithGlobals().
-interface TmuxFlags { manifest?: string; session: string; attach: boolean; popup: boolean; socket?: string }
+interface TmuxFlags { manifest?: string; session: string; attach: boolean; popup: boolean; socket?: string; client?: string; cwd?: string }
 
 const KEYS_HELP = `
 Key bindings are SERVER-WIDE: they apply to every session of the tmux server (the one $TMUX
-points at, else the default server) and last until that server exits. The keys act only in
-sessions made by \`bottle tmux\` (session option @bottle-dash); elsewhere they say so.
+points at, else the default server) and last until that server exits. They work from any
+session: prefix b d switches this client to the cockpit (creating it, as \`bottle tmux\` from
+the pane's directory would, when there is none); n opens the new-agent picker in a popup over
+the current pane (the agent then comes up in the cockpit); p the newest pending proposal's
+decision popup (risk summary; a approve, t for a time, r reject with a note, l later); a picks
+a running agent and attaches it in a new window of this session, named after its slug; w
+shows the agent waiting longest for input in the cockpit's right pane and switches there.
+] and [ (next/previous agent in the right pane) act in the cockpit. Inside the cockpit, d, n
+and p act on its dashboard (focus, its picker, its cursor on the newest proposal).
 install saves your existing binding of prefix <key> (in a server option) and uninstall puts
-it back. Installing twice changes nothing.`;
+it back. Installing twice changes nothing. Nothing else changes: no global option, no hook.`;
 
 // Adds `bottle tmux` with its `keys` and `key` subcommands.
 // The route values this shell has and the dashboard would otherwise lack (its environment is
@@ -68,6 +74,8 @@ export function registerTmux(program: Command, ctx: Ctx, outcome: Outcome): void
     .option('--no-attach', 'create the session (or bring its dashboard back) without attaching to it')
     .option('--no-popup', 'no popup for new proposals; bell, message and label only (also BOTTLE_POPUP=0)')
     .addOption(new Option('--socket <name>', 'tmux server socket name (tmux -L), for tests').hideHelp())
+    .addOption(new Option('--client <name>', 'the tmux client a key was pressed on (tmux key, pick-agent)').hideHelp())
+    .addOption(new Option('--cwd <dir>', 'the directory of the pane a key was pressed in (tmux key)').hideHelp())
     .addHelpText('after', `
 Outside tmux this attaches (the terminal is handed to tmux); inside tmux it switches the
 current client to the session instead of nesting. When the session exists but its dashboard
@@ -108,7 +116,7 @@ applies when the dashboard starts (a new session, or a dashboard brought back).`
 
   const keys = tmux
     .command('keys')
-    .description('install or remove the server-wide `bottle` key table (prefix + b, then d n ] [ p)')
+    .description('install or remove the server-wide `bottle` key table (prefix + b, then d n p a w ] [)')
     .addHelpText('after', KEYS_HELP);
   keys
     .command('install')
@@ -144,24 +152,47 @@ applies when the dashboard starts (a new session, or a dashboard brought back).`
 
   tmux
     .command('key')
-    .description('tell a session\'s dashboard to do <action>; this is what the bottle key table runs')
-    .argument('<action>', DASHBOARD_ACTIONS.join(' | '))
+    .description('what the bottle key table runs: <action> for the session and client a key was pressed in')
+    .argument('<action>', KEY_ACTIONS.join(' | '))
     .addHelpText('after', `
-  --session <name>  the session whose dashboard to tell (default: bottle; the keys pass their own)
+  --session <name>  the session the key was pressed in (default: bottle; the keys pass theirs)
+  --client <name>   the tmux client that pressed it (default: the one used last)
+  --cwd <dir>       the pane's directory: a cockpit brought up by the key starts there
 
-Prints nothing on success. On failure the message goes to the status line of the session's
-clients (and to stderr when run from a terminal) and the exit code is 1.`)
+In the cockpit the action goes to its dashboard; elsewhere it acts from there (see
+\`bottle tmux keys --help\`). Prints nothing on success. On failure the message goes to the
+client's status line (and to stderr when run from a terminal) and the exit code is 1.`)
     .action(async (action: string, _opts: unknown, cmd: Command) => {
-      if (!isDashboardAction(action)) throw new UserError(`unknown action ${JSON.stringify(action)}; expected one of ${DASHBOARD_ACTIONS.join(', ')}`);
+      if (!isKeyAction(action)) throw new UserError(`unknown action ${JSON.stringify(action)}; expected one of ${KEY_ACTIONS.join(', ')}`);
       const flags = cmd.optsWithGlobals<TmuxFlags>();
       // No version check here: this runs on every key press.
-      const r = await runKeyAction(clientFor(ctx, flags.socket, 3000), flags.session, action);
+      const r = await runKey(clientFor(ctx, flags.socket, 3000), {
+        action, session: flags.session,
+        ...(flags.client ? { client: flags.client } : {}), ...(flags.cwd ? { cwd: flags.cwd } : {}), ...(flags.socket ? { socket: flags.socket } : {}),
+      }, { self: selfArgvOf(ctx), env: ctx.env, cwd: ctx.cwd });
       if (r.ok) return;
       // Shown on the status line already; repeat it only where someone reads stderr. Under
       // run-shell stdout is a pipe whose content tmux would show in view mode.
       if (r.shownTo === 0 || ctx.isTTY) ctx.err(r.message ?? 'bottle: failed');
       outcome.exitCode = 1;
     });
+
+  // The pickers the keys open in popups: on the popup's terminal, raw until they finish.
+  const picker = (name: string, description: string, pick: (client: TmuxClient, term: ReturnType<typeof popupTerminal>, flags: TmuxFlags) => Promise<number>): void => {
+    tmux.command(name).description(description).action(async (_opts: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<TmuxFlags>();
+      const term = popupTerminal();
+      try {
+        outcome.exitCode = await pick(clientFor(ctx, flags.socket), term, flags);
+      } finally {
+        term.close();
+      }
+    });
+  };
+  picker('pick-agent', 'the new-agent picker prefix b n opens in a popup: start an agent in the cockpit (--session)',
+    (client, term, flags) => pickAgent(client, term, { session: flags.session, ...(flags.client ? { client: flags.client } : {}) }));
+  picker('pick-bottle', 'the running-agent picker prefix b a opens in a popup: attach one in a new window of --session',
+    (client, term, flags) => pickBottle(ctx, client, term, { session: flags.session }));
 }
 
 function clientFor(ctx: Ctx, socket: string | undefined, timeoutMs?: number): TmuxClient {

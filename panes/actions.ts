@@ -53,6 +53,13 @@ export function openPicker(ctx: ActionContext): void {
 
 // The preflight shows the plan; a plan that cannot start says why and refuses `y`.
 function openPreflight(ctx: ActionContext, agent: string): void {
+  const { lines, blocked } = preflight(ctx, agent);
+  ctx.store.update((s) => ({ ...s, modal: { kind: 'preflight', agent, lines, ...(blocked ? { blocked } : {}) } }));
+}
+
+// An agent's plan as the preflight shows it, and why it cannot start, if it cannot (also what
+// the new-agent popup of `prefix b n` shows, asked over IPC).
+export function preflight(ctx: ActionContext, agent: string): { lines: string[]; blocked?: string } {
   const loaded = ctx.manifest();
   const plan = preparePlan(loaded, agent, { cwd: ctx.cwd }, ctx.deps.env);
   let blocked: string | undefined;
@@ -71,7 +78,7 @@ function openPreflight(ctx: ActionContext, agent: string): void {
       blocked = `cannot start: ${errorText(e)}`;
     }
   }
-  ctx.store.update((s) => ({ ...s, modal: { kind: 'preflight', agent, lines: planLines(plan), ...(blocked ? { blocked } : {}) } }));
+  return { lines: planLines(plan), ...(blocked ? { blocked } : {}) };
 }
 
 // Route variables with neither a value nor a source, and the fix. The dashboard's environment is

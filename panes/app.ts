@@ -13,11 +13,12 @@ import { openPicker, runEffect } from './actions.js';
 import type { ActionContext, Store } from './context.js';
 import { DataSource } from './data.js';
 import { cycle } from './flows.js';
-import { socketPathFor, startIpcServer, type DashboardAction, type IpcResponse, type IpcServer } from './ipc.js';
+import { socketPathFor, startIpcServer, type DashboardAction, type DashboardRequest, type IpcResponse, type IpcServer } from './ipc.js';
 import { handleKey } from './keys.js';
 import { EXAMPLE_NOTICE, viewModel } from './model.js';
 import { TmuxSide } from './notify.js';
 import { decideCommand } from './popup.js';
+import { remoteAction } from './remote.js';
 import { RightDirector } from './right.js';
 import {
   expireFresh, initialState, mergeNotices, nextExpiry, noticeText, pointAt, withAutoApprovals, withBottles, withProposals,
@@ -202,7 +203,14 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   view.onResize(() => store.update((s) => s));
 
   let ipc: IpcServer | undefined;
-  const onAction = async (action: DashboardAction): Promise<IpcResponse> => ipcAction(ctx, side, action);
+  // Requests wait for the first read of the state: a key pressed while the dashboard starts
+  // (`prefix b w` creating the cockpit) must not see an empty list.
+  let firstLoaded!: () => void;
+  const firstLoad = new Promise<void>((resolve) => { firstLoaded = resolve; });
+  const onAction = async (action: DashboardAction, req: DashboardRequest): Promise<IpcResponse> => {
+    await firstLoad;
+    return ipcAction(ctx, side, action, req);
+  };
   const cleanups: (() => unknown)[] = [];
   try {
     if (side && right) {
@@ -220,6 +228,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
     }, { ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}) });
     watcher.start();
     await load({ bottles: true, proposals: 'all' });
+    firstLoaded();
     await data.refreshEngine().then((changed) => (changed ? load({ bottles: true, proposals: new Set() }) : undefined)).catch(() => undefined);
     const engineTick = async (): Promise<void> => {
       const changed = await data.refreshEngine().catch(() => false);
@@ -239,6 +248,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
     return await finished;
   } finally {
     closed = true;
+    firstLoaded();
     for (const c of cleanups) c();
     if (expiryTimer) clearTimeout(expiryTimer);
     watcher?.close();
@@ -248,8 +258,9 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   }
 }
 
-// What the tmux key table's actions do (see ipc.ts for the protocol).
-export async function ipcAction(ctx: ActionContext, side: TmuxSide | undefined, action: DashboardAction): Promise<IpcResponse> {
+// What the tmux key table's actions do (see ipc.ts for the protocol; the keys pressed outside
+// the cockpit: remote.ts).
+export async function ipcAction(ctx: ActionContext, side: TmuxSide | undefined, action: DashboardAction, req: DashboardRequest = { action }): Promise<IpcResponse> {
   switch (action) {
     case 'focus-dashboard':
       await side?.selectSelf();
@@ -270,5 +281,7 @@ export async function ipcAction(ctx: ActionContext, side: TmuxSide | undefined, 
       await side?.selectSelf();
       return { ok: true };
     }
+    default:
+      return remoteAction(ctx, side?.client, req);
   }
 }

@@ -1,19 +1,22 @@
 // The dashboard's control socket: tmux key bindings run `bottle tmux key <action>`, which calls
-// sendDashboardAction() (tmux/keys.ts, the client); the running dashboard acts on it here. Newline-delimited JSON over a
+// sendDashboardRequest() (tmux/keys.ts, the client); the running dashboard acts on it here. Newline-delimited JSON over a
 // unix socket at <stateRoot>/ipc/dashboard-<pid>.sock (dir 0700):
-//   request  {"action": "focus-dashboard" | "new-agent" | "next-agent" | "prev-agent" | "newest-proposal"}
-//   response {"ok": true} | {"ok": false, "error": "..."}   (one line per request line)
+//   request  {"action": "focus-dashboard" | "new-agent" | "next-agent" | "prev-agent" | "newest-proposal"
+//             | "agents" | "plan" | "start-agent" | "show-waiting" | "popup-proposal",
+//             "agent"?: "..." (plan, start-agent), "client"?: "..." (popup-proposal)}
+//   response {"ok": true, ...data} | {"ok": false, "error": "..."}   (one line per request line)
 import { chmodSync, existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 
-import { DASHBOARD_ACTIONS, type DashboardAction, isDashboardAction } from '../tmux/keys.js';
+import { DASHBOARD_ACTIONS, type DashboardAction, type DashboardRequest, type IpcReply, isDashboardAction } from '../tmux/keys.js';
 
-export { DASHBOARD_ACTIONS, type DashboardAction, isDashboardAction };
+export { DASHBOARD_ACTIONS, type DashboardAction, type DashboardRequest, isDashboardAction };
 
-export type IpcResponse = { ok: true } | { ok: false; error: string };
+export type IpcResponse = IpcReply;
 
-export type ActionHandler = (action: DashboardAction) => Promise<IpcResponse> | IpcResponse;
+// `request` carries the action's argument, if it has one.
+export type ActionHandler = (action: DashboardAction, request: DashboardRequest) => Promise<IpcResponse> | IpcResponse;
 
 // Requests longer than this are not ours; the connection is dropped.
 const MAX_LINE = 4096;
@@ -52,17 +55,22 @@ export function removeStaleSockets(dir: string): string[] {
   return removed;
 }
 
-// Parses one request line into an action, or the error to answer with.
-export function parseRequest(line: string): { action: DashboardAction } | { error: string } {
+// Parses one request line into a request, or the error to answer with.
+export function parseRequest(line: string): DashboardRequest | { error: string } {
   let msg: unknown;
   try {
     msg = JSON.parse(line);
   } catch {
     return { error: 'request is not JSON' };
   }
-  const action = (msg as { action?: unknown } | null)?.action;
+  const m = msg as { action?: unknown; agent?: unknown; client?: unknown } | null;
+  const action = m?.action;
   if (!isDashboardAction(action)) return { error: `unknown action ${JSON.stringify(action)}; expected one of ${DASHBOARD_ACTIONS.join(', ')}` };
-  return { action };
+  return {
+    action,
+    ...(typeof m?.agent === 'string' ? { agent: m.agent } : {}),
+    ...(typeof m?.client === 'string' ? { client: m.client } : {}),
+  };
 }
 
 // A listening control socket; close() stops it and removes the socket file.
@@ -104,7 +112,7 @@ export async function startIpcServer(path: string, handler: ActionHandler): Prom
           if ('error' in req) res = { ok: false, error: req.error };
           else {
             try {
-              res = await handler(req.action);
+              res = await handler(req.action, req);
             } catch (e) {
               res = { ok: false, error: (e as Error).message };
             }

@@ -122,7 +122,7 @@ export function wrapText(text: string, width: number): string[] {
 }
 
 // Long modal lines (reasons, diffs, plan paths) wrap instead of being cut at the box edge.
-function wrapModal(m: ModalModel, width: number): ModalModel {
+export function wrapModal(m: ModalModel, width: number): ModalModel {
   return { ...m, lines: m.lines.flatMap((l) => wrapText(l.text, width).map((text) => ({ ...l, text }))) };
 }
 

@@ -1,8 +1,10 @@
 // The new-proposal popup: where it goes (the client the operator used last, in any session),
 // what it runs (`bottle proposals decide ID`, which shows the risk summary and takes one key)
-// and what happens on a tmux without popups (a message instead). Pure; notify.ts does the I/O.
+// and what happens on a tmux without popups (a message instead). Pure, but for showDecision
+// (`prefix b p`); notify.ts does the notification's I/O.
 import { clip, sanitize } from '../lib/format.js';
 import type { PopupOpts } from '../tmux/argv.js';
+import type { TmuxClient } from '../tmux/client.js';
 import type { ClientRecord } from '../tmux/format.js';
 import { forwardedEnv } from '../tmux/session.js';
 import { atLeast, type TmuxVersion } from '../tmux/version.js';
@@ -36,17 +38,37 @@ export type PopupPlan =
   | { kind: 'popup'; popup: PopupOpts }
   | { kind: 'message'; client: string };
 
-// Where and how to show a new proposal to the operator: a popup on `target` (tmux 3.2+; the
-// title needs 3.3), else a message on it. Sizes never exceed the client (tmux refuses that).
-export function planPopup(target: ClientRecord, version: TmuxVersion, subject: PopupSubject, command: readonly string[]): PopupPlan {
-  if (!atLeast(version, '3.2')) return { kind: 'message', client: target.name };
+// A popup on `target` running `command` (tmux 3.2+, a client that draws them: not tmux -C),
+// sized to fit it (tmux refuses a popup larger than the client), titled on 3.3+; else a plan for
+// a message there.
+export function popupOn(target: ClientRecord, version: TmuxVersion, command: readonly string[], o: { width: number; height: number; title?: string }): PopupPlan {
+  if (!atLeast(version, '3.2') || target.control) return { kind: 'message', client: target.name };
   const popup: PopupOpts = {
     client: target.name,
     command,
-    width: Math.max(1, Math.min(POPUP_WIDTH, target.width)),
-    height: Math.max(1, Math.min(POPUP_HEIGHT, target.height)),
-    // The host comes from the bundle-written queue file: sanitised and clipped for the border.
-    ...(atLeast(version, '3.3') ? { title: ` bottle: ${subject.kind} ${clip(subject.host, 60)} from ${sanitize(subject.slug)} ` } : {}),
+    width: Math.max(1, Math.min(o.width, target.width)),
+    height: Math.max(1, Math.min(o.height, target.height)),
+    ...(o.title !== undefined && atLeast(version, '3.3') ? { title: o.title } : {}),
   };
   return { kind: 'popup', popup };
+}
+
+// Where and how to show a new proposal to the operator: a popup on `target` (tmux 3.2+; the
+// title needs 3.3), else a message on it. Sizes never exceed the client (tmux refuses that).
+export function planPopup(target: ClientRecord, version: TmuxVersion, subject: PopupSubject, command: readonly string[]): PopupPlan {
+  // The host comes from the bundle-written queue file: sanitised and clipped for the border.
+  return popupOn(target, version, command, {
+    width: POPUP_WIDTH, height: POPUP_HEIGHT,
+    title: ` bottle: ${subject.kind} ${clip(subject.host, 60)} from ${sanitize(subject.slug)} `,
+  });
+}
+
+// A proposal's decision popup on the named client (`prefix b p`): the popup, or on a client
+// that cannot show one, a message naming it. Throws when the client is gone.
+export async function showDecision(client: TmuxClient, clientName: string, subject: PopupSubject, command: readonly string[]): Promise<void> {
+  const target = (await client.clients()).find((c) => c.name === clientName);
+  if (!target) throw new Error(`no tmux client ${clientName}`);
+  const plan = planPopup(target, await client.serverVersion(), subject, command);
+  if (plan.kind === 'popup') await client.popup(plan.popup);
+  else await client.message(plan.client, `bottle: ${subject.kind} ${clip(subject.host, 60)} from ${sanitize(subject.slug)} waits: bottle proposals decide ${subject.id}`, 4000);
 }

@@ -312,14 +312,33 @@ export function unbindAll(table: string): string[] {
 }
 
 // Output is valid config syntax: save it in a server option, restore via `source-file -`.
-export function listKeys(o: { table?: string; key?: string } = {}): string[] {
-  return finish(['list-keys', ...(o.table ? ['-T', o.table] : []), ...(o.key ? [o.key] : [])]);
+// `notes` (-N) lists the notes instead, which the bindings' output leaves out.
+export function listKeys(o: { table?: string; key?: string; notes?: boolean } = {}): string[] {
+  return finish(['list-keys', ...(o.notes ? ['-N'] : []), ...(o.table ? ['-T', o.table] : []), ...(o.key ? [o.key] : [])]);
 }
 
 export function listClients(o: { session?: string; format?: string } = {}): string[] {
   return finish([
     'list-clients', '-F', o.format ?? '#{client_name}',
     ...(o.session ? ['-t', exactSession(o.session)] : []),
+  ]);
+}
+
+// Machine-readable session listing (every session of the server).
+export function listSessions(o: { format: string }): string[] {
+  return finish(['list-sessions', '-F', o.format]);
+}
+
+// A new window in `session` (exact), named `name` (which also turns automatic-rename off for
+// it), running `command`; it becomes the session's current window unless `detached`.
+export function newWindow(o: { session: string; name: string; command: readonly string[]; cwd?: string; detached?: boolean }): string[] {
+  return finish([
+    'new-window', ...(o.detached ? ['-d'] : []),
+    '-t', exactSessionPane(o.session),
+    '-n', o.name,
+    ...(o.cwd ? ['-c', o.cwd] : []),
+    '-P', '-F', '#{pane_id}',
+    shellCommand(o.command),
   ]);
 }
 

@@ -1,8 +1,11 @@
-// `bottle tmux keys install|uninstall` and the `bottle tmux key <action>` handler.
+// `bottle tmux keys install|uninstall`, the key table's bindings, and the client side of the
+// dashboard's IPC.
 //
-// prefix + b enters a `bottle` key table whose keys act only in a bottle session (guarded by the
-// @bottle-dash session option) and reach the dashboard through `bottle tmux key`, which sends
-// one JSON line to the dashboard's unix socket (@bottle-ipc). Bindings are server-wide.
+// prefix + b enters a `bottle` key table, server-wide. Every key runs `bottle tmux key <action>`
+// with the session, client and directory it was pressed in: inside the cockpit (a session whose
+// @bottle-dash is set) the action goes to that session's dashboard over its unix socket
+// (@bottle-ipc), one JSON line; in any other session the CLI acts there (commands/tmux-key.ts:
+// switch to the cockpit, a popup over the current pane, a new window in this session).
 //
 // This module is on the key-press path: keep its imports to node:net and tmux/.
 import { createConnection } from 'node:net';
@@ -17,23 +20,50 @@ export const INSTALLED_KEY_OPTION = '@bottle-keys-key';
 // Saved instead of a binding when the prefix key was unbound; a config comment, so restoring
 // it with source-file is a no-op.
 export const UNBOUND_MARKER = '# (no binding before bottle tmux keys install)';
-export const NOT_BOTTLE_MESSAGE = 'bottle: not a bottle session';
 export const NOT_RUNNING_MESSAGE = 'bottle: the dashboard is not running in this session; run bottle tmux';
 
-export const DASHBOARD_ACTIONS = ['focus-dashboard', 'new-agent', 'next-agent', 'prev-agent', 'newest-proposal'] as const;
+// What the dashboard does on request (panes/ipc.ts serves them, panes/app.ts and panes/remote.ts
+// act): the first five are the cockpit keys; the rest serve the keys pressed elsewhere (the
+// new-agent popup's picker asks for `agents` and `plan`, then `start-agent`; `p` asks for
+// `popup-proposal` on its client; `w` for `show-waiting`).
+export const DASHBOARD_ACTIONS = [
+  'focus-dashboard', 'new-agent', 'next-agent', 'prev-agent', 'newest-proposal',
+  'agents', 'plan', 'start-agent', 'show-waiting', 'popup-proposal',
+] as const;
 export type DashboardAction = (typeof DASHBOARD_ACTIONS)[number];
 
 export function isDashboardAction(v: unknown): v is DashboardAction {
   return typeof v === 'string' && (DASHBOARD_ACTIONS as readonly string[]).includes(v);
 }
 
+// One request line: the action and, for some, its argument.
+export interface DashboardRequest {
+  action: DashboardAction;
+  /** plan, start-agent: the manifest agent. */
+  agent?: string;
+  /** popup-proposal: the tmux client (client_name) to open the popup on. */
+  client?: string;
+}
+
+// What `bottle tmux key <action>` accepts: what the keys run.
+export const KEY_ACTIONS = [
+  'focus-dashboard', 'new-agent', 'next-agent', 'prev-agent', 'newest-proposal', 'attach-agent', 'waiting-agent',
+] as const;
+export type KeyAction = (typeof KEY_ACTIONS)[number];
+
+export function isKeyAction(v: unknown): v is KeyAction {
+  return typeof v === 'string' && (KEY_ACTIONS as readonly string[]).includes(v);
+}
+
 // The `bottle` table: key → action; `note` shows in `list-keys -N` and the install summary.
-export const COCKPIT_KEYS: readonly { key: string; action: DashboardAction; note: string }[] = [
-  { key: 'd', action: 'focus-dashboard', note: 'focus the dashboard' },
-  { key: 'n', action: 'new-agent', note: 'start a new agent (picker)' },
-  { key: ']', action: 'next-agent', note: 'next agent in the right pane' },
-  { key: '[', action: 'prev-agent', note: 'previous agent in the right pane' },
-  { key: 'p', action: 'newest-proposal', note: 'jump to the newest proposal' },
+export const COCKPIT_KEYS: readonly { key: string; action: KeyAction; note: string }[] = [
+  { key: 'd', action: 'focus-dashboard', note: 'the cockpit\'s dashboard (switches there; creates the cockpit if missing)' },
+  { key: 'n', action: 'new-agent', note: 'start a new agent (picker; a popup outside the cockpit)' },
+  { key: 'p', action: 'newest-proposal', note: 'the newest pending proposal (a popup outside the cockpit)' },
+  { key: 'a', action: 'attach-agent', note: 'attach a running agent in a new window of this session' },
+  { key: 'w', action: 'waiting-agent', note: 'the agent waiting longest for input (cockpit, right pane)' },
+  { key: ']', action: 'next-agent', note: 'next agent in the right pane (cockpit)' },
+  { key: '[', action: 'prev-agent', note: 'previous agent in the right pane (cockpit)' },
 ];
 
 // Server option holding the user's binding of `prefix <key>` from before the first install.
@@ -50,40 +80,34 @@ export function tmuxQuote(s: string): string {
 }
 
 // The shell string run-shell runs for an action. run-shell format-expands its argument, so
-// the quoted argv has '#' doubled, and the session comes from #{q:session_name} (q: escapes
-// shell metacharacters). `|| [ $? -eq 1 ]`: exit 1 means "failed and already told the user
-// via display-message"; any other failure (exit 127: node or bottle moved) stays non-zero so
-// tmux shows it.
-export function keyActionShell(self: readonly string[], action: DashboardAction): string {
-  return `${a.escapeFormat(a.shellCommand([...self, 'tmux', 'key', action]))} --session=#{q:session_name} || [ $? -eq 1 ]`;
+// the quoted argv has '#' doubled, and the session, client and the pane's directory come from
+// #{q:...} (q: escapes shell metacharacters). `|| [ $? -eq 1 ]`: exit 1 means "failed and
+// already told the user via display-message"; any other failure (exit 127: node or bottle
+// moved) stays non-zero so tmux shows it.
+export function keyActionShell(self: readonly string[], action: KeyAction): string {
+  return `${a.escapeFormat(a.shellCommand([...self, 'tmux', 'key', action]))} --session=#{q:session_name} --client=#{q:client_name} --cwd=#{q:pane_current_path} || [ $? -eq 1 ]`;
 }
 
-// The tmux command string a key runs inside its guard. `-b`: tmux does not wait for node to
-// start. `d` also focuses the pane directly, after starting the notification so a stale
+// The tmux command string a key runs. `-b`: tmux does not wait for node to start. In the
+// cockpit `d` also focuses the pane directly, after starting the notification so a stale
 // @bottle-dash (select fails, the rest of the list is skipped) still gets the dashboard's
 // "not running" message. -t is not format-expanded in tmux 3.3, hence run-shell -C (3.2+);
 // select-window first: select-pane alone does not leave another window.
-export function keyActionCommand(self: readonly string[], action: DashboardAction): string {
+export function keyActionCommand(self: readonly string[], action: KeyAction): string {
   const notify = `run-shell -b ${tmuxQuote(keyActionShell(self, action))}`;
   if (action !== 'focus-dashboard') return notify;
   const focus = `select-window -t #{${DASH_OPTION}} ; select-pane -t #{${DASH_OPTION}}`;
-  return `${notify} ; run-shell -C ${tmuxQuote(focus)}`;
+  return `${notify} ; if-shell -F '#{${DASH_OPTION}}' ${tmuxQuote(`run-shell -C ${tmuxQuote(focus)}`)}`;
 }
 
-// `bind -T bottle <key> if -F '#{@bottle-dash}' <action> 'display ...'`: acts only in sessions
-// whose @bottle-dash is set (formats see session options).
+// `bind -T bottle <key> <command>`: one argument, which bind-key parses as a command list.
 export function tableBinding(self: readonly string[], k: (typeof COCKPIT_KEYS)[number]): string[] {
-  return a.bindKey({
-    table: KEY_TABLE,
-    key: k.key,
-    note: `bottle: ${k.note}`,
-    command: ['if-shell', '-F', `#{${DASH_OPTION}}`, keyActionCommand(self, k.action), `display-message ${tmuxQuote(NOT_BOTTLE_MESSAGE)}`],
-  });
+  return a.bindKey({ table: KEY_TABLE, key: k.key, note: `bottle: ${k.note}`, command: [keyActionCommand(self, k.action)] });
 }
 
 // prefix + key → the next key is looked up in the `bottle` table.
 export function prefixBinding(key: string): string[] {
-  return a.bindKey({ table: 'prefix', key, note: 'bottle: cockpit keys (then d n ] [ p)', command: ['switch-client', '-T', KEY_TABLE] });
+  return a.bindKey({ table: 'prefix', key, note: `bottle: keys (then ${COCKPIT_KEYS.map((k) => k.key).join(' ')})`, command: ['switch-client', '-T', KEY_TABLE] });
 }
 
 // Whether a `list-keys -T prefix <key>` line is the binding installed here.
@@ -120,6 +144,22 @@ export async function currentBinding(client: TmuxClient, key: string, table = 'p
   return r.exitCode === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : undefined;
 }
 
+// A list-keys line with its note put back: list-keys leaves notes out, and a binding restored
+// without one would change `list-keys -N`.
+export function withNote(line: string, note: string | undefined): string {
+  return note ? line.replace(/^bind-key\s/, `bind-key -N ${tmuxQuote(note)} `) : line;
+}
+
+// The user's binding of `prefix <key>` as config text (note included), for saving.
+async function userBinding(client: TmuxClient, key: string): Promise<string | undefined> {
+  const line = await currentBinding(client, key);
+  if (line === undefined || isOurBinding(line)) return line;
+  // `list-keys -N -T prefix b` prints `b <note>`; a key without a note is an error (exit 1).
+  const r = await client.probe(a.listKeys({ table: 'prefix', key, notes: true }));
+  const note = r.exitCode === 0 ? /^\S+\s+(.*)$/.exec(r.stdout.trim())?.[1] : undefined;
+  return withNote(line, note);
+}
+
 export interface InstallReport {
   key: string;
   /** What is now saved for uninstall (the user's old binding, or UNBOUND_MARKER). */
@@ -139,7 +179,7 @@ export async function installKeys(client: TmuxClient, self: readonly string[], k
     movedFrom = previous;
   }
   const alreadySaved = await client.showOption({ scope: 'server', name: savedBindingOption(key) });
-  const save = planSave(await currentBinding(client, key), alreadySaved);
+  const save = planSave(await userBinding(client, key), alreadySaved);
   await client.exec(a.unbindAll(KEY_TABLE));
   await client.exec(installArgv(self, key, save));
   return { key, saved: save ?? alreadySaved, already: previous === key, ...(movedFrom !== undefined ? { movedFrom } : {}) };
@@ -187,18 +227,29 @@ export async function uninstallKeys(client: TmuxClient, key?: string): Promise<R
 export function formatKeyTable(key: string): string {
   const rows = COCKPIT_KEYS.map((k) => `  prefix ${key} ${k.key.padEnd(3)} ${k.note}`);
   return [
-    'bottle key bindings (server-wide: every session of this tmux server; they act only in bottle sessions):',
+    'bottle key bindings (server-wide: every session of this tmux server):',
     ...rows,
   ].join('\n');
 }
 
-export type IpcReply = { ok: true } | { ok: false; error: string };
+// What a reply carries besides `ok` (agents: agents + bottles; plan: lines + blocked;
+// show-waiting: slug + pane, the right pane now showing it).
+export interface ReplyData {
+  agents?: string[];
+  bottles?: { slug: string; agent: string; state: string }[];
+  lines?: string[];
+  blocked?: string;
+  slug?: string;
+  pane?: string;
+}
+
+export type IpcReply = ({ ok: true } & ReplyData) | { ok: false; error: string };
 
 // Error codes meaning nobody listens on the socket (stale path after the dashboard quit).
 const NOT_LISTENING = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ECONNRESET', 'EPIPE']);
 
 // One request to the dashboard: `{"action": ...}\n` → one reply line `{"ok": ...}`.
-export function sendDashboardAction(socketPath: string, action: DashboardAction, timeoutMs = 3000): Promise<IpcReply> {
+export function sendDashboardRequest(socketPath: string, request: DashboardRequest, timeoutMs = 3000): Promise<IpcReply> {
   return new Promise((resolve) => {
     let buf = '';
     let settled = false;
@@ -212,7 +263,7 @@ export function sendDashboardAction(socketPath: string, action: DashboardAction,
     };
     const timer = setTimeout(() => finish({ ok: false, error: `bottle: the dashboard did not answer within ${timeoutMs} ms` }), timeoutMs);
     sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(`${JSON.stringify({ action })}\n`));
+    sock.on('connect', () => sock.write(`${JSON.stringify(request)}\n`));
     sock.on('data', (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf('\n');
@@ -226,11 +277,32 @@ export function sendDashboardAction(socketPath: string, action: DashboardAction,
   });
 }
 
+// A request without an argument.
+export function sendDashboardAction(socketPath: string, action: DashboardAction, timeoutMs = 3000): Promise<IpcReply> {
+  return sendDashboardRequest(socketPath, { action }, timeoutMs);
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+// The reply's data, each field only when it has the expected type.
+function replyData(r: Record<string, unknown>): ReplyData {
+  const d: ReplyData = {};
+  if (isStrings(r.agents)) d.agents = r.agents;
+  if (Array.isArray(r.bottles)) {
+    d.bottles = r.bottles.filter((b): b is { slug: string; agent: string; state: string } =>
+      typeof b?.slug === 'string' && typeof b?.agent === 'string' && typeof b?.state === 'string')
+      .map((b) => ({ slug: b.slug, agent: b.agent, state: b.state }));
+  }
+  if (isStrings(r.lines)) d.lines = r.lines;
+  for (const k of ['blocked', 'slug', 'pane'] as const) if (typeof r[k] === 'string') d[k] = r[k];
+  return d;
+}
+
 function parseReply(line: string): IpcReply {
   try {
-    const r = JSON.parse(line) as { ok?: unknown; error?: unknown };
-    if (r.ok === true) return { ok: true };
-    if (r.ok === false) {
+    const r = JSON.parse(line) as Record<string, unknown> | null;
+    if (r?.ok === true) return { ok: true, ...replyData(r) };
+    if (r?.ok === false) {
       const why = typeof r.error === 'string' && r.error ? r.error : 'the dashboard refused';
       return { ok: false, error: why.startsWith('bottle:') ? why : `bottle: ${why}` };
     }
@@ -242,20 +314,28 @@ export interface KeyActionResult {
   ok: boolean;
   /** The message shown to the user on failure. */
   message?: string;
-  /** How many clients of the session saw it (0: print it instead). */
+  /** How many clients saw it (0: print it instead). */
   shownTo: number;
 }
 
-// `bottle tmux key <action>`: look up the session's dashboard socket, send the action, show a
-// failure on the session's clients' status lines.
-export async function runKeyAction(client: TmuxClient, session: string, action: DashboardAction, timeoutMs?: number): Promise<KeyActionResult> {
+// Shows a failure on one client's status line (the one that pressed the key), else on every
+// client of the session; how many saw it.
+export async function showFailure(client: TmuxClient, text: string, o: { client?: string; session?: string }): Promise<number> {
+  const targets = o.client ? [o.client] : o.session ? await client.listClients(o.session) : [];
+  let shownTo = 0;
+  for (const c of targets) {
+    const r = await client.probe(a.displayMessage({ client: c, text, durationMs: 4000 }));
+    if (r.exitCode === 0) shownTo += 1;
+  }
+  return shownTo;
+}
+
+// A key pressed in the cockpit: look up the session's dashboard socket, send the action, show a
+// failure on the status line of the client that pressed it (without one: the session's clients).
+export async function runKeyAction(client: TmuxClient, session: string, action: DashboardAction, timeoutMs?: number, clientName?: string): Promise<KeyActionResult> {
   const ipc = await client.showOption({ scope: 'session', target: a.exactSessionPane(session), name: IPC_OPTION });
   const reply: IpcReply = ipc === undefined ? { ok: false, error: NOT_RUNNING_MESSAGE } : await sendDashboardAction(ipc, action, timeoutMs);
   if (reply.ok) return { ok: true, shownTo: 0 };
-  let shownTo = 0;
-  for (const c of await client.listClients(session)) {
-    const r = await client.probe(a.displayMessage({ client: c, text: reply.error, durationMs: 4000 }));
-    if (r.exitCode === 0) shownTo += 1;
-  }
+  const shownTo = await showFailure(client, reply.error, { session, ...(clientName ? { client: clientName } : {}) });
   return { ok: false, message: reply.error, shownTo };
 }

@@ -2,12 +2,12 @@
 // typed through a real attached client (attachViewer) so the prefix → bottle table → if-shell →
 // run-shell → `bottle tmux key` → IPC chain runs for real.
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import * as a from '../../tmux/argv.js';
 import { installKeys, NOT_RUNNING_MESSAGE, uninstallKeys } from '../../tmux/keys.js';
 import { bottleInProcess } from '../helpers/cli.js';
+import { recordingSocket } from '../helpers/ipc.js';
 import { pollUntil, startTmuxServer, tmuxSkipReason, type TmuxTestServer } from '../helpers/tmux.js';
 
 // The bindings must call this checkout's source (dist/ may be stale while developing).
@@ -31,23 +31,7 @@ async function press(viewer: TmuxTestServer, key: string): Promise<void> {
 }
 
 // A stand-in dashboard: a unix socket that records request lines and answers {"ok":true}.
-async function fakeDashboard(t: { teardown(fn: () => unknown): void }, dir: string) {
-  const path = join(dir, 'dash.sock');
-  const requests: string[] = [];
-  const server = createServer((sock) => {
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      buf += d;
-      if (!buf.includes('\n')) return;
-      requests.push(buf.slice(0, buf.indexOf('\n')));
-      sock.end('{"ok":true}\n');
-    });
-  });
-  await new Promise<void>((res) => server.listen(path, res));
-  t.teardown(() => new Promise((res) => server.close(res)));
-  return { path, requests };
-}
+const fakeDashboard = (t: { teardown(fn: () => unknown): void }) => recordingSocket(t, () => '{"ok":true}\n');
 
 async function makeBottleSession(srv: TmuxTestServer, ipc: string): Promise<void> {
   const target = a.exactSessionPane(srv.session);
@@ -62,12 +46,13 @@ t.test('install prints the table; installing twice changes nothing; uninstall re
   t.equal(first.exitCode, 0, first.stderr);
   t.match(first.stdout, /server-wide/);
   t.match(first.stdout, /prefix b n +start a new agent/);
+  t.match(first.stdout, /prefix b w +the agent waiting longest/);
   const table1 = await listKeys(srv, 'bottle');
   const prefix1 = await listKeys(srv, 'prefix', 'b');
   t.equal(prefix1, 'bind-key -T prefix b switch-client -T bottle');
-  t.equal(table1.split('\n').length, 5, table1);
-  t.match(table1, /bind-key -T bottle n if-shell -F "#\{@bottle-dash\}" "run-shell -b '.*tmux key new-agent --session=#\{q:session_name\}/);
-  t.match(await srv.tmux(['list-keys', '-N', '-T', 'bottle']), { stdout: /d +bottle: focus the dashboard/ });
+  t.equal(table1.split('\n').length, 7, table1);
+  t.match(table1, /bind-key -T bottle n run-shell -b ".*tmux key new-agent --session=#\{q:session_name\} --client=#\{q:client_name\} --cwd=#\{q:pane_current_path\}/);
+  t.match(await srv.tmux(['list-keys', '-N', '-T', 'bottle']), { stdout: /d +bottle: the cockpit's dashboard/ });
 
   const second = await bottle(srv, ['keys', 'install']);
   t.equal(second.exitCode, 0);
@@ -96,18 +81,18 @@ t.test('uninstall restores the user binding that install replaced', { skip }, as
   t.equal(await listKeys(srv, 'prefix', 'b'), before, 'identical list-keys output');
 });
 
-t.test('in a session that is not a bottle session the keys say so', { skip }, async (t) => {
+t.test('outside the cockpit ] and [ say where they act', { skip }, async (t) => {
   const srv = await startTmuxServer(t, { width: 100, height: 12 });
   t.equal((await bottle(srv, ['keys', 'install'])).exitCode, 0);
   const viewer = await srv.attachViewer();
-  await press(viewer.server, 'd');
-  await viewer.server.waitForText(/bottle: not a bottle session/);
-  t.pass('status line shows the guard message');
+  await press(viewer.server, ']');
+  await viewer.server.waitForText(/bottle: \] and \[ act in the cockpit; prefix b d goes there/, KEY_TIMEOUT);
+  t.pass('status line says so');
 });
 
 t.test('in a bottle session: n reaches the dashboard over IPC, d focuses its pane', { skip }, async (t) => {
   const srv = await startTmuxServer(t, { width: 100, height: 12 });
-  const dash = await fakeDashboard(t, srv.dir);
+  const dash = await fakeDashboard(t);
   await makeBottleSession(srv, dash.path);
   const right = await srv.client.split({ target: srv.pane, command: ['sleep', '600'] });
   await srv.client.selectPane(right);
@@ -152,10 +137,12 @@ t.test('quoting survives tmux and sh: a path with space, quote and #; such a ses
   await writeFile(script, '#!/bin/sh\nprintf \'%s\\n\' "$@" > "$(dirname "$0")/args.txt"\n');
   await chmod(script, 0o755);
   await makeBottleSession(srv, join(srv.dir, 'unused.sock'));
+  // The pane's directory is passed too (a cockpit the key creates starts there).
+  await srv.client.respawn({ target: srv.pane, cwd: dir, command: ['sleep', '600'] });
   await installKeys(srv.client, ['/bin/sh', script]);
   const viewer = await srv.attachViewer();
   await press(viewer.server, 'n');
   const args = await pollUntil('the recorder script to run', async () => readFile(join(dir, 'args.txt'), 'utf8').catch(() => undefined), KEY_TIMEOUT);
-  t.same(args.split('\n'), ['tmux', 'key', 'new-agent', `--session=${session}`, '']);
+  t.same(args.split('\n'), ['tmux', 'key', 'new-agent', `--session=${session}`, `--client=${viewer.clientName}`, `--cwd=${dir}`, '']);
   await uninstallKeys(srv.client);
 });

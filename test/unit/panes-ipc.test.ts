@@ -54,7 +54,7 @@ t.test('bad requests get an error line; several requests on one connection are a
   t.same(lines.map((l) => JSON.parse(l)), [
     { ok: true },
     { ok: false, error: 'request is not JSON' },
-    { ok: false, error: 'unknown action "rm -rf"; expected one of focus-dashboard, new-agent, next-agent, prev-agent, newest-proposal' },
+    { ok: false, error: 'unknown action "rm -rf"; expected one of focus-dashboard, new-agent, next-agent, prev-agent, newest-proposal, agents, plan, start-agent, show-waiting, popup-proposal' },
     { ok: false, error: 'boom' },
   ]);
 });
@@ -86,6 +86,8 @@ t.test('a silent dashboard times out', async (t) => {
 
 t.test('parseRequest', async (t) => {
   t.same(parseRequest('{"action":"newest-proposal"}'), { action: 'newest-proposal' });
+  t.same(parseRequest('{"action":"plan","agent":"implementer","client":"/dev/pts/1","x":1}'), { action: 'plan', agent: 'implementer', client: '/dev/pts/1' }, 'arguments kept, anything else dropped');
+  t.same(parseRequest('{"action":"plan","agent":7}'), { action: 'plan' }, 'a non-string argument is dropped');
   t.match(parseRequest('null'), { error: /unknown action/ });
   t.match(parseRequest('{"action":42}'), { error: /unknown action 42/ });
 });

@@ -2,7 +2,7 @@
 // clients, the title only where tmux has one (3.3), a message instead below tmux 3.2, and the
 // BOTTLE_POPUP switch.
 import t from 'tap';
-import { decideCommand, planPopup, popupFromEnv, POPUP_HEIGHT, POPUP_WIDTH } from '../../panes/popup.js';
+import { decideCommand, planPopup, popupFromEnv, popupOn, POPUP_HEIGHT, POPUP_WIDTH } from '../../panes/popup.js';
 import type { ClientRecord } from '../../tmux/format.js';
 import { parseVersion } from '../../tmux/version.js';
 
@@ -32,4 +32,12 @@ t.test('popupFromEnv: BOTTLE_POPUP=0 (or false/no/off) turns it off', async (t) 
   t.equal(popupFromEnv({}), true);
   for (const v of ['1', 'yes', '']) t.equal(popupFromEnv({ BOTTLE_POPUP: v }), true, JSON.stringify(v));
   for (const v of ['0', 'false', 'no', 'OFF']) t.equal(popupFromEnv({ BOTTLE_POPUP: v }), false, v);
+});
+
+t.test('popupOn: any command, clamped; a message on a client that draws no popups (tmux -C)', async (t) => {
+  const cmd = ['bottle', 'tmux', 'pick-agent'];
+  t.same(popupOn(client(80, 20), parseVersion('3.3a'), cmd, { width: 100, height: 24, title: ' new ' }),
+    { kind: 'popup', popup: { client: '/dev/pts/4', command: cmd, width: 80, height: 20, title: ' new ' } });
+  t.same(popupOn({ ...client(200, 60), control: true }, parseVersion('3.4'), cmd, { width: 100, height: 24 }), { kind: 'message', client: '/dev/pts/4' });
+  t.same(popupOn(client(200, 60), parseVersion('3.1'), cmd, { width: 100, height: 24 }), { kind: 'message', client: '/dev/pts/4' });
 });

@@ -159,6 +159,15 @@ t.test('clients, files, capture, wait-for, version, chain', async (t) => {
   t.same(a.chain(), []);
 });
 
+t.test('list-sessions, new-window in a session (exact), list-keys -N', async (t) => {
+  t.same(a.listSessions({ format: '#{session_name}' }), ['list-sessions', '-F', '#{session_name}']);
+  t.same(a.newWindow({ session: 'work', name: 'implementer-k3x7qa', command: ['bottle', 'attach', 'implementer-k3x7qa'] }),
+    ['new-window', '-t', '=work:', '-n', 'implementer-k3x7qa', '-P', '-F', '#{pane_id}', 'bottle attach implementer-k3x7qa']);
+  t.same(a.newWindow({ session: 'w', name: 'x;', command: ['true'], cwd: '/d', detached: true }),
+    ['new-window', '-d', '-t', '=w:', '-n', 'x\\;', '-c', '/d', '-P', '-F', '#{pane_id}', 'true']);
+  t.same(a.listKeys({ table: 'prefix', key: 'b', notes: true }), ['list-keys', '-N', '-T', 'prefix', 'b']);
+});
+
 t.test('pane labels are stored border-safe', async (t) => {
   t.equal(PANE_BORDER_FORMAT, ' #{?#{@bottle_label},#{@bottle_label},#{pane_title}} ');
   t.equal(labelValue('agent foo'), 'agent foo');

@@ -1,16 +1,14 @@
 // The `bottle` key table: exact binding argv, quoting, the saved-binding logic, and the
 // `bottle tmux key` IPC client — against a recording fake tmux and a real unix socket.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { run, type Runner } from '../../lib/run/index.js';
+import { recordingSocket } from '../helpers/ipc.js';
 import { TmuxClient } from '../../tmux/client.js';
 import {
   COCKPIT_KEYS, formatKeyTable, installArgv, installKeys, isOurBinding, keyActionCommand, keyActionShell, NOT_RUNNING_MESSAGE,
-  planSave, prefixBinding, runKeyAction, savedBindingOption, sendDashboardAction, tableBinding, tmuxQuote, UNBOUND_MARKER,
-  uninstallKeys,
+  planSave, prefixBinding, runKeyAction, savedBindingOption, sendDashboardAction, sendDashboardRequest, tableBinding, tmuxQuote,
+  UNBOUND_MARKER, uninstallKeys, withNote,
 } from '../../tmux/keys.js';
 
 const SELF = ['/usr/bin/node', '/home/u/my tools/bottle/dist/commands/main.js'];
@@ -20,13 +18,14 @@ t.test('tmuxQuote: single quotes, an embedded quote closed-escaped-reopened', as
   t.equal(tmuxQuote(`it's`), `'it'\\''s'`);
 });
 
-t.test('the shell string run-shell gets: quoted argv, # doubled for format expansion, session via q:', async (t) => {
+t.test('the shell string run-shell gets: quoted argv, # doubled for format expansion, session, client, cwd via q:', async (t) => {
+  const where = '--session=#{q:session_name} --client=#{q:client_name} --cwd=#{q:pane_current_path}';
   t.equal(
     keyActionShell(SELF, 'new-agent'),
-    `/usr/bin/node '/home/u/my tools/bottle/dist/commands/main.js' tmux key new-agent --session=#{q:session_name} || [ $? -eq 1 ]`,
+    `/usr/bin/node '/home/u/my tools/bottle/dist/commands/main.js' tmux key new-agent ${where} || [ $? -eq 1 ]`,
   );
   // '#' in a path would start a format in run-shell's argument: doubled, then expanded back.
-  t.equal(keyActionShell(['/opt/#1/node'], 'next-agent'), `/opt/\\##1/node tmux key next-agent --session=#{q:session_name} || [ $? -eq 1 ]`);
+  t.equal(keyActionShell(['/opt/#1/node'], 'next-agent'), `/opt/\\##1/node tmux key next-agent ${where} || [ $? -eq 1 ]`);
 });
 
 t.test('the shell string absorbs exit 1 (already reported) and keeps other failures', async (t) => {
@@ -38,21 +37,28 @@ t.test('the shell string absorbs exit 1 (already reported) and keeps other failu
 });
 
 t.test('exact binding argv', async (t) => {
-  t.same(prefixBinding('b'), ['bind-key', '-N', 'bottle: cockpit keys (then d n ] [ p)', '-T', 'prefix', 'b', 'switch-client', '-T', 'bottle']);
+  t.same(prefixBinding('b'), ['bind-key', '-N', 'bottle: keys (then d n p a w ] [)', '-T', 'prefix', 'b', 'switch-client', '-T', 'bottle']);
   const n = COCKPIT_KEYS.find((k) => k.key === 'n')!;
+  // Every key runs in every session (no guard): the CLI decides what it means there.
   t.same(tableBinding(SELF, n), [
-    'bind-key', '-N', 'bottle: start a new agent (picker)', '-T', 'bottle', 'n',
-    'if-shell', '-F', '#{@bottle-dash}',
-    `run-shell -b '/usr/bin/node '\\''/home/u/my tools/bottle/dist/commands/main.js'\\'' tmux key new-agent --session=#{q:session_name} || [ $? -eq 1 ]'`,
-    `display-message 'bottle: not a bottle session'`,
+    'bind-key', '-N', 'bottle: start a new agent (picker; a popup outside the cockpit)', '-T', 'bottle', 'n',
+    `run-shell -b '/usr/bin/node '\\''/home/u/my tools/bottle/dist/commands/main.js'\\'' tmux key new-agent `
+      + `--session=#{q:session_name} --client=#{q:client_name} --cwd=#{q:pane_current_path} || [ $? -eq 1 ]'`,
   ]);
-  // d notifies the dashboard first, then focuses the pane natively (window, then pane).
+  // d runs the CLI first, then, in the cockpit, focuses the pane natively (window, then pane).
   t.equal(
     keyActionCommand(['/bin/bottle'], 'focus-dashboard'),
-    `run-shell -b '/bin/bottle tmux key focus-dashboard --session=#{q:session_name} || [ $? -eq 1 ]' ; `
-      + `run-shell -C 'select-window -t #{@bottle-dash} ; select-pane -t #{@bottle-dash}'`,
+    `run-shell -b '/bin/bottle tmux key focus-dashboard --session=#{q:session_name} --client=#{q:client_name} --cwd=#{q:pane_current_path} || [ $? -eq 1 ]' ; `
+      + `if-shell -F '#{@bottle-dash}' 'run-shell -C '\\''select-window -t #{@bottle-dash} ; select-pane -t #{@bottle-dash}'\\'''`,
   );
-  t.same(COCKPIT_KEYS.map((k) => `${k.key}=${k.action}`), ['d=focus-dashboard', 'n=new-agent', ']=next-agent', '[=prev-agent', 'p=newest-proposal']);
+  t.same(COCKPIT_KEYS.map((k) => `${k.key}=${k.action}`), [
+    'd=focus-dashboard', 'n=new-agent', 'p=newest-proposal', 'a=attach-agent', 'w=waiting-agent', ']=next-agent', '[=prev-agent',
+  ]);
+});
+
+t.test('withNote: a saved binding keeps its note (list-keys leaves notes out)', async (t) => {
+  t.equal(withNote('bind-key -T prefix b display-message hi', undefined), 'bind-key -T prefix b display-message hi');
+  t.equal(withNote('bind-key -r -T prefix b display-message hi', `it's mine`), `bind-key -N 'it'\\''s mine' -r -T prefix b display-message hi`);
 });
 
 t.test('installArgv: one call; saves only when asked; no unbind -a in the list', async (t) => {
@@ -100,7 +106,9 @@ function fakeServer(init: { prefix?: Record<string, string>; options?: Record<st
     const cmds: string[][] = [[]];
     for (const x of sub) x === ';' ? cmds.push([]) : cmds.at(-1)!.push(x);
     for (const c of cmds) {
-      if (c[0] === 'list-keys') {
+      if (c[0] === 'list-keys' && c.includes('-N')) {
+        exitCode = 1; // no notes here: tmux says "unknown key"
+      } else if (c[0] === 'list-keys') {
         const b = prefix[c.at(-1)!];
         if (b === undefined) exitCode = 1; else stdout = b;
       } else if (c[0] === 'show-options') stdout = options[c.at(-1)!] ?? '';
@@ -161,39 +169,15 @@ t.test('formatKeyTable lists every key and says server-wide', async (t) => {
   for (const k of COCKPIT_KEYS) t.match(s, `prefix b ${k.key}`);
 });
 
-async function ipcServer(t: { teardown(fn: () => unknown): void }, reply: (req: string) => string | undefined) {
-  const dir = await mkdtemp(join(tmpdir(), 'bottle-ipc-'));
-  const path = join(dir, 'dash.sock');
-  const requests: string[] = [];
-  const server: Server = createServer((sock) => {
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      buf += d;
-      if (!buf.includes('\n')) return;
-      const line = buf.slice(0, buf.indexOf('\n'));
-      requests.push(line);
-      const r = reply(line);
-      if (r === undefined) sock.end(); else sock.write(r);
-    });
-  });
-  await new Promise<void>((res) => server.listen(path, res));
-  t.teardown(async () => {
-    await new Promise((res) => server.close(res));
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { path, requests, dir };
-}
-
 t.test('sendDashboardAction: one JSON line each way', async (t) => {
-  const srv = await ipcServer(t, (line) => (line.includes('newest-proposal') ? '{"ok":false,"error":"no pending proposals"}\n' : '{"ok":true}\n'));
+  const srv = await recordingSocket(t, (line) => (line.includes('newest-proposal') ? '{"ok":false,"error":"no pending proposals"}\n' : '{"ok":true}\n'));
   t.same(await sendDashboardAction(srv.path, 'new-agent'), { ok: true });
   t.same(await sendDashboardAction(srv.path, 'newest-proposal'), { ok: false, error: 'bottle: no pending proposals' });
   t.same(srv.requests, ['{"action":"new-agent"}', '{"action":"newest-proposal"}']);
 });
 
 t.test('sendDashboardAction: nobody listening, silence, garbage', async (t) => {
-  const srv = await ipcServer(t, (line) => (line.includes('prev') ? 'not json\n' : line.includes('next') ? undefined : ''));
+  const srv = await recordingSocket(t, (line) => (line.includes('prev') ? 'not json\n' : line.includes('next') ? undefined : ''));
   t.same(await sendDashboardAction(join(srv.dir, 'gone.sock'), 'new-agent'), { ok: false, error: NOT_RUNNING_MESSAGE });
   const slow = await sendDashboardAction(srv.path, 'focus-dashboard', 200);
   t.match(slow, { ok: false, error: /did not answer within 200 ms/ });
@@ -220,7 +204,7 @@ t.test('runKeyAction: no @bottle-ipc → the message goes to every client of the
 });
 
 t.test('runKeyAction: a live dashboard answers and nothing is displayed', async (t) => {
-  const ipc = await ipcServer(t, () => '{"ok":true}\n');
+  const ipc = await recordingSocket(t, () => '{"ok":true}\n');
   const calls: string[][] = [];
   const run: Runner = async (argv) => {
     calls.push(argv.slice(1));
@@ -230,4 +214,24 @@ t.test('runKeyAction: a live dashboard answers and nothing is displayed', async 
   t.same(await runKeyAction(new TmuxClient({ run }), 'bottle', 'prev-agent'), { ok: true, shownTo: 0 });
   t.same(ipc.requests, ['{"action":"prev-agent"}']);
   t.equal(calls.length, 1, 'one tmux call on the happy path');
+});
+
+t.test('runKeyAction with the pressing client: the message goes to that client only', async (t) => {
+  const calls: string[][] = [];
+  const run: Runner = async (argv) => {
+    calls.push(argv.slice(1));
+    return { argv: [...argv], exitCode: 0, stdout: '', stderr: '', durationMs: 0, failed: false, timedOut: false };
+  };
+  t.same(await runKeyAction(new TmuxClient({ run }), 'bottle', 'new-agent', undefined, '/dev/pts/9'), { ok: false, message: NOT_RUNNING_MESSAGE, shownTo: 1 });
+  t.same(calls.slice(1), [['display-message', '-c', '/dev/pts/9', '-d', '4000', NOT_RUNNING_MESSAGE]], 'no list-clients');
+});
+
+t.test('sendDashboardRequest: the argument goes out, typed data comes back, anything else is dropped', async (t) => {
+  const srv = await recordingSocket(t, () => `${JSON.stringify({
+    ok: true, agents: ['a', 'b'], bottles: [{ slug: 'a-x', agent: 'a', state: 'running', extra: 1 }, { slug: 3 }],
+    lines: ['l1'], blocked: 'no', slug: 's', pane: '%3', junk: { x: 1 }, agentsWrong: [1],
+  })}\n`);
+  const r = await sendDashboardRequest(srv.path, { action: 'plan', agent: 'implementer' });
+  t.same(r, { ok: true, agents: ['a', 'b'], bottles: [{ slug: 'a-x', agent: 'a', state: 'running' }], lines: ['l1'], blocked: 'no', slug: 's', pane: '%3' });
+  t.same(srv.requests, ['{"action":"plan","agent":"implementer"}']);
 });
