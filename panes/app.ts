@@ -20,6 +20,7 @@ import { TmuxSide } from './notify.js';
 import { decideCommand } from './popup.js';
 import { remoteAction } from './remote.js';
 import { RightDirector } from './right.js';
+import { statusSegment } from './segment.js';
 import {
   expireFresh, initialState, mergeNotices, nextExpiry, noticeText, pointAt, withAutoApprovals, withBottles, withProposals,
   type AppState, type Notice,
@@ -100,6 +101,11 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   let renderQueued = false;
   let expiryTimer: NodeJS.Timeout | undefined;
   let expiryAt: number | undefined;
+  // The user's status segment, once both lists are read (before, it would claim idle); a tmux
+  // call only when it changed (TmuxSide.setStatus).
+  const publishStatus = (): void => {
+    if (state.loaded.bottles && state.loaded.proposals) void side?.setStatus(statusSegment(state)).catch(() => undefined);
+  };
   const render = (): void => {
     renderQueued = false;
     if (closed) return;
@@ -108,6 +114,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
     if (state.modal?.kind === 'preflight' && vm.modal?.scroll !== undefined) state = { ...state, modal: { ...state.modal, scroll: vm.modal.scroll } };
     view.render(vm);
     void side?.setCounter(state.unseen).catch(() => undefined);
+    publishStatus();
     const next = nextExpiry(state);
     if (next !== undefined && next !== expiryAt) {
       if (expiryTimer) clearTimeout(expiryTimer);
@@ -182,6 +189,8 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
         state = { ...state, status: { text: `reading state: ${(e as Error).message}`, level: 'error' } };
       }
       store.update((s) => s);
+      // New data: the segment first, before the render and the notification's tmux calls.
+      publishStatus();
       if (notice) notify(notice);
     });
     return loading;
@@ -232,6 +241,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
     await data.refreshEngine().then((changed) => (changed ? load({ bottles: true, proposals: new Set() }) : undefined)).catch(() => undefined);
     const engineTick = async (): Promise<void> => {
       const changed = await data.refreshEngine().catch(() => false);
+      await side?.reclaimStatus().catch(() => undefined);
       if (right && state.occupant !== undefined && !(await right.exists().catch(() => true))) {
         store.update((s) => ({ ...s, occupant: undefined }));
       }

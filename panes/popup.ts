@@ -1,11 +1,12 @@
-// The new-proposal popup: where it goes (the client the operator used last, in any session),
-// what it runs (`bottle proposals decide ID`, which shows the risk summary and takes one key)
-// and what happens on a tmux without popups (a message instead). Pure, but for showDecision
+// Who hears about a notice (the dashboard session's clients and the client the operator used
+// last, in any session) and the new-proposal popup: where it goes (that last-used client), what
+// it runs (`bottle proposals decide ID`, which shows the risk summary and takes one key) and
+// what happens on a tmux without popups (the message alone). Pure, but for showDecision
 // (`prefix b p`); notify.ts does the notification's I/O.
 import { clip, sanitize } from '../lib/format.js';
 import type { PopupOpts } from '../tmux/argv.js';
 import type { TmuxClient } from '../tmux/client.js';
-import type { ClientRecord } from '../tmux/format.js';
+import { mostRecentClient, type ClientRecord } from '../tmux/format.js';
 import { forwardedEnv } from '../tmux/session.js';
 import { atLeast, type TmuxVersion } from '../tmux/version.js';
 
@@ -32,6 +33,21 @@ export interface PopupSubject {
 export function decideCommand(self: readonly string[], id: string, env: NodeJS.ProcessEnv): string[] {
   const vars = Object.entries(forwardedEnv(env)).map(([k, v]) => `${k}=${v}`);
   return ['env', ...vars, ...self, 'proposals', 'decide', id];
+}
+
+// A notice's audience: its message goes to every client of the dashboard's session and to the
+// client the operator used last (`latest`, where the popup goes) when that one is in another
+// session (the user's own), each client once.
+export interface NoticeTargets {
+  messages: string[];
+  latest?: ClientRecord;
+}
+
+export function noticeTargets(clients: readonly ClientRecord[], session: string): NoticeTargets {
+  const latest = mostRecentClient(clients, session);
+  const messages = new Set(clients.filter((c) => c.session === session).map((c) => c.name));
+  if (latest) messages.add(latest.name);
+  return { messages: [...messages], ...(latest ? { latest } : {}) };
 }
 
 export type PopupPlan =

@@ -76,8 +76,9 @@ export function parsePaneIds(stdout: string): PaneId[] {
   return stdout.split('\n').map((s) => s.trim()).filter(isPaneId);
 }
 
-// The value to store in @bottle_label: the option is expanded inside pane-border-format, where
-// `#[fg=red]` would restyle the border and `##` would print '#'. Control characters (a newline
+// The value to store in a user option that a format expands where styles apply: @bottle_label
+// in pane-border-format, @bottle-status in the user's status-right. There `#[fg=red]` would
+// restyle the border or status line and `##` would print '#'. Control characters (a newline
 // would also break list-panes lines) become spaces.
 export function labelValue(text: string): string {
   return escapeFormat(text.replace(/[\x00-\x1f\x7f]/g, ' '));
