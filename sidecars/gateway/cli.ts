@@ -55,7 +55,7 @@ export function registerGateway(sidecar: Command, ctx: Ctx, outcome: Outcome): v
     .option('--resolve-only <suffix...>', 'resolve only names under these suffixes, e.g. test (test bundles: no public name is ever dialled)', [] as string[])
     .option('--no-watch', 'do not watch --policy-dir; reload on SIGHUP only')
     .option('--control-socket <path>', 'unix socket on which `bottle sidecar gateway-secrets` hands over route secrets approved after launch')
-    .option('--events-file <file>', 'append an event here when a request hits a lapsed time-boxed grant (default: $BOTTLE_EVENTS_FILE)')
+    .option('--events-file <file>', 'append an event here when a request hits a lapsed time-boxed grant, and a usage event per model answer (default: $BOTTLE_EVENTS_FILE)')
     .addHelpText('after', `
 Clients use it as HTTP(S)_PROXY. Blocked requests get 403 "blocked: <reason>" and the
 supervise tool call to ask with (propose_allowlist_change, its host and reason), as JSON for
@@ -79,6 +79,7 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
         sinks.push(batchedWriter((text) => file.write(text)));
       }
       const eventsFile = o.eventsFile ?? (ctx.env.BOTTLE_EVENTS_FILE || undefined);
+      let usageErrorSaid = false;
       // A private copy: secrets approved after launch are added to it over the control socket,
       // which is up before the first request is accepted.
       const secretEnv: Record<string, string | undefined> = { ...ctx.env };
@@ -106,6 +107,14 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
           const e = appendEvent(eventsFile, ev);
           if (e) ctx.err(`gateway: cannot append to events file ${eventsFile}: ${e.message}`);
         },
+        // Metering only where its events go; a failing file is said once, not per request.
+        onUsage: eventsFile ? (ev) => {
+          const e = appendEvent(eventsFile, ev);
+          if (e && !usageErrorSaid) {
+            usageErrorSaid = true;
+            ctx.err(`gateway: cannot append usage to events file ${eventsFile}: ${e.message} (said once)`);
+          }
+        } : undefined,
         watch: o.watch,
       });
       ctx.err(`gateway: listening on ${gateway.url}${fd === undefined ? '' : ` (shared socket, fd ${fd})`} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);

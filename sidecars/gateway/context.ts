@@ -6,6 +6,7 @@ import type { LapseReporter } from './lapse.js';
 import type { DecisionLog } from './log.js';
 import type { PolicyStore } from './reload.js';
 import type { Target } from './target.js';
+import type { UsageEvent } from '../../lib/usage/meter.js';
 
 // Idle limits; a socket with no traffic for this long is closed.
 export interface Timeouts {
@@ -36,6 +37,8 @@ export interface GatewayContext {
   // Told every decision: the first block by a lapsed grant becomes an event for the operator.
   lapses: LapseReporter;
   diag: (message: string) => void;
+  // Told the usage of each model answer (POST /v1/messages on the model route); unset: no metering.
+  onUsage?: (ev: UsageEvent) => void;
   timeouts: Timeouts;
   // Ports a passthrough tunnel may reach (443; tests add their upstream's).
   passthroughPorts: readonly number[];

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { failure, type Flow } from './flow.js';
 import { clientResponseHeaders, withoutHeaders } from './headers.js';
+import { meteredFlow, meterResponse } from './meter.js';
 import { decoderFor } from './scrub.js';
 import { admit, forward, maskHead, readBody, relayBody, type Admitted } from './stages.js';
 import type { Target } from './target.js';
@@ -17,7 +18,7 @@ export async function proxyRequest(flow: Flow, req: IncomingMessage, res: Server
   forward(flow, target, a, { raw: req.rawHeaders }, (up) => {
     up.on('response', (upRes) => {
       if (res.destroyed) upRes.destroy();
-      else relayResponse(flow, a, upRes, res);
+      else relayResponse(flow, a, upRes, res, meteredFlow(flow, target.scheme === 'https'));
     });
     res.on('close', () => {
       if (res.writableFinished) return;
@@ -28,7 +29,8 @@ export async function proxyRequest(flow: Flow, req: IncomingMessage, res: Server
 }
 
 // The upstream's answer to the client: head (masked when routed) at once, body streamed.
-function relayResponse(flow: Flow, a: Admitted, upRes: IncomingMessage, res: ServerResponse): void {
+// `metered`: the body is also tapped for its token usage (meter.ts), as it passes.
+function relayResponse(flow: Flow, a: Admitted, upRes: IncomingMessage, res: ServerResponse, metered: boolean): void {
   // A response without a body (HEAD, 204, 304) has nothing to decode: its headers stay as sent.
   const status = upRes.statusCode ?? 502;
   const bodyless = flow.method === 'HEAD' || status === 204 || status === 304;
@@ -55,6 +57,8 @@ function relayResponse(flow: Flow, a: Admitted, upRes: IncomingMessage, res: Ser
   if (upRes.headers['content-length'] === undefined || decode !== 'identity') res.flushHeaders();
   flow.record(a.verdict, status);
   const mask = relayBody(upRes, res, a.needles, decode === 'identity' ? undefined : decode);
+  // The mask's output is decoded; upRes unmasked is passed on as it came.
+  if (metered && !bodyless) meterResponse(flow, upRes, mask ?? upRes, mask ? undefined : upRes.headers['content-encoding']);
   mask?.on('end', () => {
     const n = head.masked + mask.masked;
     if (n) flow.g.diag(`gateway: masked ${n} route secret(s) in the response from ${flow.host} to ${flow.method} ${flow.path.split('?')[0]}`);

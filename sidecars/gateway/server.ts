@@ -4,6 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { evaluate, PASSTHROUGH_PORT, type GrantLapsedEvent } from '../../lib/policy/index.js';
+import type { UsageEvent } from '../../lib/usage/meter.js';
 import { ensureCA, LeafMinter } from '../../lib/pki/index.js';
 import { handleConnect, serveTunnelRequest, serveTunnelUpgrade } from './connect.js';
 import { DEFAULT_TIMEOUTS, type GatewayContext, type Timeouts } from './context.js';
@@ -31,6 +32,7 @@ export interface GatewayOptions {
   logSinks?: ReadonlyArray<(line: string) => void>; // decision lines (JSON)
   diag?: (message: string) => void; // reloads and failures, for humans
   onGrantLapsedInUse?: (ev: GrantLapsedEvent) => void; // once per lapsed grant a request hits (the events file)
+  onUsage?: (ev: UsageEvent) => void; // once per metered model answer (the events file); unset: no metering
   watch?: boolean; // reload on changes in policyDir (default true)
   timeouts?: Partial<Timeouts>;
   maxHeaderBytes?: number; // default 16 KiB
@@ -86,6 +88,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       o.onGrantLapsedInUse?.(ev);
     }),
     diag,
+    onUsage: o.onUsage,
     timeouts,
     passthroughPorts: o.passthroughPorts ?? [PASSTHROUGH_PORT],
     inner,

@@ -5,6 +5,7 @@ import { appendFileSync } from 'node:fs';
 import { readFileNoFollow, UnsafeFileError } from '../../lib/fs-safe.js';
 import type { GrantLapsedEvent } from '../../lib/policy/index.js';
 import type { AutoApprovedEvent } from '../../lib/proposals/auto.js';
+import type { UsageEvent } from '../../lib/usage/meter.js';
 
 interface Base { time: string }
 
@@ -25,7 +26,9 @@ export type BundleEvent =
   // Written by the host (lib/proposals/auto.ts) when a manifest auto_approve rule approved a proposal.
   | AutoApprovedEvent
   // Written by the gateway the first time a request hits a lapsed time-boxed grant (lib/policy/grants.ts).
-  | GrantLapsedEvent;
+  | GrantLapsedEvent
+  // Written by the gateway for each model answer whose token usage it read (lib/usage/meter.ts).
+  | UsageEvent;
 
 // For consumers that switch on the kind without holding an event.
 export type BundleEventType = BundleEvent['type'];
