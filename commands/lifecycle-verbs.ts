@@ -42,7 +42,15 @@ export function statusJson(r: BottleStatus): Record<string, unknown> {
   return {
     slug: r.slug, agent: r.agent, backend: r.backend, state: r.state, engine: r.engine, created: r.created || null,
     pendingProposals: r.pendingProposals, waitingSince: r.waitingSince ?? null, broken: r.broken ?? null,
-    stoppedAt: r.stoppedAt ?? null, saved: r.saved ?? null,
+    stoppedAt: r.stoppedAt ?? null, saved: r.saved ?? null, usage: usageJson(r.usage),
+  };
+}
+
+// `ls --json`'s usage: the bottle's model requests, tokens by class and cost (null: unknown price).
+function usageJson(u: BottleStatus['usage']): Record<string, unknown> {
+  return {
+    requests: u?.requests ?? 0, input: u?.input ?? 0, output: u?.output ?? 0,
+    cacheRead: u?.cacheRead ?? 0, cacheWrite: u?.cacheWrite ?? 0, usd: u ? u.usd : 0,
   };
 }
 
@@ -50,7 +58,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
   program
     .command('ls')
     .description('list bottles: state, engine view, age, pending proposals, waiting-for-input marker')
-    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, created, pendingProposals, waitingSince, broken, stoppedAt, saved} (null when not applicable)')
+    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, created, pendingProposals, waitingSince, broken, stoppedAt, saved, usage} (null when not applicable; usage: {requests, input, output, cacheRead, cacheWrite, usd}, usd null when no request has a known price)')
     .addHelpText('after', [
       '',
       'STATE is claimed, launching, running, stopping, resuming, stopped (work saved, resumable), down',
@@ -61,7 +69,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
       LIFECYCLE_TABLE,
     ].join('\n'))
     .action(async (opts: { json?: boolean }) => {
-      const rows = await bottleStatuses(cliDeps(ctx));
+      const rows = await bottleStatuses(cliDeps(ctx), { usage: opts.json === true });
       ctx.out(opts.json ? JSON.stringify(rows.map(statusJson), null, 2) : renderStatusTable(rows));
     });
 

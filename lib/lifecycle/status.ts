@@ -5,6 +5,7 @@ import type { EngineState } from '../backends/types.js';
 import { GRANT_LAPSED_EVENT, type GrantLapsedEvent } from '../policy/index.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
+import { launchPrices, readUsage, type UsageTotals } from '../usage/index.js';
 import type { LifecycleDeps } from './context.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
 
@@ -31,6 +32,8 @@ export interface BottleStatus {
   grants?: Record<string, string>;
   /** Grants that lapsed while the agent still used them, from its events file (the dashboard's bell). */
   lapsedInUse?: LapsedInUse[];
+  /** Model usage over the bottle's life, from its events file (only when asked for: `ls`). */
+  usage?: UsageTotals;
 }
 
 // The state a person reads: a bottle recorded as running whose engine says otherwise is down (a
@@ -82,7 +85,7 @@ export function waitingFromEvents(eventsFile: string): string | undefined {
 }
 
 // Every bottle in state, with the engine asked once per backend.
-export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boolean } = {}): Promise<BottleStatus[]> {
+export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boolean; usage?: boolean } = {}): Promise<BottleStatus[]> {
   const entries = await listBottles(deps.root);
   const metas = entries.filter((e): e is Extract<typeof e, { ok: true }> => e.ok).map((e) => e.metadata);
   const engine = new Map<string, EngineState | 'unknown'>();
@@ -113,12 +116,15 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
     const live = state !== 'stopped' && state !== 'down';
     const waitingSince = live ? waitingFromEvents(bottlePaths(deps.root, m.slug).eventsFile) : undefined;
     const saved = live ? undefined : readSavedSummary(deps.root, m.slug);
+    const paths = bottlePaths(deps.root, m.slug);
+    const usage = opts.usage ? (await readUsage(paths.eventsFile, { prices: launchPrices(paths.launchSpec) })).totals : undefined;
     out.push({
       slug: m.slug, agent: m.agent, backend: m.backend, state,
       engine: eng, created: m.created, pendingProposals: pending.get(m.slug) ?? 0,
       ...(waitingSince ? { waitingSince } : {}),
       ...(saved ? { saved } : {}),
       ...(m.stoppedAt && !live ? { stoppedAt: m.stoppedAt } : {}),
+      ...(usage ? { usage } : {}),
     });
   }
   return out;

@@ -2,6 +2,7 @@
 import { posix } from 'node:path';
 import { LineCounter, isScalar, parseDocument } from 'yaml';
 import { readDlp, readEgress } from './egress.js';
+import { readPrices } from './prices.js';
 import { readAgentSupervise, readSupervise } from './supervise.js';
 import { AGENT_NAME, ENV_NAME, GIT_REMOTE_NAME, gitUpstreamProblem } from './syntax.js';
 import {
@@ -12,9 +13,9 @@ import { Walker, isEmpty, type Val } from './walk.js';
 import { DEFAULT_REVIEW_HOLD_MS } from '../proposals/types.js';
 
 const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
-const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp', 'supervise'] as const;
+const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp', 'supervise', 'prices'] as const;
 const MODEL_KEYS = ['serverFetch'] as const;
-const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'backend', 'image'] as const;
+const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'prices', 'backend', 'image'] as const;
 const GIT_KEYS = ['name', 'upstream', 'identity', 'review'] as const;
 
 // Env the bottle sets itself; a manifest value would break the sandbox wiring or leak the key.
@@ -69,6 +70,7 @@ function readTop(w: Walker, root: Val): Manifest {
     if (d?.model) manifest.defaults.model = readModel(w, d.model);
     if (d?.dlp) manifest.defaults.dlp = readDlp(w, d.dlp);
     if (d?.supervise) manifest.defaults.supervise = readSupervise(w, d.supervise);
+    if (d?.prices) manifest.defaults.prices = readPrices(w, d.prices);
   }
   if (!f.agents) {
     w.fail({ ...root, path: 'agents' }, 'required; name at least one agent under agents:');
@@ -138,6 +140,7 @@ function readAgent(w: Walker, name: string, v: Val): AgentSpec {
     agent.supervise = s.on;
     if (s.spec) agent.superviseSpec = s.spec;
   }
+  if (f.prices) agent.prices = readPrices(w, f.prices);
   if (f.backend) agent.backend = readBackend(w, f.backend);
   if (f.image) agent.image = readImage(w, f.image);
   return agent;

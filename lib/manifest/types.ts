@@ -1,5 +1,6 @@
 // The manifest as the rest of bottle sees it: validated, defaults applied, paths as written.
 // Paths (skills, workspace, identity) are kept verbatim; lib/plan resolves them.
+import type { PriceTable } from '../usage/prices.js';
 
 export const BACKENDS = ['docker', 'smolvm'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -10,7 +11,7 @@ export const DEFAULT_IMAGE = 'bottle-agent:latest';
 export interface Manifest {
   version: 1;
   /** `model` only when the manifest sets it. */
-  defaults: { backend: BackendName; image: string; model?: ModelSpec; dlp?: DlpSpec; supervise?: SuperviseSpec };
+  defaults: { backend: BackendName; image: string; model?: ModelSpec; dlp?: DlpSpec; supervise?: SuperviseSpec; prices?: PriceTable };
   /** Insertion-ordered as in the file; names match AGENT_NAME. */
   agents: Record<string, AgentSpec>;
 }
@@ -56,6 +57,8 @@ export interface AgentSpec {
   superviseSpec?: SuperviseSpec;
   /** Merged with defaults.dlp by the plan; only when the manifest sets it. */
   dlp?: DlpSpec;
+  /** Model price overrides (USD per million tokens); merged over defaults.prices by the plan; only when set. */
+  prices?: PriceTable;
   backend?: BackendName;
   image?: string;
 }

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { BACKENDS, type BackendName, type DlpSpec, type LoadedManifest, type SuperviseSpec } from '../manifest/types.js';
 import { closest } from '../manifest/syntax.js';
+import type { PriceTable } from '../usage/prices.js';
 
 export const ANTHROPIC_HOST = 'api.anthropic.com';
 export const ANTHROPIC_KEY_VAR = 'ANTHROPIC_API_KEY';
@@ -64,6 +65,10 @@ export interface BottlePlan {
   /** Fingerprints of known-harmless values (defaults.dlp.ignore + the agent's dlp.ignore): the
    * gateway and the git gate do not block on them. Absent or empty: none. */
   dlpIgnore?: string[];
+  /** Model price overrides, USD per million tokens (defaults.prices, the agent's prices over
+   * it, key by key): what `bottle usage` prices this bottle's tokens with before the built-in
+   * table. Absent: none. */
+  prices?: PriceTable;
   /** Host env vars the routes need that are unset or empty now (names only). */
   missingVars: string[];
   manifestPath: string;
@@ -140,6 +145,7 @@ export function preparePlan(
     supervise: agent.supervise,
     ...(agent.supervise ? autoApprove(manifest.defaults.supervise, agent.superviseSpec) : {}),
     ...dlpIgnore(manifest.defaults.dlp, agent.dlp),
+    ...prices(manifest.defaults.prices, agent.prices),
     missingVars: missingRouteVars(routes, env),
     manifestPath: loaded.path,
   };
@@ -149,6 +155,13 @@ export function preparePlan(
 function dlpIgnore(...specs: Array<DlpSpec | undefined>): Pick<BottlePlan, 'dlpIgnore'> {
   const all = [...new Set(specs.flatMap((s) => s?.ignore ?? []))];
   return all.length > 0 ? { dlpIgnore: all } : {};
+}
+
+// defaults.prices with the agent's over it (a key in both: the agent's); no key when both are empty.
+function prices(...tables: Array<PriceTable | undefined>): Pick<BottlePlan, 'prices'> {
+  const all: PriceTable = {};
+  for (const t of tables) for (const [k, r] of Object.entries(t ?? {})) all[k] = { ...r };
+  return Object.keys(all).length > 0 ? { prices: all } : {};
 }
 
 // defaults.supervise.auto_approve then the agent's own, once each; no key when both are empty.

@@ -206,7 +206,7 @@ t.test('a state dir that is a file is the user\'s to fix: one line from every ve
   const file = join(dir, 'state');
   await writeFile(file, 'not a directory\n');
   const env = { ...process.env, BOTTLE_STATE_DIR: file, ANTHROPIC_API_KEY: 'placeholder-value' };
-  for (const argv of [['ls'], ['stop', 'x'], ['proposals'], ['cleanup']]) {
+  for (const argv of [['ls'], ['stop', 'x'], ['proposals'], ['cleanup'], ['usage']]) {
     const r = await bottleProcess(argv, { env, fake: true });
     t.equal(r.exitCode, 1, argv.join(' '));
     t.equal(r.stderr, `bottle: state dir ${file} is not a directory; set BOTTLE_STATE_DIR to a directory of yours, or move it out of the way`, argv.join(' '));
