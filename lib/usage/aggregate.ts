@@ -1,17 +1,11 @@
 // A bottle's usage events (one per model request, appended by the gateway) → totals, per model,
 // per UTC day, and the rate over the last five minutes. Pure: the reader feeds lines in.
+import type { UsageEvent } from './meter.js';
 import { costUsd, priceFor, type PriceTable, type TokenCounts } from './prices.js';
 
-// One usage event as the gateway writes it to the bottle's events file.
-export interface UsageEvent extends TokenCounts {
-  type: 'usage';
-  time: string;
-  origin?: string;
-  model: string;
-  requestId?: string | null;
-  path?: string;
-  status?: number;
-}
+// What the reader keeps of one usage event (meter.ts UsageEvent is the line the gateway writes;
+// origin, path and status are not needed to count).
+export type UsageRecord = Pick<UsageEvent, 'type' | 'time' | 'model' | 'input' | 'output' | 'cacheRead' | 'cacheWrite'> & { requestId?: string | null };
 
 export interface UsageTotals extends TokenCounts {
   requests: number;
@@ -48,7 +42,7 @@ export const RATE_WINDOW_MS = 5 * 60_000;
 
 // A usage event from one events-file line, or undefined for other types; 'bad' for a usage
 // line that does not parse or lacks a field.
-export function parseUsageLine(line: string): UsageEvent | 'bad' | undefined {
+export function parseUsageLine(line: string): UsageRecord | 'bad' | undefined {
   if (!line.includes('"usage"')) return undefined;
   let ev: unknown;
   try {
@@ -76,7 +70,7 @@ interface Acc extends TokenCounts { requests: number; usd: number; priced: numbe
 
 const newAcc = (): Acc => ({ requests: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0, usd: 0, priced: 0, unknown: new Set() });
 
-function add(acc: Acc, ev: UsageEvent, usd: number | undefined): void {
+function add(acc: Acc, ev: UsageRecord, usd: number | undefined): void {
   acc.requests++;
   acc.input += ev.input;
   acc.output += ev.output;
@@ -116,7 +110,7 @@ export class UsageAggregator {
     else if (ev) this.event(ev);
   }
 
-  event(ev: UsageEvent): void {
+  event(ev: UsageRecord): void {
     const rate = priceFor(ev.model, this.prices);
     const usd = rate ? costUsd(ev, rate) : undefined;
     add(this.total, ev, usd);

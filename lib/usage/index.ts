@@ -1,4 +1,4 @@
 // Metering on the host: the price table, and a bottle's usage events turned into tokens and money.
 export { DEFAULT_PRICES, PRICE_CLASSES, PRICES_AS_OF, costUsd, matchPrice, priceFor, type PriceRate, type PriceTable, type TokenCounts } from './prices.js';
-export { RATE_WINDOW_MS, UsageAggregator, allTokens, parseUsageLine, sumRates, sumTotals, type UsageEvent, type UsageRate, type UsageReport, type UsageTotals } from './aggregate.js';
+export { RATE_WINDOW_MS, UsageAggregator, allTokens, parseUsageLine, sumRates, sumTotals, type UsageRecord, type UsageRate, type UsageReport, type UsageTotals } from './aggregate.js';
 export { MAX_EVENTS_BYTES, launchPrices, readUsage, type ReadUsageOptions } from './read.js';

@@ -184,3 +184,15 @@ t.test('README: the prices: example parses and prices what it says', async (t) =
   t.match(section, /`claude-sonnet-4` covers\s+`claude-sonnet-4-5-20250929`/);
   t.equal(matchPrice('claude-sonnet-4-5-20250929', DEFAULT_PRICES)?.key, 'claude-sonnet-4');
 });
+
+t.test('the line the gateway writes is the line the reader counts (meter.ts → aggregate.ts)', async (t) => {
+  const { usageEvent } = await import('../../lib/usage/meter.js');
+  const { parseUsageLine: parse } = await import('../../lib/usage/aggregate.js');
+  const written = usageEvent({ model: 'claude-sonnet-4-5', input: 25, output: 42, cacheRead: 300, cacheWrite: 7, messageId: 'msg_1' },
+    { requestId: 'req_1', path: '/v1/messages', status: 200, time: new Date('2026-01-02T03:04:05Z') });
+  t.same(parse(JSON.stringify(written)), {
+    type: 'usage', time: '2026-01-02T03:04:05.000Z', model: 'claude-sonnet-4-5', input: 25, output: 42, cacheRead: 300, cacheWrite: 7, requestId: 'req_1',
+  });
+  const unknown = usageEvent({ model: undefined, input: 1, output: 2, cacheRead: 0, cacheWrite: 0, messageId: undefined }, { requestId: undefined, path: '/v1/messages', status: 200 });
+  t.match(parse(JSON.stringify(unknown)), { model: 'unknown', input: 1, output: 2, requestId: null }, 'a usage without a model is counted under "unknown"');
+});
