@@ -1,6 +1,7 @@
 // Reading what the panes show, in the slices the watchers report: the bottle list (metadata +
 // waiting marker and lapsed grants still in use, or saved work; engine view from a cache
-// refreshed slowly; live bottles first), and proposals per bottle. A new proposal re-reads one
+// refreshed slowly; model usage read on from where the last reload stopped, lib/usage
+// IncrementalUsage; live bottles first), and proposals per bottle. A new proposal re-reads one
 // bottle's queue, not all of them, after applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
 import { bundleControl, displayState, eventMarks, readSavedSummary, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
@@ -11,6 +12,7 @@ import { policyFilePath } from '../lib/policy-edit/index.js';
 import {
   autoApproveAll, isStale, listProposals, policyHash, readDecision, readQueue, type AutoApproval, type ProposalRow,
 } from '../lib/proposals/index.js';
+import { IncrementalUsage, launchPrices } from '../lib/usage/index.js';
 import { bottlePaths, listBottles, type BottleEntry, type BottlePaths, type Metadata } from '../lib/state/index.js';
 import { isResting, liveFirst } from './state.js';
 
@@ -24,12 +26,17 @@ function grantsIn(paths: BottlePaths): Record<string, string> | undefined {
   }
 }
 
+// A bottle removed and started again under the same name is another bottle (other prices).
+const usageKey = (m: Metadata): string => `${m.slug}\n${m.created}`;
+
 // The dashboard's reader over one state root.
 export class DataSource {
   readonly #deps: LifecycleDeps;
   /** slug → the engine's view and the recorded state it was seen with. */
   #engine = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined }>();
   #metas: Metadata[] = [];
+  /** slug → its usage, read on from where the last reload stopped (prices from launch.json, once). */
+  #usage = new Map<string, IncrementalUsage>();
 
   constructor(deps: LifecycleDeps) {
     this.#deps = deps;
@@ -45,6 +52,8 @@ export class DataSource {
   async bottles(): Promise<BottleStatus[]> {
     const entries = await listBottles(this.#deps.root);
     this.#metas = entries.filter((e): e is Extract<BottleEntry, { ok: true }> => e.ok).map((e) => e.metadata);
+    const listed = new Set(this.#metas.map(usageKey));
+    for (const slug of this.#usage.keys()) if (!listed.has(slug)) this.#usage.delete(slug);
     return liveFirst(entries.map((e) => this.#status(e)));
   }
 
@@ -68,6 +77,7 @@ export class DataSource {
     } catch { /* removed while reading */ }
     const { waitingSince, lapsedInUse } = marks;
     const grants = resting ? undefined : grantsIn(e.paths);
+    const usage = this.#usageOf(usageKey(m), e.paths);
     return {
       slug: m.slug, agent: m.agent, backend: m.backend, state, engine, created: m.created, pendingProposals: 0,
       ...(waitingSince ? { waitingSince } : {}),
@@ -75,7 +85,20 @@ export class DataSource {
       ...(lapsedInUse.length > 0 ? { lapsedInUse } : {}),
       ...(saved ? { saved } : {}),
       ...(resting && m.stoppedAt ? { stoppedAt: m.stoppedAt } : {}),
+      ...usage,
     };
+  }
+
+  // The bottle's model usage over its life and its last 5 minutes' requests (stopped bottles too:
+  // what they cost stays); nothing when it made no request.
+  #usageOf(key: string, paths: BottlePaths): Pick<BottleStatus, 'usage' | 'usageRecent'> {
+    let u = this.#usage.get(key);
+    if (!u) this.#usage.set(key, u = new IncrementalUsage(paths.eventsFile, { prices: launchPrices(paths.launchSpec) }));
+    u.update();
+    const totals = u.totals();
+    if (totals.requests === 0) return {};
+    const recent = u.recent();
+    return { usage: totals, ...(recent.length > 0 ? { usageRecent: recent } : {}) };
   }
 
   // Asks each backend about its bottles (slow path: every ~10 s, never per file event).

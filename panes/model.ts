@@ -3,7 +3,7 @@ import { sanitize } from '../lib/format.js';
 import { GRANT_CHOICES } from '../lib/policy/index.js';
 import { pickerItems, type Modal } from './modal.js';
 import {
-  agentHeader, agentRow, agentsLabel, fit, hasGrants, proposalHeader, proposalRow, proposalsLabel,
+  agentHeader, agentRow, agentsLabel, fit, hasGrants, hasUsage, proposalHeader, proposalRow, proposalsLabel, usageTotalText,
 } from './rows.js';
 import { cursorIndex, pendingBySlug, type AppState } from './state.js';
 import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';
@@ -71,6 +71,8 @@ export function helpLines(inTmux: boolean): string[] {
     'A proposal your manifest pre-approves (supervise.auto_approve) arrives approved, marked auto.',
     'GRANT counts down an agent\'s soonest time-boxed grant (`stop`: until it stops); a grant',
     'the agent still uses after it lapsed rings the bell once.',
+    'USAGE is an agent\'s model tokens and cost over its life ($? without a known price), RATE its',
+    'cost per hour over the last 5 minutes; the Agents border shows the total cost of those listed.',
   ];
 }
 
@@ -85,12 +87,14 @@ export interface ModelOptions {
 export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewModel {
   const pending = pendingBySlug(state);
   const grants = hasGrants(state.bottles);
-  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants }));
+  const usage = hasUsage(state.bottles);
+  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants, usage }));
   const proposals = state.proposals.map((p) => proposalRow(p, { now: o.now, width: dims.width, fresh: (state.fresh.get(p.id) ?? 0) > o.now }));
   const isNew = state.unseen > 0 || state.fresh.size > 0;
   return {
     agents: {
-      label: `${agentsLabel(state.bottles.length)}${o.exampleManifest ? ' · example manifest' : ''}`, header: agentHeader(dims.width, grants), lines: agents,
+      label: `${agentsLabel(state.bottles.length, usageTotalText(state.bottles))}${o.exampleManifest ? ' · example manifest' : ''}`,
+      header: agentHeader(dims.width, grants, usage), lines: agents,
       cursor: cursorIndex(state, 'agents'), focused: state.focus === 'agents',
       empty: 'no bottles: press n to start one',
     },

@@ -4,6 +4,7 @@ import { formatAge, sanitize } from '../lib/format.js';
 import { formatRemaining, grantsOf } from '../lib/policy/index.js';
 import { displayState, type BottleStatus } from '../lib/lifecycle/index.js';
 import type { ProposalRow } from '../lib/proposals/index.js';
+import { allTokens, rateOf, sumTotals, type UsageTotals } from '../lib/usage/index.js';
 import { isResting } from './state.js';
 import type { StyledLine } from './view.js';
 
@@ -73,19 +74,22 @@ export const AGENT_COLUMNS: readonly Column[] = [
   { key: 'agent', title: 'AGENT', flex: 8, max: 16, priority: 3 },
   { key: 'backend', title: 'BACKEND', width: 7, priority: 2 },
   { key: 'grant', title: 'GRANT', width: 5, priority: 1 },
+  { key: 'usage', title: 'USAGE', width: 12, priority: 4.5 },
+  { key: 'rate', title: 'RATE', width: 7, priority: 0.5 },
 ];
 
 const AGENT_ORDER = ['mark', 'slug', 'agent', 'backend', 'state', 'age', 'pending', 'waiting'];
-// With time-boxed grants in any listed bottle, the GRANT column (countdown) joins at the end.
-const GRANT_ORDER = [...AGENT_ORDER, 'grant'];
 
-function ordered(cols: readonly Column[], order: string[]): Column[] {
-  return order.map((k) => cols.find((c) => c.key === k)!);
+// With time-boxed grants in any listed bottle, the GRANT column (countdown) joins at the end;
+// with model usage in any, USAGE (the bottle's life) and RATE (the last 5 minutes) after it.
+function agentColumns(grants: boolean, usage: boolean): Column[] {
+  const order = [...AGENT_ORDER, ...(grants ? ['grant'] : []), ...(usage ? ['usage', 'rate'] : [])];
+  return order.map((k) => AGENT_COLUMNS.find((c) => c.key === k)!);
 }
 
 // Column header of the agents pane.
-export function agentHeader(width: number, grants = false): string {
-  const cols = ordered(AGENT_COLUMNS, grants ? GRANT_ORDER : AGENT_ORDER);
+export function agentHeader(width: number, grants = false, usage = false): string {
+  const cols = agentColumns(grants, usage);
   return joinCells(layout(cols, width), Object.fromEntries(cols.map((c) => [c.key, c.title]))).trimEnd();
 }
 
@@ -97,11 +101,64 @@ export interface AgentRowOptions {
   pending: number;
   /** Show the GRANT column (some listed bottle has a time-boxed grant; see hasGrants). */
   grants?: boolean;
+  /** Show the USAGE and RATE columns (some listed bottle has model usage; see hasUsage). */
+  usage?: boolean;
 }
 
 // Whether the agents pane needs its GRANT column.
 export function hasGrants(bottles: readonly BottleStatus[]): boolean {
   return bottles.some((b) => b.grants !== undefined && Object.keys(b.grants).length > 0);
+}
+
+// Whether the agents pane needs its USAGE and RATE columns.
+export function hasUsage(bottles: readonly BottleStatus[]): boolean {
+  return bottles.some((b) => (b.usage?.requests ?? 0) > 0);
+}
+
+// Tokens in at most 5 columns: 950, 12k, 1.2M.
+export function compactTokens(n: number): string {
+  if (n < 1000) return String(Math.round(n));
+  if (n < 99_950) return `${(n / 1000).toFixed(n < 9_950 ? 1 : 0).replace(/\.0$/, '')}k`;
+  if (n < 999_500) return `${Math.round(n / 1000)}k`;
+  if (n < 99_950_000) return `${(n / 1e6).toFixed(n < 9_950_000 ? 1 : 0).replace(/\.0$/, '')}M`;
+  return `${Math.round(n / 1e6)}M`;
+}
+
+// Dollars compactly: $3.40 (cents up to $100), $240, $1.2k.
+export function compactUsd(usd: number): string {
+  if (usd < 99.995) return `$${usd.toFixed(2)}`;
+  if (usd < 999.5) return `$${Math.round(usd)}`;
+  return `$${(usd / 1000).toFixed(1)}k`;
+}
+
+// A bottle's cost over its life: $3.40, `$?` when no request had a known price, `$3.40+?` when
+// some had none.
+export function costText(t: Pick<UsageTotals, 'usd' | 'unpricedRequests'>): string {
+  if (t.usd === null) return '$?';
+  return `${compactUsd(t.usd)}${t.unpricedRequests > 0 ? '+?' : ''}`;
+}
+
+// The USAGE cell: tokens and dollars over the bottle's life (`1.2M $3.40`); `—` without usage.
+export function usageCell(b: BottleStatus): string {
+  if (!b.usage || b.usage.requests === 0) return '—';
+  return `${compactTokens(allTokens(b.usage))} ${costText(b.usage)}`;
+}
+
+// The RATE cell: dollars per hour over the last 5 minutes at `now` (`$1.2/h`, `$?/h` unpriced);
+// empty when the bottle made no request in that window.
+export function rateCell(b: BottleStatus, now: number): string {
+  const r = rateOf(b.usageRecent ?? [], now);
+  if (r.requests === 0) return '';
+  if (r.usdPerHour === null) return '$?/h';
+  const v = r.usdPerHour;
+  return `$${v < 9.95 ? v.toFixed(1) : v < 999.5 ? Math.round(v) : `${(v / 1000).toFixed(1)}k`}/h`;
+}
+
+// The total across these bottles for the agents pane's border (`$12.40 total`); empty when none
+// has usage.
+export function usageTotalText(bottles: readonly BottleStatus[]): string {
+  const list = bottles.flatMap((b) => (b.usage && b.usage.requests > 0 ? [b.usage] : []));
+  return list.length === 0 ? '' : `${costText(sumTotals(list))} total`;
 }
 
 // The countdown of a bottle's soonest-lapsing grant (`42m`, `1h05m`; `stop` when its only
@@ -120,7 +177,7 @@ export function stateText(b: BottleStatus): string {
 
 // One agents-pane row. Stopped and down bottles are dimmed (gray): listed, resumable, not live.
 export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
-  const cols = ordered(AGENT_COLUMNS, o.grants ? GRANT_ORDER : AGENT_ORDER);
+  const cols = agentColumns(o.grants === true, o.usage === true);
   const occupant = b.slug === o.occupant;
   const state = stateText(b);
   const text = joinCells(layout(cols, o.width), {
@@ -133,6 +190,8 @@ export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
     pending: o.pending > 0 ? String(o.pending) : '',
     waiting: b.waitingSince ? 'waiting' : '',
     grant: o.grants && !isResting({ state }) ? grantCell(b, o.now) : '',
+    usage: o.usage ? usageCell(b) : '',
+    rate: o.usage ? rateCell(b, o.now) : '',
   });
   const fg = state === 'broken' ? 'red' : isResting({ state }) ? 'gray' : b.waitingSince ? 'yellow' : undefined;
   return { text, ...(occupant ? { bold: true } : {}), ...(fg ? { fg } : {}) };
@@ -151,7 +210,7 @@ const PROPOSAL_ORDER = ['slug', 'kind', 'host', 'age', 'stale', 'reason'];
 
 // Column header of the proposals pane.
 export function proposalHeader(width: number): string {
-  const cols = ordered(PROPOSAL_COLUMNS, PROPOSAL_ORDER);
+  const cols = PROPOSAL_ORDER.map((k) => PROPOSAL_COLUMNS.find((c) => c.key === k)!);
   return joinCells(layout(cols, width), Object.fromEntries(cols.map((c) => [c.key, c.title]))).trimEnd();
 }
 
@@ -164,7 +223,7 @@ export interface ProposalRowOptions {
 
 // One proposals-pane row.
 export function proposalRow(p: ProposalRow, o: ProposalRowOptions): StyledLine {
-  const cols = ordered(PROPOSAL_COLUMNS, PROPOSAL_ORDER);
+  const cols = PROPOSAL_ORDER.map((k) => PROPOSAL_COLUMNS.find((c) => c.key === k)!);
   const text = joinCells(layout(cols, o.width), {
     slug: sanitize(p.slug),
     kind: p.kind,
@@ -177,9 +236,9 @@ export function proposalRow(p: ProposalRow, o: ProposalRowOptions): StyledLine {
   return p.auto ? { text, fg: 'cyan' } : { text };
 }
 
-// Border label of the agents pane.
-export function agentsLabel(count: number): string {
-  return `Agents (${count})`;
+// Border label of the agents pane, with the usage total across the listed bottles when given.
+export function agentsLabel(count: number, total = ''): string {
+  return `Agents (${count})${total ? ` · ${total}` : ''}`;
 }
 
 // Border label of the proposals pane; `(new!)` while something arrived unacknowledged.

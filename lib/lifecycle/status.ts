@@ -5,7 +5,7 @@ import type { EngineState } from '../backends/types.js';
 import { GRANT_LAPSED_EVENT, type GrantLapsedEvent } from '../policy/index.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
-import { launchPrices, readUsage, type UsageTotals } from '../usage/index.js';
+import { launchPrices, readUsage, type UsageMoment, type UsageTotals } from '../usage/index.js';
 import type { LifecycleDeps } from './context.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
 
@@ -34,6 +34,8 @@ export interface BottleStatus {
   lapsedInUse?: LapsedInUse[];
   /** Model usage over the bottle's life, from its events file (only when asked for: `ls`). */
   usage?: UsageTotals;
+  /** The dashboard: the requests of the last 5 minutes, so its RATE moves on with the clock. */
+  usageRecent?: UsageMoment[];
 }
 
 // The state a person reads: a bottle recorded as running whose engine says otherwise is down (a

@@ -2,3 +2,4 @@
 export { DEFAULT_PRICES, PRICE_CLASSES, PRICES_AS_OF, costUsd, matchPrice, priceFor, type PriceRate, type PriceTable, type TokenCounts } from './prices.js';
 export { RATE_WINDOW_MS, UsageAggregator, allTokens, parseUsageLine, sumRates, sumTotals, type UsageRecord, type UsageRate, type UsageReport, type UsageTotals } from './aggregate.js';
 export { MAX_EVENTS_BYTES, launchPrices, readUsage, type ReadUsageOptions } from './read.js';
+export { IncrementalUsage, rateOf, type IncrementalUsageOptions, type UsageMoment } from './incremental.js';
