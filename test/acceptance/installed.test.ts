@@ -5,14 +5,16 @@
 // bootstrap imported a dev dependency (zx), and an unreachable engine printed "internal error".
 import t from 'tap';
 import { createServer, request } from 'node:http';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fakeSmolvm, VM_SCRIPT } from '../helpers/fake-smolvm.js';
 import { engineGate } from '../helpers/e2e.js';
 import { installed, installedEnv, runInstalled, type Installed } from '../helpers/installed.js';
+import { PUSH_OLD, writePushProposal } from '../helpers/push-proposal.js';
+import { createBottle } from '../../lib/state/index.js';
 import { assembleContext, hashContext, IMAGE_KINDS, projectContextEntries, type ImageKind } from '../../lib/images/context.js';
 import { projectRoot } from '../../lib/paths.js';
 import { pollUntil, startTmuxServer, tmuxSkipReason } from '../helpers/tmux.js';
@@ -184,6 +186,92 @@ t.test('the dashboard opens in a private tmux server; n lists the example agents
   const screen = await srv.waitForText(/implementer[\s\S]*reviewer|reviewer[\s\S]*implementer/, { timeoutMs: 10_000 });
   t.match(screen, /implementer/);
   await srv.sendKeys(['Escape', 'q']);
+});
+
+// A bottle's state as the installed CLI finds it under BOTTLE_STATE_DIR, planted with the
+// checkout's lib/state (the on-disk format both sides share).
+async function plantBottle(stateDir: string, agent: string) {
+  const b = await createBottle(stateDir, agent, { backend: 'docker' });
+  mkdirSync(dirname(b.paths.eventsFile), { recursive: true });
+  return b;
+}
+
+// A usage event as the gateway appends it to the events file.
+const usageEvent = (time: string, model: string, tokens: { input: number; output: number; cacheRead: number; cacheWrite: number }): string =>
+  `${JSON.stringify({ type: 'usage', time, origin: 'gateway', model, ...tokens, requestId: null, path: '/v1/messages', status: 200 })}\n`;
+
+t.test('usage --json and usage (human) add up the usage events planted in two bottles\' events files', async (t) => {
+  const h = home(t);
+  const state = join(h, 'state');
+  const env = installedEnv(inst, h, { BOTTLE_STATE_DIR: state });
+  // Prices the manifest set (launch.json), USD per million tokens: every cost below is exact.
+  const prices = { 'acceptance-model': { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 } };
+  const a = await plantBottle(state, 'implementer');
+  const b = await plantBottle(state, 'reviewer');
+  for (const x of [a, b]) writeFileSync(x.paths.launchSpec, JSON.stringify({ plan: { agent: x.metadata.agent, prices }, agent: {} }));
+  appendFileSync(a.paths.eventsFile, [
+    usageEvent('2026-03-01T10:00:00.000Z', 'acceptance-model', { input: 200_000, output: 100_000, cacheRead: 1_000_000, cacheWrite: 40_000 }), // $2.55
+    '{"type":"agent-idle","time":"2026-03-01T10:05:00.000Z"}\n',
+    usageEvent('2026-03-02T10:00:00.000Z', 'acceptance-model', { input: 100_000, output: 20_000, cacheRead: 0, cacheWrite: 0 }), // $0.60
+  ].join(''));
+  appendFileSync(b.paths.eventsFile, usageEvent('2026-03-02T11:00:00.000Z', 'acceptance-model', { input: 50_000, output: 10_000, cacheRead: 0, cacheWrite: 40_000 })); // $0.45
+
+  const json = await runInstalled(['usage', '--json'], env);
+  t.equal(json.exitCode, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as { bottles: Array<Record<string, unknown>>; total: Record<string, unknown> };
+  const bySlug = new Map(report.bottles.map((x) => [x.slug, x]));
+  t.match(bySlug.get(a.slug), {
+    agent: 'implementer', requests: 2, input: 300_000, output: 120_000, cacheRead: 1_000_000, cacheWrite: 40_000, usd: 3.15, unpricedRequests: 0,
+    byModel: [{ model: 'acceptance-model', requests: 2 }], byDay: [{ day: '2026-03-01', requests: 1 }, { day: '2026-03-02', requests: 1 }],
+  }, 'the first bottle: two usage events, the other event not counted');
+  t.match(bySlug.get(b.slug), { agent: 'reviewer', requests: 1, input: 50_000, output: 10_000, cacheRead: 0, cacheWrite: 40_000, usd: 0.45 });
+  t.match(report.total, { requests: 3, input: 350_000, output: 130_000, cacheRead: 1_000_000, cacheWrite: 80_000, usd: 3.6, unpricedRequests: 0 }, 'the sum');
+
+  const human = await runInstalled(['usage'], env);
+  t.equal(human.exitCode, 0, human.stderr);
+  const lines = human.stdout.split('\n');
+  t.match(lines[0], /^SLUG\s+REQUESTS\s+INPUT\s+OUTPUT\s+CACHE R\/W\s+COST\s+LAST 5 MIN$/);
+  t.ok(lines.some((l) => new RegExp(`^${a.slug}\\s+2\\s+300k\\s+120k\\s+1M/40k\\s+\\$3\\.15\\s+-$`).test(l)), `${a.slug}'s row\n${human.stdout}`);
+  t.ok(lines.some((l) => new RegExp(`^${b.slug}\\s+1\\s+50k\\s+10k\\s+0/40k\\s+\\$0\\.45\\s+-$`).test(l)), `${b.slug}'s row\n${human.stdout}`);
+  t.ok(lines.some((l) => /^TOTAL\s+3\s+350k\s+130k\s+1M\/80k\s+\$3\.60\s+-$/.test(l)), `the total row\n${human.stdout}`);
+});
+
+t.test('proposals show ID --json and --no-pager print a planted held push: its commits and its diff', async (t) => {
+  const h = home(t);
+  const state = join(h, 'state');
+  const env = installedEnv(inst, h, { BOTTLE_STATE_DIR: state });
+  const b = await plantBottle(state, 'implementer');
+  const [newer, older] = ['c'.repeat(40), 'd'.repeat(40)];
+  const diff = [
+    `commit ${newer}`, 'Author: agent <agent@bottle>', '', '    acceptance: second change', '',
+    'diff --git a/src/acc.ts b/src/acc.ts', '-export const acc = 1;', '+export const acc = 2;', '',
+    `commit ${older}`, 'Author: agent <agent@bottle>', '', '    acceptance: first change', '',
+    'diff --git a/README.md b/README.md', '+installed-package acceptance line', '',
+  ].join('\n');
+  const push = await writePushProposal(b.paths.superviseQueue, {
+    push: {
+      refs: [{ ref: 'refs/heads/main', old: PUSH_OLD, new: newer }],
+      commits: [{ sha: newer, author: 'agent <agent@bottle>', subject: 'acceptance: second change' }, { sha: older, author: 'agent <agent@bottle>', subject: 'acceptance: first change' }],
+      commitCount: 2, stat: { files: 2, insertions: 2, deletions: 1 }, scan: { findings: 0, commits: 2, objects: 6 }, diffBytes: Buffer.byteLength(diff),
+    },
+    diff,
+  });
+
+  const json = await runInstalled(['proposals', 'show', push.id, '--json'], env);
+  t.equal(json.exitCode, 0, json.stderr);
+  const shown = JSON.parse(json.stdout) as Record<string, unknown>;
+  t.match(shown, { id: push.id, slug: b.slug, kind: 'push', host: 'origin', status: 'pending', diff });
+  t.same(shown.push, push.payload.push, 'the push as planted, commits included');
+
+  const text = await runInstalled(['proposals', 'show', push.id, '--no-pager'], env);
+  t.equal(text.exitCode, 0, text.stderr);
+  t.match(text.stdout, new RegExp(`^${push.id}  ${b.slug}  push origin  pending\n`));
+  t.match(text.stdout, /^ {2}commits {3}2 new$/m);
+  t.match(text.stdout, /^ {4}ccccccc acceptance: second change \(agent <agent@bottle>\)$/m, 'the newest commit first');
+  t.match(text.stdout, /^ {4}ddddddd acceptance: first change \(agent <agent@bottle>\)$/m);
+  t.match(text.stdout, /^ {2}changes {3}2 files, \+2 -1$/m);
+  // runInstalled (execa) drops the output's final newline.
+  t.equal(text.stdout.slice(text.stdout.indexOf(`\n\ncommit ${newer}\n`) + 2), diff.replace(/\n$/, ''), 'the diff last, whole, after a blank line');
 });
 
 // The sidecars image's build context as `bottle images build` assembles it from `root`.

@@ -1,66 +1,27 @@
 // The git gate end to end on loopback: a real git daemon in front of local bare upstreams and
 // one upstream behind a second real git daemon (git://), with agents cloning and pushing.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { PushDecision } from '../../sidecars/git-gate/decisions.js';
-import { startGitGate } from '../../sidecars/git-gate/daemon.js';
 import { upstreamKind } from '../../sidecars/git-gate/config.js';
 import {
-  SECRETS, bareUpstream, commit, freePort, git, gitProbe, gitWorld, identity, rev, serveUpstreams,
+  SECRETS, bareUpstreams, commit, git, gitProbe, gitWorld, loopbackGate, rev, serveUpstreams,
 } from '../fixtures/git-gate/world.js';
 
 const { root, env } = gitWorld(t);
-const up = (name: string): string => join(root, 'upstreams', `${name}.git`);
-mkdirSync(join(root, 'upstreams'));
-const seeds = {
-  app: await bareUpstream(env, up('app')),
-  net: await bareUpstream(env, up('net')),
-  guarded: await bareUpstream(env, up('guarded')),
-};
+const { dir: upstreams, up, seeds } = await bareUpstreams(env, root, ['app', 'net', 'guarded'] as const);
 // An upstream with its own rules: it refuses every push with a message.
 writeFileSync(join(up('guarded'), 'hooks', 'pre-receive'), '#!/bin/sh\necho "upstream says no: main is protected" >&2\nexit 1\n', { mode: 0o755 });
-const upstreamDaemon = await serveUpstreams(t, env, join(root, 'upstreams'));
+const upstreamDaemon = await serveUpstreams(t, env, upstreams);
 
-const out: string[] = [];
-const errLog: string[] = [];
-const gate = await startGitGate({
-  reposDir: join(root, 'gate'),
+const { gate, out, errLog, clone, decisionFor } = await loopbackGate(t, { root, env }, {
   upstreams: [
     { name: 'app', upstream: up('app'), kind: 'file' },
     { name: 'net', upstream: `git://127.0.0.1:${upstreamDaemon.port}/net.git`, kind: 'git' },
     { name: 'guarded', upstream: up('guarded'), kind: 'file' },
   ],
-  host: '127.0.0.1',
-  port: await freePort(),
-  env,
-  out: (l) => out.push(l),
-  err: (l) => errLog.push(l),
 });
-t.teardown(() => gate.stop());
 t.equal(upstreamKind(`git://127.0.0.1:${upstreamDaemon.port}/net.git`), 'git');
-
-const url = (name: string): string => gate.repos.find((r) => r.name === name)!.url;
-const decisions = (): PushDecision[] => out.map((l) => JSON.parse(l) as { event: string }).filter((e): e is PushDecision => e.event === 'push');
-
-let clones = 0;
-async function clone(name: string): Promise<string> {
-  const dir = join(root, `work-${name}-${++clones}`);
-  await git(env, root, 'clone', '--quiet', url(name), dir);
-  await identity(env, dir);
-  return dir;
-}
-
-// The hooks log asynchronously (file tail); wait for the decision about `sha`.
-async function decisionFor(sha: string, verdict?: string): Promise<PushDecision> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const d = decisions().reverse().find((x) => x.new === sha && (!verdict || x.verdict === verdict));
-    if (d) return d;
-    if (Date.now() > deadline) throw new Error(`no decision for ${sha}\n${out.join('\n')}\n${errLog.slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function assertNoSecret(t: Test, text: string, secrets: string[]): void {
   for (const s of secrets) t.notOk(text.includes(s), `the full secret ${s.slice(0, 4)}… appears nowhere`);

@@ -9,43 +9,22 @@ import { join } from 'node:path';
 import t from 'tap';
 import { approve, noopControl, readQueue, reject } from '../../lib/proposals/index.js';
 import { bottlePaths } from '../../lib/state/index.js';
-import type { PushDecision } from '../../sidecars/git-gate/decisions.js';
-import { startGitGate } from '../../sidecars/git-gate/daemon.js';
 import { hangupCheck, parseNumstat, pushSummary, stdinTcpState } from '../../sidecars/git-gate/review.js';
-import { SECRETS, bareUpstream, commit, freePort, git, gitProbe, gitWorld, identity, rev } from '../fixtures/git-gate/world.js';
+import { SECRETS, bareUpstreams, commit, gitProbe, gitWorld, loopbackGate, rev } from '../fixtures/git-gate/world.js';
 
 const { root, env } = gitWorld(t, 'bottle-git-review-');
 const paths = bottlePaths(join(root, 'state'), 'rev-abcdef');
 for (const d of [paths.superviseQueue, paths.superviseDecisions, paths.policy]) mkdirSync(d, { recursive: true });
-const up = (name: string): string => join(root, 'upstreams', `${name}.git`);
-mkdirSync(join(root, 'upstreams'));
-await bareUpstream(env, up('held'));
-await bareUpstream(env, up('brief'));
+const { up } = await bareUpstreams(env, root, ['held', 'brief']);
 
-const out: string[] = [];
-const gate = await startGitGate({
-  reposDir: join(root, 'gate'),
+const { clone, decisionFor } = await loopbackGate(t, { root, env }, {
   upstreams: [
     { name: 'held', upstream: up('held'), kind: 'file', reviewHoldMs: 60_000 },
     { name: 'brief', upstream: up('brief'), kind: 'file', reviewHoldMs: 1500 },
   ],
   review: { queueDir: paths.superviseQueue, decisionsDir: paths.superviseDecisions },
-  host: '127.0.0.1',
-  port: await freePort(),
   env: { ...env, BOTTLE_GIT_GATE_REVIEW_KEEPALIVE_MS: '300' },
-  out: (l) => out.push(l),
-  err: () => undefined,
 });
-t.teardown(() => gate.stop());
-
-const url = (name: string): string => gate.repos.find((r) => r.name === name)!.url;
-let clones = 0;
-async function clone(name: string): Promise<string> {
-  const dir = join(root, `work-${name}-${++clones}`);
-  await git(env, root, 'clone', '--quiet', url(name), dir);
-  await identity(env, dir);
-  return dir;
-}
 
 // The next proposal git-gate queues for a push, once it is there.
 const seen = new Set<string>();
@@ -60,16 +39,6 @@ async function queued(timeoutMs = 15_000) {
       return p;
     }
     if (Date.now() > deadline) throw new Error('no push proposal was queued');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function decision(sha: string): Promise<PushDecision> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const d = out.map((l) => JSON.parse(l) as PushDecision).reverse().find((e) => e.event === 'push' && e.new === sha);
-    if (d) return d;
-    if (Date.now() > deadline) throw new Error(`no decision for ${sha}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -102,7 +71,7 @@ t.test('approve: the push waits, nothing reaches upstream until the operator app
   t.match(done.stderr, new RegExp(`git-gate: waiting for operator review \\(proposal ${p.id}; up to 1 min\\)`), 'the agent was told it waits');
   t.match(done.stderr, /git-gate: approved by the operator/);
   t.equal(await rev(env, up('held'), 'refs/heads/main'), sha, 'approved: the push arrived');
-  t.match(await decision(sha), { verdict: 'accepted', review: p.id });
+  t.match(await decisionFor(sha), { verdict: 'accepted', review: p.id });
 });
 
 t.test('reject: the push fails with the operator note; upstream unchanged', async (t) => {
@@ -118,7 +87,7 @@ t.test('reject: the push fails with the operator note; upstream unchanged', asyn
   t.match(done.stderr, `git-gate: rejected by the operator (proposal ${p.id}): split this into two commits and open a PR instead`, 'with the note, one line');
   t.equal(await rev(env, up('held'), 'refs/heads/feature'), undefined, 'nothing was forwarded');
   t.equal(await rev(env, up('held'), 'refs/heads/main'), before);
-  t.match(await decision(sha), { verdict: 'rejected', reason: 'review', review: p.id });
+  t.match(await decisionFor(sha), { verdict: 'rejected', reason: 'review', review: p.id });
 });
 
 t.test('nobody decides: the hold runs out, the push is refused and the queue is left clean', async (t) => {
@@ -130,7 +99,7 @@ t.test('nobody decides: the hold runs out, the push is refused and the queue is 
   t.match(done.stderr, /git-gate: rejected: no operator decision within 2 s \(proposal \S+\); nothing was forwarded; push again to ask again/);
   t.not(await rev(env, up('brief'), 'refs/heads/main'), sha);
   t.equal(queueFiles().length, files, 'its proposal and diff are gone from the queue');
-  t.match(await decision(sha), { verdict: 'rejected', reason: 'review-timeout' });
+  t.match(await decisionFor(sha), { verdict: 'rejected', reason: 'review-timeout' });
 });
 
 t.test('the agent hangs up while held: the gate stops waiting and removes the proposal', async (t) => {
@@ -144,7 +113,7 @@ t.test('the agent hangs up while held: the gate stops waiting and removes the pr
   while (existsSync(join(paths.superviseQueue, `${p.id}.json`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   t.notOk(existsSync(join(paths.superviseQueue, `${p.id}.json`)), 'the proposal left the queue');
   t.equal(queueFiles().length, files, 'and its diff with it');
-  t.match(await decision(sha), { verdict: 'rejected', reason: 'hangup', review: p.id });
+  t.match(await decisionFor(sha), { verdict: 'rejected', reason: 'hangup', review: p.id });
   t.equal(await rev(env, up('held'), 'refs/heads/hangup'), undefined, 'nothing was forwarded');
 });
 
