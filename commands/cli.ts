@@ -15,6 +15,7 @@ const VERBS: ReadonlyArray<{ verbs: readonly string[]; load: (argv: readonly str
   { verbs: ['ls', 'attach', 'stop', 'cleanup'], load: async () => (await import('./lifecycle-verbs.js')).registerLifecycleVerbs },
   { verbs: ['resume', 'rm', 'export'], load: async () => (await import('./durable.js')).registerDurableVerbs },
   { verbs: ['usage'], load: async () => (await import('./usage.js')).registerUsage },
+  { verbs: ['budget'], load: async () => (await import('./budget.js')).registerBudget },
   { verbs: ['proposals'], load: async () => (await import('./proposals.js')).registerProposals },
   { verbs: ['allowlist', 'routes'], load: async () => (await import('./allowlist.js')).registerAllowlist },
   { verbs: ['images'], load: async () => (await import('./images.js')).registerImages },

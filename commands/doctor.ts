@@ -1,10 +1,11 @@
 // `bottle doctor`: is this machine ready to run bottles? One row per prerequisite, each
 // problem with a one-line fix; exits 1 when a required one is missing.
+import { AUTH, authMissingText } from '../lib/plan/auth.js';
 import type { Command } from 'commander';
 import { access, constants, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { probeEngine, type EngineProbe, type ProbeEngineOptions } from '../lib/docker/engine.js';
-import { describeSource, loadCredentialConfig } from '../lib/credentials.js';
+import { describeSource, loadCredentialConfig, sourcedNames } from '../lib/credentials.js';
 import { BinaryNotFoundError } from '../lib/errors.js';
 import { bottleImages, imagePresence, missingImageFix } from '../lib/images/present.js';
 import { DEFAULT_IMAGE, locateManifest, readManifest } from '../lib/manifest/index.js';
@@ -77,6 +78,7 @@ export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps):
     guard('state-dir', true, () => stateDirCheck(ctx)),
     guard('images', false, () => imagesCheck(ctx, deps)),
     guard('credentials', false, async () => credentialsCheck(ctx)),
+    guard('auth', false, async () => authCheck(ctx)),
   ]);
 }
 
@@ -106,7 +108,7 @@ function manifestImages(ctx: Ctx): string[] {
 // (environment, or a source in credentials.yaml), never the value; commands are not run.
 function credentialsCheck(ctx: Ctx): Check {
   const loaded = readManifest(locateManifest({ cwd: ctx.cwd, env: ctx.env }));
-  const names = [...new Set(Object.keys(loaded.manifest.agents).flatMap((agent) => routeVarNames(preparePlan(loaded, agent, { cwd: ctx.cwd }, ctx.env).egress.routes)))].sort();
+  const names = [...new Set(Object.keys(loaded.manifest.agents).flatMap((agent) => routeVarNames(preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: sourcedNames(ctx.env) }, ctx.env).egress.routes)))].sort();
   const config = loadCredentialConfig(ctx.env);
   const rows = names.map((n) => ({ n, ...describeSource(n, config, ctx.env) }));
   const unavailable = rows.filter((r) => r.available === false).map((r) => r.n);
@@ -116,6 +118,23 @@ function credentialsCheck(ctx: Ctx): Check {
     name: 'credentials', status: 'warn', required: false, detail,
     fix: `export ${unavailable.join(', ')} in the shell that starts bottles, or name a source in ${config.path} (env, file with mode 0600, or command)`,
   };
+}
+
+// Which Claude credential each of the manifest's agents would start with (auth: api-key,
+// oauth-token, or auto: the API key when the host has one, else the subscription token), and
+// where it comes from; a start without one refuses, so this says how to get one.
+function authCheck(ctx: Ctx): Check {
+  const loaded = readManifest(locateManifest({ cwd: ctx.cwd, env: ctx.env }));
+  const config = loadCredentialConfig(ctx.env);
+  const sourced = new Set(config.sources.keys());
+  const byAgent = Object.keys(loaded.manifest.agents).map((agent) => ({ agent, auth: preparePlan(loaded, agent, { cwd: ctx.cwd, sourced }, ctx.env).auth }));
+  const missing = byAgent.find((a) => a.auth.none || describeSource(AUTH[a.auth.mode].variable, config, ctx.env).available === false);
+  const modes = [...new Set(byAgent.map((a) => `${a.auth.mode}${a.auth.from === 'auto' ? ' (auto)' : ''}`))];
+  const detail = byAgent.length === 1 || modes.length === 1
+    ? `${modes[0]}: ${AUTH[byAgent[0]!.auth.mode].variable}${byAgent[0]!.auth.none ? ' (neither ANTHROPIC_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN is set)' : ''}`
+    : byAgent.map((a) => `${a.agent}: ${a.auth.mode}${a.auth.from === 'auto' ? ' (auto)' : ''}`).join('; ');
+  if (!missing) return { name: 'auth', status: 'ok', required: false, detail };
+  return { name: 'auth', status: 'warn', required: false, detail, fix: authMissingText(missing.auth, config.path) };
 }
 
 // Required checks decide the exit code; warnings never do.

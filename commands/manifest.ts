@@ -71,7 +71,7 @@ function agentProblems(ctx: Ctx, loaded: LoadedManifest, names: string[]): PlanP
   return names.flatMap((name) => {
     let plan;
     try {
-      plan = preparePlan(loaded, name, { cwd: ctx.cwd }, ctx.env);
+      plan = preparePlan(loaded, name, { cwd: ctx.cwd, sourced: new Set(config.sources.keys()) }, ctx.env);
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       return [{ path: `agents.${name}`, message: e.message }];

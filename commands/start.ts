@@ -1,4 +1,5 @@
 // `bottle start <agent>`: prepare a bottle from the manifest; `--dry-run` shows the plan only.
+import { AUTH, authMissingText } from '../lib/plan/auth.js';
 import type { Command } from 'commander';
 import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
 import { runInteractive, terminalProblem, terminalQuestion } from '../lib/run/index.js';
@@ -44,8 +45,10 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
       '  bottle start reviewer --workspace ~/src/app --backend smolvm --dry-run --json',
       '  bottle start reviewer --yes --json    # for scripts: {"ok": true, "slug": ...}, no attach',
       '',
-      'Route credentials (e.g. ${GITHUB_TOKEN}) and ANTHROPIC_API_KEY are read from the',
-      'environment bottle runs in; plans and logs show their names, never their values.',
+      'Route credentials (e.g. ${GITHUB_TOKEN}) and the Claude credential are read from the',
+      'environment bottle runs in (or credentials.yaml); plans and logs show their names, never',
+      'their values. The Claude credential (manifest auth:, default auto) is ANTHROPIC_API_KEY,',
+      'or CLAUDE_CODE_OAUTH_TOKEN for a Pro/Max/Team subscription (run `claude setup-token`).',
     ].join('\n'))
     .action(async (agent: string, opts: StartOptions) => {
       outcome.exitCode = await start(ctx, agent, opts);
@@ -57,7 +60,9 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   const located = locateManifest({ flag: opts.manifest, cwd: ctx.cwd, env: ctx.env });
   if (located.source !== 'flag') ctx.err(manifestNotice(located));
   const loaded = readManifest(located);
-  const plan = preparePlan(loaded, agent, { backend: opts.backend, workspace: opts.workspace, cwd: ctx.cwd }, ctx.env);
+  const credentials = loadCredentialConfig(ctx.env);
+  const sourced = new Set(credentials.sources.keys());
+  const plan = preparePlan(loaded, agent, { backend: opts.backend, workspace: opts.workspace, cwd: ctx.cwd, sourced }, ctx.env);
   // The same check and lines as `manifest check`: one problem is the error, several get a line each.
   const errors = planErrors(plan, loaded);
   if (errors.length === 1) throw new UserError(errors[0]!);
@@ -66,7 +71,7 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
     throw new UserError(`${loaded.display}: ${errors.length} errors; not starting ${plan.agent}`);
   }
   // A variable with a source in credentials.yaml is not missing; it is read at launch.
-  plan.missingVars = unsourced(plan.missingVars, ctx.env, loadCredentialConfig(ctx.env));
+  plan.missingVars = unsourced(plan.missingVars, ctx.env, credentials);
   // What the workspace does not carry in; the dry run also asks the engine for the images.
   const workspace = await planWorkspaceWarnings(plan, ctx.run, ctx.env);
   if (opts.dryRun) {
@@ -76,6 +81,8 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
     else ctx.out([`Plan for a new ${plan.agent} bottle (dry run: nothing created)`, '', renderPlan(plan), ...warnings].join('\n'));
     return 0;
   }
+  // No Claude credential at all: one line on how to get one, before the generic route check.
+  if (plan.missingVars.includes(AUTH[plan.auth.mode].variable)) throw new UserError(authMissingText(plan.auth, credentials.path));
   // Route values come from this environment or the sources in credentials.yaml; from here on
   // the launch sees them in its env (never argv, logs or files).
   const env = await withCredentials(routeVarNames(plan.egress.routes), ctx.env, ctx.run, 'before starting (the gateway injects route values into requests)');

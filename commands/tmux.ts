@@ -52,7 +52,7 @@ function handOffCredentials(ctx: Ctx, manifest: string | undefined): string[] {
     const loaded = readManifest(locateManifest({ flag: manifest, cwd: ctx.cwd, env: ctx.env }));
     const config = loadCredentialConfig(ctx.env);
     names = Object.keys(loaded.manifest.agents)
-      .flatMap((agent) => routeVarNames(preparePlan(loaded, agent, { cwd: ctx.cwd }, ctx.env).egress.routes))
+      .flatMap((agent) => routeVarNames(preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: new Set(config.sources.keys()) }, ctx.env).egress.routes))
       .filter((n) => !config.sources.has(n));
   } catch {
     return [];

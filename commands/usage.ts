@@ -1,7 +1,7 @@
 // `bottle usage [slug] [--json] [--by model|day]`: what each bottle's model requests used and cost,
 // from the usage events the gateway appends to its events file.
 import type { Command } from 'commander';
-import { clip } from '../lib/format.js';
+import { clip, formatTokens } from '../lib/format.js';
 import { cliDeps, findBottle } from '../lib/lifecycle/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../lib/state/index.js';
 import {
@@ -10,17 +10,12 @@ import {
 import { UserError } from '../lib/errors.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
+export { formatTokens };
+
 export interface BottleUsage { slug: string; agent: string; report: UsageReport }
 
 const BY = ['model', 'day'] as const;
 type By = (typeof BY)[number];
-
-// 950, 12.3k, 4.56M: token counts as a person reads them in a cell.
-export function formatTokens(n: number): string {
-  if (n < 1000) return String(Math.round(n));
-  if (n < 999_950) return `${(n / 1000).toFixed(n < 10_000 ? 2 : 1).replace(/\.?0+$/, '')}k`;
-  return `${(n / 1_000_000).toFixed(2).replace(/\.?0+$/, '')}M`;
-}
 
 // $0.42; "?" when nothing could be priced; "+?" when some requests have no known price.
 export function formatCost(t: Pick<UsageTotals, 'usd' | 'unpricedRequests' | 'requests'>): string {

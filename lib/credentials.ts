@@ -173,6 +173,16 @@ export async function withCredentials(names: readonly string[], env: NodeJS.Proc
   return { ...env, ...r.values };
 }
 
+// The variables credentials.yaml names a source for (none when it is missing or broken: the
+// command that needs a value reports the file's problem), for auth: auto.
+export function sourcedNames(env: NodeJS.ProcessEnv): Set<string> {
+  try {
+    return new Set(loadCredentialConfig(env).sources.keys());
+  } catch {
+    return new Set();
+  }
+}
+
 // The names that have neither a value in `env` nor a configured source (checked without
 // running anything: plans and the dashboard's preflight use it).
 export function unsourced(names: readonly string[], env: NodeJS.ProcessEnv, config: CredentialConfig): string[] {

@@ -2,7 +2,8 @@
 // the launch/attach/stop/resume/remove flows (resume and remove ask first, with what they bring
 // back or lose), and proposal decisions (diff shown first, then approve/reject).
 import { formatAge } from '../lib/format.js';
-import { loadCredentialConfig, unsourced, withCredentials, type CredentialConfig } from '../lib/credentials.js';
+import { loadCredentialConfig, sourcedNames, unsourced, withCredentials, type CredentialConfig } from '../lib/credentials.js';
+import { AUTH, authMissingText } from '../lib/plan/auth.js';
 import { parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import { run } from '../lib/run/index.js';
 import { bundleControl, describeSaved, lostWith, planResume, readSavedSummary } from '../lib/lifecycle/index.js';
@@ -61,7 +62,7 @@ function openPreflight(ctx: ActionContext, agent: string): void {
 // the new-agent popup of `prefix b n` shows, asked over IPC).
 export function preflight(ctx: ActionContext, agent: string): { lines: string[]; blocked?: string } {
   const loaded = ctx.manifest();
-  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd }, ctx.deps.env);
+  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: sourcedNames(ctx.deps.env) }, ctx.deps.env);
   let blocked: string | undefined;
   try {
     checkPlanPaths(plan, loaded);
@@ -73,7 +74,8 @@ export function preflight(ctx: ActionContext, agent: string): { lines: string[];
       const config = loadCredentialConfig(ctx.deps.env);
       const missing = unsourced(plan.missingVars, ctx.deps.env, config);
       plan.missingVars = []; // the line below says what is missing, and the fix
-      if (missing.length > 0) blocked = `cannot start: ${noValueText(missing, config)}`;
+      if (missing.includes(AUTH[plan.auth.mode].variable)) blocked = `cannot start: ${authMissingText(plan.auth, config.path)}`;
+      else if (missing.length > 0) blocked = `cannot start: ${noValueText(missing, config)}`;
     } catch (e) {
       blocked = `cannot start: ${errorText(e)}`;
     }

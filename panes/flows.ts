@@ -3,6 +3,7 @@
 // tail, then the claude session), or, outside tmux, a log modal and a foreground handoff.
 import { watch, readFileSync, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { sourcedNames } from '../lib/credentials.js';
 import { claimBottle } from '../lib/lifecycle/index.js';
 import { preparePlan, checkPlanPaths } from '../lib/plan/index.js';
 import { bottlePaths } from '../lib/state/index.js';
@@ -51,7 +52,7 @@ function label(agent: string, slug: string, what?: string): string {
 // then its claude session (focus moves there) or the failure.
 export async function launch(ctx: ActionContext, agent: string): Promise<void> {
   const loaded = ctx.manifest();
-  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd }, ctx.deps.env);
+  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: sourcedNames(ctx.deps.env) }, ctx.deps.env);
   checkPlanPaths(plan, loaded);
   const meta = await claimBottle(ctx.deps, plan);
   await bringUp(ctx, {

@@ -11,3 +11,4 @@ export { bottleStatuses, displayState, eventMarks, waitingFromEvents, type Bottl
 export { cleanup, cleanupTargets, type CleanupItem } from './cleanup.js';
 export { bundleControl } from './control.js';
 export { policyFromPlan, policyTextFromPlan } from './policy.js';
+export { budgetFilePath, changeBudget, readBudgetFile, type BudgetChange } from './budget.js';

@@ -34,6 +34,8 @@ export function readLaunchSpec(root: string, slug: string): LaunchSpec {
   try {
     const spec = JSON.parse(readFileSync(file, 'utf8')) as LaunchSpec;
     if (typeof spec?.plan?.agent !== 'string' || typeof spec.agent !== 'object') throw new Error('missing plan or agent');
+    // Recorded before auth modes existed: those bottles ran on the API key.
+    spec.plan.auth ??= { mode: 'api-key', from: 'manifest' };
     return spec;
   } catch (e) {
     throw new UserError(`${file}: unreadable (${(e as Error).message}); \`bottle rm ${slug}\` removes the bottle`);

@@ -12,6 +12,7 @@ import {
   type Metadata,
 } from '../state/index.js';
 import { bringupLogger, type LifecycleDeps } from './context.js';
+import { BUDGET_FILE, budgetFileText } from '../usage/budget.js';
 import { policyTextFromPlan } from './policy.js';
 import { writeLaunchSpec } from './resume.js';
 
@@ -56,6 +57,7 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     const backend = await deps.backends.load(meta.backend, deps.env);
     log(`bottle ${meta.slug}: ${plan.agent} on ${meta.backend}`);
     await writeFile(join(paths.policy, 'policy.yaml'), policyTextFromPlan(plan), { mode: 0o644 });
+    await writeFile(join(paths.policy, BUDGET_FILE), budgetFileText(plan.budget, plan.prices), { mode: 0o644 });
     await writeLaunchSpec(deps.root, meta.slug, { plan: { ...plan, slug: meta.slug }, agent });
     ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}` });
     await updateMetadata(deps.root, meta.slug, { state: 'launching' });

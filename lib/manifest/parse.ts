@@ -2,6 +2,7 @@
 import { posix } from 'node:path';
 import { LineCounter, isScalar, parseDocument } from 'yaml';
 import { readDlp, readEgress } from './egress.js';
+import { readAuth, readBudget } from './budget.js';
 import { readPrices } from './prices.js';
 import { readAgentSupervise, readSupervise } from './supervise.js';
 import { AGENT_NAME, ENV_NAME, GIT_REMOTE_NAME, gitUpstreamProblem } from './syntax.js';
@@ -10,12 +11,13 @@ import {
   type AgentSpec, type BackendName, type GitRemoteSpec, type Manifest, type ManifestIssue, type ModelSpec, type Position,
 } from './types.js';
 import { Walker, isEmpty, type Val } from './walk.js';
+import { CREDENTIAL_ENV } from '../plan/auth.js';
 import { DEFAULT_REVIEW_HOLD_MS } from '../proposals/types.js';
 
 const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
-const DEFAULTS_KEYS = ['backend', 'image', 'model', 'dlp', 'supervise', 'prices'] as const;
+const DEFAULTS_KEYS = ['backend', 'image', 'model', 'auth', 'budget', 'dlp', 'supervise', 'prices'] as const;
 const MODEL_KEYS = ['serverFetch'] as const;
-const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'prices', 'backend', 'image'] as const;
+const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'prices', 'auth', 'budget', 'backend', 'image'] as const;
 const GIT_KEYS = ['name', 'upstream', 'identity', 'review'] as const;
 
 // Env the bottle sets itself; a manifest value would break the sandbox wiring or leak the key.
@@ -23,7 +25,7 @@ const GATEWAY_WIRING = 'bottle points the agent at its gateway';
 const RESERVED_ENV = new Map<string, string>([
   ...['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'].map((n): [string, string] => [n, GATEWAY_WIRING]),
   ['NODE_EXTRA_CA_CERTS', 'bottle installs its CA for the agent'],
-  ['ANTHROPIC_API_KEY', 'the gateway injects your key; the agent only gets a placeholder'],
+  ...CREDENTIAL_ENV.map((n): [string, string] => [n, 'the gateway injects your Claude credential; the agent only gets a placeholder']),
 ]);
 
 export interface ParseResult {
@@ -71,6 +73,8 @@ function readTop(w: Walker, root: Val): Manifest {
     if (d?.dlp) manifest.defaults.dlp = readDlp(w, d.dlp);
     if (d?.supervise) manifest.defaults.supervise = readSupervise(w, d.supervise);
     if (d?.prices) manifest.defaults.prices = readPrices(w, d.prices);
+    if (d?.auth) manifest.defaults.auth = readAuth(w, d.auth);
+    if (d?.budget) manifest.defaults.budget = readBudget(w, d.budget);
   }
   if (!f.agents) {
     w.fail({ ...root, path: 'agents' }, 'required; name at least one agent under agents:');
@@ -141,6 +145,8 @@ function readAgent(w: Walker, name: string, v: Val): AgentSpec {
     if (s.spec) agent.superviseSpec = s.spec;
   }
   if (f.prices) agent.prices = readPrices(w, f.prices);
+  if (f.auth) agent.auth = readAuth(w, f.auth);
+  if (f.budget) agent.budget = readBudget(w, f.budget);
   if (f.backend) agent.backend = readBackend(w, f.backend);
   if (f.image) agent.image = readImage(w, f.image);
   return agent;

@@ -1,6 +1,8 @@
 // The manifest as the rest of bottle sees it: validated, defaults applied, paths as written.
 // Paths (skills, workspace, identity) are kept verbatim; lib/plan resolves them.
 import type { PriceTable } from '../usage/prices.js';
+import type { AuthSetting } from '../plan/auth.js';
+import type { BudgetSpec } from './budget.js';
 
 export const BACKENDS = ['docker', 'smolvm'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -11,7 +13,13 @@ export const DEFAULT_IMAGE = 'bottle-agent:latest';
 export interface Manifest {
   version: 1;
   /** `model` only when the manifest sets it. */
-  defaults: { backend: BackendName; image: string; model?: ModelSpec; dlp?: DlpSpec; supervise?: SuperviseSpec; prices?: PriceTable };
+  defaults: {
+    backend: BackendName; image: string; model?: ModelSpec; dlp?: DlpSpec; supervise?: SuperviseSpec; prices?: PriceTable;
+    /** How claude authenticates (default auto); only when set. */
+    auth?: AuthSetting;
+    /** Spend cap for every agent (an agent's budget keys override these); only when set. */
+    budget?: BudgetSpec;
+  };
   /** Insertion-ordered as in the file; names match AGENT_NAME. */
   agents: Record<string, AgentSpec>;
 }
@@ -59,6 +67,10 @@ export interface AgentSpec {
   dlp?: DlpSpec;
   /** Model price overrides (USD per million tokens); merged over defaults.prices by the plan; only when set. */
   prices?: PriceTable;
+  /** Overrides defaults.auth; only when set. */
+  auth?: AuthSetting;
+  /** Merged over defaults.budget key by key; only when set. */
+  budget?: BudgetSpec;
   backend?: BackendName;
   image?: string;
 }

@@ -4,9 +4,12 @@ import { UserError } from '../errors.js';
 import { BACKENDS, type BackendName, type DlpSpec, type LoadedManifest, type SuperviseSpec } from '../manifest/types.js';
 import { closest } from '../manifest/syntax.js';
 import type { PriceTable } from '../usage/prices.js';
+import { DEFAULT_WARN_AT, hasCap, type Budget } from '../usage/budget.js';
+import type { BudgetSpec } from '../manifest/budget.js';
+import { AUTH, resolveAuth, type AuthMode, type PlanAuth } from './auth.js';
 
 export const ANTHROPIC_HOST = 'api.anthropic.com';
-export const ANTHROPIC_KEY_VAR = 'ANTHROPIC_API_KEY';
+export const ANTHROPIC_KEY_VAR = AUTH['api-key'].variable;
 
 export interface PlanHeader {
   name: string;
@@ -69,6 +72,10 @@ export interface BottlePlan {
    * it, key by key): what `bottle usage` prices this bottle's tokens with before the built-in
    * table. Absent: none. */
   prices?: PriceTable;
+  /** How claude authenticates: the model route injects that credential, the agent holds its placeholder. */
+  auth: PlanAuth;
+  /** The spend cap (defaults.budget, the agent's keys over it); absent without a usd or tokens cap. */
+  budget?: Budget;
   /** Host env vars the routes need that are unset or empty now (names only). */
   missingVars: string[];
   manifestPath: string;
@@ -80,12 +87,15 @@ export interface PlanOptions {
   workspace?: string;
   slug?: string;
   cwd?: string;
+  /** Variables with a source in credentials.yaml (auth: auto counts them as present). */
+  sourced?: ReadonlySet<string>;
 }
 
-// The route every bottle gets (SPEC §7): the agent holds a placeholder, the gateway the key.
-export function defaultAnthropicRoute(): PlanRoute {
-  const template = `\${${ANTHROPIC_KEY_VAR}}`;
-  return { host: ANTHROPIC_HOST, headers: [{ name: 'x-api-key', template, vars: [ANTHROPIC_KEY_VAR] }], default: true };
+// The route every bottle gets (SPEC §7): the agent holds a placeholder, the gateway the key
+// (or, with auth: oauth-token, the subscription token as a bearer).
+export function defaultAnthropicRoute(mode: AuthMode = 'api-key'): PlanRoute {
+  const a = AUTH[mode];
+  return { host: ANTHROPIC_HOST, headers: [{ name: a.header, template: a.template, vars: [a.variable] }], default: true };
 }
 
 // SPEC §5 prepare: one agent of a manifest + start options → the plan; reads no files, so the
@@ -113,7 +123,8 @@ export function preparePlan(
     headers: r.headers.map((h) => ({ name: h.name, template: h.template, vars: [...h.vars] })),
     ...(r.port === undefined ? {} : { port: r.port }),
   }));
-  if (!routes.some((r) => r.host === ANTHROPIC_HOST)) routes.push(defaultAnthropicRoute());
+  const auth = resolveAuth(agent.auth ?? manifest.defaults.auth ?? 'auto', (n) => Boolean(env[n]) || (options.sourced?.has(n) ?? false));
+  if (!routes.some((r) => r.host === ANTHROPIC_HOST)) routes.push(defaultAnthropicRoute(auth.mode));
   const model: PlanModel = { host: ANTHROPIC_HOST, serverFetch: manifest.defaults.model?.serverFetch ?? false };
 
   let workspace: string | undefined;
@@ -146,6 +157,8 @@ export function preparePlan(
     ...(agent.supervise ? autoApprove(manifest.defaults.supervise, agent.superviseSpec) : {}),
     ...dlpIgnore(manifest.defaults.dlp, agent.dlp),
     ...prices(manifest.defaults.prices, agent.prices),
+    auth,
+    ...budget(manifest.defaults.budget, agent.budget),
     missingVars: missingRouteVars(routes, env),
     manifestPath: loaded.path,
   };
@@ -162,6 +175,13 @@ function prices(...tables: Array<PriceTable | undefined>): Pick<BottlePlan, 'pri
   const all: PriceTable = {};
   for (const t of tables) for (const [k, r] of Object.entries(t ?? {})) all[k] = { ...r };
   return Object.keys(all).length > 0 ? { prices: all } : {};
+}
+
+// defaults.budget with the agent's keys over it; no key without a cap.
+function budget(...specs: Array<BudgetSpec | undefined>): Pick<BottlePlan, 'budget'> {
+  const b: Budget = { warnAt: DEFAULT_WARN_AT };
+  for (const s of specs) Object.assign(b, s ?? {});
+  return hasCap(b) ? { budget: b } : {};
 }
 
 // defaults.supervise.auto_approve then the agent's own, once each; no key when both are empty.

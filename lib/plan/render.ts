@@ -3,6 +3,8 @@
 import type { BottlePlan, PlanHeader, PlanRoute } from './prepare.js';
 import { ASK_PROMPT_SUMMARY } from './prompt.js';
 import { formatHold } from '../format.js';
+import { budgetText } from '../usage/budget.js';
+import { authSummary } from './auth.js';
 
 const LABEL_WIDTH = 12;
 
@@ -33,6 +35,10 @@ export function planLines(plan: BottlePlan): string[] {
   many('passthrough', plan.egress.passthrough);
   const { model } = plan.egress;
   if (model) one('model', `${model.host} (claude's API calls only; server-side URL fetch ${model.serverFetch ? 'allowed' : 'refused'})`);
+  // Older launch.json files have no auth (resume fills it in; a plan read raw may not).
+  if (plan.auth) one('auth', authSummary(plan.auth));
+  const b = plan.budget;
+  if (b) one('budget', `${budgetText(b)} over the bottle's life (warns at ${Math.round(b.warnAt * 100)}%; model requests refused at the cap)`);
   const ignored = plan.dlpIgnore?.length ?? 0;
   if (ignored > 0) one('dlp ignore', `${ignored} known value${ignored === 1 ? '' : 's'}`);
   one('supervise', plan.supervise ? 'on (agent can propose policy changes)' : 'off');

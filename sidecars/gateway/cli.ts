@@ -115,6 +115,7 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
             ctx.err(`gateway: cannot append usage to events file ${eventsFile}: ${e.message} (said once)`);
           }
         } : undefined,
+        eventsFile,
         watch: o.watch,
       });
       ctx.err(`gateway: listening on ${gateway.url}${fd === undefined ? '' : ` (shared socket, fd ${fd})`} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);

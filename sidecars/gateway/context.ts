@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import type { LeafMinter } from '../../lib/pki/index.js';
 import type { Agents, Lookup } from './dial.js';
+import type { BudgetGuard } from './budget.js';
 import type { LapseReporter } from './lapse.js';
 import type { DecisionLog } from './log.js';
 import type { PolicyStore } from './reload.js';
@@ -39,6 +40,8 @@ export interface GatewayContext {
   diag: (message: string) => void;
   // Told the usage of each model answer (POST /v1/messages on the model route); unset: no metering.
   onUsage?: (ev: UsageEvent) => void;
+  // The spend cap on model requests (budget.json in the policy dir, usage from the events file).
+  budget: BudgetGuard;
   timeouts: Timeouts;
   // Ports a passthrough tunnel may reach (443; tests add their upstream's).
   passthroughPorts: readonly number[];

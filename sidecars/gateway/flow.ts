@@ -17,7 +17,7 @@ export type Outcome = Pick<Verdict, 'verdict' | 'stage' | 'reason'>;
 // dropped without one, e.g. for a client that already went away); or a block, whose answer
 // refuse() words for the flow's host and client (blockAnswer).
 export type Refusal =
-  | { outcome: Outcome; status: number; body?: string }
+  | { outcome: Outcome; status: number; body?: string; type?: string }
   | { outcome: Outcome; status: 403; block: { prefix?: string } };
 
 // A block, by the policy or a gateway check: 403 with the reason and the hint for its stage.
@@ -73,7 +73,7 @@ export class Flow {
     const c = this.client;
     const answer = 'block' in r
       ? blockAnswer({ outcome: r.outcome, host: this.host, prefix: r.block.prefix }, 'res' in c && wantsJson(c.res.req?.headers.accept))
-      : r.body === undefined ? undefined : { status: r.status, body: r.body };
+      : r.body === undefined ? undefined : { status: r.status, body: r.body, ...(r.type ? { type: r.type } : {}) };
     if (answer === undefined) ('res' in c ? c.res : c.socket).destroy();
     else if ('res' in c) sendText(c.res, answer, !this.bodyRead);
     else sendRaw(c.socket, answer);

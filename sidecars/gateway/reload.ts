@@ -8,6 +8,7 @@ import {
   type Canaries, type Policy,
 } from '../../lib/policy/index.js';
 import { UserError } from '../../lib/errors.js';
+import { BUDGET_FILE } from '../../lib/usage/budget.js';
 
 // The policy file inside --policy-dir (the host replaces it by write-temp + rename).
 export const POLICY_FILE = 'policy.yaml';
@@ -90,13 +91,13 @@ export class PolicyStore {
 }
 
 // Watches the policy DIRECTORY (a rename replaces the file's inode, which a watch on the
-// file itself would miss) and calls `onChange` once per burst of events.
+// file itself would miss) for policy.yaml and budget.json and calls `onChange` once per burst of events.
 export function watchPolicyDir(dir: string, onChange: () => void, onError: (message: string) => void, debounceMs = 50): () => void {
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dir, { persistent: false }, (_event, name) => {
-      if (name !== null && name !== POLICY_FILE) return;
+      if (name !== null && name !== POLICY_FILE && name !== BUDGET_FILE) return;
       clearTimeout(timer);
       timer = setTimeout(onChange, debounceMs);
     });

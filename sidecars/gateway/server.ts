@@ -13,6 +13,7 @@ import { Flow } from './flow.js';
 import { proxyRequest } from './forward.js';
 import { inUseLine, LapseReporter, scheduleLapses } from './lapse.js';
 import { DecisionLog } from './log.js';
+import { BudgetGuard } from './budget.js';
 import { PolicyStore, watchPolicyDir, type ReloadOutcome } from './reload.js';
 import { failed, sendRaw, sendText } from './respond.js';
 import { parseAbsolute } from './target.js';
@@ -33,6 +34,7 @@ export interface GatewayOptions {
   diag?: (message: string) => void; // reloads and failures, for humans
   onGrantLapsedInUse?: (ev: GrantLapsedEvent) => void; // once per lapsed grant a request hits (the events file)
   onUsage?: (ev: UsageEvent) => void; // once per metered model answer (the events file); unset: no metering
+  eventsFile?: string; // where usage is read back from for the budget (budget.json in policyDir)
   watch?: boolean; // reload on changes in policyDir (default true)
   timeouts?: Partial<Timeouts>;
   maxHeaderBytes?: number; // default 16 KiB
@@ -89,6 +91,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     }),
     diag,
     onUsage: o.onUsage,
+    budget: new BudgetGuard(o.policyDir, o.eventsFile, diag),
     timeouts,
     passthroughPorts: o.passthroughPorts ?? [PASSTHROUGH_PORT],
     inner,
@@ -142,6 +145,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
   let cancelLapses = scheduleLapses(store.current.policy, diag);
   const reload = (why: string): ReloadOutcome => {
+    g.budget.reload();
     const r = store.reload();
     if (r.error) diag(`policy reload (${why}) rejected, keeping ${r.hash}: ${r.error}`);
     else if (r.changed) {

@@ -7,6 +7,8 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { block, evaluate, routeFor, type Verdict } from '../../lib/policy/index.js';
+import { MODEL_CREDENTIAL_HEADERS } from '../../lib/plan/auth.js';
+import { isMeteredRequest } from '../../lib/usage/meter.js';
 import { resolveUpstream } from './dial.js';
 import { blocked, failure, type Flow, type Outcome, type Refusal } from './flow.js';
 import { replaceHeader, upstreamRequestHeaders, withoutHeaders } from './headers.js';
@@ -73,6 +75,12 @@ async function judge(flow: Flow, target: Target, headers: Record<string, string[
   flow.bodyConsumed();
   const verdict = evaluate(snap.policy, { method: flow.method, url: tunnelUrl(target, flow.path), headers, body }, snap.canaries);
   if (verdict.verdict === 'block') return blocked(verdict);
+  const model = snap.policy.model;
+  const onModel = model !== undefined && model.host === target.host.host && target.scheme === 'https';
+  if (onModel && isMeteredRequest(flow.method, flow.path)) {
+    const stop = flow.g.budget.check();
+    if (stop) return { outcome: block('model-api', stop.reason, 'budget'), status: 402, body: stop.body, type: 'application/json' };
+  }
   // A route's credential goes only over TLS to the route's port (its `port`, else 443 or the
   // stand-in a test gateway is given): never in the clear, nor to another service on the host.
   const route = routeFor(snap.policy, target.host.host);
@@ -83,7 +91,9 @@ async function judge(flow: Flow, target: Target, headers: Record<string, string[
   if (routed && 'error' in routed) return failure(verdict, `gateway error: ${routed.error}`);
   const dial = await resolve(flow, target, verdict);
   if ('status' in dial) return dial;
-  const strip = route && !applies ? Object.keys(route.headers) : undefined;
+  // Off its port a route's headers are dropped, not sent; on the model route every client copy
+  // of a model credential goes too (only bottle's, injected, rides there, in either auth mode).
+  const strip = route && !applies ? Object.keys(route.headers) : onModel && routed ? [...MODEL_CREDENTIAL_HEADERS] : undefined;
   return { verdict, ip: dial.ip, inject: routed?.headers, strip, needles: routeNeedles(routed?.headers, snap.canaries), body };
 }
 

@@ -32,7 +32,7 @@ export const randomToken = (): string => `e2e${randomBytes(18).toString('base64u
 
 // The manifest of a sandbox bottle: allowed.test and *.allowed.test, a credentialed route, one
 // passthrough host, optionally a git upstream; never exfil.test or newhost.test.
-export function sandboxManifest(agent: string, o: { workspace?: string; upstreamRepo?: string; identity?: string; review?: string } = {}): string {
+export function sandboxManifest(agent: string, o: { workspace?: string; upstreamRepo?: string; identity?: string; review?: string; extra?: string[] } = {}): string {
   return [
     'version: 1',
     'agents:',
@@ -53,6 +53,7 @@ export function sandboxManifest(agent: string, o: { workspace?: string; upstream
     '            X-Env: production',
     '            X-Literal: "$${NOT_A_VAR}"',
     '      passthrough: [pass.allowed.test]',
+    ...(o.extra ?? []).map((l) => `    ${l}`),
     '',
   ].join('\n');
 }
@@ -136,7 +137,16 @@ export interface SandboxOptions {
   review?: string;
   /** Called with each progress line while the bottle comes up. */
   onLine?: (line: string) => void;
+  /** The fake upstream also answers for api.anthropic.com (the model API, with usage), which the
+   * gateway may then resolve and dial; `agent` lines go into the agent's manifest entry
+   * (e.g. `auth: oauth-token`, `budget: { usd: 0.02 }`). */
+  model?: { agent?: string[] };
+  /** Host env for the CLI over the defaults (e.g. CLAUDE_CODE_OAUTH_TOKEN). */
+  env?: NodeJS.ProcessEnv;
 }
+
+// The model API's stand-in name on the fake upstream (test/e2e/fixtures/upstream/server.mjs).
+export const MODEL_HOST = 'api.anthropic.com';
 
 // git in a host directory with a fixed identity (safe.directory: the dirs may be another uid's).
 export const gitIn = (cwd: string, ...args: string[]): string =>
@@ -237,16 +247,23 @@ const PROBE_DIR = new URL('../e2e/fixtures/probes/', import.meta.url);
 // Brings a sandbox bottle up; on any failure everything made so far is removed before the throw.
 export async function startSandbox(docker: Docker, o: SandboxOptions): Promise<Sandbox> {
   const root = mkdtempSync(join(tmpdir(), `bottle-e2e-${o.agent}-`));
-  const certs = upstreamCertificates(UPSTREAM_NAMES);
+  const hosts = o.model ? [...UPSTREAM_NAMES, MODEL_HOST] : [...UPSTREAM_NAMES];
+  const certs = upstreamCertificates(hosts);
   const caFile = join(root, 'upstream-ca.pem');
   writeFileSync(caFile, certs.caPem, { mode: 0o644 });
-  const env = sandboxEnv(root, { BOTTLE_TEST_UPSTREAM_CA: caFile, BOTTLE_TEST_ALLOW_PRIVATE: UPSTREAM_NAMES.join(',') });
+  const env = sandboxEnv(root, {
+    BOTTLE_TEST_UPSTREAM_CA: caFile, BOTTLE_TEST_ALLOW_PRIVATE: hosts.join(','),
+    ...(o.model ? { BOTTLE_TEST_RESOLVE_ONLY: `test,${MODEL_HOST}` } : {}),
+    ...o.env,
+  });
   const git = o.git ? prepareGit(root) : undefined;
   const identityKey = o.identity ? `${pemKey()}\n` : undefined;
   const identity = join(root, 'id_e2e');
   if (identityKey) writeFileSync(identity, identityKey, { mode: 0o600 });
   const manifest = join(root, 'bottle.yaml');
-  writeFileSync(manifest, sandboxManifest(o.agent, { ...git, ...(identityKey ? { identity } : {}), ...(o.review ? { review: o.review } : {}) }));
+  writeFileSync(manifest, sandboxManifest(o.agent, {
+    ...git, ...(identityKey ? { identity } : {}), ...(o.review ? { review: o.review } : {}), ...(o.model?.agent ? { extra: o.model.agent } : {}),
+  }));
   let slug: string | undefined;
   let upstream: FakeUpstream | undefined;
   const bringup: string[] = [];
@@ -269,7 +286,7 @@ export async function startSandbox(docker: Docker, o: SandboxOptions): Promise<S
     slug = r.stdout.trim();
     const names = dockerNames(slug);
     upstream = await startFakeUpstream(docker, {
-      name: `bottle-e2e-upstream-${slug}`, network: names.externalNetwork, aliases: UPSTREAM_NAMES,
+      name: `bottle-e2e-upstream-${slug}`, network: names.externalNetwork, aliases: hosts,
       labels: { [`${E2E_LABEL}.slug`]: slug }, certs,
     });
     const agentC = docker.getContainer(names.agent);

@@ -16,7 +16,7 @@ const TOOLS: Record<string, FakeBinSpec> = {
   git: { stdout: 'git version 2.43.0\n' },
   smolvm: { stdout: 'smolvm 0.8.2\n' },
 };
-const NAMES = ['node', 'tmux', 'docker', 'docker-engine', 'git', 'smolvm', 'state-dir', 'images', 'credentials'];
+const NAMES = ['node', 'tmux', 'docker', 'docker-engine', 'git', 'smolvm', 'state-dir', 'images', 'credentials', 'auth'];
 
 interface Setup { env: NodeJS.ProcessEnv; calls: () => Promise<Array<{ bin: string; argv: string[] }>> }
 

@@ -72,7 +72,7 @@ t.test('an unknown key is reported at the key, with a suggestion', async (t) => 
   t.same(errors(fixture('unknown-key.yaml')), ['bottle.yaml:7:5: agents.implementer.promt: unknown key; did you mean prompt?']);
   t.same(errors('version: 1\nagents: { a: {} }\nextra: 1\n'), ['bottle.yaml:3:1: extra: unknown key; expected one of: version, defaults, agents']);
   t.same(errors('version: 1\ndefaults: { backend: docker, colour: red }\nagents: { a: {} }\n'),
-    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model, dlp, supervise, prices']);
+    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model, auth, budget, dlp, supervise, prices']);
   t.same(errors(`${head}  a:\n    egress:\n      allowed: [x.com]\n`), ['bottle.yaml:5:7: agents.a.egress.allowed: unknown key; did you mean allow?']);
 });
 
@@ -187,7 +187,7 @@ t.test('env: names, reserved names, value kinds', async (t) => {
   t.same(errors(`${head}  a:\n    env:\n      9LIVES: x\n      HTTPS_PROXY: http://evil\n      ANTHROPIC_API_KEY: sk-live\n`), [
     'bottle.yaml:5:7: agents.a.env.9LIVES: expected an environment variable name (letters, digits and _, not starting with a digit)',
     'bottle.yaml:6:7: agents.a.env.HTTPS_PROXY: HTTPS_PROXY is set by bottle (bottle points the agent at its gateway)',
-    'bottle.yaml:7:7: agents.a.env.ANTHROPIC_API_KEY: ANTHROPIC_API_KEY is set by bottle (the gateway injects your key; the agent only gets a placeholder)',
+    'bottle.yaml:7:7: agents.a.env.ANTHROPIC_API_KEY: ANTHROPIC_API_KEY is set by bottle (the gateway injects your Claude credential; the agent only gets a placeholder)',
   ]);
   const r = parseManifest(`${head}  a:\n    env: { __proto__: x, toString: y }\n`, 'bottle.yaml');
   t.same(r.issues, [], 'regression: the reserved-name table once matched toString/__proto__ through Object.prototype');

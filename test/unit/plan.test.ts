@@ -47,6 +47,7 @@ t.test('preparePlan resolves an agent against the manifest and options', async (
       model: { host: 'api.anthropic.com', serverFetch: false },
     },
     supervise: false,
+    auth: { mode: 'api-key', from: 'auto', none: true },
     missingVars: ['ANTHROPIC_API_KEY', 'TRACE_ID', 'TRACE_PREFIX'],
     manifestPath: join(fixtures, 'full.yaml'),
     prompt: 'Build things.\nCarefully.\n',
@@ -156,7 +157,7 @@ t.test('renderPlan: empty sections and a known slug', async (t) => {
   const plan: BottlePlan = {
     agent: 'a', slug: 'a-7f3k', backend: 'smolvm', image: 'img', envNames: [], skills: [], git: [],
     egress: { allow: [], block: [], routes: [{ host: 'h.com', headers: [{ name: 'X-Fixed', template: 'literal', vars: [] }] }], passthrough: [] },
-    supervise: true, missingVars: [], manifestPath: '/m/bottle.yaml',
+    supervise: true, auth: { mode: 'api-key', from: 'manifest' }, missingVars: [], manifestPath: '/m/bottle.yaml',
   };
   t.equal(renderPlan(plan), [
     'agent       a',
@@ -173,6 +174,7 @@ t.test('renderPlan: empty sections and a known slug', async (t) => {
     'allow       (none)',
     'routes      h.com  X-Fixed ← (fixed value)',
     'passthrough (none)',
+    'auth        API key ($ANTHROPIC_API_KEY); the agent holds a placeholder',
     'supervise   on (agent can propose policy changes)',
   ].join('\n'));
 });

@@ -62,7 +62,7 @@ export const PORTS = { gateway: 8888, 'git-gate': 9418, supervise: 9100 } as con
 export const DEFAULT_SIDECARS_IMAGE = 'bottle-sidecars:latest';
 
 // Worthless outside the bottle: the gateway's default route swaps x-api-key for the real key.
-export const PLACEHOLDER_API_KEY = 'sk-ant-bottle-placeholder-not-a-key'; // gitleaks:allow (a sentinel, not a key)
+export { PLACEHOLDER_API_KEY } from '../../plan/auth.js';
 
 // Paths inside the bundle (see sidecars/daemons.ts BUNDLE_DEFAULTS, which these match).
 export const BUNDLE_PATHS = {

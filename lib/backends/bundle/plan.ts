@@ -2,6 +2,7 @@
 // create body (image, user, env, mounts, hardening, labels), the host dirs and files it needs,
 // the host paths launch checks first, its daemons and the names of its secrets. Computed from the
 // plan without touching the engine or reading a secret; the backend says which network it joins.
+import { AUTH, CREDENTIAL_ENV, type AuthMode } from '../../plan/auth.js';
 import type Docker from 'dockerode';
 import { basename, dirname } from 'node:path';
 import type { AgentSpec } from '../../manifest/index.js';
@@ -9,7 +10,7 @@ import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { BottlePaths } from '../../state/index.js';
 import {
   AGENT_PATHS, BUNDLE_PATHS, type BundleHostPaths, bundleHostPaths, type BundleNames, bundleNames, containerLabels,
-  DEFAULT_SIDECARS_IMAGE, LABEL_STATE, PLACEHOLDER_API_KEY, PORTS, stateKey,
+  DEFAULT_SIDECARS_IMAGE, LABEL_STATE, PORTS, stateKey,
 } from './names.js';
 
 // A bundle daemon with a port the launch waits for.
@@ -125,15 +126,18 @@ export function upstreamsJson(plan: BottlePlan): string {
 // Where the agent finds the bundle: Docker network aliases, or (smolvm) the bundle's IP.
 export interface AgentWiring { proxy: string; noProxy: string }
 
-// The agent's env: the manifest's plain env, then bottle's wiring, which always wins.
-export function agentEnvFor(agent: Pick<AgentSpec, 'env'>, wiring: AgentWiring): string[] {
+// The agent's env: the manifest's plain env, then bottle's wiring, which always wins: the
+// proxy, the CA, and the placeholder of the auth mode's credential (only that one: claude
+// prefers an API key over a token, so both would defeat auth: oauth-token).
+export function agentEnvFor(agent: Pick<AgentSpec, 'env'>, wiring: AgentWiring, auth: AuthMode = 'api-key'): string[] {
   const { proxy, noProxy } = wiring;
+  const plain = Object.entries(agent.env).filter(([k]) => !CREDENTIAL_ENV.includes(k));
   const env: Record<string, string> = {
-    ...Object.fromEntries(Object.entries(agent.env)),
+    ...Object.fromEntries(plain),
     HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
     NO_PROXY: noProxy, no_proxy: noProxy,
     NODE_EXTRA_CA_CERTS: AGENT_PATHS.caCert,
-    ANTHROPIC_API_KEY: PLACEHOLDER_API_KEY,
+    [AUTH[auth].agentVar]: AUTH[auth].placeholder,
   };
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }

@@ -2,6 +2,7 @@
 // aliases, the agent container, the two networks, the route helper and the provisioning steps,
 // computed from the plan without touching the engine or reading a secret.
 // Launch adds exactly one thing: the route secret values, into the bundle's Env, at create.
+import type { AuthMode } from '../../plan/auth.js';
 import { dirname } from 'node:path';
 import type { AgentSpec } from '../../manifest/index.js';
 import type { BottlePlan } from '../../plan/index.js';
@@ -27,8 +28,8 @@ export interface DockerPlan extends BundlePlan {
 export const DOCKER_WIRING: AgentWiring = { proxy: `http://gateway:${PORTS.gateway}`, noProxy: 'git-gate,supervise,localhost,127.0.0.1' };
 
 // The agent container's env: the manifest's plain env, then the Docker wiring, which wins.
-export function agentEnv(agent: Pick<AgentSpec, 'env'>): string[] {
-  return agentEnvFor(agent, DOCKER_WIRING);
+export function agentEnv(agent: Pick<AgentSpec, 'env'>, auth?: AuthMode): string[] {
+  return agentEnvFor(agent, DOCKER_WIRING, auth);
 }
 
 // SPEC §6/§7 as engine calls. Pure: same inputs, same object; holds names of secrets only.
@@ -48,7 +49,7 @@ export function dockerPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
       User: AGENT_PATHS.user,
       WorkingDir: AGENT_PATHS.workspace,
       Cmd: ['sleep', 'infinity'],
-      Env: agentEnv(agent),
+      Env: agentEnv(agent, plan.auth?.mode),
       Labels: containerLabels(slug, plan.agent, 'agent'),
       HostConfig: { ...hardening(), NetworkMode: names.internalNetwork },
       NetworkingConfig: { EndpointsConfig: { [names.internalNetwork]: {} } },

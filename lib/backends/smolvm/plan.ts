@@ -2,6 +2,7 @@
 // pinned IP, the VM's create options, and the SAME provisioning steps as Docker with the
 // bundle's IP where Docker uses network aliases (the VM has no DNS inside its CIDR allowlist).
 // Pure: the subnet comes in (chosen at launch against the engine), no secret is read.
+import type { AuthMode } from '../../plan/auth.js';
 import { dirname } from 'node:path';
 import type { AgentSpec } from '../../manifest/index.js';
 import type { BottlePlan } from '../../plan/index.js';
@@ -52,8 +53,8 @@ export function bundleUrls(bundleIp: string): { proxy: string; gitGate: string; 
 }
 
 // The VM's env: the manifest's plain env, then the wiring (proxy, CA, placeholder key), which wins.
-export function vmEnv(agent: Pick<AgentSpec, 'env'>, bundleIp: string): Record<string, string> {
-  const entries = agentEnvFor(agent, { proxy: bundleUrls(bundleIp).proxy, noProxy: `${bundleIp},localhost,127.0.0.1` });
+export function vmEnv(agent: Pick<AgentSpec, 'env'>, bundleIp: string, auth?: AuthMode): Record<string, string> {
+  const entries = agentEnvFor(agent, { proxy: bundleUrls(bundleIp).proxy, noProxy: `${bundleIp},localhost,127.0.0.1` }, auth);
   return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
 }
 
@@ -86,7 +87,7 @@ export function smolvmPlan(plan: BottlePlan, slug: string, paths: BottlePaths, a
   const vm: VmSpec = {
     name: names.vm,
     allowCidrs: [`${subnet.bundleIp}/32`],
-    env: vmEnv(agent, subnet.bundleIp),
+    env: vmEnv(agent, subnet.bundleIp, plan.auth?.mode),
     workdir: AGENT_PATHS.workspace,
   };
   const provision = provisionSteps({
