@@ -7,6 +7,7 @@
 // the upstream gets nothing more; `bottle budget --usd` lets the next prompt through.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { PLACEHOLDER_API_KEY, PLACEHOLDER_OAUTH_TOKEN } from '../../lib/plan/auth.js';
 import { costUsd, DEFAULT_PRICES, priceFor } from '../../lib/usage/index.js';
 import { headerValues, recordsText, type UpstreamRecord } from './fixtures/upstream/upstream.js';
@@ -67,6 +68,13 @@ await t.test('sandbox model API: oauth-token auth, metering, budget', { skip: ga
     t.comment(`model host requests: ${seen.join(', ')}`);
     t.comment(`blocked: ${blocked.join(', ') || 'none'}`);
     t.same(blocked.filter((b) => b.includes(MODEL_HOST)), [], 'nothing claude sent to its API host was blocked');
+  });
+
+  await t.test('claude\'s Stop hook reaches supervise (the dashboard\'s idle/waiting marker)', async (t) => {
+    // The turn above ended; its Stop hook posts through curl (claude refuses http hooks to the
+    // bundle's private address).
+    const events = readFileSync(sb.paths.eventsFile, 'utf8').split('\n').filter((l) => l.includes('"origin":"agent"'));
+    t.ok(events.some((l) => JSON.parse(l).type === 'agent-idle' && JSON.parse(l).hook === 'Stop'), `an agent-idle event from the Stop hook: ${events.join(' | ')}`);
   });
 
   await t.test('the token is nowhere in the agent', async (t) => {

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { archiveRoot } from '../../lib/backends/bundle/archive.js';
 import { PLACEHOLDER_API_KEY } from '../../lib/backends/bundle/names.js';
-import { claudeSettings, claudeState, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/bundle/provision.js';
+import { claudeSettings, claudeState, hookCommand, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/bundle/provision.js';
 import { agentPrompt, ASK_PROMPT } from '../../lib/plan/index.js';
 import { samplePlan } from '../fixtures/docker/bottle.js';
 
@@ -64,8 +64,9 @@ t.test('gitconfig rewrites each upstream to its git-gate mirror', async (t) => {
 t.test('claude settings: bypass dialog off, Notification and Stop POST to supervise', async (t) => {
   const s = claudeSettings('http://supervise:9100') as { skipDangerousModePermissionPrompt: boolean; hooks: Record<string, unknown> };
   t.equal(s.skipDangerousModePermissionPrompt, true);
-  const hook = [{ hooks: [{ type: 'http', url: 'http://supervise:9100/hooks/claude', timeout: 5 }] }];
+  const hook = [{ hooks: [{ type: 'command', command: hookCommand('http://supervise:9100'), timeout: 10 }] }];
   t.same(s.hooks, { Notification: hook, Stop: hook });
+  t.match(hookCommand('http://supervise:9100'), /^curl .*--data-binary @- http:\/\/supervise:9100\/hooks\/claude \|\| true$/, 'curl posts the event from stdin, never failing the turn');
   t.same((claudeState() as { customApiKeyResponses: unknown }).customApiKeyResponses, { approved: [PLACEHOLDER_API_KEY.slice(-20)], rejected: [] });
 });
 

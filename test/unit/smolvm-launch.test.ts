@@ -138,9 +138,9 @@ t.test('provisioning: the Docker step list, with the bundle IP where Docker has 
   const gitconfig = readFileSync(join(dir, '.gitconfig'), 'utf8');
   t.match(gitconfig, `[url "git://${bundleIp}:9418/origin.git"]\n\tinsteadOf = https://example.test/app.git`);
   t.notMatch(gitconfig, 'git-gate');
-  const settings = JSON.parse(readFileSync(join(dir, '.claude', 'settings.json'), 'utf8')) as { hooks: Record<string, Array<{ hooks: Array<{ url: string }> }>> };
-  t.equal(settings.hooks.Stop![0]!.hooks[0]!.url, `http://${bundleIp}:9100/hooks/claude`);
-  t.equal(settings.hooks.Notification![0]!.hooks[0]!.url, `http://${bundleIp}:9100/hooks/claude`);
+  const settings = JSON.parse(readFileSync(join(dir, '.claude', 'settings.json'), 'utf8')) as { hooks: Record<string, Array<{ hooks: Array<{ command: string }> }>> };
+  t.match(settings.hooks.Stop![0]!.hooks[0]!.command, ` http://${bundleIp}:9100/hooks/claude `);
+  t.match(settings.hooks.Notification![0]!.hooks[0]!.command, ` http://${bundleIp}:9100/hooks/claude `);
   t.equal(readFileSync(join(dir, '.bottle', 'prompt.md'), 'utf8'), `You are a test agent.\n\n${ASK_PROMPT}\n`);
   t.equal(readFileSync(join(dir, 'bottle-ca.crt'), 'utf8'), readFileSync(join(paths.dir, 'ca', 'ca.crt'), 'utf8'), 'the CA certificate');
   t.notOk(JSON.stringify(await r.fake.machines()).includes('PRIVATE KEY'), 'never the CA key');

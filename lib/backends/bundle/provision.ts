@@ -49,13 +49,18 @@ export function gitconfigText(plan: ProvisionInput['plan'], gitGateUrl = DEFAULT
 }
 
 // ~/.claude/settings.json: no bypass-mode dialog; Notification (waiting for input) and Stop
-// (turn ended) hook events POSTed to supervise, which the dashboard reads.
+// (turn ended) hook events POSTed to supervise, which the dashboard reads. A command hook with
+// curl, not an `http` hook: claude (2.1.3xx) refuses http hooks to private addresses ("HTTP hook
+// blocked: supervise resolves to 172.x (private/link-local address)"), and the bundle is one.
+// The event JSON arrives on stdin; NO_PROXY names the bundle, so curl goes straight to it.
+export function hookCommand(superviseUrl: string): string {
+  return `curl -sS -m 5 -o /dev/null -H 'content-type: application/json' --data-binary @- ${superviseUrl}/hooks/claude || true`;
+}
+
 export function claudeSettings(superviseUrl: string | undefined): Record<string, unknown> {
   const settings: Record<string, unknown> = { skipDangerousModePermissionPrompt: true };
   if (superviseUrl) {
-    // Schema checked against claude 2.1.x: {type: "http", url, timeout?}; the URL's host is in
-    // NO_PROXY, so the POST goes straight to the bundle.
-    const hook = [{ hooks: [{ type: 'http', url: `${superviseUrl}/hooks/claude`, timeout: 5 }] }];
+    const hook = [{ hooks: [{ type: 'command', command: hookCommand(superviseUrl), timeout: 10 }] }];
     settings.hooks = { Notification: hook, Stop: hook };
   }
   return settings;
