@@ -6,9 +6,10 @@ import { loadCredentialConfig, sourcedNames, unsourced, withCredentials, type Cr
 import { AUTH, authMissingText } from '../lib/plan/auth.js';
 import { parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import { run } from '../lib/run/index.js';
-import { bundleControl, describeSaved, lostWith, planResume, readSavedSummary } from '../lib/lifecycle/index.js';
+import { budgetChange, bundleControl, changeBudget, describeSaved, findBottle, lostWith, planResume, readSavedSummary } from '../lib/lifecycle/index.js';
 import { checkPlanPaths, planLines, preparePlan, routeVarNames } from '../lib/plan/index.js';
-import { readPolicyFile } from '../lib/policy-edit/index.js';
+import { readPolicyFile, withPolicyLock } from '../lib/policy-edit/index.js';
+import { budgetText, hasCap } from '../lib/usage/index.js';
 import { approve, planApproval, pushLines, readProposal, reject } from '../lib/proposals/index.js';
 import { bottlePaths, readMetadata } from '../lib/state/index.js';
 import { errorText, say, type ActionContext } from './context.js';
@@ -34,6 +35,7 @@ export async function runEffect(ctx: ActionContext, effect: Effect): Promise<voi
       case 'approve': await doApprove(ctx, effect.id, effect.slug, effect.headers, effect.for); return;
       case 'reject': await doReject(ctx, effect.id, effect.slug, effect.note); return;
       case 'show-proposal': await showProposal(ctx, effect.id, effect.slug); return;
+      case 'budget': await doBudget(ctx, effect.slug, effect.usd); return;
     }
   } catch (e) {
     say(ctx, errorText(e), 'error');
@@ -215,6 +217,20 @@ function decided(ctx: ActionContext, id: string): void {
 }
 
 // Rejects with the operator's note, if any, recorded as `bottle proposals reject --note` does.
+// `$` → Enter: the same change as `bottle budget SLUG --usd N` (or --off for an empty amount):
+// budget.json rewritten, the bundle told to reload.
+async function doBudget(ctx: ActionContext, slug: string, usd: string): Promise<void> {
+  const change = budgetChange(usd === '' ? { off: true } : { usd });
+  if (!change) return;
+  const meta = await findBottle(ctx.deps, slug);
+  const paths = bottlePaths(ctx.deps.root, slug);
+  const next = await withPolicyLock(paths, async () => changeBudget(paths, change));
+  const { control, warning } = await bundleControl(ctx.deps, meta);
+  await control.reload(slug).catch(() => undefined); // the gateway's directory watch picks it up anyway
+  say(ctx, hasCap(next) ? `budget for ${slug}: ${budgetText(next)}${warning ? ' (applies when it next starts)' : ''}` : `budget for ${slug} lifted (still metered)`);
+  ctx.reload();
+}
+
 async function doReject(ctx: ActionContext, id: string, slug: string, note?: string): Promise<void> {
   const row = ctx.store.get().proposals.find((p) => p.id === id);
   await reject(bottlePaths(ctx.deps.root, slug), id, note);

@@ -5,24 +5,49 @@
 // bottle's queue, not all of them, after applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
 import { bundleControl, displayState, eventMarks, readSavedSummary, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { loadPolicy } from '../lib/policy/index.js';
 import { policyFilePath } from '../lib/policy-edit/index.js';
 import {
   autoApproveAll, isStale, listProposals, policyHash, readDecision, readQueue, type AutoApproval, type ProposalRow,
 } from '../lib/proposals/index.js';
-import { IncrementalUsage, launchPrices } from '../lib/usage/index.js';
+import { IncrementalUsage, budgetState, budgetText, hasCap, launchPrices, parseBudgetFile, type BudgetFileContent } from '../lib/usage/index.js';
+import { budgetFilePath } from '../lib/lifecycle/index.js';
 import { bottlePaths, listBottles, type BottleEntry, type BottlePaths, type Metadata } from '../lib/state/index.js';
 import { isResting, liveFirst } from './state.js';
 
-// A live bottle's time-boxed allow entries (the GRANT countdown); none when its policy file is
-// missing or invalid (`bottle policy check` says why).
-function grantsIn(paths: BottlePaths): Record<string, string> | undefined {
-  try {
-    return loadPolicy(readFileSync(policyFilePath(paths), 'utf8')).allowUntil;
-  } catch {
-    return undefined;
+// A file parsed again only when it changed (mtime, size, inode): the dashboard reloads a bottle
+// on every append to its events file, i.e. on every model request, and its policy and budget
+// rarely change. A missing or invalid file is undefined (`bottle policy check` says why).
+class ParsedFile<T> {
+  #seen = new Map<string, { stamp: string; value: T | undefined }>();
+
+  constructor(private readonly parse: (text: string) => T) {}
+
+  get(file: string): T | undefined {
+    let stamp: string;
+    try {
+      const st = statSync(file);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      this.#seen.delete(file);
+      return undefined;
+    }
+    const hit = this.#seen.get(file);
+    if (hit?.stamp === stamp) return hit.value;
+    let value: T | undefined;
+    try {
+      value = this.parse(readFileSync(file, 'utf8'));
+    } catch {
+      value = undefined;
+    }
+    this.#seen.set(file, { stamp, value });
+    return value;
+  }
+
+  forget(keep: (file: string) => boolean): void {
+    for (const f of this.#seen.keys()) if (!keep(f)) this.#seen.delete(f);
   }
 }
 
@@ -37,6 +62,9 @@ export class DataSource {
   #metas: Metadata[] = [];
   /** slug → its usage, read on from where the last reload stopped (prices from launch.json, once). */
   #usage = new Map<string, IncrementalUsage>();
+  /** Policies (the GRANT countdown) and budgets, parsed once per change. */
+  #grants = new ParsedFile((text) => loadPolicy(text).allowUntil);
+  #budgets = new ParsedFile<BudgetFileContent>(parseBudgetFile);
 
   constructor(deps: LifecycleDeps) {
     this.#deps = deps;
@@ -54,6 +82,8 @@ export class DataSource {
     this.#metas = entries.filter((e): e is Extract<BottleEntry, { ok: true }> => e.ok).map((e) => e.metadata);
     const listed = new Set(this.#metas.map(usageKey));
     for (const slug of this.#usage.keys()) if (!listed.has(slug)) this.#usage.delete(slug);
+    const dirs = entries.map((e) => e.paths.policy);
+    for (const cache of [this.#grants, this.#budgets]) cache.forget((f) => dirs.some((d) => f.startsWith(`${d}/`)));
     return liveFirst(entries.map((e) => this.#status(e)));
   }
 
@@ -76,8 +106,9 @@ export class DataSource {
       if (!resting) marks = eventMarks(e.paths.eventsFile);
     } catch { /* removed while reading */ }
     const { waitingSince, lapsedInUse } = marks;
-    const grants = resting ? undefined : grantsIn(e.paths);
+    const grants = resting ? undefined : this.#grants.get(policyFilePath(e.paths));
     const usage = this.#usageOf(usageKey(m), e.paths);
+    const budget = resting ? undefined : this.#budgetOf(e.paths, usage.usage);
     return {
       slug: m.slug, agent: m.agent, backend: m.backend, state, engine, created: m.created, pendingProposals: 0,
       ...(waitingSince ? { waitingSince } : {}),
@@ -86,7 +117,16 @@ export class DataSource {
       ...(saved ? { saved } : {}),
       ...(resting && m.stoppedAt ? { stoppedAt: m.stoppedAt } : {}),
       ...usage,
+      ...(budget ? { budget } : {}),
     };
+  }
+
+  // A live bottle's usage against its budget.json (the gateway's cap); none without a cap.
+  #budgetOf(paths: BottlePaths, usage: BottleStatus['usage']): BottleStatus['budget'] {
+    const b = this.#budgets.get(budgetFilePath(paths));
+    if (!hasCap(b)) return undefined;
+    const s = budgetState(b, usage ?? { usd: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });
+    return { level: s.level, fraction: s.fraction, cap: budgetText(b) };
   }
 
   // The bottle's model usage over its life and its last 5 minutes' requests (stopped bottles too:

@@ -85,6 +85,21 @@ function mainKey(state: AppState, key: KeyPress): KeyResult {
       if (BUSY.has(b.state)) return none(hint(state, `${b.slug} is ${b.state}; wait for it (bottle rm ${b.slug} in a shell if it is stuck)`));
       return { state, effects: [{ type: 'plan-remove', slug: b.slug }] };
     }
+    case '$': {
+      const b = state.focus === 'agents' ? selectedAgent(state) : undefined;
+      if (!b) return none(hint(state, '$ changes the budget of the agent under the cursor in the agents pane'));
+      const s = b.budget;
+      const now = !s ? 'no budget (only metered)'
+        : `budget ${s.cap}: ${Math.floor(s.fraction * 100)}% used${s.level === 'paused' ? ', paused: model requests are refused' : ''}`;
+      return none({
+        ...state,
+        modal: {
+          kind: 'confirm', title: `Budget for ${b.slug}`,
+          lines: [now, '', 'New cap in USD over the bottle\'s life; empty lifts every cap.', 'It applies to the next model request; nothing restarts.'],
+          effect: { type: 'budget', slug: b.slug, usd: '' }, note: '',
+        },
+      });
+    }
     case 'a': case 'r': {
       const p = state.focus === 'proposals' ? selectedProposal(state) : undefined;
       if (!p) return none(hint(state, `${key.name} acts on the proposal under the cursor: Tab to the proposals pane`));
@@ -146,7 +161,8 @@ function noteKey(state: AppState, m: Extract<Modal, { kind: 'confirm' }>, key: K
   if (key.name === 'escape') return none(closed(state));
   if (key.name === 'enter') {
     const text = note.trim();
-    const effect: Effect = m.effect.type === 'reject' && text !== '' ? { ...m.effect, note: text } : m.effect;
+    const effect: Effect = m.effect.type === 'budget' ? { ...m.effect, usd: text }
+      : m.effect.type === 'reject' && text !== '' ? { ...m.effect, note: text } : m.effect;
     return { state: closed(state), effects: [effect] };
   }
   if (key.name === 'backspace') return none({ ...state, modal: { ...m, note: note.slice(0, -1) } });

@@ -23,14 +23,16 @@ export type Effect =
   | { type: 'approve'; id: string; slug: string; headers?: Record<string, string>; for?: string }
   | { type: 'reject'; id: string; slug: string; note?: string }
   /** Enter on a proposal: `bottle proposals show` (a held push: its diff) in the right pane. */
-  | { type: 'show-proposal'; id: string; slug: string };
+  | { type: 'show-proposal'; id: string; slug: string }
+  /** `$`: the bottle's new USD cap as typed (empty: lift every cap), as `bottle budget --usd`. */
+  | { type: 'budget'; slug: string; usd: string };
 
 export type Modal =
   | { kind: 'picker'; agents: string[]; filter: string; cursor: number; error?: string }
   /** `scroll`: first plan line shown when the plan is taller than the screen. */
   | { kind: 'preflight'; agent: string; lines: string[]; blocked?: string; scroll?: number }
-  /** y runs `effect`; anything else closes. With `note` (a rejection), keys type the note the
-   *  decision records, Enter confirms and Esc cancels. With `grants` (an allowlist approval),
+  /** y runs `effect`; anything else closes. With `note` (a rejection; a budget's USD), keys type
+   *  the note the decision records (the amount), Enter confirms and Esc cancels. With `grants` (an allowlist approval),
    *  the GRANT_CHOICES keys run `effect` as a time-boxed grant. */
   | { kind: 'confirm'; title: string; lines: string[]; effect: Effect; note?: string; grants?: boolean }
   /** Route approval: which header to inject, naming host env vars. */

@@ -3,7 +3,7 @@ import { sanitize } from '../lib/format.js';
 import { GRANT_CHOICES } from '../lib/policy/index.js';
 import { pickerItems, type Modal } from './modal.js';
 import {
-  agentHeader, agentRow, agentsLabel, fit, hasGrants, hasUsage, proposalHeader, proposalRow, proposalsLabel, usageTotalText,
+  agentHeader, agentRow, agentsLabel, fit, hasGrants, hasPaused, hasUsage, proposalHeader, proposalRow, proposalsLabel, usageTotalText,
 } from './rows.js';
 import { cursorIndex, pendingBySlug, type AppState } from './state.js';
 import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';
@@ -64,6 +64,7 @@ export function helpLines(inTmux: boolean): string[] {
     '                an allowlist one for good with y, or for 10m / 1h / until stop with 1 / 2 / 3)',
     '                a push held for review (kind push): y forwards it upstream',
     'r               reject the proposal under the cursor (type an optional note, Enter)',
+    '$               change the budget of the agent under the cursor (USD; empty lifts it)',
     '?               this help',
     'q               quit the dashboard; every bottle keeps running',
     '',
@@ -88,13 +89,14 @@ export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewMod
   const pending = pendingBySlug(state);
   const grants = hasGrants(state.bottles);
   const usage = hasUsage(state.bottles);
-  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants, usage }));
+  const paused = hasPaused(state.bottles);
+  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants, usage, paused }));
   const proposals = state.proposals.map((p) => proposalRow(p, { now: o.now, width: dims.width, fresh: (state.fresh.get(p.id) ?? 0) > o.now }));
   const isNew = state.unseen > 0 || state.fresh.size > 0;
   return {
     agents: {
       label: `${agentsLabel(state.bottles.length, usageTotalText(state.bottles))}${o.exampleManifest ? ' · example manifest' : ''}`,
-      header: agentHeader(dims.width, grants, usage), lines: agents,
+      header: agentHeader(dims.width, grants, usage, paused), lines: agents,
       cursor: cursorIndex(state, 'agents'), focused: state.focus === 'agents',
       empty: 'no bottles: press n to start one',
     },
@@ -170,6 +172,10 @@ export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOp
       const lines = plain(modal.lines);
       if (modal.grants) return { title: modal.title, lines, footer: `y approve  ${GRANT_CHOICES.map((c) => `${c.key} for ${c.label}`).join('  ')}  N/Esc no` };
       if (modal.note === undefined) return { title: modal.title, lines, footer: 'y yes  N/Esc no' };
+      if (modal.effect.type === 'budget') {
+        lines.push({ text: '' }, { text: `USD: ${sanitize(modal.note)}_`, fg: 'cyan' });
+        return { title: modal.title, lines, footer: 'type the cap (e.g. 20)  Enter set  Esc cancel' };
+      }
       lines.push({ text: '' }, { text: `note: ${sanitize(modal.note)}_`, fg: 'cyan' });
       return { title: modal.title, lines, footer: 'type a note (optional, the agent sees it)  Enter reject  Esc cancel' };
     }

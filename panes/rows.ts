@@ -82,14 +82,25 @@ const AGENT_ORDER = ['mark', 'slug', 'agent', 'backend', 'state', 'age', 'pendin
 
 // With time-boxed grants in any listed bottle, the GRANT column (countdown) joins at the end;
 // with model usage in any, USAGE (the bottle's life) and RATE (the last 5 minutes) after it.
-function agentColumns(grants: boolean, usage: boolean): Column[] {
+// With a bottle paused at its budget, STATE widens to say `paused: budget`.
+function agentColumns(grants: boolean, usage: boolean, paused = false): Column[] {
   const order = [...AGENT_ORDER, ...(grants ? ['grant'] : []), ...(usage ? ['usage', 'rate'] : [])];
-  return order.map((k) => AGENT_COLUMNS.find((c) => c.key === k)!);
+  return order.map((k) => {
+    const c = AGENT_COLUMNS.find((x) => x.key === k)!;
+    return paused && k === 'state' ? { ...c, width: PAUSED.length } : c;
+  });
+}
+
+const PAUSED = 'paused: budget';
+
+// Whether a listed live bottle is paused at its budget (the wide STATE column).
+export function hasPaused(bottles: readonly BottleStatus[]): boolean {
+  return bottles.some((b) => b.budget?.level === 'paused' && !isResting(b));
 }
 
 // Column header of the agents pane.
-export function agentHeader(width: number, grants = false, usage = false): string {
-  const cols = agentColumns(grants, usage);
+export function agentHeader(width: number, grants = false, usage = false, paused = false): string {
+  const cols = agentColumns(grants, usage, paused);
   return joinCells(layout(cols, width), Object.fromEntries(cols.map((c) => [c.key, c.title]))).trimEnd();
 }
 
@@ -103,6 +114,8 @@ export interface AgentRowOptions {
   grants?: boolean;
   /** Show the USAGE and RATE columns (some listed bottle has model usage; see hasUsage). */
   usage?: boolean;
+  /** Some listed bottle is paused at its budget (see hasPaused): STATE is wider. */
+  paused?: boolean;
 }
 
 // Whether the agents pane needs its GRANT column.
@@ -177,23 +190,25 @@ export function stateText(b: BottleStatus): string {
 
 // One agents-pane row. Stopped and down bottles are dimmed (gray): listed, resumable, not live.
 export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
-  const cols = agentColumns(o.grants === true, o.usage === true);
+  const cols = agentColumns(o.grants === true, o.usage === true, o.paused === true);
   const occupant = b.slug === o.occupant;
   const state = stateText(b);
+  const live = !isResting({ state }) && state !== 'broken';
+  const budget = live ? b.budget : undefined;
   const text = joinCells(layout(cols, o.width), {
     mark: occupant ? '*' : '',
     slug: sanitize(b.slug),
     agent: sanitize(b.agent),
     backend: sanitize(b.backend),
-    state,
+    state: budget?.level === 'paused' ? PAUSED : state,
     age: b.created ? formatAge(b.created, o.now) : '',
     pending: o.pending > 0 ? String(o.pending) : '',
-    waiting: b.waitingSince ? 'waiting' : '',
+    waiting: b.waitingSince ? 'waiting' : budget?.level === 'warn' ? `$${Math.min(99, Math.floor(budget.fraction * 100))}%` : '',
     grant: o.grants && !isResting({ state }) ? grantCell(b, o.now) : '',
     usage: o.usage ? usageCell(b) : '',
     rate: o.usage ? rateCell(b, o.now) : '',
   });
-  const fg = state === 'broken' ? 'red' : isResting({ state }) ? 'gray' : b.waitingSince ? 'yellow' : undefined;
+  const fg = state === 'broken' || budget?.level === 'paused' ? 'red' : isResting({ state }) ? 'gray' : b.waitingSince || budget?.level === 'warn' ? 'yellow' : undefined;
   return { text, ...(occupant ? { bold: true } : {}), ...(fg ? { fg } : {}) };
 }
 

@@ -37,6 +37,8 @@ export interface AppState {
   waiting: ReadonlySet<string>;
   /** Lapsed grants still in use already known (lapseKey): each notifies once. */
   seenLapses: ReadonlySet<string>;
+  /** slug → the budget level last seen, with its cap (`warn $10.00`): a rise notifies once. */
+  budgetLevels: ReadonlyMap<string, string>;
   /** False until the first load: what exists at startup never rings. */
   loaded: { bottles: boolean; proposals: boolean };
   /** Notifications since the operator last pressed a key here (the border counter). */
@@ -55,7 +57,12 @@ export interface Notice {
   waiting: string[];
   /** Grants that lapsed while their agent still used them (the gateway refused it since). */
   lapsed?: LapsedNotice[];
+  /** Bottles whose usage reached their budget's warning or cap. */
+  budget?: BudgetNotice[];
 }
+
+// A bottle past its budget's warning fraction, or paused at its cap.
+export interface BudgetNotice { slug: string; level: 'warn' | 'paused'; fraction: number; cap: string }
 
 // One lapsed grant still in use, of one bottle.
 export interface LapsedNotice {
@@ -69,7 +76,7 @@ export function initialState(): AppState {
   return {
     bottles: [], proposals: [], focus: 'agents',
     cursors: { agents: { index: 0 }, proposals: { index: 0 } },
-    fresh: new Map(), seenProposals: new Set(), waiting: new Set(), seenLapses: new Set(),
+    fresh: new Map(), seenProposals: new Set(), waiting: new Set(), seenLapses: new Set(), budgetLevels: new Map(),
     loaded: { bottles: false, proposals: false }, unseen: 0,
   };
 }
@@ -135,14 +142,46 @@ export function withBottles(state: AppState, bottles: readonly BottleStatus[]): 
   const nowWaiting = new Set(bottles.filter((b) => b.waitingSince).map((b) => b.slug));
   const started = state.loaded.bottles ? [...nowWaiting].filter((s) => !state.waiting.has(s)) : [];
   const { lapsed, seenLapses } = newLapses(state, bottles);
-  let next = settleCursors({ ...state, bottles, waiting: nowWaiting, seenLapses, loaded: { ...state.loaded, bottles: true } });
+  const { budget, budgetLevels } = budgetRises(state, bottles);
+  let next = settleCursors({ ...state, bottles, waiting: nowWaiting, seenLapses, budgetLevels, loaded: { ...state.loaded, bottles: true } });
   if (next.occupant !== undefined && !bottles.some((b) => b.slug === next.occupant)) next = { ...next, occupant: undefined };
   const follow = next.follow;
   if (follow !== undefined && bottles.some((b) => b.slug === follow)) next = pointAt({ ...next, follow: undefined }, 'agents', follow);
-  if (started.length === 0 && lapsed.length === 0) return { state: next };
-  next = pointAt({ ...next, unseen: next.unseen + started.length + lapsed.length }, 'agents', started[0] ?? lapsed[0]!.slug);
+  if (started.length === 0 && lapsed.length === 0 && budget.length === 0) return { state: next };
+  next = pointAt({ ...next, unseen: next.unseen + started.length + lapsed.length + budget.length }, 'agents', started[0] ?? lapsed[0]?.slug ?? budget[0]!.slug);
   if (lapsed.length > 0) next = { ...next, status: { text: lapsedText(lapsed), level: 'info' } };
-  return { state: next, notice: { proposals: [], waiting: started, ...(lapsed.length > 0 ? { lapsed } : {}) } };
+  if (budget.length > 0) next = { ...next, status: { text: budgetNoticeText(budget), level: budget.some((b) => b.level === 'paused') ? 'error' : 'info' } };
+  return { state: next, notice: { proposals: [], waiting: started, ...(lapsed.length > 0 ? { lapsed } : {}), ...(budget.length > 0 ? { budget } : {}) } };
+}
+
+const BUDGET_RANK = { ok: 0, warn: 1, paused: 2 } as const;
+
+// Bottles whose budget level rose since the last list (ok → warn → paused), or whose cap changed
+// while past the warning: each rise rings once. Quiet at startup and for a bottle seen for the
+// first time (an old overrun is not news); a cap raised back to ok rearms the bell.
+function budgetRises(state: AppState, bottles: readonly BottleStatus[]): { budget: BudgetNotice[]; budgetLevels: ReadonlyMap<string, string> } {
+  const levels = new Map<string, string>();
+  const budget: BudgetNotice[] = [];
+  for (const b of bottles) {
+    const s = b.budget;
+    if (!s || isResting(b)) continue;
+    const key = `${s.level} ${s.cap}`;
+    levels.set(b.slug, key);
+    const before = state.budgetLevels.get(b.slug);
+    if (s.level === 'ok' || before === key || !state.loaded.bottles || !state.bottles.some((x) => x.slug === b.slug)) continue;
+    const rank = before === undefined ? 0 : BUDGET_RANK[before.split(' ')[0] as keyof typeof BUDGET_RANK] ?? 0;
+    if (BUDGET_RANK[s.level] > rank || before?.split(' ').slice(1).join(' ') !== s.cap) budget.push({ slug: b.slug, level: s.level, fraction: s.fraction, cap: s.cap });
+  }
+  return { budget, budgetLevels: levels };
+}
+
+// `budget: implementer-ab12 at 85% of $10.00` / `implementer-ab12 paused: budget $10.00 reached ($ raises it)`.
+export function budgetNoticeText(list: readonly BudgetNotice[]): string {
+  if (list.length > 1) return `budget: ${list.map((b) => `${b.slug} ${b.level === 'paused' ? 'paused' : `at ${Math.floor(b.fraction * 100)}%`}`).join(', ')} ($ on a bottle changes its budget)`;
+  const b = list[0]!;
+  return b.level === 'paused'
+    ? `${b.slug} paused: budget ${b.cap} reached, model requests refused ($ raises it)`
+    : `budget: ${b.slug} at ${Math.floor(b.fraction * 100)}% of ${b.cap}`;
 }
 
 // A lapsed grant's identity: a renewed grant that lapses again is news again.
@@ -211,7 +250,11 @@ export function mergeNotices(a: Notice | undefined, b: Notice | undefined): Noti
   if (!a) return b;
   if (!b) return a;
   const lapsed = [...(a.lapsed ?? []), ...(b.lapsed ?? [])];
-  return { proposals: [...a.proposals, ...b.proposals], waiting: [...a.waiting, ...b.waiting], ...(lapsed.length > 0 ? { lapsed } : {}) };
+  const budget = [...(a.budget ?? []), ...(b.budget ?? [])];
+  return {
+    proposals: [...a.proposals, ...b.proposals], waiting: [...a.waiting, ...b.waiting],
+    ...(lapsed.length > 0 ? { lapsed } : {}), ...(budget.length > 0 ? { budget } : {}),
+  };
 }
 
 // The operator pressed a key in the dashboard: the counter has been seen.
@@ -261,6 +304,7 @@ export function noticeText(n: Notice): string {
   if (n.waiting.length === 1) parts.push(`${n.waiting[0]} is waiting for input`);
   else if (n.waiting.length > 1) parts.push(`${n.waiting.length} agents are waiting for input`);
   if (n.lapsed?.length) parts.push(lapsedText(n.lapsed));
+  if (n.budget?.length) parts.push(budgetNoticeText(n.budget));
   return `bottle: ${parts.join('; ')}`;
 }
 

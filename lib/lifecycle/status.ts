@@ -5,7 +5,7 @@ import type { EngineState } from '../backends/types.js';
 import { GRANT_LAPSED_EVENT, type GrantLapsedEvent } from '../policy/index.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
-import { launchPrices, readUsage, type UsageMoment, type UsageTotals } from '../usage/index.js';
+import { launchPrices, readUsage, type BudgetLevel, type UsageMoment, type UsageTotals } from '../usage/index.js';
 import type { LifecycleDeps } from './context.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
 
@@ -36,7 +36,12 @@ export interface BottleStatus {
   usage?: UsageTotals;
   /** The dashboard: the requests of the last 5 minutes, so its RATE moves on with the clock. */
   usageRecent?: UsageMoment[];
+  /** The dashboard: where its usage stands against its budget (only with a cap). */
+  budget?: BudgetStatus;
 }
+
+// A bottle's usage against its budget (lib/usage budgetState), with the cap as text ($10.00).
+export interface BudgetStatus { level: BudgetLevel; fraction: number; cap: string }
 
 // The state a person reads: a bottle recorded as running whose engine says otherwise is down (a
 // stop in progress, or one interrupted, stays `stopping`: `bottle stop` finishes it).
