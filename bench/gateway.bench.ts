@@ -3,6 +3,8 @@
 // latency with one request in flight, for plain HTTP (absolute form) and HTTPS with TLS
 // interception (CONNECT + a minted leaf). Both proxies inject one route header, over HTTPS
 // to the route's port only (plain HTTP goes out without it).
+// Then what metering the model route costs (gateway/metering.ts): per-event latency of a
+// streamed answer and routed throughput, gateways with and without an events file.
 // Bounded: BENCH_GATEWAY_SECONDS (default 10) per throughput case, a third of that per
 // latency case; every process is stopped by PID at the end.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,49 +12,28 @@ import http from 'node:http';
 import https from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TunnelAgent } from '../test/fixtures/gateway/client.js';
 import { getter, runLoad, type LoadResult, type Send } from './gateway/load.js';
-import { BENCH_HOST, findMitmdump, startGatewayPeer, startMitmPeer, startUpstreamProcess, type Peer, type UpstreamInfo } from './gateway/peers.js';
+import { measureMetering, METERING_TARGETS, reportMetering, startMeteringPeers } from './gateway/metering.js';
+import { findMitmdump, startGatewayPeer, startMitmPeer, startUpstreamProcess, type UpstreamInfo } from './gateway/peers.js';
+import { MODES, reach, type Mode, type Target } from './gateway/targets.js';
 import { formatMs, percentile, printTable, ratio, type Cell } from './lib/index.js';
 
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 10);
 const LATENCY_SECONDS = Math.max(1, SECONDS / 3);
 const CONCURRENCY = 16;
-type Mode = 'plain HTTP' | 'HTTPS intercept';
-const MODES: Mode[] = ['plain HTTP', 'HTTPS intercept'];
 
-interface Target { name: string; peer?: Peer } // no peer: direct to the upstream
-
-// A sender and the agent behind it (destroyed after the case).
+// A GET sender and the agent behind it (destroyed after the case).
 function sender(mode: Mode, target: Target, up: UpstreamInfo, path: string): { send: Send; agent: http.Agent } {
-  const tls = mode === 'HTTPS intercept';
-  const port = tls ? up.httpsPort : up.httpPort;
-  const host = `${BENCH_HOST}:${port}`;
-  const p = target.peer;
-  if (!p) {
-    const agent = tls ? new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: up.caPem }) : new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    return { agent, send: getter(tls, agent, { host: '127.0.0.1', port, path, headers: { host }, servername: BENCH_HOST }) };
-  }
-  if (tls) {
-    const agent = new TunnelAgent(p.proxy, p.caPem, { maxSockets: CONCURRENCY });
-    return { agent, send: getter(true, agent, { host: BENCH_HOST, port, path }) };
-  }
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  return { agent, send: getter(false, agent, { host: p.proxy.host, port: p.proxy.port, path: `http://${host}${path}`, headers: { host } }) };
+  const r = reach(mode, target, up, path, CONCURRENCY);
+  return { agent: r.agent, send: getter(r.tls, r.agent, r.options) };
 }
 
 // Both proxies must really inject the route header over HTTPS, and only there, or the
 // comparison is unfair (and the gateway would be leaking its credential over plain HTTP).
 async function checkInjection(mode: Mode, target: Target, up: UpstreamInfo): Promise<void> {
-  const { agent } = sender(mode, target, up, '/headers');
-  const tls = mode === 'HTTPS intercept';
-  const port = tls ? up.httpsPort : up.httpPort;
-  const p = target.peer!;
+  const { tls, agent, options } = reach(mode, target, up, '/headers', 1);
   const body = await new Promise<string>((resolve, reject) => {
-    const opts = tls
-      ? { host: BENCH_HOST, port, path: '/headers', agent }
-      : { host: p.proxy.host, port: p.proxy.port, path: `http://${BENCH_HOST}:${port}/headers`, headers: { host: `${BENCH_HOST}:${port}` }, agent };
-    (tls ? https : http).get(opts, (res) => {
+    (tls ? https : http).get({ ...options, agent }, (res) => {
       let s = '';
       res.on('data', (c: Buffer) => (s += c.toString()));
       res.on('end', () => resolve(s));
@@ -99,18 +80,25 @@ async function main(): Promise<void> {
     } else {
       mitmNote = 'mitmdump is not installed (apt-get install mitmproxy); its column is omitted';
     }
-    for (const mode of MODES) for (const t of targets) if (t.peer) await checkInjection(mode, t, up);
-    process.stderr.write(`measuring ${MODES.length * targets.length} cases, ~${Math.round((SECONDS + 1 + LATENCY_SECONDS + 0.3) * MODES.length * targets.length)} s\n`);
+    const metering = await startMeteringPeers(dir, up, stops);
+    const checked = [...targets, { name: METERING_TARGETS.off, peer: metering.off }, { name: METERING_TARGETS.on, peer: metering.on }];
+    for (const mode of MODES) for (const t of checked) if (t.peer) await checkInjection(mode, t, up);
+    const cases = MODES.length * targets.length;
+    const meteringSeconds = 3 * LATENCY_SECONDS + 2 * SECONDS + 4;
+    process.stderr.write(`measuring ${cases} cases and metering, ~${Math.round((SECONDS + 1 + LATENCY_SECONDS + 0.3) * cases + meteringSeconds)} s\n`);
     const rows: Row[] = [];
     for (const mode of MODES) for (const t of targets) rows.push(await measure(mode, t, up));
-    report(rows, mitmNote);
+    const meteringOpts = { streamMs: 3 * LATENCY_SECONDS * 1000, loadMs: SECONDS * 1000, concurrency: CONCURRENCY };
+    const metered = await measureMetering(metering, up, meteringOpts);
+    report(rows, mitmNote, () => reportMetering(metered, meteringOpts));
   } finally {
     for (const stop of stops.reverse()) await stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function report(rows: Row[], mitmNote: string): void {
+// `metering` prints its tables after these and returns its summary lines.
+function report(rows: Row[], mitmNote: string, metering: () => string[]): void {
   const find = (mode: Mode, name: string) => rows.find((r) => r.mode === mode && r.name === name);
   const p = (r: LoadResult, q: number) => (r.latencies.length > 0 ? percentile(r.latencies, q) : NaN);
   const throughput: Cell[][] = rows.map((r) => {
@@ -131,6 +119,7 @@ function report(rows: Row[], mitmNote: string): void {
     return [r.mode, r.name, r.single.requests, formatMs(p(r.single, 50)), formatMs(p(r.single, 99)), added(50), added(99)];
   });
   printTable(`Latency: one request in flight, ${LATENCY_SECONDS.toFixed(1)} s per case; added = proxy − direct`, ['mode', 'path', 'n', 'p50', 'p99', 'added p50', 'added p99'], latency);
+  const meteringLines = metering();
   const gwPlain = find('plain HTTP', 'gateway')!;
   const addedPlain = p(gwPlain.single, 50) - p(find('plain HTTP', 'direct')!.single, 50);
   const lines = [`plain HTTP p50 added latency: ${formatMs(addedPlain)} (target <= 1 ms: ${addedPlain <= 1 ? 'met' : 'MISSED'})`];
@@ -140,6 +129,7 @@ function report(rows: Row[], mitmNote: string): void {
     if (m) lines.push(`${mode} throughput vs mitmdump: ${ratio(g.load.rps, m.load.rps)} (target >= 3x: ${g.load.rps >= 3 * m.load.rps ? 'met' : 'MISSED'})`);
   }
   for (const r of rows) if (r.load.firstError) lines.push(`${r.mode} / ${r.name}: first error: ${r.load.firstError}`);
+  lines.push(...meteringLines);
   if (mitmNote) lines.push(mitmNote);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

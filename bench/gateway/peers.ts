@@ -54,19 +54,32 @@ export function startUpstreamProcess(): Promise<UpstreamInfo> {
   });
 }
 
+// How a gateway peer differs from the plain one-route gateway.
+export interface GatewayOptions {
+  // The route is also the policy's model route, these `METHOD /path` calls allowed on it, and
+  // its header a real route secret (${BENCH_TOKEN}), so responses are masked as a bottle's are.
+  modelPaths?: readonly string[];
+  // Metering on: a usage line per model answer appended here (--events-file).
+  eventsFile?: string;
+}
+
 // The bottle gateway with a one-route policy for BENCH_HOST on the upstream's HTTPS port (a
 // route's header goes only over TLS to its port).
-export async function startGatewayPeer(dir: string, upstream: UpstreamInfo): Promise<Peer> {
+export async function startGatewayPeer(dir: string, upstream: UpstreamInfo, o: GatewayOptions = {}): Promise<Peer> {
   const policyDir = join(dir, 'policy');
   mkdirSync(policyDir, { recursive: true });
+  const header = o.modelPaths ? '"${BENCH_TOKEN}"' : 'BENCH_TOKEN';
+  const model = o.modelPaths ? `model: { host: ${BENCH_HOST}, paths: ${JSON.stringify(o.modelPaths)}, serverFetch: false }\n` : '';
   writeFileSync(join(policyDir, 'policy.yaml'),
-    `version: 1\nallow: [${BENCH_HOST}]\nroutes:\n  - host: ${BENCH_HOST}\n    port: ${upstream.httpsPort}\n    headers: { X-Bench-Token: BENCH_TOKEN }\n`);
+    `version: 1\nallow: [${BENCH_HOST}]\nroutes:\n  - host: ${BENCH_HOST}\n    port: ${upstream.httpsPort}\n    headers: { X-Bench-Token: ${header} }\n${model}`);
   const hosts = join(dir, 'hosts');
   writeFileSync(hosts, `127.0.0.1 ${BENCH_HOST}\n`);
+  // An inherited BOTTLE_EVENTS_FILE would turn metering on where the bench means it off.
+  const { BOTTLE_EVENTS_FILE: _, ...env } = process.env;
   const gw = await spawnGateway(
     ['--listen', '127.0.0.1:0', '--policy-dir', policyDir, '--ca-dir', join(dir, 'ca'), '--upstream-ca', upstream.caFile,
-      '--hosts-file', hosts, '--allow-private-upstream', BENCH_HOST],
-    { env: { ...process.env, BENCH_TOKEN }, quiet: true },
+      '--hosts-file', hosts, '--allow-private-upstream', BENCH_HOST, ...(o.eventsFile ? ['--events-file', o.eventsFile] : [])],
+    { env: { ...env, BENCH_TOKEN }, quiet: true },
   );
   return {
     proxy: gw.proxy,

@@ -231,9 +231,13 @@ function reflect(res: ServerResponse, req: IncomingMessage, url: URL): void {
   setTimeout(() => res.end(plain.subarray(cut)), 30);
 }
 
+// A caller's own route, tried before the built-in ones with the whole request body read;
+// true when it answered.
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean;
+
 // Starts both servers. The HTTPS one mints a leaf for whatever SNI it is asked (the test is
 // of the gateway's verification: it must check the name against this CA).
-export async function startUpstream(opts: { record?: boolean } = {}): Promise<Upstream> {
+export async function startUpstream(opts: { record?: boolean; handle?: UpstreamHandler } = {}): Promise<Upstream> {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-upstream-'));
   const ca = createCA(join(dir, 'ca'), { commonName: 'bottle test upstream CA' });
   const caFile = join(dir, 'upstream-ca.crt');
@@ -252,7 +256,7 @@ export async function startUpstream(opts: { record?: boolean } = {}): Promise<Up
         const servername = scheme === 'https' ? ((req.socket as import('node:tls').TLSSocket).servername || undefined) : undefined;
         requests.push({ scheme, method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, rawHeaders: [...req.rawHeaders], body, servername });
       }
-      route(res, req, body, sseSent);
+      if (!opts.handle?.(req, res, body)) route(res, req, body, sseSent);
     });
   };
   const plain = http.createServer({ keepAliveTimeout: 30_000 }, handler('http'));
