@@ -54,8 +54,11 @@ t.test('agents and plan: the manifest and the preflight the dashboard itself wou
   });
   // No ANTHROPIC_API_KEY / GITHUB_TOKEN in this dashboard's environment: blocked, with the fix.
   const plan = await remoteAction(ctx, undefined, { action: 'plan', agent: 'implementer' });
-  t.match(plan, { ok: true, lines: Array, blocked: /^cannot start: no value for .*credentials\.yaml/ });
-  t.match(await remoteAction(ctx, undefined, { action: 'start-agent', agent: 'implementer' }), { ok: false, error: /^cannot start: no value for/ }, 'a blocked plan does not start');
+  t.match(plan, { ok: true, lines: Array, blocked: /^cannot start: no Claude credential on this host: .*claude setup-token.*credentials\.yaml/ });
+  t.match(await remoteAction(ctx, undefined, { action: 'start-agent', agent: 'implementer' }), { ok: false, error: /^cannot start: no Claude credential/ }, 'a blocked plan does not start');
+  // The Claude credential there, a route's missing: that one is named, with the fix.
+  const half = setup(t, { ANTHROPIC_API_KEY: 'sk-test' });
+  t.match(await remoteAction(half.ctx, undefined, { action: 'plan', agent: 'implementer' }), { ok: true, blocked: /^cannot start: no value for GITHUB_TOKEN .*credentials\.yaml/ });
   t.match(await remoteAction(ctx, undefined, { action: 'plan' }), { ok: false });
 
   const ok = setup(t, { ANTHROPIC_API_KEY: 'sk-test', GITHUB_TOKEN: 'ghp-test' });
