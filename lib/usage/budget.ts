@@ -39,8 +39,9 @@ export function hasCap(b: Budget | undefined): b is Budget {
 export function budgetState(b: Budget | undefined, totals: Pick<UsageTotals, 'usd' | 'input' | 'output' | 'cacheRead' | 'cacheWrite'>): BudgetState {
   if (!hasCap(b)) return { level: 'ok', fraction: 0 };
   const parts: Array<{ by: 'usd' | 'tokens'; f: number }> = [];
-  if (b.usd !== undefined) parts.push({ by: 'usd', f: b.usd === 0 ? Infinity : (totals.usd ?? 0) / b.usd });
-  if (b.tokens !== undefined) parts.push({ by: 'tokens', f: b.tokens === 0 ? Infinity : allTokens(totals) / b.tokens });
+  // A cap of 0 is reached before any use: fraction 1, not Infinity (which JSON prints as null).
+  if (b.usd !== undefined) parts.push({ by: 'usd', f: b.usd === 0 ? 1 : (totals.usd ?? 0) / b.usd });
+  if (b.tokens !== undefined) parts.push({ by: 'tokens', f: b.tokens === 0 ? 1 : allTokens(totals) / b.tokens });
   const top = parts.reduce((a, p) => (p.f > a.f ? p : a));
   const level: BudgetLevel = top.f >= 1 ? 'paused' : top.f >= b.warnAt ? 'warn' : 'ok';
   return { level, fraction: top.f, ...(level === 'ok' ? {} : { by: top.by }) };

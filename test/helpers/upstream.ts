@@ -4,7 +4,8 @@
 // (deterministic bytes), /sse (timed events), /ws (WebSocket echo), /reset (drops the
 // connection), /bad-head (a response head with a DEL byte), /headers (the received header
 // NAMES, as JSON), /reflect (an upstream that leaks what it got, see reflect()), /readback
-// (the credential in harder places, see readback()), anything else → 200 "ok".
+// (the credential in harder places, see readback()), /v1/messages?usage=N (a Messages API JSON
+// answer whose usage is N input tokens, for metering), anything else → 200 "ok".
 // Loopback only.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -199,6 +200,13 @@ function route(res: ServerResponse, req: IncomingMessage, body: Buffer, sseSent:
   } else if (url.pathname === '/bad-head') {
     // A header value node's parser accepts but its writer refuses (DEL).
     req.socket.end('HTTP/1.1 200 OK\r\nX-Odd: a\x7fb\r\nContent-Length: 2\r\n\r\nok');
+  } else if (url.pathname === '/v1/messages' && url.searchParams.has('usage')) {
+    const answer = JSON.stringify({
+      id: 'msg_up', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'ok' }],
+      usage: { input_tokens: Number(url.searchParams.get('usage')), output_tokens: 0 },
+    });
+    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_up', 'content-length': Buffer.byteLength(answer) });
+    res.end(answer);
   } else if (url.pathname === '/reset') {
     req.socket.destroy();
   } else {

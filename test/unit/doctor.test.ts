@@ -199,3 +199,23 @@ t.test('credentials: every route variable and where it would come from; a missin
     fix: `export GITHUB_TOKEN in the shell that starts bottles, or name a source in ${join(config, 'credentials.yaml')} (env, file with mode 0600, or command)`,
   });
 });
+
+t.test('auth: which Claude credential the agents would start with; neither is a warning that says how to get one', async (t) => {
+  const m = await machine(t, TOOLS);
+  const { ANTHROPIC_API_KEY: _key, ...noKey } = m.env;
+  const auth = async (env: NodeJS.ProcessEnv) => byName(parseJson((await bottleInProcess(['doctor', '--json'], { env })).stdout).checks, 'auth');
+  t.same(await auth(m.env), { name: 'auth', status: 'ok', required: false, detail: 'api-key (auto): ANTHROPIC_API_KEY' });
+  t.same(await auth({ ...m.env, CLAUDE_CODE_OAUTH_TOKEN: 'tok-dummy' }), { name: 'auth', status: 'ok', required: false, detail: 'api-key (auto): ANTHROPIC_API_KEY' }, 'both: the API key first');
+  t.same(await auth({ ...noKey, CLAUDE_CODE_OAUTH_TOKEN: 'tok-dummy' }), { name: 'auth', status: 'ok', required: false, detail: 'oauth-token (auto): CLAUDE_CODE_OAUTH_TOKEN' });
+  const r = await bottleInProcess(['doctor', '--json'], { env: noKey });
+  t.equal(r.exitCode, 0, 'a warning, not a failure');
+  const none = byName(parseJson(r.stdout).checks, 'auth')!;
+  t.match(none, { status: 'warn', required: false, detail: 'api-key (auto): ANTHROPIC_API_KEY (neither ANTHROPIC_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN is set)' });
+  t.match(none.fix, /^no Claude credential on this host: export ANTHROPIC_API_KEY .*run `claude setup-token`.*CLAUDE_CODE_OAUTH_TOKEN; or name a source in .*credentials\.yaml$/);
+  t.notMatch(r.stdout, /tok-dummy|sk-dummy/, 'never a value');
+
+  const config = join(m.env.HOME!, '.config', 'bottle');
+  await mkdir(config, { recursive: true });
+  await writeFile(join(config, 'credentials.yaml'), 'CLAUDE_CODE_OAUTH_TOKEN: { command: "pass show claude" }\n');
+  t.same(await auth(noKey), { name: 'auth', status: 'ok', required: false, detail: 'oauth-token (auto): CLAUDE_CODE_OAUTH_TOKEN' }, 'a source in credentials.yaml counts');
+});

@@ -1,7 +1,7 @@
 // The lifecycle over the fake backend: state, policy, CA, logs, failure cleanup, attach
 // session decisions, ls and cleanup — everything the verbs and the dashboard rely on.
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifest, parseManifest } from '../../lib/manifest/index.js';
@@ -218,10 +218,24 @@ t.test('without a terminal, start --yes brings the bottle up and does not attach
 
 t.test('start refuses before creating anything when a route variable is missing', async (t) => {
   const { env, dir } = setup(t);
-  const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: { ...process.env, ...env, GITHUB_TOKEN: '', ANTHROPIC_API_KEY: '' }, cwd: dir, fake: true });
+  const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach'], { env: { ...process.env, ...env, GITHUB_TOKEN: '', ANTHROPIC_API_KEY: 'sk-long-enough-key' }, cwd: dir, fake: true });
   t.equal(r.exitCode, 1);
-  t.match(r.stderr, /host env not set: ANTHROPIC_API_KEY, GITHUB_TOKEN/);
+  t.match(r.stderr, /host env not set: GITHUB_TOKEN/);
   t.notOk(existsSync(join(dir, 'state')) && (await listBottles(join(dir, 'state'))).length > 0, 'no state created');
+});
+
+t.test('start without any Claude credential (auth: auto) refuses in one line that says how to get one; nothing created', async (t) => {
+  const { env, dir } = setup(t);
+  const manifest = join(projectRoot(), 'examples', 'bottle.yaml');
+  const none = { ...process.env, ...env, XDG_CONFIG_HOME: join(dir, 'config'), GITHUB_TOKEN: 'ghp_long_enough', ANTHROPIC_API_KEY: '', CLAUDE_CODE_OAUTH_TOKEN: '' };
+  const r = await bottleProcess(['start', 'implementer', '--yes', '--no-attach', '--manifest', manifest], { env: none, cwd: dir, fake: true });
+  t.equal(r.exitCode, 1);
+  t.equal(r.stdout, '');
+  t.equal(r.stderr.trimEnd().split('\n').length, 1, 'exactly one line');
+  t.match(r.stderr, /^bottle: no Claude credential on this host: export ANTHROPIC_API_KEY .*run `claude setup-token`.*CLAUDE_CODE_OAUTH_TOKEN; or name a source in .*credentials\.yaml\n?$/);
+  t.notOk(existsSync(join(dir, 'state')) && readdirSync(join(dir, 'state')).length > 0, 'nothing created in the state dir');
+  const token = await bottleProcess(['start', 'implementer', '--yes', '--no-attach', '--manifest', manifest], { env: { ...none, CLAUDE_CODE_OAUTH_TOKEN: `sk-ant-oat01-${'t'.repeat(40)}` }, cwd: dir, fake: true });
+  t.equal(token.exitCode, 0, `the subscription token alone is enough: ${token.stderr}`);
 });
 
 t.test('cleanup --all removes every bottle and its state (dry run first changes nothing)', async (t) => {
