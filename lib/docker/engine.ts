@@ -4,7 +4,7 @@
 import Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeEngineError } from './unreachable.js';
 
@@ -119,9 +119,26 @@ export function connectDocker(env: NodeJS.ProcessEnv, extra: Docker.DockerOption
   return { docker: new Docker({ ...dockerodeOptions(endpoint, env), ...extra }), endpoint };
 }
 
-// The probe's verdict; `host` says which engine was tried, for the fix hint.
+// Whether the engine at `endpoint` runs on another machine: a tcp:// or ssh:// endpoint whose
+// engine names another host than this one (a unix socket or named pipe is this machine's).
+// Returns the engine's host name then. Remote engines are not supported yet: a bottle's bundle
+// bind-mounts files of this machine, which a remote engine does not have.
+export async function remoteEngineName(endpoint: Pick<DockerEndpoint, 'host'>, info: () => Promise<{ Name?: string }>, here = hostname()): Promise<string | undefined> {
+  if (/^(unix|npipe):\/\//.test(endpoint.host)) return undefined;
+  const name = (await info()).Name;
+  return name && name !== here ? name : undefined;
+}
+
+// One line for a start on a remote engine: what is wrong and what to do.
+export function remoteEngineText(host: string, name: string): string {
+  return `the Docker engine at ${host} runs on another machine (${name}); bottle does not support remote engines yet `
+    + '(a bottle\'s bundle mounts files of this machine): use an engine on this machine (unset DOCKER_HOST, or docker context use default)';
+}
+
+// The probe's verdict; `host` says which engine was tried, for the fix hint; `remote`: the
+// name of the machine a remote engine runs on.
 export type EngineProbe =
-  | { ok: true; host: string; version: string; apiVersion: string; os: string; arch?: string }
+  | { ok: true; host: string; version: string; apiVersion: string; os: string; arch?: string; remote?: string }
   | { ok: false; host: string; error: string };
 
 export interface ProbeEngineOptions {
@@ -152,7 +169,8 @@ export async function probeEngine(opts: ProbeEngineOptions): Promise<EngineProbe
       Version?: string; ApiVersion?: string; Os?: string; Arch?: string;
     };
     if (!v || typeof v.Version !== 'string') return { ok: false, host, error: 'the endpoint answered, but not like a Docker engine' };
-    return { ok: true, host, version: v.Version, apiVersion: v.ApiVersion ?? '', os: v.Os ?? '', ...(v.Arch && { arch: v.Arch }) };
+    const remote = await Promise.race([remoteEngineName(endpoint, () => docker.info() as Promise<{ Name?: string }>), timedOut]).catch(() => undefined);
+    return { ok: true, host, version: v.Version, apiVersion: v.ApiVersion ?? '', os: v.Os ?? '', ...(v.Arch && { arch: v.Arch }), ...(remote ? { remote } : {}) };
   } catch (e) {
     return { ok: false, host, error: describeEngineError(e) };
   } finally {

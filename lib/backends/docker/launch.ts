@@ -5,6 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { type DockerEngine, engineMessage, logTail } from '../../docker/api.js';
 import type { BottlePlan } from '../../plan/index.js';
+import { remoteEngineName, remoteEngineText, resolveDockerEndpoint } from '../../docker/engine.js';
+import { UserError } from '../../errors.js';
 import {
   type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, start, unwindLaunch, withSecretEnv,
 } from '../bundle/launch.js';
@@ -38,6 +40,9 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: B
   const { now, started, checkAbort, secretEnv, bundleUser, bundle } = await launchPreamble(plan, ctx, deps);
   const dp = dockerPlan(plan, ctx.slug, ctx.paths, ctx.agent, bundle);
   checkRequiredPaths(dp);
+  const endpoint = resolveDockerEndpoint(ctx.env);
+  const remote = await remoteEngineName(endpoint, () => engine.info() as Promise<{ Name?: string }>).catch(() => undefined);
+  if (remote) throw new UserError(remoteEngineText(endpoint.host, remote));
   await checkImages(engine, [dp.bundle.create.Image!, dp.agent.create.Image!]);
   await prepareHost(dp, bundleUser);
   const eventsOffset = await stat(dp.host.eventsFile).then((s) => s.size, () => 0);
