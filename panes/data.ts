@@ -4,7 +4,7 @@
 // IncrementalUsage; live bottles first), and proposals per bottle. A new proposal re-reads one
 // bottle's queue, not all of them, after applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
-import { bundleControl, displayState, eventMarks, readSavedSummary, type BottleStatus, type LifecycleDeps } from '../lib/lifecycle/index.js';
+import { bundleControl, displayState, EventMarks, readSavedSummary, type BottleStatus, type LifecycleDeps, type Marks } from '../lib/lifecycle/index.js';
 import { readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { loadPolicy } from '../lib/policy/index.js';
@@ -62,6 +62,8 @@ export class DataSource {
   #metas: Metadata[] = [];
   /** slug → its usage, read on from where the last reload stopped (prices from launch.json, once). */
   #usage = new Map<string, IncrementalUsage>();
+  /** slug → the waiting marker and lapse events, read on from where the last reload stopped. */
+  #marks = new Map<string, EventMarks>();
   /** Policies (the GRANT countdown) and budgets, parsed once per change. */
   #grants = new ParsedFile((text) => loadPolicy(text).allowUntil);
   #budgets = new ParsedFile<BudgetFileContent>(parseBudgetFile);
@@ -82,6 +84,7 @@ export class DataSource {
     this.#metas = entries.filter((e): e is Extract<BottleEntry, { ok: true }> => e.ok).map((e) => e.metadata);
     const listed = new Set(this.#metas.map(usageKey));
     for (const slug of this.#usage.keys()) if (!listed.has(slug)) this.#usage.delete(slug);
+    for (const slug of this.#marks.keys()) if (!listed.has(slug)) this.#marks.delete(slug);
     const dirs = entries.map((e) => e.paths.policy);
     for (const cache of [this.#grants, this.#budgets]) cache.forget((f) => dirs.some((d) => f.startsWith(`${d}/`)));
     return liveFirst(entries.map((e) => this.#status(e)));
@@ -101,10 +104,7 @@ export class DataSource {
     const state = displayState(m.state, engine);
     const resting = isResting({ state });
     const saved = resting ? readSavedSummary(this.#deps.root, m.slug) : undefined;
-    let marks: ReturnType<typeof eventMarks> = { lapsedInUse: [] };
-    try {
-      if (!resting) marks = eventMarks(e.paths.eventsFile);
-    } catch { /* removed while reading */ }
+    const marks: Marks = resting ? { lapsedInUse: [] } : this.#marksOf(usageKey(m), e.paths);
     const { waitingSince, lapsedInUse } = marks;
     const grants = resting ? undefined : this.#grants.get(policyFilePath(e.paths));
     const usage = this.#usageOf(usageKey(m), e.paths);
@@ -119,6 +119,12 @@ export class DataSource {
       ...usage,
       ...(budget ? { budget } : {}),
     };
+  }
+
+  #marksOf(key: string, paths: BottlePaths): Marks {
+    let marks = this.#marks.get(key);
+    if (!marks) this.#marks.set(key, marks = new EventMarks(paths.eventsFile));
+    return marks.update();
   }
 
   // A live bottle's usage against its budget.json (the gateway's cap); none without a cap.

@@ -1,11 +1,11 @@
 // `bottle ls` and the dashboard's agents pane: state dirs joined with the engine's view,
 // pending proposals and the latest agent waiting/idle event.
-import { readFileNoFollow, UnsafeFileError } from '../fs-safe.js';
 import type { EngineState } from '../backends/types.js';
 import { GRANT_LAPSED_EVENT, type GrantLapsedEvent } from '../policy/index.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
-import { launchPrices, readUsage, type BudgetLevel, type UsageMoment, type UsageTotals } from '../usage/index.js';
+import { MAX_EVENTS_BYTES, launchPrices, readUsage, type BudgetLevel, type UsageMoment, type UsageTotals } from '../usage/index.js';
+import { LineTail } from '../usage/lines.js';
 import type { LifecycleDeps } from './context.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
 
@@ -54,36 +54,48 @@ export function displayState(recorded: string | undefined, engine: EngineState |
 // A grant the gateway found lapsed while the agent still used it (its events-file line).
 export type LapsedInUse = Pick<GrantLapsedEvent, 'host' | 'pattern' | 'until' | 'time'>;
 
-// What the tail of a bottle's events file marks: the agent waiting (the latest
-// agent-waiting/agent-idle event decides) and the lapsed grants still in use, oldest first, one
-// per grant (init's two gateway replicas may each report it). The bundle writes that file: a
-// symlink or FIFO in its place marks nothing rather than being read.
-export function eventMarks(eventsFile: string): { waitingSince?: string; lapsedInUse: LapsedInUse[] } {
-  let read;
-  try {
-    read = readFileNoFollow(eventsFile, { maxBytes: 64 * 1024, overflow: 'tail' });
-  } catch (e) {
-    if (e instanceof UnsafeFileError) return { lapsedInUse: [] };
-    throw e;
+// What a bottle's events file marks: the agent waiting (the latest agent-waiting/agent-idle
+// event decides) and the lapsed grants still in use, oldest first, one per grant (init's two
+// gateway replicas may each report it). Kept up to date as the file grows (the dashboard reads
+// on from the last offset: however many usage lines follow, a mark is never pushed out of
+// view). The bundle writes that file: a symlink or FIFO in its place marks nothing.
+export interface Marks { waitingSince?: string; lapsedInUse: LapsedInUse[] }
+
+export class EventMarks {
+  readonly #lines: LineTail;
+  #waiting: string | undefined;
+  #lapsed = new Map<string, LapsedInUse>();
+
+  constructor(eventsFile: string) {
+    this.#lines = new LineTail(eventsFile, { maxBytes: MAX_EVENTS_BYTES, maxLine: 64 * 1024 });
   }
-  if (!read) return { lapsedInUse: [] };
-  const text = read.data.toString('utf8');
-  let waiting: string | undefined;
-  const lapsed = new Map<string, LapsedInUse>();
-  for (const line of text.split('\n')) {
-    const agent = line.includes('"agent-');
-    if (!agent && !line.includes(GRANT_LAPSED_EVENT)) continue;
+
+  update(): Marks {
+    this.#lines.read((line) => this.#line(line), () => {
+      this.#waiting = undefined;
+      this.#lapsed = new Map();
+    });
+    return { ...(this.#waiting ? { waitingSince: this.#waiting } : {}), lapsedInUse: [...this.#lapsed.values()] };
+  }
+
+  #line(line: string): void {
+    // Usage lines are most of the file: only lines that can mark are parsed.
+    if (!line.includes('"agent-') && !line.includes(GRANT_LAPSED_EVENT)) return;
     try {
       const ev = JSON.parse(line) as { type?: string; time?: string; host?: unknown; pattern?: unknown; until?: unknown };
-      if (ev.type === 'agent-waiting') waiting = ev.time ?? 'now';
-      else if (ev.type === 'agent-idle' || ev.type === 'agent-active') waiting = undefined;
+      if (ev.type === 'agent-waiting') this.#waiting = ev.time ?? 'now';
+      else if (ev.type === 'agent-idle' || ev.type === 'agent-active') this.#waiting = undefined;
       else if (ev.type === GRANT_LAPSED_EVENT && typeof ev.host === 'string' && typeof ev.pattern === 'string' && typeof ev.until === 'string') {
         const key = `${ev.pattern}\n${ev.until}`;
-        if (!lapsed.has(key)) lapsed.set(key, { host: ev.host, pattern: ev.pattern, until: ev.until, time: ev.time ?? 'now' });
+        if (!this.#lapsed.has(key)) this.#lapsed.set(key, { host: ev.host, pattern: ev.pattern, until: ev.until, time: ev.time ?? 'now' });
       }
-    } catch { /* partial line */ }
+    } catch { /* not an event line */ }
   }
-  return { ...(waiting ? { waitingSince: waiting } : {}), lapsedInUse: [...lapsed.values()] };
+}
+
+// The marks of the whole file, read once (`bottle ls`).
+export function eventMarks(eventsFile: string): Marks {
+  return new EventMarks(eventsFile).update();
 }
 
 // The waiting marker alone (`bottle ls`).

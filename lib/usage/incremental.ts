@@ -2,9 +2,9 @@
 // every change of that file, i.e. on every model request): the whole file once at first sight,
 // then only the bytes appended since (complete lines; a partial last line waits for its end).
 // A file that shrank or was replaced (another inode) is read again from the start.
-import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
 import { costUsd, priceFor, type PriceTable } from './prices.js';
 import { RATE_WINDOW_MS, UsageAggregator, allTokens, parseUsageLine, type UsageRate, type UsageTotals } from './aggregate.js';
+import { LineTail } from './lines.js';
 import { MAX_EVENTS_BYTES } from './read.js';
 
 // One recent request, as the rate needs it: when, how many tokens, what it cost (undefined: no price).
@@ -30,7 +30,6 @@ export function rateOf(recent: readonly UsageMoment[], now: number): UsageRate {
   };
 }
 
-const CHUNK = 1024 * 1024;
 // A line longer than this is not a usage event; skipped unparsed (as read.ts does).
 const MAX_LINE = 64 * 1024;
 
@@ -42,103 +41,41 @@ export interface IncrementalUsageOptions {
 }
 
 export class IncrementalUsage {
-  readonly #file: string;
   readonly #prices: Readonly<PriceTable>;
   readonly #clock: () => number;
-  readonly #maxBytes: number;
+  readonly #lines: LineTail;
   #agg!: UsageAggregator;
-  #offset = 0;
-  #ino: number | undefined;
-  #tail: Buffer = Buffer.alloc(0);
-  #skipping = false;
   #recent: UsageMoment[] = [];
   #totals: UsageTotals | undefined;
 
   constructor(eventsFile: string, opts: IncrementalUsageOptions = {}) {
-    this.#file = eventsFile;
     this.#prices = opts.prices ?? {};
     this.#clock = opts.clock ?? Date.now;
-    this.#maxBytes = opts.maxBytes ?? MAX_EVENTS_BYTES;
+    this.#lines = new LineTail(eventsFile, { maxBytes: opts.maxBytes ?? MAX_EVENTS_BYTES, maxLine: MAX_LINE });
     this.#reset();
   }
 
   #reset(): void {
     this.#agg = new UsageAggregator(this.#prices, 0);
-    this.#offset = 0;
-    this.#ino = undefined;
-    this.#tail = Buffer.alloc(0);
-    this.#skipping = false;
     this.#recent = [];
     this.#totals = undefined;
   }
 
   /** Bytes of the file read so far (complete lines and the held partial one). */
   get offset(): number {
-    return this.#offset;
+    return this.#lines.offset;
   }
 
   // Reads what was appended since the last call. Returns whether the usage changed. An absent
   // file (or a symlink, FIFO, directory in its place) is no usage.
   update(): boolean {
-    let fd: number;
-    try {
-      fd = openSync(this.#file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-    } catch {
-      return this.#clear();
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) return this.#clear();
-      let changed = false;
-      if (this.#ino !== undefined && (st.ino !== this.#ino || st.size < this.#offset)) {
-        changed = this.#agg.report().totals.requests > 0;
-        this.#reset();
-      }
-      this.#ino = st.ino;
-      const end = Math.min(st.size, this.#maxBytes);
-      this.#agg.truncated = st.size > this.#maxBytes;
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, end - this.#offset)));
-      while (this.#offset < end) {
-        const n = readSync(fd, buf, 0, Math.min(buf.length, end - this.#offset), this.#offset);
-        if (n <= 0) break;
-        this.#offset += n;
-        if (this.#chunk(buf.subarray(0, n))) changed = true;
-      }
-      if (changed) this.#totals = undefined;
-      return changed;
-    } catch {
-      return false;
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  #clear(): boolean {
-    const had = this.#ino !== undefined && this.#agg.report().totals.requests > 0;
-    this.#reset();
-    return had;
-  }
-
-  // Complete lines of `data` (after the held tail) into the aggregator; the rest is held.
-  #chunk(data: Buffer): boolean {
     let changed = false;
-    let start = 0;
-    for (;;) {
-      const nl = data.indexOf(0x0a, start);
-      if (nl < 0) break;
-      const piece = data.subarray(start, nl);
-      start = nl + 1;
-      if (this.#skipping) { this.#skipping = false; this.#tail = Buffer.alloc(0); continue; }
-      const line = this.#tail.length > 0 ? Buffer.concat([this.#tail, piece]) : piece;
-      this.#tail = Buffer.alloc(0);
-      if (line.length > MAX_LINE) continue;
-      if (this.#line(line.toString('utf8'))) changed = true;
-    }
-    if (start < data.length && !this.#skipping) {
-      const rest = data.subarray(start);
-      if (this.#tail.length + rest.length > MAX_LINE) { this.#skipping = true; this.#tail = Buffer.alloc(0); }
-      else this.#tail = Buffer.concat([this.#tail, rest]);
-    }
+    this.#lines.read((line) => { if (this.#line(line)) changed = true; }, () => {
+      if (this.#agg.report().totals.requests > 0) changed = true;
+      this.#reset();
+    });
+    this.#agg.truncated = this.#lines.truncated;
+    if (changed) this.#totals = undefined;
     return changed;
   }
 

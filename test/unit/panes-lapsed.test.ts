@@ -1,11 +1,11 @@
 // A grant that lapsed while the agent still used it, on the dashboard side: the events-file
 // reader (one per grant, whichever gateway replica wrote it), and the reducer's decision to ring
 // once per bottle and grant (not at startup, not for a resumed bottle's old lapses).
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { eventMarks, type BottleStatus, type LapsedInUse } from '../../lib/lifecycle/index.js';
+import { eventMarks, EventMarks, type BottleStatus, type LapsedInUse } from '../../lib/lifecycle/index.js';
 import { initialState, lapsedText, mergeNotices, noticeText, selectedAgent, withBottles, type AppState } from '../../panes/state.js';
 
 const UNTIL = '2026-03-01T12:00:00.000Z';
@@ -40,6 +40,26 @@ t.test('eventMarks: lapsed grants in use, one per grant; the waiting marker as b
   t.same(eventMarks(join(dir, 'missing')), { lapsedInUse: [] });
   symlinkSync(file, join(dir, 'link'));
   t.same(eventMarks(join(dir, 'link')), { lapsedInUse: [] }, 'a symlink in the shared dir is not followed');
+});
+
+t.test('EventMarks: read on as the file grows; a mark is never pushed out by usage lines; a replaced file starts over', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-marks-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'events.jsonl');
+  const usage = `${JSON.stringify({ type: 'usage', time: '2026-03-01T12:00:05.000Z', origin: 'gateway', model: 'claude-sonnet-4-5', input: 1, output: 1, cacheRead: 0, cacheWrite: 0, requestId: 'req_x', path: '/v1/messages', status: 200 })}\n`;
+  writeFileSync(file, `${ev()}\n${JSON.stringify({ type: 'agent-waiting', time: '2026-03-01T12:00:02.000Z' })}\n`);
+  const marks = new EventMarks(file);
+  t.same(marks.update(), { waitingSince: '2026-03-01T12:00:02.000Z', lapsedInUse: [lapse()] });
+  appendFileSync(file, usage.repeat(2000)); // ~400 KB after the marks: the old 64 KiB tail lost them
+  t.same(marks.update(), { waitingSince: '2026-03-01T12:00:02.000Z', lapsedInUse: [lapse()] }, 'still marked');
+  t.same(eventMarks(file), { waitingSince: '2026-03-01T12:00:02.000Z', lapsedInUse: [lapse()] }, 'a one-shot read (bottle ls) too');
+  appendFileSync(file, `${JSON.stringify({ type: 'agent-idle', time: '2026-03-01T12:00:09.000Z' })}\n{"type":"agent-wai`);
+  t.same(marks.update(), { lapsedInUse: [lapse()] }, 'the idle event clears waiting; a torn line waits');
+  appendFileSync(file, `ting","time":"2026-03-01T12:00:10.000Z"}\n`);
+  t.same(marks.update(), { waitingSince: '2026-03-01T12:00:10.000Z', lapsedInUse: [lapse()] }, 'and counts once whole');
+  rmSync(file);
+  writeFileSync(file, `${JSON.stringify({ type: 'agent-idle', time: '2026-03-01T13:00:00.000Z' })}\n`);
+  t.same(marks.update(), { lapsedInUse: [] }, 'a new file (a resumed bottle\'s) is read from its start');
 });
 
 t.test('withBottles: a lapsed grant in use rings once, with the bottle and host; not at startup', async (t) => {
