@@ -236,6 +236,28 @@ t.test('usage --json and usage (human) add up the usage events planted in two bo
   t.ok(lines.some((l) => /^TOTAL\s+3\s+350k\s+130k\s+1M\/80k\s+\$3\.60\s+-$/.test(l)), `the total row\n${human.stdout}`);
 });
 
+t.test('budget: a planted bottle past its cap reads paused; --usd raises it (budget.json rewritten); bad input is one line', async (t) => {
+  const h = home(t);
+  const state = join(h, 'state');
+  const env = installedEnv(inst, h, { BOTTLE_STATE_DIR: state });
+  const prices = { 'acceptance-model': { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 } };
+  const a = await plantBottle(state, 'implementer');
+  mkdirSync(a.paths.policy, { recursive: true });
+  writeFileSync(join(a.paths.policy, 'budget.json'), JSON.stringify({ usd: 0.5, warnAt: 0.8, prices }));
+  appendFileSync(a.paths.eventsFile, usageEvent('2026-03-01T10:00:00.000Z', 'acceptance-model', { input: 200_000, output: 0, cacheRead: 0, cacheWrite: 0 })); // $0.60
+  const paused = await runInstalled(['budget', a.slug, '--json'], env);
+  t.equal(paused.exitCode, 0, paused.stderr);
+  t.match(JSON.parse(paused.stdout), { slug: a.slug, level: 'paused', budget: { usd: 0.5 }, used: { usd: 0.6, tokens: 200_000, requests: 1 } });
+  const raised = await runInstalled(['budget', a.slug, '--usd', '2'], env);
+  t.equal(raised.exitCode, 0, raised.stderr);
+  t.match(raised.stdout, new RegExp(`^${a.slug}: budget \\$2\\.00 \\(warns at 80%\\); used \\$0\\.60 .* \\(30%\\); ok$`));
+  t.match(JSON.parse(readFileSync(join(a.paths.policy, 'budget.json'), 'utf8')), { usd: 2, warnAt: 0.8, prices }, 'the cap changed, the prices kept');
+  const bad = await runInstalled(['budget', a.slug, '--usd', 'lots'], env);
+  t.not(bad.exitCode, 0);
+  t.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  t.match(bad.stderr, /--usd "lots": expected USD/);
+});
+
 t.test('proposals show ID --json and --no-pager print a planted held push: its commits and its diff', async (t) => {
   const h = home(t);
   const state = join(h, 'state');
