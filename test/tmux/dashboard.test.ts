@@ -179,7 +179,8 @@ t.test('credentials the dashboard\'s environment lacks: a source in credentials.
   await h.keys('n');
   await h.waitFor(/New agent/);
   await h.keys('i', 'm', 'p', 'Enter');
-  const blocked = await h.waitFor(/cannot start: no value for ANTHROPIC_API_KEY, GITHUB_TOKEN in the dashboard's environment;[\s\S]*credentials\.yaml[\s\S]*Esc close/);
+  // No Claude credential at all (auth: auto): the preflight says how to get one.
+  const blocked = await h.waitFor(/cannot start: no Claude credential on this host:[\s\S]*claude setup-token[\s\S]*credentials\.yaml[\s\S]*Esc close/);
   t.notMatch(blocked, /restart the dashboard|export before launch/, 'no advice that cannot help');
   await h.keys('Escape');
   await waitGone(h, /Start implementer\?/);

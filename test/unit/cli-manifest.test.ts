@@ -111,7 +111,8 @@ t.test('start: user errors are one line, never a stack', async (t) => {
   t.same([backend.exitCode, backend.stderr], [1, 'bottle: unknown backend podman; use docker or smolvm']);
 
   t.equal(launch.exitCode, 1);
-  t.match(launch.stderr, /^bottle: host env not set: ANTHROPIC_API_KEY, GITHUB_TOKEN; export them before starting/m, 'route variables are checked before anything is created');
+  t.match(launch.stderr, /^bottle: no Claude credential on this host: export ANTHROPIC_API_KEY .*claude setup-token.*credentials\.yaml$/m, 'the Claude credential is checked before anything is created');
+  t.equal(launch.stderr.split('\n').length, 2, 'one line (after the manifest notice)');
   t.notOk(crashed(launch), 'no stack trace');
   t.same(readdirSync(w.state), []);
 
