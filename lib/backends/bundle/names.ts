@@ -58,6 +58,10 @@ export function networkLabels(slug: string, agent: string, network: 'int' | 'ext
 // The bundle's daemons with a port, and those ports.
 export const PORTS = { gateway: 8888, 'git-gate': 9418, supervise: 9100 } as const;
 
+// The names the agent reaches the bundle by (Docker network aliases; /etc/hosts entries on
+// Kubernetes), one per port in PORTS.
+export const BUNDLE_ALIASES = ['gateway', 'git-gate', 'supervise'] as const;
+
 // The sidecars image `bottle images build` makes.
 export const DEFAULT_SIDECARS_IMAGE = 'bottle-sidecars:latest';
 

@@ -66,8 +66,17 @@ export function testUpstreamFromEnv(env: NodeJS.ProcessEnv): TestUpstream | unde
 
 const TEST_UPSTREAM_CA = '/bottle/test/upstream-ca.pem';
 
+// Which daemons a plan's bundle runs, and whether git-gate holds pushes for review (which needs
+// supervise's queue even when supervise is off).
+export function bundleDaemons(plan: Pick<BottlePlan, 'git' | 'supervise'>): { daemons: DaemonName[]; review: boolean } {
+  const daemons: DaemonName[] = ['gateway'];
+  if (plan.git.length > 0) daemons.push('git-gate');
+  if (plan.supervise) daemons.push('supervise');
+  return { daemons, review: plan.git.some((g) => g.review) };
+}
+
 // The bundle's env: which daemons, and where init finds their config (sidecars/daemons.ts).
-function bundleEnv(daemons: DaemonName[], review: boolean, overrides: Record<string, string[]> = {}, test?: TestUpstream): string[] {
+export function bundleEnv(daemons: DaemonName[], review: boolean, overrides: Record<string, string[]> = {}, test?: TestUpstream): string[] {
   const env: Record<string, string> = {
     BOTTLE_SIDECAR_DAEMONS: daemons.join(','),
     ...(Object.keys(overrides).length ? { BOTTLE_SIDECAR_COMMANDS: JSON.stringify(overrides) } : {}),
@@ -126,6 +135,9 @@ export function upstreamsJson(plan: BottlePlan): string {
 // Where the agent finds the bundle: Docker network aliases, or (smolvm) the bundle's IP.
 export interface AgentWiring { proxy: string; noProxy: string }
 
+// The agent reaches the bundle by its aliases (BUNDLE_ALIASES), whatever makes them resolve.
+export const ALIAS_WIRING: AgentWiring = { proxy: `http://gateway:${PORTS.gateway}`, noProxy: 'git-gate,supervise,localhost,127.0.0.1' };
+
 // The agent's env: the manifest's plain env, then bottle's wiring, which always wins: the
 // proxy, the CA, and the placeholder of the auth mode's credential (only that one: claude
 // prefers an API key over a token, so both would defeat auth: oauth-token).
@@ -177,9 +189,7 @@ export interface BundlePlan {
 export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, options: BundlePlanOptions, attach: BundleAttachment): BundlePlan {
   const names = bundleNames(slug);
   const host = bundleHostPaths(paths);
-  const daemons: DaemonName[] = ['gateway'];
-  if (plan.git.length > 0) daemons.push('git-gate');
-  if (plan.supervise) daemons.push('supervise');
+  const { daemons, review } = bundleDaemons(plan);
   const secretNames = routeVarNames(plan.egress.routes);
 
   const mounts: Mount[] = [
@@ -189,7 +199,6 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
   ];
   if (options.testUpstream?.caFile) mounts.push(bind(options.testUpstream.caFile, TEST_UPSTREAM_CA, true));
   // Supervise's queue, which also holds pushes git-gate keeps for review.
-  const review = plan.git.some((g) => g.review);
   if (daemons.includes('supervise') || review) {
     mounts.push(bind(paths.superviseQueue, BUNDLE_PATHS.queueDir, false), bind(paths.superviseDecisions, BUNDLE_PATHS.decisionsDir, true));
   }

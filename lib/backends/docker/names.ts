@@ -24,5 +24,4 @@ export function dockerNames(slug: string): DockerNames {
   };
 }
 
-// Aliases the bundle answers to on the internal network (its ports: PORTS in bundle/names.ts).
-export const BUNDLE_ALIASES = ['gateway', 'git-gate', 'supervise'] as const;
+export { BUNDLE_ALIASES } from '../bundle/names.js';

@@ -9,7 +9,7 @@ import type { BottlePlan } from '../../plan/index.js';
 import type { BottlePaths } from '../../state/index.js';
 import { AGENT_PATHS, containerLabels, LABEL_STATE, networkLabels, PORTS, stateKey } from '../bundle/names.js';
 import {
-  agentEnvFor, type AgentWiring, type BundlePlan, bundlePlan, type BundlePlanOptions, type ContainerSpec, hardening, type NetworkSpec,
+  agentEnvFor, ALIAS_WIRING, type AgentWiring, type BundlePlan, bundlePlan, type BundlePlanOptions, type ContainerSpec, hardening, type NetworkSpec,
 } from '../bundle/plan.js';
 import { type ProvisionStep, provisionSteps } from '../bundle/provision.js';
 import { BUNDLE_ALIASES, dockerNames, type DockerNames } from './names.js';
@@ -25,7 +25,7 @@ export interface DockerPlan extends BundlePlan {
 }
 
 // The agent reaches the bundle by its aliases on the internal network.
-export const DOCKER_WIRING: AgentWiring = { proxy: `http://gateway:${PORTS.gateway}`, noProxy: 'git-gate,supervise,localhost,127.0.0.1' };
+export const DOCKER_WIRING: AgentWiring = ALIAS_WIRING;
 
 // The agent container's env: the manifest's plain env, then the Docker wiring, which wins.
 export function agentEnv(agent: Pick<AgentSpec, 'env'>, auth?: AuthMode): string[] {
