@@ -10,7 +10,7 @@ import { parseHostsFile, staticLookup, suffixLookup } from './dial.js';
 import { batchedWriter } from './log.js';
 import { startGateway } from './server.js';
 import { parseListenAddress } from '../listen.js';
-import { appendEvent } from '../supervise/events.js';
+import { appendEvent, queuedAppender } from '../supervise/events.js';
 import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
 import { notifyReady, stopSignal } from '../ready.js';
 
@@ -107,14 +107,13 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
           const e = appendEvent(eventsFile, ev);
           if (e) ctx.err(`gateway: cannot append to events file ${eventsFile}: ${e.message}`);
         },
-        // Metering only where its events go; a failing file is said once, not per request.
-        onUsage: eventsFile ? (ev) => {
-          const e = appendEvent(eventsFile, ev);
-          if (e && !usageErrorSaid) {
-            usageErrorSaid = true;
-            ctx.err(`gateway: cannot append usage to events file ${eventsFile}: ${e.message} (said once)`);
-          }
-        } : undefined,
+        // Metering only where its events go, written off the stream's path (a sync write at the
+        // end of an answer held its last event back); a failing file is said once, not per request.
+        onUsage: eventsFile ? queuedAppender(eventsFile, (e) => {
+          if (usageErrorSaid) return;
+          usageErrorSaid = true;
+          ctx.err(`gateway: cannot append usage to events file ${eventsFile}: ${e.message} (said once)`);
+        }) : undefined,
         eventsFile,
         watch: o.watch,
       });

@@ -2,6 +2,7 @@
 // supervise (the agent waiting or idle), by the gateway (a lapsed grant still in use) and by the
 // host (auto-approved proposals), read by the host's dashboard and by GET /events.
 import { appendFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { readFileNoFollow, UnsafeFileError } from '../../lib/fs-safe.js';
 import type { GrantLapsedEvent } from '../../lib/policy/index.js';
 import type { AutoApprovedEvent } from '../../lib/proposals/auto.js';
@@ -47,6 +48,17 @@ export function appendEvent(file: string | undefined, ev: BundleEvent): Error | 
   } catch (e) {
     return e as Error;
   }
+}
+
+// An appender off the event loop's critical path, for events written while a response streams
+// (the gateway's usage events): the write is queued, in order, and a request never waits on the
+// disk. `onError` hears each failure.
+export function queuedAppender(file: string, onError: (e: Error) => void): (ev: BundleEvent) => void {
+  let tail: Promise<void> = Promise.resolve();
+  return (ev) => {
+    const line = `${formatEvent(ev)}\n`;
+    tail = tail.then(() => appendFile(file, line)).catch((e: Error) => onError(e));
+  };
 }
 
 // Parses one events-file line; anything else (torn tail, garbage) is skipped as null.

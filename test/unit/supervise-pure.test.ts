@@ -1,11 +1,11 @@
 // The pure parts of supervise: hook → event mapping, the sentences the agent reads, event lines.
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { UNSAFE_TEXT } from '../../lib/format.js';
 import { AGENT_NOTE_MAX, noteForAgent } from '../../lib/proposals/index.js';
-import { appendEvent, parseEventLine, readRecentEvents } from '../../sidecars/supervise/events.js';
+import { appendEvent, parseEventLine, queuedAppender, readRecentEvents } from '../../sidecars/supervise/events.js';
 import { hookToEvent } from '../../sidecars/supervise/hooks.js';
 import { describe } from '../../sidecars/supervise/tools.js';
 import { parseListen } from '../../sidecars/supervise/cli.js';
@@ -92,4 +92,23 @@ t.test('--listen parsing', async (t) => {
   t.same(parseListen('0.0.0.0:9100'), { host: '0.0.0.0', port: 9100 });
   t.same(parseListen('[::1]:0'), { host: '::1', port: 0 });
   for (const bad of ['9100', 'host:', 'host:99999', ':80', 'a:b']) t.throws(() => parseListen(bad), bad);
+});
+
+t.test('queuedAppender: events land in order, off the caller\'s path; a failure is reported, not thrown', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bottle-queued-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'events.jsonl');
+  const errors: Error[] = [];
+  const append = queuedAppender(file, (e) => errors.push(e));
+  for (let i = 0; i < 200; i++) append({ type: 'agent-idle', origin: 'agent', time: `2026-03-01T12:00:00.${String(i).padStart(3, '0')}Z`, hook: 'Stop' });
+  t.notOk(existsSync(file) && readFileSync(file, 'utf8').split('\n').filter(Boolean).length === 200, 'the caller did not wait for the writes');
+  await new Promise<void>((resolve) => { const poll = () => (existsSync(file) && readFileSync(file, 'utf8').split('\n').filter(Boolean).length === 200 ? resolve() : setTimeout(poll, 10)); poll(); });
+  const times = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => parseEventLine(l)!.time);
+  t.same(times, [...times].sort(), 'in the order appended');
+  const broken = queuedAppender(join(dir, 'missing', 'events.jsonl'), (e) => errors.push(e));
+  broken({ type: 'agent-idle', origin: 'agent', time: '2026-03-01T12:00:00.000Z', hook: 'Stop' });
+  broken({ type: 'agent-idle', origin: 'agent', time: '2026-03-01T12:00:01.000Z', hook: 'Stop' });
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(errors.length, 2, 'each failed write reported');
+  t.match(errors[0]!.message, /ENOENT/);
 });
