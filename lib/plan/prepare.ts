@@ -202,6 +202,7 @@ function missingRouteVars(routes: PlanRoute[], env: NodeJS.ProcessEnv): string[]
 // Validates a --backend value; the message is the one-line CLI error.
 export function checkBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
+  if (name === 'kubernetes') throw new UserError(`the kubernetes backend exists only on paper (docs/kubernetes.md) until it has run on a real cluster; use ${BACKENDS.join(' or ')}`);
   throw new UserError(`unknown backend ${name}; use ${BACKENDS.join(' or ')}`);
 }
 

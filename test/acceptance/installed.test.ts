@@ -35,6 +35,7 @@ t.test('the package holds the bundle and no sources; bin/bottle is the installed
   t.notOk(existsSync(join(inst.pkg, 'commands', 'main.ts')), 'no TypeScript sources');
   t.notOk(existsSync(join(inst.pkg, 'test')), 'no tests');
   t.ok(existsSync(join(inst.pkg, 'lib', 'secrets', 'gitleaks.toml')), 'the scanner rules ship');
+  for (const doc of ['claude-auth.md', 'kubernetes.md']) t.ok(existsSync(join(inst.pkg, 'docs', doc)), `docs/${doc}, which README and messages name, ships`);
   const r = await runInstalled(['--version'], installedEnv(inst, home(t)));
   t.equal(r.exitCode, 0, r.stderr);
   t.equal(r.stdout.trim(), (JSON.parse(readFileSync(join(inst.pkg, 'package.json'), 'utf8')) as { version: string }).version);

@@ -85,6 +85,7 @@ t.test('unknown agents and backends are one-line UserErrors', async (t) => {
   t.throws(() => preparePlan(full, 'nothing-like'), new UserError('unknown agent nothing-like; full.yaml has: builder, watcher'));
   t.throws(() => preparePlan(full, 'toString'), /unknown agent toString/, 'object prototype names are not agents');
   t.throws(() => preparePlan(full, 'builder', { backend: 'podman' }), new UserError('unknown backend podman; use docker or smolvm'));
+  t.throws(() => preparePlan(full, 'builder', { backend: 'kubernetes' }), { message: /^the kubernetes backend exists only on paper \(docs\/kubernetes\.md\) .*; use docker or smolvm$/ });
   t.throws(() => preparePlan(full, 'builder', {}, {}), /cannot expand ~\/shared-skills\/style: HOME is not set/);
 });
 
