@@ -3,17 +3,18 @@
 // a crash is `down` and resumable; export hands the work over; a failed resume loses nothing.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifest } from '../../lib/manifest/index.js';
 import { preparePlan } from '../../lib/plan/index.js';
 import { projectRoot } from '../../lib/paths.js';
 import {
-  bottleStatuses, exportBottle, lifecycleDeps, planAttach, planResume, readSavedSummary, renderTranscript, resumeBottle,
+  bottleStatuses, changeBudget, exportBottle, lifecycleDeps, planAttach, planResume, readBudgetFile, readSavedSummary, renderTranscript, resumeBottle,
   startBottle, stopBottle,
 } from '../../lib/lifecycle/index.js';
 import { bottlePaths, readMetadata } from '../../lib/state/index.js';
+import { readUsage } from '../../lib/usage/index.js';
 import { loadPolicy } from '../../lib/policy/index.js';
 import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
 import { crashFake, fakeAgentRoot, fakeBackends } from '../helpers/fake-backend.js';
@@ -211,6 +212,19 @@ t.test('until-stop grants end at stop and are not restored by resume; timed ones
   await resumeBottle(deps, await planResume(deps, meta.slug), { ...quiet, log: (l) => resumed.push(l) });
   t.match(resumed.join('\n'), /not restoring the until-stop grant for session\.test/);
   t.notOk(loadPolicy(readFileSync(policyFile, 'utf8')).allow.includes('session.test'));
+});
+
+t.test('a budget changed live and the usage so far survive stop and resume', async (t) => {
+  const { deps, start } = setup(t);
+  const meta = await start();
+  const paths = bottlePaths(deps.root, meta.slug);
+  t.same(readBudgetFile(paths), { warnAt: 0.8 }, 'start wrote the plan\'s budget (the example manifest sets none)');
+  changeBudget(paths, { usd: 3 });
+  appendFileSync(paths.eventsFile, `${JSON.stringify({ type: 'usage', time: new Date().toISOString(), origin: 'gateway', model: 'claude-sonnet-4-5', input: 1_000_000, output: 0, cacheRead: 0, cacheWrite: 0, requestId: null, path: '/v1/messages', status: 200 })}\n`);
+  await stopBottle(deps, meta.slug, () => undefined);
+  await resumeBottle(deps, await planResume(deps, meta.slug), quiet);
+  t.same(readBudgetFile(paths), { usd: 3, warnAt: 0.8 }, 'the raised cap is still in force');
+  t.equal((await readUsage(paths.eventsFile)).totals.usd, 3, 'and the usage counted before the stop still counts against it');
 });
 
 t.test('export writes transcripts (JSONL + text), the bundle and the patch; a running bottle is saved first', async (t) => {
