@@ -17,8 +17,8 @@ export function renderStatusTable(rows: BottleStatus[], now = Date.now()): strin
   const out: string[] = [];
   if (live.length > 0) {
     out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', 'AGE', 'PROPOSALS', 'NOTE'], ...live.map((r) => [
-      r.slug, r.agent, r.backend, r.state, r.engine, r.created ? formatAge(r.created, now) : '', String(r.pendingProposals),
-      r.waitingSince ? 'waiting for input' : (r.broken ?? ''),
+      r.slug, r.agent, r.backend, r.budget?.level === 'paused' ? 'paused: budget' : r.state, r.engine, r.created ? formatAge(r.created, now) : '', String(r.pendingProposals),
+      [r.waitingSince ? 'waiting for input' : (r.broken ?? ''), budgetNote(r)].filter(Boolean).join('; '),
     ])]));
   }
   if (rest.length > 0) {
@@ -32,6 +32,12 @@ export function renderStatusTable(rows: BottleStatus[], now = Date.now()): strin
   return out.join('\n');
 }
 
+// `budget $10.00: 85% used` past the warning or at the cap; nothing below the warning.
+function budgetNote(r: BottleStatus): string {
+  const b = r.budget;
+  return b && b.level !== 'ok' ? `budget ${b.cap}: ${Math.floor(b.fraction * 100)}% used${b.level === 'paused' ? ' (bottle budget raises it)' : ''}` : '';
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -43,6 +49,7 @@ export function statusJson(r: BottleStatus): Record<string, unknown> {
     slug: r.slug, agent: r.agent, backend: r.backend, state: r.state, engine: r.engine, created: r.created || null,
     pendingProposals: r.pendingProposals, waitingSince: r.waitingSince ?? null, broken: r.broken ?? null,
     stoppedAt: r.stoppedAt ?? null, saved: r.saved ?? null, usage: usageJson(r.usage),
+    budget: r.budget ? { level: r.budget.level, fraction: Math.round(r.budget.fraction * 1e4) / 1e4, cap: r.budget.cap } : null,
   };
 }
 
@@ -58,7 +65,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
   program
     .command('ls')
     .description('list bottles: state, engine view, age, pending proposals, waiting-for-input marker')
-    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, created, pendingProposals, waitingSince, broken, stoppedAt, saved, usage} (null when not applicable; usage: {requests, input, output, cacheRead, cacheWrite, usd}, usd null when no request has a known price)')
+    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, created, pendingProposals, waitingSince, broken, stoppedAt, saved, usage, budget} (null when not applicable; usage: {requests, input, output, cacheRead, cacheWrite, usd}, usd null when no request has a known price; budget: {level ok|warn|paused, fraction, cap} for a live bottle with a cap)')
     .addHelpText('after', [
       '',
       'STATE is claimed, launching, running, stopping, resuming, stopped (work saved, resumable), down',

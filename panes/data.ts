@@ -12,8 +12,8 @@ import { policyFilePath } from '../lib/policy-edit/index.js';
 import {
   autoApproveAll, isStale, listProposals, policyHash, readDecision, readQueue, type AutoApproval, type ProposalRow,
 } from '../lib/proposals/index.js';
-import { IncrementalUsage, budgetState, budgetText, hasCap, launchPrices, parseBudgetFile, type BudgetFileContent } from '../lib/usage/index.js';
-import { budgetFilePath } from '../lib/lifecycle/index.js';
+import { IncrementalUsage, hasCap, launchPrices, parseBudgetFile, type BudgetFileContent } from '../lib/usage/index.js';
+import { budgetFilePath, budgetStatus } from '../lib/lifecycle/index.js';
 import { bottlePaths, listBottles, type BottleEntry, type BottlePaths, type Metadata } from '../lib/state/index.js';
 import { isResting, liveFirst } from './state.js';
 
@@ -131,8 +131,7 @@ export class DataSource {
   #budgetOf(paths: BottlePaths, usage: BottleStatus['usage']): BottleStatus['budget'] {
     const b = this.#budgets.get(budgetFilePath(paths));
     if (!hasCap(b)) return undefined;
-    const s = budgetState(b, usage ?? { usd: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });
-    return { level: s.level, fraction: s.fraction, cap: budgetText(b) };
+    return budgetStatus(b, usage ?? { usd: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });
   }
 
   // The bottle's model usage over its life and its last 5 minutes' requests (stopped bottles too:

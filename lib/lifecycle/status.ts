@@ -4,7 +4,10 @@ import type { EngineState } from '../backends/types.js';
 import { GRANT_LAPSED_EVENT, type GrantLapsedEvent } from '../policy/index.js';
 import { listProposals } from '../proposals/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../state/index.js';
-import { MAX_EVENTS_BYTES, launchPrices, readUsage, type BudgetLevel, type UsageMoment, type UsageTotals } from '../usage/index.js';
+import {
+  MAX_EVENTS_BYTES, budgetState, budgetText, hasCap, launchPrices, readUsage, type Budget, type BudgetLevel, type UsageMoment, type UsageTotals,
+} from '../usage/index.js';
+import { readBudgetFile } from './budget.js';
 import { LineTail } from '../usage/lines.js';
 import type { LifecycleDeps } from './context.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
@@ -136,15 +139,35 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
     const waitingSince = live ? waitingFromEvents(bottlePaths(deps.root, m.slug).eventsFile) : undefined;
     const saved = live ? undefined : readSavedSummary(deps.root, m.slug);
     const paths = bottlePaths(deps.root, m.slug);
-    const usage = opts.usage ? (await readUsage(paths.eventsFile, { prices: launchPrices(paths.launchSpec) })).totals : undefined;
+    // A live bottle with a cap is judged against it (its usage read for that even without --json).
+    const cap = live ? budgetOf(paths) : undefined;
+    const usage = opts.usage || cap ? (await readUsage(paths.eventsFile, { prices: launchPrices(paths.launchSpec) })).totals : undefined;
+    const budget = cap && usage ? budgetStatus(cap, usage) : undefined;
     out.push({
       slug: m.slug, agent: m.agent, backend: m.backend, state,
       engine: eng, created: m.created, pendingProposals: pending.get(m.slug) ?? 0,
       ...(waitingSince ? { waitingSince } : {}),
       ...(saved ? { saved } : {}),
       ...(m.stoppedAt && !live ? { stoppedAt: m.stoppedAt } : {}),
-      ...(usage ? { usage } : {}),
+      ...(usage && opts.usage ? { usage } : {}),
+      ...(budget ? { budget } : {}),
     });
   }
   return out;
+}
+
+// A bottle's budget file when it caps anything (unreadable or invalid: none; `bottle budget` says why).
+function budgetOf(paths: { policy: string }): Budget | undefined {
+  try {
+    const b = readBudgetFile(paths);
+    return hasCap(b) ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Where `totals` stand against `b`, as the dashboard and `ls` show it.
+export function budgetStatus(b: Budget, totals: Pick<UsageTotals, 'usd' | 'input' | 'output' | 'cacheRead' | 'cacheWrite'>): BudgetStatus {
+  const s = budgetState(b, totals);
+  return { level: s.level, fraction: s.fraction, cap: budgetText(b) };
 }

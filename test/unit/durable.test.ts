@@ -16,7 +16,7 @@ import {
 import { bottlePaths, readMetadata } from '../../lib/state/index.js';
 import { readUsage } from '../../lib/usage/index.js';
 import { loadPolicy } from '../../lib/policy/index.js';
-import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
+import { renderStatusTable, statusJson } from '../../commands/lifecycle-verbs.js';
 import { crashFake, fakeAgentRoot, fakeBackends } from '../helpers/fake-backend.js';
 import { bottleProcess } from '../helpers/cli.js';
 
@@ -225,6 +225,13 @@ t.test('a budget changed live and the usage so far survive stop and resume', asy
   await resumeBottle(deps, await planResume(deps, meta.slug), quiet);
   t.same(readBudgetFile(paths), { usd: 3, warnAt: 0.8 }, 'the raised cap is still in force');
   t.equal((await readUsage(paths.eventsFile)).totals.usd, 3, 'and the usage counted before the stop still counts against it');
+  const [row] = await bottleStatuses(deps);
+  t.match(row, { slug: meta.slug, budget: { level: 'paused', fraction: 1, cap: '$3.00' } }, 'bottle ls judges it: $3 of $3');
+  t.notOk(row!.usage, 'usage itself only with --json');
+  t.match(renderStatusTable([row!]), new RegExp(`${meta.slug}\\s+reviewer\\s+fake\\s+paused: budget\\s+.*budget \\$3\\.00: 100% used \\(bottle budget raises it\\)`));
+  t.match(statusJson(row!), { budget: { level: 'paused', fraction: 1, cap: '$3.00' } });
+  changeBudget(paths, { usd: null });
+  t.notOk((await bottleStatuses(deps))[0]!.budget, 'no cap, no budget state');
 });
 
 t.test('export writes transcripts (JSONL + text), the bundle and the patch; a running bottle is saved first', async (t) => {
