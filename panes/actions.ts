@@ -217,10 +217,15 @@ function decided(ctx: ActionContext, id: string): void {
 }
 
 // Rejects with the operator's note, if any, recorded as `bottle proposals reject --note` does.
-// `$` → Enter: the same change as `bottle budget SLUG --usd N` (or --off for an empty amount):
-// budget.json rewritten, the bundle told to reload.
+// `$` → Enter: the same change as `bottle budget SLUG --usd N` (`off`: --off): budget.json
+// rewritten, the bundle told to reload. Nothing typed changes nothing: a stray Enter must not
+// lift a cap.
 async function doBudget(ctx: ActionContext, slug: string, usd: string): Promise<void> {
-  const change = budgetChange(usd === '' ? { off: true } : { usd });
+  if (usd === '') {
+    say(ctx, `budget for ${slug} unchanged`);
+    return;
+  }
+  const change = budgetChange(/^(off|none)$/i.test(usd) ? { off: true } : { usd });
   if (!change) return;
   const meta = await findBottle(ctx.deps, slug);
   const paths = bottlePaths(ctx.deps.root, slug);

@@ -95,7 +95,7 @@ function mainKey(state: AppState, key: KeyPress): KeyResult {
         ...state,
         modal: {
           kind: 'confirm', title: `Budget for ${b.slug}`,
-          lines: [now, '', 'New cap in USD over the bottle\'s life; empty lifts every cap.', 'It applies to the next model request; nothing restarts.'],
+          lines: [now, '', 'New cap in USD over the bottle\'s life, or off to lift every cap.', 'It applies to the next model request; nothing restarts.'],
           effect: { type: 'budget', slug: b.slug, usd: '' }, note: '',
         },
       });

@@ -64,7 +64,7 @@ export function helpLines(inTmux: boolean): string[] {
     '                an allowlist one for good with y, or for 10m / 1h / until stop with 1 / 2 / 3)',
     '                a push held for review (kind push): y forwards it upstream',
     'r               reject the proposal under the cursor (type an optional note, Enter)',
-    '$               change the budget of the agent under the cursor (USD; empty lifts it)',
+    '$               change the budget of the agent under the cursor (USD, or off to lift it)',
     '?               this help',
     'q               quit the dashboard; every bottle keeps running',
     '',
@@ -174,7 +174,7 @@ export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOp
       if (modal.note === undefined) return { title: modal.title, lines, footer: 'y yes  N/Esc no' };
       if (modal.effect.type === 'budget') {
         lines.push({ text: '' }, { text: `USD: ${sanitize(modal.note)}_`, fg: 'cyan' });
-        return { title: modal.title, lines, footer: 'type the cap (e.g. 20)  Enter set  Esc cancel' };
+        return { title: modal.title, lines, footer: 'type the cap (e.g. 20, or off)  Enter set  Esc cancel' };
       }
       lines.push({ text: '' }, { text: `note: ${sanitize(modal.note)}_`, fg: 'cyan' });
       return { title: modal.title, lines, footer: 'type a note (optional, the agent sees it)  Enter reject  Esc cancel' };

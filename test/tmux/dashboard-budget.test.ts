@@ -1,7 +1,8 @@
 // A bottle's budget through the real dashboard: usage events crossing the warning fraction ring
 // the bell once and name the bottle; crossing the cap rings again and marks the row
 // `paused: budget`; `$` on the row, an amount and Enter raise the cap (budget.json, what the
-// gateway reads) and the row is running again, no bell for that.
+// gateway reads) and the row is running again, no bell for that; Enter alone changes nothing,
+// `off` lifts the cap.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -46,6 +47,11 @@ t.test('budget: warning bell, paused: budget at the cap, $ raises it', { skip },
   await h.keys('$');
   await h.waitFor(/Budget for implementer-\w+/);
   await h.waitFor(/budget \$1\.00: 120% used, paused/);
+  await h.keys('Enter');
+  await h.waitFor(new RegExp(`budget for ${slug} unchanged`));
+  t.same(parseBudgetFile(readFileSync(budgetFilePath(paths), 'utf8')), { usd: 1, warnAt: 0.5 }, 'a stray Enter lifts nothing');
+  await h.keys('$');
+  await h.waitFor(/Budget for implementer-\w+/);
   await h.keys('5', 'Enter');
   await pollUntil('budget.json with the new cap', () => parseBudgetFile(readFileSync(budgetFilePath(paths), 'utf8')).usd === 5, SLOW);
   t.same(parseBudgetFile(readFileSync(budgetFilePath(paths), 'utf8')), { usd: 5, warnAt: 0.5 }, 'the cap changed, the warning fraction kept');
@@ -53,4 +59,10 @@ t.test('budget: warning bell, paused: budget at the cap, $ raises it', { skip },
   await h.waitFor(new RegExp(`${slug}.*running`));
   t.notMatch(await h.srv.capture(), /paused: budget/, 'no longer paused');
   t.equal(ringCount(), 2, 'raising the cap rings nothing');
+
+  await h.keys('$');
+  await h.waitFor(/Budget for implementer-\w+/);
+  await h.keys('o', 'f', 'f', 'Enter');
+  await h.waitFor(new RegExp(`budget for ${slug} lifted`));
+  t.same(parseBudgetFile(readFileSync(budgetFilePath(paths), 'utf8')), { warnAt: 0.5 }, 'off lifts the cap');
 });
