@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { UserError } from '../lib/errors.js';
 import { formatTokens } from '../lib/format.js';
-import { budgetChange, bundleControl, changeBudget, cliDeps, findBottle, readBudgetFile, type BudgetOptions } from '../lib/lifecycle/index.js';
+import { budgetChange, bundleControl, changeBudget, cliDeps, findBottle, pullBundles, readBudgetFile, type BudgetOptions } from '../lib/lifecycle/index.js';
 import { withPolicyLock } from '../lib/policy-edit/index.js';
 import { bottlePaths, type BottlePaths } from '../lib/state/index.js';
 import {
@@ -69,6 +69,7 @@ export function registerBudget(program: Command, ctx: Ctx, outcome: Outcome): vo
       const deps = cliDeps(ctx);
       const meta = await findBottle(deps, slug);
       const paths = bottlePaths(deps.root, meta.slug);
+      if (meta.state === 'running') await pullBundles(deps, [meta]);
       let budget = readBudgetFile(paths);
       if (change) {
         budget = await withPolicyLock(paths, async () => changeBudget(paths, change));
@@ -76,7 +77,7 @@ export function registerBudget(program: Command, ctx: Ctx, outcome: Outcome): vo
         try {
           await control.reload(meta.slug);
         } catch (e) {
-          ctx.err(`bottle: the budget file is updated; ${meta.slug}'s gateway picks it up from its directory watch (reload failed: ${(e as Error).message.split('\n')[0]})`);
+          ctx.err(`bottle: the budget file is updated, but ${meta.slug}'s bundle was not told (${(e as Error).message.split('\n')[0]}); it applies when ${meta.slug} next starts`);
         }
         if (warning) ctx.err(`bottle: ${warning.replace('the policy file is updated', 'the budget is updated')}`);
       }

@@ -10,13 +10,19 @@ import { policyFilePath } from '../lib/policy-edit/index.js';
 import { GRANT_CHOICES, parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import {
   approve, assessRisk, defaultRouteHeaders, isStale, listProposals, policyHash, pushLines, readDecision, reject, riskLines,
-  type ApproveResult, type FoundProposal,
+  type ApproveResult, type Decision, type FoundProposal,
 } from '../lib/proposals/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
 import type { Ctx } from '../lib/cli.js';
 
 // Approves as `bottle proposals approve` does: the bottle's bundle control, route values from
 // this environment or credentials.yaml (`when` completes the "export it ..." hint).
+// Rejects a found proposal, telling its running bundle (where the agent waits on it).
+export async function rejectFound(ctx: Ctx, found: FoundProposal, note?: string): Promise<Decision> {
+  const { control } = await bundleControl(cliDeps(ctx), await readMetadata(stateRoot(ctx.env), found.slug));
+  return reject(found.paths, found.proposal.id, control, note);
+}
+
 export async function approveFound(ctx: Ctx, found: FoundProposal, opts: { headers?: Record<string, string>; note?: string; until?: string }, when: string): Promise<ApproveResult> {
   const { control, warning } = await bundleControl(cliDeps(ctx), await readMetadata(stateRoot(ctx.env), found.slug));
   const { headers } = opts;
@@ -180,7 +186,7 @@ export async function decideProposal(ctx: Ctx, found: FoundProposal, term: KeyTe
           term.write(keys());
           continue;
         }
-        const d = await reject(paths, p.id, note.trim() || undefined);
+        const d = await rejectFound(ctx, found, note.trim() || undefined);
         ctx.out(`rejected ${p.id} (${found.slug}): ${p.kind} ${p.payload.host}${d.note ? ' (with a note)' : ''}`);
         return 0;
       }

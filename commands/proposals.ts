@@ -2,7 +2,7 @@
 // agent's requests and of pushes held for review.
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { bundleControl, cliDeps, findBottle } from '../lib/lifecycle/index.js';
+import { bundleControl, cliDeps, findBottle, pullAllBundles } from '../lib/lifecycle/index.js';
 import { UserError } from '../lib/errors.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 import { clip, formatAge, sanitize } from '../lib/format.js';
@@ -14,7 +14,7 @@ import { policyFilePath } from '../lib/policy-edit/index.js';
 import { readMetadata, stateRoot } from '../lib/state/index.js';
 import { which } from '../lib/run/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
-import { approvedLine, approveFound, decideProposal, parseFor, ttyTerminal } from './decide.js';
+import { approvedLine, approveFound, decideProposal, parseFor, rejectFound, ttyTerminal } from './decide.js';
 
 function status(r: ProposalRow): string {
   return `${r.status}${r.auto ? ` (auto: ${r.auto.rule})` : ''}${r.stale ? ' (stale)' : ''}`;
@@ -122,6 +122,12 @@ function approvedJson(r: ApproveResult) {
   };
 }
 
+// A proposal by id or prefix, after the running bundles' queues were copied into the state dir.
+async function findFresh(ctx: Ctx, query: string): Promise<FoundProposal> {
+  await pullAllBundles(cliDeps(ctx));
+  return findProposal(stateRoot(ctx.env), query);
+}
+
 export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome): void {
   const proposals = program
     .command('proposals')
@@ -151,6 +157,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       const deps = cliDeps(ctx);
       const slug = opts.slug === undefined ? undefined : (await findBottle(deps, opts.slug)).slug;
       const root = stateRoot(ctx.env);
+      await pullAllBundles(deps, slug);
       for (const a of await autoApproveAll(root, (meta) => bundleControl(deps, meta), slug)) {
         ctx.err(`bottle: ${a.error ? 'warning: ' : ''}${clip(describeAutoApproval(a), 400)}${a.warning && !a.error ? ` (${a.warning})` : ''}`);
       }
@@ -174,7 +181,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       "  bottle proposals show a1b2c3 --json | jq -r .diff",
     ].join('\n'))
     .action(async (query: string, opts: { json?: boolean; pager: boolean }) => {
-      outcome.exitCode = await showProposal(ctx, await findProposal(stateRoot(ctx.env), query), { json: opts.json === true, pager: opts.pager });
+      outcome.exitCode = await showProposal(ctx, await findFresh(ctx, query), { json: opts.json === true, pager: opts.pager });
     });
 
   proposals
@@ -205,7 +212,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
     .action(async (query: string, opts: { header?: string[]; note?: string; json?: boolean; for?: string }) => {
       const headers = parseHeaders(opts.header ?? []);
       const until = opts.for === undefined ? undefined : parseFor(opts.for);
-      const found = await findProposal(stateRoot(ctx.env), query);
+      const found = await findFresh(ctx, query);
       // The route's values come from this shell or credentials.yaml, like at start.
       const r = await approveFound(ctx, found, {
         ...(headers ? { headers } : {}), ...(opts.note ? { note: opts.note } : {}), ...(until ? { until } : {}),
@@ -243,7 +250,7 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
     ].join('\n'))
     .action(async (query: string, opts: { header?: string[] }) => {
       const headers = parseHeaders(opts.header ?? []);
-      const found = await findProposal(stateRoot(ctx.env), query);
+      const found = await findFresh(ctx, query);
       const term = ttyTerminal(process.stdin, process.stdout);
       try {
         outcome.exitCode = await decideProposal(ctx, found, term, headers ? { headers } : {});
@@ -265,8 +272,8 @@ export function registerProposals(program: Command, ctx: Ctx, outcome: Outcome):
       "  bottle proposals reject a1b2c3 --note 'use the npm mirror instead'",
     ].join('\n'))
     .action(async (query: string, opts: { note?: string; json?: boolean }) => {
-      const found = await findProposal(stateRoot(ctx.env), query);
-      const d = await reject(found.paths, found.proposal.id, opts.note);
+      const found = await findFresh(ctx, query);
+      const d = await rejectFound(ctx, found, opts.note);
       const p = found.proposal;
       if (opts.json) {
         ctx.out(JSON.stringify({ id: p.id, slug: found.slug, kind: p.kind, host: p.payload.host, decision: d.decision, decided: d.decided, stale: d.stale === true, note: d.note ?? null }, null, 2));

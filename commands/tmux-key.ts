@@ -150,6 +150,8 @@ async function elsewhere(tmux: TmuxClient, k: KeyArgs, o: KeyContext): Promise<s
       // No dashboard: the state dir says which one is newest.
       const { listProposals } = await import('../lib/proposals/index.js');
       const { stateRoot } = await import('../lib/state/index.js');
+      const { lifecycleDeps, pullAllBundles } = await import('../lib/lifecycle/index.js');
+      await pullAllBundles(lifecycleDeps(o.env));
       const newest = (await listProposals(stateRoot(o.env))).rows.filter((r) => r.status === 'pending' && !r.auto).at(-1);
       if (!newest) return 'no pending proposals';
       await showDecision(tmux, target.name, newest, decideCommand(o.self, newest.id, o.env));

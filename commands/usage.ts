@@ -2,7 +2,7 @@
 // from the usage events the gateway appends to its events file.
 import type { Command } from 'commander';
 import { clip, formatTokens } from '../lib/format.js';
-import { cliDeps, findBottle } from '../lib/lifecycle/index.js';
+import { cliDeps, findBottle, pullBundles } from '../lib/lifecycle/index.js';
 import { bottlePaths, listBottles, type Metadata } from '../lib/state/index.js';
 import {
   PRICES_AS_OF, launchPrices, readUsage, sumRates, sumTotals, type UsageRate, type UsageReport, type UsageTotals,
@@ -116,6 +116,7 @@ export function registerUsage(program: Command, ctx: Ctx, _outcome: Outcome): vo
       const metas = slug !== undefined
         ? [await findBottle(deps, slug)]
         : (await listBottles(deps.root)).filter((e): e is Extract<typeof e, { ok: true }> => e.ok).map((e) => e.metadata);
+      await pullBundles(deps, metas.filter((m) => m.state === 'running'));
       const list = await usageOf(deps.root, metas, Date.now());
       if (opts.json) { ctx.out(JSON.stringify(usageJson(list), null, 2)); return; }
       if (list.length === 0) { ctx.out('no bottles; start one with: bottle start <agent>'); return; }

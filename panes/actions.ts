@@ -231,14 +231,15 @@ async function doBudget(ctx: ActionContext, slug: string, usd: string): Promise<
   const paths = bottlePaths(ctx.deps.root, slug);
   const next = await withPolicyLock(paths, async () => changeBudget(paths, change));
   const { control, warning } = await bundleControl(ctx.deps, meta);
-  await control.reload(slug).catch(() => undefined); // the gateway's directory watch picks it up anyway
-  say(ctx, hasCap(next) ? `budget for ${slug}: ${budgetText(next)}${warning ? ' (applies when it next starts)' : ''}` : `budget for ${slug} lifted (still metered)`);
+  const told = await control.reload(slug).then(() => '', (e: Error) => `; the bundle was not told (${e.message.split('\n')[0]}): it applies when ${slug} next starts`);
+  say(ctx, `${hasCap(next) ? `budget for ${slug}: ${budgetText(next)}${warning ? ' (applies when it next starts)' : ''}` : `budget for ${slug} lifted (still metered)`}${told}`, told ? 'error' : 'info');
   ctx.reload();
 }
 
 async function doReject(ctx: ActionContext, id: string, slug: string, note?: string): Promise<void> {
   const row = ctx.store.get().proposals.find((p) => p.id === id);
-  await reject(bottlePaths(ctx.deps.root, slug), id, note);
+  const { control } = await bundleControl(ctx.deps, await readMetadata(ctx.deps.root, slug));
+  await reject(bottlePaths(ctx.deps.root, slug), id, control, note);
   decided(ctx, id);
   say(ctx, `rejected ${row ? `${row.kind} ${row.host}` : id} for ${slug}${note ? ' (with a note)' : ''}`);
   ctx.reload();

@@ -27,6 +27,7 @@ import {
 } from './state.js';
 import type { View } from './view.js';
 import { StateWatcher, type ChangeSet } from './watch.js';
+import { BundleFollowers } from './follow.js';
 import { BlessedView } from './screen.js';
 
 export interface DashboardOptions {
@@ -143,6 +144,8 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
   };
 
   let watcher: StateWatcher | undefined;
+  // What running bundles write is followed into their state dirs, where the watcher sees it.
+  const followers = new BundleFollowers(deps);
   const autoReported = new Set<string>();
   let loading: Promise<void> = Promise.resolve();
   let pending: ChangeSet | undefined;
@@ -167,6 +170,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
           state = r.state;
           notice = mergeNotices(notice, r.notice);
           watcher?.sync(state.bottles.map((b) => b.slug));
+          followers.sync(data.runningMetas());
         }
         // Pre-approvals first, so a proposal a rule covers arrives already approved (and says so).
         const swept = await data.autoApprove(todo.proposals === 'all' ? undefined : [...todo.proposals]);
@@ -247,6 +251,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
       }
       if (changed) await load({ bottles: true, proposals: new Set() });
       else store.update((s) => s); // ages move on
+      followers.sync(data.runningMetas());
     };
     const tick = setInterval(() => void engineTick(), opts.engineRefreshMs ?? 10_000);
     cleanups.push(() => clearInterval(tick));
@@ -262,6 +267,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<number> {
     for (const c of cleanups) c();
     if (expiryTimer) clearTimeout(expiryTimer);
     watcher?.close();
+    followers.close();
     await ipc?.close().catch(() => undefined);
     await side?.unregister(ipc?.path).catch(() => undefined);
     view.destroy();

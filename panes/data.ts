@@ -90,6 +90,12 @@ export class DataSource {
     return liveFirst(entries.map((e) => this.#status(e)));
   }
 
+  // Bottles whose bundle runs as far as anyone knows: metadata says running and the engine did
+  // not say otherwise (the dashboard follows these).
+  runningMetas(): Metadata[] {
+    return this.#metas.filter((m) => m.state === 'running' && !['exited', 'missing'].includes(this.#engineOf(m)));
+  }
+
   // The engine's word counts only for the recorded state it was seen with: a bottle resumed (or
   // stopped) since the last refresh is not judged by what the engine said before.
   #engineOf(m: Metadata): EngineState | 'unknown' {

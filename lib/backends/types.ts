@@ -3,6 +3,7 @@
 import type { AgentSpec } from '../manifest/index.js';
 import type { BottlePlan } from '../plan/index.js';
 import type { BundleControl } from '../proposals/control.js';
+import type { FollowOptions } from './bundle/channel.js';
 import type { BottlePaths, BottleResources, Metadata } from '../state/index.js';
 
 export type BackendName = 'docker' | 'smolvm' | 'fake';
@@ -84,6 +85,13 @@ export interface Backend {
   listResources(): Promise<EngineResource[]>;
   /** Removes one labelled resource (cleanup). */
   removeResource(resource: EngineResource): Promise<void>;
-  /** Reload/secrets channel to the running bundle (proposal approval, live edits). */
-  control(meta: Metadata): BundleControl;
+  /**
+   * Copies what the running bundle wrote since the last copy (events, proposals) into the
+   * bottle's state dir, the copy every host reader uses. Throws when the bundle cannot be reached.
+   */
+  pull(meta: Metadata, paths: BottlePaths, signal?: AbortSignal): Promise<void>;
+  /** Mirrors the running bundle into the state dir as it writes, until `opts.signal` aborts or the bundle stops. */
+  follow(meta: Metadata, paths: BottlePaths, opts: FollowOptions): Promise<void>;
+  /** Reload/secrets channel to the running bundle (proposal approval, live edits); `paths` is the bottle's state dir. */
+  control(meta: Metadata, paths: BottlePaths): BundleControl;
 }

@@ -68,8 +68,9 @@ export function engineMessage(e: unknown): string {
   return msg.replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim() || msg;
 }
 
-// Splits Docker's multiplexed exec/log stream (8-byte frame headers: stream, 0, 0, 0, size BE).
-export function demux(data: Buffer): { stdout: string; stderr: string; all: string } {
+// Splits Docker's multiplexed exec/log stream (8-byte frame headers: stream, 0, 0, 0, size BE)
+// into its raw bytes: what callers mirror byte for byte (the bundle's events file) needs them.
+export function demuxRaw(data: Buffer): { stdout: Buffer; stderr: Buffer; all: Buffer } {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const all: Buffer[] = [];
@@ -83,11 +84,14 @@ export function demux(data: Buffer): { stdout: string; stderr: string; all: stri
     i += 8 + size;
   }
   // Not multiplexed (a TTY stream, or a foreign engine): all of it is stdout.
-  if (i === 0 && data.length > 0 && (data[0]! > 2 || data.length < 8)) {
-    const text = data.toString('utf8');
-    return { stdout: text, stderr: '', all: text };
-  }
-  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), all: Buffer.concat(all).toString('utf8') };
+  if (i === 0 && data.length > 0 && (data[0]! > 2 || data.length < 8)) return { stdout: data, stderr: Buffer.alloc(0), all: data };
+  return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), all: Buffer.concat(all) };
+}
+
+// The same, as text.
+export function demux(data: Buffer): { stdout: string; stderr: string; all: string } {
+  const r = demuxRaw(data);
+  return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), all: r.all.toString('utf8') };
 }
 
 // Who runs an exec, where, with which extra env.
@@ -101,9 +105,16 @@ export interface ExecOptions {
 }
 
 export interface ExecResult { exitCode: number; stdout: string; stderr: string }
+export interface RawExecResult { exitCode: number; stdout: Buffer; stderr: Buffer }
 
 // Runs argv in a running container and collects its output and exit code.
 export async function execIn(container: EngineContainer, argv: string[], opts: ExecOptions): Promise<ExecResult> {
+  const r = await execRaw(container, argv, opts);
+  return { exitCode: r.exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+}
+
+// The same with the output as bytes.
+export async function execRaw(container: EngineContainer, argv: string[], opts: ExecOptions): Promise<RawExecResult> {
   opts.signal?.throwIfAborted();
   const exec = await container.exec({
     Cmd: argv,
@@ -132,7 +143,7 @@ export async function execIn(container: EngineContainer, argv: string[], opts: E
     stream.on('close', () => done());
     stream.on('error', (e: Error) => done(e));
   });
-  const { stdout, stderr } = demux(Buffer.concat(chunks));
+  const { stdout, stderr } = demuxRaw(Buffer.concat(chunks));
   // The exit code can lag the stream's end by a moment.
   let info = await exec.inspect();
   for (let i = 0; info.Running && i < 50; i++) {

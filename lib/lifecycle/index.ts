@@ -10,5 +10,6 @@ export { planAttach, PROMPT_FILE, type AttachPlan } from './attach.js';
 export { bottleStatuses, budgetStatus, displayState, eventMarks, EventMarks, waitingFromEvents, type BottleStatus, type BudgetStatus, type LapsedInUse, type Marks } from './status.js';
 export { cleanup, cleanupTargets, type CleanupItem } from './cleanup.js';
 export { bundleControl } from './control.js';
+export { pullAllBundles, pullBundles } from './sync.js';
 export { policyFromPlan, policyTextFromPlan } from './policy.js';
 export { budgetChange, budgetFilePath, changeBudget, readBudgetFile, type BudgetChange, type BudgetOptions } from './budget.js';

@@ -10,6 +10,7 @@ import {
 import { readBudgetFile } from './budget.js';
 import { LineTail } from '../usage/lines.js';
 import type { LifecycleDeps } from './context.js';
+import { pullBundles } from './sync.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
 
 export interface BottleStatus {
@@ -123,6 +124,8 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
       }
     }
   }
+  // What running bundles wrote since the last copy (waiting marks, usage, proposals).
+  if (opts.engine !== false) await pullBundles(deps, metas.filter((m) => engine.get(m.slug) === 'running' || engine.get(m.slug) === 'partial'));
   const pending = new Map<string, number>();
   const { rows } = await listProposals(deps.root, {});
   for (const r of rows) if (r.status === 'pending') pending.set(r.slug, (pending.get(r.slug) ?? 0) + 1);

@@ -61,6 +61,10 @@ export async function stopBottle(deps: LifecycleDeps, slug: string, log: (line: 
       throw new UserError(`${why}; ${meta.slug} was not stopped. \`bottle stop --no-save ${meta.slug}\` stops it anyway (its unsaved work is lost)`);
     }
   }
+  // The state dir keeps what the bundle wrote last (usage, marks, proposals): it outlives the bundle.
+  if (engine === 'running' || engine === 'partial') {
+    await backend.pull(meta, paths).catch((e: Error) => say(`could not copy the bundle's last events and proposals: ${e.message.split('\n')[0]}`));
+  }
   await backend.teardown(meta, say);
   // "Until stop" grants end here: the saved policy (which resume restores) keeps none.
   const dropped = await dropStopGrants(paths);

@@ -133,7 +133,7 @@ export async function approve(paths: BottlePaths, id: string, opts: ApproveOptio
   checkNote(opts.note);
   return withPolicyLock(paths, async () => {
     const proposal = await loadUndecided(paths, id);
-    if (proposal.kind === 'push') return approvePush(paths, proposal, opts);
+    if (proposal.kind === 'push') return approvePush(paths, proposal, opts, control);
     const stale = isStale(proposal, await policyHash(policyFilePath(paths)));
     const current = await readPolicyFile(paths);
     const plan = planApproval(proposal, current, opts.headers, env, opts.until);
@@ -151,13 +151,14 @@ export async function approve(paths: BottlePaths, id: string, opts: ApproveOptio
       id, decision: 'approved', decided: (opts.now ?? new Date()).toISOString(), stale,
       ...(opts.note ? { note: opts.note } : {}), ...(opts.auto ? { auto: opts.auto } : {}),
     });
+    await deliver(control, slug, id);
     return { slug, proposal, decision, stale, changed: plan.changed, summary: plan.summary, secrets: plan.secrets, live: control.live };
   });
 }
 
 // A held push (git-gate's review): the decision is the whole approval; git-gate, waiting on it,
 // forwards the push. Nothing in the policy changes, nothing is reloaded.
-async function approvePush(paths: BottlePaths, proposal: Proposal, opts: ApproveOptions): Promise<ApproveResult> {
+async function approvePush(paths: BottlePaths, proposal: Proposal, opts: ApproveOptions, control: BundleControl): Promise<ApproveResult> {
   const { id } = proposal;
   if (opts.headers && Object.keys(opts.headers).length > 0) throw new UserError(`proposal ${id} is a push held for review; --header applies to route proposals only`);
   if (opts.until !== undefined) throw new UserError(`proposal ${id} is a push held for review; --for applies to allowlist proposals only`);
@@ -169,6 +170,7 @@ async function approvePush(paths: BottlePaths, proposal: Proposal, opts: Approve
   const decision = await writeDecision(paths.superviseDecisions, {
     id, decision: 'approved', decided: now.toISOString(), ...(opts.note ? { note: opts.note } : {}),
   });
+  await deliver(control, slugOf(paths), id);
   return {
     slug: slugOf(paths), proposal, decision, stale: false, changed: false,
     summary: [`forward the push to ${push.repo}`], secrets: [], live: true,
@@ -177,15 +179,28 @@ async function approvePush(paths: BottlePaths, proposal: Proposal, opts: Approve
 
 // Rejects one proposal: a decision only, the policy is untouched (under the same lock, so an
 // approval and a rejection of one proposal cannot both land).
-export async function reject(paths: BottlePaths, id: string, note?: string, now: Date = new Date()): Promise<Decision> {
+export async function reject(paths: BottlePaths, id: string, control: BundleControl, note?: string, now: Date = new Date()): Promise<Decision> {
   checkNote(note);
   return withPolicyLock(paths, async () => {
     const proposal = await loadUndecided(paths, id);
     const stale = isStale(proposal, await policyHash(policyFilePath(paths)));
-    return writeDecision(paths.superviseDecisions, {
+    const decision = await writeDecision(paths.superviseDecisions, {
       id, decision: 'rejected', decided: now.toISOString(), stale, ...(note ? { note } : {}),
     });
+    await deliver(control, slugOf(paths), id);
+    return decision;
   });
+}
+
+// Hands a decision just written on the host to the running bundle (where the agent waits on it).
+// The host file is the record: a bundle that cannot be told now is given it when it next starts.
+async function deliver(control: BundleControl, slug: string, id: string): Promise<void> {
+  if (!control.deliverDecision) return;
+  try {
+    await control.deliverDecision(slug, id);
+  } catch (e) {
+    throw new UserError(`the decision on ${id} is recorded, but ${slug}'s bundle was not told (${(e as Error).message}); it gets it when ${slug} next starts`);
+  }
 }
 
 // One proposal as listed: where it is, what it asks, and where it stands.

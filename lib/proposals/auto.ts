@@ -9,7 +9,7 @@ import { autoApproveProblem } from '../manifest/supervise.js';
 import { parseIp } from '../policy/ip.js';
 import { type BottlePaths, listBottles, type Metadata } from '../state/index.js';
 import { approve, type ApproveResult } from './apply.js';
-import type { ControlChoice } from './control.js';
+import type { BundleControl, ControlChoice } from './control.js';
 import { readDecision, readQueue } from './files.js';
 import type { Proposal } from './types.js';
 
@@ -81,7 +81,7 @@ export async function autoApproveBottle(paths: BottlePaths, meta: Metadata, cont
     try {
       const result = await approve(paths, proposal.id, { auto: { rule }, now: now() }, choice.control, {});
       out.push({ ...base, result });
-      logAutoApproval(paths, { type: 'proposal-auto-approved', time: result.decision.decided, origin: 'host', id: proposal.id, host: proposal.payload.host, rule });
+      await logAutoApproval(paths, meta.slug, choice.control, { type: 'proposal-auto-approved', time: result.decision.decided, origin: 'host', id: proposal.id, host: proposal.payload.host, rule });
     } catch (e) {
       if (await decided(paths, proposal.id)) continue;
       out.push({ ...base, error: (e as Error).message });
@@ -112,9 +112,16 @@ async function decided(paths: BottlePaths, id: string): Promise<boolean> {
   return (await readDecision(paths.superviseDecisions, id).catch(() => null)) !== null;
 }
 
-// Best effort: the decision file is the record; a planted symlink or FIFO is not written through.
-function logAutoApproval(paths: BottlePaths, ev: AutoApprovedEvent): void {
+// Best effort: the decision file is the record. A bundle that keeps its own events file gets the
+// line there (the host's copy mirrors it); otherwise it is appended to the host's file, where a
+// planted symlink or FIFO is not written through.
+async function logAutoApproval(paths: BottlePaths, slug: string, control: BundleControl, ev: AutoApprovedEvent): Promise<void> {
+  const line = JSON.stringify(ev);
+  if (control.appendEvent) {
+    await control.appendEvent(slug, line).catch(() => undefined);
+    return;
+  }
   try {
-    appendFileNoFollow(paths.eventsFile, `${JSON.stringify(ev)}\n`);
+    appendFileNoFollow(paths.eventsFile, `${line}\n`);
   } catch { /* events dir gone or unsafe */ }
 }

@@ -17,6 +17,13 @@ export interface BundleControl {
    * travel only in-process to the engine API; implementations never put them in argv or files.
    */
   provideSecrets(slug: string, names: string[], env: NodeJS.ProcessEnv): Promise<void>;
+  /**
+   * Tells the bundle about a decision the host just wrote to its decisions dir (the host copy
+   * is the record). Absent: the bundle reads the host's dir itself.
+   */
+  deliverDecision?(slug: string, id: string): Promise<void>;
+  /** Appends one host event line to the bundle's events file. Absent: the host's file is the bundle's. */
+  appendEvent?(slug: string, line: string): Promise<void>;
 }
 
 // For bottles without a running bundle: nothing to signal, the file on disk is the change.

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { run } from '../../lib/run/index.js';
 import { gitScanner } from '../../lib/secrets/index.js';
 import { readCapped, readObjects } from './capped.js';
+import { announceProposal } from '../supervise/events.js';
 import { appendEvent } from './decisions.js';
 import { accessHook } from './mirror.js';
 import { preReceive } from './prereceive.js';
@@ -42,6 +43,8 @@ async function main(): Promise<number> {
     }
     return preReceive(gitDir, stdin, s, {
       run, readCapped, readObjects, scanner: gitScanner(), err, record: (e) => appendEvent(s.decisionLog, e), hangup: watchHangup,
+      // The bundle's events file (init's env, which git daemon and receive-pack pass down).
+      announce: (p) => void announceProposal(process.env.BOTTLE_EVENTS_FILE, p),
     });
   }
   if (kind === 'access' && args[0] && args[1]) {

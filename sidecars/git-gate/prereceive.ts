@@ -28,6 +28,8 @@ export interface HookDeps {
   hangup?: () => HangupWatch;
   /** How often a held push looks for its decision besides fs.watch (tests shorten it). */
   reviewPollMs?: number;
+  /** Told about a held push once it is in the review queue (the bundle's events file). */
+  announce?: (p: { id: string; kind: string }) => void;
 }
 
 // What scanning one ref update found.
@@ -217,7 +219,7 @@ export async function preReceive(gitDir: string, stdin: string, s: RepoSettings,
     const held = await holdForReview(gitDir, { name: s.name, upstream: s.upstream, holdMs: s.reviewHoldMs }, updates,
       { commits: scans.reduce((n, sc) => n + sc.commits.length, 0), objects: scans.reduce((n, sc) => n + sc.objects, 0) },
       { queueDir: s.reviewQueueDir, decisionsDir: s.reviewDecisionsDir },
-      { readCapped: deps.readCapped, err: deps.err, now, ...(deps.hangup ? { hangup: deps.hangup } : {}), ...(deps.reviewPollMs ? { pollMs: deps.reviewPollMs } : {}) });
+      { readCapped: deps.readCapped, err: deps.err, now, ...(deps.hangup ? { hangup: deps.hangup } : {}), ...(deps.reviewPollMs ? { pollMs: deps.reviewPollMs } : {}), ...(deps.announce ? { announce: deps.announce } : {}) });
     review = held.id;
     if (held.verdict === 'rejected') {
       const note = noteForAgent(held.note);

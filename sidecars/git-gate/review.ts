@@ -81,6 +81,8 @@ export interface HoldDeps {
   hangup?: () => HangupWatch;
   /** Decision poll period (tests shorten it). */
   pollMs?: number;
+  /** Told about the held push once its proposal and diff are in the queue. */
+  announce?: (p: { id: string; kind: string }) => void;
 }
 
 export interface HangupWatch {
@@ -120,6 +122,7 @@ export async function holdForReview(gitDir: string, repo: { name: string; upstre
   // The diff first: once the proposal is listed, its diff is there to read.
   await writeFileAtomic(dirs.queueDir, `${id}.diff`, diff.truncated ? `${diff.stdout}\n[diff cut at ${PUSH_DIFF_MAX} bytes]\n` : diff.stdout);
   await writeJsonAtomic(dirs.queueDir, `${id}.json`, proposal);
+  deps.announce?.(proposal);
   deps.err(waitingLine(id, repo.holdMs));
   const watcher = new DecisionWatcher(dirs.decisionsDir, { pollMs: deps.pollMs ?? 500 });
   const client = deps.hangup?.();

@@ -24,6 +24,9 @@ export type BundleEvent =
   | Base & { type: 'init-exited'; exitCode: number }
   // From Claude Code hooks, which the agent configures and can forge: shown, never trusted.
   | Base & { type: 'agent-waiting' | 'agent-idle'; origin: 'agent'; hook: string; sessionId?: string; detail?: string }
+  // Written by supervise and git-gate's review hold once a proposal's queue files are complete:
+  // the host, which copies the queue through the engine API, fetches it on this line.
+  | Base & { type: 'proposal-queued'; id: string; kind: string }
   // Written by the host (lib/proposals/auto.ts) when a manifest auto_approve rule approved a proposal.
   | AutoApprovedEvent
   // Written by the gateway the first time a request hits a lapsed time-boxed grant (lib/policy/grants.ts).
@@ -59,6 +62,11 @@ export function queuedAppender(file: string, onError: (e: Error) => void): (ev: 
     const line = `${formatEvent(ev)}\n`;
     tail = tail.then(() => appendFile(file, line)).catch((e: Error) => onError(e));
   };
+}
+
+// Announces a proposal whose files are in the queue (best effort, as every event).
+export function announceProposal(file: string | undefined, p: { id: string; kind: string }): Error | undefined {
+  return appendEvent(file, { type: 'proposal-queued', time: new Date().toISOString(), id: p.id, kind: p.kind });
 }
 
 // Parses one events-file line; anything else (torn tail, garbage) is skipped as null.

@@ -13,7 +13,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { packageVersion } from '../../lib/paths.js';
 import { DecisionWatcher } from '../../lib/proposals/watch.js';
-import { appendEvent, readRecentEvents, type BundleEvent } from './events.js';
+import { announceProposal, appendEvent, readRecentEvents, type BundleEvent } from './events.js';
 import { hookToEvent } from './hooks.js';
 import { registerTools } from './tools.js';
 
@@ -107,6 +107,10 @@ export async function startSupervise(opts: SuperviseOptions): Promise<SuperviseS
   const deps = {
     queueDir: opts.queueDir, decisionsDir: opts.decisionsDir, policyFile: opts.policyFile,
     watcher, waitMs: opts.waitSeconds * 1000, maxPending: opts.maxPending, progressMs: opts.progressMs,
+    announce: (p: { id: string; kind: string }) => {
+      const err = announceProposal(opts.eventsFile, p);
+      if (err) log(`cannot append to events file ${opts.eventsFile}: ${err.message}`);
+    },
   };
   const version = packageVersion();
 

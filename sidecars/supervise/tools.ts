@@ -24,6 +24,8 @@ export interface ToolDeps {
   maxPending?: number;
   /** Period of MCP progress notifications while waiting (only if the client sent a progress token). */
   progressMs?: number;
+  /** Told about each new proposal once its file is in the queue. */
+  announce?: (p: { id: string; kind: string }) => void;
 }
 
 // What every tool answers, as structured content (and as text for clients that ignore it).
@@ -127,7 +129,9 @@ async function propose(deps: ToolDeps, kind: ProposalKind, host: string, reason:
     if (pending.length >= (deps.maxPending ?? 20)) {
       throw new Error(`${pending.length} proposals are already waiting for the operator; call check_proposal on them before proposing more`);
     }
-    return { proposal: await writeProposal(deps.queueDir, { kind, host, reason }, { policyFile: deps.policyFile }), reused: false };
+    const written = await writeProposal(deps.queueDir, { kind, host, reason }, { policyFile: deps.policyFile });
+    deps.announce?.(written);
+    return { proposal: written, reused: false };
   });
   const decision = await waitWithProgress(deps, proposal.id, extra);
   return result(describe(proposal.id, kind, proposal.payload.host, decision, reused));

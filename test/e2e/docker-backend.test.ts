@@ -58,7 +58,7 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     bundleUser = '10001:10001';
   }
   const backend = new DockerBackend(engine, { bundleUser, env: {}, testUpstream: { resolveOnly: ['test'] } });
-  const meta = metaOf(slug);
+  let meta = metaOf(slug);
   const server: Server = createServer((s) => s.end('host\n'));
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
   t.teardown(async () => {
@@ -72,6 +72,7 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
   const result = await backend.launch(samplePlan({ workspace: ws, skills: [skill], git: [{ name: 'origin', upstream }] }), ctx);
   t.comment(`launch took ${((Date.now() - started) / 1000).toFixed(1)}s:\n${ctx.lines.join('\n')}`);
   t.same(result.resources.containers, [`bottle-${slug}-sidecars`, `bottle-${slug}-agent`]);
+  meta = { ...meta, resources: result.resources, ...(result.backendData ? { backendData: result.backendData } : {}) };
   for (const d of ['gateway', 'git-gate', 'supervise']) t.ok(ctx.lines.some((l) => l.startsWith(`${d} ready (`)), `${d} ready`);
   t.notMatch(ctx.lines.join('\n'), SECRET, 'no secret in progress lines');
 
@@ -93,6 +94,14 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     t.same(a.HostConfig.PortBindings ?? {}, {}, 'no host ports');
     t.same(b.HostConfig.PortBindings ?? {}, {}, 'no host ports');
     t.equal(a.Config.User, 'node');
+  });
+
+  await t.test('no container mounts a host path but the local upstream git-gate pushes to', async (t) => {
+    const binds = async (name: string) => (await docker.getContainer(name).inspect()).Mounts.filter((m) => m.Type === 'bind').map((m) => m.Source);
+    t.same(await binds(agentName), [], 'the agent: none');
+    t.same(await binds(bundleName), [upstream], 'the bundle: only the upstream this plan names by local path');
+    const bundle = await docker.getContainer(bundleName).inspect();
+    t.same(bundle.HostConfig.Binds ?? [], []);
   });
 
   await t.test('claude runs as node, supervise is registered, files are provisioned', async (t) => {
@@ -152,6 +161,7 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
   await t.test('hooks reach supervise and land in the host events file', async (t) => {
     const post = await asNode(`curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' --data '{"hook_event_name":"Stop","session_id":"s-e2e"}' http://supervise:9100/hooks/claude`);
     t.match(post.stdout, /^2\d\d$/);
+    await backend.pull(meta, paths);
     const events = readFileSync(String(result.backendData?.eventsFile), 'utf8');
     t.match(events, /"type":"agent-idle".*"sessionId":"s-e2e"/);
   });
@@ -161,26 +171,27 @@ await t.test('docker backend: launch, invariants, control, teardown', { skip }, 
     writeFileSync(`${file}.tmp`, POLICY_YAML.replace('allow: [example.test]', 'allow: [example.test, blocked.test]'));
     if (bundleUser) chownSync(`${file}.tmp`, 10001, 10001);
     renameSync(`${file}.tmp`, file);
-    await backend.control(meta).reload(slug);
+    await backend.control(meta, paths).reload(slug);
     let body = '';
     for (let i = 0; i < 50 && !body.includes('upstream'); i++) {
       body = (await asNode('curl -s http://blocked.test/')).stdout;
       if (!body.includes('upstream')) await new Promise((r) => setTimeout(r, 100));
     }
     t.notMatch(body, /not on the allowlist/, `reloaded (${body.trim()})`);
+    await backend.pull(meta, paths);
     t.match(readFileSync(String(result.backendData?.eventsFile), 'utf8'), /"signal":"SIGHUP","action":"forward"/);
   });
 
   await t.test('control: provideSecrets hands a late route secret to the running gateway', async (t) => {
     const value = `late-${randomBytes(8).toString('hex')}`;
-    await backend.control(meta).provideSecrets(slug, ['LATE_ROUTE_TOKEN'], { LATE_ROUTE_TOKEN: value });
+    await backend.control(meta, paths).provideSecrets(slug, ['LATE_ROUTE_TOKEN'], { LATE_ROUTE_TOKEN: value });
     const logs = await docker.getContainer(`bottle-${slug}-sidecars`).logs({ stdout: true, stderr: true, tail: 200 });
     const text = logs.toString('utf8');
     t.match(text, /control: secrets updated for LATE_ROUTE_TOKEN/, 'the gateway applied it');
     t.notOk(text.includes(value), 'the value is not logged');
     const inspected = JSON.stringify(await docker.getContainer(`bottle-${slug}-agent`).inspect());
     t.notOk(inspected.includes(value), 'the agent never sees it');
-    await t.rejects(backend.control(meta).provideSecrets(slug, ['UNSET_VAR'], {}), /UNSET_VAR not set/);
+    await t.rejects(backend.control(meta, paths).provideSecrets(slug, ['UNSET_VAR'], {}), /UNSET_VAR not set/);
   });
 
   await t.test('copyOut copies ~/.claude/projects out; copyIn puts a host dir back as the agent', async (t) => {

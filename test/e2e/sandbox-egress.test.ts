@@ -26,6 +26,14 @@ await t.test('sandbox egress', { skip: gate.skip }, async (t) => {
   const reached = async (path: string): Promise<UpstreamRecord[]> =>
     (await sb.upstream.records()).filter((r) => (r.url ?? '').split('?')[0] === path);
 
+  await t.test('0. no container of the bottle mounts a host path (its state goes through the engine API)', async (t) => {
+    for (const name of [sb.names.bundle, sb.names.agent]) {
+      const c = await gate.docker!.getContainer(name).inspect();
+      t.same(c.Mounts.filter((m) => m.Type === 'bind').map((m) => m.Source), [], `${name}: no bind mount`);
+      t.same(c.HostConfig.Binds ?? [], [], `${name}: no Binds`);
+    }
+  });
+
   await t.test('1. an allowed request arrives; the route header is injected there and only there', async (t) => {
     const plain = await curl('https://allowed.test/e2e/allowed');
     t.equal(plain.code, '200');

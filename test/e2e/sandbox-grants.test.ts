@@ -32,7 +32,8 @@ async function bundleLogs(sb: Sandbox): Promise<string> {
   return ((await sb.docker.getContainer(sb.names.bundle).logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
 }
 
-function lapseEvents(sb: Sandbox): GrantLapsedEvent[] {
+async function lapseEvents(sb: Sandbox): Promise<GrantLapsedEvent[]> {
+  await sb.pull();
   if (!existsSync(sb.paths.eventsFile)) return [];
   return readFileSync(sb.paths.eventsFile, 'utf8').split('\n').filter((l) => l.includes(GRANT_LAPSED_EVENT))
     .map((l) => JSON.parse(l) as GrantLapsedEvent);
@@ -66,7 +67,7 @@ await t.test('sandbox time-boxed grants', { skip: gate.skip }, async (t) => {
     t.equal(retry.stdout, '200 200', 'the retry goes through');
     t.ok((await sb.upstream.records()).some((r) => r.host === HOST && r.url === '/e2e/granted'), 'and reaches the upstream');
     t.match(await explain(sb, `https://${HOST}/`), { verdict: 'allow', rule: HOST }, 'policy explain: allowed by the grant');
-    t.same(lapseEvents(sb), [], 'no lapse event while the grant runs');
+    t.same(await lapseEvents(sb), [], 'no lapse event while the grant runs');
 
     // The agent keeps asking, once a second, until refused. A 200 must have been sent before
     // until (the gateway judged it no earlier), a 403 answered at or after it (same clock: the
@@ -100,7 +101,7 @@ await t.test('sandbox time-boxed grants', { skip: gate.skip }, async (t) => {
     const inUse = logs.split('\n').filter((l) => l.includes('grant lapsed but still in use')).length;
     t.ok(inUse >= 1 && inUse <= 2, `one in-use line per gateway replica at most, however many requests (${inUse})`);
 
-    const events = await poll('the lapse event', () => (lapseEvents(sb).length > 0 ? lapseEvents(sb) : undefined), 15_000);
+    const events = await poll('the lapse event', async () => { const l = await lapseEvents(sb); return l.length > 0 ? l : undefined; }, 15_000);
     t.ok(events.length >= 1 && events.length <= 2, `one event per gateway replica at most (${events.length})`);
     for (const e of events) {
       t.match(e, { type: GRANT_LAPSED_EVENT, origin: 'gateway', host: HOST, pattern: HOST, until });

@@ -73,6 +73,7 @@ await t.test('sandbox model API: oauth-token auth, metering, budget', { skip: ga
   await t.test('claude\'s Stop hook reaches supervise (the dashboard\'s idle/waiting marker)', async (t) => {
     // The turn above ended; its Stop hook posts through curl (claude refuses http hooks to the
     // bundle's private address).
+    await sb.pull();
     const events = readFileSync(sb.paths.eventsFile, 'utf8').split('\n').filter((l) => l.includes('"origin":"agent"'));
     t.ok(events.some((l) => JSON.parse(l).type === 'agent-idle' && JSON.parse(l).hook === 'Stop'), `an agent-idle event from the Stop hook: ${events.join(' | ')}`);
   });

@@ -159,6 +159,7 @@ await t.test('sandbox operator gates', { skip: gate.skip }, async (t) => {
     const samples = await poll;
     const back = recoveryMs(samples, killAt);
     const failures = samples.filter((s) => s.start >= killAt && s.status !== 200);
+    await sb.pull();
     const events = readFileSync(join(sb.paths.dir, 'events', 'events.jsonl'), 'utf8').split('\n').filter(Boolean)
       .map((l) => JSON.parse(l) as { time: string; type: string; daemon?: string }).filter((e) => e.daemon === 'gateway' && Date.parse(e.time) >= killAt - 1000);
     const at = (type: string): string => { const e = events.find((x) => x.type === type); return e ? `${Date.parse(e.time) - killAt} ms` : '?'; };

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../lib/errors.js';
 import { LaunchAbortedError } from '../../lib/backends/bundle/launch.js';
 import type { BundleControl } from '../../lib/proposals/control.js';
-import { bottlePaths, stateRoot, type Metadata } from '../../lib/state/index.js';
+import { bottlePaths, stateRoot, type BottlePaths, type Metadata } from '../../lib/state/index.js';
 import type { Backends } from '../../lib/backends/index.js';
 import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../../lib/backends/types.js';
 import { routeVarNames, type BottlePlan } from '../../lib/plan/index.js';
@@ -157,6 +157,13 @@ export class FakeBackend implements Backend {
   }
 
   async removeResource(): Promise<void> {}
+
+  // The fake's "bundle" writes the state dir directly: nothing to copy back.
+  async pull(): Promise<void> {}
+
+  async follow(_meta: Metadata, _paths: BottlePaths, opts: { signal: AbortSignal }): Promise<void> {
+    if (!opts.signal.aborted) await new Promise((resolve) => opts.signal.addEventListener('abort', resolve, { once: true }));
+  }
 
   control(meta: Metadata): BundleControl {
     const record = (call: string): void => {

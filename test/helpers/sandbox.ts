@@ -10,11 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dockerNames, type DockerNames } from '../../lib/backends/docker/index.js';
+import { createDockerBackend, dockerNames, type DockerNames } from '../../lib/backends/docker/index.js';
 import { execIn, type ExecResult } from '../../lib/docker/api.js';
 import { lifecycleDeps, stopBottle } from '../../lib/lifecycle/index.js';
 import { projectRoot } from '../../lib/paths.js';
-import { type BottlePaths, bottlePaths } from '../../lib/state/index.js';
+import { type BottlePaths, bottlePaths, readMetadata } from '../../lib/state/index.js';
 import { E2E_LABEL, type FakeUpstream, startFakeUpstream, upstreamCertificates } from '../e2e/fixtures/upstream/upstream.js';
 import { P, pemKey } from '../fixtures/secrets/tokens.js';
 import { bottleProcess, type CliResult, tsxArgv } from './cli.js';
@@ -123,6 +123,8 @@ export interface Sandbox {
   probe<T = unknown>(name: ProbeName, args: string[], where?: 'agent' | 'bundle', env?: string[]): Promise<T>;
   /** The bottle CLI (a real subprocess) with the sandbox's env. */
   cli(args: string[]): Promise<CliResult>;
+  /** Copies what the bundle wrote (events, proposals) into the state dir, as every host reader does first. */
+  pull(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -311,6 +313,10 @@ export async function startSandbox(docker: Docker, o: SandboxOptions): Promise<S
         }
       },
       cli: (args) => bottleProcess(args, { env }),
+      pull: async () => {
+        const root = env.BOTTLE_STATE_DIR!;
+        await createDockerBackend(env).pull(await readMetadata(root, slug!), bottlePaths(root, slug!));
+      },
       close,
     };
   } catch (e) {

@@ -53,23 +53,31 @@ t.test('topology: agent on int only, bundle on both with its aliases', async (t)
   t.same(dp.routeHelper.create.HostConfig?.CapAdd, ['NET_ADMIN'], 'NET_ADMIN only in the helper, never in the agent');
 });
 
-t.test('bundle mounts: ro/rw, CA dir only in the bundle', async (t) => {
+t.test('the bundle mounts no host path: everything it is given is in its seed', async (t) => {
   const plan = samplePlan({ git: [{ name: 'origin', upstream: 'git@github.com:acme/app.git', identity: '/keys/id_ed25519' }] });
   const dp = dockerPlan(plan, slug, paths, sampleAgent(), opts);
-  t.same(mountsOf(dp), {
-    '/bottle/policy': '/state/tester-abcdef/policy ro',
-    '/bottle/ca': '/state/tester-abcdef/ca ro',
-    '/bottle/events': '/state/tester-abcdef/events rw',
-    '/bottle/supervise/queue': '/state/tester-abcdef/supervise/queue rw',
-    '/bottle/supervise/decisions': '/state/tester-abcdef/supervise/decisions ro',
-    '/bottle/git-gate/upstreams.json': '/state/tester-abcdef/git-gate/upstreams.json ro',
-    '/bottle/git-gate/repos': '/state/tester-abcdef/git-gate/repos rw',
-    '/bottle/git-gate/identities/origin': '/keys/id_ed25519 ro',
+  t.notOk(dp.bundle.create.HostConfig?.Mounts, 'no mounts (a remote engine has none of these paths)');
+  t.notOk(dp.bundle.create.HostConfig?.Binds);
+  t.same(Object.fromEntries(dp.seed.files.map((f) => [f.target, `${f.from ?? 'content'} ${f.mode.toString(8)}`])), {
+    '/bottle/ca/ca.crt': '/state/tester-abcdef/ca/ca.crt 644',
+    '/bottle/ca/ca.key': '/state/tester-abcdef/ca/ca.key 600',
+    '/bottle/events/events.jsonl': '/state/tester-abcdef/events/events.jsonl 600',
+    '/bottle/git-gate/upstreams.json': 'content 644',
+    '/bottle/git-gate/identities/origin': '/keys/id_ed25519 600',
+  });
+  t.same(dp.seed.copyDirs, [
+    { from: '/state/tester-abcdef/policy', to: '/bottle/policy' },
+    { from: '/state/tester-abcdef/supervise/queue', to: '/bottle/supervise/queue' },
+    { from: '/state/tester-abcdef/supervise/decisions', to: '/bottle/supervise/decisions' },
+  ]);
+  t.same(Object.fromEntries(dp.seed.dirs.map((d) => [d.path, d.mode.toString(8)])), {
+    '/bottle': '755', '/bottle/policy': '755', '/bottle/ca': '700', '/bottle/events': '700',
+    '/bottle/supervise': '755', '/bottle/supervise/queue': '755', '/bottle/supervise/decisions': '755',
+    '/bottle/git-gate': '755', '/bottle/git-gate/repos': '700', '/bottle/git-gate/identities': '700',
   });
   t.notOk(dp.agent.create.HostConfig?.Mounts, 'the agent mounts nothing from the host');
   t.notOk(dp.agent.create.HostConfig?.Binds);
   t.same(JSON.parse(upstreamsJson(plan)), [{ name: 'origin', upstream: 'git@github.com:acme/app.git', identityFile: '/bottle/git-gate/identities/origin' }]);
-  t.same(dp.hostFiles.map((f) => f.path), ['/state/tester-abcdef/git-gate/upstreams.json']);
   t.ok(dp.requiredPaths.some((r) => r.path === '/keys/id_ed25519'));
 });
 
@@ -88,17 +96,16 @@ t.test('daemons follow the plan: no git → no git-gate, supervise off → no su
   t.equal(env.BOTTLE_SIDECAR_DAEMONS, 'gateway');
   t.notOk(env.BOTTLE_GIT_GATE_UPSTREAMS);
   t.notOk(env.BOTTLE_SUPERVISE_QUEUE_DIR);
-  t.same(Object.keys(mountsOf(bare)).sort(), ['/bottle/ca', '/bottle/events', '/bottle/policy']);
+  t.same(bare.seed.dirs.map((d) => d.path).sort(), ['/bottle', '/bottle/ca', '/bottle/events', '/bottle/policy']);
+  t.same(bare.seed.copyDirs.map((d) => d.to), ['/bottle/policy']);
   t.notOk(bare.provision.some((s) => s.name === 'mcp-supervise'));
 });
 
-t.test('push review with supervise off: git-gate still gets the queue (rw) and decisions (ro), and says so in env', async (t) => {
+t.test('push review with supervise off: git-gate still gets the queue and decisions, and says so in env', async (t) => {
   const git = [{ name: 'origin', upstream: 'https://x.test/r.git', review: { holdMs: 1_800_000 } }, { name: 'docs', upstream: 'https://x.test/d.git' }];
   const dp = dockerPlan(samplePlan({ supervise: false, git }), slug, paths, sampleAgent(), opts);
   t.same(dp.daemons, ['gateway', 'git-gate'], 'no supervise daemon: only its dirs');
-  const mounts = mountsOf(dp);
-  t.equal(mounts['/bottle/supervise/queue'], '/state/tester-abcdef/supervise/queue rw', 'git-gate writes held pushes there');
-  t.equal(mounts['/bottle/supervise/decisions'], '/state/tester-abcdef/supervise/decisions ro', 'and only reads the decisions');
+  t.same(dp.seed.copyDirs.map((d) => d.to), ['/bottle/policy', '/bottle/supervise/queue', '/bottle/supervise/decisions'], 'git-gate holds pushes there, with the host copies');
   const env = envOf(dp.bundle.create.Env);
   t.match(env, {
     BOTTLE_SIDECAR_DAEMONS: 'gateway,git-gate',
@@ -138,7 +145,7 @@ t.test('bundle env: daemon config the sidecars read', async (t) => {
   const testEnv = envOf(withTest.bundle.create.Env);
   t.match(testEnv, { BOTTLE_GATEWAY_UPSTREAM_CA: '/bottle/test/upstream-ca.pem', BOTTLE_GATEWAY_ALLOW_PRIVATE: 'allowed.test', BOTTLE_GATEWAY_RESOLVE_ONLY: 'test' });
   t.equal(env.BOTTLE_GATEWAY_RESOLVE_ONLY, undefined, 'no resolve lockdown by default');
-  t.ok(withTest.bundle.create.HostConfig?.Mounts?.some((m) => m.Source === '/tmp/ca.pem' && m.ReadOnly), 'test CA mounted read-only');
+  t.ok(withTest.seed.files.some((f) => f.from === '/tmp/ca.pem' && f.target === '/bottle/test/upstream-ca.pem'), 'test CA uploaded');
   t.same(dp.secretNames, ['ANTHROPIC_API_KEY', 'E2E_TOKEN'], 'names of the route variables, values come at launch');
 });
 

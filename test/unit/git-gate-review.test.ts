@@ -81,7 +81,7 @@ t.test('reject: the push fails with the operator note; upstream unchanged', asyn
   const push = gitProbe(env, work, 'push', 'origin', 'HEAD:refs/heads/feature');
   const p = await queued();
   t.match(p.payload.push!.refs, [{ ref: 'refs/heads/feature', new: sha }]);
-  await reject(paths, p.id, 'split this into two commits\nand open a PR instead');
+  await reject(paths, p.id, noopControl, 'split this into two commits\nand open a PR instead');
   const done = await push;
   t.not(done.exitCode, 0, 'the push fails');
   t.match(done.stderr, `git-gate: rejected by the operator (proposal ${p.id}): split this into two commits and open a PR instead`, 'with the note, one line');

@@ -126,19 +126,19 @@ t.test('reject writes a decision only; a second decision is refused either way',
   const s = await setup(t);
   const a = await s.propose('allowlist', 'a.example.org');
   const b = await s.propose('allowlist', 'b.example.org');
-  const d = await reject(s.paths, a.id, 'use the mirror', new Date('2026-03-01T00:00:00.000Z'));
+  const d = await reject(s.paths, a.id, noopControl, 'use the mirror', new Date('2026-03-01T00:00:00.000Z'));
   t.same(d, { id: a.id, decision: 'rejected', decided: '2026-03-01T00:00:00.000Z', stale: false, note: 'use the mirror' });
   t.equal(readFileSync(s.file, 'utf8'), POLICY, 'policy untouched');
   await t.rejects(approve(s.paths, a.id, {}, noopControl, {}), /already rejected at 2026-03-01T00:00:00.000Z \(use the mirror\)/);
   await approve(s.paths, b.id, {}, noopControl, {});
   await t.rejects(approve(s.paths, b.id, {}, noopControl, {}), /already approved at /);
-  await t.rejects(reject(s.paths, b.id), /already approved at /);
+  await t.rejects(reject(s.paths, b.id, noopControl), /already approved at /);
 });
 
 t.test('unknown ids: a clear error that says how to list pending ones', async (t) => {
   const s = await setup(t);
   await t.rejects(approve(s.paths, '20260101T000000000Z-000000000000', {}, noopControl, {}), /no proposal .* `bottle proposals --all`/);
-  await t.rejects(reject(s.paths, '../escape'), /not a proposal id/);
+  await t.rejects(reject(s.paths, '../escape', noopControl), /not a proposal id/);
   await t.rejects(findProposal(s.root, 'abcdef'), /no proposal matches "abcdef"; run `bottle proposals`/);
 });
 
@@ -277,7 +277,7 @@ t.test('a held push refuses --header and --for with one line, and an approval af
 t.test('rejecting a held push: a decision with the note, nothing else', async (t) => {
   const s = await setup(t);
   const p = await writePushProposal(s.paths.superviseQueue);
-  const d = await reject(s.paths, p.id, 'split it into two commits', new Date('2026-03-01T00:00:00.000Z'));
+  const d = await reject(s.paths, p.id, noopControl, 'split it into two commits', new Date('2026-03-01T00:00:00.000Z'));
   t.same(d, { id: p.id, decision: 'rejected', decided: '2026-03-01T00:00:00.000Z', stale: false, note: 'split it into two commits' });
   t.equal(readFileSync(s.file, 'utf8'), POLICY);
   await t.rejects(approve(s.paths, p.id, {}, noopControl, {}), /already rejected at .*\(split it into two commits\)/);

@@ -8,7 +8,7 @@ import t from 'tap';
 import { ARM_MS, decideProposal, decideScreen, keyLine, pushScreen, type KeyTerminal } from '../../commands/decide.js';
 import type { Ctx } from '../../lib/cli.js';
 import { loadPolicy } from '../../lib/policy/index.js';
-import { assessRisk, findProposal, pushLines, readDecision, reject, writeProposal } from '../../lib/proposals/index.js';
+import { assessRisk, findProposal, noopControl, pushLines, readDecision, reject, writeProposal } from '../../lib/proposals/index.js';
 import { run } from '../../lib/run/index.js';
 import { createBottle } from '../../lib/state/index.js';
 import { fakeBackends } from '../helpers/fake-backend.js';
@@ -92,7 +92,7 @@ t.test('a failed approval is shown until a key is pressed, and leaves the propos
 t.test('already decided: says so; Esc leaves a pending one for later; r with Esc goes back', async (t) => {
   const s = await setup(t);
   const done = await s.propose('allowlist', 'docs.example.org');
-  await reject(done.paths, done.proposal.id);
+  await reject(done.paths, done.proposal.id, noopControl);
   const k1 = scripted([], ['x']);
   t.equal(await decideProposal(s.ctx, done, k1.term), 1);
   t.match(k1.screen(), /was already rejected/);

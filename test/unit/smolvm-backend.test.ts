@@ -184,7 +184,7 @@ t.test('listResources / removeResource: bottle-* VMs and the Docker objects labe
 t.test('control: the bundle is a container — SIGHUP, secrets through exec Env only', async (t) => {
   const r = await rig(t);
   await r.backend.launch(plan, sampleContext(paths, slug));
-  const control = r.backend.control(metaOf(slug));
+  const control = r.backend.control(metaOf(slug), paths);
   t.equal(control.name, 'smolvm');
   t.equal(control.live, true);
   await control.reload(slug);

@@ -9,6 +9,12 @@ import type { TarEntry } from './tar.js';
 // Numeric owner of provisioned files (the agent user's, or root's).
 export interface Ids { uid: number; gid: number }
 
+// The bundle user ("uid:gid", or a bare uid) as owner ids of what is uploaded into the bundle.
+export function bundleIds(bundleUser: string): Ids {
+  const [uid = 0, gid] = bundleUser.split(':').map((n) => Number(n) || 0);
+  return { uid, gid: gid ?? uid };
+}
+
 // Directories that exist in the agent image and under which the agent user owns everything
 // provisioning creates; anything else is written into its (existing) parent directory.
 const AGENT_ROOTS = [AGENT_PATHS.home, AGENT_PATHS.workspace];

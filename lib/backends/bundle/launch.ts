@@ -3,12 +3,14 @@
 // dirs the bundle writes; create and start engine objects with readable errors; and, when a
 // launch fails or is interrupted, unwind what it made in reverse before rethrowing.
 import { statSync } from 'node:fs';
-import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { type DockerEngine, engineMessage, statusOf } from '../../docker/api.js';
 import { UserError } from '../../errors.js';
 import { DEFAULT_IMAGE, resolveRouteHeaders } from '../../manifest/index.js';
 import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { LaunchContext } from '../types.js';
+import { bundleIds } from './archive.js';
+import { seedBundle } from './channel.js';
 import { DEFAULT_SIDECARS_IMAGE } from './names.js';
 import type { BundlePlan, ContainerSpec, TestUpstream } from './plan.js';
 import { shortSecretProblem } from '../../template.js';
@@ -112,16 +114,16 @@ export function withSecretEnv(bundle: ContainerSpec, secretEnv: string[]): Conta
   return { ...bundle.create, Env: [...(bundle.create.Env ?? []), ...secretEnv] };
 }
 
-// The host dirs the bundle writes (events, git-gate mirrors) and the upstreams file. They belong
-// to the bundle user; that is this process's user unless a root caller chose another one.
-export async function prepareHost(bp: Pick<BundlePlan, 'hostDirs' | 'hostFiles'>, bundleUser: string): Promise<void> {
-  const [uid, gid] = bundleUser.split(':').map(Number);
-  const giveAway = process.getuid?.() === 0 && uid !== 0 && Number.isInteger(uid);
-  for (const d of bp.hostDirs) {
-    await mkdir(d, { recursive: true, mode: 0o700 });
-    if (giveAway) await chown(d, uid!, gid ?? uid!);
-  }
-  for (const f of bp.hostFiles) await writeFile(f.path, f.content, { mode: f.mode });
+// The host dirs the bottle's mirror of the bundle lives in (lib/backends/bundle/channel.ts).
+export async function prepareHost(bp: Pick<BundlePlan, 'hostDirs'>): Promise<void> {
+  for (const d of bp.hostDirs) await mkdir(d, { recursive: true, mode: 0o700 });
+}
+
+// Gives the created (not yet started) bundle its seed: config, CA, policy, the host copies.
+export async function seedCreatedBundle(engine: Pick<DockerEngine, 'getContainer'>, bp: Pick<BundlePlan, 'bundle' | 'seed'>, bundleUser: string): Promise<void> {
+  await seedBundle(engine.getContainer(bp.bundle.name), bp.seed, bundleIds(bundleUser)).catch((e: unknown) => {
+    throw new Error(`seeding ${bp.bundle.name}: ${engineMessage(e)}`, { cause: e });
+  });
 }
 
 // What every backend's launch settles before it creates anything: the clock, the abort check,

@@ -94,29 +94,25 @@ export const AGENT_PATHS = {
   transcripts: '/home/node/.claude/projects',
 } as const;
 
-// Host-side files the bundle adds to a bottle's state dir (CA dir: made by the lifecycle).
+// The bottle's state-dir files the bundle is seeded from and mirrored into (CA dir: made by the lifecycle).
 export interface BundleHostPaths {
   caDir: string;
   caCert: string;
   eventsDir: string;
   /** JSON lines from init and supervise (daemon restarts, agent waiting/idle): the dashboard reads it. */
   eventsFile: string;
-  gitGateDir: string;
-  reposDir: string;
-  upstreams: string;
+  /** The host copy of supervise's queue (proposals and held pushes). */
+  queueDir: string;
 }
 
 // Where those files live for one bottle.
 export function bundleHostPaths(paths: BottlePaths): BundleHostPaths {
-  const gitGateDir = join(paths.dir, 'git-gate');
   const eventsDir = join(paths.dir, 'events');
   return {
     caDir: join(paths.dir, 'ca'),
     caCert: join(paths.dir, 'ca', 'ca.crt'),
     eventsDir,
     eventsFile: join(eventsDir, 'events.jsonl'),
-    gitGateDir,
-    reposDir: join(gitGateDir, 'repos'),
-    upstreams: join(gitGateDir, 'upstreams.json'),
+    queueDir: paths.superviseQueue,
   };
 }

@@ -8,6 +8,7 @@ import { basename, dirname } from 'node:path';
 import type { AgentSpec } from '../../manifest/index.js';
 import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { BottlePaths } from '../../state/index.js';
+import type { BundleSeed } from './channel.js';
 import {
   AGENT_PATHS, BUNDLE_PATHS, type BundleHostPaths, bundleHostPaths, type BundleNames, bundleNames, containerLabels,
   DEFAULT_SIDECARS_IMAGE, LABEL_STATE, PORTS, stateKey,
@@ -30,9 +31,6 @@ export interface ContainerSpec {
   /** Networks connected after create (API 1.41 takes one network at create). */
   connect: string[];
 }
-
-// A file launch writes on the host before anything is created (never a secret).
-export interface HostFile { path: string; content: string; mode: number }
 
 // Inputs that are not in the bottle plan: which sidecars image, as whom the bundle runs.
 export interface BundlePlanOptions {
@@ -179,40 +177,60 @@ export interface BundlePlan {
   /** Host env var names whose values go into the bundle's Env at launch (route headers). */
   secretNames: string[];
   hostDirs: string[];
-  hostFiles: HostFile[];
+  /** What the bundle is given by archive upload before it starts (it mounts no host path). */
+  seed: BundleSeed;
   /** Host files that must exist before launch (CA, identities, workspace .git, skills). */
   requiredPaths: Array<{ path: string; kind: 'file' | 'dir'; what: string }>;
 }
 
-// SPEC §7 as one container create body and the host side it needs. Pure: same inputs, same
-// object; holds names of secrets only.
+// SPEC §7 as one container create body and what it is given. Pure: same inputs, same object;
+// holds names of secrets only. The bundle mounts no host path (a remote engine has none): its
+// inputs go in by the seed, its outputs come back through lib/backends/bundle/channel.ts. The one
+// exception is a git remote whose upstream is a local path, which git-gate pushes to in place.
 export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, options: BundlePlanOptions, attach: BundleAttachment): BundlePlan {
   const names = bundleNames(slug);
   const host = bundleHostPaths(paths);
   const { daemons, review } = bundleDaemons(plan);
   const secretNames = routeVarNames(plan.egress.routes);
 
-  const mounts: Mount[] = [
-    bind(paths.policy, BUNDLE_PATHS.policyDir, true),
-    bind(host.caDir, BUNDLE_PATHS.caDir, true),
-    bind(host.eventsDir, BUNDLE_PATHS.eventsDir, false),
-  ];
-  if (options.testUpstream?.caFile) mounts.push(bind(options.testUpstream.caFile, TEST_UPSTREAM_CA, true));
-  // Supervise's queue, which also holds pushes git-gate keeps for review.
+  const mounts: Mount[] = [];
+  const seed: BundleSeed = {
+    dirs: [
+      { path: '/bottle', mode: 0o755 },
+      { path: BUNDLE_PATHS.policyDir, mode: 0o755 },
+      { path: BUNDLE_PATHS.caDir, mode: 0o700 },
+      { path: BUNDLE_PATHS.eventsDir, mode: 0o700 },
+    ],
+    files: [
+      { target: `${BUNDLE_PATHS.caDir}/ca.crt`, from: host.caCert, mode: 0o644 },
+      { target: `${BUNDLE_PATHS.caDir}/ca.key`, from: `${host.caDir}/ca.key`, mode: 0o600 },
+    ],
+    copyDirs: [{ from: paths.policy, to: BUNDLE_PATHS.policyDir }],
+  };
+  // The host copy of the events file: the budget reads usage back from it, and the host's
+  // mirror of the new bundle's file continues it byte for byte.
+  seed.files.push({ target: `${BUNDLE_PATHS.eventsDir}/events.jsonl`, from: host.eventsFile, mode: 0o600, optional: true });
+  if (options.testUpstream?.caFile) {
+    seed.dirs.push({ path: dirname(TEST_UPSTREAM_CA), mode: 0o755 });
+    seed.files.push({ target: TEST_UPSTREAM_CA, from: options.testUpstream.caFile, mode: 0o644 });
+  }
+  // Supervise's queue, which also holds pushes git-gate keeps for review: pending proposals and
+  // decisions survive a stop and a resume.
   if (daemons.includes('supervise') || review) {
-    mounts.push(bind(paths.superviseQueue, BUNDLE_PATHS.queueDir, false), bind(paths.superviseDecisions, BUNDLE_PATHS.decisionsDir, true));
+    seed.dirs.push({ path: dirname(BUNDLE_PATHS.queueDir), mode: 0o755 }, { path: BUNDLE_PATHS.queueDir, mode: 0o755 }, { path: BUNDLE_PATHS.decisionsDir, mode: 0o755 });
+    seed.copyDirs.push({ from: paths.superviseQueue, to: BUNDLE_PATHS.queueDir }, { from: paths.superviseDecisions, to: BUNDLE_PATHS.decisionsDir });
   }
   const hostDirs = [host.eventsDir];
-  const hostFiles: HostFile[] = [];
   const requiredPaths: BundlePlan['requiredPaths'] = [
     { path: host.caCert, kind: 'file', what: 'bundle CA certificate' },
     { path: `${host.caDir}/ca.key`, kind: 'file', what: 'bundle CA key' },
     { path: paths.policy, kind: 'dir', what: 'policy directory' },
   ];
   if (daemons.includes('git-gate')) {
-    hostDirs.push(host.reposDir);
-    hostFiles.push({ path: host.upstreams, content: upstreamsJson(plan), mode: 0o644 });
-    mounts.push(bind(host.upstreams, BUNDLE_PATHS.upstreams, true), bind(host.reposDir, BUNDLE_PATHS.reposDir, false));
+    seed.dirs.push(
+      { path: BUNDLE_PATHS.gitGateDir, mode: 0o755 }, { path: BUNDLE_PATHS.reposDir, mode: 0o700 }, { path: BUNDLE_PATHS.identities, mode: 0o700 },
+    );
+    seed.files.push({ target: BUNDLE_PATHS.upstreams, content: upstreamsJson(plan), mode: 0o644 });
     for (const g of plan.git) {
       const local = localUpstreamPath(g.upstream);
       if (local) {
@@ -221,7 +239,7 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
       }
       if (!g.identity) continue;
       requiredPaths.push({ path: g.identity, kind: 'file', what: `identity of git remote ${g.name}` });
-      mounts.push(bind(g.identity, identityTarget(g.name), true));
+      seed.files.push({ target: identityTarget(g.name), from: g.identity, mode: 0o600 });
     }
   }
   if (plan.workspace) requiredPaths.push({ path: `${plan.workspace}/.git`, kind: 'dir', what: 'workspace .git directory' });
@@ -241,12 +259,12 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
       HostConfig: {
         ...hardening(),
         NetworkMode: attach.network,
-        Mounts: mounts,
+        ...(mounts.length > 0 ? { Mounts: mounts } : {}),
         // HOME for git/ssh (known_hosts) as whichever uid the bundle runs as.
         Tmpfs: { [BUNDLE_PATHS.home]: `rw,nosuid,nodev,size=16m,uid=${uid},gid=${gid ?? uid},mode=0700` },
       },
       NetworkingConfig: { EndpointsConfig: { [attach.network]: attach.endpoint } },
     },
   };
-  return { slug, names, host, bundle, daemons, secretNames, hostDirs, hostFiles, requiredPaths };
+  return { slug, names, host, bundle, daemons, secretNames, hostDirs, seed, requiredPaths };
 }

@@ -1,12 +1,13 @@
 // Waiting for the bundle: each daemon tells init once it serves, and init appends a
-// `daemon-ready` event to the events file, which lives on the host (sidecars/ready.ts). This
-// tails that file from where it ended before the bundle started: no probe process in the
-// bundle, no polling inside it. Bounded; a daemon that keeps dying, or a bundle that stopped,
+// `daemon-ready` event to the events file (sidecars/ready.ts). The host follows that file into
+// its copy through the engine API (channel.ts) and tails the copy from where it ended before the
+// bundle started: no probe process in the bundle, no polling inside it. Bounded; a daemon that keeps dying, or a bundle that stopped,
 // ends the wait early, and either way the error carries the bundle's log tail.
 import { constants as fsc } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DockerEngine, logTail } from '../../docker/api.js';
+import { type DockerEngine, type EngineContainer, engineMessage, logTail } from '../../docker/api.js';
+import { followBundle } from './channel.js';
 import type { LaunchContext } from '../types.js';
 import type { BundlePlan } from './plan.js';
 
@@ -47,8 +48,31 @@ async function readFrom(file: string, offset: number): Promise<Buffer> {
 
 // Resolves when every daemon of the plan has reported ready; logs `<daemon> ready (1.2s)` for each.
 export async function waitReady(engine: DockerEngine, bp: Pick<BundlePlan, 'bundle' | 'host' | 'daemons'>, ctx: LaunchContext, o: ReadyOptions): Promise<void> {
-  const t0 = Date.now();
   const bundle = engine.getContainer(bp.bundle.name);
+  const follow = new AbortController();
+  const problem: { error?: Error } = {};
+  // The follow is started again if its stream ends early (it ends for good when the wait does).
+  const following = (async () => {
+    while (!follow.signal.aborted) {
+      try {
+        await followBundle(bundle, { eventsFile: bp.host.eventsFile, superviseQueue: bp.host.queueDir }, { signal: follow.signal });
+      } catch (e) {
+        problem.error = e as Error;
+        return;
+      }
+      await sleep(TICK_MS * 5, undefined, { signal: follow.signal }).catch(() => undefined);
+    }
+  })();
+  try {
+    await waitForEvents(bundle, bp, ctx, o, problem);
+  } finally {
+    follow.abort();
+    await following;
+  }
+}
+
+async function waitForEvents(bundle: EngineContainer, bp: Pick<BundlePlan, 'bundle' | 'host' | 'daemons'>, ctx: LaunchContext, o: ReadyOptions, problem: { error?: Error }): Promise<void> {
+  const t0 = Date.now();
   const ready = new Set<string>();
   const exits = new Map<string, number>();
   let offset = o.eventsOffset;
@@ -76,6 +100,7 @@ export async function waitReady(engine: DockerEngine, bp: Pick<BundlePlan, 'bund
       if (e.type === 'daemon-exited' && !ready.has(e.daemon)) exits.set(e.daemon, (exits.get(e.daemon) ?? 0) + 1);
     }
     if (bp.daemons.every((d) => ready.has(d))) return;
+    if (problem.error) return fail(`cannot read the bundle's events (${engineMessage(problem.error)})`);
     const looping = [...exits].find(([, n]) => n >= CRASH_LIMIT);
     if (looping) return fail(`${looping[0]} exited ${looping[1]} times while starting`);
     const now = Date.now();

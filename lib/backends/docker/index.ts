@@ -2,19 +2,19 @@
 // injected (dockerode, or a fake in tests); the docker CLI appears only in attachArgv, for the
 // interactive `docker exec -it`, and finds the same engine through the inherited environment.
 //
-// Ownership of the host files the bundle mounts: the bundle runs as the host user that owns the
-// bottle's state dir (uid:gid of this process; container root under rootless Docker; an
-// operator who is root gets a capability-less root bundle), so it reads ca.key (0600) and the
-// git identity files as their owner and writes proposals the host can read back; nothing the
-// operator owns is chowned or made more readable. (Only a root caller that picks another
-// `bundleUser` has launch chown the two dirs it creates for the bundle: events, git-gate repos.)
-// The agent mounts none of them: it gets ca.crt by copy, and nothing else from the state dir.
+// The bundle mounts no host path (the engine may be remote): its files are uploaded and what it
+// writes is copied back (bundle/channel.ts). It runs as the host user that owns the bottle's
+// state dir (uid:gid of this process; container root under rootless Docker; an operator who is
+// root gets a capability-less root bundle), the owner of what is uploaded, so that a git remote
+// whose upstream is a local path (the one host path it mounts) is pushed to as its owner.
+// The agent mounts nothing either: it gets ca.crt by copy, and nothing else from the state dir.
 import { type DockerEngine, engineMessage, execIn, fromDockerode, statusOf } from '../../docker/api.js';
 import { connectDocker } from '../../docker/engine.js';
 import type { BottlePlan } from '../../plan/index.js';
 import type { BundleControl } from '../../proposals/control.js';
-import type { Metadata } from '../../state/index.js';
-import { containerControl } from '../bundle/control.js';
+import type { BottlePaths, Metadata } from '../../state/index.js';
+import { channelOf, containerControl, followContainer, pullContainer } from '../bundle/control.js';
+import type { FollowOptions } from '../bundle/channel.js';
 import type { BundleLaunchDeps } from '../bundle/launch.js';
 import { listDockerResources, removeDockerResource } from '../bundle/manage.js';
 import { AGENT_PATHS } from '../bundle/names.js';
@@ -110,8 +110,16 @@ export class DockerBackend implements Backend {
     return removeDockerResource(this.engine, resource);
   }
 
-  control(_meta: Metadata): BundleControl {
-    return containerControl('docker', () => this.engine);
+  pull(meta: Metadata, paths: BottlePaths, signal?: AbortSignal): Promise<void> {
+    return pullContainer(this.engine, meta, paths, signal);
+  }
+
+  follow(meta: Metadata, paths: BottlePaths, opts: FollowOptions): Promise<void> {
+    return followContainer(this.engine, meta, paths, opts);
+  }
+
+  control(meta: Metadata, paths: BottlePaths): BundleControl {
+    return containerControl('docker', () => this.engine, channelOf(meta, paths));
   }
 }
 

@@ -8,11 +8,12 @@ import type { BottlePlan } from '../../plan/index.js';
 import { remoteEngineName, remoteEngineText, resolveDockerEndpoint } from '../../docker/engine.js';
 import { UserError } from '../../errors.js';
 import {
-  type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, start, unwindLaunch, withSecretEnv,
+  type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, seedCreatedBundle, start, unwindLaunch, withSecretEnv,
 } from '../bundle/launch.js';
 import { AGENT_PATHS } from '../bundle/names.js';
 import { runProvision } from '../bundle/provision.js';
 import { waitReady } from '../bundle/ready.js';
+import { API_CHANNEL } from '../bundle/control.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
 import { type DockerPlan, dockerPlan } from './plan.js';
 import { DockerTransport } from './transport.js';
@@ -44,7 +45,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: B
   const remote = await remoteEngineName(endpoint, () => engine.info() as Promise<{ Name?: string }>).catch(() => undefined);
   if (remote) throw new UserError(remoteEngineText(endpoint.host, remote));
   await checkImages(engine, [dp.bundle.create.Image!, dp.agent.create.Image!]);
-  await prepareHost(dp, bundleUser);
+  await prepareHost(dp);
   const eventsOffset = await stat(dp.host.eventsFile).then((s) => s.size, () => 0);
 
   checkAbort();
@@ -71,6 +72,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: B
       async () => {
         await create(`container ${dp.bundle.name}`, () => engine.createContainer(bundleCreate));
         made(`container ${dp.bundle.name}`, () => engine.getContainer(dp.bundle.name).remove({ force: true, v: true }));
+        await seedCreatedBundle(engine, dp, bundleUser);
       },
       async () => {
         await create(`container ${dp.agent.name}`, () => engine.createContainer(dp.agent.create));
@@ -103,7 +105,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: B
     ctx.log(`bottle ${ctx.slug} is up (${((now() - started) / 1000).toFixed(1)}s)`);
     return {
       resources: { containers: [dp.bundle.name, dp.agent.name], networks: dp.networks.map((n) => n.name) },
-      backendData: { bundleUser, eventsFile: dp.host.eventsFile, sidecarsImage: dp.bundle.create.Image, launchMs: now() - started },
+      backendData: { channel: API_CHANNEL, bundleUser, eventsFile: dp.host.eventsFile, sidecarsImage: dp.bundle.create.Image, launchMs: now() - started },
     };
   } catch (e) {
     return unwindLaunch(stack, ctx, e);

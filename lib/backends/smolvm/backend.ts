@@ -4,8 +4,9 @@
 // control is the bundle container's (bundle/control.ts), as for Docker bottles.
 import type { BottlePlan } from '../../plan/index.js';
 import type { BundleControl } from '../../proposals/control.js';
-import type { Metadata } from '../../state/index.js';
-import { containerControl } from '../bundle/control.js';
+import type { BottlePaths, Metadata } from '../../state/index.js';
+import { channelOf, containerControl, followContainer, pullContainer, type ControlChannel } from '../bundle/control.js';
+import type { FollowOptions } from '../bundle/channel.js';
 import { AGENT_PATHS } from '../bundle/names.js';
 import { extractTar } from '../bundle/tar.js';
 import type { Backend, ClaudeInvocation, EngineResource, EngineState, LaunchContext, LaunchResult } from '../types.js';
@@ -28,8 +29,8 @@ export function smolvmAttachArgv(binary: string, vm: string, claude: ClaudeInvoc
 }
 
 // The bundle is a Docker container: reload and late secrets exactly as for Docker bottles.
-export function smolvmControl(engine: () => SmolvmEngine): BundleControl {
-  return containerControl('smolvm', engine);
+export function smolvmControl(engine: () => SmolvmEngine, channel: ControlChannel): BundleControl {
+  return containerControl('smolvm', engine, channel);
 }
 
 // One instance per engine + smolvm; stateless beyond them, so any process can drive any bottle.
@@ -96,7 +97,15 @@ export class SmolvmBackend implements Backend {
     return removeSmolvmResource(this.engine, this.smolvm, resource);
   }
 
-  control(_meta: Metadata): BundleControl {
-    return smolvmControl(() => this.engine);
+  pull(meta: Metadata, paths: BottlePaths, signal?: AbortSignal): Promise<void> {
+    return pullContainer(this.engine, meta, paths, signal);
+  }
+
+  follow(meta: Metadata, paths: BottlePaths, opts: FollowOptions): Promise<void> {
+    return followContainer(this.engine, meta, paths, opts);
+  }
+
+  control(meta: Metadata, paths: BottlePaths): BundleControl {
+    return smolvmControl(() => this.engine, channelOf(meta, paths));
   }
 }

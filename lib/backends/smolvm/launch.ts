@@ -7,10 +7,11 @@ import { stat } from 'node:fs/promises';
 import type { DockerEngine, ListedNetwork } from '../../docker/api.js';
 import type { BottlePlan } from '../../plan/index.js';
 import {
-  type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, start, unwindLaunch, withSecretEnv,
+  type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, seedCreatedBundle, start, unwindLaunch, withSecretEnv,
 } from '../bundle/launch.js';
 import { runProvision } from '../bundle/provision.js';
 import { waitReady } from '../bundle/ready.js';
+import { API_CHANNEL } from '../bundle/control.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
 import type { SmolvmClient } from './cli.js';
 import { packAgentImage } from './pack.js';
@@ -54,7 +55,7 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
   const { names } = sp;
   checkRequiredPaths(sp.base);
   await checkImages(engine, [sp.bundle.create.Image!, plan.image]);
-  await prepareHost(sp.base, bundleUser);
+  await prepareHost(sp.base);
   const eventsOffset = await stat(sp.base.host.eventsFile).then((s) => s.size, () => 0);
 
   checkAbort();
@@ -68,6 +69,7 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
     const bundleCreate = withSecretEnv(sp.bundle, secretEnv);
     await create(`container ${names.bundle}`, () => engine.createContainer(bundleCreate));
     stack.push({ what: `container ${names.bundle}`, done: `removed container ${names.bundle}`, undo: () => engine.getContainer(names.bundle).remove({ force: true, v: true }) });
+    await seedCreatedBundle(engine, sp.base, bundleUser);
     checkAbort();
     ctx.log('starting sidecars');
     await start(engine, names.bundle);
@@ -97,7 +99,7 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
       resources: { containers: [names.bundle], networks: [names.network], machine: names.vm },
       backendData: {
         bundleIp: subnet.bundleIp, subnet: subnet.subnet, vm: names.vm, smolmachine,
-        bundleUser, eventsFile: sp.base.host.eventsFile, sidecarsImage: sp.bundle.create.Image, launchMs: now() - started,
+        channel: API_CHANNEL, bundleUser, eventsFile: sp.base.host.eventsFile, sidecarsImage: sp.bundle.create.Image, launchMs: now() - started,
       },
     };
   } catch (e) {
