@@ -1,17 +1,23 @@
-// Waiting for the bundle's daemons reads an events file the bundle writes: a FIFO or a symlink
-// planted in its place must not hang the host (nor be followed); the wait ends at its bound.
+// Waiting for the bundle's daemons reads the host copy of its events file: a FIFO or a symlink
+// in its place must not hang the host (nor be followed); the wait ends at its bound.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import t from 'tap';
 import type { DockerEngine } from '../../lib/docker/api.js';
 import { waitReady } from '../../lib/backends/bundle/ready.js';
 import type { LaunchContext } from '../../lib/backends/types.js';
 
-// Only what waitReady asks of the engine: the bundle container runs, its log is empty.
+// Only what waitReady asks of the engine: the bundle container runs, its log is empty, and the
+// follow of its events (channel.ts) finds nothing to copy.
 const engine = {
-  getContainer: () => ({ inspect: async () => ({ State: { Running: true, Status: 'running' } }), logs: async () => Buffer.alloc(0) }),
+  getContainer: () => ({
+    inspect: async () => ({ State: { Running: true, Status: 'running' } }),
+    logs: async () => Buffer.alloc(0),
+    exec: async () => ({ start: async () => Readable.from([]), inspect: async () => ({ ExitCode: 0, Running: false }) }),
+  }),
 } as unknown as DockerEngine;
 
 function setup(t: { teardown(fn: () => unknown): void }) {

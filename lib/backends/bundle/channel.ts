@@ -133,7 +133,7 @@ export interface PullReport {
 // The exec a pull runs: the bundle's events size and queue listing on stderr, the events
 // file's bytes from the host copy's end on stdout.
 const PULL_SCRIPT = [
-  's=$(wc -c < "$1" 2>/dev/null) || s=0',
+  's=$(wc -c 2>/dev/null < "$1") || s=0',
   'printf "%s\\n" "$s" >&2',
   'ls -1A "$2" >&2 2>/dev/null',
   'if [ "$s" -gt "$3" ]; then tail -c +"$(($3 + 1))" "$1" | head -c "$4"; fi',
@@ -181,6 +181,17 @@ async function pullQueue(container: EngineContainer, paths: Pick<BottlePaths, 's
   return copied;
 }
 
+// A `proposal-queued` line's id and kind (an id that is no queue file name is no event).
+function parseQueued(line: string): { id: string; kind: string } | undefined {
+  try {
+    const ev = JSON.parse(line) as { type?: unknown; id?: unknown; kind?: unknown };
+    if (ev.type !== 'proposal-queued' || typeof ev.id !== 'string' || !QUEUE_NAME.test(`${ev.id}.json`)) return undefined;
+    return { id: ev.id, kind: String(ev.kind) };
+  } catch {
+    return undefined;
+  }
+}
+
 // Following a bundle: how often it is told about changes.
 export interface FollowOptions {
   signal: AbortSignal;
@@ -190,48 +201,75 @@ export interface FollowOptions {
   onError?: (e: Error) => void;
 }
 
+// How often the bundle's `tail` looks at the events file: GNU tail does not trust inotify on
+// overlayfs (a container's filesystem) and polls, by default once a second.
+const FOLLOW_POLL_S = '0.05';
+
 // Mirrors the bundle as it writes, until `signal` aborts or the bundle stops: `tail -F` of its
-// events file streams into the host copy; an event that says the queue grew pulls the queue.
-// Resolves when the stream ends.
+// events file streams into the host copy; a `proposal-queued` line has that proposal's files
+// read from the bundle's queue. Resolves when the stream ends, or at the first failed write to
+// the host copy (after which only a fresh follow, starting with a pull, writes at the right
+// offsets).
 export async function followBundle(container: EngineContainer, paths: Pick<BottlePaths, 'eventsFile' | 'superviseQueue'>, opts: FollowOptions): Promise<void> {
   if (opts.signal.aborted) return;
   // Catch up first (events and queue), then stream from where that left the host copy.
   const first = await pullBundle(container, paths, opts.signal);
   if (first.events > 0 || first.queued.length > 0) opts.onChange?.(first);
+  await mkdir(dirname(paths.eventsFile), { recursive: true, mode: 0o700 });
   let offset = await hostSize(paths.eventsFile);
   const exec = await container.exec({
-    Cmd: ['sh', '-c', 'echo $$ >&2; exec tail -c +"$(($2 + 1))" -F "$1" 2>/dev/null', 'sh', BUNDLE_EVENTS_FILE, String(offset)],
+    Cmd: ['sh', '-c', 'echo $$ >&2; exec tail -s "$3" -c +"$(($2 + 1))" -F "$1" 2>/dev/null', 'sh', BUNDLE_EVENTS_FILE, String(offset), FOLLOW_POLL_S],
     AttachStdout: true, AttachStderr: true, Tty: false,
   });
   const stream = await exec.start({ hijack: true, stdin: false }) as NodeJS.ReadableStream & { destroy?: () => void };
   let pid: string | undefined;
+  let stopped = false;
   let pending = Buffer.alloc(0);
+  let line = '';
   let queueRun: Promise<void> = Promise.resolve();
-  const pullQueueSoon = (): void => {
+  // The tail would otherwise live until its next write fails.
+  const killTail = (): void => {
+    stream.destroy?.();
+    if (pid) execRaw(container, ['kill', pid], { user: '' }).catch(() => undefined);
+  };
+  // A queued proposal's files, fetched by name (one archive read each), in order.
+  const fetchQueued = (names: string[]): void => {
     queueRun = queueRun.then(async () => {
-      const r = await pullBundle(container, paths, opts.signal);
-      if (r.events > 0 || r.queued.length > 0) opts.onChange?.(r);
+      const queued = await pullQueue(container, paths, names);
+      if (queued.length > 0) opts.onChange?.({ events: 0, queued });
     }).catch((e: Error) => opts.onError?.(e));
   };
   const onFrame = (kind: number, payload: Buffer): void => {
     if (kind === 2) {
-      pid ??= /^\d+/.exec(payload.toString('latin1'))?.[0];
+      if (pid) return;
+      pid = /^\d+/.exec(payload.toString('latin1'))?.[0];
+      // Stopped before the pid was known: the tail is killed now that it is.
+      if (stopped && pid) killTail();
       return;
     }
-    // Only bytes that extend the host copy are written (a pull may have got there first).
+    if (stopped) return;
     writeAt(paths.eventsFile, offset, payload);
     offset += payload.length;
-    if (payload.includes('"proposal-queued"')) pullQueueSoon();
-    else opts.onChange?.({ events: payload.length, queued: [] });
+    opts.onChange?.({ events: payload.length, queued: [] });
+    // Whole lines only, however the frames cut them.
+    const lines = (line + payload.toString('utf8')).split('\n');
+    line = (lines.pop() ?? '').slice(-4096);
+    for (const l of lines) {
+      if (!l.includes('"proposal-queued"')) continue;
+      const ev = parseQueued(l);
+      if (ev) fetchQueued(ev.kind === 'push' ? [`${ev.id}.diff`, `${ev.id}.json`] : [`${ev.id}.json`]);
+    }
   };
   await new Promise<void>((resolve) => {
     const stop = (): void => {
-      stream.destroy?.();
-      // The tail would otherwise live until its next write fails.
-      if (pid) execRaw(container, ['kill', pid], { user: '' }).catch(() => undefined);
+      stopped = true;
+      // Without the pid yet, the stream stays open until its pid frame (see onFrame).
+      if (pid) killTail();
       resolve();
     };
     opts.signal.addEventListener('abort', stop, { once: true });
+    // An abort while the exec was created and started fired no listener.
+    if (opts.signal.aborted) stop();
     stream.on('data', (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
       while (pending.length >= 8) {
@@ -241,6 +279,8 @@ export async function followBundle(container: EngineContainer, paths: Pick<Bottl
           onFrame(pending[0]!, pending.subarray(8, 8 + size));
         } catch (e) {
           opts.onError?.(e as Error);
+          stop();
+          return;
         }
         pending = pending.subarray(8 + size);
       }
