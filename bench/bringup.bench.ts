@@ -39,16 +39,16 @@ const made: string[] = [];
 const bareNames: string[] = [];
 
 // One `bottle start`: wall time, and its progress lines timed on arrival.
-async function bottleRound(): Promise<{ ms: number; lines: TimedLine[] }> {
+async function bottleRound(on: NodeJS.ProcessEnv = env): Promise<{ ms: number; lines: TimedLine[] }> {
   const lines: TimedLine[] = [];
   const t0 = performance.now();
-  const start = spawnBottle(['start', AGENT, '--yes', '--no-attach', '--manifest', manifest], env, (line) => lines.push({ ms: performance.now() - t0, line }), { compiled: true });
+  const start = spawnBottle(['start', AGENT, '--yes', '--no-attach', '--manifest', manifest], on, (line) => lines.push({ ms: performance.now() - t0, line }), { compiled: true });
   const r = await start.done;
   const ms = performance.now() - t0;
   const slug = r.stdout.trim();
   if (slug) made.push(slug);
   if (r.code !== 0) throw new Error(`bottle start exited ${r.code}:\n${r.stderr}`);
-  await removeBottleFully(lifecycleDeps(env), slug, () => undefined);
+  await removeBottleFully(lifecycleDeps(on), slug, () => undefined);
   return { ms, lines };
 }
 
@@ -60,6 +60,51 @@ async function bareRound(i: number): Promise<number> {
   const ms = performance.now() - t0;
   await run('sh', [BARE, 'down', name, IMAGES[1], IMAGES[0]]);
   return ms;
+}
+
+// Issue 17: the same start on a remote engine (a second engine in a container, its images
+// copied in) with REMOTE_LATENCY_MS added on the link, rounds interleaved with local ones; the
+// target is remote ≤ local + 10 round trips. BENCH_BRINGUP_REMOTE=0 skips it.
+const REMOTE_LATENCY_MS = 50;
+async function remoteRounds(): Promise<void> {
+  if (process.env.BENCH_BRINGUP_REMOTE === '0') {
+    process.stdout.write('remote bring-up: skipped (BENCH_BRINGUP_REMOTE=0)\n');
+    return;
+  }
+  const { startSecondEngine } = await import('../test/helpers/second-engine.js');
+  const e2 = await startSecondEngine(docker);
+  try {
+    await e2.loadImages([...IMAGES]);
+    await e2.setLatency(REMOTE_LATENCY_MS);
+    const remoteEnv = { ...env, DOCKER_HOST: e2.host };
+    const rtt: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      await e2.docker.ping();
+      rtt.push(performance.now() - t0);
+    }
+    await bottleRound(remoteEnv); // warm-up there
+    const local: number[] = [];
+    const remote: number[] = [];
+    for (let i = 1; i <= ROUNDS; i++) {
+      local.push((await bottleRound()).ms);
+      remote.push((await bottleRound(remoteEnv)).ms);
+    }
+    const l = median(local);
+    const r = median(remote);
+    const trip = median(rtt);
+    printTable(`bring-up on a remote engine (${REMOTE_LATENCY_MS} ms of delay added on its link), ${ROUNDS} rounds each, interleaved, median`,
+      ['engine', 'median', 'min', 'max', 'vs local'], [
+        ['local (unix socket)', formatMs(l), formatMs(Math.min(...local)), formatMs(Math.max(...local)), '1.00x'],
+        [`remote (${e2.host})`, formatMs(r), formatMs(Math.min(...remote)), formatMs(Math.max(...remote)), ratio(r, l)],
+      ]);
+    const trips = (r - l) / trip;
+    process.stdout.write(`round trip to the remote engine (GET /_ping, median of 10): ${formatMs(trip)}; remote − local = ${formatMs(r - l)} = ${trips.toFixed(1)} round trips; `
+      + `target ≤ 10: ${trips <= 10 ? 'met' : 'NOT met'}\n`);
+  } finally {
+    for (const slug of made) await sweep(e2.docker, slug).catch(() => undefined);
+    await e2.close();
+  }
 }
 
 try {
@@ -94,6 +139,7 @@ try {
     }));
   const target = b <= 1.5 * p;
   process.stdout.write(`target bottle ≤ 1.5x bare: ${target ? 'met' : 'NOT met'} (${ratio(b, p)})\n`);
+  await remoteRounds();
 } finally {
   for (const slug of made) await sweep(docker, slug);
   for (const name of bareNames) await run('sh', [BARE, 'down', name, IMAGES[1], IMAGES[0]]).catch(() => undefined);

@@ -216,16 +216,12 @@ async function toolCheck(ctx: Ctx, spec: ToolSpec): Promise<Check> {
 
 async function engineCheck(ctx: Ctx, deps: DoctorDeps): Promise<Check> {
   const p = await deps.probeEngine({ env: ctx.env, timeoutMs: deps.engineTimeoutMs });
-  if (p.ok && p.remote) {
-    return {
-      name: 'docker-engine', status: 'missing', required: true, version: p.version,
-      detail: `${p.host} is a remote engine (on ${p.remote}): not supported yet, a bottle's bundle mounts files of this machine`,
-      fix: 'use an engine on this machine: unset DOCKER_HOST, or docker context use default',
-    };
-  }
   if (p.ok) {
     const platform = [p.os, p.arch].filter(Boolean).join('/');
-    return { name: 'docker-engine', status: 'ok', required: true, version: p.version, detail: `API ${p.apiVersion}${platform ? `, ${platform}` : ''} at ${p.host}` };
+    // A remote engine runs bottles too (their state crosses the engine API); only a git remote
+    // whose upstream is a path on this machine cannot be reached from there (start says so).
+    const where = p.remote ? `, a remote engine on ${p.remote} (git upstreams given as local paths need an engine on this machine)` : '';
+    return { name: 'docker-engine', status: 'ok', required: true, version: p.version, detail: `API ${p.apiVersion}${platform ? `, ${platform}` : ''} at ${p.host}${where}` };
   }
   return {
     name: 'docker-engine', status: 'missing', required: true, detail: `${p.host}: ${p.error}`,

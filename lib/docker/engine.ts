@@ -121,18 +121,20 @@ export function connectDocker(env: NodeJS.ProcessEnv, extra: Docker.DockerOption
 
 // Whether the engine at `endpoint` runs on another machine: a tcp:// or ssh:// endpoint whose
 // engine names another host than this one (a unix socket or named pipe is this machine's).
-// Returns the engine's host name then. Remote engines are not supported yet: a bottle's bundle
-// bind-mounts files of this machine, which a remote engine does not have.
+// Returns the engine's host name then. A bottle runs on a remote engine like on a local one
+// (nothing of this machine is mounted), except a git remote whose upstream is a local path.
 export async function remoteEngineName(endpoint: Pick<DockerEndpoint, 'host'>, info: () => Promise<{ Name?: string }>, here = hostname()): Promise<string | undefined> {
   if (/^(unix|npipe):\/\//.test(endpoint.host)) return undefined;
   const name = (await info()).Name;
   return name && name !== here ? name : undefined;
 }
 
-// One line for a start on a remote engine: what is wrong and what to do.
-export function remoteEngineText(host: string, name: string): string {
-  return `the Docker engine at ${host} runs on another machine (${name}); bottle does not support remote engines yet `
-    + '(a bottle\'s bundle mounts files of this machine): use an engine on this machine (unset DOCKER_HOST, or docker context use default)';
+// One line for a start on a remote engine of a plan with local-path git upstreams.
+export function remoteEngineText(host: string, name: string, locals: Array<{ remote: string; path: string }>): string {
+  const first = locals[0]!;
+  const more = locals.length > 1 ? ` (and ${locals.length - 1} more)` : '';
+  return `git remote ${first.remote}'s upstream ${first.path}${more} is a path on this machine, which the Docker engine at ${host} `
+    + `(on ${name}) cannot reach: give the remote a URL git can reach from there (ssh://, https://, git://), or use an engine on this machine (unset DOCKER_HOST, or docker context use default)`;
 }
 
 // The probe's verdict; `host` says which engine was tried, for the fix hint; `remote`: the

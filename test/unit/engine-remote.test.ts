@@ -1,9 +1,9 @@
-// A remote Docker engine (issue 17: not supported until the bundle stops bind-mounting this
-// machine's files): doctor says so with the fix, and start refuses in one line before it
-// creates anything. Local endpoints (a unix socket, a tcp endpoint whose engine is this host)
-// pass without a word.
+// A remote Docker engine (issue 17): a bottle runs there like here, since nothing of this machine
+// is mounted, except a git remote whose upstream is a local path: start refuses that in one line
+// before it creates anything, and doctor says the engine is remote. Local endpoints (a unix
+// socket, a tcp endpoint whose engine is this host) pass without a word.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerBackend } from '../../lib/backends/docker/index.js';
@@ -22,31 +22,35 @@ t.test('remoteEngineName: unix sockets are local, tcp/ssh engines are judged by 
   t.equal(await remoteEngineName({ host: 'tcp://10.0.0.5:2376' }, info('buildbox'), 'here'), 'buildbox');
   t.equal(await remoteEngineName({ host: 'ssh://me@buildbox' }, info('buildbox'), 'here'), 'buildbox');
   t.equal(await remoteEngineName({ host: 'tcp://10.0.0.5:2376' }, info(), 'here'), undefined, 'no name: not judged remote');
-  t.match(remoteEngineText('tcp://10.0.0.5:2376', 'buildbox'), /^the Docker engine at tcp:\/\/10\.0\.0\.5:2376 runs on another machine \(buildbox\); .*unset DOCKER_HOST/);
+  t.match(remoteEngineText('tcp://10.0.0.5:2376', 'buildbox', [{ remote: 'origin', path: '/srv/app.git' }, { remote: 'docs', path: '/srv/docs.git' }]),
+    /^git remote origin's upstream \/srv\/app\.git \(and 1 more\) is a path on this machine, which the Docker engine at tcp:\/\/10\.0\.0\.5:2376 \(on buildbox\) cannot reach: give the remote a URL .*unset DOCKER_HOST/);
 });
 
-t.test('start on a remote engine: one line, nothing created', async (t) => {
+t.test('start on a remote engine: a local-path git upstream is refused in one line, nothing created; other plans start', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'bottle-remote-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const slug = 'tester-remote';
   const paths = makeBottleDir(root, slug);
+  const upstream = join(root, 'app.git');
+  mkdirSync(upstream);
   const engine = new FakeEngine({ name: 'buildbox' });
   const backend = new DockerBackend(engine, { bundleUser: '1000:1000', env: {} });
   const ctx = sampleContext(paths, slug, { env: { DOCKER_HOST: 'tcp://10.0.0.5:2375', ANTHROPIC_API_KEY: 'sk-ant-x-123456789', E2E_TOKEN: 'e2e-route-secret-123' } });
-  await t.rejects(backend.launch(samplePlan(), ctx), new UserError(remoteEngineText('tcp://10.0.0.5:2375', 'buildbox')));
+  await t.rejects(backend.launch(samplePlan({ git: [{ name: 'origin', upstream }] }), ctx),
+    new UserError(remoteEngineText('tcp://10.0.0.5:2375', 'buildbox', [{ remote: 'origin', path: upstream }])));
   t.same(engine.created, [], 'no network or container was created');
 
-  const local = new FakeEngine({ name: hostname() });
-  const ok = new DockerBackend(local, { bundleUser: '1000:1000', env: {} });
-  const r = await ok.launch(samplePlan(), sampleContext(paths, slug, { env: { ...ctx.env } }));
-  t.ok((r.resources.containers ?? []).length > 0, 'a tcp endpoint whose engine is this host starts');
+  const r = await backend.launch(samplePlan({ git: [{ name: 'origin', upstream: 'git@github.com:acme/app.git' }] }), ctx);
+  t.ok((r.resources.containers ?? []).length > 0, 'a plan with no local path starts on the remote engine');
+  const bundle = engine.containers.get(`bottle-${slug}-sidecars`)!;
+  t.notOk(bundle.create.HostConfig?.Mounts, 'and mounts nothing');
 });
 
-t.test('doctor: a remote engine is a missing requirement with the fix', async (t) => {
+t.test('doctor: a remote engine passes, and says it is remote and what needs a local one', async (t) => {
   const checks = await runChecks({ out: () => {}, err: () => {}, env: { PATH: process.env.PATH, HOME: '/nonexistent' }, cwd: process.cwd() } as never, {
     nodeVersion: process.versions.node,
     probeEngine: async () => ({ ok: true, host: 'tcp://10.0.0.5:2375', version: '27.0', apiVersion: '1.46', os: 'linux', remote: 'buildbox' }),
   });
   const engine = checks.find((c) => c.name === 'docker-engine')!;
-  t.match(engine, { status: 'missing', required: true, detail: /tcp:\/\/10\.0\.0\.5:2375 is a remote engine \(on buildbox\): not supported yet/, fix: /unset DOCKER_HOST/ });
+  t.match(engine, { status: 'ok', required: true, detail: /at tcp:\/\/10\.0\.0\.5:2375, a remote engine on buildbox \(git upstreams given as local paths need an engine on this machine\)/ });
 });

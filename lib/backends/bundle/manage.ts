@@ -3,6 +3,7 @@
 // removal. Objects are found by name AND by label, so a launch that died before metadata
 // recorded its resources is still cleaned up.
 import { type DockerEngine, engineMessage, isGone, type ListedContainer, statusOf } from '../../docker/api.js';
+import { UserError } from '../../errors.js';
 import type { Metadata } from '../../state/index.js';
 import type { EngineResource, EngineState } from '../types.js';
 import { LABEL_BACKEND, LABEL_SERVICE, LABEL_SLUG, LABEL_STATE } from './names.js';
@@ -65,7 +66,9 @@ export async function teardownEngineObjects(engine: DockerEngine, meta: Metadata
   }
   if (failures.length > 0) {
     for (const f of failures) log(`could not remove ${f}`);
-    throw new Error(`teardown of ${meta.slug} left ${failures.join('; ')}; retry \`bottle stop ${meta.slug}\` or \`bottle cleanup\``);
+    // Often something else on the engine (a container someone attached to the bottle's network):
+    // a problem to fix there, not a crash of ours.
+    throw new UserError(`teardown of ${meta.slug} left ${failures.join('; ')}; retry \`bottle stop ${meta.slug}\` or \`bottle cleanup\``);
   }
 }
 

@@ -15,6 +15,7 @@ import { runProvision } from '../bundle/provision.js';
 import { waitReady } from '../bundle/ready.js';
 import { API_CHANNEL } from '../bundle/control.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
+import { localUpstreamPath } from '../bundle/plan.js';
 import { type DockerPlan, dockerPlan } from './plan.js';
 import { DockerTransport } from './transport.js';
 
@@ -42,8 +43,14 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: B
   const dp = dockerPlan(plan, ctx.slug, ctx.paths, ctx.agent, bundle);
   checkRequiredPaths(dp);
   const endpoint = resolveDockerEndpoint(ctx.env);
-  const remote = await remoteEngineName(endpoint, () => engine.info() as Promise<{ Name?: string }>).catch(() => undefined);
-  if (remote) throw new UserError(remoteEngineText(endpoint.host, remote));
+  // A remote engine has none of this machine's paths: the one a plan can still name is a git
+  // upstream given as a local path, which git-gate would mount.
+  const locals = plan.git.flatMap((g) => {
+    const path = localUpstreamPath(g.upstream);
+    return path ? [{ remote: g.name, path }] : [];
+  });
+  const remote = locals.length > 0 ? await remoteEngineName(endpoint, () => engine.info() as Promise<{ Name?: string }>).catch(() => undefined) : undefined;
+  if (remote) throw new UserError(remoteEngineText(endpoint.host, remote, locals));
   await checkImages(engine, [dp.bundle.create.Image!, dp.agent.create.Image!]);
   await prepareHost(dp);
   const eventsOffset = await stat(dp.host.eventsFile).then((s) => s.size, () => 0);
