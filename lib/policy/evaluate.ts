@@ -3,7 +3,7 @@
 import { dlpScanner } from '../secrets/index.js';
 import { parseBody } from './body.js';
 import { findCanary, isCanaries, prepareCanaries, type Canaries } from './canary.js';
-import { Candidates, scanCandidates, type Candidate, type PatternScanner } from './candidates.js';
+import { Candidates, inReferenceMode, joinTexts, scanCandidates, withReferenceMode, type Candidate, type PatternScanner } from './candidates.js';
 import { checkHeaderStructure, headerCandidates, headerEntries } from './headers.js';
 import { EXFIL_SERVICES } from './exfil.js';
 import { untilMs } from './grants.js';
@@ -26,6 +26,9 @@ export interface EvaluateOptions {
   // The clock at request time (ms since the epoch) against which time-boxed allow entries
   // (grants.ts) are judged; default Date.now(). A lapsed entry simply stops matching.
   now?: number;
+  // The unoptimized reference path (no memo, no skipped work, no canary prefilter), for the
+  // differential test of the fast path (test/unit/evaluate-fastpath.test.ts); same verdicts.
+  reference?: boolean;
 }
 
 // A time-boxed allow entry: honoured while now < until.
@@ -141,14 +144,31 @@ function policyScanner(c: Compiled, scanner: PatternScanner): PatternScanner {
   return ignore ? { first: (text) => scanner.first(text, { ignore }) } : scanner;
 }
 
-function dlpHit(scanner: PatternScanner, stage: Stage, items: readonly Candidate[]): Verdict | undefined {
-  const hit = scanCandidates(scanner, items);
+function dlpHit(scanner: PatternScanner, stage: Stage, cands: Candidates): Verdict | undefined {
+  const hit = inReferenceMode() ? scanCandidates(scanner, cands.items) : scanCandidates(scanner, cands.items, cands.joined());
   return hit && block(stage, `secret in ${hit.where} (${hit.rule})`, hit.rule);
 }
 
-function canaryHit(canaries: Canaries, groups: ReadonlyArray<readonly Candidate[]>): Verdict | undefined {
+// Candidates, or a plain list of them (the model route's body), for the canary stage.
+type CanaryGroup = Candidates | readonly Candidate[];
+const itemsOf = (g: CanaryGroup): readonly Candidate[] => (g instanceof Candidates ? g.items : g);
+
+// Fast-path prefilter of the canary stage: whether any form occurs in any group's joined text.
+// An item is a substring of its group's joined text, so a form found in no joined text is in
+// no item; when one is found, the per-item search below names the item as before.
+function anyCanary(canaries: Canaries, groups: readonly CanaryGroup[]): boolean {
+  const texts = groups.map((g) => (g instanceof Candidates ? g.joined() : joinTexts(g)));
+  for (const f of canaries.forms) {
+    for (const t of texts) if (t.includes(f.text)) return true;
+  }
+  return false;
+}
+
+function canaryHit(canaries: Canaries, groups: readonly CanaryGroup[]): Verdict | undefined {
   if (canaries.forms.length === 0) return undefined;
-  for (const items of groups) {
+  if (!inReferenceMode() && !anyCanary(canaries, groups)) return undefined;
+  for (const group of groups) {
+    const items = itemsOf(group);
     for (const item of items) {
       const kind = findCanary(canaries, item.text);
       if (kind) return block('canary', `route secret (${kind} form) in ${item.where}`, `canary-${kind}`);
@@ -161,9 +181,9 @@ function canaryHit(canaries: Canaries, groups: ReadonlyArray<readonly Candidate[
 function hostnameDlp(h: HostInfo, entropy: boolean, scanner: PatternScanner, canaries: Canaries): Verdict | undefined {
   const cands = new Candidates();
   addHostCandidates(cands, h);
-  return dlpHit(scanner, 'url-dlp', cands.items)
+  return dlpHit(scanner, 'url-dlp', cands)
     ?? (entropy ? checkSubdomainEntropy(h) : undefined)
-    ?? canaryHit(canaries, [cands.items]);
+    ?? canaryHit(canaries, [cands]);
 }
 
 // The host as quoted in an allowlist/blocklist reason (which reaches logs and the agent's
@@ -177,7 +197,7 @@ function hostForReason(h: HostInfo, scanner: PatternScanner, canaries: Canaries)
 // while judging is a block (a gate must fail closed), with no input echoed in the reason.
 export function evaluate(policy: Policy, request: HttpRequest, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
   try {
-    return judge(policy, request, secrets, opts);
+    return opts.reference ? withReferenceMode(true, () => judge(policy, request, secrets, opts)) : judge(policy, request, secrets, opts);
   } catch {
     return block('error', 'the request could not be evaluated', 'internal-error');
   }
@@ -200,19 +220,19 @@ function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonl
   if (lengthBlock) return lengthBlock;
   const parts = urlParts(view);
   const urlCands = urlCandidates(view, parts);
-  const urlBlock = dlpHit(scanner, 'url-dlp', urlCands.items) ?? (policy.dlp.entropy ? checkEntropy(view, parts) : undefined);
+  const urlBlock = dlpHit(scanner, 'url-dlp', urlCands) ?? (policy.dlp.entropy ? checkEntropy(view, parts) : undefined);
   if (urlBlock) return urlBlock;
   const entries = headerEntries(request.headers ?? {});
   const structure = checkHeaderStructure(entries, view.host);
   if (structure) return structure;
   const headerCands = headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set());
-  const headerBlock = dlpHit(scanner, 'header-dlp', headerCands.items);
+  const headerBlock = dlpHit(scanner, 'header-dlp', headerCands);
   if (headerBlock) return headerBlock;
   const body = parseBody(request.body, entries, policy.limits.maxBodyBytes);
   if ('verdict' in body) return body;
-  const bodyBlock = dlpHit(scanner, 'body-dlp', body.candidates.items);
+  const bodyBlock = dlpHit(scanner, 'body-dlp', body.candidates);
   if (bodyBlock) return bodyBlock;
-  const canary = canaryHit(canaries, [urlCands.items, headerCands.items, body.candidates.items]);
+  const canary = canaryHit(canaries, [urlCands, headerCands, body.candidates]);
   if (canary) return canary;
   const by = allowMatch(c, view.host, now) ?? `route ${view.host.host}`;
   return allow(`allowed by "${by}"`, by);
@@ -230,8 +250,8 @@ function judgeModel(policy: Policy, model: ModelApi, request: HttpRequest, view:
   const body = checkModelBody(model, request.body, entries, policy.limits.maxBodyBytes);
   if ('verdict' in body) return body;
   const canary = canaries.forms.length > 0 && canaryHit(canaries, [
-    urlCandidates(view, urlParts(view)).items,
-    headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set()).items,
+    urlCandidates(view, urlParts(view)),
+    headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set()),
     [{ where: 'the model API request body', text: jsonStrings(body.json) }],
   ]);
   return canary || allow(`allowed by "route ${model.host}" (model API)`, `route ${model.host}`);
@@ -242,7 +262,7 @@ function judgeModel(policy: Policy, model: ModelApi, request: HttpRequest, view:
 // tlsMode() to splice (passthrough) or terminate and evaluate() each request.
 export function evaluateConnect(policy: Policy, host: string, port: number, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
   try {
-    return judgeConnect(policy, host, port, secrets, opts);
+    return opts.reference ? withReferenceMode(true, () => judgeConnect(policy, host, port, secrets, opts)) : judgeConnect(policy, host, port, secrets, opts);
   } catch {
     return block('error', 'the CONNECT could not be evaluated', 'internal-error');
   }
