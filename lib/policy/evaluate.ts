@@ -196,11 +196,32 @@ function hostForReason(h: HostInfo, scanner: PatternScanner, canaries: Canaries)
 // prepareCanaries() form, computed once per policy load). Never throws: anything unexpected
 // while judging is a block (a gate must fail closed), with no input echoed in the reason.
 export function evaluate(policy: Policy, request: HttpRequest, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
+  if (!SHADOW || opts.reference) return evaluateOnce(policy, request, secrets, opts);
+  const pinned = { ...opts, now: opts.now ?? Date.now() };
+  const v = evaluateOnce(policy, request, secrets, pinned);
+  shadowCheck(v, evaluateOnce(policy, request, secrets, { ...pinned, reference: true }), request.url);
+  return v;
+}
+
+function evaluateOnce(policy: Policy, request: HttpRequest, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
   try {
     return opts.reference ? withReferenceMode(true, () => judge(policy, request, secrets, opts)) : judge(policy, request, secrets, opts);
   } catch {
     return block('error', 'the request could not be evaluated', 'internal-error');
   }
+}
+
+// BOTTLE_EVALUATE_SHADOW=1 (tests only): every evaluate() and evaluateConnect() also runs the
+// reference path, and a different verdict is reported on stderr and fails the process (exit
+// code 1). Running the unit suites so checks the fast path on every input they hold.
+const SHADOW = process.env.BOTTLE_EVALUATE_SHADOW === '1';
+
+function shadowCheck(fast: Verdict, reference: Verdict, what: string): void {
+  const a = JSON.stringify(fast);
+  const b = JSON.stringify(reference);
+  if (a === b) return;
+  process.stderr.write(`evaluate fast path differs from the reference for ${JSON.stringify(what.slice(0, 200))}:\n  fast:      ${a}\n  reference: ${b}\n`);
+  process.exitCode = 1;
 }
 
 function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
@@ -261,6 +282,14 @@ function judgeModel(policy: Policy, model: ModelApi, request: HttpRequest, view:
 // port validation, allow/block, literal-IP SSRF and hostname DLP. The daemon then calls
 // tlsMode() to splice (passthrough) or terminate and evaluate() each request.
 export function evaluateConnect(policy: Policy, host: string, port: number, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
+  if (!SHADOW || opts.reference) return evaluateConnectOnce(policy, host, port, secrets, opts);
+  const pinned = { ...opts, now: opts.now ?? Date.now() };
+  const v = evaluateConnectOnce(policy, host, port, secrets, pinned);
+  shadowCheck(v, evaluateConnectOnce(policy, host, port, secrets, { ...pinned, reference: true }), `CONNECT ${host}:${port}`);
+  return v;
+}
+
+function evaluateConnectOnce(policy: Policy, host: string, port: number, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
   try {
     return opts.reference ? withReferenceMode(true, () => judgeConnect(policy, host, port, secrets, opts)) : judgeConnect(policy, host, port, secrets, opts);
   } catch {
