@@ -156,10 +156,51 @@ const itemsOf = (g: CanaryGroup): readonly Candidate[] => (g instanceof Candidat
 // Fast-path prefilter of the canary stage: whether any form occurs in any group's joined text.
 // An item is a substring of its group's joined text, so a form found in no joined text is in
 // no item; when one is found, the per-item search below names the item as before.
+// Short texts are searched by the forms' first two characters (one pass, every form at once):
+// an occurrence of a form starts with its own first pair, so each position whose pair starts
+// some form is checked for those forms, and no other position can hold one. Long texts (bodies)
+// are searched form by form with includes(), which skips ahead natively.
 function anyCanary(canaries: Canaries, groups: readonly CanaryGroup[]): boolean {
-  const texts = groups.map((g) => (g instanceof Candidates ? g.joined() : joinTexts(g)));
-  for (const f of canaries.forms) {
-    for (const t of texts) if (t.includes(f.text)) return true;
+  const index = canaryIndex(canaries);
+  for (const g of groups) {
+    const text = g instanceof Candidates ? g.joined() : joinTexts(g);
+    if (text.length <= PAIR_SEARCH_MAX ? pairSearch(index, text) : index.forms.some((f) => text.includes(f))) return true;
+  }
+  return false;
+}
+
+const PAIR_SEARCH_MAX = 4096;
+
+interface CanaryIndex {
+  forms: string[];
+  // For each pair hash: the forms starting with a pair of that hash (undefined: none).
+  byPair: Array<string[] | undefined>;
+}
+
+const canaryIndexes = new WeakMap<Canaries, CanaryIndex>();
+const pairHash = (a: number, b: number) => ((a * 31) ^ b) & 0xfff;
+
+function canaryIndex(c: Canaries): CanaryIndex {
+  let index = canaryIndexes.get(c);
+  if (!index) {
+    const byPair: Array<string[] | undefined> = new Array<string[] | undefined>(0x1000).fill(undefined);
+    const forms = c.forms.map((f) => f.text);
+    for (const f of forms) (byPair[pairHash(f.charCodeAt(0), f.charCodeAt(1))] ??= []).push(f);
+    index = { forms, byPair };
+    canaryIndexes.set(c, index);
+  }
+  return index;
+}
+
+function pairSearch(index: CanaryIndex, text: string): boolean {
+  const { byPair } = index;
+  let prev = text.charCodeAt(0);
+  for (let i = 0; i + 1 < text.length; i++) {
+    const next = text.charCodeAt(i + 1);
+    const forms = byPair[pairHash(prev, next)];
+    prev = next;
+    if (forms === undefined) continue;
+    for (const f of forms) if (text.startsWith(f, i)) return true;
   }
   return false;
 }

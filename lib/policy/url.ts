@@ -79,8 +79,8 @@ export function checkCrlf(raw: string): Verdict | undefined {
 
 // traversal stage: a `..` path segment, raw or encoded (`%2e%2e`, `..%2f`, `%252e`, `\`, `..;`).
 export function checkTraversal(view: UrlView): Verdict | undefined {
-  // Fast path: a `..` segment needs a '.' in the raw path, or a '%' to decode to one, or a
-  // non-ASCII character NFKC may fold to one (U+FF0E, U+2025...); a path with none has none.
+  // Fast path: with no '%' and no non-ASCII character (which NFKC may fold to dots: U+FF0E,
+  // U+2025...) the decoded path is the raw one, and a `..` segment needs ".." in it.
   if (!inReferenceMode() && plainPath(view.rawPath)) return undefined;
   const decoded = normalizeText(percentDecodeFully(view.rawPath));
   for (const p of [view.rawPath, decoded]) {
@@ -93,7 +93,7 @@ export function checkTraversal(view: UrlView): Verdict | undefined {
 function plainPath(p: string): boolean {
   for (let i = 0; i < p.length; i++) {
     const c = p.charCodeAt(i);
-    if (c === 0x2e || c === 0x25 || c >= 0x80) return false;
+    if (c === 0x25 || c >= 0x80 || (c === 0x2e && p.charCodeAt(i + 1) === 0x2e)) return false;
   }
   return true;
 }
