@@ -75,6 +75,7 @@ function compile(p: Policy): Compiled {
 }
 
 const noCanaries: Canaries = { forms: [] };
+const NO_HEADERS: ReadonlySet<string> = new Set();
 
 function canariesOf(secrets: Canaries | readonly string[] | undefined): Canaries {
   if (secrets === undefined) return noCanaries;
@@ -287,7 +288,7 @@ function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonl
   const entries = headerEntries(request.headers ?? {});
   const structure = checkHeaderStructure(entries, view.host);
   if (structure) return structure;
-  const headerCands = headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set());
+  const headerCands = headerCandidates(entries, c.replaced.get(view.host.host) ?? NO_HEADERS);
   const headerBlock = dlpHit(scanner, 'header-dlp', headerCands);
   if (headerBlock) return headerBlock;
   const body = parseBody(request.body, entries, policy.limits.maxBodyBytes);
@@ -313,7 +314,7 @@ function judgeModel(policy: Policy, model: ModelApi, request: HttpRequest, view:
   if ('verdict' in body) return body;
   const canary = canaries.forms.length > 0 && canaryHit(canaries, [
     urlCandidates(view, urlParts(view)),
-    headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set()),
+    headerCandidates(entries, c.replaced.get(view.host.host) ?? NO_HEADERS),
     [{ where: 'the model API request body', text: jsonStrings(body.json) }],
   ]);
   return canary || allow(`allowed by "route ${model.host}" (model API)`, `route ${model.host}`);

@@ -257,6 +257,8 @@ export function digestShaped(s: string): boolean {
 // name or service-account address is many short words, not one random string. Returns the
 // random-looking part, if any.
 function highEntropy(value: string): string | undefined {
+  // Fast path: removing key ids only shortens a value; a short one stays short.
+  if (value.length < PATH_QUERY_MIN && !inReferenceMode()) return undefined;
   const s = withoutSigV4KeyIds(value);
   if (s.length < PATH_QUERY_MIN || SRI.test(s)) return undefined;
   const parts = NAME.test(s) && NAME_JOINER.test(s) ? s.split(NAME_JOINER) : [s];
