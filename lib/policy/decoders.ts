@@ -300,7 +300,7 @@ function decodeLevel(s: string, depth: number, strip: boolean, minText: number, 
   const seen = new Set<string>();
   if (PERCENT_ESCAPE.test(s)) foundText(s, seen, depth, strip, minText, how, out, 'percent', percentDecodeFully(s));
   tryEncodingsFast(s, s, seen, depth, strip, minText, how, out);
-  for (const run of encodedRuns(s)) tryEncodingsFast(run, s, seen, depth, strip, minText, how, out);
+  for (const run of encodedRunsFast(s)) tryEncodingsFast(run, s, seen, depth, strip, minText, how, out);
   if (!strip) return;
   const stripped = stripNoise(s);
   if (stripped !== s && stripped.length >= 10) tryEncodingsFast(stripped, s, seen, depth, strip, minText, how, out);
@@ -332,4 +332,62 @@ function tryEncodingsFast(t: string, s: string, seen: Set<string>, depth: number
     const b32 = decodeBase32Fast(t);
     if (b32) foundText(s, seen, depth, strip, minText, how, out, 'base32', readableAtLeast(b32, minText));
   }
+}
+
+// encodedRuns, probing every 16th character instead of reading each: a run of 16+ characters
+// covers 16 consecutive positions, so it covers a probe. A probe on a run character is widened
+// left to its run's start (the character before a run start is never a run character: runs
+// are maximal; a continuation line of a wrapped run is reached from the run's first line,
+// which is 16+ characters, so probed, and earlier) and the run is then followed forward
+// exactly as encodedRuns does, wrapping included. Same runs, same order; in prose, where
+// 16-character runs are rare, most characters are never read.
+export function encodedRunsFast(s: string): string[] {
+  const out: string[] = [];
+  const n = s.length;
+  let p = MIN_RUN - 1;
+  while (p < n) {
+    const c = s.charCodeAt(p);
+    if (!(c < 128 && RUN_CHAR[c] === 1)) {
+      p += MIN_RUN;
+      continue;
+    }
+    let start = p;
+    for (;;) {
+      const b = start > 0 ? s.charCodeAt(start - 1) : 128;
+      if (!(b < 128 && RUN_CHAR[b] === 1)) break;
+      start--;
+    }
+    const end = runFrom(s, start, out);
+    // The next probe position (≡ MIN_RUN - 1 mod MIN_RUN) after the run's end.
+    p = end + 1 + ((((MIN_RUN - 1 - (end + 1)) % MIN_RUN) + MIN_RUN) % MIN_RUN);
+  }
+  return out;
+}
+
+// encodedRuns' loop from a run's first character to the index that ends it (emitting it).
+function runFrom(s: string, start: number, out: string[]): number {
+  let line = start;
+  let wrapped = false;
+  for (let i = start; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    if (c < 128 && RUN_CHAR[c] === 1) continue;
+    if ((c === 10 || c === 13) && i - line >= MIN_RUN && (i - line) % 4 === 0) {
+      const next = c === 13 && s.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+      const n = s.charCodeAt(next);
+      if (n < 128 && RUN_CHAR[n] === 1) {
+        wrapped = true;
+        line = next;
+        i = next - 1;
+        continue;
+      }
+    }
+    if (i - start >= MIN_RUN) {
+      let end = i;
+      while (end < s.length && end - i < 2 && s.charCodeAt(end) === 61) end++;
+      if (wrapped) out.push(s.slice(start, end).replace(/\r?\n/g, ''));
+      else if (start > 0 || end < s.length) out.push(s.slice(start, end));
+    }
+    return i;
+  }
+  return s.length;
 }

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
 import { dlpOnlyPolicy, evaluate, evaluateConnect, loadPolicy, prepareCanaries, type HttpRequest, type Policy } from '../../lib/policy/index.js';
 import {
-  collectDecodings, decodeBase32, decodeBase32Fast, encodeBase32, forEachDecoding, readable, readableAtLeast,
+  collectDecodings, decodeBase32, decodeBase32Fast, encodeBase32, encodedRuns, encodedRunsFast, forEachDecoding, readable, readableAtLeast,
 } from '../../lib/policy/decoders.js';
 import { fingerprint } from '../../lib/secrets/index.js';
 import { FAKE } from '../fixtures/policy/fake-secrets.js';
@@ -313,4 +313,34 @@ t.test('readableAtLeast and decodeBase32Fast agree with readable and decodeBase3
     }
   }
   t.equal(bad, 0);
+});
+
+t.test('encodedRunsFast finds the runs encodedRuns finds, wrapped ones included', async (t) => {
+  const pieces = ['A', 'b', '9', '+', '/', '_', '-', '=', '==', ' ', '.', '\n', '\r\n', '\r', 'é', '"'];
+  const inputs: string[] = [];
+  const blob = (n: number) => b64(randomBytes(n));
+  for (let i = 0; i < 20000; i++) {
+    let s = '';
+    const len = i % 300;
+    // Word-like text, long unbroken runs, and base64 wrapped at 4k columns with CRLF or LF.
+    const mode = i % 4;
+    while (s.length < len) {
+      if (mode === 0) s += pieces[Math.floor(Math.random() * pieces.length)];
+      else if (mode === 1) s += Math.random() < 0.9 ? 'x' : pieces[Math.floor(Math.random() * pieces.length)];
+      else if (mode === 2) s += blob(1 + Math.floor(Math.random() * 40));
+      else s += `${blob(12 * (1 + Math.floor(Math.random() * 5)))}${Math.random() < 0.5 ? '\r\n' : '\n'}`;
+    }
+    inputs.push(s);
+  }
+  const wrap = (s: string, cols: number, eol: string) => s.match(new RegExp(`.{1,${cols}}`, 'g'))!.join(eol);
+  for (const cols of [16, 20, 64, 76]) for (const eol of ['\n', '\r\n']) {
+    for (const pre of ['', 'x', 'attachment:\n', '#'.repeat(17)]) inputs.push(`${pre}${wrap(blob(200), cols, eol)}${eol}tail`, `${pre}${wrap(blob(200), cols, eol)}`);
+  }
+  let bad = 0;
+  for (const s of inputs) {
+    const want = encodedRuns(s);
+    const got = encodedRunsFast(s);
+    if (JSON.stringify(got) !== JSON.stringify(want) && bad++ < 10) t.same(got, want, JSON.stringify(s));
+  }
+  t.equal(bad, 0, `${inputs.length} strings`);
 });
