@@ -335,7 +335,8 @@ function tryEncodingsFast(t: string, s: string, seen: Set<string>, depth: number
 }
 
 // encodedRuns, probing every 16th character instead of reading each: a run of 16+ characters
-// covers 16 consecutive positions, so it covers a probe. A probe on a run character is widened
+// covers 16 consecutive positions, so it covers a probe (positions 15, 31, ... to begin with,
+// then 16 apart from the end of each run followed). A probe on a run character is widened
 // left to its run's start (the character before a run start is never a run character: runs
 // are maximal; a continuation line of a wrapped run is reached from the run's first line,
 // which is 16+ characters, so probed, and earlier) and the run is then followed forward
@@ -357,9 +358,9 @@ export function encodedRunsFast(s: string): string[] {
       if (!(b < 128 && RUN_CHAR[b] === 1)) break;
       start--;
     }
-    const end = runFrom(s, start, out);
-    // The next probe position (≡ MIN_RUN - 1 mod MIN_RUN) after the run's end.
-    p = end + 1 + ((((MIN_RUN - 1 - (end + 1)) % MIN_RUN) + MIN_RUN) % MIN_RUN);
+    // Runs starting after this one's end (a non-run character) are found by probes spaced
+    // MIN_RUN apart from end + MIN_RUN: one starting at end + 1 or later covers one of them.
+    p = runFrom(s, start, out) + MIN_RUN;
   }
   return out;
 }
