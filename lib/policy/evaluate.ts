@@ -157,25 +157,22 @@ const itemsOf = (g: CanaryGroup): readonly Candidate[] => (g instanceof Candidat
 // Fast-path prefilter of the canary stage: whether any form occurs in any group's joined text.
 // An item is a substring of its group's joined text, so a form found in no joined text is in
 // no item; when one is found, the per-item search below names the item as before.
-// Short texts are searched by the forms' first two characters (one pass, every form at once):
-// an occurrence of a form starts with its own first pair, so each position whose pair starts
-// some form is checked for those forms, and no other position can hold one. Long texts (bodies)
-// are searched form by form with includes(), which skips ahead natively.
+// The joined texts are searched for every form at once by character pairs: with m the
+// shortest form's length, an occurrence of any form covers m - 1 consecutive pair positions
+// (a pair at q is the characters q and q + 1), so it covers a probe when pairs are probed m - 1
+// apart. Each form is indexed under the pair at each of its offsets; a probe checks the forms
+// indexed under its pair, at the start that offset implies. No occurrence is missed, and most
+// characters of a text are never read.
 function anyCanary(canaries: Canaries, groups: readonly CanaryGroup[]): boolean {
   const index = canaryIndex(canaries);
-  for (const g of groups) {
-    const text = g instanceof Candidates ? g.joined() : joinTexts(g);
-    if (text.length <= PAIR_SEARCH_MAX ? pairSearch(index, text) : index.forms.some((f) => text.includes(f))) return true;
-  }
+  for (const g of groups) if (pairSearch(index, g instanceof Candidates ? g.joined() : joinTexts(g))) return true;
   return false;
 }
 
-const PAIR_SEARCH_MAX = 4096;
-
 interface CanaryIndex {
-  forms: string[];
-  // For each pair hash: the forms starting with a pair of that hash (undefined: none).
-  byPair: Array<string[] | undefined>;
+  step: number;
+  // For each pair hash: [form, offset, form, offset, ...] of the pairs with that hash.
+  byPair: Array<Array<string | number> | undefined>;
 }
 
 const canaryIndexes = new WeakMap<Canaries, CanaryIndex>();
@@ -184,24 +181,28 @@ const pairHash = (a: number, b: number) => ((a * 31) ^ b) & 0xfff;
 function canaryIndex(c: Canaries): CanaryIndex {
   let index = canaryIndexes.get(c);
   if (!index) {
-    const byPair: Array<string[] | undefined> = new Array<string[] | undefined>(0x1000).fill(undefined);
-    const forms = c.forms.map((f) => f.text);
-    for (const f of forms) (byPair[pairHash(f.charCodeAt(0), f.charCodeAt(1))] ??= []).push(f);
-    index = { forms, byPair };
+    const byPair: Array<Array<string | number> | undefined> = new Array<Array<string | number> | undefined>(0x1000).fill(undefined);
+    let shortest = Infinity;
+    for (const { text: f } of c.forms) {
+      shortest = Math.min(shortest, f.length);
+      for (let k = 0; k + 1 < f.length; k++) (byPair[pairHash(f.charCodeAt(k), f.charCodeAt(k + 1))] ??= []).push(f, k);
+    }
+    // Forms are 8+ characters (canary.ts); the guard keeps a step of at least 1 regardless.
+    index = { step: Math.max(1, shortest - 1), byPair };
     canaryIndexes.set(c, index);
   }
   return index;
 }
 
 function pairSearch(index: CanaryIndex, text: string): boolean {
-  const { byPair } = index;
-  let prev = text.charCodeAt(0);
-  for (let i = 0; i + 1 < text.length; i++) {
-    const next = text.charCodeAt(i + 1);
-    const forms = byPair[pairHash(prev, next)];
-    prev = next;
-    if (forms === undefined) continue;
-    for (const f of forms) if (text.startsWith(f, i)) return true;
+  const { byPair, step } = index;
+  for (let q = 0; q + 1 < text.length; q += step) {
+    const entries = byPair[pairHash(text.charCodeAt(q), text.charCodeAt(q + 1))];
+    if (entries === undefined) continue;
+    for (let e = 0; e < entries.length; e += 2) {
+      const at = q - (entries[e + 1] as number);
+      if (at >= 0 && text.startsWith(entries[e] as string, at)) return true;
+    }
   }
   return false;
 }

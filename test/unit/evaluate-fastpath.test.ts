@@ -344,3 +344,32 @@ t.test('encodedRunsFast finds the runs encodedRuns finds, wrapped ones included'
   }
   t.equal(bad, 0, `${inputs.length} strings`);
 });
+
+t.test('canaries: every form at every offset of a text, alone and among others', async (t) => {
+  const token = FAKE.routeToken;
+  const multi = prepareCanaries([token, 'another-route-secret-value-0123456789']);
+  const forms = [token, hex(token), hex(token).toUpperCase(), b64(token), b64url(token), b64(`#${token}`), b64(`##${token}`), b32(token), b32(token).toLowerCase(), b32(`#${token}`)];
+  let bad = 0;
+  let blocked = 0;
+  for (const form of forms) {
+    for (let at = 0; at < 48; at++) {
+      const filler = 'q'.repeat(at);
+      for (const req of [
+        get('https://x.test/', { 'X-Data': `${filler}${form}` }),
+        get('https://x.test/', { 'X-Data': `${filler}${form.slice(0, -1)}` }),
+        post(`${filler}${form} tail`, 'text/plain'),
+        post(`${filler}${form}`.repeat(Math.ceil(6000 / (at + form.length))), 'text/plain'),
+        get(`https://x.test/${filler}/?v=${encodeURIComponent(form)}`),
+      ]) {
+        for (const c of [canaries, multi]) {
+          const ref = evaluate(dlpOnlyPolicy(), req, c, { reference: true, now: 0 });
+          if (ref.stage === 'canary') blocked++;
+          const fast = evaluate(dlpOnlyPolicy(), req, c, { now: 0 });
+          if (JSON.stringify(ref) !== JSON.stringify(fast) && bad++ < 10) t.same(fast, ref, `${form} at ${at}`);
+        }
+      }
+    }
+  }
+  t.equal(bad, 0);
+  t.ok(blocked > 1000, `${blocked} canary blocks compared`);
+});
