@@ -298,7 +298,7 @@ export function collectDecodings(s: string, depth: number, strip: boolean, minTe
 function decodeLevel(s: string, depth: number, strip: boolean, minText: number, how: string, out: string[]): void {
   if (depth <= 0 || s.length < 10) return;
   const seen = new Set<string>();
-  if (PERCENT_ESCAPE.test(s)) foundText(s, seen, depth, strip, minText, how, out, 'percent', percentDecodeFully(s));
+  if (s.includes('%') && PERCENT_ESCAPE.test(s)) foundText(s, seen, depth, strip, minText, how, out, 'percent', percentDecodeFully(s));
   tryEncodingsFast(s, s, seen, depth, strip, minText, how, out);
   for (const run of encodedRunsFast(s)) tryEncodingsFast(run, s, seen, depth, strip, minText, how, out);
   if (!strip) return;
