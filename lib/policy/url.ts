@@ -123,8 +123,6 @@ export function urlParts(view: UrlView): UrlParts {
   return { segments, query };
 }
 
-// Hostname DLP: the name with dots removed (a secret split across labels), and its decodings
-// (base32/hex-encoded DNS labels). Used for every request and for CONNECT.
 // What addHostCandidates needs of Candidates (a recorder stands in for it on the fast path).
 interface CandidateSink {
   add(where: string, text: string): void;
@@ -140,6 +138,8 @@ const hostCalls = new WeakMap<HostInfo, HostCall[]>();
 const STRIP = { strip: true } as const;
 const NO_STRIP = { strip: false } as const;
 
+// Hostname DLP: the name with dots removed (a secret split across labels), and its decodings
+// (base32/hex-encoded DNS labels). Used for every request and for CONNECT.
 export function addHostCandidates(c: Candidates, host: HostInfo): void {
   if (inReferenceMode() || !Object.isFrozen(host)) {
     hostCandidates(c, host);
