@@ -79,12 +79,19 @@ reqs.blocked.forEach((r) => check(r, 'block'));
 check(reqs.body[0]!, 'allow');
 check(reqs.leaky[0]!, 'block');
 
+let uniqueRound = 0;
+const uniqueToken = (i: number) => `c${(uniqueRound++).toString(36)}x${((i * 2654435761) >>> 0).toString(36)}`;
+check(get(`${allowedUrls[0]}&after=${uniqueToken(0)}`), 'allow');
+
 interface Row { name: string; ours: number[]; peer?: number[] }
 const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
 const rows: Row[] = [
   { name: 'allowed URL', ours: sample((i) => evaluate(policy, pick(reqs.allowed, i), canaries)), peer: sample((i) => scanner.first(pick(allowedUrls, i))) },
   { name: 'allowed URL + 5 headers', ours: sample((i) => evaluate(policy, pick(reqs.allowedHeaders, i), canaries)) },
   { name: 'allowed URL, route host', ours: sample((i) => evaluate(routed, pick(reqs.allowed, i), canaries)) },
+  // A fresh cursor-like value (10+ characters, so decoded) in every request: decodings the
+  // fast path memoizes cannot come from its memo here.
+  { name: 'allowed URL, unique query value', ours: sample((i) => evaluate(policy, get(`${pick(allowedUrls, i)}${pick(allowedUrls, i).includes('?') ? '&' : '?'}after=${uniqueToken(i)}`), canaries)) },
   { name: 'blocked URL (DLP)', ours: sample((i) => evaluate(policy, pick(reqs.blocked, i), canaries)), peer: sample((i) => scanner.first(pick(blockedUrls, i))) },
   { name: `JSON body ${(jsonBody.length / 1024).toFixed(1)} KB, allowed`, ours: sample(() => evaluate(policy, reqs.body[0]!, canaries)), peer: sample(() => scanner.first(jsonBody)) },
   { name: 'JSON body, base64 secret', ours: sample(() => evaluate(policy, reqs.leaky[0]!, canaries)), peer: sample(() => scanner.first(leakyBody)) },

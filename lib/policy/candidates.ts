@@ -1,6 +1,6 @@
 // The texts one request contributes to DLP, each labelled with where it came from, scanned by
 // the secret scanner in one call (one keyword-prefilter pass instead of one per fragment).
-import { forEachDecoding, normalizeText, stripNoise } from './decoders.js';
+import { collectDecodings, forEachDecoding, normalizeText, stripNoise } from './decoders.js';
 
 // The part of lib/secrets' Scanner the engine needs (structural, so tests can pass a fake).
 export interface PatternScanner {
@@ -50,12 +50,33 @@ export class Candidates {
     const norm = withoutSigV4KeyIds(normalizeText(text));
     if (norm.length + (opts.prefix?.length ?? 0) >= MIN_SCAN) this.push(where, opts.prefix ? opts.prefix + norm : norm);
     if (norm.length < MIN_DECODE || !this.once(this.decoded, norm)) return;
-    if (strip) {
-      const stripped = stripNoise(norm);
-      if (stripped !== norm) this.add(`${where} (separators removed)`, stripped);
+    if (referenceMode) {
+      if (strip) {
+        const stripped = stripNoise(norm);
+        if (stripped !== norm) this.add(`${where} (separators removed)`, stripped);
+      }
+      forEachDecoding(norm, DECODE_DEPTH, (how, decoded) => this.add(`${how}-decoded ${where}`, decoded), strip);
+      return;
     }
-    forEachDecoding(norm, DECODE_DEPTH, (how, decoded) => this.add(`${how}-decoded ${where}`, decoded), strip);
+    // Fast path: the same texts, from a memo of the pure part of the work (see derivedTexts).
+    const d = derivedTexts(norm, strip);
+    if (d.stripped !== undefined) this.push(`${where} (separators removed)`, d.stripped);
+    const { decoded } = d;
+    for (let i = 0; i < decoded.length; i += 2) this.push(`${decoded[i]}-decoded ${where}`, decoded[i + 1]!);
   }
+
+  // The items' texts joined by '\n', as scanCandidates hands them to the scanner (built once,
+  // for the scanner and the canary stage; items added later are included).
+  joined(): string {
+    if (this.joinedFor !== this.items.length) {
+      this.joinedText = joinTexts(this.items);
+      this.joinedFor = this.items.length;
+    }
+    return this.joinedText;
+  }
+
+  private joinedText = '';
+  private joinedFor = 0;
 
   private push(where: string, text: string): void {
     if (this.once(this.seen, text)) this.items.push({ where, text });
@@ -73,19 +94,86 @@ export class Candidates {
 
 const DEDUPE_MAX = 512;
 
+// Reference mode: every stage as first written, no memo and no skipped work. Only the
+// differential test (test/unit/evaluate-fastpath.test.ts) turns it on, through evaluate()'s
+// `reference` option, for the span of one synchronous call.
+let referenceMode = false;
+
+export function withReferenceMode<T>(on: boolean, fn: () => T): T {
+  const was = referenceMode;
+  referenceMode = on;
+  try {
+    return fn();
+  } finally {
+    referenceMode = was;
+  }
+}
+
+export function inReferenceMode(): boolean {
+  return referenceMode;
+}
+
+// What addDecoded derives from a normalized text, as Candidates.add would push it: the
+// noise-stripped form (when `strip` and different) and each decoding of 8+ characters
+// (flattened how/text pairs), each already normalized with SigV4 key ids removed. A pure
+// function of (text, strip), so it is memoized for short texts: hosts, path segments, query
+// values and header values repeat from request to request. The memo is bounded in entries
+// and characters, and is dropped whole when full (an agent cycling unique values only makes it
+// miss). Only the work is cached, never a verdict: every text is still pushed and scanned.
+interface Derived { stripped: string | undefined; decoded: string[] }
+
+const MEMO_TEXT_MAX = 256;
+const MEMO_ENTRIES = 4096;
+const MEMO_CHARS = 4 << 20;
+const memo = [new Map<string, Derived>(), new Map<string, Derived>()];
+let memoChars = 0;
+
+function derivedTexts(norm: string, strip: boolean): Derived {
+  const cacheable = norm.length <= MEMO_TEXT_MAX;
+  const map = memo[strip ? 1 : 0]!;
+  if (cacheable) {
+    const hit = map.get(norm);
+    if (hit) return hit;
+  }
+  let stripped: string | undefined;
+  if (strip) {
+    const s = stripNoise(norm);
+    if (s !== norm && s.length >= MIN_SCAN) stripped = withoutSigV4KeyIds(normalizeText(s));
+  }
+  const raw: string[] = [];
+  collectDecodings(norm, DECODE_DEPTH, strip, MIN_SCAN, raw);
+  let chars = norm.length + (stripped?.length ?? 0);
+  for (let i = 1; i < raw.length; i += 2) {
+    raw[i] = withoutSigV4KeyIds(normalizeText(raw[i]!));
+    chars += raw[i]!.length;
+  }
+  const d: Derived = { stripped, decoded: raw };
+  if (cacheable) {
+    if (memo[0]!.size + memo[1]!.size >= MEMO_ENTRIES || memoChars + chars > MEMO_CHARS) {
+      memo[0]!.clear();
+      memo[1]!.clear();
+      memoChars = 0;
+    }
+    map.set(norm, d);
+    memoChars += chars;
+  }
+  return d;
+}
+
 export interface Hit { where: string; rule: string }
 
 // Scans all candidates with one scanner call and maps the finding's line back to its label.
-export function scanCandidates(scanner: PatternScanner, items: readonly Candidate[]): Hit | undefined {
+// `joined`: joinTexts(items), when the caller has it already.
+export function scanCandidates(scanner: PatternScanner, items: readonly Candidate[], joined?: string): Hit | undefined {
   if (items.length === 0) return undefined;
+  const finding = scanner.first(joined ?? joinTexts(items));
+  if (!finding) return undefined;
   const starts: number[] = [];
   let line = 1;
   for (const c of items) {
     starts.push(line);
     line += countNewlines(c.text) + 1;
   }
-  const finding = scanner.first(items.map((c) => c.text).join('\n'));
-  if (!finding) return undefined;
   let lo = 0;
   let hi = starts.length - 1;
   while (lo < hi) {
@@ -94,6 +182,12 @@ export function scanCandidates(scanner: PatternScanner, items: readonly Candidat
     else hi = mid - 1;
   }
   return { where: items[lo]!.where, rule: finding.ruleId };
+}
+
+export function joinTexts(items: readonly Candidate[]): string {
+  let out = '';
+  for (let i = 0; i < items.length; i++) out += i === 0 ? items[i]!.text : `\n${items[i]!.text}`;
+  return out;
 }
 
 function countNewlines(s: string): number {

@@ -225,3 +225,170 @@ export function encodedRuns(s: string): string[] {
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fast path of the candidate decoders (Candidates.addDecoded in fast mode). It emits exactly
+// what forEachDecoding feeds Candidates.add, in the same order, minus texts Candidates.add drops
+// anyway (shorter than `minText`), and skips work whose output could only be such a text:
+// - a decoder is not run on input too short to decode to `minText` bytes (hex: 2 characters a
+//   byte, base64 4 per 3, base32 8 per 5; separators and padding only shorten the output);
+// - readable() of fewer than `minText` bytes is never tried: UTF-8 decoding never yields more
+//   UTF-16 units than it reads bytes, and printableRuns() joins 8+-byte runs with one '\n' in
+//   place of at least one byte, so neither reading can be longer than the bytes;
+// - readableAtLeast() decides printable() from the bytes when it can (all ASCII: the UTF-8
+//   reading is the bytes one for one; or more ASCII control bytes than printable() tolerates:
+//   each decodes to itself, so the text has at least as many bad characters) and decodes with
+//   TextDecoder only otherwise.
+// test/unit/evaluate-fastpath.test.ts checks these against the reference path.
+
+const B32_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 32; i++) {
+  B32_VALUE[B32.charCodeAt(i)] = i;
+  B32_VALUE[B32.toLowerCase().charCodeAt(i)] = i;
+}
+const BASE32_TEXT = /^[A-Za-z2-7]+=*$/;
+
+// decodeBase32 with a lookup table into a preallocated buffer (same bytes).
+export function decodeBase32Fast(s: string): Buffer | undefined {
+  if (s.length < 10 || !BASE32_TEXT.test(s)) return undefined;
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 61) end--;
+  const out = Buffer.allocUnsafe((end * 5) >> 3);
+  let n = 0;
+  let bits = 0;
+  let acc = 0;
+  for (let i = 0; i < end; i++) {
+    acc = (acc << 5) | B32_VALUE[s.charCodeAt(i)]!;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = (acc >>> bits) & 0xff;
+    }
+    acc &= (1 << bits) - 1;
+  }
+  return n === out.length ? out : out.subarray(0, n);
+}
+
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+
+// readable(bytes) when its result could be `minText`+ characters long, else undefined.
+export function readableAtLeast(bytes: Uint8Array, minText: number): string | undefined {
+  if (bytes.length < minText || bytes.length < 4) return undefined;
+  let ctrl = 0;
+  let high = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b >= 0x80) high++;
+    else if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) ctrl++;
+  }
+  const rejected = ctrl > bytes.length * 0.1;
+  if (high === 0 && !rejected) return asBuffer(bytes).toString('latin1');
+  if (rejected) return printableRuns(bytes);
+  return readable(bytes);
+}
+
+const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/;
+
+// Every decoding forEachDecoding(s, depth, emit, strip) emits with text `minText`+ characters
+// long, as (how, text) pairs appended to `out`, in its order.
+export function collectDecodings(s: string, depth: number, strip: boolean, minText: number, out: string[]): void {
+  decodeLevel(s, depth, strip, minText, '', out);
+}
+
+function decodeLevel(s: string, depth: number, strip: boolean, minText: number, how: string, out: string[]): void {
+  if (depth <= 0 || s.length < 10) return;
+  const seen = new Set<string>();
+  if (s.includes('%') && PERCENT_ESCAPE.test(s)) foundText(s, seen, depth, strip, minText, how, out, 'percent', percentDecodeFully(s));
+  tryEncodingsFast(s, s, seen, depth, strip, minText, how, out);
+  for (const run of encodedRunsFast(s)) tryEncodingsFast(run, s, seen, depth, strip, minText, how, out);
+  if (!strip) return;
+  const stripped = stripNoise(s);
+  if (stripped !== s && stripped.length >= 10) tryEncodingsFast(stripped, s, seen, depth, strip, minText, how, out);
+}
+
+// forEachDecoding's `found`: a text shorter than `minText` is neither emitted usefully nor
+// decoded further (the next level needs 10+), so only its `seen` entry is skipped, which
+// could only ever suppress that same short text.
+function foundText(s: string, seen: Set<string>, depth: number, strip: boolean, minText: number, how: string, out: string[], kind: string, text: string | undefined): void {
+  if (text === undefined || text === s || text.length < minText || seen.has(text)) return;
+  seen.add(text);
+  const chain = how ? `${how}+${kind}` : kind;
+  out.push(chain, text);
+  decodeLevel(text, depth - 1, strip, minText, chain, out);
+}
+
+// tryEncodings on `t` (s itself, a run in it or its stripped form) for the level of `s`.
+function tryEncodingsFast(t: string, s: string, seen: Set<string>, depth: number, strip: boolean, minText: number, how: string, out: string[]): void {
+  const len = t.length;
+  if (len >= 2 * minText) {
+    const hex = decodeHex(t);
+    if (hex) foundText(s, seen, depth, strip, minText, how, out, 'hex', readableAtLeast(hex, minText));
+  }
+  if (Math.floor((len * 3) / 4) >= minText) {
+    const b64 = decodeBase64(t);
+    if (b64) foundText(s, seen, depth, strip, minText, how, out, 'base64', readableAtLeast(b64, minText));
+  }
+  if (Math.floor((len * 5) / 8) >= minText) {
+    const b32 = decodeBase32Fast(t);
+    if (b32) foundText(s, seen, depth, strip, minText, how, out, 'base32', readableAtLeast(b32, minText));
+  }
+}
+
+// encodedRuns, probing every 16th character instead of reading each: a run of 16+ characters
+// covers 16 consecutive positions, so it covers a probe (positions 15, 31, ... to begin with,
+// then 16 apart from the end of each run followed). A probe on a run character is widened
+// left to its run's start (the character before a run start is never a run character: runs
+// are maximal; a continuation line of a wrapped run is reached from the run's first line,
+// which is 16+ characters, so probed, and earlier) and the run is then followed forward
+// exactly as encodedRuns does, wrapping included. Same runs, same order; in prose, where
+// 16-character runs are rare, most characters are never read.
+export function encodedRunsFast(s: string): string[] {
+  const out: string[] = [];
+  const n = s.length;
+  let p = MIN_RUN - 1;
+  while (p < n) {
+    const c = s.charCodeAt(p);
+    if (!(c < 128 && RUN_CHAR[c] === 1)) {
+      p += MIN_RUN;
+      continue;
+    }
+    let start = p;
+    for (;;) {
+      const b = start > 0 ? s.charCodeAt(start - 1) : 128;
+      if (!(b < 128 && RUN_CHAR[b] === 1)) break;
+      start--;
+    }
+    // Runs starting after this one's end (a non-run character) are found by probes spaced
+    // MIN_RUN apart from end + MIN_RUN: one starting at end + 1 or later covers one of them.
+    p = runFrom(s, start, out) + MIN_RUN;
+  }
+  return out;
+}
+
+// encodedRuns' loop from a run's first character to the index that ends it (emitting it).
+function runFrom(s: string, start: number, out: string[]): number {
+  let line = start;
+  let wrapped = false;
+  for (let i = start; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    if (c < 128 && RUN_CHAR[c] === 1) continue;
+    if ((c === 10 || c === 13) && i - line >= MIN_RUN && (i - line) % 4 === 0) {
+      const next = c === 13 && s.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+      const n = s.charCodeAt(next);
+      if (n < 128 && RUN_CHAR[n] === 1) {
+        wrapped = true;
+        line = next;
+        i = next - 1;
+        continue;
+      }
+    }
+    if (i - start >= MIN_RUN) {
+      let end = i;
+      while (end < s.length && end - i < 2 && s.charCodeAt(end) === 61) end++;
+      if (wrapped) out.push(s.slice(start, end).replace(/\r?\n/g, ''));
+      else if (start > 0 || end < s.length) out.push(s.slice(start, end));
+    }
+    return i;
+  }
+  return s.length;
+}

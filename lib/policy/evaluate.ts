@@ -3,7 +3,7 @@
 import { dlpScanner } from '../secrets/index.js';
 import { parseBody } from './body.js';
 import { findCanary, isCanaries, prepareCanaries, type Canaries } from './canary.js';
-import { Candidates, scanCandidates, type Candidate, type PatternScanner } from './candidates.js';
+import { Candidates, inReferenceMode, joinTexts, scanCandidates, withReferenceMode, type Candidate, type PatternScanner } from './candidates.js';
 import { checkHeaderStructure, headerCandidates, headerEntries } from './headers.js';
 import { EXFIL_SERVICES } from './exfil.js';
 import { untilMs } from './grants.js';
@@ -26,6 +26,9 @@ export interface EvaluateOptions {
   // The clock at request time (ms since the epoch) against which time-boxed allow entries
   // (grants.ts) are judged; default Date.now(). A lapsed entry simply stops matching.
   now?: number;
+  // The unoptimized reference path (no memo, no skipped work, no canary prefilter), for the
+  // differential test of the fast path (test/unit/evaluate-fastpath.test.ts); same verdicts.
+  reference?: boolean;
 }
 
 // A time-boxed allow entry: honoured while now < until.
@@ -72,6 +75,7 @@ function compile(p: Policy): Compiled {
 }
 
 const noCanaries: Canaries = { forms: [] };
+const NO_HEADERS: ReadonlySet<string> = new Set();
 
 function canariesOf(secrets: Canaries | readonly string[] | undefined): Canaries {
   if (secrets === undefined) return noCanaries;
@@ -141,14 +145,73 @@ function policyScanner(c: Compiled, scanner: PatternScanner): PatternScanner {
   return ignore ? { first: (text) => scanner.first(text, { ignore }) } : scanner;
 }
 
-function dlpHit(scanner: PatternScanner, stage: Stage, items: readonly Candidate[]): Verdict | undefined {
-  const hit = scanCandidates(scanner, items);
+function dlpHit(scanner: PatternScanner, stage: Stage, cands: Candidates): Verdict | undefined {
+  const hit = inReferenceMode() ? scanCandidates(scanner, cands.items) : scanCandidates(scanner, cands.items, cands.joined());
   return hit && block(stage, `secret in ${hit.where} (${hit.rule})`, hit.rule);
 }
 
-function canaryHit(canaries: Canaries, groups: ReadonlyArray<readonly Candidate[]>): Verdict | undefined {
+// Candidates, or a plain list of them (the model route's body), for the canary stage.
+type CanaryGroup = Candidates | readonly Candidate[];
+const itemsOf = (g: CanaryGroup): readonly Candidate[] => (g instanceof Candidates ? g.items : g);
+
+// Fast-path prefilter of the canary stage: whether any form occurs in any group's joined text.
+// An item is a substring of its group's joined text, so a form found in no joined text is in
+// no item; when one is found, the per-item search below names the item as before.
+// The joined texts are searched for every form at once by character pairs: with m the
+// shortest form's length, an occurrence of any form covers m - 1 consecutive pair positions
+// (a pair at q is the characters q and q + 1), so it covers a probe when pairs are probed m - 1
+// apart. Each form is indexed under the pair at each of its offsets; a probe checks the forms
+// indexed under its pair, at the start that offset implies. No occurrence is missed, and most
+// characters of a text are never read.
+function anyCanary(canaries: Canaries, groups: readonly CanaryGroup[]): boolean {
+  const index = canaryIndex(canaries);
+  for (const g of groups) if (pairSearch(index, g instanceof Candidates ? g.joined() : joinTexts(g))) return true;
+  return false;
+}
+
+interface CanaryIndex {
+  step: number;
+  // For each pair hash: [form, offset, form, offset, ...] of the pairs with that hash.
+  byPair: Array<Array<string | number> | undefined>;
+}
+
+const canaryIndexes = new WeakMap<Canaries, CanaryIndex>();
+const pairHash = (a: number, b: number) => ((a * 31) ^ b) & 0xfff;
+
+function canaryIndex(c: Canaries): CanaryIndex {
+  let index = canaryIndexes.get(c);
+  if (!index) {
+    const byPair: Array<Array<string | number> | undefined> = new Array<Array<string | number> | undefined>(0x1000).fill(undefined);
+    let shortest = Infinity;
+    for (const { text: f } of c.forms) {
+      shortest = Math.min(shortest, f.length);
+      for (let k = 0; k + 1 < f.length; k++) (byPair[pairHash(f.charCodeAt(k), f.charCodeAt(k + 1))] ??= []).push(f, k);
+    }
+    // Forms are 8+ characters (canary.ts); the guard keeps a step of at least 1 regardless.
+    index = { step: Math.max(1, shortest - 1), byPair };
+    canaryIndexes.set(c, index);
+  }
+  return index;
+}
+
+function pairSearch(index: CanaryIndex, text: string): boolean {
+  const { byPair, step } = index;
+  for (let q = 0; q + 1 < text.length; q += step) {
+    const entries = byPair[pairHash(text.charCodeAt(q), text.charCodeAt(q + 1))];
+    if (entries === undefined) continue;
+    for (let e = 0; e < entries.length; e += 2) {
+      const at = q - (entries[e + 1] as number);
+      if (at >= 0 && text.startsWith(entries[e] as string, at)) return true;
+    }
+  }
+  return false;
+}
+
+function canaryHit(canaries: Canaries, groups: readonly CanaryGroup[]): Verdict | undefined {
   if (canaries.forms.length === 0) return undefined;
-  for (const items of groups) {
+  if (!inReferenceMode() && !anyCanary(canaries, groups)) return undefined;
+  for (const group of groups) {
+    const items = itemsOf(group);
     for (const item of items) {
       const kind = findCanary(canaries, item.text);
       if (kind) return block('canary', `route secret (${kind} form) in ${item.where}`, `canary-${kind}`);
@@ -161,9 +224,9 @@ function canaryHit(canaries: Canaries, groups: ReadonlyArray<readonly Candidate[
 function hostnameDlp(h: HostInfo, entropy: boolean, scanner: PatternScanner, canaries: Canaries): Verdict | undefined {
   const cands = new Candidates();
   addHostCandidates(cands, h);
-  return dlpHit(scanner, 'url-dlp', cands.items)
+  return dlpHit(scanner, 'url-dlp', cands)
     ?? (entropy ? checkSubdomainEntropy(h) : undefined)
-    ?? canaryHit(canaries, [cands.items]);
+    ?? canaryHit(canaries, [cands]);
 }
 
 // The host as quoted in an allowlist/blocklist reason (which reaches logs and the agent's
@@ -176,11 +239,32 @@ function hostForReason(h: HostInfo, scanner: PatternScanner, canaries: Canaries)
 // prepareCanaries() form, computed once per policy load). Never throws: anything unexpected
 // while judging is a block (a gate must fail closed), with no input echoed in the reason.
 export function evaluate(policy: Policy, request: HttpRequest, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
+  if (!SHADOW || opts.reference) return evaluateOnce(policy, request, secrets, opts);
+  const pinned = { ...opts, now: opts.now ?? Date.now() };
+  const v = evaluateOnce(policy, request, secrets, pinned);
+  shadowCheck(v, evaluateOnce(policy, request, secrets, { ...pinned, reference: true }), request.url);
+  return v;
+}
+
+function evaluateOnce(policy: Policy, request: HttpRequest, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
   try {
-    return judge(policy, request, secrets, opts);
+    return opts.reference ? withReferenceMode(true, () => judge(policy, request, secrets, opts)) : judge(policy, request, secrets, opts);
   } catch {
     return block('error', 'the request could not be evaluated', 'internal-error');
   }
+}
+
+// BOTTLE_EVALUATE_SHADOW=1 (tests only): every evaluate() and evaluateConnect() also runs the
+// reference path, and a different verdict is reported on stderr and fails the process (exit
+// code 1). Running the unit suites so checks the fast path on every input they hold.
+const SHADOW = process.env.BOTTLE_EVALUATE_SHADOW === '1';
+
+function shadowCheck(fast: Verdict, reference: Verdict, what: string): void {
+  const a = JSON.stringify(fast);
+  const b = JSON.stringify(reference);
+  if (a === b) return;
+  process.stderr.write(`evaluate fast path differs from the reference for ${JSON.stringify(what.slice(0, 200))}:\n  fast:      ${a}\n  reference: ${b}\n`);
+  process.exitCode = 1;
 }
 
 function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
@@ -200,19 +284,19 @@ function judge(policy: Policy, request: HttpRequest, secrets: Canaries | readonl
   if (lengthBlock) return lengthBlock;
   const parts = urlParts(view);
   const urlCands = urlCandidates(view, parts);
-  const urlBlock = dlpHit(scanner, 'url-dlp', urlCands.items) ?? (policy.dlp.entropy ? checkEntropy(view, parts) : undefined);
+  const urlBlock = dlpHit(scanner, 'url-dlp', urlCands) ?? (policy.dlp.entropy ? checkEntropy(view, parts) : undefined);
   if (urlBlock) return urlBlock;
   const entries = headerEntries(request.headers ?? {});
   const structure = checkHeaderStructure(entries, view.host);
   if (structure) return structure;
-  const headerCands = headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set());
-  const headerBlock = dlpHit(scanner, 'header-dlp', headerCands.items);
+  const headerCands = headerCandidates(entries, c.replaced.get(view.host.host) ?? NO_HEADERS);
+  const headerBlock = dlpHit(scanner, 'header-dlp', headerCands);
   if (headerBlock) return headerBlock;
   const body = parseBody(request.body, entries, policy.limits.maxBodyBytes);
   if ('verdict' in body) return body;
-  const bodyBlock = dlpHit(scanner, 'body-dlp', body.candidates.items);
+  const bodyBlock = dlpHit(scanner, 'body-dlp', body.candidates);
   if (bodyBlock) return bodyBlock;
-  const canary = canaryHit(canaries, [urlCands.items, headerCands.items, body.candidates.items]);
+  const canary = canaryHit(canaries, [urlCands, headerCands, body.candidates]);
   if (canary) return canary;
   const by = allowMatch(c, view.host, now) ?? `route ${view.host.host}`;
   return allow(`allowed by "${by}"`, by);
@@ -230,8 +314,8 @@ function judgeModel(policy: Policy, model: ModelApi, request: HttpRequest, view:
   const body = checkModelBody(model, request.body, entries, policy.limits.maxBodyBytes);
   if ('verdict' in body) return body;
   const canary = canaries.forms.length > 0 && canaryHit(canaries, [
-    urlCandidates(view, urlParts(view)).items,
-    headerCandidates(entries, c.replaced.get(view.host.host) ?? new Set()).items,
+    urlCandidates(view, urlParts(view)),
+    headerCandidates(entries, c.replaced.get(view.host.host) ?? NO_HEADERS),
     [{ where: 'the model API request body', text: jsonStrings(body.json) }],
   ]);
   return canary || allow(`allowed by "route ${model.host}" (model API)`, `route ${model.host}`);
@@ -241,8 +325,16 @@ function judgeModel(policy: Policy, model: ModelApi, request: HttpRequest, view:
 // port validation, allow/block, literal-IP SSRF and hostname DLP. The daemon then calls
 // tlsMode() to splice (passthrough) or terminate and evaluate() each request.
 export function evaluateConnect(policy: Policy, host: string, port: number, secrets?: Canaries | readonly string[], opts: EvaluateOptions = {}): Verdict {
+  if (!SHADOW || opts.reference) return evaluateConnectOnce(policy, host, port, secrets, opts);
+  const pinned = { ...opts, now: opts.now ?? Date.now() };
+  const v = evaluateConnectOnce(policy, host, port, secrets, pinned);
+  shadowCheck(v, evaluateConnectOnce(policy, host, port, secrets, { ...pinned, reference: true }), `CONNECT ${host}:${port}`);
+  return v;
+}
+
+function evaluateConnectOnce(policy: Policy, host: string, port: number, secrets: Canaries | readonly string[] | undefined, opts: EvaluateOptions): Verdict {
   try {
-    return judgeConnect(policy, host, port, secrets, opts);
+    return opts.reference ? withReferenceMode(true, () => judgeConnect(policy, host, port, secrets, opts)) : judgeConnect(policy, host, port, secrets, opts);
   } catch {
     return block('error', 'the CONNECT could not be evaluated', 'internal-error');
   }

@@ -2,7 +2,7 @@
 // string is checked before WHATWG parsing, which silently strips CR/LF and resolves `..`.
 import { domainToUnicode } from 'node:url';
 import { shannonEntropy } from '../secrets/index.js';
-import { Candidates, withoutSigV4KeyIds } from './candidates.js';
+import { Candidates, inReferenceMode, withoutSigV4KeyIds } from './candidates.js';
 import { decodeBase32, decodeHex, normalizeText, percentDecodeFully, printable, readable } from './decoders.js';
 import { normalizeHost, type HostInfo } from './hosts.js';
 import { block, type Verdict } from './types.js';
@@ -30,7 +30,7 @@ export function parseRequestUrl(raw: string): UrlView | Verdict {
   } catch {
     return block('scheme', 'malformed URL', 'malformed-url');
   }
-  const host = normalizeHost(url.hostname);
+  const host = inReferenceMode() ? normalizeHost(url.hostname) : cachedHost(url.hostname);
   if (!host) return block('scheme', 'malformed host name', 'malformed-host');
   const afterScheme = raw.slice(scheme.length + 1).replace(/^[/\\]*/, '');
   const authEnd = afterScheme.search(/[/\\?#]/);
@@ -49,6 +49,25 @@ export function parseRequestUrl(raw: string): UrlView | Verdict {
   };
 }
 
+// Fast path: normalizeHost of recent URL host names, memoized (a pure function; bounded, dropped
+// whole when full). The HostInfo objects are frozen and shared, which lets per-host work
+// (hostname candidates, subdomain entropy) be cached against them in WeakMaps below.
+const HOST_MEMO_ENTRIES = 1024;
+const hostMemo = new Map<string, HostInfo | null>();
+
+function cachedHost(hostname: string): HostInfo | undefined {
+  const hit = hostMemo.get(hostname);
+  if (hit !== undefined) return hit ?? undefined;
+  const h = normalizeHost(hostname);
+  if (h) {
+    if (h.ip) Object.freeze(h.ip);
+    Object.freeze(h);
+  }
+  if (hostMemo.size >= HOST_MEMO_ENTRIES) hostMemo.clear();
+  hostMemo.set(hostname, h ?? null);
+  return h;
+}
+
 // crlf stage: CR/LF raw or percent-encoded (at any depth) anywhere in the URL; header
 // injection through the request line.
 export function checkCrlf(raw: string): Verdict | undefined {
@@ -60,12 +79,23 @@ export function checkCrlf(raw: string): Verdict | undefined {
 
 // traversal stage: a `..` path segment, raw or encoded (`%2e%2e`, `..%2f`, `%252e`, `\`, `..;`).
 export function checkTraversal(view: UrlView): Verdict | undefined {
+  // Fast path: with no '%' and no non-ASCII character (which NFKC may fold to dots: U+FF0E,
+  // U+2025...) the decoded path is the raw one, and a `..` segment needs ".." in it.
+  if (!inReferenceMode() && plainPath(view.rawPath)) return undefined;
   const decoded = normalizeText(percentDecodeFully(view.rawPath));
   for (const p of [view.rawPath, decoded]) {
     // `..;x` is `..` to servlet containers that strip path parameters.
     if (p.split(/[/\\]/).some((seg) => seg === '..' || seg.startsWith('..;'))) return block('traversal', 'path traversal (..) in URL path', 'traversal');
   }
   return undefined;
+}
+
+function plainPath(p: string): boolean {
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c === 0x25 || c >= 0x80 || (c === 0x2e && p.charCodeAt(i + 1) === 0x2e)) return false;
+  }
+  return true;
 }
 
 export function checkUrlLength(raw: string, max: number): Verdict | undefined {
@@ -93,9 +123,45 @@ export function urlParts(view: UrlView): UrlParts {
   return { segments, query };
 }
 
+// What addHostCandidates needs of Candidates (a recorder stands in for it on the fast path).
+interface CandidateSink {
+  add(where: string, text: string): void;
+  addDecoded(where: string, text: string, opts?: { strip?: boolean }): void;
+}
+
+// Fast path: the add/addDecoded calls addHostCandidates makes for one (shared, frozen) HostInfo,
+// recorded once and replayed into each request's Candidates, which still de-duplicates, decodes
+// (memoized) and scans them as if made afresh.
+// Only frozen (memoized) HostInfos are recorded: nothing can change them after.
+type HostCall = [how: 'add' | 'strip' | 'nostrip', where: string, text: string];
+const hostCalls = new WeakMap<HostInfo, HostCall[]>();
+const STRIP = { strip: true } as const;
+const NO_STRIP = { strip: false } as const;
+
 // Hostname DLP: the name with dots removed (a secret split across labels), and its decodings
 // (base32/hex-encoded DNS labels). Used for every request and for CONNECT.
 export function addHostCandidates(c: Candidates, host: HostInfo): void {
+  if (inReferenceMode() || !Object.isFrozen(host)) {
+    hostCandidates(c, host);
+    return;
+  }
+  let calls = hostCalls.get(host);
+  if (!calls) {
+    const rec: HostCall[] = [];
+    hostCandidates({
+      add: (where, text) => rec.push(['add', where, text]),
+      addDecoded: (where, text, opts) => rec.push([(opts?.strip ?? true) ? 'strip' : 'nostrip', where, text]),
+    }, host);
+    calls = rec;
+    hostCalls.set(host, calls);
+  }
+  for (const [how, where, text] of calls) {
+    if (how === 'add') c.add(where, text);
+    else c.addDecoded(where, text, how === 'strip' ? STRIP : NO_STRIP);
+  }
+}
+
+function hostCandidates(c: CandidateSink, host: HostInfo): void {
   if (host.ip) return;
   c.add('hostname', host.host);
   // An IDN label is punycode here; look-alike letters only show in its Unicode form.
@@ -118,7 +184,7 @@ const BASE32_CHAIN = /[a-z2-7]{26,}/g;
 // edge label could shift it by (2 for hex, 8 for base32). Edge garbage decodes to bytes around
 // the data, never into it. DNS names are case-insensitive, so these are the encodings a name
 // carries losslessly (base64 does not survive).
-function addLabelChains(c: Candidates, name: string): void {
+function addLabelChains(c: CandidateSink, name: string): void {
   const joined = name.slice(0, name.lastIndexOf('.') + 1).replace(/[.-]/g, '');
   for (const run of joined.match(HEX_CHAIN) ?? []) {
     for (let off = 0; off < 2; off++) addChain(c, 'hex', decodeHex(run.slice(off, off + ((run.length - off) & ~1))));
@@ -128,7 +194,7 @@ function addLabelChains(c: Candidates, name: string): void {
   }
 }
 
-function addChain(c: Candidates, how: string, bytes: Uint8Array | undefined): void {
+function addChain(c: CandidateSink, how: string, bytes: Uint8Array | undefined): void {
   const text = bytes && readable(bytes);
   if (text) c.add(`${how}-decoded hostname labels`, text);
 }
@@ -191,6 +257,8 @@ export function digestShaped(s: string): boolean {
 // name or service-account address is many short words, not one random string. Returns the
 // random-looking part, if any.
 function highEntropy(value: string): string | undefined {
+  // Fast path: removing key ids only shortens a value; a short one stays short.
+  if (value.length < PATH_QUERY_MIN && !inReferenceMode()) return undefined;
   const s = withoutSigV4KeyIds(value);
   if (s.length < PATH_QUERY_MIN || SRI.test(s)) return undefined;
   const parts = NAME.test(s) && NAME_JOINER.test(s) ? s.split(NAME_JOINER) : [s];
@@ -213,8 +281,19 @@ export function checkEntropy(view: UrlView, parts: UrlParts): Verdict | undefine
   return checkSubdomainEntropy(view.host);
 }
 
+// Fast path: hosts whose labels were found clean (a pure function of the frozen HostInfo).
+const cleanLabels = new WeakSet<HostInfo>();
+
 export function checkSubdomainEntropy(host: HostInfo): Verdict | undefined {
   if (host.ip) return undefined;
+  const fast = !inReferenceMode();
+  if (fast && cleanLabels.has(host)) return undefined;
+  const v = subdomainEntropy(host);
+  if (fast && !v && Object.isFrozen(host)) cleanLabels.add(host);
+  return v;
+}
+
+function subdomainEntropy(host: HostInfo): Verdict | undefined {
   const labels = host.host.split('.').slice(0, -2);
   for (const l of labels) {
     if (l.length >= LABEL_MIN && shannonEntropy(l) > LABEL_MAX_BITS) return entropyBlock('subdomain label', l, 'entropy-subdomain');
