@@ -1,9 +1,11 @@
 // `bottle images build`: builds bottle-agent:latest and bottle-sidecars:latest on the Docker
-// engine, skipping an image whose inputs have not changed.
+// engine, skipping an image whose inputs have not changed; `bottle images push` copies them to
+// another engine.
 import type { Command } from 'commander';
-import { connectDocker, probeEngine } from '../lib/docker/engine.js';
+import { connectDocker, probeEngine, resolveDockerEndpoint } from '../lib/docker/engine.js';
 import { UserError } from '../lib/errors.js';
-import { BOOTSTRAP_BASE, buildImages, formatSize, IMAGE_KINDS, type BuildReport, type ImageKind } from '../lib/images/index.js';
+import { BOOTSTRAP_BASE, buildImages, formatSize, IMAGE_KINDS, IMAGES, type BuildReport, type ImageKind } from '../lib/images/index.js';
+import { engineLabel, pushImages, targetEnv } from '../lib/images/push.js';
 import { projectRoot } from '../lib/paths.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
@@ -11,7 +13,7 @@ interface BuildFlags { caFile?: string; base?: string; only?: string; cache: boo
 
 // Adds `bottle images` and its `build` subcommand.
 export function registerImages(program: Command, ctx: Ctx, outcome: Outcome): void {
-  const images = program.command('images').description('build the agent and sidecar-bundle images');
+  const images = program.command('images').description('build the agent and sidecar-bundle images, or copy them to another engine');
   images
     .command('build')
     .description('build bottle-agent:latest and bottle-sidecars:latest (unchanged inputs are skipped)')
@@ -40,6 +42,32 @@ is passed as a build arg. Each image is labelled dev.bottle.source=<hash of its 
       );
       log(summaryLine(report));
       if (flags.json) ctx.out(`${JSON.stringify(jsonReport(report), null, 2)}\n`);
+    });
+
+  images
+    .command('push')
+    .description('copy images from this engine to another one (a remote engine with no registry to pull from)')
+    .argument('[image...]', `images to copy (default: ${IMAGES.agent.tag} and ${IMAGES.sidecars.tag})`)
+    .requiredOption('--to <engine>', 'the engine to copy to: a URL (tcp://host:2376, ssh://user@host) or a docker context name')
+    .option('--json', 'print {"images": [{name, id, pushed}], "bytes", "seconds"} at the end; progress goes to stderr')
+    .addHelpText('after', `
+The images are saved from the engine this shell selects (DOCKER_HOST, the docker context, or
+this machine's socket) and loaded into the --to one, streamed through both engines' APIs. One
+the target already has (same image id) is skipped. A tcp:// target uses this shell's
+DOCKER_CERT_PATH and DOCKER_TLS_VERIFY.
+
+Examples:
+  bottle images push --to ssh://me@buildbox
+  DOCKER_HOST=ssh://me@buildbox bottle start implementer`)
+    .action(async (names: string[], flags: { to: string; json?: boolean }) => {
+      const env = targetEnv(ctx.env, flags.to);
+      const where = { source: engineLabel(ctx.env), target: engineLabel(env) };
+      if (resolveDockerEndpoint(env).host === resolveDockerEndpoint(ctx.env).host) {
+        throw new UserError(`--to ${flags.to} is the engine this shell already uses (${where.source}); point --to at another one`);
+      }
+      const log = flags.json ? ctx.err : ctx.out;
+      const report = await pushImages(connectDocker(ctx.env).docker, connectDocker(env).docker, names.length ? names : [IMAGES.agent.tag, IMAGES.sidecars.tag], where, log);
+      if (flags.json) ctx.out(`${JSON.stringify({ images: report.images.map(({ name, id, pushed }) => ({ name, id, pushed })), bytes: report.bytes, seconds: Math.round(report.seconds * 10) / 10 }, null, 2)}\n`);
     });
 }
 

@@ -15,17 +15,20 @@ export function renderStatusTable(rows: BottleStatus[], now = Date.now()): strin
   const live = rows.filter((r) => !resting(r));
   const rest = rows.filter(resting);
   const out: string[] = [];
+  // Which engine, only when some bottle runs on another machine's.
+  const hosts = rows.some((r) => r.dockerHost);
+  const host = (r: BottleStatus): string[] => (hosts ? [r.dockerHost ?? 'local'] : []);
   if (live.length > 0) {
-    out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', 'AGE', 'PROPOSALS', 'NOTE'], ...live.map((r) => [
-      r.slug, r.agent, r.backend, r.budget?.level === 'paused' ? 'paused: budget' : r.state, r.engine, r.created ? formatAge(r.created, now) : '', String(r.pendingProposals),
+    out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', ...(hosts ? ['ON'] : []), 'AGE', 'PROPOSALS', 'NOTE'], ...live.map((r) => [
+      r.slug, r.agent, r.backend, r.budget?.level === 'paused' ? 'paused: budget' : r.state, r.engine, ...host(r), r.created ? formatAge(r.created, now) : '', String(r.pendingProposals),
       [r.waitingSince ? 'waiting for input' : (r.broken ?? ''), budgetNote(r)].filter(Boolean).join('; '),
     ])]));
   }
   if (rest.length > 0) {
     if (out.length > 0) out.push('');
     out.push('Stopped and down (bottle resume <slug> brings one back, bottle rm <slug> removes it):');
-    out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', 'SINCE', 'SAVED'], ...rest.map((r) => [
-      r.slug, r.agent, r.backend, r.state, r.stoppedAt ? formatAge(r.stoppedAt, now) : '',
+    out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', ...(hosts ? ['ON'] : []), 'SINCE', 'SAVED'], ...rest.map((r) => [
+      r.slug, r.agent, r.backend, r.state, ...host(r), r.stoppedAt ? formatAge(r.stoppedAt, now) : '',
       r.saved ? describeSaved(r.saved) : r.state === 'down' ? `not yet (engine: ${r.engine})` : 'nothing',
     ])]));
   }
@@ -46,7 +49,7 @@ function table(rows: string[][]): string {
 // One `ls --json` row: every field present, null where it does not apply, so scripts need no guards.
 export function statusJson(r: BottleStatus): Record<string, unknown> {
   return {
-    slug: r.slug, agent: r.agent, backend: r.backend, state: r.state, engine: r.engine, created: r.created || null,
+    slug: r.slug, agent: r.agent, backend: r.backend, state: r.state, engine: r.engine, dockerHost: r.dockerHost ?? null, created: r.created || null,
     pendingProposals: r.pendingProposals, waitingSince: r.waitingSince ?? null, broken: r.broken ?? null,
     stoppedAt: r.stoppedAt ?? null, saved: r.saved ?? null, usage: usageJson(r.usage),
     budget: r.budget ? { level: r.budget.level, fraction: Math.round(r.budget.fraction * 1e4) / 1e4, cap: r.budget.cap } : null,
@@ -65,13 +68,14 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
   program
     .command('ls')
     .description('list bottles: state, engine view, age, pending proposals, waiting-for-input marker')
-    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, created, pendingProposals, waitingSince, broken, stoppedAt, saved, usage, budget} (null when not applicable; usage: {requests, input, output, cacheRead, cacheWrite, usd}, usd null when no request has a known price; budget: {level ok|warn|paused, fraction, cap} for a live bottle with a cap)')
+    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, dockerHost, created, pendingProposals, waitingSince, broken, stoppedAt, saved, usage, budget} (null when not applicable; usage: {requests, input, output, cacheRead, cacheWrite, usd}, usd null when no request has a known price; budget: {level ok|warn|paused, fraction, cap} for a live bottle with a cap)')
     .addHelpText('after', [
       '',
       'STATE is claimed, launching, running, stopping, resuming, stopped (work saved, resumable), down',
       '(it was running and the engine no longer runs it: a crash, an engine restart, a reboot) or',
       'broken; ENGINE is what the engine has (running, partial, exited, missing, unknown); NOTE says',
-      '"waiting for input" when the agent waits for you, or why a state dir is broken. Stopped and',
+      '"waiting for input" when the agent waits for you, or why a state dir is broken. ON (shown when',
+      'a bottle runs on another machine\'s engine) is its DOCKER_HOST, or local. Stopped and',
       'down bottles are listed in a section of their own with what their save holds.',
       LIFECYCLE_TABLE,
     ].join('\n'))

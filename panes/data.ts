@@ -4,7 +4,7 @@
 // IncrementalUsage; live bottles first), and proposals per bottle. A new proposal re-reads one
 // bottle's queue, not all of them, after applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
-import { bundleControl, displayState, EventMarks, readSavedSummary, type BottleStatus, type LifecycleDeps, type Marks } from '../lib/lifecycle/index.js';
+import { bundleControl, displayState, EventMarks, inspectAll, readSavedSummary, type BottleStatus, type LifecycleDeps, type Marks } from '../lib/lifecycle/index.js';
 import { readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { loadPolicy } from '../lib/policy/index.js';
@@ -155,18 +155,11 @@ export class DataSource {
   // Asks each backend about its bottles (slow path: every ~10 s, never per file event).
   // Returns whether anything changed.
   async refreshEngine(): Promise<boolean> {
-    const byBackend = new Map<string, Metadata[]>();
-    for (const m of this.#metas) byBackend.set(m.backend, [...(byBackend.get(m.backend) ?? []), m]);
+    // Each bottle on its own engine, the engines side by side (an unreachable one: 'unknown').
+    const metas = this.#metas;
+    const seen = await inspectAll(this.#deps, metas);
     const next = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined }>();
-    for (const [name, list] of byBackend) {
-      const recorded = new Map(list.map((m) => [m.slug, m.state]));
-      try {
-        const backend = await this.#deps.backends.load(name as Metadata['backend'], this.#deps.env);
-        for (const [slug, engine] of await backend.inspect(list)) next.set(slug, { engine, recorded: recorded.get(slug) });
-      } catch {
-        for (const m of list) next.set(m.slug, { engine: 'unknown', recorded: m.state });
-      }
-    }
+    for (const m of metas) next.set(m.slug, { engine: seen.get(m.slug) ?? 'unknown', recorded: m.state });
     const changed = next.size !== this.#engine.size
       || [...next].some(([k, v]) => this.#engine.get(k)?.engine !== v.engine || this.#engine.get(k)?.recorded !== v.recorded);
     this.#engine = next;

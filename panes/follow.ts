@@ -2,7 +2,7 @@
 // one follow per running bottle streams its events file, and the proposals it announces, into
 // the bottle's state dir, where the dashboard's watchers see them as if written in place. A
 // follow that ends (the bundle stopped, the engine went away) is started again, backing off.
-import type { LifecycleDeps } from '../lib/lifecycle/index.js';
+import { backendOf, type LifecycleDeps } from '../lib/lifecycle/index.js';
 import { bottlePaths, type Metadata } from '../lib/state/index.js';
 
 const RETRY_MIN_MS = 1000;
@@ -56,7 +56,7 @@ export class BundleFollowers {
     const t0 = Date.now();
     void (async () => {
       try {
-        const backend = await this.#deps.backends.load(m.backend, this.#deps.env);
+        const backend = await backendOf(this.#deps, m);
         await backend.follow(m, bottlePaths(this.#deps.root, m.slug), { signal: abort.signal });
       } catch { /* unreachable: retried below */ }
       if (this.#running.get(m.slug)?.abort === abort) this.#running.delete(m.slug);

@@ -67,6 +67,39 @@ function readJson(file: string): unknown {
   }
 }
 
+// A bottle's engine as launch records it (metadata backendData.engine): enough to reach it again
+// from a shell whose DOCKER_HOST or context says otherwise.
+export interface EngineRecord { host: string; tlsDir?: string; tlsVerify?: boolean; context?: string }
+
+export function engineRecord(ep: DockerEndpoint): EngineRecord {
+  return { host: ep.host, ...(ep.tlsDir ? { tlsDir: ep.tlsDir } : {}), ...(ep.tlsVerify ? { tlsVerify: true } : {}), ...(ep.context ? { context: ep.context } : {}) };
+}
+
+// Reads a record back (anything malformed: none, and the caller's own engine is used).
+export function parseEngineRecord(v: unknown): EngineRecord | undefined {
+  const r = v as Partial<EngineRecord> | undefined;
+  if (!r || typeof r.host !== 'string' || r.host === '') return undefined;
+  return { host: r.host, ...(typeof r.tlsDir === 'string' ? { tlsDir: r.tlsDir } : {}), ...(r.tlsVerify === true ? { tlsVerify: true } : {}), ...(typeof r.context === 'string' ? { context: r.context } : {}) };
+}
+
+// `env` pointed at a recorded engine: unchanged when it already selects that engine, else with
+// DOCKER_HOST (and its TLS material) set and any context dropped.
+export function envForEngine(env: NodeJS.ProcessEnv, record: EngineRecord | undefined): NodeJS.ProcessEnv {
+  if (!record || resolveDockerEndpoint(env).host === record.host) return env;
+  const { DOCKER_CONTEXT: _c, DOCKER_CERT_PATH: _p, DOCKER_TLS_VERIFY: _v, ...rest } = env;
+  return { ...rest, DOCKER_HOST: record.host, ...(record.tlsDir ? { DOCKER_CERT_PATH: record.tlsDir } : {}), ...(record.tlsVerify ? { DOCKER_TLS_VERIFY: '1' } : {}) };
+}
+
+// The docker CLI's global flags that reach `ep` from any shell (a tmux pane has its own env):
+// none for this machine's default socket.
+export function dockerCliFlags(ep: DockerEndpoint): string[] {
+  if (ep.source === 'default') return [];
+  const tls = ep.tlsVerify && ep.tlsDir
+    ? ['--tlsverify', '--tlscacert', join(ep.tlsDir, 'ca.pem'), '--tlscert', join(ep.tlsDir, 'cert.pem'), '--tlskey', join(ep.tlsDir, 'key.pem')]
+    : [];
+  return ['-H', ep.host, ...tls];
+}
+
 // dockerode options for an endpoint. Every connection key is set (undefined included) because
 // docker-modem merges these over defaults it derives from process.env.DOCKER_HOST.
 export function dockerodeOptions(ep: DockerEndpoint, env: NodeJS.ProcessEnv = {}): Docker.DockerOptions {

@@ -1,6 +1,7 @@
 // What every lifecycle operation needs: where state lives, the host env, and backends.
 import { engineBackends, type Backends } from '../backends/index.js';
 import type { Backend, EngineState } from '../backends/types.js';
+import { envForEngine, parseEngineRecord } from '../docker/engine.js';
 import type { Ctx } from '../cli.js';
 import { UserError } from '../errors.js';
 import { listBottles, readMetadata, stateRoot, validateSlug, type Metadata } from '../state/index.js';
@@ -37,8 +38,15 @@ export async function findBottle(deps: LifecycleDeps, slug: string): Promise<Met
   throw new UserError(`no bottle named ${slug}; ${hint}`);
 }
 
-export async function backendOf(deps: LifecycleDeps, meta: Metadata): Promise<Backend> {
-  return deps.backends.load(meta.backend, deps.env);
+// The host env pointed at the engine a bottle was launched on (recorded in its metadata), so a
+// bottle started with DOCKER_HOST or a context is found again from any shell.
+export function bottleEnv(env: NodeJS.ProcessEnv, meta: Metadata): NodeJS.ProcessEnv {
+  return envForEngine(env, parseEngineRecord(meta.backendData?.engine));
+}
+
+// The backend that reaches `meta`'s bottle, on its own engine.
+export async function backendOf(deps: Pick<LifecycleDeps, 'backends' | 'env'>, meta: Metadata): Promise<Backend> {
+  return deps.backends.load(meta.backend, bottleEnv(deps.env, meta));
 }
 
 // A bring-up's two sinks: `record` writes bringup.log only (what the dashboard tails), `log`

@@ -13,7 +13,7 @@ import { loadPolicy, type Policy } from '../policy/index.js';
 import { bottlePaths, updateMetadata, type Metadata } from '../state/index.js';
 import { credentialTemplate, templateVars } from '../template.js';
 import type { EngineState } from '../backends/types.js';
-import { backendOf, bringupLogger, engineStateOf, findBottle, type LifecycleDeps } from './context.js';
+import { backendOf, bottleEnv, bringupLogger, engineStateOf, findBottle, type LifecycleDeps } from './context.js';
 import { dropStopGrants } from './policy.js';
 import { describeSaved, readSavedSummary, restoreWork } from './save.js';
 import { stopBottle } from './stop.js';
@@ -122,7 +122,8 @@ export async function resumeBottle(deps: LifecycleDeps, rp: ResumePlan, opts: Re
   const started = Date.now();
   let launched = false;
   try {
-    const result = await backend.launch(plan, { slug: meta.slug, paths, agent, env: deps.env, log, signal: opts.signal });
+    // On the engine it ran on before, whatever this shell's DOCKER_HOST says.
+    const result = await backend.launch(plan, { slug: meta.slug, paths, agent, env: bottleEnv(deps.env, meta), log, signal: opts.signal });
     launched = true;
     meta = await updateMetadata(deps.root, meta.slug, { resources: result.resources, backendData: { ...(meta.backendData ?? {}), ...(result.backendData ?? {}) } });
     const restored = await restoreWork(backend, deps.root, meta);

@@ -9,7 +9,8 @@ import {
 } from '../usage/index.js';
 import { readBudgetFile } from './budget.js';
 import { LineTail } from '../usage/lines.js';
-import type { LifecycleDeps } from './context.js';
+import { backendOf, bottleEnv, type LifecycleDeps } from './context.js';
+import { parseEngineRecord, resolveDockerEndpoint } from '../docker/engine.js';
 import { pullBundles } from './sync.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
 
@@ -24,6 +25,8 @@ export interface BottleStatus {
   state: string;
   /** Engine view; 'unknown' when the engine could not be asked. */
   engine: EngineState | 'unknown';
+  /** The Docker engine it was launched on, when that is not this machine's default socket. */
+  dockerHost?: string;
   created: string;
   pendingProposals: number;
   /** The agent is waiting for the operator (Claude Code Notification hook), since when. */
@@ -112,18 +115,7 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
   const entries = await listBottles(deps.root);
   const metas = entries.filter((e): e is Extract<typeof e, { ok: true }> => e.ok).map((e) => e.metadata);
   const engine = new Map<string, EngineState | 'unknown'>();
-  if (opts.engine !== false) {
-    const byBackend = new Map<string, Metadata[]>();
-    for (const m of metas) byBackend.set(m.backend, [...(byBackend.get(m.backend) ?? []), m]);
-    for (const [name, list] of byBackend) {
-      try {
-        const backend = await deps.backends.load(name as Metadata['backend'], deps.env);
-        for (const [slug, st] of await backend.inspect(list)) engine.set(slug, st);
-      } catch {
-        for (const m of list) engine.set(m.slug, 'unknown');
-      }
-    }
-  }
+  if (opts.engine !== false) for (const [slug, st] of await inspectAll(deps, metas)) engine.set(slug, st);
   // What running bundles wrote since the last copy (waiting marks, usage, proposals).
   if (opts.engine !== false) await pullBundles(deps, metas.filter((m) => engine.get(m.slug) === 'running' || engine.get(m.slug) === 'partial'));
   const pending = new Map<string, number>();
@@ -149,6 +141,7 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
     out.push({
       slug: m.slug, agent: m.agent, backend: m.backend, state,
       engine: eng, created: m.created, pendingProposals: pending.get(m.slug) ?? 0,
+      ...(remoteHost(m) ? { dockerHost: remoteHost(m) } : {}),
       ...(waitingSince ? { waitingSince } : {}),
       ...(saved ? { saved } : {}),
       ...(m.stoppedAt && !live ? { stoppedAt: m.stoppedAt } : {}),
@@ -156,6 +149,40 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
       ...(budget ? { budget } : {}),
     });
   }
+  return out;
+}
+
+// The engine a bottle was launched on, unless it is this machine's default socket.
+export function remoteHost(m: Metadata): string | undefined {
+  const host = parseEngineRecord(m.backendData?.engine)?.host;
+  return host && host !== resolveDockerEndpoint({}).host ? host : undefined;
+}
+
+// How long one engine may take to say how its bottles are: an unreachable one is 'unknown'
+// after this, and never holds up the others (they are asked side by side).
+const INSPECT_TIMEOUT_MS = 5000;
+
+// The engine's view of every bottle, each asked on its own engine (backend and endpoint), the
+// engines side by side.
+export async function inspectAll(deps: Pick<LifecycleDeps, 'backends' | 'env'>, metas: Metadata[]): Promise<Map<string, EngineState | 'unknown'>> {
+  const groups = new Map<string, Metadata[]>();
+  for (const m of metas) {
+    const key = `${m.backend}\0${bottleEnv(deps.env, m).DOCKER_HOST ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  const out = new Map<string, EngineState | 'unknown'>();
+  await Promise.all([...groups.values()].map(async (list) => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const backend = await backendOf(deps, list[0]!);
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('engine did not answer')), INSPECT_TIMEOUT_MS); });
+      for (const [slug, st] of await Promise.race([backend.inspect(list), timeout])) out.set(slug, st);
+    } catch {
+      for (const m of list) out.set(m.slug, 'unknown');
+    } finally {
+      clearTimeout(timer);
+    }
+  }));
   return out;
 }
 

@@ -4,7 +4,7 @@
 // then shows.
 import type { Metadata } from '../state/index.js';
 import { bottlePaths, listBottles } from '../state/index.js';
-import type { LifecycleDeps } from './context.js';
+import { backendOf, type LifecycleDeps } from './context.js';
 
 // How long one bottle's copy may take before the reader goes on without it.
 const PULL_TIMEOUT_MS = 5000;
@@ -13,7 +13,7 @@ const PULL_TIMEOUT_MS = 5000;
 export async function pullBundles(deps: Pick<LifecycleDeps, 'root' | 'env' | 'backends'>, metas: Metadata[]): Promise<void> {
   await Promise.all(metas.map(async (m) => {
     try {
-      const backend = await deps.backends.load(m.backend, deps.env);
+      const backend = await backendOf(deps, m);
       await backend.pull(m, bottlePaths(deps.root, m.slug), AbortSignal.timeout(PULL_TIMEOUT_MS));
     } catch { /* unreachable or gone: the last copy stands */ }
   }));

@@ -6,6 +6,7 @@
 // proposal → approve → retry, and stop leaving nothing on that engine.
 import t from 'tap';
 import { headerValues } from './fixtures/upstream/upstream.js';
+import { bottleProcess } from '../helpers/cli.js';
 import { IMAGES, labelled, mcpCall, type McpReply, pendingProposal, sandboxGate, startSandbox } from '../helpers/sandbox.js';
 import { startSecondEngine } from '../helpers/second-engine.js';
 
@@ -21,9 +22,22 @@ const parse = (out: string): { body: string; code: string } => {
 await t.test('a bottle on a remote engine', { skip: gate.skip }, async (t) => {
   const e2 = await startSecondEngine(gate.docker!, { log: (l) => t.comment(`engine2: ${l}`) });
   t.teardown(() => e2.close());
-  const t0 = Date.now();
-  await e2.loadImages([...IMAGES]);
-  t.comment(`images loaded into ${e2.host} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+
+  await t.test('bottle images push copies the images there, once', async (t) => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const t0 = Date.now();
+    const push = await bottleProcess(['images', 'push', '--to', e2.host, '--json'], { env });
+    t.equal(push.exitCode, 0, push.stderr);
+    t.comment(`pushed in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${push.stderr.trim().split('\n').pop()}`);
+    const ids = await Promise.all(IMAGES.map(async (i) => (await gate.docker!.getImage(i).inspect()).Id));
+    t.match(JSON.parse(push.stdout), { images: IMAGES.map((name, i) => ({ name, id: ids[i], pushed: true })) });
+    for (const [i, name] of IMAGES.entries()) t.equal((await e2.docker.getImage(name).inspect()).Id, ids[i], `${name} is there, same id`);
+    const again = await bottleProcess(['images', 'push', '--to', e2.host, '--json'], { env });
+    t.match(JSON.parse(again.stdout), { images: IMAGES.map((name) => ({ name, pushed: false })), bytes: 0 }, 'a second push sends nothing');
+    const self = await bottleProcess(['images', 'push', '--to', e2.host], { env: { ...env, DOCKER_HOST: e2.host } });
+    t.equal(self.exitCode, 1);
+    t.match(self.stderr, /is the engine this shell already uses/);
+  });
 
   const sb = await startSandbox(e2.docker, { agent: 'e2e-remote', env: { DOCKER_HOST: e2.host } });
   t.teardown(() => sb.close());
@@ -67,9 +81,20 @@ await t.test('a bottle on a remote engine', { skip: gate.skip }, async (t) => {
     t.equal((await curl('https://newhost.test/e2e/remote-after')).code, '200', 'the retry goes through');
   });
 
-  await t.test('stop leaves nothing on the remote engine and keeps what the bundle recorded', async (t) => {
+  // A shell without DOCKER_HOST: the bottle is found on the engine it was launched on.
+  const { DOCKER_HOST: _host, ...plainEnv } = sb.env;
+  const plain = (args: string[]) => bottleProcess(args, { env: plainEnv });
+
+  await t.test('from a shell without DOCKER_HOST, ls finds it running there', async (t) => {
+    const ls = await plain(['ls', '--json']);
+    t.equal(ls.exitCode, 0, ls.stderr);
+    t.match(JSON.parse(ls.stdout), [{ slug: sb.slug, state: 'running', engine: 'running', dockerHost: e2.host }]);
+    t.match((await plain(['ls'])).stdout, new RegExp(`${sb.slug} .*running +running +${e2.host.replace(/[.]/g, '\\.')}`), 'the table says where');
+  });
+
+  await t.test('stop (from that shell) leaves nothing on the remote engine and keeps what the bundle recorded', async (t) => {
     await sb.upstream.remove(); // the test's own container on the bottle's egress network
-    const stop = await sb.cli(['stop', sb.slug, '--no-save']);
+    const stop = await plain(['stop', sb.slug, '--no-save']);
     t.equal(stop.exitCode, 0, stop.stderr);
     t.same(await labelled(e2.docker, sb.slug), [], 'no container or network with the slug label');
     const ls = await sb.cli(['proposals', 'ls', '--all', '--json']);

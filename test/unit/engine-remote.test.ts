@@ -4,10 +4,15 @@
 // socket, a tcp endpoint whose engine is this host) pass without a word.
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerBackend } from '../../lib/backends/docker/index.js';
-import { remoteEngineName, remoteEngineText } from '../../lib/docker/engine.js';
+import { dockerCliFlags, engineRecord, envForEngine, parseEngineRecord, remoteEngineName, remoteEngineText, resolveDockerEndpoint } from '../../lib/docker/engine.js';
+import { dockerAttachArgv } from '../../lib/backends/docker/index.js';
+import { backendOf } from '../../lib/lifecycle/context.js';
+import { remoteHost } from '../../lib/lifecycle/status.js';
+import { renderStatusTable } from '../../commands/lifecycle-verbs.js';
+import { targetEnv } from '../../lib/images/push.js';
 import { UserError } from '../../lib/errors.js';
 import { runChecks } from '../../commands/doctor.js';
 import { makeBottleDir, sampleContext, samplePlan } from '../fixtures/docker/bottle.js';
@@ -53,4 +58,47 @@ t.test('doctor: a remote engine passes, and says it is remote and what needs a l
   });
   const engine = checks.find((c) => c.name === 'docker-engine')!;
   t.match(engine, { status: 'ok', required: true, detail: /at tcp:\/\/10\.0\.0\.5:2375, a remote engine on buildbox \(git upstreams given as local paths need an engine on this machine\)/ });
+});
+
+t.test('a bottle remembers its engine: envForEngine, the docker CLI flags, and the backend a lifecycle verb loads', async (t) => {
+  const rec = engineRecord(resolveDockerEndpoint({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_CERT_PATH: '/certs', DOCKER_TLS_VERIFY: '1' }));
+  t.same(rec, { host: 'tcp://10.0.0.5:2376', tlsDir: '/certs', tlsVerify: true });
+  t.same(parseEngineRecord(JSON.parse(JSON.stringify(rec))), rec, 'survives metadata.json');
+  t.equal(parseEngineRecord({ host: 7 }), undefined, 'malformed: none');
+  const shell = { PATH: '/bin', HOME: '/nonexistent', DOCKER_CONTEXT: 'laptop', ROUTE_TOKEN: 'x' };
+  t.same(envForEngine(shell, rec), { PATH: '/bin', HOME: '/nonexistent', ROUTE_TOKEN: 'x', DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_CERT_PATH: '/certs', DOCKER_TLS_VERIFY: '1' },
+    'the recorded engine wins over the shell\'s context; everything else is kept');
+  const same = { DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_CERT_PATH: '/certs', DOCKER_TLS_VERIFY: '1' };
+  t.equal(envForEngine(same, rec), same, 'already there: unchanged');
+  t.equal(envForEngine(shell, undefined), shell, 'no record (a bottle from before): the shell\'s engine');
+
+  t.same(dockerCliFlags(resolveDockerEndpoint({ HOME: '/nonexistent' })), [], 'the default socket: no flags (argv as before)');
+  t.same(dockerCliFlags(resolveDockerEndpoint(envForEngine({ HOME: '/nonexistent' }, rec))),
+    ['-H', 'tcp://10.0.0.5:2376', '--tlsverify', '--tlscacert', '/certs/ca.pem', '--tlscert', '/certs/cert.pem', '--tlskey', '/certs/key.pem']);
+  t.same(dockerAttachArgv('s-1', { args: [] }, { DOCKER_HOST: 'ssh://me@buildbox', HOME: '/nonexistent' }).slice(0, 4), ['docker', '-H', 'ssh://me@buildbox', 'exec'],
+    'attach names the engine: a tmux pane may have another DOCKER_HOST');
+
+  const loaded: NodeJS.ProcessEnv[] = [];
+  const deps = { env: { HOME: '/nonexistent' }, backends: { load: async (_name: string, env: NodeJS.ProcessEnv) => { loaded.push(env); return {} as never; } } } as never;
+  const meta = { schema: 1, slug: 'a', agent: 'a', backend: 'docker', created: '', resources: {}, backendData: { engine: rec } } as const;
+  await backendOf(deps, meta);
+  t.equal(loaded[0]!.DOCKER_HOST, 'tcp://10.0.0.5:2376', 'stop, attach, proposals... reach it from a shell without DOCKER_HOST');
+  t.equal(remoteHost(meta), 'tcp://10.0.0.5:2376');
+  t.equal(remoteHost({ ...meta, backendData: {} }), undefined);
+});
+
+t.test('bottle ls shows ON only when a bottle runs on another engine', async (t) => {
+  const row = { slug: 's-1', agent: 'a', backend: 'docker', state: 'running', engine: 'running' as const, created: '', pendingProposals: 0 };
+  t.notMatch(renderStatusTable([row]), /\bON\b/);
+  const table = renderStatusTable([row, { ...row, slug: 's-2', dockerHost: 'tcp://10.0.0.5:2376' }]);
+  t.match(table, /^SLUG +AGENT +BACKEND +STATE +ENGINE +ON +AGE/);
+  t.match(table, /s-1 .* local/);
+  t.match(table, /s-2 .* tcp:\/\/10\.0\.0\.5:2376/);
+});
+
+t.test('images push --to: a URL or a context name selects the target; anything else is refused', async (t) => {
+  const shell = { PATH: '/bin', DOCKER_HOST: 'unix:///var/run/docker.sock', DOCKER_CERT_PATH: '/certs', DOCKER_TLS_VERIFY: '1' };
+  t.same(targetEnv(shell, 'tcp://buildbox:2376'), { PATH: '/bin', DOCKER_CERT_PATH: '/certs', DOCKER_TLS_VERIFY: '1', DOCKER_HOST: 'tcp://buildbox:2376' }, 'a URL keeps this shell\'s TLS settings');
+  t.same(targetEnv(shell, 'buildbox'), { PATH: '/bin', DOCKER_CONTEXT: 'buildbox' }, 'a context brings its own');
+  t.throws(() => targetEnv(shell, 'not a name'), new UserError('--to "not a name": expected an engine URL (tcp://host:2376, ssh://user@host) or a docker context name'));
 });

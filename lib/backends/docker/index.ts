@@ -1,6 +1,6 @@
 // The Docker backend (SPEC §6): the Backend contract over the Docker Engine API. The engine is
 // injected (dockerode, or a fake in tests); the docker CLI appears only in attachArgv, for the
-// interactive `docker exec -it`, and finds the same engine through the inherited environment.
+// interactive `docker exec -it`, told which engine on its command line.
 //
 // The bundle mounts no host path (the engine may be remote): its files are uploaded and what it
 // writes is copied back (bundle/channel.ts). It runs as the host user that owns the bottle's
@@ -9,7 +9,7 @@
 // whose upstream is a local path (the one host path it mounts) is pushed to as its owner.
 // The agent mounts nothing either: it gets ca.crt by copy, and nothing else from the state dir.
 import { type DockerEngine, engineMessage, execIn, fromDockerode, statusOf } from '../../docker/api.js';
-import { connectDocker } from '../../docker/engine.js';
+import { connectDocker, dockerCliFlags, resolveDockerEndpoint } from '../../docker/engine.js';
 import type { BottlePlan } from '../../plan/index.js';
 import type { BundleControl } from '../../proposals/control.js';
 import type { BottlePaths, Metadata } from '../../state/index.js';
@@ -36,9 +36,11 @@ export interface DockerBackendOptions extends Omit<BundleLaunchDeps, 'engine'> {
 }
 
 // The pure argv of an interactive claude in the agent (a pane or the foreground terminal).
+// The engine is named on the command line (-H, TLS flags) unless it is this machine's default
+// socket: the pane that runs it may have another DOCKER_HOST, or none.
 export function dockerAttachArgv(slug: string, claude: ClaudeInvocation, env: NodeJS.ProcessEnv = {}): string[] {
   const term = ['-e', `TERM=${env.TERM || 'xterm-256color'}`, ...(env.COLORTERM ? ['-e', `COLORTERM=${env.COLORTERM}`] : [])];
-  return ['docker', 'exec', '-it', '-u', AGENT_PATHS.user, '-w', AGENT_PATHS.workspace, ...term, dockerNames(slug).agent, 'claude', ...claude.args];
+  return ['docker', ...dockerCliFlags(resolveDockerEndpoint(env)), 'exec', '-it', '-u', AGENT_PATHS.user, '-w', AGENT_PATHS.workspace, ...term, dockerNames(slug).agent, 'claude', ...claude.args];
 }
 
 // One instance per engine; stateless beyond it, so any process can drive any bottle.

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { type DockerEngine, engineMessage, logTail } from '../../docker/api.js';
 import type { BottlePlan } from '../../plan/index.js';
-import { remoteEngineName, remoteEngineText, resolveDockerEndpoint } from '../../docker/engine.js';
+import { engineRecord, remoteEngineName, remoteEngineText, resolveDockerEndpoint } from '../../docker/engine.js';
 import { UserError } from '../../errors.js';
 import {
   type BundleLaunchDeps, checkImages, checkRequiredPaths, create, launchPreamble, type LaunchUndo, prepareHost, seedCreatedBundle, start, unwindLaunch, withSecretEnv,
@@ -112,7 +112,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: B
     ctx.log(`bottle ${ctx.slug} is up (${((now() - started) / 1000).toFixed(1)}s)`);
     return {
       resources: { containers: [dp.bundle.name, dp.agent.name], networks: dp.networks.map((n) => n.name) },
-      backendData: { channel: API_CHANNEL, bundleUser, eventsFile: dp.host.eventsFile, sidecarsImage: dp.bundle.create.Image, launchMs: now() - started },
+      backendData: { channel: API_CHANNEL, engine: engineRecord(endpoint), bundleUser, eventsFile: dp.host.eventsFile, sidecarsImage: dp.bundle.create.Image, launchMs: now() - started },
     };
   } catch (e) {
     return unwindLaunch(stack, ctx, e);

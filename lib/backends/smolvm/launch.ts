@@ -12,6 +12,7 @@ import {
 import { runProvision } from '../bundle/provision.js';
 import { waitReady } from '../bundle/ready.js';
 import { API_CHANNEL } from '../bundle/control.js';
+import { engineRecord, resolveDockerEndpoint } from '../../docker/engine.js';
 import type { LaunchContext, LaunchResult } from '../types.js';
 import type { SmolvmClient } from './cli.js';
 import { packAgentImage } from './pack.js';
@@ -99,7 +100,7 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
       resources: { containers: [names.bundle], networks: [names.network], machine: names.vm },
       backendData: {
         bundleIp: subnet.bundleIp, subnet: subnet.subnet, vm: names.vm, smolmachine,
-        channel: API_CHANNEL, bundleUser, eventsFile: sp.base.host.eventsFile, sidecarsImage: sp.bundle.create.Image, launchMs: now() - started,
+        channel: API_CHANNEL, engine: engineRecord(resolveDockerEndpoint(ctx.env)), bundleUser, eventsFile: sp.base.host.eventsFile, sidecarsImage: sp.bundle.create.Image, launchMs: now() - started,
       },
     };
   } catch (e) {
