@@ -73,7 +73,7 @@ try {
   await seedBundle(api, {
     dirs: ['/bottle', '/bottle/events', '/bottle/supervise', '/bottle/supervise/queue'].map((path) => ({ path, mode: 0o755 })),
     files: [{ target: '/bottle/events/events.jsonl', content: '', mode: 0o600 }], copyDirs: [],
-  }, IDS);
+  }, { bundle: IDS, keeper: IDS });
   await api.start();
   const follow = new AbortController();
   const following = followBundle(api, paths, { signal: follow.signal });

@@ -131,7 +131,7 @@ await t.test('sandbox isolation', { skip: gate.skip }, async (t) => {
     t.ok(launch.argv.size > 50, 'control: the host process list was really sampled');
   });
 
-  await t.test('8. the agent cannot change policy: no state mounted, read-only in the bundle, nothing else listening', async (t) => {
+  await t.test('8. the agent cannot change policy: no state mounted, not changeable in the bundle, nothing else listening', async (t) => {
     t.same(agent.Mounts, [], 'the agent mounts nothing (no policy, decisions or CA dir)');
     t.notMatch((await sb.agent('cat /proc/mounts')).stdout, /\/bottle\b/);
     const policyFile = join(sb.paths.policy, 'policy.yaml');
@@ -142,8 +142,12 @@ await t.test('sandbox isolation', { skip: gate.skip }, async (t) => {
     ]) {
       const r = await sb.bundle(attempt);
       t.not(r.exitCode, 0, `bundle user: ${attempt} fails`);
-      t.match(r.stderr, /Read-only file system/);
+      t.match(r.stderr, /Permission denied/, 'the keeper owns it, the bundle only reads it');
     }
+    const chmod = await sb.bundle('chmod 666 /bottle/policy/policy.yaml /bottle/ca/ca.key');
+    t.not(chmod.exitCode, 0, 'nor make it writable (not its owner, no capability)');
+    t.match(chmod.stderr, /Operation not permitted/);
+    t.match((await sb.bundle('head -c 5 /bottle/policy/policy.yaml; head -c 10 /bottle/ca/ca.key')).stdout, /-----BEGIN/, 'it still reads them (its group)');
     t.equal(readFileSync(policyFile, 'utf8'), before, 'the policy is unchanged');
 
     const mcp = await sb.probe<Array<{ result?: { tools?: Array<{ name: string }>; isError?: boolean }; error?: unknown }>>('mcp', [

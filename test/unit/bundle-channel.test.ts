@@ -54,7 +54,7 @@ const alive = (pid: number): boolean => {
   }
 };
 
-t.test('seedArchive: dirs, files and copyDirs as members with the ids and modes', async (t) => {
+t.test('seedArchive: dirs, files and copyDirs as members with their owner\'s ids and modes', async (t) => {
   const s = setup(t);
   const src = join(s.dir, 'src');
   mkdirSync(join(src, 'policy', 'sub'), { recursive: true });
@@ -64,30 +64,31 @@ t.test('seedArchive: dirs, files and copyDirs as members with the ids and modes'
   writeFileSync(join(src, 'policy', '.lock'), 'x');
   writeFileSync(join(src, 'policy', 'sub', 'c.yaml'), 'nested');
   const seed: BundleSeed = {
-    dirs: [{ path: '/bottle/events', mode: 0o700 }, { path: '/bottle/policy', mode: 0o755 }],
+    dirs: [{ path: '/bottle/events', mode: 0o700, owner: 'bundle' }, { path: '/bottle/policy', mode: 0o755 }],
     files: [
-      { target: BUNDLE_EVENTS_FILE, mode: 0o600, from: join(src, 'events.jsonl') },
+      { target: BUNDLE_EVENTS_FILE, mode: 0o600, from: join(src, 'events.jsonl'), owner: 'bundle' },
       { target: '/bottle/ca/ca.pem', mode: 0o644, content: 'PEM' },
       { target: '/bottle/secret/opt', mode: 0o640, from: join(src, 'missing'), optional: true },
     ],
-    copyDirs: [{ from: join(src, 'policy'), to: '/bottle/policy' }, { from: join(src, 'nope'), to: '/bottle/q' }],
+    copyDirs: [{ from: join(src, 'policy'), to: '/bottle/policy', mode: 0o640 }, { from: join(src, 'nope'), to: '/bottle/q', mode: 0o644, owner: 'bundle' }],
   };
-  const members = readTar(await seedArchive(seed, ids));
+  const owners = { bundle: ids, keeper: { uid: 0, gid: 4343 } };
+  const members = readTar(await seedArchive(seed, owners));
   t.same(members.map((m) => ({ name: m.name, type: m.type, mode: m.mode, uid: m.uid, gid: m.gid, content: m.content.toString() })), [
     { name: 'bottle/events/', type: 'dir', mode: 0o700, uid: 4242, gid: 4343, content: '' },
-    { name: 'bottle/policy/', type: 'dir', mode: 0o755, uid: 4242, gid: 4343, content: '' },
+    { name: 'bottle/policy/', type: 'dir', mode: 0o755, uid: 0, gid: 4343, content: '' },
     { name: 'bottle/events/events.jsonl', type: 'file', mode: 0o600, uid: 4242, gid: 4343, content: '{"type":"old"}\n' },
-    { name: 'bottle/ca/ca.pem', type: 'file', mode: 0o644, uid: 4242, gid: 4343, content: 'PEM' },
-    { name: 'bottle/secret/opt', type: 'file', mode: 0o640, uid: 4242, gid: 4343, content: '' },
-    { name: 'bottle/policy/a.yaml', type: 'file', mode: 0o644, uid: 4242, gid: 4343, content: 'a: 1\n' },
-    { name: 'bottle/policy/b.toml', type: 'file', mode: 0o644, uid: 4242, gid: 4343, content: 'b = 2\n' },
-  ], 'exact members: no dot file, no subdir, nothing from a missing copyDir');
+    { name: 'bottle/ca/ca.pem', type: 'file', mode: 0o644, uid: 0, gid: 4343, content: 'PEM' },
+    { name: 'bottle/secret/opt', type: 'file', mode: 0o640, uid: 0, gid: 4343, content: '' },
+    { name: 'bottle/policy/a.yaml', type: 'file', mode: 0o640, uid: 0, gid: 4343, content: 'a: 1\n' },
+    { name: 'bottle/policy/b.toml', type: 'file', mode: 0o640, uid: 0, gid: 4343, content: 'b = 2\n' },
+  ], 'exact members: the bundle owns what it writes, the keeper the rest; no dot file, no subdir, nothing from a missing copyDir');
 
-  await t.rejects(seedArchive({ ...seed, files: [{ target: '/bottle/x', mode: 0o600, from: join(src, 'missing') }] }, ids), { code: 'ENOENT' },
+  await t.rejects(seedArchive({ ...seed, files: [{ target: '/bottle/x', mode: 0o600, from: join(src, 'missing') }] }, owners), { code: 'ENOENT' },
     'a missing non-optional file rejects');
 
   // seedBundle uploads that archive at `/`.
-  await seedBundle(s.c, seed, ids);
+  await seedBundle(s.c, seed, owners);
   t.equal(s.c.uploads.at(-1)?.path, '/');
   t.equal(readFileSync(s.bundleEvents, 'utf8'), '{"type":"old"}\n');
   t.equal(readFileSync(s.c.hostPath('/bottle/policy/b.toml'), 'utf8'), 'b = 2\n');
@@ -205,7 +206,8 @@ t.test('pushFiles, pushPolicyDir, pushDecision land files in the bundle', async 
   writeFileSync(join(s.paths.policy, '.a.yaml.tmp'), 'temp');
   writeFileSync(join(s.paths.policy, 'sub', 'x'), 'nested');
   await pushPolicyDir(s.c, s.paths, ids);
-  t.same(s.c.uploads.at(-1)?.members.map((m) => m.name), ['a.yaml', 'rules.toml'], 'regular files only, no dot files');
+  t.same(s.c.uploads.at(-1)?.members.map((m) => [m.name, m.mode, m.uid, m.gid]), [['a.yaml', 0o640, 4242, 4343], ['rules.toml', 0o640, 4242, 4343]],
+    'regular files only, no dot files; 0640 for the ids given (the keeper)');
   t.equal(readFileSync(s.c.hostPath(`${BUNDLE_PATHS.policyDir}/a.yaml`), 'utf8'), 'a: 2\n', 'replaced');
   t.equal(readFileSync(s.c.hostPath(`${BUNDLE_PATHS.policyDir}/rules.toml`), 'utf8'), 'r = 1\n');
   t.notOk(existsSync(s.c.hostPath(`${BUNDLE_PATHS.policyDir}/.a.yaml.tmp`)));

@@ -58,22 +58,24 @@ t.test('the bundle mounts no host path: everything it is given is in its seed', 
   const dp = dockerPlan(plan, slug, paths, sampleAgent(), opts);
   t.notOk(dp.bundle.create.HostConfig?.Mounts, 'no mounts (a remote engine has none of these paths)');
   t.notOk(dp.bundle.create.HostConfig?.Binds);
-  t.same(Object.fromEntries(dp.seed.files.map((f) => [f.target, `${f.from ?? 'content'} ${f.mode.toString(8)}`])), {
-    '/bottle/ca/ca.crt': '/state/tester-abcdef/ca/ca.crt 644',
-    '/bottle/ca/ca.key': '/state/tester-abcdef/ca/ca.key 600',
-    '/bottle/events/events.jsonl': '/state/tester-abcdef/events/events.jsonl 600',
-    '/bottle/git-gate/upstreams.json': 'content 644',
-    '/bottle/git-gate/identities/origin': '/keys/id_ed25519 600',
+  // What the bundle only reads belongs to the keeper (not the bundle's uid: it cannot change it).
+  const who = (o?: string): string => o ?? 'keeper';
+  t.same(Object.fromEntries(dp.seed.files.map((f) => [f.target, `${f.from ?? 'content'} ${f.mode.toString(8)} ${who(f.owner)}`])), {
+    '/bottle/ca/ca.crt': '/state/tester-abcdef/ca/ca.crt 644 keeper',
+    '/bottle/ca/ca.key': '/state/tester-abcdef/ca/ca.key 640 keeper',
+    '/bottle/events/events.jsonl': '/state/tester-abcdef/events/events.jsonl 600 bundle',
+    '/bottle/git-gate/upstreams.json': 'content 644 keeper',
+    '/bottle/git-gate/identities/origin': '/keys/id_ed25519 600 bundle',
   });
-  t.same(dp.seed.copyDirs, [
-    { from: '/state/tester-abcdef/policy', to: '/bottle/policy' },
-    { from: '/state/tester-abcdef/supervise/queue', to: '/bottle/supervise/queue' },
-    { from: '/state/tester-abcdef/supervise/decisions', to: '/bottle/supervise/decisions' },
+  t.same(dp.seed.copyDirs.map((d) => `${d.from} -> ${d.to} ${d.mode.toString(8)} ${who(d.owner)}`), [
+    '/state/tester-abcdef/policy -> /bottle/policy 640 keeper',
+    '/state/tester-abcdef/supervise/queue -> /bottle/supervise/queue 644 bundle',
+    '/state/tester-abcdef/supervise/decisions -> /bottle/supervise/decisions 640 keeper',
   ]);
-  t.same(Object.fromEntries(dp.seed.dirs.map((d) => [d.path, d.mode.toString(8)])), {
-    '/bottle': '755', '/bottle/policy': '755', '/bottle/ca': '700', '/bottle/events': '700',
-    '/bottle/supervise': '755', '/bottle/supervise/queue': '755', '/bottle/supervise/decisions': '755',
-    '/bottle/git-gate': '755', '/bottle/git-gate/repos': '700', '/bottle/git-gate/identities': '700',
+  t.same(Object.fromEntries(dp.seed.dirs.map((d) => [d.path, `${d.mode.toString(8)} ${who(d.owner)}`])), {
+    '/bottle': '755 keeper', '/bottle/policy': '750 keeper', '/bottle/ca': '750 keeper', '/bottle/events': '700 bundle',
+    '/bottle/supervise': '755 keeper', '/bottle/supervise/queue': '755 bundle', '/bottle/supervise/decisions': '750 keeper',
+    '/bottle/git-gate': '755 keeper', '/bottle/git-gate/repos': '700 bundle', '/bottle/git-gate/identities': '700 bundle',
   });
   t.notOk(dp.agent.create.HostConfig?.Mounts, 'the agent mounts nothing from the host');
   t.notOk(dp.agent.create.HostConfig?.Binds);

@@ -15,6 +15,14 @@ export function bundleIds(bundleUser: string): Ids {
   return { uid, gid: gid ?? uid };
 }
 
+// Who owns what the bundle may read but must not change (policy, CA, decisions, its config):
+// another uid than the bundle's, with the bundle's group, so the bundle reads through the group
+// and, with no capability, can neither write, rename nor chmod it. (A read-only mount did this
+// when the bundle mounted host dirs.)
+export function keeperIds(bundle: Ids): Ids {
+  return { uid: bundle.uid === 0 ? 65534 : 0, gid: bundle.gid };
+}
+
 // Directories that exist in the agent image and under which the agent user owns everything
 // provisioning creates; anything else is written into its (existing) parent directory.
 const AGENT_ROOTS = [AGENT_PATHS.home, AGENT_PATHS.workspace];

@@ -28,16 +28,27 @@ const PULL_MAX = 8 << 20;
 // A queue file bigger than this is not copied (a held push's diff is cut far below it).
 const QUEUE_FILE_MAX = 4 << 20;
 
-// One file of the seed: taken from a host path, or given as content.
-export interface SeedFile { target: string; mode: number; from?: string; content?: string; /** A missing `from` is an empty file. */ optional?: boolean }
+// Who owns a seeded path: the bundle user (what it writes), or the keeper (what it only reads:
+// archive.ts keeperIds), the default.
+export type SeedOwner = 'bundle' | 'keeper';
 
-// What a new bundle is given before it starts: its directories (owned by the bundle user) and
-// files; `copyDirs` are host dirs whose regular files all go in (policy, queue, decisions).
-export interface BundleSeed {
-  dirs: Array<{ path: string; mode: number }>;
-  files: SeedFile[];
-  copyDirs: Array<{ from: string; to: string }>;
+// One file of the seed: taken from a host path, or given as content.
+export interface SeedFile {
+  target: string; mode: number; from?: string; content?: string; owner?: SeedOwner;
+  /** A missing `from` is an empty file. */
+  optional?: boolean;
 }
+
+// What a new bundle is given before it starts: its directories and files; `copyDirs` are host
+// dirs whose regular files all go in (policy, queue, decisions), with `mode`.
+export interface BundleSeed {
+  dirs: Array<{ path: string; mode: number; owner?: SeedOwner }>;
+  files: SeedFile[];
+  copyDirs: Array<{ from: string; to: string; mode: number; owner?: SeedOwner }>;
+}
+
+// The two owners' ids.
+export interface SeedIds { bundle: Ids; keeper: Ids }
 
 const rel = (p: string): string => p.replace(/^\/+/, '');
 
@@ -58,27 +69,28 @@ async function regularFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-// The seed as one tar rooted at `/`, every entry owned by `ids`. Reads the host files now.
-export async function seedArchive(seed: BundleSeed, ids: Ids): Promise<Buffer> {
-  const entries: TarEntry[] = seed.dirs.map((d) => ({ path: rel(d.path), type: 'dir', mode: d.mode, ...ids }));
+// The seed as one tar rooted at `/`, each entry owned by its owner's ids. Reads the host files now.
+export async function seedArchive(seed: BundleSeed, owners: SeedIds): Promise<Buffer> {
+  const idsOf = (o: SeedOwner | undefined): Ids => owners[o ?? 'keeper'];
+  const entries: TarEntry[] = seed.dirs.map((d) => ({ path: rel(d.path), type: 'dir', mode: d.mode, ...idsOf(d.owner) }));
   for (const f of seed.files) {
     const content = f.content ?? (await readFile(f.from!).catch((e: NodeJS.ErrnoException) => {
       if (f.optional && e.code === 'ENOENT') return Buffer.alloc(0);
       throw e;
     }));
-    entries.push({ path: rel(f.target), type: 'file', content, mode: f.mode, ...ids });
+    entries.push({ path: rel(f.target), type: 'file', content, mode: f.mode, ...idsOf(f.owner) });
   }
   for (const d of seed.copyDirs) {
     for (const name of await regularFiles(d.from)) {
-      entries.push({ path: rel(`${d.to}/${name}`), type: 'file', content: await readFile(join(d.from, name)), mode: 0o644, ...ids });
+      entries.push({ path: rel(`${d.to}/${name}`), type: 'file', content: await readFile(join(d.from, name)), mode: d.mode, ...idsOf(d.owner) });
     }
   }
   return tarBuffer(entries);
 }
 
 // Uploads the seed into a created (not yet started) bundle container.
-export async function seedBundle(container: EngineContainer, seed: BundleSeed, ids: Ids): Promise<void> {
-  await container.putArchive(await seedArchive(seed, ids), { path: '/' });
+export async function seedBundle(container: EngineContainer, seed: BundleSeed, owners: SeedIds): Promise<void> {
+  await container.putArchive(await seedArchive(seed, owners), { path: '/' });
 }
 
 // Writes files into an existing bundle directory (replacing same-named ones), owned by `ids`.
@@ -88,17 +100,18 @@ export async function pushFiles(container: EngineContainer, dir: string, files: 
   await container.putArchive(tarBuffer(entries), { path: dir });
 }
 
-// Every regular file of the host's policy dir, pushed into the bundle's (the gateway then reloads).
+// Every regular file of the host's policy dir, pushed into the bundle's (the gateway then
+// reloads), owned by the keeper (`ids`): readable by the bundle's group, not changeable by it.
 export async function pushPolicyDir(container: EngineContainer, paths: Pick<BottlePaths, 'policy'>, ids: Ids): Promise<void> {
   const names = await regularFiles(paths.policy);
-  await pushFiles(container, BUNDLE_PATHS.policyDir, await Promise.all(names.map(async (name) => ({ name, content: await readFile(join(paths.policy, name)) }))), ids);
+  await pushFiles(container, BUNDLE_PATHS.policyDir, await Promise.all(names.map(async (name) => ({ name, content: await readFile(join(paths.policy, name)), mode: 0o640 }))), ids);
 }
 
 // One decision file of the host's decisions dir, pushed into the bundle's (supervise and
-// git-gate watch that dir).
+// git-gate watch that dir), owned by the keeper (`ids`) like the policy.
 export async function pushDecision(container: EngineContainer, paths: Pick<BottlePaths, 'superviseDecisions'>, id: string, ids: Ids): Promise<void> {
   const name = `${id}.json`;
-  await pushFiles(container, BUNDLE_PATHS.decisionsDir, [{ name, content: await readFile(join(paths.superviseDecisions, name)) }], ids);
+  await pushFiles(container, BUNDLE_PATHS.decisionsDir, [{ name, content: await readFile(join(paths.superviseDecisions, name)), mode: 0o640 }], ids);
 }
 
 // Appends one host event line to the bundle's events file (which the host mirrors back).

@@ -7,7 +7,7 @@ import { type DockerEngine, type EngineContainer, engineMessage, execIn, statusO
 import { UserError } from '../../errors.js';
 import type { BundleControl } from '../../proposals/control.js';
 import type { BottlePaths, Metadata } from '../../state/index.js';
-import { bundleIds, type Ids } from './archive.js';
+import { bundleIds, type Ids, keeperIds } from './archive.js';
 import { appendBundleEvent, followBundle, type FollowOptions, pullBundle, pushDecision, pushPolicyDir } from './channel.js';
 import { BUNDLE_PATHS, bundleNames } from './names.js';
 
@@ -24,8 +24,8 @@ export function gatewaySecretsArgv(names: string[]): string[] {
   return ['node', BUNDLE_PATHS.app, 'sidecar', 'gateway-secrets', ...names];
 }
 
-// How a bundle gets the host's files: uploaded (`paths`: the bottle's state dir; `ids`: the
-// bundle user, who owns them in the bundle), or, for a bundle launched before the engine-API
+// How a bundle gets the host's files: uploaded (`paths`: the bottle's state dir; `ids`: their
+// owner in the bundle, the keeper: archive.ts keeperIds), or, for a bundle launched before the engine-API
 // channel, read by the bundle from its bind mounts of the state dir (`legacy`).
 export type ControlChannel = { paths: Pick<BottlePaths, 'policy' | 'superviseDecisions'>; ids: Ids } | 'legacy';
 
@@ -35,7 +35,7 @@ export const API_CHANNEL = 'api';
 // The channel of a launched bottle, from its metadata.
 export function channelOf(meta: Metadata, paths: Pick<BottlePaths, 'policy' | 'superviseDecisions'>): ControlChannel {
   if (meta.backendData?.channel !== API_CHANNEL) return 'legacy';
-  return { paths, ids: bundleIds(String(meta.backendData.bundleUser ?? '0:0')) };
+  return { paths, ids: keeperIds(bundleIds(String(meta.backendData.bundleUser ?? '0:0'))) };
 }
 
 // `backend` names the control in messages; `engine` is a thunk, so building a control does not

@@ -9,7 +9,7 @@ import { UserError } from '../../errors.js';
 import { DEFAULT_IMAGE, resolveRouteHeaders } from '../../manifest/index.js';
 import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { LaunchContext } from '../types.js';
-import { bundleIds } from './archive.js';
+import { bundleIds, keeperIds } from './archive.js';
 import { seedBundle } from './channel.js';
 import { DEFAULT_SIDECARS_IMAGE } from './names.js';
 import type { BundlePlan, ContainerSpec, TestUpstream } from './plan.js';
@@ -121,7 +121,8 @@ export async function prepareHost(bp: Pick<BundlePlan, 'hostDirs'>): Promise<voi
 
 // Gives the created (not yet started) bundle its seed: config, CA, policy, the host copies.
 export async function seedCreatedBundle(engine: Pick<DockerEngine, 'getContainer'>, bp: Pick<BundlePlan, 'bundle' | 'seed'>, bundleUser: string): Promise<void> {
-  await seedBundle(engine.getContainer(bp.bundle.name), bp.seed, bundleIds(bundleUser)).catch((e: unknown) => {
+  const bundle = bundleIds(bundleUser);
+  await seedBundle(engine.getContainer(bp.bundle.name), bp.seed, { bundle, keeper: keeperIds(bundle) }).catch((e: unknown) => {
     throw new Error(`seeding ${bp.bundle.name}: ${engineMessage(e)}`, { cause: e });
   });
 }

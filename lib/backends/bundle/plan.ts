@@ -194,22 +194,25 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
   const secretNames = routeVarNames(plan.egress.routes);
 
   const mounts: Mount[] = [];
+  // What the bundle only reads (policy, CA, decisions, config) belongs to the keeper: readable
+  // through the bundle's group, not changeable by it (read-only mounts did this before). What it
+  // writes (events, queue, mirrors, its identities) is its own.
   const seed: BundleSeed = {
     dirs: [
       { path: '/bottle', mode: 0o755 },
-      { path: BUNDLE_PATHS.policyDir, mode: 0o755 },
-      { path: BUNDLE_PATHS.caDir, mode: 0o700 },
-      { path: BUNDLE_PATHS.eventsDir, mode: 0o700 },
+      { path: BUNDLE_PATHS.policyDir, mode: 0o750 },
+      { path: BUNDLE_PATHS.caDir, mode: 0o750 },
+      { path: BUNDLE_PATHS.eventsDir, mode: 0o700, owner: 'bundle' },
     ],
     files: [
       { target: `${BUNDLE_PATHS.caDir}/ca.crt`, from: host.caCert, mode: 0o644 },
-      { target: `${BUNDLE_PATHS.caDir}/ca.key`, from: `${host.caDir}/ca.key`, mode: 0o600 },
+      { target: `${BUNDLE_PATHS.caDir}/ca.key`, from: `${host.caDir}/ca.key`, mode: 0o640 },
     ],
-    copyDirs: [{ from: paths.policy, to: BUNDLE_PATHS.policyDir }],
+    copyDirs: [{ from: paths.policy, to: BUNDLE_PATHS.policyDir, mode: 0o640 }],
   };
   // The host copy of the events file: the budget reads usage back from it, and the host's
   // mirror of the new bundle's file continues it byte for byte.
-  seed.files.push({ target: `${BUNDLE_PATHS.eventsDir}/events.jsonl`, from: host.eventsFile, mode: 0o600, optional: true });
+  seed.files.push({ target: `${BUNDLE_PATHS.eventsDir}/events.jsonl`, from: host.eventsFile, mode: 0o600, optional: true, owner: 'bundle' });
   if (options.testUpstream?.caFile) {
     seed.dirs.push({ path: dirname(TEST_UPSTREAM_CA), mode: 0o755 });
     seed.files.push({ target: TEST_UPSTREAM_CA, from: options.testUpstream.caFile, mode: 0o644 });
@@ -217,8 +220,14 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
   // Supervise's queue, which also holds pushes git-gate keeps for review: pending proposals and
   // decisions survive a stop and a resume.
   if (daemons.includes('supervise') || review) {
-    seed.dirs.push({ path: dirname(BUNDLE_PATHS.queueDir), mode: 0o755 }, { path: BUNDLE_PATHS.queueDir, mode: 0o755 }, { path: BUNDLE_PATHS.decisionsDir, mode: 0o755 });
-    seed.copyDirs.push({ from: paths.superviseQueue, to: BUNDLE_PATHS.queueDir }, { from: paths.superviseDecisions, to: BUNDLE_PATHS.decisionsDir });
+    seed.dirs.push(
+      { path: dirname(BUNDLE_PATHS.queueDir), mode: 0o755 }, { path: BUNDLE_PATHS.queueDir, mode: 0o755, owner: 'bundle' },
+      { path: BUNDLE_PATHS.decisionsDir, mode: 0o750 },
+    );
+    seed.copyDirs.push(
+      { from: paths.superviseQueue, to: BUNDLE_PATHS.queueDir, mode: 0o644, owner: 'bundle' },
+      { from: paths.superviseDecisions, to: BUNDLE_PATHS.decisionsDir, mode: 0o640 },
+    );
   }
   const hostDirs = [host.eventsDir];
   const requiredPaths: BundlePlan['requiredPaths'] = [
@@ -228,7 +237,8 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
   ];
   if (daemons.includes('git-gate')) {
     seed.dirs.push(
-      { path: BUNDLE_PATHS.gitGateDir, mode: 0o755 }, { path: BUNDLE_PATHS.reposDir, mode: 0o700 }, { path: BUNDLE_PATHS.identities, mode: 0o700 },
+      { path: BUNDLE_PATHS.gitGateDir, mode: 0o755 }, { path: BUNDLE_PATHS.reposDir, mode: 0o700, owner: 'bundle' },
+      { path: BUNDLE_PATHS.identities, mode: 0o700, owner: 'bundle' },
     );
     seed.files.push({ target: BUNDLE_PATHS.upstreams, content: upstreamsJson(plan), mode: 0o644 });
     for (const g of plan.git) {
@@ -239,7 +249,7 @@ export function bundlePlan(plan: BottlePlan, slug: string, paths: BottlePaths, o
       }
       if (!g.identity) continue;
       requiredPaths.push({ path: g.identity, kind: 'file', what: `identity of git remote ${g.name}` });
-      seed.files.push({ target: identityTarget(g.name), from: g.identity, mode: 0o600 });
+      seed.files.push({ target: identityTarget(g.name), from: g.identity, mode: 0o600, owner: 'bundle' });
     }
   }
   if (plan.workspace) requiredPaths.push({ path: `${plan.workspace}/.git`, kind: 'dir', what: 'workspace .git directory' });
