@@ -4,6 +4,8 @@ import { engineRecord, envForEngine, resolveDockerEndpoint, type EngineRecord } 
 import { UserError } from '../errors.js';
 import { LOCAL_ENGINE, engineNames } from '../manifest/engines.js';
 import type { EngineSpec, Manifest } from '../manifest/types.js';
+import { dirname } from 'node:path';
+import { expandPath } from './prepare.js';
 
 // The plan's engine: its manifest name and how to reach it (host, TLS, context).
 export type PlanEngine = { name: string } & EngineRecord;
@@ -44,4 +46,17 @@ export function engineEnv(env: NodeJS.ProcessEnv, engine: EngineRecord | undefin
 // What the preflight shows: `buildbox (tcp://10.0.0.5:2376)`.
 export function engineText(engine: PlanEngine): string {
   return `${engine.name} (${engine.host}${engine.context ? `, context ${engine.context}` : ''})`;
+}
+
+// A manifest engine by name (local included) for the commands that take one beside `start`
+// (images build --engine, images push --to, doctor): cert_path resolves against the manifest's
+// directory, as start resolves it.
+export function manifestEngine(
+  loaded: { path: string; manifest: Pick<Manifest, 'engines'> }, name: string, env: NodeJS.ProcessEnv, flag = '--engine',
+): PlanEngine {
+  if (name !== LOCAL_ENGINE && !(loaded.manifest.engines && Object.hasOwn(loaded.manifest.engines, name))) {
+    throw new UserError(unknownEngineText(name, loaded.manifest.engines, flag));
+  }
+  const base = dirname(loaded.path);
+  return resolveEngine(loaded.manifest.engines, name, env, (p) => expandPath(p, base, env.HOME));
 }
