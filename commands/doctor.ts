@@ -43,7 +43,7 @@ const TOOL_TIMEOUT_MS = 5000;
 export function registerDoctor(program: Command, ctx: Ctx, outcome: Outcome, deps: DoctorDeps = defaultDoctorDeps): void {
   program
     .command('doctor')
-    .description('check tmux, docker, the Docker engine, git, smolvm, the state dir, the images the manifest\'s agents run from and where route credentials come from; print a fix for each problem')
+    .description('check tmux, docker, the Docker engine (and each one the manifest\'s engines: names), git, smolvm, the state dir, the images the manifest\'s agents run from and where route credentials come from; print a fix for each problem')
     .option('--json', 'print {"ok", "checks": [...]} instead of a table')
     .action(async (opts: { json?: boolean }) => {
       const checks = await runChecks(ctx, deps);

@@ -46,6 +46,7 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
       '  bottle start implementer --yes --no-attach',
       '  bottle start reviewer --workspace ~/src/app --backend smolvm --dry-run --json',
       '  bottle start reviewer --yes --json    # for scripts: {"ok": true, "slug": ...}, no attach',
+      '  bottle start implementer --engine buildbox --dry-run   # an engine the manifest\'s engines: names',
       '',
       'A Kubernetes backend exists only on paper (docs/kubernetes.md): it is not a --backend value',
       'until it has run on a real cluster.',
