@@ -56,6 +56,12 @@ function readEngine(w: Walker, v: Val): EngineSpec | undefined {
     w.fail(f.host!, `expected an engine URL (tcp://host:2376, ssh://user@host, unix:///path), got ${JSON.stringify(host)}`);
     return undefined;
   }
+  if (host !== undefined && !host.startsWith('tcp://')) {
+    for (const k of ['tls_verify', 'cert_path'] as const) {
+      const val = f[k];
+      if (val) w.fail(val, `${k} applies to a tcp:// host only (ssh:// and sockets use no TLS); remove it`, val.keyNode);
+    }
+  }
   const tlsVerify = f.tls_verify ? w.bool(f.tls_verify) : undefined;
   const certPath = f.cert_path ? w.str(f.cert_path, 'a directory with ca.pem, cert.pem and key.pem') : undefined;
   if (host === undefined) return undefined;

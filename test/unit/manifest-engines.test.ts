@@ -91,6 +91,8 @@ t.test('every engines: mistake is one line at its position, saying what to do', 
     ['bottle.yaml:4:42: engines.box.tls_verify: expected true or false, got a string']);
   t.same(errors(`${head}engines:\n  box: { host: tcp://h:2376, tls: true }\n`),
     ['bottle.yaml:4:30: engines.box.tls: unknown key; expected one of: host, context, tls_verify, cert_path']);
+  t.same(errors(`${head}engines:\n  box: { host: "ssh://me@box", tls_verify: true }\n`),
+    ['bottle.yaml:4:32: engines.box.tls_verify: tls_verify applies to a tcp:// host only (ssh:// and sockets use no TLS); remove it']);
   t.same(errors(`${head}engines: [tcp://h:2375]\n`), ['bottle.yaml:3:10: engines: expected a mapping, got a list']);
 });
 
