@@ -8,8 +8,8 @@ import { probeEngine, type EngineProbe, type ProbeEngineOptions } from '../lib/d
 import { describeSource, loadCredentialConfig, sourcedNames } from '../lib/credentials.js';
 import { BinaryNotFoundError } from '../lib/errors.js';
 import { bottleImages, imagePresence, missingImageFix } from '../lib/images/present.js';
-import { DEFAULT_IMAGE, locateManifest, readManifest } from '../lib/manifest/index.js';
-import { preparePlan, routeVarNames } from '../lib/plan/index.js';
+import { DEFAULT_IMAGE, LOCAL_ENGINE, locateManifest, readManifest } from '../lib/manifest/index.js';
+import { engineEnv, manifestEngine, preparePlan, routeVarNames } from '../lib/plan/index.js';
 import { stateRoot } from '../lib/state/root.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { MIN_TMUX_VERSION } from '../tmux/version.js';
@@ -43,7 +43,7 @@ const TOOL_TIMEOUT_MS = 5000;
 export function registerDoctor(program: Command, ctx: Ctx, outcome: Outcome, deps: DoctorDeps = defaultDoctorDeps): void {
   program
     .command('doctor')
-    .description('check tmux, docker, the Docker engine, git, smolvm, the state dir, the images the manifest\'s agents run from and where route credentials come from; print a fix for each problem')
+    .description('check tmux, docker, the Docker engine (and each one the manifest\'s engines: names), git, smolvm, the state dir, the images the manifest\'s agents run from and where route credentials come from; print a fix for each problem')
     .option('--json', 'print {"ok", "checks": [...]} instead of a table')
     .action(async (opts: { json?: boolean }) => {
       const checks = await runChecks(ctx, deps);
@@ -55,6 +55,11 @@ export function registerDoctor(program: Command, ctx: Ctx, outcome: Outcome, dep
 
 // Runs every check concurrently; the order of the result is the display order.
 export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps): Promise<Check[]> {
+  const [before, engines, after] = await Promise.all([firstChecks(ctx, deps), manifestEngineChecks(ctx, deps), lastChecks(ctx, deps)]);
+  return [...before, ...engines, ...after];
+}
+
+function firstChecks(ctx: Ctx, deps: DoctorDeps): Promise<Check[]> {
   return Promise.all([
     guard('node', true, async () => nodeCheck(deps.nodeVersion)),
     guard('tmux', true, () => toolCheck(ctx, {
@@ -66,6 +71,11 @@ export async function runChecks(ctx: Ctx, deps: DoctorDeps = defaultDoctorDeps):
       fix: 'install the docker CLI (apt-get install docker.io, or Docker Desktop)',
     })),
     guard('docker-engine', true, () => engineCheck(ctx, deps)),
+  ]);
+}
+
+function lastChecks(ctx: Ctx, deps: DoctorDeps): Promise<Check[]> {
+  return Promise.all([
     guard('git', true, () => toolCheck(ctx, {
       name: 'git', argv: ['git', '--version'], required: true, parse: /git version\s+(\S+)/,
       fix: 'install git (apt-get install git, brew install git)',
@@ -214,18 +224,43 @@ async function toolCheck(ctx: Ctx, spec: ToolSpec): Promise<Check> {
   return { name, status: 'ok', required, version };
 }
 
-async function engineCheck(ctx: Ctx, deps: DoctorDeps): Promise<Check> {
+// One row per engine the manifest's engines: defines (docker-engine:NAME), probed as the shell's
+// own; required when an agent runs there (its engine:, else defaults.engine). A manifest that
+// cannot be read adds none (the credentials row says why).
+async function manifestEngineChecks(ctx: Ctx, deps: DoctorDeps): Promise<Check[]> {
+  let loaded;
+  try {
+    loaded = readManifest(locateManifest({ cwd: ctx.cwd, env: ctx.env }));
+  } catch {
+    return [];
+  }
+  const { manifest } = loaded;
+  const used = new Set(Object.values(manifest.agents).map((a) => a.engine ?? manifest.defaults.engine ?? LOCAL_ENGINE));
+  return Promise.all(Object.keys(manifest.engines ?? {}).map((name) => {
+    const required = used.has(name);
+    return guard(`docker-engine:${name}`, required, async () => {
+      const engine = manifestEngine(loaded, name, ctx.env);
+      return engineCheck({ env: engineEnv(ctx.env, engine) }, deps, { name: `docker-engine:${name}`, required, fix: `start the engine at ${engine.host}, or fix engines.${name} in ${loaded.display}` });
+    });
+  }));
+}
+
+async function engineCheck(
+  ctx: Pick<Ctx, 'env'>, deps: DoctorDeps,
+  row: { name: string; required: boolean; fix?: string } = { name: 'docker-engine', required: true },
+): Promise<Check> {
   const p = await deps.probeEngine({ env: ctx.env, timeoutMs: deps.engineTimeoutMs });
+  const { name, required } = row;
   if (p.ok) {
     const platform = [p.os, p.arch].filter(Boolean).join('/');
     // A remote engine runs bottles too (their state crosses the engine API); only a git remote
     // whose upstream is a path on this machine cannot be reached from there (start says so).
     const where = p.remote ? `, a remote engine on ${p.remote} (git upstreams given as local paths need an engine on this machine)` : '';
-    return { name: 'docker-engine', status: 'ok', required: true, version: p.version, detail: `API ${p.apiVersion}${platform ? `, ${platform}` : ''} at ${p.host}${where}` };
+    return { name, status: 'ok', required, version: p.version, detail: `API ${p.apiVersion}${platform ? `, ${platform}` : ''} at ${p.host}${where}` };
   }
   return {
-    name: 'docker-engine', status: 'missing', required: true, detail: `${p.host}: ${p.error}`,
-    fix: 'start the Docker engine (sudo systemctl start docker, or run dockerd), or set DOCKER_HOST to a reachable engine',
+    name, status: required ? 'missing' : 'warn', required, detail: `${p.host}: ${p.error}${required ? '' : ' (no agent uses it)'}`,
+    fix: row.fix ?? 'start the Docker engine (sudo systemctl start docker, or run dockerd), or set DOCKER_HOST to a reachable engine',
   };
 }
 

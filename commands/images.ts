@@ -7,9 +7,26 @@ import { UserError } from '../lib/errors.js';
 import { BOOTSTRAP_BASE, buildImages, formatSize, IMAGE_KINDS, IMAGES, type BuildReport, type ImageKind } from '../lib/images/index.js';
 import { engineLabel, pushImages, targetEnv } from '../lib/images/push.js';
 import { projectRoot } from '../lib/paths.js';
+import { locateManifest, readManifest } from '../lib/manifest/index.js';
+import { engineEnv, manifestEngine } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 
-interface BuildFlags { caFile?: string; base?: string; only?: string; cache: boolean; pull: boolean; json?: boolean }
+interface BuildFlags { caFile?: string; base?: string; only?: string; cache: boolean; pull: boolean; json?: boolean; engine?: string; manifest?: string }
+
+// The env that selects the engine a manifest names (local: this shell's), for --engine.
+function manifestEngineEnv(ctx: Ctx, name: string, manifest: string | undefined, flag: string): NodeJS.ProcessEnv {
+  const loaded = readManifest(locateManifest({ flag: manifest, cwd: ctx.cwd, env: ctx.env }));
+  return engineEnv(ctx.env, manifestEngine(loaded, name, ctx.env, flag));
+}
+
+// `--to`: a URL, an engine the manifest defines, else a docker context name.
+export function pushTargetEnv(ctx: Pick<Ctx, 'env' | 'cwd'>, to: string, manifest: string | undefined): NodeJS.ProcessEnv {
+  if (!to.includes('://')) {
+    const loaded = readManifest(locateManifest({ flag: manifest, cwd: ctx.cwd, env: ctx.env }));
+    if (loaded.manifest.engines && Object.hasOwn(loaded.manifest.engines, to)) return engineEnv(ctx.env, manifestEngine(loaded, to, ctx.env, '--to'));
+  }
+  return targetEnv(ctx.env, to);
+}
 
 // Adds `bottle images` and its `build` subcommand.
 export function registerImages(program: Command, ctx: Ctx, outcome: Outcome): void {
@@ -23,6 +40,8 @@ export function registerImages(program: Command, ctx: Ctx, outcome: Outcome): vo
     .option('--no-cache', 'rebuild even when the inputs are unchanged, without the layer cache, choosing the base anew')
     .option('--no-pull', `never pull the official base from a registry: use it if local, else bootstrap ${BOOTSTRAP_BASE}`)
     .option('--json', 'print {"images": [{name, id, base, seconds, skipped}]} at the end; progress goes to stderr')
+    .option('--engine <name>', 'build on this engine: a name from the manifest\'s engines:, or local (the one this shell selects, the default)')
+    .option('--manifest <file>', 'the manifest whose engines: --engine names (default: ./bottle.yaml, then $XDG_CONFIG_HOME/bottle/bottle.yaml)')
     .addHelpText('after', `
 The build contexts are assembled in a temp dir: the Dockerfile, images/build-helper.sh,
 build-ca.crt (the extra CA, or empty) and, for sidecars, package.json, bin/, the bundled
@@ -32,13 +51,14 @@ locally (debootstrap, as root, plus Node from the npm registry). The host's npm 
 is passed as a build arg. Each image is labelled dev.bottle.source=<hash of its inputs>.`)
     .action(async (flags: BuildFlags) => {
       const only = parseOnly(flags.only);
-      const probe = await probeEngine({ env: ctx.env });
-      if (!probe.ok) throw new UserError(`no Docker engine at ${probe.host}: ${probe.error}; start dockerd or set DOCKER_HOST`);
+      const env = flags.engine === undefined ? ctx.env : manifestEngineEnv(ctx, flags.engine, flags.manifest, '--engine');
+      const probe = await probeEngine({ env });
+      if (!probe.ok) throw new UserError(`no Docker engine at ${probe.host}: ${probe.error}; ${flags.engine === undefined ? 'start dockerd or set DOCKER_HOST' : `start it, or fix engines.${flags.engine} in the manifest`}`);
       const log = flags.json ? ctx.err : ctx.out;
-      const { docker } = connectDocker(ctx.env);
+      const { docker } = connectDocker(env);
       const report = await buildImages(
         { only, caFile: flags.caFile, base: flags.base, noCache: !flags.cache, pull: flags.pull },
-        { docker, run: ctx.run, env: ctx.env, cwd: ctx.cwd, root: projectRoot(), tty: ctx.isTTY, log },
+        { docker, run: ctx.run, env, cwd: ctx.cwd, root: projectRoot(), tty: ctx.isTTY, log },
       );
       log(summaryLine(report));
       if (flags.json) ctx.out(`${JSON.stringify(jsonReport(report), null, 2)}\n`);
@@ -48,7 +68,8 @@ is passed as a build arg. Each image is labelled dev.bottle.source=<hash of its 
     .command('push')
     .description('copy images from this engine to another one (a remote engine with no registry to pull from)')
     .argument('[image...]', `images to copy (default: ${IMAGES.agent.tag} and ${IMAGES.sidecars.tag})`)
-    .requiredOption('--to <engine>', 'the engine to copy to: a URL (tcp://host:2376, ssh://user@host) or a docker context name')
+    .requiredOption('--to <engine>', 'the engine to copy to: a URL (tcp://host:2376, ssh://user@host), a name from the manifest\'s engines:, or a docker context name')
+    .option('--manifest <file>', 'the manifest whose engines: --to may name (default: ./bottle.yaml, then $XDG_CONFIG_HOME/bottle/bottle.yaml)')
     .option('--json', 'print {"images": [{name, id, pushed}], "bytes", "seconds"} at the end; progress goes to stderr')
     .addHelpText('after', `
 The images are saved from the engine this shell selects (DOCKER_HOST, the docker context, or
@@ -58,9 +79,10 @@ DOCKER_CERT_PATH and DOCKER_TLS_VERIFY.
 
 Examples:
   bottle images push --to ssh://me@buildbox
+  bottle images push --to buildbox        # an engine the manifest's engines: defines
   DOCKER_HOST=ssh://me@buildbox bottle start implementer`)
-    .action(async (names: string[], flags: { to: string; json?: boolean }) => {
-      const env = targetEnv(ctx.env, flags.to);
+    .action(async (names: string[], flags: { to: string; json?: boolean; manifest?: string }) => {
+      const env = pushTargetEnv(ctx, flags.to, flags.manifest);
       const where = { source: engineLabel(ctx.env), target: engineLabel(env) };
       if (resolveDockerEndpoint(env).host === resolveDockerEndpoint(ctx.env).host) {
         throw new UserError(`--to ${flags.to} is the engine this shell already uses (${where.source}); point --to at another one`);

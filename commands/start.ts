@@ -5,7 +5,7 @@ import { cliDeps, planAttach, startBottle } from '../lib/lifecycle/index.js';
 import { runInteractive, terminalProblem, terminalQuestion } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import { locateManifest, manifestNotice, readManifest } from '../lib/manifest/index.js';
-import { type BottlePlan, checkBackend, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
+import { type BottlePlan, checkBackend, engineEnv, planErrors, preparePlan, renderPlan, routeVarNames } from '../lib/plan/index.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
 import { shortSecretProblem } from '../lib/template.js';
 import { loadCredentialConfig, unsourced, withCredentials } from '../lib/credentials.js';
@@ -19,6 +19,7 @@ interface StartOptions {
   slug?: string;
   manifest?: string;
   backend?: string;
+  engine?: string;
   workspace?: string;
   json?: boolean;
 }
@@ -35,6 +36,7 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
     .option('--slug <slug>', 'use a slug claimed earlier (the dashboard claims one to tail its bring-up log)')
     .option('--manifest <file>', 'use this manifest instead of ./bottle.yaml, $XDG_CONFIG_HOME/bottle/bottle.yaml or the built-in example')
     .option('--backend <name>', 'sandbox to run in: docker (containers) or smolvm (micro-VM); overrides the manifest')
+    .option('--engine <name>', 'Docker engine to run on: a name from the manifest\'s engines:, or local (the one this shell selects); overrides the manifest')
     .option('--workspace <dir>', 'host repository whose .git is copied into the bottle and its last commit checked out (uncommitted files stay behind: start warns, as it does when there is no remote); overrides the agent\'s workspace:')
     .option('--json', 'with --dry-run, the plan as JSON on stdout; otherwise bring the bottle up without attaching and print {"ok", "slug", "agent", "backend"}')
     .addHelpText('after', [
@@ -44,6 +46,7 @@ export function registerStart(program: Command, ctx: Ctx, outcome: Outcome): voi
       '  bottle start implementer --yes --no-attach',
       '  bottle start reviewer --workspace ~/src/app --backend smolvm --dry-run --json',
       '  bottle start reviewer --yes --json    # for scripts: {"ok": true, "slug": ...}, no attach',
+      '  bottle start implementer --engine buildbox --dry-run   # an engine the manifest\'s engines: names',
       '',
       'A Kubernetes backend exists only on paper (docs/kubernetes.md): it is not a --backend value',
       'until it has run on a real cluster.',
@@ -65,7 +68,7 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   const loaded = readManifest(located);
   const credentials = loadCredentialConfig(ctx.env);
   const sourced = new Set(credentials.sources.keys());
-  const plan = preparePlan(loaded, agent, { backend: opts.backend, workspace: opts.workspace, cwd: ctx.cwd, sourced }, ctx.env);
+  const plan = preparePlan(loaded, agent, { backend: opts.backend, engine: opts.engine, workspace: opts.workspace, cwd: ctx.cwd, sourced }, ctx.env);
   // The same check and lines as `manifest check`: one problem is the error, several get a line each.
   const errors = planErrors(plan, loaded);
   if (errors.length === 1) throw new UserError(errors[0]!);
@@ -78,7 +81,7 @@ async function start(ctx: Ctx, agent: string, opts: StartOptions): Promise<numbe
   // What the workspace does not carry in; the dry run also asks the engine for the images.
   const workspace = await planWorkspaceWarnings(plan, ctx.run, ctx.env);
   if (opts.dryRun) {
-    const images = await imagePresence(ctx.env, planImages(plan));
+    const images = await imagePresence(engineEnv(ctx.env, plan.engine), planImages(plan));
     const warnings = [...workspace, ...presenceLines(images)];
     if (opts.json) ctx.out(JSON.stringify({ ...planJson(plan), images, warnings }, null, 2));
     else ctx.out([`Plan for a new ${plan.agent} bottle (dry run: nothing created)`, '', renderPlan(plan), ...warnings].join('\n'));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { AgentSpec } from '../manifest/index.js';
 import { ensureCA } from '../pki/index.js';
-import { agentPrompt, type BottlePlan } from '../plan/index.js';
+import { agentPrompt, engineEnv, type BottlePlan } from '../plan/index.js';
 import {
   bottlePaths, createBottle, ensureStateRoot, readMetadata, removeBottle, updateMetadata, validateSlug,
   type Metadata,
@@ -54,7 +54,9 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
   const paths = bottlePaths(deps.root, meta.slug);
   const { record, log } = bringupLogger(paths.bringupLog, opts.log);
   try {
-    const backend = await deps.backends.load(meta.backend, deps.env);
+    // The host env pointed at the plan's engine: the backend launches there and records it.
+    const env = engineEnv(deps.env, plan.engine);
+    const backend = await deps.backends.load(meta.backend, env);
     log(`bottle ${meta.slug}: ${plan.agent} on ${meta.backend}`);
     await writeFile(join(paths.policy, 'policy.yaml'), policyTextFromPlan(plan), { mode: 0o644 });
     await writeFile(join(paths.policy, BUDGET_FILE), budgetFileText(plan.budget, plan.prices), { mode: 0o644 });
@@ -62,7 +64,7 @@ export async function startBottle(deps: LifecycleDeps, plan: BottlePlan, agent: 
     ensureCA(paths.ca, { commonName: `bottle CA ${meta.slug}` });
     await updateMetadata(deps.root, meta.slug, { state: 'launching' });
     const result = await backend.launch({ ...plan, slug: meta.slug }, {
-      slug: meta.slug, paths, agent, env: deps.env, log, signal: opts.signal,
+      slug: meta.slug, paths, agent, env, log, signal: opts.signal,
     });
     const done = await updateMetadata(deps.root, meta.slug, {
       state: 'running', resources: result.resources,

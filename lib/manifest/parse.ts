@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { LineCounter, isScalar, parseDocument } from 'yaml';
 import { readDlp, readEgress } from './egress.js';
 import { readAuth, readBudget } from './budget.js';
+import { checkEngineRef, readEngineRef, readEngines } from './engines.js';
 import { readPrices } from './prices.js';
 import { readAgentSupervise, readSupervise } from './supervise.js';
 import { AGENT_NAME, ENV_NAME, GIT_REMOTE_NAME, gitUpstreamProblem } from './syntax.js';
@@ -14,10 +15,10 @@ import { Walker, isEmpty, type Val } from './walk.js';
 import { CREDENTIAL_ENV } from '../plan/auth.js';
 import { DEFAULT_REVIEW_HOLD_MS } from '../proposals/types.js';
 
-const TOP_KEYS = ['version', 'defaults', 'agents'] as const;
-const DEFAULTS_KEYS = ['backend', 'image', 'model', 'auth', 'budget', 'dlp', 'supervise', 'prices'] as const;
+const TOP_KEYS = ['version', 'engines', 'defaults', 'agents'] as const;
+const DEFAULTS_KEYS = ['backend', 'image', 'model', 'auth', 'budget', 'dlp', 'supervise', 'prices', 'engine'] as const;
 const MODEL_KEYS = ['serverFetch'] as const;
-const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'prices', 'auth', 'budget', 'backend', 'image'] as const;
+const AGENT_KEYS = ['prompt', 'skills', 'env', 'notSecret', 'workspace', 'git', 'egress', 'dlp', 'supervise', 'prices', 'auth', 'budget', 'backend', 'image', 'engine'] as const;
 const GIT_KEYS = ['name', 'upstream', 'identity', 'review'] as const;
 
 // Env the bottle sets itself; a manifest value would break the sandbox wiring or leak the key.
@@ -65,6 +66,9 @@ function readTop(w: Walker, root: Val): Manifest {
   if (!f) return manifest;
   if (!f.version) w.fail({ ...root, path: 'version' }, 'required; add version: 1 at the top');
   else readVersion(w, f.version);
+  if (f.engines) manifest.engines = readEngines(w, f.engines);
+  // `engine:` keys, checked against engines: once everything is read.
+  const refs: Array<{ v: Val; name: string }> = [];
   if (f.defaults) {
     const d = w.fields(f.defaults, DEFAULTS_KEYS);
     if (d?.backend) manifest.defaults.backend = readBackend(w, d.backend) ?? DEFAULT_BACKEND;
@@ -75,6 +79,13 @@ function readTop(w: Walker, root: Val): Manifest {
     if (d?.prices) manifest.defaults.prices = readPrices(w, d.prices);
     if (d?.auth) manifest.defaults.auth = readAuth(w, d.auth);
     if (d?.budget) manifest.defaults.budget = readBudget(w, d.budget);
+    if (d?.engine) {
+      const name = readEngineRef(w, d.engine);
+      if (name !== undefined) {
+        manifest.defaults.engine = name;
+        refs.push({ v: d.engine, name });
+      }
+    }
   }
   if (!f.agents) {
     w.fail({ ...root, path: 'agents' }, 'required; name at least one agent under agents:');
@@ -88,8 +99,9 @@ function readTop(w: Walker, root: Val): Manifest {
       w.fail(e.val, 'expected an agent name: a lowercase letter, then up to 30 lowercase letters, digits or -', e.keyNode);
       continue;
     }
-    manifest.agents[e.key] = readAgent(w, e.key, e.val);
+    manifest.agents[e.key] = readAgent(w, e.key, e.val, refs);
   }
+  for (const r of refs) checkEngineRef(w, r.v, r.name, manifest.engines);
   return manifest;
 }
 
@@ -122,7 +134,7 @@ function readModel(w: Walker, v: Val): ModelSpec {
   return { serverFetch: (f?.serverFetch && w.bool(f.serverFetch)) ?? false };
 }
 
-function readAgent(w: Walker, name: string, v: Val): AgentSpec {
+function readAgent(w: Walker, name: string, v: Val, refs: Array<{ v: Val; name: string }>): AgentSpec {
   const agent: AgentSpec = {
     name, skills: [], env: Object.create(null) as Record<string, string>, git: [],
     egress: { allow: [], block: [], routes: [], passthrough: [] }, supervise: true,
@@ -149,6 +161,13 @@ function readAgent(w: Walker, name: string, v: Val): AgentSpec {
   if (f.budget) agent.budget = readBudget(w, f.budget);
   if (f.backend) agent.backend = readBackend(w, f.backend);
   if (f.image) agent.image = readImage(w, f.image);
+  if (f.engine) {
+    const engine = readEngineRef(w, f.engine);
+    if (engine !== undefined) {
+      agent.engine = engine;
+      refs.push({ v: f.engine, name: engine });
+    }
+  }
   return agent;
 }
 

@@ -19,7 +19,11 @@ export interface Manifest {
     auth?: AuthSetting;
     /** Spend cap for every agent (an agent's budget keys override these); only when set. */
     budget?: BudgetSpec;
+    /** The engine every agent runs on (an `engines:` name or `local`); only when set. */
+    engine?: string;
   };
+  /** Named Docker engines (`engines:`); only when the manifest has the key. */
+  engines?: Record<string, EngineSpec>;
   /** Insertion-ordered as in the file; names match AGENT_NAME. */
   agents: Record<string, AgentSpec>;
 }
@@ -73,7 +77,15 @@ export interface AgentSpec {
   budget?: BudgetSpec;
   backend?: BackendName;
   image?: string;
+  /** Overrides defaults.engine; only when set. */
+  engine?: string;
 }
+
+// A named engine: a URL (with its TLS settings, as DOCKER_HOST, DOCKER_TLS_VERIFY and
+// DOCKER_CERT_PATH would give them) or a docker context.
+export type EngineSpec =
+  | { host: string; tlsVerify?: boolean; certPath?: string; context?: never }
+  | { context: string; host?: never };
 
 export interface GitRemoteSpec {
   name: string;

@@ -6,3 +6,4 @@ export {
 export { headerSource, planLines, renderPlan } from './render.js';
 export { agentPrompt, ASK_PROMPT } from './prompt.js';
 export { checkPlanPaths, formatPlanProblem, planErrors, planIssue, planProblems, type PlanIssue, type PlanProblem } from './check.js';
+export { engineEnv, engineText, manifestEngine, resolveEngine, unknownEngineText, type PlanEngine } from './engine.js';

@@ -7,6 +7,8 @@ import type { PriceTable } from '../usage/prices.js';
 import { DEFAULT_WARN_AT, hasCap, type Budget } from '../usage/budget.js';
 import type { BudgetSpec } from '../manifest/budget.js';
 import { AUTH, resolveAuth, type AuthMode, type PlanAuth } from './auth.js';
+import { resolveEngine, type PlanEngine } from './engine.js';
+import { LOCAL_ENGINE } from '../manifest/engines.js';
 
 export const ANTHROPIC_HOST = 'api.anthropic.com';
 export const ANTHROPIC_KEY_VAR = AUTH['api-key'].variable;
@@ -51,6 +53,10 @@ export interface BottlePlan {
   /** Undefined until launch mints one (or a resume reuses one). */
   slug?: string;
   backend: BackendName;
+  /** The Docker engine the bottle runs on (--engine, the agent's engine:, defaults.engine, else
+   * local: the one this shell selects) and how to reach it. preparePlan always sets it; a plan
+   * from an older launch.json has none. */
+  engine?: PlanEngine;
   image: string;
   prompt?: string;
   /** Sorted names of the agent's plain env; values stay in the manifest. */
@@ -83,6 +89,8 @@ export interface BottlePlan {
 
 export interface PlanOptions {
   backend?: string;
+  /** An `engines:` name or local; overrides the manifest. */
+  engine?: string;
   /** Relative paths resolve against `cwd` (the operator's directory). */
   workspace?: string;
   slug?: string;
@@ -141,6 +149,7 @@ export function preparePlan(
     agent: agent.name,
     ...(options.slug !== undefined ? { slug: options.slug } : {}),
     backend,
+    engine: resolveEngine(manifest.engines, options.engine ?? agent.engine ?? manifest.defaults.engine ?? LOCAL_ENGINE, env, (p) => expandPath(p, base, home)),
     image: agent.image ?? manifest.defaults.image,
     ...(agent.prompt !== undefined ? { prompt: agent.prompt } : {}),
     envNames: Object.keys(agent.env).sort(),

@@ -5,6 +5,7 @@ import { ASK_PROMPT_SUMMARY } from './prompt.js';
 import { formatHold } from '../format.js';
 import { budgetText } from '../usage/budget.js';
 import { authSummary } from './auth.js';
+import { engineText } from './engine.js';
 
 const LABEL_WIDTH = 12;
 
@@ -21,6 +22,8 @@ export function planLines(plan: BottlePlan): string[] {
   one('agent', plan.agent);
   one('slug', plan.slug ?? '(minted at launch)');
   one('backend', plan.backend);
+  // Older launch.json files have no engine.
+  if (plan.engine) one('engine', engineText(plan.engine));
   one('image', plan.image);
   one('manifest', plan.manifestPath);
   one('workspace', plan.workspace === undefined ? '(none)' : `${plan.workspace}${plan.workspaceFrom === 'option' ? ' (--workspace)' : ''}`);

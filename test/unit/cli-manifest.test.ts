@@ -83,6 +83,7 @@ t.test('start --dry-run prints the plan and creates nothing', async (t) => {
   t.equal(r.stderr, USING_EXAMPLE);
   t.match(r.stdout, /^Plan for a new implementer bottle \(dry run: nothing created\)\n\nagent       implementer\n/);
   t.match(r.stdout, /^slug        \(minted at launch\)$/m);
+  t.match(r.stdout, /^engine      local \(unix:\/\/\/var\/run\/docker\.sock\)$/m, 'the engine, the shell\'s own');
   t.match(r.stdout, /api\.github\.com  Authorization ← \$GITHUB_TOKEN/);
   t.match(r.stdout, /api\.anthropic\.com  x-api-key ← \$ANTHROPIC_API_KEY \(default\)/);
   t.match(r.stdout, /^warning: host env not set: ANTHROPIC_API_KEY /m);
@@ -91,6 +92,7 @@ t.test('start --dry-run prints the plan and creates nothing', async (t) => {
   t.same(readdirSync(w.cwd), [], 'cwd untouched');
   t.equal(json.exitCode, 0);
   t.match(JSON.parse(json.stdout), { agent: 'reviewer', backend: 'smolvm', image: 'bottle-agent:latest', skills: [join(projectRoot(), 'examples', 'skills', 'review')] });
+  t.same(JSON.parse(json.stdout).engine, { name: 'local', host: 'unix:///var/run/docker.sock' });
 });
 
 t.test('start: user errors are one line, never a stack', async (t) => {
@@ -126,6 +128,6 @@ t.test('start: user errors are one line, never a stack', async (t) => {
 t.test('start --help explains every option', async (t) => {
   const r = await bottleProcess(['start', '--help'], { env: { PATH: process.env.PATH } });
   t.equal(r.exitCode, 0);
-  for (const opt of ['<agent>', '--dry-run', '--manifest <file>', '--backend <name>', '--workspace <dir>', '--json']) t.match(r.stdout, opt);
+  for (const opt of ['<agent>', '--dry-run', '--manifest <file>', '--backend <name>', '--engine <name>', '--workspace <dir>', '--json']) t.match(r.stdout, opt);
   t.match(r.stdout, /docker .*or smolvm/s);
 });

@@ -70,9 +70,9 @@ t.test('a manifest using every key', async (t) => {
 
 t.test('an unknown key is reported at the key, with a suggestion', async (t) => {
   t.same(errors(fixture('unknown-key.yaml')), ['bottle.yaml:7:5: agents.implementer.promt: unknown key; did you mean prompt?']);
-  t.same(errors('version: 1\nagents: { a: {} }\nextra: 1\n'), ['bottle.yaml:3:1: extra: unknown key; expected one of: version, defaults, agents']);
+  t.same(errors('version: 1\nagents: { a: {} }\nextra: 1\n'), ['bottle.yaml:3:1: extra: unknown key; expected one of: version, engines, defaults, agents']);
   t.same(errors('version: 1\ndefaults: { backend: docker, colour: red }\nagents: { a: {} }\n'),
-    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model, auth, budget, dlp, supervise, prices']);
+    ['bottle.yaml:2:30: defaults.colour: unknown key; expected one of: backend, image, model, auth, budget, dlp, supervise, prices, engine']);
   t.same(errors(`${head}  a:\n    egress:\n      allowed: [x.com]\n`), ['bottle.yaml:5:7: agents.a.egress.allowed: unknown key; did you mean allow?']);
 });
 

@@ -25,6 +25,7 @@ t.test('preparePlan resolves an agent against the manifest and options', async (
   t.same(plan, {
     agent: 'builder',
     backend: 'docker',
+    engine: { name: 'local', host: 'unix:///var/run/docker.sock' },
     image: 'example/builder:latest',
     envNames: ['LOG_LEVEL', 'RATIO', 'RETRIES', 'VERBOSE'],
     skills: [join(fixtures, 'skills', 'lint'), '/home/op/shared-skills/style'],

@@ -16,4 +16,6 @@ t.test("README's bottle.yaml example parses cleanly", async (t) => {
   t.same(r.issues, [], 'no issues');
   const origin = r.manifest?.agents.implementer?.git.find((g) => g.name === 'origin');
   t.same(origin?.review, { holdMs: 10 * 60_000 }, 'review: true holds pushes up to 10 minutes');
+  t.same(r.manifest?.engines, { buildbox: { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: '~/.docker/buildbox' }, laptop: { context: 'laptop' } }, 'engines: as documented');
+  t.equal(r.manifest?.agents.implementer?.engine, 'buildbox');
 });
