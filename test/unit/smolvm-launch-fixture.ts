@@ -82,7 +82,10 @@ export async function rig(t: Teardownable, o: RigOptions = {}): Promise<Rig> {
   const ops: string[] = [];
   let engineCalls = 0;
   const fail = (c: RecordedCall): boolean => {
-    ops.push(`${c.op} ${c.target}`);
+    // The channel's execs into the bundle are named: its catch-up pull and its follow (tail).
+    const cmd = ((c.body as { Cmd?: string[] } | undefined)?.Cmd ?? []).join(' ');
+    const what = c.op !== 'exec' ? '' : cmd.includes('exec tail') ? ' (follow)' : cmd.includes('wc -c') ? ' (pull)' : '';
+    ops.push(`${c.op} ${c.target}${what}`);
     return engineCalls++ === o.failEngineAt;
   };
   const engine = new SmolFakeEngine({ ...o.engine, failOn: fail });
