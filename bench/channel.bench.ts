@@ -33,12 +33,18 @@ const tag = randomBytes(3).toString('hex');
 const names = [`bottle-bench-channel-${tag}`, `bottle-bench-bind-${tag}`];
 const nowNs = (): number => (performance.timeOrigin + performance.now()) * 1e6;
 
-// The shell that writes one proposal as supervise does; prints nothing.
-const WRITE = 'id=$1; q=/bottle/supervise/queue; t=$(date +%s%N); printf "{}" > "$q/.$id.tmp" && mv "$q/.$id.tmp" "$q/$id.json" '
-  + '&& printf \'{"type":"proposal-queued","time":"x","id":"%s","kind":"allowlist","t":%s}\\n\' "$id" "$t" >> /bottle/events/events.jsonl; echo "$t"';
+// The shell that writes one proposal as supervise does (file, then its announcement, which
+// carries it whole) or as git-gate does for a held push (announced by id: read by archive).
+// Prints the write's time in ns.
+const WRITE = (whole: boolean): string => 'id=$1; q=/bottle/supervise/queue; t=$(date +%s%N); '
+  + 'printf \'{"id":"%s"}\' "$id" > "$q/.$id.tmp" && mv "$q/.$id.tmp" "$q/$id.json" && '
+  + (whole
+    ? 'printf \'{"type":"proposal-queued","time":"x","id":"%s","kind":"allowlist","proposal":{"id":"%s"},"t":%s}\\n\' "$id" "$id" "$t"'
+    : 'printf \'{"type":"proposal-queued","time":"x","id":"%s","kind":"allowlist","t":%s}\\n\' "$id" "$t"')
+  + ' >> /bottle/events/events.jsonl; echo "$t"';
 
-// Writes SAMPLES proposals in `c`, one at a time; each sample: ns from the write to the file in `hostQueue`.
-async function measure(c: EngineContainer, hostQueue: string): Promise<number[]> {
+// Writes SAMPLES proposals in `c`, one at a time; each sample: ms from the write to the file in `hostQueue`.
+async function measure(c: EngineContainer, hostQueue: string, whole = true): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const id = `p${i}-${randomBytes(3).toString('hex')}`;
@@ -48,7 +54,7 @@ async function measure(c: EngineContainer, hostQueue: string): Promise<number[]>
         if (existsSync(file)) { w.close(); resolve(nowNs()); }
       });
     });
-    const r = await execIn(c, ['sh', '-c', WRITE, 'sh', id], { user: '' });
+    const r = await execIn(c, ['sh', '-c', WRITE(whole), 'sh', id], { user: '' });
     if (r.exitCode !== 0) throw new Error(`writing a proposal failed: ${r.stderr}`);
     // The watcher was armed before the write: it stamps the file's arrival, even one that beat the exec's answer.
     const at = await Promise.race([seen, new Promise<number>((_, rej) => setTimeout(() => rej(new Error(`${id} never reached the host`)), 10_000).unref())]);
@@ -89,9 +95,11 @@ try {
 
   // Alternate halves so load swings hit both.
   const viaChannel: number[] = [];
+  const viaArchive: number[] = [];
   const viaBind: number[] = [];
   for (let round = 0; round < 2; round++) {
     viaChannel.push(...(await measure(api, paths.superviseQueue)));
+    viaArchive.push(...(await measure(api, paths.superviseQueue, false)));
     viaBind.push(...(await measure(bind, bindQueue)));
   }
   const pulls: number[] = [];
@@ -105,7 +113,8 @@ try {
 
   const row = (what: string, s: number[]): string[] => [what, String(s.length), formatMs(percentile(s, 50)), formatMs(percentile(s, 99)), formatMs(Math.max(...s))];
   printTable('proposal written in the bundle → file in the host queue (local engine)', ['path', 'n', 'p50', 'p99', 'max'], [
-    row('channel: follow (tail -F + archive read)', viaChannel),
+    row('channel: follow, proposal in its announcement', viaChannel),
+    row('channel: follow + archive read (a held push)', viaArchive),
     row('peer: bind mount of the host dir', viaBind),
   ]);
   process.stdout.write(`channel ÷ bind mount, p50: ${ratio(percentile(viaChannel, 50), percentile(viaBind, 50))}; p99 added by the channel: ${formatMs(percentile(viaChannel, 99) - percentile(viaBind, 99))}\n`);

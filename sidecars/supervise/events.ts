@@ -26,7 +26,8 @@ export type BundleEvent =
   | Base & { type: 'agent-waiting' | 'agent-idle'; origin: 'agent'; hook: string; sessionId?: string; detail?: string }
   // Written by supervise and git-gate's review hold once a proposal's queue files are complete:
   // the host, which copies the queue through the engine API, fetches it on this line.
-  | Base & { type: 'proposal-queued'; id: string; kind: string }
+  // A proposal without a companion file (not a held push) comes whole, so the host needs no read.
+  | Base & { type: 'proposal-queued'; id: string; kind: string; proposal?: unknown }
   // Written by the host (lib/proposals/auto.ts) when a manifest auto_approve rule approved a proposal.
   | AutoApprovedEvent
   // Written by the gateway the first time a request hits a lapsed time-boxed grant (lib/policy/grants.ts).
@@ -64,9 +65,14 @@ export function queuedAppender(file: string, onError: (e: Error) => void): (ev: 
   };
 }
 
-// Announces a proposal whose files are in the queue (best effort, as every event).
+// Proposals up to this size ride in their announcement (supervise's are far smaller).
+const INLINE_MAX = 16 * 1024;
+
+// Announces a proposal whose files are in the queue (best effort, as every event); one that is
+// a single file (not a held push, whose diff is a second one) and small is carried whole.
 export function announceProposal(file: string | undefined, p: { id: string; kind: string }): Error | undefined {
-  return appendEvent(file, { type: 'proposal-queued', time: new Date().toISOString(), id: p.id, kind: p.kind });
+  const inline = p.kind !== 'push' && JSON.stringify(p).length <= INLINE_MAX;
+  return appendEvent(file, { type: 'proposal-queued', time: new Date().toISOString(), id: p.id, kind: p.kind, ...(inline ? { proposal: p } : {}) });
 }
 
 // Parses one events-file line; anything else (torn tail, garbage) is skipped as null.

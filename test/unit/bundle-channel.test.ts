@@ -274,6 +274,23 @@ t.test('followBundle mirrors appended events, pulls the queue on proposal-queued
   await pollUntil('the proposal-queued line in the host copy', same, { describe });
   await pollUntil('onChange with the queued file', () => changes.some((c) => c.queued.includes('prop-1.json')));
 
+  // A proposal announced whole is written from the line: no archive read, and its text is the
+  // bundle's (writeJsonAtomic's form). A held push's comes by archive (its diff is a second file).
+  const downloads = s.c.downloads.length;
+  const whole = { id: 'prop-2', kind: 'allowlist', payload: { host: 'x.test' } };
+  appendFileSync(s.bundleEvents, `${JSON.stringify({ type: 'proposal-queued', id: 'prop-2', kind: 'allowlist', proposal: whole })}\n`);
+  await pollUntil('the announced proposal on the host', () => existsSync(join(s.paths.superviseQueue, 'prop-2.json')), { describe });
+  t.equal(readFileSync(join(s.paths.superviseQueue, 'prop-2.json'), 'utf8'), `${JSON.stringify(whole, null, 2)}\n`);
+  t.equal(s.c.downloads.length, downloads, 'no archive read for it');
+  appendFileSync(s.bundleEvents, `${JSON.stringify({ type: 'proposal-queued', id: 'prop-3', kind: 'allowlist', proposal: { id: 'other' } })}\n`);
+  writeFileSync(join(s.bundleQueue, 'prop-4.diff'), 'diff');
+  writeFileSync(join(s.bundleQueue, 'prop-4.json'), '{"id":"prop-4","kind":"push"}');
+  appendFileSync(s.bundleEvents, `${JSON.stringify({ type: 'proposal-queued', id: 'prop-4', kind: 'push', proposal: { id: 'prop-4', forged: true } })}\n`);
+  await pollUntil('the held push on the host', () => existsSync(join(s.paths.superviseQueue, 'prop-4.json')), { describe });
+  t.equal(readFileSync(join(s.paths.superviseQueue, 'prop-4.json'), 'utf8'), '{"id":"prop-4","kind":"push"}', 'a push: the bundle\'s file, not the line');
+  t.equal(readFileSync(join(s.paths.superviseQueue, 'prop-4.diff'), 'utf8'), 'diff');
+  t.notOk(existsSync(join(s.paths.superviseQueue, 'prop-3.json')), 'a line whose proposal has another id writes nothing (and prop-3 is not in the bundle queue)');
+
   ac.abort();
   await within('followBundle to resolve after abort', following);
   await pollUntil(`the tail (pid ${pid}) to be gone`, () => !alive(pid));

@@ -11,7 +11,7 @@
 // bottle's file starts where the last one ended.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, existsSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type EngineContainer, execRaw } from '../../docker/api.js';
 import type { BottlePaths } from '../../state/index.js';
@@ -194,15 +194,33 @@ async function pullQueue(container: EngineContainer, paths: Pick<BottlePaths, 's
   return copied;
 }
 
-// A `proposal-queued` line's id and kind (an id that is no queue file name is no event).
-function parseQueued(line: string): { id: string; kind: string } | undefined {
+// A `proposal-queued` line's id, kind and, when it carries it, the proposal (an id that is no
+// queue file name is no event).
+function parseQueued(line: string): { id: string; kind: string; proposal?: Record<string, unknown> } | undefined {
   try {
-    const ev = JSON.parse(line) as { type?: unknown; id?: unknown; kind?: unknown };
+    const ev = JSON.parse(line) as { type?: unknown; id?: unknown; kind?: unknown; proposal?: unknown };
     if (ev.type !== 'proposal-queued' || typeof ev.id !== 'string' || !QUEUE_NAME.test(`${ev.id}.json`)) return undefined;
-    return { id: ev.id, kind: String(ev.kind) };
+    const p = ev.proposal as Record<string, unknown> | undefined;
+    const whole = ev.kind !== 'push' && p && typeof p === 'object' && p.id === ev.id ? { proposal: p } : {};
+    return { id: ev.id, kind: String(ev.kind), ...whole };
   } catch {
     return undefined;
   }
+}
+
+// Writes a proposal that came whole in its announcement as the bundle wrote it (writeJsonAtomic's
+// form), unless the host has it; temp file + rename, so a reader never sees half of it.
+async function writeQueued(paths: Pick<BottlePaths, 'superviseQueue'>, id: string, proposal: Record<string, unknown>): Promise<boolean> {
+  const target = join(paths.superviseQueue, `${id}.json`);
+  if (existsSync(target)) return false;
+  await mkdir(paths.superviseQueue, { recursive: true, mode: 0o755 });
+  const tmp = join(paths.superviseQueue, `.${id}.${randomBytes(4).toString('hex')}.tmp`);
+  await writeFile(tmp, `${JSON.stringify(proposal, null, 2)}\n`, { mode: 0o644 });
+  await rename(tmp, target).catch(async (e: unknown) => {
+    await rm(tmp, { force: true });
+    throw e;
+  });
+  return true;
 }
 
 // Following a bundle: how often it is told about changes.
@@ -216,7 +234,7 @@ export interface FollowOptions {
 
 // How often the bundle's `tail` looks at the events file: GNU tail does not trust inotify on
 // overlayfs (a container's filesystem) and polls, by default once a second.
-const FOLLOW_POLL_S = '0.05';
+const FOLLOW_POLL_S = '0.02';
 
 // Mirrors the bundle as it writes, until `signal` aborts or the bundle stops: `tail -F` of its
 // events file streams into the host copy; a `proposal-queued` line has that proposal's files
@@ -245,10 +263,13 @@ export async function followBundle(container: EngineContainer, paths: Pick<Bottl
     stream.destroy?.();
     if (pid) execRaw(container, ['kill', pid], { user: '' }).catch(() => undefined);
   };
-  // A queued proposal's files, fetched by name (one archive read each), in order.
-  const fetchQueued = (names: string[]): void => {
+  // A queued proposal's files: written from the announcement when it came whole, else fetched
+  // by name (one archive read each), in order.
+  const fetchQueued = (ev: { id: string; kind: string; proposal?: Record<string, unknown> }): void => {
     queueRun = queueRun.then(async () => {
-      const queued = await pullQueue(container, paths, names);
+      const queued = ev.proposal
+        ? ((await writeQueued(paths, ev.id, ev.proposal)) ? [`${ev.id}.json`] : [])
+        : await pullQueue(container, paths, ev.kind === 'push' ? [`${ev.id}.diff`, `${ev.id}.json`] : [`${ev.id}.json`]);
       if (queued.length > 0) opts.onChange?.({ events: 0, queued });
     }).catch((e: Error) => opts.onError?.(e));
   };
@@ -270,7 +291,7 @@ export async function followBundle(container: EngineContainer, paths: Pick<Bottl
     for (const l of lines) {
       if (!l.includes('"proposal-queued"')) continue;
       const ev = parseQueued(l);
-      if (ev) fetchQueued(ev.kind === 'push' ? [`${ev.id}.diff`, `${ev.id}.json`] : [`${ev.id}.json`]);
+      if (ev) fetchQueued(ev);
     }
   };
   await new Promise<void>((resolve) => {
