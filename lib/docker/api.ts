@@ -22,6 +22,7 @@ export interface EngineContainer {
   putArchive(data: Buffer | NodeJS.ReadableStream, opts: { path: string }): Promise<unknown>;
   getArchive(opts: { path: string }): Promise<NodeJS.ReadableStream>;
   logs(opts: { stdout: true; stderr: true; tail: number; follow?: false }): Promise<Buffer>;
+  logs(opts: { stdout: true; stderr: false; follow: true }): Promise<NodeJS.ReadableStream & { destroy?: () => void }>;
 }
 
 // A network handle (dockerode's Network, narrowed).

@@ -119,7 +119,8 @@ export class LocalContainer implements EngineContainer {
   async inspect(): Promise<{ State: { Running: boolean; Status: string; ExitCode?: number } }> {
     return { State: { Running: true, Status: 'running' } };
   }
-  async logs(): Promise<Buffer> { return Buffer.alloc(0); }
+  // No log (channel.ts reads none): an empty buffer, or an empty follow stream.
+  logs = (async (o: { follow?: boolean }) => (o.follow ? Readable.from([]) : Buffer.alloc(0))) as EngineContainer['logs'];
 
   async exec(opts: ExecCreate): Promise<EngineExec> {
     const argv = [...(opts.Cmd ?? [])];

@@ -1,54 +1,76 @@
-// Waiting for the bundle's daemons reads the host copy of its events file: a FIFO or a symlink
-// in its place must not hang the host (nor be followed); the wait ends at its bound.
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Waiting for the bundle's daemons follows the bundle container's log, where init prints its
+// events as JSON lines (its children's lines are prefixed `[name] `): the wait ends when every
+// daemon is ready, and early, with the reason, when a daemon keeps dying or the log ends.
 import { Readable } from 'node:stream';
 import t from 'tap';
 import type { DockerEngine } from '../../lib/docker/api.js';
 import { waitReady } from '../../lib/backends/bundle/ready.js';
 import type { LaunchContext } from '../../lib/backends/types.js';
 
-// Only what waitReady asks of the engine: the bundle container runs, its log is empty, and the
-// follow of its events (channel.ts) finds nothing to copy.
-const engine = {
-  getContainer: () => ({
-    inspect: async () => ({ State: { Running: true, Status: 'running' } }),
-    logs: async () => Buffer.alloc(0),
-    exec: async () => ({ start: async () => Readable.from([]), inspect: async () => ({ ExitCode: 0, Running: false }) }),
-  }),
-} as unknown as DockerEngine;
+// One multiplexed stdout frame, as the engine sends a non-TTY log.
+const frame = (text: string): Buffer => {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header[0] = 1;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+};
+const ev = (type: string, daemon: string): string => `${JSON.stringify({ time: new Date().toISOString(), type, daemon })}\n`;
 
-function setup(t: { teardown(fn: () => unknown): void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'bottle-ready-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const eventsFile = join(dir, 'events.jsonl');
-  const lines: string[] = [];
-  const ctx = { log: (l: string) => lines.push(l), signal: new AbortController().signal } as unknown as LaunchContext;
-  const bp = { bundle: { name: 'bottle-x-sidecars' }, host: { eventsFile }, daemons: ['gateway'] } as unknown as Parameters<typeof waitReady>[1];
-  return { dir, eventsFile, ctx, bp, lines };
+// The bundle container: running, its log follow streams `chunks` (then stays open unless `end`).
+function engineWith(chunks: Buffer[], o: { end?: boolean } = {}): { engine: DockerEngine; destroyed: () => boolean } {
+  let stream: Readable | undefined;
+  const engine = {
+    getContainer: () => ({
+      inspect: async () => ({ State: { Running: true, Status: 'running' } }),
+      logs: async (opts: { follow?: boolean }) => {
+        if (!opts.follow) return frame('tail of the log');
+        stream = new Readable({ read() {} });
+        for (const c of chunks) stream.push(c);
+        if (o.end) stream.push(null);
+        return stream;
+      },
+    }),
+  } as unknown as DockerEngine;
+  return { engine, destroyed: () => stream?.destroyed === true };
 }
 
-t.test('ready events in a regular file end the wait', async (t) => {
-  const s = setup(t);
-  writeFileSync(s.eventsFile, `${JSON.stringify({ type: 'daemon-ready', daemon: 'gateway' })}\n`);
-  await waitReady(engine, s.bp, s.ctx, { timeoutMs: 5000, eventsOffset: 0 });
-  t.match(s.lines, [/^gateway ready/]);
+function setup() {
+  const lines: string[] = [];
+  const ctx = { log: (l: string) => lines.push(l), signal: new AbortController().signal } as unknown as LaunchContext;
+  const bp = { bundle: { name: 'bottle-x-sidecars' }, daemons: ['gateway', 'supervise'] } as unknown as Parameters<typeof waitReady>[1];
+  return { ctx, bp, lines };
+}
+
+t.test('ready events in the log end the wait, whatever the frames cut; the stream is closed after', async (t) => {
+  const s = setup();
+  const text = `[gateway] listening\n${ev('daemon-ready', 'gateway')}${ev('daemon-ready', 'supervise')}`;
+  const cut = text.length - 20;
+  const { engine, destroyed } = engineWith([frame(text.slice(0, cut)), frame(text.slice(cut))]);
+  await waitReady(engine, s.bp, s.ctx, { timeoutMs: 5000 });
+  t.match(s.lines, [/^gateway ready/, /^supervise ready/]);
+  t.ok(destroyed(), 'the log follow is closed');
 });
 
-t.test('a FIFO as the events file does not block: the wait times out as bounded', async (t) => {
-  const s = setup(t);
-  execFileSync('mkfifo', [s.eventsFile]);
+t.test('a child\'s line that looks like an event does not count: the wait times out as bounded', async (t) => {
+  const s = setup();
+  const { engine } = engineWith([frame(`[gateway] ${ev('daemon-ready', 'gateway')}`), frame(ev('daemon-ready', 'supervise'))]);
   const t0 = Date.now();
-  await t.rejects(waitReady(engine, s.bp, s.ctx, { timeoutMs: 300, eventsOffset: 0 }), /gateway not ready within/);
-  t.ok(Date.now() - t0 < 20_000, 'returned (a blocking open would never return)');
+  await t.rejects(waitReady(engine, s.bp, s.ctx, { timeoutMs: 300 }), /gateway not ready within/);
+  t.ok(Date.now() - t0 < 5000, 'bounded');
+  t.match(s.lines, [/^supervise ready/]);
 });
 
-t.test('a symlink as the events file is not followed', async (t) => {
-  const s = setup(t);
-  const elsewhere = join(s.dir, 'elsewhere.jsonl');
-  appendFileSync(elsewhere, `${JSON.stringify({ type: 'daemon-ready', daemon: 'gateway' })}\n`);
-  symlinkSync(elsewhere, s.eventsFile);
-  await t.rejects(waitReady(engine, s.bp, s.ctx, { timeoutMs: 300, eventsOffset: 0 }), /gateway not ready within/, 'events behind a symlink do not count');
+t.test('a daemon that keeps exiting ends the wait early, with the log tail', async (t) => {
+  const s = setup();
+  const { engine } = engineWith([frame(ev('daemon-exited', 'gateway').repeat(3))]);
+  await t.rejects(waitReady(engine, s.bp, s.ctx, { timeoutMs: 30_000 }), /gateway exited 3 times while starting \(container running\)\n--- bottle-x-sidecars log \(tail\) ---\ntail of the log/);
+});
+
+t.test('a log that ends while the container runs ends the wait at once', async (t) => {
+  const s = setup();
+  const { engine } = engineWith([frame(ev('daemon-ready', 'gateway'))], { end: true });
+  const t0 = Date.now();
+  await t.rejects(waitReady(engine, s.bp, s.ctx, { timeoutMs: 30_000 }), /its log ended while it runs/);
+  t.ok(Date.now() - t0 < 5000, 'not at the deadline');
 });

@@ -82,10 +82,7 @@ export async function rig(t: Teardownable, o: RigOptions = {}): Promise<Rig> {
   const ops: string[] = [];
   let engineCalls = 0;
   const fail = (c: RecordedCall): boolean => {
-    // The channel's execs into the bundle are named: its catch-up pull and its follow (tail).
-    const cmd = ((c.body as { Cmd?: string[] } | undefined)?.Cmd ?? []).join(' ');
-    const what = c.op !== 'exec' ? '' : cmd.includes('exec tail') ? ' (follow)' : cmd.includes('wc -c') ? ' (pull)' : '';
-    ops.push(`${c.op} ${c.target}${what}`);
+    ops.push(`${c.op} ${c.target}`);
     return engineCalls++ === o.failEngineAt;
   };
   const engine = new SmolFakeEngine({ ...o.engine, failOn: fail });

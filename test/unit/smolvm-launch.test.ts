@@ -43,8 +43,6 @@ t.test('a launch: engine calls and smolvm argv in one ordered list; resources an
     `createNetwork ${VM}-vm`,
     `createContainer ${VM}-sidecars`,
     `start ${VM}-sidecars`,
-    `exec ${VM}-sidecars (pull)`, // readiness: the bundle's events copied out, then followed
-    `exec ${VM}-sidecars (follow)`,
     'smolvm pack create -I localhost:PORT/bottle-agent:ab12ab12ab12ab12 -o CACHE/STAGING',
     `smolvm machine create ${VM} --from CACHE/ab12ab12ab12ab12.smolmachine --allow-cidr ${bundleIp}/32 -e LOG_LEVEL=debug ` +
       `-e HTTP_PROXY=http://${bundleIp}:8888 -e HTTPS_PROXY=http://${bundleIp}:8888 -e http_proxy=http://${bundleIp}:8888 -e https_proxy=http://${bundleIp}:8888 ` +

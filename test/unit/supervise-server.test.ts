@@ -81,14 +81,19 @@ t.test('lists the three tools with their schemas', async (t) => {
 });
 
 t.test('a proposal with no decision in time comes back pending; check_proposal follows it', async (t) => {
-  const { client, queue, decisions } = await setup(t, { waitSeconds: 0.3 });
+  const { client, queue, decisions, eventsFile } = await setup(t, { waitSeconds: 0.3 });
   const r = await client.callTool({ name: 'propose_allowlist_change', arguments: { host: 'Registry.Example.com', reason: 'npm install needs it' } });
   t.notOk(r.isError);
   const a = answer(r);
   t.match(a, { status: 'pending', kind: 'allowlist', host: 'registry.example.com', id: /^\d{8}T\d{9}Z-[0-9a-f]{12}$/ });
   t.match(text(r), /Pending.*call check_proposal with id/);
-  const file = JSON.parse(readFileSync(join(queue, `${a.id as string}.json`), 'utf8'));
+  const raw = readFileSync(join(queue, `${a.id as string}.json`), 'utf8');
+  const file = JSON.parse(raw);
   t.match(file, { id: a.id, kind: 'allowlist', payload: { host: 'registry.example.com' }, reason: 'npm install needs it', policyHash: null });
+  // Announced in the events file, whole: the host writes the same text without reading the queue.
+  const queued = readFileSync(eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === 'proposal-queued');
+  t.match(queued, [{ id: a.id, kind: 'allowlist' }]);
+  t.equal(`${JSON.stringify(queued[0].proposal, null, 2)}\n`, raw, 'the announced proposal is the file, byte for byte');
 
   const pending = await client.callTool({ name: 'check_proposal', arguments: { id: a.id } });
   t.match(answer(pending), { status: 'pending', host: 'registry.example.com' });

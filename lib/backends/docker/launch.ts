@@ -102,7 +102,7 @@ export async function launchDocker(plan: BottlePlan, ctx: LaunchContext, deps: B
           });
         }
       },
-      () => waitReady(engine, dp, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset }),
+      () => waitReady(engine, dp, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000 }),
       () => dropDefaultRoute(engine, dp, ctx),
       async () => {
         const transport = await DockerTransport.open(engine.getContainer(dp.agent.name), AGENT_PATHS.user, ctx.signal);

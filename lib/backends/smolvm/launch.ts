@@ -74,7 +74,7 @@ export async function launchSmolvm(plan: BottlePlan, ctx: LaunchContext, deps: S
     checkAbort();
     ctx.log('starting sidecars');
     await start(engine, names.bundle);
-    await waitReady(engine, sp.base, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000, eventsOffset });
+    await waitReady(engine, sp.base, ctx, { timeoutMs: deps.readyTimeoutMs ?? 30_000 });
 
     checkAbort();
     const smolmachine = await packAgentImage({ image: plan.image, docker: engine, smolvm, env: ctx.env, log: ctx.log, ...(deps.cacheDir ? { cacheDir: deps.cacheDir } : {}) });
