@@ -74,3 +74,15 @@ t.test('a log that ends while the container runs ends the wait at once', async (
   await t.rejects(waitReady(engine, s.bp, s.ctx, { timeoutMs: 30_000 }), /its log ended while it runs/);
   t.ok(Date.now() - t0 < 5000, 'not at the deadline');
 });
+
+t.test('an abort ends the wait; log chunks still in flight are not reported after it', async (t) => {
+  const s = setup();
+  const ac = new AbortController();
+  const ctx = { ...s.ctx, signal: ac.signal } as LaunchContext;
+  ac.abort();
+  const { engine, destroyed } = engineWith([frame(`${ev('daemon-ready', 'gateway')}${ev('daemon-ready', 'supervise')}`)]);
+  await t.rejects(waitReady(engine, s.bp, ctx, { timeoutMs: 5000 }), { name: 'AbortError' });
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(s.lines, [], 'no "ready" line after the abort (the unwind prints its own)');
+  t.ok(destroyed());
+});

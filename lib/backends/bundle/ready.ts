@@ -56,7 +56,10 @@ export async function waitReady(engine: DockerEngine, bp: Pick<BundlePlan, 'bund
     }
     if (e.type === 'daemon-exited' && !ready.has(e.daemon)) exits.set(e.daemon, (exits.get(e.daemon) ?? 0) + 1);
   };
+  // Once the wait is over (ready, failed or aborted), a chunk still in flight says nothing more.
+  let finished = false;
   stream.on('data', (chunk: Buffer) => {
+    if (finished) return;
     pending = Buffer.concat([pending, chunk]);
     // Multiplexed frames (a bundle has no TTY): 8-byte header, then the payload.
     while (pending.length >= 8) {
@@ -106,6 +109,7 @@ export async function waitReady(engine: DockerEngine, bp: Pick<BundlePlan, 'bund
       });
     }
   } finally {
+    finished = true;
     stream.destroy?.();
   }
 }
