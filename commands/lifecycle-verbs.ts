@@ -6,6 +6,29 @@ import { LIFECYCLE_TABLE } from './durable.js';
 import { runInteractive, terminalProblem, terminalQuestion } from '../lib/run/index.js';
 import { UserError } from '../lib/errors.js';
 import type { Ctx, Outcome } from '../lib/cli.js';
+import type { CleanupEngine } from '../lib/lifecycle/cleanup.js';
+import { locateManifest, readManifest } from '../lib/manifest/index.js';
+import { engineEnv, manifestEngine } from '../lib/plan/index.js';
+
+// The engines the manifest's engines: names, for cleanup to sweep beside this shell's and the
+// bottles' own (an orphan's bottle has no state left to say where it ran). No manifest, or an
+// entry that does not resolve (a missing context): that one is said and skipped.
+function manifestEngines(ctx: Ctx): CleanupEngine[] {
+  let loaded;
+  try {
+    loaded = readManifest(locateManifest({ cwd: ctx.cwd, env: ctx.env }));
+  } catch {
+    return [];
+  }
+  return Object.keys(loaded.manifest.engines ?? {}).flatMap((name) => {
+    try {
+      return [{ name, env: engineEnv(ctx.env, manifestEngine(loaded, name, ctx.env)) }];
+    } catch (e) {
+      ctx.err(`${name}: not checked (${(e as Error).message.split('\n')[0]})`);
+      return [];
+    }
+  });
+}
 
 // The human table of `bottle ls` (pure; tested as strings): live bottles first, then the
 // stopped and down ones in their own section with what each holds and how to bring it back.
@@ -15,13 +38,16 @@ export function renderStatusTable(rows: BottleStatus[], now = Date.now()): strin
   const live = rows.filter((r) => !resting(r));
   const rest = rows.filter(resting);
   const out: string[] = [];
-  // Which engine, only when some bottle runs on another machine's.
-  const hosts = rows.some((r) => r.dockerHost);
-  const host = (r: BottleStatus): string[] => (hosts ? [r.dockerHost ?? 'local'] : []);
+  // Which engine, only when some bottle runs on another one than this machine's default.
+  const hosts = rows.some((r) => r.on);
+  const host = (r: BottleStatus): string[] => (hosts ? [r.on ?? 'local'] : []);
+  // An engine that did not answer: its bottles' ENGINE says so and NOTE says why.
+  const engineCell = (r: BottleStatus): string => (r.unreachable ? 'unreachable' : r.engine);
+  const unreachableNote = (r: BottleStatus): string => (r.unreachable ? `engine unreachable: ${r.unreachable}` : '');
   if (live.length > 0) {
     out.push(table([['SLUG', 'AGENT', 'BACKEND', 'STATE', 'ENGINE', ...(hosts ? ['ON'] : []), 'AGE', 'PROPOSALS', 'NOTE'], ...live.map((r) => [
-      r.slug, r.agent, r.backend, r.budget?.level === 'paused' ? 'paused: budget' : r.state, r.engine, ...host(r), r.created ? formatAge(r.created, now) : '', String(r.pendingProposals),
-      [r.waitingSince ? 'waiting for input' : (r.broken ?? ''), budgetNote(r)].filter(Boolean).join('; '),
+      r.slug, r.agent, r.backend, r.budget?.level === 'paused' ? 'paused: budget' : r.state, engineCell(r), ...host(r), r.created ? formatAge(r.created, now) : '', String(r.pendingProposals),
+      [r.waitingSince ? 'waiting for input' : (r.broken ?? ''), unreachableNote(r), budgetNote(r)].filter(Boolean).join('; '),
     ])]));
   }
   if (rest.length > 0) {
@@ -49,7 +75,8 @@ function table(rows: string[][]): string {
 // One `ls --json` row: every field present, null where it does not apply, so scripts need no guards.
 export function statusJson(r: BottleStatus): Record<string, unknown> {
   return {
-    slug: r.slug, agent: r.agent, backend: r.backend, state: r.state, engine: r.engine, dockerHost: r.dockerHost ?? null, created: r.created || null,
+    slug: r.slug, agent: r.agent, backend: r.backend, state: r.state, engine: r.engine, dockerHost: r.dockerHost ?? null,
+    on: r.on ?? null, unreachable: r.unreachable ?? null, created: r.created || null,
     pendingProposals: r.pendingProposals, waitingSince: r.waitingSince ?? null, broken: r.broken ?? null,
     stoppedAt: r.stoppedAt ?? null, saved: r.saved ?? null, usage: usageJson(r.usage),
     budget: r.budget ? { level: r.budget.level, fraction: Math.round(r.budget.fraction * 1e4) / 1e4, cap: r.budget.cap } : null,
@@ -68,14 +95,16 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
   program
     .command('ls')
     .description('list bottles: state, engine view, age, pending proposals, waiting-for-input marker')
-    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, dockerHost, created, pendingProposals, waitingSince, broken, stoppedAt, saved, usage, budget} (null when not applicable; usage: {requests, input, output, cacheRead, cacheWrite, usd}, usd null when no request has a known price; budget: {level ok|warn|paused, fraction, cap} for a live bottle with a cap)')
+    .option('--json', 'print a JSON array: {slug, agent, backend, state, engine, dockerHost, on, unreachable, created, pendingProposals, waitingSince, broken, stoppedAt, saved, usage, budget} (null when not applicable; on: the manifest engine name it was started with, else its remote DOCKER_HOST; unreachable: why its engine did not answer; usage: {requests, input, output, cacheRead, cacheWrite, usd}, usd null when no request has a known price; budget: {level ok|warn|paused, fraction, cap} for a live bottle with a cap)')
     .addHelpText('after', [
       '',
       'STATE is claimed, launching, running, stopping, resuming, stopped (work saved, resumable), down',
       '(it was running and the engine no longer runs it: a crash, an engine restart, a reboot) or',
-      'broken; ENGINE is what the engine has (running, partial, exited, missing, unknown); NOTE says',
-      '"waiting for input" when the agent waits for you, or why a state dir is broken. ON (shown when',
-      'a bottle runs on another machine\'s engine) is its DOCKER_HOST, or local. Stopped and',
+      'broken; ENGINE is what the engine has (running, partial, exited, missing, unknown, or',
+      'unreachable: its engine did not answer within 5 s, and NOTE says why; the others are not held',
+      'up); NOTE says "waiting for input" when the agent waits for you, or why a state dir is broken.',
+      'ON (shown when a bottle runs on another engine than this machine\'s default) is the manifest',
+      'engine it was started on (bottle start --engine), else its DOCKER_HOST, or local. Stopped and',
       'down bottles are listed in a section of their own with what their save holds.',
       LIFECYCLE_TABLE,
     ].join('\n'))
@@ -136,7 +165,7 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
 
   program
     .command('cleanup')
-    .description('remove orphans: labelled containers/networks/VMs without state, and broken state without saved work; stopped and down bottles are kept')
+    .description('remove orphans: labelled containers/networks/VMs without state, and broken state without saved work; stopped and down bottles are kept. Looks on this shell\'s engine, every engine a bottle runs on, and every engine the manifest\'s engines: names')
     .option('--purge', 'also remove stopped and down bottles with their saved work (asks first)')
     .option('--all', 'remove every bottle, running ones included, with their saved work (asks first)')
     .option('-y, --yes', 'do not ask (required without a terminal when saved work would be lost)')
@@ -144,8 +173,9 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
     .option('--json', 'print what was found/removed as JSON')
     .action(async (opts: { all?: boolean; purge?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
       const deps = cliDeps(ctx);
+      const engines = manifestEngines(ctx);
       if ((opts.all || opts.purge) && !opts.dryRun && !opts.yes) {
-        const preview = await cleanup(deps, { all: opts.all, purge: opts.purge, dryRun: true, log: () => undefined });
+        const preview = await cleanup(deps, { all: opts.all, purge: opts.purge, dryRun: true, log: () => undefined, engines });
         const bottles = preview.filter((i) => i.what === 'bottle');
         if (bottles.length > 0) {
           const losses = await Promise.all(bottles.map(async (b) => `${b.slug}: ${(await lostWith(deps, b.slug)) ?? 'nothing saved'}`));
@@ -159,12 +189,12 @@ export function registerLifecycleVerbs(program: Command, ctx: Ctx, outcome: Outc
           }
         }
       }
-      const items = await cleanup(deps, { all: opts.all, purge: opts.purge, dryRun: opts.dryRun, log: (l) => ctx.err(l) });
+      const items = await cleanup(deps, { all: opts.all, purge: opts.purge, dryRun: opts.dryRun, log: (l) => ctx.err(l), engines });
       if (opts.json) { ctx.out(JSON.stringify(items, null, 2)); return; }
       if (items.length === 0) { ctx.out('nothing to clean up'); return; }
       for (const i of items) {
         const verb = opts.dryRun ? 'would remove' : i.done ? 'removed' : 'FAILED to remove';
-        ctx.out(`${verb} ${i.what} ${i.name} (${i.backend}, ${i.slug})${i.error ? `: ${i.error}` : ''}`);
+        ctx.out(`${verb} ${i.what} ${i.name} (${i.backend}${i.engine ? ` on ${i.engine}` : ''}, ${i.slug})${i.error ? `: ${i.error}` : ''}`);
       }
       if (items.some((i) => i.error)) outcome.exitCode = 1;
     });

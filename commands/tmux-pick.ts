@@ -54,18 +54,22 @@ export async function pickAgent(tmux: TmuxClient, term: ModalTerminal, o: { sess
   await runTermModal(term, state, {
     effect: async (e, s) => {
       if (e.type === 'preflight') {
-        const plan = await ask({ action: 'plan', agent: e.agent });
+        const plan = await ask({ action: 'plan', agent: e.agent, ...(e.engine ? { engine: e.engine } : {}) });
+        // Several engines: which one first (Enter asks for the plan on it).
+        if (plan.ok && plan.engines && plan.engines.length > 1) {
+          return { ...s, modal: { kind: 'engine', agent: e.agent, engines: plan.engines, cursor: Math.max(0, plan.engines.findIndex((x) => x.isDefault)) } };
+        }
         const blocked = plan.ok ? plan.blocked : plan.error;
-        return { ...s, modal: { kind: 'preflight', agent: e.agent, lines: plan.ok ? plan.lines ?? [] : [], ...(blocked ? { blocked } : {}) } };
+        return { ...s, modal: { kind: 'preflight', agent: e.agent, ...(e.engine ? { engine: e.engine } : {}), lines: plan.ok ? plan.lines ?? [] : [], ...(blocked ? { blocked } : {}) } };
       }
       if (e.type === 'launch') {
-        const r = await ask({ action: 'start-agent', agent: e.agent });
+        const r = await ask({ action: 'start-agent', agent: e.agent, ...(e.engine ? { engine: e.engine } : {}) });
         if (!r.ok) {
           code = await fail(term, r.error);
           return undefined;
         }
         if (o.client) {
-          await tmux.probe(a.displayMessage({ client: o.client, text: `bottle: starting ${e.agent}; its bring-up, then its claude session, show in the cockpit (session ${o.session})`, durationMs: 4000 }));
+          await tmux.probe(a.displayMessage({ client: o.client, text: `bottle: starting ${e.agent}${e.engine ? ` on ${e.engine}` : ''}; its bring-up, then its claude session, show in the cockpit (session ${o.session})`, durationMs: 4000 }));
         }
         return undefined;
       }

@@ -7,7 +7,7 @@ import { AUTH, authMissingText } from '../lib/plan/auth.js';
 import { parseGrantFor, routeEnvNames } from '../lib/policy/index.js';
 import { run } from '../lib/run/index.js';
 import { budgetChange, bundleControl, changeBudget, describeSaved, findBottle, lostWith, planResume, readSavedSummary } from '../lib/lifecycle/index.js';
-import { checkPlanPaths, planLines, preparePlan, routeVarNames } from '../lib/plan/index.js';
+import { checkPlanPaths, engineChoices, planLines, preparePlan, routeVarNames, type EngineChoice } from '../lib/plan/index.js';
 import { readPolicyFile, withPolicyLock } from '../lib/policy-edit/index.js';
 import { budgetText, hasCap } from '../lib/usage/index.js';
 import { approve, planApproval, pushLines, readProposal, reject } from '../lib/proposals/index.js';
@@ -23,8 +23,8 @@ export async function runEffect(ctx: ActionContext, effect: Effect): Promise<voi
     switch (effect.type) {
       case 'quit': ctx.quit(); return;
       case 'picker': openPicker(ctx); return;
-      case 'preflight': openPreflight(ctx, effect.agent); return;
-      case 'launch': await launch(ctx, effect.agent); return;
+      case 'preflight': openPreflight(ctx, effect.agent, effect.engine); return;
+      case 'launch': await launch(ctx, effect.agent, effect.engine); return;
       case 'attach': await attach(ctx, effect.slug); return;
       case 'stop': await stop(ctx, effect.slug); return;
       case 'plan-resume': await planResumeModal(ctx, effect.slug); return;
@@ -54,17 +54,36 @@ export function openPicker(ctx: ActionContext): void {
   ctx.store.update((s) => ({ ...s, modal: { kind: 'picker', agents, filter: '', cursor: 0, ...(error ? { error } : {}) } }));
 }
 
-// The preflight shows the plan; a plan that cannot start says why and refuses `y`.
-function openPreflight(ctx: ActionContext, agent: string): void {
-  const { lines, blocked } = preflight(ctx, agent);
-  ctx.store.update((s) => ({ ...s, modal: { kind: 'preflight', agent, lines, ...(blocked ? { blocked } : {}) } }));
+// The preflight shows the plan; a plan that cannot start says why and refuses `y`. With several
+// engines in the manifest and none chosen yet, the engine modal comes first (cursor on the
+// manifest's pick for this agent).
+function openPreflight(ctx: ActionContext, agent: string, engine?: string): void {
+  const engines = engine === undefined ? askEngine(ctx, agent) : undefined;
+  if (engines) {
+    ctx.store.update((s) => ({ ...s, modal: { kind: 'engine', agent, engines, cursor: Math.max(0, engines.findIndex((e) => e.isDefault)) } }));
+    return;
+  }
+  const { lines, blocked } = preflight(ctx, agent, engine);
+  ctx.store.update((s) => ({ ...s, modal: { kind: 'preflight', agent, ...(engine ? { engine } : {}), lines, ...(blocked ? { blocked } : {}) } }));
 }
 
-// An agent's plan as the preflight shows it, and why it cannot start, if it cannot (also what
-// the new-agent popup of `prefix b n` shows, asked over IPC).
-export function preflight(ctx: ActionContext, agent: string): { lines: string[]; blocked?: string } {
+// The engines to ask about before `agent`'s plan, when the manifest names more than one; an
+// unreadable manifest asks nothing (the preflight then says what is wrong with it).
+export function askEngine(ctx: ActionContext, agent: string): EngineChoice[] | undefined {
+  let choices: EngineChoice[];
+  try {
+    choices = engineChoices(ctx.manifest().manifest, agent);
+  } catch {
+    return undefined;
+  }
+  return choices.length > 1 ? choices : undefined;
+}
+
+// An agent's plan as the preflight shows it (on `engine`, else the manifest's pick), and why it
+// cannot start, if it cannot (also what the new-agent popup of `prefix b n` shows, asked over IPC).
+export function preflight(ctx: ActionContext, agent: string, engine?: string): { lines: string[]; blocked?: string } {
   const loaded = ctx.manifest();
-  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: sourcedNames(ctx.deps.env) }, ctx.deps.env);
+  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: sourcedNames(ctx.deps.env), ...(engine ? { engine } : {}) }, ctx.deps.env);
   let blocked: string | undefined;
   try {
     checkPlanPaths(plan, loaded);

@@ -4,7 +4,7 @@
 // IncrementalUsage; live bottles first), and proposals per bottle. A new proposal re-reads one
 // bottle's queue, not all of them, after applying its auto_approve rules.
 import type { EngineState } from '../lib/backends/types.js';
-import { bundleControl, displayState, EventMarks, inspectAll, readSavedSummary, type BottleStatus, type LifecycleDeps, type Marks } from '../lib/lifecycle/index.js';
+import { bundleControl, displayState, engineLabel, EventMarks, inspectFleet, readSavedSummary, type BottleStatus, type LifecycleDeps, type Marks } from '../lib/lifecycle/index.js';
 import { readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { loadPolicy } from '../lib/policy/index.js';
@@ -58,7 +58,9 @@ const usageKey = (m: Metadata): string => `${m.slug}\n${m.created}`;
 export class DataSource {
   readonly #deps: LifecycleDeps;
   /** slug → the engine's view and the recorded state it was seen with. */
-  #engine = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined }>();
+  #engine = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined; unreachable?: string }>();
+  /** usage key → where it runs (ON), read once from its metadata and launch.json. */
+  #on = new Map<string, string | undefined>();
   #metas: Metadata[] = [];
   /** slug → its usage, read on from where the last reload stopped (prices from launch.json, once). */
   #usage = new Map<string, IncrementalUsage>();
@@ -85,6 +87,7 @@ export class DataSource {
     const listed = new Set(this.#metas.map(usageKey));
     for (const slug of this.#usage.keys()) if (!listed.has(slug)) this.#usage.delete(slug);
     for (const slug of this.#marks.keys()) if (!listed.has(slug)) this.#marks.delete(slug);
+    for (const key of this.#on.keys()) if (!listed.has(key)) this.#on.delete(key);
     const dirs = entries.map((e) => e.paths.policy);
     for (const cache of [this.#grants, this.#budgets]) cache.forget((f) => dirs.some((d) => f.startsWith(`${d}/`)));
     return liveFirst(entries.map((e) => this.#status(e)));
@@ -103,6 +106,16 @@ export class DataSource {
     return seen && seen.recorded === m.state ? seen.engine : 'unknown';
   }
 
+  // Where a bottle runs (the ON column); a resume may move it, so read again then.
+  #onOf(m: Metadata, paths: BottlePaths): string | undefined {
+    const key = `${usageKey(m)}\n${m.state}`;
+    if (!this.#on.has(key)) {
+      for (const k of this.#on.keys()) if (k.startsWith(`${usageKey(m)}\n`)) this.#on.delete(k);
+      this.#on.set(key, engineLabel(m, paths.launchSpec));
+    }
+    return this.#on.get(key);
+  }
+
   #status(e: BottleEntry): BottleStatus {
     if (!e.ok) return { slug: e.slug, agent: '?', backend: '?', state: 'broken', engine: 'unknown', created: '', pendingProposals: 0, broken: e.error };
     const m = e.metadata;
@@ -115,8 +128,13 @@ export class DataSource {
     const grants = resting ? undefined : this.#grants.get(policyFilePath(e.paths));
     const usage = this.#usageOf(usageKey(m), e.paths);
     const budget = resting ? undefined : this.#budgetOf(e.paths, usage.usage);
+    const on = this.#onOf(m, e.paths);
+    const seen = this.#engine.get(m.slug);
+    const unreachable = seen && seen.recorded === m.state ? seen.unreachable : undefined;
     return {
       slug: m.slug, agent: m.agent, backend: m.backend, state, engine, created: m.created, pendingProposals: 0,
+      ...(on ? { on } : {}),
+      ...(unreachable ? { unreachable } : {}),
       ...(waitingSince ? { waitingSince } : {}),
       ...(grants ? { grants } : {}),
       ...(lapsedInUse.length > 0 ? { lapsedInUse } : {}),
@@ -157,11 +175,17 @@ export class DataSource {
   async refreshEngine(): Promise<boolean> {
     // Each bottle on its own engine, the engines side by side (an unreachable one: 'unknown').
     const metas = this.#metas;
-    const seen = await inspectAll(this.#deps, metas);
-    const next = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined }>();
-    for (const m of metas) next.set(m.slug, { engine: seen.get(m.slug) ?? 'unknown', recorded: m.state });
+    const seen = await inspectFleet(this.#deps, metas);
+    const next = new Map<string, { engine: EngineState | 'unknown'; recorded: string | undefined; unreachable?: string }>();
+    for (const m of metas) {
+      const why = seen.unreachable.get(m.slug);
+      next.set(m.slug, { engine: seen.states.get(m.slug) ?? 'unknown', recorded: m.state, ...(why ? { unreachable: why } : {}) });
+    }
     const changed = next.size !== this.#engine.size
-      || [...next].some(([k, v]) => this.#engine.get(k)?.engine !== v.engine || this.#engine.get(k)?.recorded !== v.recorded);
+      || [...next].some(([k, v]) => {
+        const was = this.#engine.get(k);
+        return was?.engine !== v.engine || was?.recorded !== v.recorded || was?.unreachable !== v.unreachable;
+      });
     this.#engine = next;
     return changed;
   }

@@ -48,16 +48,17 @@ function label(agent: string, slug: string, what?: string): string {
   return `${agent} ${slug}${what ? ` (${what})` : ''}`;
 }
 
-// n → picker → preflight → y: claim a slug, start `bottle start` detached, show its bring-up,
-// then its claude session (focus moves there) or the failure.
-export async function launch(ctx: ActionContext, agent: string): Promise<void> {
+// n → picker → (engine) → preflight → y: claim a slug, start `bottle start` detached (on
+// `engine` when one was chosen), show its bring-up, then its claude session (focus moves there)
+// or the failure.
+export async function launch(ctx: ActionContext, agent: string, engine?: string): Promise<void> {
   const loaded = ctx.manifest();
-  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: sourcedNames(ctx.deps.env) }, ctx.deps.env);
+  const plan = preparePlan(loaded, agent, { cwd: ctx.cwd, sourced: sourcedNames(ctx.deps.env), ...(engine ? { engine } : {}) }, ctx.deps.env);
   checkPlanPaths(plan, loaded);
   const meta = await claimBottle(ctx.deps, plan);
   await bringUp(ctx, {
     slug: meta.slug, agent, verb: 'start', doing: 'starting', done: 'is up',
-    argv: [...ctx.bottleArgv, 'start', agent, '--yes', '--no-attach', '--slug', meta.slug, '--manifest', loaded.path],
+    argv: [...ctx.bottleArgv, 'start', agent, '--yes', '--no-attach', '--slug', meta.slug, '--manifest', loaded.path, ...(engine ? ['--engine', engine] : [])],
   });
 }
 

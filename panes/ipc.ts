@@ -3,7 +3,8 @@
 // unix socket at <stateRoot>/ipc/dashboard-<pid>.sock (dir 0700):
 //   request  {"action": "focus-dashboard" | "new-agent" | "next-agent" | "prev-agent" | "newest-proposal"
 //             | "agents" | "plan" | "start-agent" | "show-waiting" | "popup-proposal",
-//             "agent"?: "..." (plan, start-agent), "client"?: "..." (popup-proposal)}
+//             "agent"?: "..." (plan, start-agent), "engine"?: "..." (plan, start-agent),
+//             "client"?: "..." (popup-proposal)}
 //   response {"ok": true, ...data} | {"ok": false, "error": "..."}   (one line per request line)
 import { chmodSync, existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -63,12 +64,13 @@ export function parseRequest(line: string): DashboardRequest | { error: string }
   } catch {
     return { error: 'request is not JSON' };
   }
-  const m = msg as { action?: unknown; agent?: unknown; client?: unknown } | null;
+  const m = msg as { action?: unknown; agent?: unknown; engine?: unknown; client?: unknown } | null;
   const action = m?.action;
   if (!isDashboardAction(action)) return { error: `unknown action ${JSON.stringify(action)}; expected one of ${DASHBOARD_ACTIONS.join(', ')}` };
   return {
     action,
     ...(typeof m?.agent === 'string' ? { agent: m.agent } : {}),
+    ...(typeof m?.engine === 'string' ? { engine: m.engine } : {}),
     ...(typeof m?.client === 'string' ? { client: m.client } : {}),
   };
 }

@@ -135,7 +135,7 @@ function modalKey(state: AppState, modal: Modal, key: KeyPress): KeyResult {
     case 'log':
       return ['escape', 'enter', 'q'].includes(key.name) ? none(closed(state)) : none(state);
     case 'preflight':
-      if (key.name === 'y' && !modal.blocked) return { state: closed(state), effects: [{ type: 'launch', agent: modal.agent }] };
+      if (key.name === 'y' && !modal.blocked) return { state: closed(state), effects: [{ type: 'launch', agent: modal.agent, ...(modal.engine ? { engine: modal.engine } : {}) }] };
       if (key.name === 'y') return none(state);
       // The view clamps the offset to the plan's length and says what is hidden.
       if (isDown(key) || key.name === 'j') return none({ ...state, modal: { ...modal, scroll: Math.min((modal.scroll ?? 0) + 1, modal.lines.length) } });
@@ -150,6 +150,16 @@ function modalKey(state: AppState, modal: Modal, key: KeyPress): KeyResult {
       }
       return ['n', 'N', 'escape', 'enter', 'q'].includes(key.name) ? none(closed(state)) : none(state);
     case 'picker': return pickerKey(state, modal, key);
+    case 'engine': {
+      const set = (cursor: number): KeyResult => none({ ...state, modal: { ...modal, cursor: clampCursor(cursor, modal.engines.length) } });
+      if (isDown(key) || key.name === 'j') return set(modal.cursor + 1);
+      if (isUp(key) || key.name === 'k') return set(modal.cursor - 1);
+      if (key.name === 'enter') {
+        const engine = modal.engines[clampCursor(modal.cursor, modal.engines.length)];
+        return engine ? { state: closed(state), effects: [{ type: 'preflight', agent: modal.agent, engine: engine.name }] } : none(state);
+      }
+      return ['escape', 'q'].includes(key.name) ? none(closed(state)) : none(state);
+    }
     case 'header-form': return formKey(state, modal, key);
   }
 }

@@ -1,6 +1,7 @@
 // The dashboard's modal boxes and the effects keys ask for, as plain data, plus the picker's
 // filter (pure). keys.ts moves between modals; actions.ts performs the effects.
 import type { BottleStatus } from '../lib/lifecycle/index.js';
+import type { EngineChoice } from '../lib/plan/index.js';
 import { credentialTemplate, headerNameProblem } from '../lib/template.js';
 import { isResting } from './state.js';
 
@@ -8,8 +9,9 @@ import { isResting } from './state.js';
 export type Effect =
   | { type: 'quit' }
   | { type: 'picker' }
-  | { type: 'preflight'; agent: string }
-  | { type: 'launch'; agent: string }
+  /** `engine`: chosen in the engine modal; without one, the manifest has a single engine, or asks. */
+  | { type: 'preflight'; agent: string; engine?: string }
+  | { type: 'launch'; agent: string; engine?: string }
   | { type: 'attach'; slug: string }
   | { type: 'stop'; slug: string }
   /** Enter on a stopped/down bottle: check it can come back, then ask. */
@@ -29,8 +31,10 @@ export type Effect =
 
 export type Modal =
   | { kind: 'picker'; agents: string[]; filter: string; cursor: number; error?: string }
+  /** With several engines in the manifest, `n` asks which one the new bottle runs on. */
+  | { kind: 'engine'; agent: string; engines: EngineChoice[]; cursor: number }
   /** `scroll`: first plan line shown when the plan is taller than the screen. */
-  | { kind: 'preflight'; agent: string; lines: string[]; blocked?: string; scroll?: number }
+  | { kind: 'preflight'; agent: string; engine?: string; lines: string[]; blocked?: string; scroll?: number }
   /** y runs `effect`; anything else closes. With `note` (a rejection; a budget's USD), keys type
    *  the note the decision records (the amount), Enter confirms and Esc cancels. With `grants` (an allowlist approval),
    *  the GRANT_CHOICES keys run `effect` as a time-boxed grant. */
@@ -59,6 +63,16 @@ export function pickerItems(agents: readonly string[], filter: string, bottles: 
     name,
     running: bottles.filter((b) => b.agent === name && !b.broken && !isResting(b)).length,
   }));
+}
+
+// The engine modal's rows: each engine, where it is, the manifest's pick for this agent, and how
+// many live bottles run there now.
+export function engineItems(engines: readonly EngineChoice[], bottles: readonly BottleStatus[]): string[] {
+  const width = Math.max(...engines.map((e) => e.name.length));
+  return engines.map((e) => {
+    const live = bottles.filter((b) => !b.broken && !isResting(b) && (b.on ?? 'local') === e.name).length;
+    return [e.name.padEnd(width), e.where, e.isDefault ? '(default)' : '', live > 0 ? `${live} running` : ''].filter(Boolean).join('  ');
+  });
 }
 
 // The picker cursor after the filter changed or a move: always on an existing row.

@@ -1,9 +1,9 @@
 // AppState → ViewModel: which rows, labels, modal text and key hints the view shows. Pure.
 import { sanitize } from '../lib/format.js';
 import { GRANT_CHOICES } from '../lib/policy/index.js';
-import { pickerItems, type Modal } from './modal.js';
+import { engineItems, pickerItems, type Modal } from './modal.js';
 import {
-  agentHeader, agentRow, agentsLabel, fit, hasGrants, hasPaused, hasUsage, proposalHeader, proposalRow, proposalsLabel, usageTotalText,
+  agentHeader, agentRow, agentsLabel, fit, hasEngines, hasGrants, hasPaused, hasUsage, proposalHeader, proposalRow, proposalsLabel, usageTotalText,
 } from './rows.js';
 import { cursorIndex, pendingBySlug, type AppState } from './state.js';
 import type { Dims, ModalModel, StyledLine, ViewModel } from './view.js';
@@ -52,7 +52,8 @@ export function helpLines(inTmux: boolean): string[] {
   return [
     'j / k, arrows   move the cursor',
     'Tab             switch between the agents and proposals panes',
-    'n               new agent: pick one from the manifest, see its plan, y to start',
+    'n               new agent: pick one from the manifest (then its engine, when the manifest',
+    '                names several), see its plan, y to start',
     `Enter           ${inTmux ? "show the agent's claude session in the right pane" : "attach to the agent's claude session"};`,
     '                on a stopped or down (dimmed) agent: resume it with its saved work (asks first);',
     `                on a proposal: show it ${inTmux ? 'in the right pane' : 'here'} (a held push: its commits and full diff; q closes)`,
@@ -90,13 +91,14 @@ export function viewModel(state: AppState, dims: Dims, o: ModelOptions): ViewMod
   const grants = hasGrants(state.bottles);
   const usage = hasUsage(state.bottles);
   const paused = hasPaused(state.bottles);
-  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants, usage, paused }));
+  const engines = hasEngines(state.bottles);
+  const agents = state.bottles.map((b) => agentRow(b, { now: o.now, width: dims.width, occupant: state.occupant, pending: pending.get(b.slug) ?? 0, grants, usage, paused, engines }));
   const proposals = state.proposals.map((p) => proposalRow(p, { now: o.now, width: dims.width, fresh: (state.fresh.get(p.id) ?? 0) > o.now }));
   const isNew = state.unseen > 0 || state.fresh.size > 0;
   return {
     agents: {
       label: `${agentsLabel(state.bottles.length, usageTotalText(state.bottles))}${o.exampleManifest ? ' · example manifest' : ''}`,
-      header: agentHeader(dims.width, grants, usage, paused), lines: agents,
+      header: agentHeader(dims.width, grants, usage, paused, engines), lines: agents,
       cursor: cursorIndex(state, 'agents'), focused: state.focus === 'agents',
       empty: 'no bottles: press n to start one',
     },
@@ -162,6 +164,14 @@ export function modalModel(state: AppState, modal: Modal, dims: Dims, o: ModelOp
         lines.push(i === modal.cursor ? { text, inverse: true } : { text });
       });
       return { title: 'New agent', lines, footer: 'type to filter  ↑/↓ (j/k) move  Enter pick  Esc clear/close' };
+    }
+    case 'engine': {
+      const lines: StyledLine[] = [{ text: 'Which engine does the new bottle run on?', fg: 'cyan' }, { text: '' }];
+      engineItems(modal.engines, state.bottles).forEach((item, i) => {
+        const text = fit(sanitize(item), dims.modalWidth);
+        lines.push(i === modal.cursor ? { text, inverse: true } : { text });
+      });
+      return { title: `Start ${modal.agent} on`, lines, footer: '↑/↓ (j/k) move  Enter pick  Esc close' };
     }
     case 'preflight': {
       const lines = plain(modal.lines);

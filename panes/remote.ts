@@ -5,7 +5,7 @@
 // longest for input into the right pane.
 import type { BottleStatus } from '../lib/lifecycle/index.js';
 import type { TmuxClient } from '../tmux/client.js';
-import { preflight, runEffect } from './actions.js';
+import { askEngine, preflight, runEffect } from './actions.js';
 import { errorText, type ActionContext } from './context.js';
 import { attach } from './flows.js';
 import type { DashboardRequest, IpcResponse } from './ipc.js';
@@ -38,14 +38,26 @@ export async function remoteAction(ctx: ActionContext, tmux: TmuxClient | undefi
     }
     case 'plan': {
       if (!req.agent) return { ok: false, error: 'plan: which agent?' };
-      return { ok: true, ...preflight(ctx, req.agent) };
+      // Several engines and none chosen: the popup asks first, as `n` does here.
+      const engines = req.engine === undefined ? askEngine(ctx, req.agent) : undefined;
+      if (engines) return { ok: true, engines };
+      try {
+        return { ok: true, ...preflight(ctx, req.agent, req.engine) };
+      } catch (e) {
+        return { ok: false, error: errorText(e) };
+      }
     }
     case 'start-agent': {
       if (!req.agent) return { ok: false, error: 'start-agent: which agent?' };
-      const { blocked } = preflight(ctx, req.agent);
+      let blocked: string | undefined;
+      try {
+        blocked = preflight(ctx, req.agent, req.engine).blocked;
+      } catch (e) {
+        blocked = errorText(e);
+      }
       if (blocked) return { ok: false, error: blocked };
       // Not awaited: the bring-up takes a while; it reports on the status line and the right pane.
-      void runEffect(ctx, { type: 'launch', agent: req.agent });
+      void runEffect(ctx, { type: 'launch', agent: req.agent, ...(req.engine ? { engine: req.engine } : {}) });
       return { ok: true };
     }
     case 'popup-proposal': {

@@ -73,6 +73,7 @@ export const AGENT_COLUMNS: readonly Column[] = [
   { key: 'age', title: 'AGE', width: 4, priority: 4 },
   { key: 'agent', title: 'AGENT', flex: 8, max: 16, priority: 3 },
   { key: 'backend', title: 'BACKEND', width: 7, priority: 2 },
+  { key: 'on', title: 'ON', flex: 8, max: 22, priority: 2.5 },
   { key: 'grant', title: 'GRANT', width: 5, priority: 1 },
   { key: 'usage', title: 'USAGE', width: 12, priority: 4.5 },
   { key: 'rate', title: 'RATE', width: 7, priority: 0.5 },
@@ -82,9 +83,12 @@ const AGENT_ORDER = ['mark', 'slug', 'agent', 'backend', 'state', 'age', 'pendin
 
 // With time-boxed grants in any listed bottle, the GRANT column (countdown) joins at the end;
 // with model usage in any, USAGE (the bottle's life) and RATE (the last 5 minutes) after it.
-// With a bottle paused at its budget, STATE widens to say `paused: budget`.
-function agentColumns(grants: boolean, usage: boolean, paused = false): Column[] {
-  const order = [...AGENT_ORDER, ...(grants ? ['grant'] : []), ...(usage ? ['usage', 'rate'] : [])];
+// With a bottle paused at its budget, STATE widens to say `paused: budget`. With a bottle on
+// another engine than this machine's default (or an engine that did not answer), ON follows
+// BACKEND.
+function agentColumns(grants: boolean, usage: boolean, paused = false, engines = false): Column[] {
+  const base = engines ? AGENT_ORDER.flatMap((k) => (k === 'backend' ? [k, 'on'] : [k])) : AGENT_ORDER;
+  const order = [...base, ...(grants ? ['grant'] : []), ...(usage ? ['usage', 'rate'] : [])];
   return order.map((k) => {
     const c = AGENT_COLUMNS.find((x) => x.key === k)!;
     return paused && k === 'state' ? { ...c, width: PAUSED.length } : c;
@@ -98,9 +102,22 @@ export function hasPaused(bottles: readonly BottleStatus[]): boolean {
   return bottles.some((b) => b.budget?.level === 'paused' && !isResting(b));
 }
 
+// Whether the agents pane needs its ON column: a bottle on another engine, or one whose engine
+// did not answer.
+export function hasEngines(bottles: readonly BottleStatus[]): boolean {
+  return bottles.some((b) => b.on !== undefined || b.unreachable !== undefined);
+}
+
+// The ON cell: the engine's name (`local` for this machine's default), and `unreachable` when it
+// did not answer when last asked.
+export function onCell(b: BottleStatus): string {
+  const name = b.on ?? 'local';
+  return b.unreachable ? `${name}: unreachable` : name;
+}
+
 // Column header of the agents pane.
-export function agentHeader(width: number, grants = false, usage = false, paused = false): string {
-  const cols = agentColumns(grants, usage, paused);
+export function agentHeader(width: number, grants = false, usage = false, paused = false, engines = false): string {
+  const cols = agentColumns(grants, usage, paused, engines);
   return joinCells(layout(cols, width), Object.fromEntries(cols.map((c) => [c.key, c.title]))).trimEnd();
 }
 
@@ -116,6 +133,8 @@ export interface AgentRowOptions {
   usage?: boolean;
   /** Some listed bottle is paused at its budget (see hasPaused): STATE is wider. */
   paused?: boolean;
+  /** Show the ON column (some listed bottle runs on another engine; see hasEngines). */
+  engines?: boolean;
 }
 
 // Whether the agents pane needs its GRANT column.
@@ -190,7 +209,7 @@ export function stateText(b: BottleStatus): string {
 
 // One agents-pane row. Stopped and down bottles are dimmed (gray): listed, resumable, not live.
 export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
-  const cols = agentColumns(o.grants === true, o.usage === true, o.paused === true);
+  const cols = agentColumns(o.grants === true, o.usage === true, o.paused === true, o.engines === true);
   const occupant = b.slug === o.occupant;
   const state = stateText(b);
   const live = !isResting({ state }) && state !== 'broken';
@@ -200,6 +219,7 @@ export function agentRow(b: BottleStatus, o: AgentRowOptions): StyledLine {
     slug: sanitize(b.slug),
     agent: sanitize(b.agent),
     backend: sanitize(b.backend),
+    on: o.engines ? sanitize(onCell(b)) : '',
     state: budget?.level === 'paused' ? PAUSED : state,
     age: b.created ? formatAge(b.created, o.now) : '',
     pending: o.pending > 0 ? String(o.pending) : '',

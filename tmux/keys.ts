@@ -41,6 +41,8 @@ export interface DashboardRequest {
   action: DashboardAction;
   /** plan, start-agent: the manifest agent. */
   agent?: string;
+  /** plan, start-agent: the engine chosen for it (a manifest engines: name, or local). */
+  engine?: string;
   /** popup-proposal: the tmux client (client_name) to open the popup on. */
   client?: string;
 }
@@ -232,10 +234,11 @@ export function formatKeyTable(key: string): string {
   ].join('\n');
 }
 
-// What a reply carries besides `ok` (agents: agents + bottles; plan: lines + blocked;
-// show-waiting: slug + pane, the right pane now showing it).
+// What a reply carries besides `ok` (agents: agents + bottles; plan: lines + blocked, or the
+// engines to choose from first; show-waiting: slug + pane, the right pane now showing it).
 export interface ReplyData {
   agents?: string[];
+  engines?: { name: string; where: string; isDefault: boolean }[];
   bottles?: { slug: string; agent: string; state: string }[];
   lines?: string[];
   blocked?: string;
@@ -294,6 +297,11 @@ function replyData(r: Record<string, unknown>): ReplyData {
       .map((b) => ({ slug: b.slug, agent: b.agent, state: b.state }));
   }
   if (isStrings(r.lines)) d.lines = r.lines;
+  if (Array.isArray(r.engines)) {
+    d.engines = r.engines.filter((e): e is { name: string; where: string; isDefault: boolean } =>
+      typeof e?.name === 'string' && typeof e?.where === 'string' && typeof e?.isDefault === 'boolean')
+      .map((e) => ({ name: e.name, where: e.where, isDefault: e.isDefault }));
+  }
   for (const k of ['blocked', 'slug', 'pane'] as const) if (typeof r[k] === 'string') d[k] = r[k];
   return d;
 }

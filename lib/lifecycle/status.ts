@@ -11,6 +11,9 @@ import { readBudgetFile } from './budget.js';
 import { LineTail } from '../usage/lines.js';
 import { backendOf, bottleEnv, type LifecycleDeps } from './context.js';
 import { parseEngineRecord, resolveDockerEndpoint } from '../docker/engine.js';
+import { describeEngineError, engineConnectError } from '../docker/unreachable.js';
+import { LOCAL_ENGINE } from '../manifest/engines.js';
+import { readFileSync } from 'node:fs';
 import { pullBundles } from './sync.js';
 import { readSavedSummary, type SavedSummary } from './save.js';
 
@@ -27,6 +30,13 @@ export interface BottleStatus {
   engine: EngineState | 'unknown';
   /** The Docker engine it was launched on, when that is not this machine's default socket. */
   dockerHost?: string;
+  /**
+   * Where it runs, when not on this machine's default engine: the manifest's engine name it was
+   * started with (`buildbox`), else the DOCKER_HOST it was launched on.
+   */
+  on?: string;
+  /** Its engine did not answer when last asked, and why: its state is the recorded one. */
+  unreachable?: string;
   created: string;
   pendingProposals: number;
   /** The agent is waiting for the operator (Claude Code Notification hook), since when. */
@@ -114,8 +124,8 @@ export function waitingFromEvents(eventsFile: string): string | undefined {
 export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boolean; usage?: boolean } = {}): Promise<BottleStatus[]> {
   const entries = await listBottles(deps.root);
   const metas = entries.filter((e): e is Extract<typeof e, { ok: true }> => e.ok).map((e) => e.metadata);
-  const engine = new Map<string, EngineState | 'unknown'>();
-  if (opts.engine !== false) for (const [slug, st] of await inspectAll(deps, metas)) engine.set(slug, st);
+  const fleet: FleetView = opts.engine !== false ? await inspectFleet(deps, metas) : { states: new Map(), unreachable: new Map() };
+  const engine = fleet.states;
   // What running bundles wrote since the last copy (waiting marks, usage, proposals).
   if (opts.engine !== false) await pullBundles(deps, metas.filter((m) => engine.get(m.slug) === 'running' || engine.get(m.slug) === 'partial'));
   const pending = new Map<string, number>();
@@ -134,6 +144,8 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
     const waitingSince = live ? waitingFromEvents(bottlePaths(deps.root, m.slug).eventsFile) : undefined;
     const saved = live ? undefined : readSavedSummary(deps.root, m.slug);
     const paths = bottlePaths(deps.root, m.slug);
+    const on = engineLabel(m, paths.launchSpec);
+    const unreachable = fleet.unreachable.get(m.slug);
     // A live bottle with a cap is judged against it (its usage read for that even without --json).
     const cap = live ? budgetOf(paths) : undefined;
     const usage = opts.usage || cap ? (await readUsage(paths.eventsFile, { prices: launchPrices(paths.launchSpec) })).totals : undefined;
@@ -142,6 +154,8 @@ export async function bottleStatuses(deps: LifecycleDeps, opts: { engine?: boole
       slug: m.slug, agent: m.agent, backend: m.backend, state,
       engine: eng, created: m.created, pendingProposals: pending.get(m.slug) ?? 0,
       ...(remoteHost(m) ? { dockerHost: remoteHost(m) } : {}),
+      ...(on ? { on } : {}),
+      ...(unreachable ? { unreachable } : {}),
       ...(waitingSince ? { waitingSince } : {}),
       ...(saved ? { saved } : {}),
       ...(m.stoppedAt && !live ? { stoppedAt: m.stoppedAt } : {}),
@@ -158,32 +172,65 @@ export function remoteHost(m: Metadata): string | undefined {
   return host && host !== resolveDockerEndpoint({}).host ? host : undefined;
 }
 
+// Where a bottle runs, for the ON columns of `ls` and the dashboard: the manifest engine name it
+// was started with (launch.json; `local` is no name), else the remote DOCKER_HOST it was launched
+// on; undefined on this machine's default engine.
+export function engineLabel(m: Metadata, launchSpecFile: string): string | undefined {
+  const name = launchEngineName(launchSpecFile);
+  return name && name !== LOCAL_ENGINE ? name : remoteHost(m);
+}
+
+// The engine name launch.json's plan carries (older ones and unreadable ones: none).
+function launchEngineName(file: string): string | undefined {
+  try {
+    const name = (JSON.parse(readFileSync(file, 'utf8')) as { plan?: { engine?: { name?: unknown } } } | null)?.plan?.engine?.name;
+    return typeof name === 'string' && name !== '' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 // How long one engine may take to say how its bottles are: an unreachable one is 'unknown'
 // after this, and never holds up the others (they are asked side by side).
 const INSPECT_TIMEOUT_MS = 5000;
 
-// The engine's view of every bottle, each asked on its own engine (backend and endpoint), the
-// engines side by side.
-export async function inspectAll(deps: Pick<LifecycleDeps, 'backends' | 'env'>, metas: Metadata[]): Promise<Map<string, EngineState | 'unknown'>> {
+// The engines' view of every bottle, and the bottles whose engine could not be asked (why).
+export interface FleetView {
+  states: Map<string, EngineState | 'unknown'>;
+  unreachable: Map<string, string>;
+}
+
+// Each bottle asked on its own engine (backend and endpoint), the engines side by side; an
+// engine that fails or does not answer in time leaves its bottles 'unknown', with the reason.
+export async function inspectFleet(deps: Pick<LifecycleDeps, 'backends' | 'env'>, metas: Metadata[], timeoutMs = INSPECT_TIMEOUT_MS): Promise<FleetView> {
   const groups = new Map<string, Metadata[]>();
   for (const m of metas) {
     const key = `${m.backend}\0${bottleEnv(deps.env, m).DOCKER_HOST ?? ''}`;
     groups.set(key, [...(groups.get(key) ?? []), m]);
   }
-  const out = new Map<string, EngineState | 'unknown'>();
+  const view: FleetView = { states: new Map(), unreachable: new Map() };
   await Promise.all([...groups.values()].map(async (list) => {
     let timer: NodeJS.Timeout | undefined;
     try {
       const backend = await backendOf(deps, list[0]!);
-      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('engine did not answer')), INSPECT_TIMEOUT_MS); });
-      for (const [slug, st] of await Promise.race([backend.inspect(list), timeout])) out.set(slug, st);
-    } catch {
-      for (const m of list) out.set(m.slug, 'unknown');
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs); });
+      for (const [slug, st] of await Promise.race([backend.inspect(list), timeout])) view.states.set(slug, st);
+    } catch (e) {
+      const why = describeEngineError(engineConnectError(e) ?? e);
+      for (const m of list) {
+        view.states.set(m.slug, 'unknown');
+        view.unreachable.set(m.slug, why);
+      }
     } finally {
       clearTimeout(timer);
     }
   }));
-  return out;
+  return view;
+}
+
+// The engines' view alone.
+export async function inspectAll(deps: Pick<LifecycleDeps, 'backends' | 'env'>, metas: Metadata[]): Promise<Map<string, EngineState | 'unknown'>> {
+  return (await inspectFleet(deps, metas)).states;
 }
 
 // A bottle's budget file when it caps anything (unreadable or invalid: none; `bottle budget` says why).

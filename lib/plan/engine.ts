@@ -60,3 +60,18 @@ export function manifestEngine(
   const base = dirname(loaded.path);
   return resolveEngine(loaded.manifest.engines, name, env, (p) => expandPath(p, base, env.HOME));
 }
+
+// One engine `n` offers for a new bottle: its name, where it is (host or context; this shell's
+// engine for local) and whether the manifest picks it for this agent.
+export interface EngineChoice { name: string; where: string; isDefault: boolean }
+
+// The engines an agent could start on, in manifest order with local last; the default is the
+// agent's engine:, else defaults.engine, else local. One choice: nothing to ask.
+export function engineChoices(manifest: Pick<Manifest, 'engines' | 'defaults' | 'agents'>, agent: string): EngineChoice[] {
+  const chosen = manifest.agents[agent]?.engine ?? manifest.defaults.engine ?? LOCAL_ENGINE;
+  return engineNames(manifest.engines).map((name) => {
+    const spec = name === LOCAL_ENGINE ? undefined : manifest.engines?.[name];
+    const where = !spec ? 'the engine this shell selects' : spec.context !== undefined ? `context ${spec.context}` : spec.host;
+    return { name, where, isDefault: name === chosen };
+  });
+}

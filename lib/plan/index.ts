@@ -6,4 +6,4 @@ export {
 export { headerSource, planLines, renderPlan } from './render.js';
 export { agentPrompt, ASK_PROMPT } from './prompt.js';
 export { checkPlanPaths, formatPlanProblem, planErrors, planIssue, planProblems, type PlanIssue, type PlanProblem } from './check.js';
-export { engineEnv, engineText, manifestEngine, resolveEngine, unknownEngineText, type PlanEngine } from './engine.js';
+export { engineChoices, engineEnv, engineText, manifestEngine, resolveEngine, unknownEngineText, type EngineChoice, type PlanEngine } from './engine.js';

@@ -130,7 +130,7 @@ t.test('ls --json: a usage object per bottle next to the existing keys', async (
   const r = await run(['ls', '--json'], s.env);
   t.equal(r.exitCode, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as Array<Record<string, any>>;
-  t.same(Object.keys(rows[0]!), ['slug', 'agent', 'backend', 'state', 'engine', 'dockerHost', 'created', 'pendingProposals', 'waitingSince', 'broken', 'stoppedAt', 'saved', 'usage', 'budget']);
+  t.same(Object.keys(rows[0]!), ['slug', 'agent', 'backend', 'state', 'engine', 'dockerHost', 'on', 'unreachable', 'created', 'pendingProposals', 'waitingSince', 'broken', 'stoppedAt', 'saved', 'usage', 'budget']);
   const bySlug = Object.fromEntries(rows.map((x) => [x.slug, x.usage]));
   t.same(bySlug[a.slug], { requests: 2, input: 2000, output: 1000, cacheRead: 4000, cacheWrite: 200, usd: round(costUsd({ input: 1000, output: 500, cacheRead: 2000, cacheWrite: 100 }, SONNET)) });
   t.same(bySlug[b.slug], { requests: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0, usd: 0 });

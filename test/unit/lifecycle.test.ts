@@ -133,7 +133,7 @@ t.test('ls joins state, engine view, proposals and the waiting marker', async (t
   const table = renderStatusTable([row!], Date.parse(row!.created) + 125_000);
   t.match(table, /^SLUG\s+AGENT\s+BACKEND\s+STATE\s+ENGINE\s+AGE\s+PROPOSALS\s+NOTE$/m, 'every column is labelled');
   const idle = statusJson({ ...row!, waitingSince: undefined });
-  t.same(Object.keys(idle), ['slug', 'agent', 'backend', 'state', 'engine', 'dockerHost', 'created', 'pendingProposals', 'waitingSince', 'broken', 'stoppedAt', 'saved', 'usage', 'budget']);
+  t.same(Object.keys(idle), ['slug', 'agent', 'backend', 'state', 'engine', 'dockerHost', 'on', 'unreachable', 'created', 'pendingProposals', 'waitingSince', 'broken', 'stoppedAt', 'saved', 'usage', 'budget']);
   t.match(idle, { waitingSince: null, broken: null, stoppedAt: null, saved: null, budget: null }, 'absent values are null in --json, not missing keys');
   t.match(table, new RegExp(`${meta.slug}\\s+reviewer\\s+fake\\s+running\\s+running\\s+2m\\s+0\\s+waiting for input`));
   t.equal(renderStatusTable([]), 'no bottles; start one with: bottle start <agent>');

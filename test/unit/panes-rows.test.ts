@@ -4,7 +4,7 @@ import type { BottleStatus } from '../../lib/lifecycle/index.js';
 import type { ProposalRow } from '../../lib/proposals/index.js';
 import { FOOTER, viewModel, wrapText } from '../../panes/model.js';
 import {
-  agentHeader, agentRow, dashLabel, grantCell, hasGrants, fit, layout, proposalRow, proposalsLabel, scrollTop, stateText,
+  agentHeader, agentRow, dashLabel, grantCell, hasEngines, hasGrants, fit, onCell, layout, proposalRow, proposalsLabel, scrollTop, stateText,
 } from '../../panes/rows.js';
 import { initialState, withBottles, withProposals } from '../../panes/state.js';
 import type { Dims } from '../../panes/view.js';
@@ -65,6 +65,24 @@ t.test('agent row: columns, occupant star, waiting marker', async (t) => {
   t.match(narrow.text, /waiting/, 'waiting marker survives narrow panes');
   t.ok(narrow.text.length <= 45);
   t.match(agentHeader(w), /SLUG\s+AGENT\s+BACKEND\s+STATE\s+AGE\s+PROP/);
+});
+
+t.test('the ON column: where each bottle runs, only when one runs on another engine; an unreachable engine says so', async (t) => {
+  const here = bottle('implementer-k3x7qa');
+  const there = bottle('reviewer-abcdef', { on: 'buildbox' });
+  const lost = bottle('tester-qqqqqq', { on: 'gpu', unreachable: 'connection refused (is dockerd running?)' });
+  t.notOk(hasEngines([here]), 'all on this machine\'s engine: no column');
+  t.ok(hasEngines([here, there]));
+  t.ok(hasEngines([bottle('a-aaaaaa', { unreachable: 'no answer in 5 s' })]), 'this machine\'s own engine not answering shows too');
+  t.match(agentHeader(100, false, false, false, true), /SLUG\s+AGENT\s+BACKEND\s+ON\s+STATE\s+AGE\s+PROP/);
+  const row = (b: typeof here) => agentRow(b, { now: NOW, width: 100, pending: 0, engines: true }).text;
+  t.match(row(here), /implementer\s+fake\s+local\s+running/);
+  t.match(row(there), /reviewer\s+fake\s+buildbox\s+running/);
+  t.match(row(lost), /tester\s+fake\s+gpu: unreachable\s+running/);
+  t.equal(onCell(lost), 'gpu: unreachable');
+  t.notMatch(agentRow(there, { now: NOW, width: 100, pending: 0 }).text, /buildbox/, 'without the flag: no column');
+  const narrow = agentRow(lost, { now: NOW, width: 45, pending: 0, engines: true }).text;
+  t.ok(narrow.length <= 45, 'never wraps');
 });
 
 t.test('the GRANT column: the soonest live grant counts down; it appears only when some bottle has one', async (t) => {
