@@ -79,8 +79,8 @@ export interface Backend {
   wake(meta: Metadata): Promise<void>;
   /** Removes every resource of the bottle; idempotent (already-gone resources are fine). */
   teardown(meta: Metadata, log: (line: string) => void): Promise<void>;
-  /** Engine view of the given bottles. */
-  inspect(metas: Metadata[]): Promise<Map<string, EngineState>>;
+  /** Engine view of the given bottles; `signal` drops the request (an engine that does not answer). */
+  inspect(metas: Metadata[], signal?: AbortSignal): Promise<Map<string, EngineState>>;
   /** Every labelled resource the engine holds (for cleanup of orphans). */
   listResources(): Promise<EngineResource[]>;
   /** Removes one labelled resource (cleanup). */

@@ -41,7 +41,7 @@ export interface DockerEngine {
   getNetwork(id: string): EngineNetwork;
   createContainer(opts: Docker.ContainerCreateOptions): Promise<unknown>;
   getContainer(id: string): EngineContainer;
-  listContainers(opts: { all: true; filters: Record<string, string[]> }): Promise<ListedContainer[]>;
+  listContainers(opts: { all: true; filters: Record<string, string[]>; abortSignal?: AbortSignal }): Promise<ListedContainer[]>;
   listNetworks(opts: { filters: Record<string, string[]> }): Promise<ListedNetwork[]>;
   getImage(name: string): { inspect(): Promise<unknown> };
   info(): Promise<{ SecurityOptions?: string[] | null }>;

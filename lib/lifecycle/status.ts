@@ -211,10 +211,18 @@ export async function inspectFleet(deps: Pick<LifecycleDeps, 'backends' | 'env'>
   const view: FleetView = { states: new Map(), unreachable: new Map() };
   await Promise.all([...groups.values()].map(async (list) => {
     let timer: NodeJS.Timeout | undefined;
+    // The request is dropped at the bound too: a socket left waiting on a silent engine would
+    // keep `bottle ls` from exiting (and pile up in the dashboard).
+    const abort = new AbortController();
     try {
       const backend = await backendOf(deps, list[0]!);
-      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs); });
-      for (const [slug, st] of await Promise.race([backend.inspect(list), timeout])) view.states.set(slug, st);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`no answer in ${timeoutMs / 1000} s`));
+          abort.abort();
+        }, timeoutMs);
+      });
+      for (const [slug, st] of await Promise.race([backend.inspect(list, abort.signal), timeout])) view.states.set(slug, st);
     } catch (e) {
       const why = describeEngineError(engineConnectError(e) ?? e);
       for (const m of list) {

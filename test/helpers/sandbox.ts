@@ -32,9 +32,10 @@ export const randomToken = (): string => `e2e${randomBytes(18).toString('base64u
 
 // The manifest of a sandbox bottle: allowed.test and *.allowed.test, a credentialed route, one
 // passthrough host, optionally a git upstream; never exfil.test or newhost.test.
-export function sandboxManifest(agent: string, o: { workspace?: string; upstreamRepo?: string; identity?: string; review?: string; extra?: string[] } = {}): string {
+export function sandboxManifest(agent: string, o: { workspace?: string; upstreamRepo?: string; identity?: string; review?: string; extra?: string[]; top?: string[] } = {}): string {
   return [
     'version: 1',
+    ...(o.top ?? []),
     'agents:',
     `  ${agent}:`,
     '    prompt: "You are the sandbox e2e agent."',
@@ -145,6 +146,8 @@ export interface SandboxOptions {
   model?: { agent?: string[] };
   /** Host env for the CLI over the defaults (e.g. CLAUDE_CODE_OAUTH_TOKEN). */
   env?: NodeJS.ProcessEnv;
+  /** Manifest lines: `top` before `agents:` (e.g. an `engines:` map), `agent` in the agent's entry. */
+  manifest?: { top?: string[]; agent?: string[] };
 }
 
 // The model API's stand-in name on the fake upstream (test/e2e/fixtures/upstream/server.mjs).
@@ -264,7 +267,8 @@ export async function startSandbox(docker: Docker, o: SandboxOptions): Promise<S
   if (identityKey) writeFileSync(identity, identityKey, { mode: 0o600 });
   const manifest = join(root, 'bottle.yaml');
   writeFileSync(manifest, sandboxManifest(o.agent, {
-    ...git, ...(identityKey ? { identity } : {}), ...(o.review ? { review: o.review } : {}), ...(o.model?.agent ? { extra: o.model.agent } : {}),
+    ...git, ...(identityKey ? { identity } : {}), ...(o.review ? { review: o.review } : {}),
+    extra: [...(o.model?.agent ?? []), ...(o.manifest?.agent ?? [])], top: o.manifest?.top ?? [],
   }));
   let slug: string | undefined;
   let upstream: FakeUpstream | undefined;

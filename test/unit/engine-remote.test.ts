@@ -116,13 +116,17 @@ t.test('engineLabel: the manifest engine name it was started with, else its remo
 t.test('inspectFleet: an engine that fails or hangs leaves its bottles unknown, with why, and holds up no other', async (t) => {
   const meta = (slug: string, host: string) => ({ schema: 1, slug, agent: 'a', backend: 'docker', created: '', resources: {}, backendData: { engine: { host } } }) as const;
   const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.6:2375'), { code: 'ECONNREFUSED', syscall: 'connect' });
+  let hung: AbortSignal | undefined;
   const deps = {
     env: { HOME: '/nonexistent' },
     backends: {
       load: async (_n: string, env: NodeJS.ProcessEnv) => ({
-        inspect: async (list: Array<{ slug: string }>) => {
+        inspect: async (list: Array<{ slug: string }>, signal?: AbortSignal) => {
           if (env.DOCKER_HOST === 'tcp://10.0.0.6:2375') throw refused;
-          if (env.DOCKER_HOST === 'tcp://10.0.0.7:2375') return new Promise(() => undefined);
+          if (env.DOCKER_HOST === 'tcp://10.0.0.7:2375') {
+            hung = signal;
+            return new Promise(() => undefined);
+          }
           return new Map(list.map((m) => [m.slug, 'running']));
         },
       }),
@@ -137,6 +141,7 @@ t.test('inspectFleet: an engine that fails or hangs leaves its bottles unknown, 
   t.same([...view.unreachable.keys()].sort(), ['hangs', 'refused']);
   t.equal(view.unreachable.get('refused'), 'connection refused (is dockerd running?)');
   t.equal(view.unreachable.get('hangs'), 'no answer in 0.2 s');
+  t.equal(hung?.aborted, true, 'the silent engine\'s request is dropped (its socket would keep ls from exiting)');
 });
 
 t.test('images push --to: a URL or a context name selects the target; anything else is refused', async (t) => {

@@ -100,8 +100,8 @@ export class DockerBackend implements Backend {
     return teardownDocker(this.engine, meta, log);
   }
 
-  inspect(metas: Metadata[]): Promise<Map<string, EngineState>> {
-    return inspectDocker(this.engine, metas);
+  inspect(metas: Metadata[], signal?: AbortSignal): Promise<Map<string, EngineState>> {
+    return inspectDocker(this.engine, metas, signal);
   }
 
   listResources(): Promise<EngineResource[]> {

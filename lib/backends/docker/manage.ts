@@ -20,9 +20,9 @@ export function teardownDocker(engine: DockerEngine, meta: Metadata, log: (line:
 }
 
 // The engine view of many bottles from two list calls.
-export async function inspectDocker(engine: DockerEngine, metas: Metadata[]): Promise<Map<string, EngineState>> {
+export async function inspectDocker(engine: DockerEngine, metas: Metadata[], signal?: AbortSignal): Promise<Map<string, EngineState>> {
   const filters = { label: [LABEL_SLUG] };
-  const containers = await engine.listContainers({ all: true, filters });
+  const containers = await engine.listContainers({ all: true, filters, ...(signal ? { abortSignal: signal } : {}) });
   const out = new Map<string, EngineState>();
   for (const m of metas) out.set(m.slug, engineState(containers.filter((c) => c.Labels?.[LABEL_SLUG] === m.slug)));
   return out;

@@ -85,8 +85,8 @@ export class SmolvmBackend implements Backend {
     return teardownSmolvm(this.engine, this.smolvm, meta, log);
   }
 
-  inspect(metas: Metadata[]): Promise<Map<string, EngineState>> {
-    return inspectSmolvm(this.engine, this.smolvm, metas);
+  inspect(metas: Metadata[], signal?: AbortSignal): Promise<Map<string, EngineState>> {
+    return inspectSmolvm(this.engine, this.smolvm, metas, signal);
   }
 
   listResources(): Promise<EngineResource[]> {

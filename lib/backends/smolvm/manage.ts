@@ -88,10 +88,10 @@ function vmAsContainer(m: MachineRecord): Pick<ListedContainer, 'State' | 'Label
 }
 
 // The engine view of many bottles: one `machine ls` and one Docker list call.
-export async function inspectSmolvm(engine: DockerEngine, smolvm: Smolvm, metas: Metadata[]): Promise<Map<string, EngineState>> {
+export async function inspectSmolvm(engine: DockerEngine, smolvm: Smolvm, metas: Metadata[], signal?: AbortSignal): Promise<Map<string, EngineState>> {
   const filters = { label: [LABEL_SLUG] };
   const [containers, machines] = await Promise.all([
-    engine.listContainers({ all: true, filters }),
+    engine.listContainers({ all: true, filters, ...(signal ? { abortSignal: signal } : {}) }),
     machinesOrNone(smolvm),
   ]);
   const out = new Map<string, EngineState>();
