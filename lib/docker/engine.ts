@@ -149,7 +149,21 @@ function readCerts(dir: string): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
 // A dockerode client for the endpoint that `env` selects (the Docker backend builds on this).
 export function connectDocker(env: NodeJS.ProcessEnv, extra: Docker.DockerOptions = {}): { docker: Docker; endpoint: DockerEndpoint } {
   const endpoint = resolveDockerEndpoint(env);
-  return { docker: new Docker({ ...dockerodeOptions(endpoint, env), ...extra }), endpoint };
+  return { docker: newDocker({ ...dockerodeOptions(endpoint, env), ...extra }), endpoint };
+}
+
+// docker-modem computes its defaults from process.env before merging ours over them, and
+// throws a bare ENOENT when process.env's DOCKER_CERT_PATH lacks cert.pem or key.pem (a CA-only
+// dir is valid for the docker CLI), though we override every key it sets: so it is built with
+// process.env's DOCKER_HOST, the switch for that branch, hidden (synchronously).
+function newDocker(opts: Docker.DockerOptions): Docker {
+  const host = process.env.DOCKER_HOST;
+  delete process.env.DOCKER_HOST;
+  try {
+    return new Docker(opts);
+  } finally {
+    if (host !== undefined) process.env.DOCKER_HOST = host;
+  }
 }
 
 // Whether the engine at `endpoint` runs on another machine: a tcp:// or ssh:// endpoint whose

@@ -1,13 +1,44 @@
-// Recognises "the Docker engine is not there" anywhere in an error's cause chain and says it
-// in one line with the fix. No dockerode import: the CLI's error report loads this on every
-// failure.
+// Recognises "the Docker engine is not there" (or will not talk TLS with this client) anywhere
+// in an error's cause chain and says it in one line with the fix. No dockerode import: the
+// CLI's error report loads this on every failure.
 const CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ENOTFOUND']);
 
 type ConnectError = NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string; statusCode?: number; reason?: string };
 
-// Why the engine could not be reached, for one connection error.
+// node's codes for a server certificate this client does not trust (no or another CA).
+const UNTRUSTED_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
+]);
+// TLS alerts with which a --tlsverify engine refuses a client certificate (or its absence).
+const REFUSED_CLIENT_CODES = new Set([
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
+]);
+// The CLI process speaks TLS to nothing but a tcp engine, so a TLS error here is the engine's.
+const isTlsError = (code: string): boolean =>
+  code.startsWith('ERR_SSL_') || UNTRUSTED_CODES.has(code) || code.startsWith('CERT_') || code === 'ERR_TLS_CERT_ALTNAME_INVALID';
+
+// The TLS half of describeEngineError: what went wrong between this client and a tcp engine.
+function describeTlsError(err: ConnectError): string {
+  const code = err.code ?? '';
+  // OpenSSL's message is a "80BC…:error:0A000412:SSL routines:…" line; its reason is the words.
+  const why = err.reason ?? (err.message || code).split('\n')[0]!;
+  if (REFUSED_CLIENT_CODES.has(code)) {
+    return `TLS: the engine refused this client's certificate (${why}); DOCKER_CERT_PATH needs the cert.pem and key.pem its CA signed, with DOCKER_TLS_VERIFY=1`;
+  }
+  if (UNTRUSTED_CODES.has(code)) {
+    return `TLS: the engine's certificate is not trusted (${why}); put its CA in DOCKER_CERT_PATH/ca.pem and set DOCKER_TLS_VERIFY=1`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the engine's certificate is not for this address (${why}); reach it by a name its certificate lists`;
+  if (code.startsWith('CERT_')) return `TLS: the engine's certificate is not valid (${why})`;
+  return `TLS handshake failed (${why}); a tcp engine on port 2376 is spoken to with TLS, on any other port only with DOCKER_TLS_VERIFY=1`;
+}
+
+// Why the engine could not be reached, for one connection (or TLS) error.
 export function describeEngineError(e: unknown): string {
   const err = e as ConnectError;
+  if (typeof err.code === 'string' && isTlsError(err.code)) return describeTlsError(err);
   switch (err.code) {
     case 'ENOENT': return `no socket at ${err.address ?? 'the given path'} (is dockerd running?)`;
     case 'ECONNREFUSED': return 'connection refused (is dockerd running?)';
@@ -19,11 +50,14 @@ export function describeEngineError(e: unknown): string {
   }
 }
 
-// The connection error behind `e` (itself or a cause), when a socket connect to the engine failed.
+// The connection error behind `e` (itself or a cause), when a socket connect to the engine
+// failed, or the TLS handshake on it.
 export function engineConnectError(e: unknown): ConnectError | undefined {
   for (let cur: unknown = e, depth = 0; cur && depth < 8; cur = (cur as { cause?: unknown }).cause, depth++) {
     const err = cur as ConnectError;
-    if (typeof err.code === 'string' && CONNECT_CODES.has(err.code) && (err.syscall === 'connect' || err.syscall === 'getaddrinfo')) return err;
+    if (typeof err.code !== 'string') continue;
+    if (CONNECT_CODES.has(err.code) && (err.syscall === 'connect' || err.syscall === 'getaddrinfo')) return err;
+    if (isTlsError(err.code)) return err;
   }
   return undefined;
 }
@@ -32,6 +66,8 @@ export function engineConnectError(e: unknown): ConnectError | undefined {
 export function engineUnreachableMessage(e: unknown, env: NodeJS.ProcessEnv): string | undefined {
   const err = engineConnectError(e);
   if (!err) return undefined;
+  // The engine is there, but this client and it disagree on TLS: nothing to start.
+  if (isTlsError(err.code!)) return `cannot talk to the Docker engine at ${env.DOCKER_HOST || 'the endpoint this shell selects'}: ${describeEngineError(err)}`;
   const host = env.DOCKER_HOST || (err.address?.startsWith('/') ? `unix://${err.address}` : err.address ? `${err.address}${err.port ? `:${err.port}` : ''}` : 'the default socket');
   return `no Docker engine at ${host}: ${describeEngineError(err)}; start dockerd, or point DOCKER_HOST at a running engine (bottle doctor checks it)`;
 }

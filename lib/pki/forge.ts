@@ -39,6 +39,7 @@ const OID = {
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
   serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   sha256WithRsa: '1.2.840.113549.1.1.11',
 };
@@ -92,6 +93,9 @@ export interface LeafSpec {
   subject: LeafSubject;
   notBefore: Date;
   notAfter: Date;
+  /** extKeyUsage: serverAuth (the default, what the gateway presents) or clientAuth (a TLS
+   * client certificate, as a dockerd with --tlsverify demands). */
+  usage?: 'serverAuth' | 'clientAuth';
 }
 
 // Holds the CA's name, key and key identifier and the one leaf public key, so each leaf
@@ -115,7 +119,7 @@ export class LeafSigner {
     this.leafIsRsa = createPublicKey(leafPublicKeyPem).asymmetricKeyType === 'rsa';
   }
 
-  // Leaf for one host: SAN (DNS or IP), CN = host when it fits, serverAuth only.
+  // Leaf for one host: SAN (DNS or IP), CN = host when it fits, one extKeyUsage.
   issue(spec: LeafSpec): string {
     const { subject } = spec;
     // X.520 caps CN at 64 characters; a longer DNS name lives in the SAN alone, which is
@@ -132,7 +136,7 @@ export class LeafSigner {
         extension(OID.basicConstraints, false, seq([])),
         // keyEncipherment only means something for an RSA key (RFC 5480 3).
         extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: this.leafIsRsa })),
-        extension(OID.extKeyUsage, false, seq([oid(OID.serverAuth)])),
+        extension(OID.extKeyUsage, false, seq([oid(OID[spec.usage ?? 'serverAuth'])])),
         extension(OID.subjectAltName, !fitsCn, seq([altName])),
         extension(OID.subjectKeyIdentifier, false, octets(this.leafKeyId)),
         extension(OID.authorityKeyIdentifier, false, seq([asn1.create(Class.CONTEXT_SPECIFIC, 0, false, this.authorityKeyId)])),

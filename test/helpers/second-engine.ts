@@ -1,6 +1,7 @@
 // A second Docker engine for e2e tests (issue 17): dockerd in a container of the host engine,
-// so its filesystem is not the host's. It listens on tcp://IP:2375 (plain HTTP) on a bridge
-// network of its own; the bottle images are copied into it through the API (host save →
+// so its filesystem is not the host's. It listens on tcp://IP:2375 (plain HTTP), or with `tls`
+// on tcp://IP:2376 with --tlsverify (certificates from ./engine-tls.ts), on a bridge network
+// of its own; the bottle images are copied into it through the API (host save →
 // second engine load), and `tc netem` on its eth0 (or an NFQUEUE delayer when the kernel has
 // no netem) adds latency between the host and it.
 //
@@ -9,7 +10,8 @@
 // seccomp/apparmor profile, unmasked /proc and /sys (systempaths=unconfined) and every device;
 // its command remounts /sys and the cgroup hierarchies read-write before starting dockerd.
 // /var/lib/docker is an anonymous volume (overlay2 works on it; vfs is the fallback).
-// Everything it creates is named bottle-engine2-<slug> and removed by close().
+// Everything it creates is named bottle-engine2-<slug> and removed by close(), the client's
+// TLS dir included.
 import Docker from 'dockerode';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { demux, execIn, isGone } from '../../lib/docker/api.js';
 import { proxyBuildArgs, selectCaFile } from '../../lib/images/host.js';
 import { BuildProgress, buildFailureMessage, readJsonLines, type EngineMessage } from '../../lib/images/progress.js';
 import { projectRoot } from '../../lib/paths.js';
+import { engineTls, type EngineTls } from './engine-tls.js';
 
 // The engine image (built here from images/Dockerfile.engine, reused while its inputs match).
 export const ENGINE2_IMAGE = 'bottle-engine2:latest';
@@ -28,6 +31,9 @@ export const ENGINE2_PREFIX = 'bottle-engine2-';
 const LABEL_SOURCE = 'dev.bottle.source';
 const LABEL_FIXTURE = 'dev.bottle.e2e.engine2';
 const PORT = 2375;
+const TLS_PORT = 2376;
+// Where the engine container's dockerd reads its TLS material from.
+const SERVER_TLS_DIR = '/etc/engine2-tls';
 const START_TIMEOUT_MS = 60_000;
 
 export type StorageDriver = 'overlay2' | 'vfs';
@@ -38,16 +44,21 @@ export interface SecondEngineOptions {
   latencyMs?: number;
   /** Force one driver; default overlay2, falling back to vfs when dockerd cannot use it. */
   storageDriver?: StorageDriver;
+  /** Listen on 2376 with --tlsverify: clients need the CA and a client certificate (see `env`). */
+  tls?: boolean;
 }
 
 export interface SecondEngine {
-  /** tcp://IP:2375 */
+  /** tcp://IP:2375, or tcp://IP:2376 with `tls` */
   host: string;
   ip: string;
   /** A client for the second engine. */
   docker: Docker;
-  /** process.env with DOCKER_HOST pointing at it (and no TLS/context settings): for child processes. */
+  /** process.env with DOCKER_HOST pointing at it, no context, and with `tls` DOCKER_TLS_VERIFY=1
+   * and DOCKER_CERT_PATH=tlsDir (else no TLS settings): for child processes. */
   env: NodeJS.ProcessEnv;
+  /** With `tls`: the client's ca.pem, cert.pem and key.pem (removed by close()). */
+  tlsDir?: string;
   /** The storage driver dockerd runs with. */
   storageDriver: StorageDriver;
   /** The engine container's name on the host engine (bottle-engine2-<slug>). */
@@ -79,6 +90,17 @@ else
   done
 fi
 echo "engine2: storage driver $ENGINE2_STORAGE"
+if [ -n "$ENGINE2_TLS" ]; then
+  # The server certificate names this container's IP, known only once it runs: the fixture
+  # writes the files in, then creates ready.
+  i=0
+  until [ -f "$ENGINE2_TLS/ready" ]; do
+    i=$((i + 1))
+    if [ "$i" -gt 600 ]; then echo "engine2: no TLS material in $ENGINE2_TLS after 60 s" >&2; exit 1; fi
+    sleep 0.1
+  done
+  exec dockerd -H tcp://0.0.0.0:${TLS_PORT} --tlsverify --tlscacert="$ENGINE2_TLS/ca.pem" --tlscert="$ENGINE2_TLS/cert.pem" --tlskey="$ENGINE2_TLS/key.pem" --storage-driver="$ENGINE2_STORAGE"
+fi
 exec dockerd -H tcp://0.0.0.0:${PORT} --tls=false --storage-driver="$ENGINE2_STORAGE"
 `;
 
@@ -219,7 +241,7 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
   const name = `${ENGINE2_PREFIX}${randomBytes(4).toString('hex')}`;
   const labels = { [LABEL_FIXTURE]: name };
   const network = await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels });
-  const created: { container?: Docker.Container; volumes: Set<string> } = { volumes: new Set() };
+  const created: { container?: Docker.Container; volumes: Set<string>; tls?: EngineTls } = { volumes: new Set() };
 
   const removeContainer = async (): Promise<void> => {
     const c = created.container;
@@ -233,15 +255,33 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
       created.volumes.delete(v);
     }
   };
+  const removeTls = async (): Promise<void> => {
+    if (created.tls) rmSync(created.tls.clientDir, { recursive: true, force: true });
+    created.tls = undefined;
+  };
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     const errors: string[] = [];
-    for (const step of [removeContainer, removeVolumes, () => network.remove().catch((e: unknown) => { if (!isGone(e)) throw e; })]) {
+    for (const step of [removeContainer, removeVolumes, removeTls, () => network.remove().catch((e: unknown) => { if (!isGone(e)) throw e; })]) {
       try { await step(); } catch (e) { errors.push((e as Error).message); }
     }
     if (errors.length) throw new Error(`second engine ${name}: cleanup failed: ${errors.join('; ')}`);
+  };
+
+  // Mints the certificates for `ip` and hands the server's half to the waiting entrypoint;
+  // returns a client holding the client's half.
+  const startTls = async (container: Docker.Container, ip: string): Promise<Docker> => {
+    await removeTls();
+    const tls = created.tls = engineTls(ip, `${ENGINE2_PREFIX}tls-`);
+    const write = 'umask 077 && mkdir -p "$D" && printf %s "$CA" > "$D/ca.pem" && printf %s "$CERT" > "$D/cert.pem" '
+      + '&& printf %s "$KEY" > "$D/key.pem" && touch "$D/ready"';
+    const r = await execIn(container, ['sh', '-c', write], {
+      user: 'root', env: [`D=${SERVER_TLS_DIR}`, `CA=${tls.server.ca}`, `CERT=${tls.server.cert}`, `KEY=${tls.server.key}`],
+    });
+    if (r.exitCode !== 0) throw new Error(`second engine ${name}: writing the server's TLS files exited ${r.exitCode}: ${r.stderr.trim()}`);
+    return new Docker({ host: ip, port: TLS_PORT, protocol: 'https', ...tls.client });
   };
 
   const attempt = async (driver: StorageDriver): Promise<{ ip: string; client: Docker; ms: number }> => {
@@ -251,7 +291,7 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
       Image: ENGINE2_IMAGE,
       Entrypoint: ['sh', '-c'],
       Cmd: [ENTRYPOINT],
-      Env: [`ENGINE2_STORAGE=${driver}`],
+      Env: [`ENGINE2_STORAGE=${driver}`, `ENGINE2_TLS=${opts.tls ? SERVER_TLS_DIR : ''}`],
       Labels: labels,
       // Anonymous: removed with the container (remove v=true), never a host path.
       Volumes: { '/var/lib/docker': {} },
@@ -272,7 +312,7 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
     await container.start();
     const ip = (await container.inspect()).NetworkSettings.Networks[name]?.IPAddress;
     if (!ip) throw new Error(`second engine ${name}: no IP address on network ${name}`);
-    const client = new Docker({ host: ip, port: PORT, protocol: 'http' });
+    const client = opts.tls ? await startTls(container, ip) : new Docker({ host: ip, port: PORT, protocol: 'http' });
     try {
       await waitForPing(container, client, name);
     } catch (e) {
@@ -299,11 +339,13 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
       }
     }
     const { ip, client, ms } = up!;
-    const host = `tcp://${ip}:${PORT}`;
+    const host = `tcp://${ip}:${opts.tls ? TLS_PORT : PORT}`;
     log(`second engine: ${name} up at ${host} (storage ${driver}) in ${(ms / 1000).toFixed(1)} s`);
 
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host };
     for (const k of ['DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CONTEXT', 'DOCKER_TLS']) delete env[k];
+    const tlsDir = created.tls?.clientDir;
+    if (tlsDir) Object.assign(env, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: tlsDir });
 
     let latencyVia = '';
     const setLatency = async (ms: number): Promise<void> => {
@@ -343,7 +385,7 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
     };
 
     if (opts.latencyMs) await setLatency(opts.latencyMs);
-    return { host, ip, docker: client, env, storageDriver: driver, name, loadImages, setLatency, close };
+    return { host, ip, docker: client, env, ...(tlsDir ? { tlsDir } : {}), storageDriver: driver, name, loadImages, setLatency, close };
   } catch (e) {
     await close().catch(() => {});
     throw e;

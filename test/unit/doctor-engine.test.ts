@@ -2,11 +2,13 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerodeOptions, probeEngine, resolveDockerEndpoint } from '../../lib/docker/engine.js';
+import { engineTls } from '../helpers/engine-tls.js';
 import { fakeDockerEngine } from '../helpers/fakebin.js';
 
 async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
@@ -94,4 +96,29 @@ t.test('probe: an engine that never answers times out', async (t) => {
   const took = Date.now() - started;
   t.match(p, { ok: false, error: 'no answer within 300 ms' });
   t.ok(took >= 250 && took < 3000, `took ${took} ms`);
+});
+
+// Issue 17: a tcp engine with --tlsverify. The stand-in demands a client certificate signed by
+// its CA, as dockerd does; the TLS material comes from the e2e engine's own helper.
+t.test('probe: a --tlsverify engine over DOCKER_CERT_PATH; a missing client certificate or CA is one clear reason', async (t) => {
+  const tls = engineTls('127.0.0.1', 'bottle-tls-unit-');
+  t.teardown(() => rm(tls.clientDir, { recursive: true, force: true }));
+  const server = createHttpsServer({ ...tls.server, requestCert: true, rejectUnauthorized: true }, (_req, res) => res.end(JSON.stringify({ Version: '20.10.24', ApiVersion: '1.41', Os: 'linux' })));
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise((r) => server.close(r)));
+  const host = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.match(await probeEngine({ env: { DOCKER_HOST: host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: tls.clientDir } }), { ok: true, version: '20.10.24' });
+
+  const caOnly = await tempDir(t);
+  await writeFile(join(caOnly, 'ca.pem'), tls.client.ca);
+  const env = { DOCKER_HOST: host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: caOnly };
+  // The CLI's env is process.env: docker-modem used to read it too and throw a bare ENOENT for
+  // the missing cert.pem, which was then worded as "no socket at the given path".
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  t.teardown(() => { for (const k of Object.keys(env)) { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; } });
+  t.match(await probeEngine({ env }), { ok: false, error: /^TLS: the engine refused this client's certificate \(.+\); DOCKER_CERT_PATH needs the cert\.pem and key\.pem/ });
+
+  t.match(await probeEngine({ env: { DOCKER_HOST: host, DOCKER_TLS_VERIFY: '1' } }), { ok: false, error: /^TLS: the engine's certificate is not trusted \(.+\); put its CA in DOCKER_CERT_PATH\/ca\.pem/ });
 });

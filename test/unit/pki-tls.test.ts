@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import t from 'tap';
-import { createCA, LeafMinter } from '../../lib/pki/index.js';
+import { LeafSigner } from '../../lib/pki/forge.js';
+import { createCA, generateKeys, LeafMinter, leafValidity, parseHost } from '../../lib/pki/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bottle-pki-tls-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,8 +15,11 @@ const ca = createCA(dir, { commonName: 'bottle CA tls-test' });
 const minter = new LeafMinter(ca);
 
 // Serves minted leaves by SNI; without SNI (IP literals) it falls back to the 127.0.0.1 leaf.
+// With requestCert, each connection is told the verdict on its client certificate instead.
 async function listen(serverOptions: tls.TlsOptions): Promise<number> {
-  const server = tls.createServer(serverOptions, (socket) => socket.end('hello\n'));
+  const server = tls.createServer(serverOptions, (socket) => socket.end(serverOptions.requestCert
+    ? `${socket.authorized ? 'authorized' : String(socket.authorizationError)}\n`
+    : 'hello\n'));
   server.on('tlsClientError', () => {}); // the refusing client's alert; asserted client-side
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -77,4 +81,26 @@ t.test('a client trusting a different CA refuses the leaf', async (t) => {
 t.test('an IP literal (no SNI) is verified against the IP SAN', async (t) => {
   const outcome = await connect(sniPort, { ca: ca.certPem });
   t.same(outcome, { ok: true, peerSubject: 'CN=127.0.0.1' });
+});
+
+// Issue 17: dockerd with --tlsverify demands a client certificate for clientAuth; a leaf
+// minted for serverAuth only is refused for that purpose (here by OpenSSL, there by Go).
+t.test('a clientAuth leaf passes client-certificate verification; a serverAuth one does not', async (t) => {
+  const port = await listen({
+    key: byIp.keyPem, cert: byIp.chainPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false,
+  });
+  const keys = generateKeys();
+  const signer = new LeafSigner(ca.certPem, ca.keyPem, keys.publicKeyPem);
+  const verdict = async (usage: 'serverAuth' | 'clientAuth'): Promise<string> => {
+    const cert = signer.issue({ subject: parseHost('client.test'), ...leafValidity(Date.now(), ca), usage });
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem, key: keys.privateKeyPem, cert });
+      let text = '';
+      socket.on('data', (c: Buffer) => { text += c.toString('utf8'); });
+      socket.once('end', () => resolve(text.trim()));
+      socket.once('error', reject);
+    });
+  };
+  t.equal(await verdict('clientAuth'), 'authorized');
+  t.equal(await verdict('serverAuth'), 'INVALID_PURPOSE', 'unsuitable certificate purpose');
 });

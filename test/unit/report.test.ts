@@ -46,6 +46,23 @@ t.test('an unreachable engine, however deep in the cause chain, is the user\'s t
   t.match(c.lines()[0], /^bottle: no Docker engine at 127\.0\.0\.1:2375: connection refused/);
 });
 
+// Issue 17: a --tlsverify engine refusing the client (or a server certificate the client does
+// not trust) used to be an "internal error" with exit 70.
+t.test('a TLS engine this client cannot talk to is one line with the fix, exit 1, not an internal error', async (t) => {
+  const alert = Object.assign(new Error('80BCC1F3EE7F0000:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 42\n'), {
+    code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', reason: 'sslv3 alert bad certificate', library: 'SSL routines',
+  });
+  let c = capture({ DOCKER_HOST: 'tcp://10.0.0.5:2376' });
+  t.equal(reportError(new Error('inspecting image bottle-sidecars:latest: …', { cause: alert }), c.ctx), 1);
+  t.same(c.lines(), ['bottle: cannot talk to the Docker engine at tcp://10.0.0.5:2376: TLS: the engine refused this client\'s certificate (sslv3 alert bad certificate); DOCKER_CERT_PATH needs the cert.pem and key.pem its CA signed, with DOCKER_TLS_VERIFY=1']);
+  c = capture({ DOCKER_HOST: 'tcp://10.0.0.5:2376' });
+  reportError(Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), c.ctx);
+  t.same(c.lines(), ['bottle: cannot talk to the Docker engine at tcp://10.0.0.5:2376: TLS: the engine\'s certificate is not trusted (unable to verify the first certificate); put its CA in DOCKER_CERT_PATH/ca.pem and set DOCKER_TLS_VERIFY=1']);
+  c = capture({ DOCKER_HOST: 'tcp://10.0.0.5:2375', DOCKER_TLS_VERIFY: '1' });
+  reportError(Object.assign(new Error('C0A7:error:0A00010B:SSL routines:ssl3_get_record:wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER', reason: 'wrong version number' }), c.ctx);
+  t.match(c.lines(), [/^bottle: cannot talk to the Docker engine at tcp:\/\/10\.0\.0\.5:2375: TLS handshake failed \(wrong version number\); a tcp engine on port 2376 is spoken to with TLS/], 'TLS to a plain-HTTP port');
+});
+
 t.test('anything else is an internal error with the debug hint (a bug, not the user\'s doing)', async (t) => {
   const c = capture();
   t.equal(reportError(new TypeError('x is undefined'), c.ctx), 70);
