@@ -2,7 +2,12 @@
 import t from 'tap';
 import { archiveRoot } from '../../lib/backends/bundle/archive.js';
 import { PLACEHOLDER_API_KEY } from '../../lib/backends/bundle/names.js';
-import { claudeSettings, claudeState, hookCommand, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/bundle/provision.js';
+import {
+  appendOnce, claudeSettings, claudeState, hookCommand, gitconfigText, type ProvisionFile, provisionFiles, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV,
+} from '../../lib/backends/bundle/provision.js';
+import { rootedEntries } from '../../lib/backends/bundle/archive.js';
+import { readTarMembers, tarBuffer } from '../../lib/backends/bundle/tar.js';
+import { passwdIds } from '../../lib/backends/docker/transport.js';
 import { agentPrompt, ASK_PROMPT } from '../../lib/plan/index.js';
 import { samplePlan } from '../fixtures/docker/bottle.js';
 
@@ -19,7 +24,10 @@ t.test('the full step list, in order', async (t) => {
   const [ca] = steps;
   t.same(ca!.actions, [
     { kind: 'copy-file', from: '/state/x/ca/ca.crt', path: '/usr/local/share/ca-certificates/bottle-ca.crt', mode: 0o644, owner: 'root' },
-    { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: 'appending the CA to /etc/ssl/certs/ca-certificates.crt' },
+    {
+      kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: 'appending the CA to /etc/ssl/certs/ca-certificates.crt',
+      edit: { path: '/etc/ssl/certs/ca-certificates.crt', append: '/state/x/ca/ca.crt' },
+    },
   ]);
   t.notMatch(JSON.stringify(steps), 'ca.key', 'the CA key is never copied');
   const state = steps.find((s) => s.name === 'claude-config')!.actions.find((a) => a.kind === 'write' && a.path === '/home/node/.claude.json');
@@ -127,4 +135,55 @@ t.test('runProvision honours an aborted signal', async (t) => {
   const ac = new AbortController();
   ac.abort();
   await t.rejects(runProvision(provisionSteps(input), recorder(), () => undefined, ac.signal));
+});
+
+const CA = '-----BEGIN CERTIFICATE-----\nBOTTLECA\n-----END CERTIFICATE-----\n';
+
+t.test('appendOnce is TRUST_CA_ARGV as an edit: appended once, by its second line', async (t) => {
+  const system = Buffer.from('-----BEGIN CERTIFICATE-----\nSYSTEM\n-----END CERTIFICATE-----\n');
+  const once = appendOnce(system, Buffer.from(CA));
+  t.equal(once?.toString(), `${system}${CA}`);
+  t.equal(appendOnce(once!, Buffer.from(CA)), undefined, 'already there: nothing to write');
+});
+
+// Issue 17: where the transport can read the agent's files, the trust-ca command becomes an edit
+// that rides in the one file upload, and no command runs for a plan without a workspace.
+t.test('provisionFiles: an exec with an edit goes into the file batch when the transport can read the file', async (t) => {
+  const tr = recorder();
+  const system: ProvisionFile = { path: '/etc/ssl/certs/ca-certificates.crt', content: Buffer.from('SYSTEM\n'), mode: 0o644, owner: 'root' };
+  let written: ProvisionFile[] = [];
+  const editing: ProvisionTransport = {
+    ...tr,
+    write: async (files) => { written = files; },
+    readHostFile: async () => Buffer.from(CA),
+    readAgentFile: async (p) => (p === system.path ? system : undefined),
+  };
+  const plan = { plan: samplePlan({}), caCertHostPath: '/state/x/ca/ca.crt' };
+  const left = await provisionFiles(provisionSteps(plan), editing);
+  t.same(left, [], 'no command left');
+  const bundle = written.find((f) => f.path === system.path);
+  t.same(bundle && { ...bundle, content: bundle.content.toString() }, { ...system, content: `SYSTEM\n${CA}` }, 'same owner and mode, the CA appended');
+  t.ok(written.some((f) => f.path === '/usr/local/share/ca-certificates/bottle-ca.crt'), 'the CA file itself as before');
+
+  const cannot = await provisionFiles(provisionSteps({ ...plan, plan: samplePlan({ workspace: '/host/ws' }) }), { ...editing, readAgentFile: async () => undefined });
+  t.same(cannot.map((c) => c.step.name), ['trust-ca', 'workspace'], 'a file it cannot edit: the command runs, in step order');
+});
+
+t.test('the agent user from /etc/passwd; files as one archive at / with their roots left alone', async (t) => {
+  t.same(passwdIds('root:x:0:0::/root:/bin/sh\nnode:x:1000:1001::/home/node:/bin/bash\n', 'node'), { uid: 1000, gid: 1001 });
+  t.equal(passwdIds('nodejs:x:1:1::/:/bin/sh\n', 'node'), undefined);
+  const entries = rootedEntries([
+    { path: '/home/node/.claude/settings.json', content: Buffer.from('{}'), mode: 0o644, owner: 'agent' },
+    { path: '/home/node/.claude.json', content: Buffer.from('{}'), mode: 0o600, owner: 'agent' },
+    { path: '/usr/local/share/ca-certificates/bottle-ca.crt', content: Buffer.from(CA), mode: 0o644, owner: 'root' },
+  ], (o) => (o === 'root' ? { uid: 0, gid: 0 } : { uid: 1000, gid: 1000 }));
+  t.same(entries.map((e) => `${e.type} ${e.path} ${e.uid}:${e.gid} ${e.mode!.toString(8)}`), [
+    'dir home/node/.claude 1000:1000 755',
+    'file home/node/.claude/settings.json 1000:1000 644',
+    'file home/node/.claude.json 1000:1000 600',
+    'file usr/local/share/ca-certificates/bottle-ca.crt 0:0 644',
+  ]);
+  const members = await readTarMembers([tarBuffer(entries)]);
+  t.same(members.map((m) => [m.path.replace(/\/$/, ''), m.type, m.uid, m.mode]), entries.map((e) => [e.path, e.type, e.uid, e.mode]), 'read back as written');
+  t.equal(members[1]!.content.toString(), '{}');
 });

@@ -15,8 +15,12 @@ export type ProvisionAction =
   | { kind: 'copy-file'; from: string; path: string; mode: number; owner: Principal }
   /** Copies a host directory's content to `path` (created), owned by `owner`. */
   | { kind: 'copy-dir'; from: string; path: string; owner: Principal }
-  /** `mayFail`: a non-zero exit does not stop provisioning ('quiet': not even a note); `what` names it in messages (default: the argv). */
-  | { kind: 'exec'; user: Principal; argv: string[]; workdir?: string; mayFail?: true | 'quiet'; what?: string };
+  /**
+   * `mayFail`: a non-zero exit does not stop provisioning ('quiet': not even a note); `what` names it in messages (default: the argv).
+   * `edit`: the command's whole effect as a file edit (appendOnce of host file `append` to `path`), which a transport that can read
+   * the agent's files (readAgentFile) makes with the other files instead of running the command.
+   */
+  | { kind: 'exec'; user: Principal; argv: string[]; workdir?: string; mayFail?: true | 'quiet'; what?: string; edit?: { path: string; append: string } };
 
 // One named step; `label` is its progress line.
 export interface ProvisionStep { name: string; label: string; actions: ProvisionAction[] }
@@ -87,6 +91,14 @@ export function claudeState(superviseUrl?: string): Record<string, unknown> {
 export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 export const TRUST_CA_ARGV = ['sh', '-c', 'grep -qxF "$(sed -n 2p "$1")" "$2" || cat "$1" >> "$2"', 'trust-ca', AGENT_PATHS.caCert, SYSTEM_CA_BUNDLE];
 
+// TRUST_CA_ARGV as a pure edit: `file` with `addition` appended, unless a line of `file` is
+// already the second line of `addition`; undefined when nothing changes.
+export function appendOnce(file: Buffer, addition: Buffer): Buffer | undefined {
+  const marker = addition.toString('utf8').split('\n')[1] ?? '';
+  if (file.toString('utf8').split('\n').includes(marker)) return undefined;
+  return Buffer.concat([file, addition]);
+}
+
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
 // The steps, in order. Pure.
@@ -99,7 +111,7 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
       label: 'bundle CA into the trust store',
       actions: [
         { kind: 'copy-file', from: input.caCertHostPath, path: AGENT_PATHS.caCert, mode: 0o644, owner: 'root' },
-        { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: `appending the CA to ${SYSTEM_CA_BUNDLE}` },
+        { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: `appending the CA to ${SYSTEM_CA_BUNDLE}`, edit: { path: SYSTEM_CA_BUNDLE, append: input.caCertHostPath } },
       ],
     },
     {
@@ -149,19 +161,26 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
 // HOW: moving files and running commands in a sandbox. Docker: putArchive/exec; smolvm: cp/exec.
 export interface ProvisionTransport {
   /** Writes files (parents created, owned by `owner`). */
-  write(files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }>): Promise<void>;
+  write(files: ProvisionFile[]): Promise<void>;
   copyDir(from: string, path: string, owner: Principal): Promise<void>;
   exec(user: Principal, argv: string[], workdir?: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Reads a host file (the CA certificate). */
   readHostFile(path: string): Promise<Buffer>;
+  /** Reads a regular file of the agent with its mode and owner (undefined: not one it can edit); lets an exec's `edit` replace it. */
+  readAgentFile?(path: string): Promise<ProvisionFile | undefined>;
 }
+
+// A file provisioning writes.
+export interface ProvisionFile { path: string; content: Buffer; mode: number; owner: Principal }
 
 const lastLine = (s: string): string => s.trim().split('\n').slice(-2).join(' | ');
 
+type ExecAction = Extract<ProvisionAction, { kind: 'exec' }>;
+
 // Runs the steps through a transport, one progress line per step: every file first (writes
-// batched into one transfer per archive root, directories streamed), then the commands in step
-// order (no step's files depend on another step's command). Stops at the first failure with
-// the step's name in the error; checks `signal` between transfers and commands.
+// batched into one transfer, directories streamed), then the commands in step order (no step's
+// files depend on another step's command). Stops at the first failure with the step's name in
+// the error; checks `signal` between transfers and commands.
 export async function runProvision(
   steps: ProvisionStep[],
   transport: ProvisionTransport,
@@ -170,37 +189,77 @@ export async function runProvision(
 ): Promise<void> {
   const started = Date.now();
   for (const step of steps) log(`provision: ${step.label}`);
-  const inStep = async (step: ProvisionStep, run: () => Promise<void>): Promise<void> => {
-    signal?.throwIfAborted();
-    try {
-      await run();
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      throw new Error(`provisioning step ${step.name} failed: ${(e as Error).message}`, { cause: e });
-    }
-  };
-  const files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }> = [];
-  for (const step of steps) {
-    for (const a of step.actions) {
-      if (a.kind === 'write') files.push({ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner });
-      if (a.kind === 'copy-file') await inStep(step, async () => { files.push({ path: a.path, content: await transport.readHostFile(a.from), mode: a.mode, owner: a.owner }); });
-    }
-  }
-  if (files.length > 0) {
-    const owners = steps.filter((s) => s.actions.some((a) => a.kind === 'write' || a.kind === 'copy-file'));
-    await inStep({ name: owners.map((s) => s.name).join('+'), label: '', actions: [] }, () => transport.write(files));
-  }
-  for (const step of steps) {
-    for (const a of step.actions) if (a.kind === 'copy-dir') await inStep(step, () => transport.copyDir(a.from, a.path, a.owner));
-  }
-  for (const step of steps) {
-    for (const a of step.actions) if (a.kind === 'exec') await inStep(step, () => runExec(a, transport, log));
-  }
+  const commands = await provisionFiles(steps, transport, signal);
+  await provisionCommands(commands, transport, log, signal);
   const ms = Date.now() - started;
   if (ms >= 1000) log(`provision: done (${(ms / 1000).toFixed(1)}s)`);
 }
 
-async function runExec(a: Extract<ProvisionAction, { kind: 'exec' }>, t: ProvisionTransport, log: (line: string) => void): Promise<void> {
+const inStep = async (step: Pick<ProvisionStep, 'name'>, run: () => Promise<void>, signal?: AbortSignal): Promise<void> => {
+  signal?.throwIfAborted();
+  try {
+    await run();
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new Error(`provisioning step ${step.name} failed: ${(e as Error).message}`, { cause: e });
+  }
+};
+
+// The commands still to run after provisionFiles, each with its step.
+export type ProvisionCommands = Array<{ step: ProvisionStep; action: ExecAction }>;
+
+// The file half of runProvision (no command runs; a Docker agent need not have started): every
+// write, copy and exec `edit` the transport can make, as one transfer, then each directory.
+// Returns the commands left to run.
+export async function provisionFiles(steps: ProvisionStep[], transport: ProvisionTransport, signal?: AbortSignal): Promise<ProvisionCommands> {
+  const files: Array<{ step: ProvisionStep; file: Promise<ProvisionFile | undefined> }> = [];
+  const commands: ProvisionCommands = [];
+  for (const step of steps) {
+    for (const a of step.actions) {
+      if (a.kind === 'write') files.push({ step, file: Promise.resolve({ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner }) });
+      if (a.kind === 'copy-file') files.push({ step, file: transport.readHostFile(a.from).then((content) => ({ path: a.path, content, mode: a.mode, owner: a.owner })) });
+      if (a.kind !== 'exec') continue;
+      const edit = a.edit;
+      if (!edit || !transport.readAgentFile) {
+        commands.push({ step, action: a });
+        continue;
+      }
+      // Read side by side with everything else; the command runs when the file cannot be edited.
+      files.push({ step, file: Promise.all([transport.readAgentFile(edit.path), transport.readHostFile(edit.append)]).then(([current, addition]) => {
+        if (!current) {
+          commands.push({ step, action: a });
+          return undefined;
+        }
+        const content = appendOnce(current.content, addition);
+        return content ? { ...current, content } : undefined;
+      }) });
+    }
+  }
+  // Every read settles before the first failure is reported (none is left unobserved).
+  const read = await Promise.allSettled(files.map((f) => f.file));
+  const written: ProvisionFile[] = [];
+  for (const [i, r] of read.entries()) {
+    if (r.status === 'rejected') await inStep(files[i]!.step, () => Promise.reject(r.reason), signal);
+    else if (r.value) written.push(r.value);
+  }
+  if (written.length > 0) {
+    const owners = [...new Set(files.map((f) => f.step.name))];
+    await inStep({ name: owners.join('+') }, () => transport.write(written), signal);
+  }
+  for (const step of steps) {
+    for (const a of step.actions) if (a.kind === 'copy-dir') await inStep(step, () => transport.copyDir(a.from, a.path, a.owner), signal);
+  }
+  // In step order, whenever their edit was given up.
+  const order = (c: ProvisionCommands[number]): number => steps.indexOf(c.step) * 1000 + c.step.actions.indexOf(c.action);
+  return commands.sort((x, y) => order(x) - order(y));
+}
+
+// The command half of runProvision: the commands in order.
+export async function provisionCommands(commands: ProvisionCommands, transport: ProvisionTransport, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+  for (const { step, action } of commands) await inStep(step, () => runExec(action, transport, log), signal);
+}
+
+async function runExec(a: ExecAction, t: ProvisionTransport, log: (line: string) => void): Promise<void> {
   const r = await t.exec(a.user, a.argv, a.workdir);
   if (r.exitCode === 0) return;
   const detail = lastLine(r.stderr || r.stdout);
