@@ -81,9 +81,10 @@ t.test('a missing image is a UserError before any container is created; the netw
 });
 
 // Issue 17: a remote engine pays a round trip per call made after another; these pin the chain.
+// (The latency is long so that local work between calls, on a loaded machine, never looks like one.)
 t.test('a launch on an engine a round trip away: 6 calls one after another, no more', async (t) => {
   const { engine } = await (async () => {
-    const l = launch({ latencyMs: 40 });
+    const l = launch({ latencyMs: 150 });
     await l.result;
     return l;
   })();
@@ -98,7 +99,7 @@ t.test('a launch on an engine a round trip away: 6 calls one after another, no m
 });
 
 t.test('with the bundle user to ask for (no bundleUser given), GET /info runs beside the images and networks', async (t) => {
-  const engine = new FakeEngine({ latencyMs: 40 });
+  const engine = new FakeEngine({ latencyMs: 150 });
   const backend = new DockerBackend(engine, { env: {} });
   await backend.launch(plan, sampleContext(paths, slug));
   t.equal(engine.calls.filter((c) => c.op === 'info').length, 1);
@@ -237,4 +238,19 @@ t.test('attachArgv: docker exec -it as node in /workspace', async (t) => {
     'docker', 'exec', '-it', '-u', 'node', '-w', '/workspace', '-e', 'TERM=tmux-256color', 'bottle-tester-abcdef-agent',
     'claude', '--session-id', 'u-1', '--append-system-prompt-file', '/home/node/.bottle/prompt.md',
   ]);
+});
+
+t.test('an agent image without the agent user fails the launch by name, nothing left', async (t) => {
+  const { engine, result } = launch({ imageFiles: { '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n' } });
+  await t.rejects(result, /provisioning step .*failed: the agent image has no user node \(not in its \/etc\/passwd\); build it with `bottle images build`/);
+  t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
+});
+
+t.test('an image whose CA bundle cannot be edited by archive: the trust-ca command runs in the started agent', async (t) => {
+  const { engine, result } = launch({ imageFiles: { '/etc/passwd': 'node:x:1000:1000::/home/node:/bin/sh\n' } });
+  await result;
+  const execs = engine.calls.filter((c) => c.op === 'exec').map((c) => (c.body as { Cmd: string[] }).Cmd[3]);
+  t.same(execs, ['trust-ca']);
+  const start = engine.calls.findIndex((c) => c.op === 'start' && c.target.endsWith('-agent'));
+  t.ok(start < engine.calls.findIndex((c) => c.op === 'exec'), 'after the agent started');
 });
