@@ -10,7 +10,9 @@
 // Run: `npx tsx bench/bringup/trace.ts` (local engine; DOCKER_HOST=tcp://… for another one):
 // one `bottle start --yes --no-attach` of the bringup bench's manifest through the proxy, the
 // timeline and the chain printed, the bottle removed. TRACE_DELAY_MS=50 delays every answer
-// (and every handshake) as a remote engine would; TRACE_SOURCE=1 runs the CLI from source.
+// (and every handshake) as a remote engine would; TRACE_ENGINE2=1 traces a start on the bringup
+// bench's remote engine instead (a second engine, TRACE_ENGINE2_LATENCY_MS=50 away);
+// TRACE_SOURCE=1 runs the CLI from source.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -136,7 +138,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { lifecycleDeps, removeBottleFully } = await import('../../lib/lifecycle/index.js');
   const { sandboxEnv, sandboxManifest, spawnBottle } = await import('../../test/helpers/sandbox.js');
   const delayMs = Number(process.env.TRACE_DELAY_MS ?? 0);
-  const trace = await startEngineTrace(targetOf(process.env.DOCKER_HOST), delayMs);
+  // TRACE_ENGINE2=1: the bringup bench's remote engine (a second engine, 50 ms away).
+  const e2 = process.env.TRACE_ENGINE2 === '1' ? await secondEngine() : undefined;
+  const trace = await startEngineTrace(e2 ? { host: e2.ip, port: 2375 } : targetOf(process.env.DOCKER_HOST), delayMs);
   const root = mkdtempSync(join(tmpdir(), 'bottle-trace-'));
   const env = { ...sandboxEnv(root), DOCKER_HOST: trace.host };
   const manifest = join(root, 'bottle.yaml');
@@ -154,6 +158,22 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     // Through the proxy still: the bottle's metadata names it as the engine.
     if (slug) await removeBottleFully(lifecycleDeps(env), slug, () => undefined).catch((e: Error) => process.stderr.write(`cleanup: ${e.message}\n`));
     await trace.close();
+    await e2?.close();
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function secondEngine() {
+  const { default: Docker } = await import('dockerode');
+  const { startSecondEngine } = await import('../../test/helpers/second-engine.js');
+  const { IMAGES } = await import('../../test/helpers/sandbox.js');
+  const e2 = await startSecondEngine(new Docker());
+  try {
+    await e2.loadImages([...IMAGES]);
+    await e2.setLatency(Number(process.env.TRACE_ENGINE2_LATENCY_MS ?? 50));
+    return e2;
+  } catch (e) {
+    await e2.close();
+    throw e;
   }
 }

@@ -42,11 +42,11 @@ t.test('a launch: calls in order, resources recorded', async (t) => {
   t.same(engine.removed, [HELPER], 'only the route helper is gone again');
   const order = (target: string) => engine.calls.filter((c) => c.target === target && c.op !== 'inspectImage').map((c) => c.op);
   t.same(order('bottle-tester-abcdef-sidecars'), ['createContainer', 'putArchive', 'start'], 'the bundle: created, seeded, started');
-  t.same(order('bottle-tester-abcdef-agent'), ['createContainer', 'getArchive', 'getArchive', 'start', 'putArchive'],
-    'the agent: created; its passwd and CA bundle read while it starts; its files in one upload');
+  t.same(order('bottle-tester-abcdef-agent'), ['createContainer', 'getArchive', 'start', 'putArchive', 'exec'],
+    'the agent: created; its passwd read while it starts; its files in one upload; then the CA command');
   t.same(order('bottle-tester-abcdef-route'), ['createContainer', 'start', 'wait', 'removeContainer']);
   t.same(order('bottle-tester-abcdef-ext'), ['createNetwork', 'connect'], 'the egress network joins the running bundle');
-  t.notOk(engine.calls.some((c) => c.op === 'exec'), 'no command runs in the agent for this plan (the CA goes into the system bundle by archive)');
+  t.same(engine.calls.filter((c) => c.op === 'exec').map((c) => (c.body as { Cmd: string[] }).Cmd[3]), ['trust-ca'], 'one command: the CA into the trust store (no `id`)');
   t.ok(ctx.lines.includes('starting sidecars'));
   t.ok(ctx.lines.some((l) => /^gateway ready \(\d+\.\ds\)$/.test(l)));
   t.ok(ctx.lines.some((l) => /^bottle tester-abcdef is up/.test(l)));
@@ -82,17 +82,18 @@ t.test('a missing image is a UserError before any container is created; the netw
 
 // Issue 17: a remote engine pays a round trip per call made after another; these pin the chain.
 // (The latency is long so that local work between calls, on a loaded machine, never looks like one.)
-t.test('a launch on an engine a round trip away: 6 calls one after another, no more', async (t) => {
+t.test('a launch on an engine a round trip away: 7 calls one after another, no more', async (t) => {
   const { engine } = await (async () => {
     const l = launch({ latencyMs: 150 });
     await l.result;
     return l;
   })();
-  // images ∥ networks → containers → seed ∥ agent passwd/CA bundle, agent start, route helper
-  // created → bundle start ∥ agent files ∥ helper start → log follow ∥ connect ∥ helper wait → helper removed.
-  t.equal(engine.rounds, 6);
+  // images ∥ networks → containers → seed ∥ agent passwd ∥ agent start ∥ route helper created →
+  // bundle start ∥ agent files ∥ helper start → log follow ∥ connect ∥ helper wait ∥ trust-ca
+  // exec created (it needs the CA file) → exec started ∥ helper removed → exec inspected.
+  t.equal(engine.rounds, 7);
   const reads = engine.calls.filter((c) => c.op === 'getArchive').map((c) => (c.body as { path: string }).path);
-  t.same(reads.sort(), ['/etc/passwd', '/etc/ssl/certs/ca-certificates.crt'], 'no exec: the agent user and the CA bundle are read by archive');
+  t.same(reads, ['/etc/passwd'], 'the agent user is read by archive (no `id` exec)');
   const uploads = engine.archives.filter((a) => a.container.endsWith('-agent'));
   t.equal(uploads.length, 1, 'every provisioned file in one upload');
   t.equal(uploads[0]!.path, '/');
@@ -103,7 +104,7 @@ t.test('with the bundle user to ask for (no bundleUser given), GET /info runs be
   const backend = new DockerBackend(engine, { env: {} });
   await backend.launch(plan, sampleContext(paths, slug));
   t.equal(engine.calls.filter((c) => c.op === 'info').length, 1);
-  t.equal(engine.rounds, 6);
+  t.equal(engine.rounds, 7);
 });
 
 t.test('a missing image of the manifest\'s own is not sent to `bottle images build`, which cannot make it', async (t) => {
@@ -244,13 +245,4 @@ t.test('an agent image without the agent user fails the launch by name, nothing 
   const { engine, result } = launch({ imageFiles: { '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n' } });
   await t.rejects(result, /provisioning step .*failed: the agent image has no user node \(not in its \/etc\/passwd\); build it with `bottle images build`/);
   t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
-});
-
-t.test('an image whose CA bundle cannot be edited by archive: the trust-ca command runs in the started agent', async (t) => {
-  const { engine, result } = launch({ imageFiles: { '/etc/passwd': 'node:x:1000:1000::/home/node:/bin/sh\n' } });
-  await result;
-  const execs = engine.calls.filter((c) => c.op === 'exec').map((c) => (c.body as { Cmd: string[] }).Cmd[3]);
-  t.same(execs, ['trust-ca']);
-  const start = engine.calls.findIndex((c) => c.op === 'start' && c.target.endsWith('-agent'));
-  t.ok(start < engine.calls.findIndex((c) => c.op === 'exec'), 'after the agent started');
 });

@@ -3,7 +3,7 @@ import t from 'tap';
 import { archiveRoot } from '../../lib/backends/bundle/archive.js';
 import { PLACEHOLDER_API_KEY } from '../../lib/backends/bundle/names.js';
 import {
-  appendOnce, claudeSettings, claudeState, hookCommand, gitconfigText, type ProvisionFile, provisionFiles, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV,
+  claudeSettings, claudeState, hookCommand, gitconfigText, provisionFiles, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV,
 } from '../../lib/backends/bundle/provision.js';
 import { rootedEntries } from '../../lib/backends/bundle/archive.js';
 import { readTarMembers, tarBuffer } from '../../lib/backends/bundle/tar.js';
@@ -24,10 +24,7 @@ t.test('the full step list, in order', async (t) => {
   const [ca] = steps;
   t.same(ca!.actions, [
     { kind: 'copy-file', from: '/state/x/ca/ca.crt', path: '/usr/local/share/ca-certificates/bottle-ca.crt', mode: 0o644, owner: 'root' },
-    {
-      kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: 'appending the CA to /etc/ssl/certs/ca-certificates.crt',
-      edit: { path: '/etc/ssl/certs/ca-certificates.crt', append: '/state/x/ca/ca.crt' },
-    },
+    { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: 'appending the CA to /etc/ssl/certs/ca-certificates.crt' },
   ]);
   t.notMatch(JSON.stringify(steps), 'ca.key', 'the CA key is never copied');
   const state = steps.find((s) => s.name === 'claude-config')!.actions.find((a) => a.kind === 'write' && a.path === '/home/node/.claude.json');
@@ -139,34 +136,11 @@ t.test('runProvision honours an aborted signal', async (t) => {
 
 const CA = '-----BEGIN CERTIFICATE-----\nBOTTLECA\n-----END CERTIFICATE-----\n';
 
-t.test('appendOnce is TRUST_CA_ARGV as an edit: appended once, by its second line', async (t) => {
-  const system = Buffer.from('-----BEGIN CERTIFICATE-----\nSYSTEM\n-----END CERTIFICATE-----\n');
-  const once = appendOnce(system, Buffer.from(CA));
-  t.equal(once?.toString(), `${system}${CA}`);
-  t.equal(appendOnce(once!, Buffer.from(CA)), undefined, 'already there: nothing to write');
-});
-
-// Issue 17: where the transport can read the agent's files, the trust-ca command becomes an edit
-// that rides in the one file upload, and no command runs for a plan without a workspace.
-t.test('provisionFiles: an exec with an edit goes into the file batch when the transport can read the file', async (t) => {
+t.test('provisionFiles makes no command run and hands the commands back in step order', async (t) => {
   const tr = recorder();
-  const system: ProvisionFile = { path: '/etc/ssl/certs/ca-certificates.crt', content: Buffer.from('SYSTEM\n'), mode: 0o644, owner: 'root' };
-  let written: ProvisionFile[] = [];
-  const editing: ProvisionTransport = {
-    ...tr,
-    write: async (files) => { written = files; },
-    readHostFile: async () => Buffer.from(CA),
-    readAgentFile: async (p) => (p === system.path ? system : undefined),
-  };
-  const plan = { plan: samplePlan({}), caCertHostPath: '/state/x/ca/ca.crt' };
-  const left = await provisionFiles(provisionSteps(plan), editing);
-  t.same(left, [], 'no command left');
-  const bundle = written.find((f) => f.path === system.path);
-  t.same(bundle && { ...bundle, content: bundle.content.toString() }, { ...system, content: `SYSTEM\n${CA}` }, 'same owner and mode, the CA appended');
-  t.ok(written.some((f) => f.path === '/usr/local/share/ca-certificates/bottle-ca.crt'), 'the CA file itself as before');
-
-  const cannot = await provisionFiles(provisionSteps({ ...plan, plan: samplePlan({ workspace: '/host/ws' }) }), { ...editing, readAgentFile: async () => undefined });
-  t.same(cannot.map((c) => c.step.name), ['trust-ca', 'workspace'], 'a file it cannot edit: the command runs, in step order');
+  const left = await provisionFiles(provisionSteps(input), tr);
+  t.notOk(tr.ops.some((o) => o.startsWith('exec')), 'no command yet');
+  t.same(left.map((c) => `${c.step.name} ${c.action.argv[0]}`), ['trust-ca sh', 'workspace git']);
 });
 
 t.test('the agent user from /etc/passwd; files as one archive at / with their roots left alone', async (t) => {

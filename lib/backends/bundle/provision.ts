@@ -15,12 +15,8 @@ export type ProvisionAction =
   | { kind: 'copy-file'; from: string; path: string; mode: number; owner: Principal }
   /** Copies a host directory's content to `path` (created), owned by `owner`. */
   | { kind: 'copy-dir'; from: string; path: string; owner: Principal }
-  /**
-   * `mayFail`: a non-zero exit does not stop provisioning ('quiet': not even a note); `what` names it in messages (default: the argv).
-   * `edit`: the command's whole effect as a file edit (appendOnce of host file `append` to `path`), which a transport that can read
-   * the agent's files (readAgentFile) makes with the other files instead of running the command.
-   */
-  | { kind: 'exec'; user: Principal; argv: string[]; workdir?: string; mayFail?: true | 'quiet'; what?: string; edit?: { path: string; append: string } };
+  /** `mayFail`: a non-zero exit does not stop provisioning ('quiet': not even a note); `what` names it in messages (default: the argv). */
+  | { kind: 'exec'; user: Principal; argv: string[]; workdir?: string; mayFail?: true | 'quiet'; what?: string };
 
 // One named step; `label` is its progress line.
 export interface ProvisionStep { name: string; label: string; actions: ProvisionAction[] }
@@ -91,14 +87,6 @@ export function claudeState(superviseUrl?: string): Record<string, unknown> {
 export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 export const TRUST_CA_ARGV = ['sh', '-c', 'grep -qxF "$(sed -n 2p "$1")" "$2" || cat "$1" >> "$2"', 'trust-ca', AGENT_PATHS.caCert, SYSTEM_CA_BUNDLE];
 
-// TRUST_CA_ARGV as a pure edit: `file` with `addition` appended, unless a line of `file` is
-// already the second line of `addition`; undefined when nothing changes.
-export function appendOnce(file: Buffer, addition: Buffer): Buffer | undefined {
-  const marker = addition.toString('utf8').split('\n')[1] ?? '';
-  if (file.toString('utf8').split('\n').includes(marker)) return undefined;
-  return Buffer.concat([file, addition]);
-}
-
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
 // The steps, in order. Pure.
@@ -111,7 +99,7 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
       label: 'bundle CA into the trust store',
       actions: [
         { kind: 'copy-file', from: input.caCertHostPath, path: AGENT_PATHS.caCert, mode: 0o644, owner: 'root' },
-        { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: `appending the CA to ${SYSTEM_CA_BUNDLE}`, edit: { path: SYSTEM_CA_BUNDLE, append: input.caCertHostPath } },
+        { kind: 'exec', user: 'root', argv: TRUST_CA_ARGV, what: `appending the CA to ${SYSTEM_CA_BUNDLE}` },
       ],
     },
     {
@@ -166,8 +154,6 @@ export interface ProvisionTransport {
   exec(user: Principal, argv: string[], workdir?: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Reads a host file (the CA certificate). */
   readHostFile(path: string): Promise<Buffer>;
-  /** Reads a regular file of the agent with its mode and owner (undefined: not one it can edit); lets an exec's `edit` replace it. */
-  readAgentFile?(path: string): Promise<ProvisionFile | undefined>;
 }
 
 // A file provisioning writes.
@@ -208,50 +194,24 @@ const inStep = async (step: Pick<ProvisionStep, 'name'>, run: () => Promise<void
 // The commands still to run after provisionFiles, each with its step.
 export type ProvisionCommands = Array<{ step: ProvisionStep; action: ExecAction }>;
 
-// The file half of runProvision (no command runs; a Docker agent need not have started): every
-// write, copy and exec `edit` the transport can make, as one transfer, then each directory.
-// Returns the commands left to run.
+// The file half of runProvision (no command runs; a Docker agent need not have started yet):
+// every write and copy as one transfer, then each directory. Returns the commands to run.
 export async function provisionFiles(steps: ProvisionStep[], transport: ProvisionTransport, signal?: AbortSignal): Promise<ProvisionCommands> {
-  const files: Array<{ step: ProvisionStep; file: Promise<ProvisionFile | undefined> }> = [];
-  const commands: ProvisionCommands = [];
+  const files: ProvisionFile[] = [];
   for (const step of steps) {
     for (const a of step.actions) {
-      if (a.kind === 'write') files.push({ step, file: Promise.resolve({ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner }) });
-      if (a.kind === 'copy-file') files.push({ step, file: transport.readHostFile(a.from).then((content) => ({ path: a.path, content, mode: a.mode, owner: a.owner })) });
-      if (a.kind !== 'exec') continue;
-      const edit = a.edit;
-      if (!edit || !transport.readAgentFile) {
-        commands.push({ step, action: a });
-        continue;
-      }
-      // Read side by side with everything else; the command runs when the file cannot be edited.
-      files.push({ step, file: Promise.all([transport.readAgentFile(edit.path), transport.readHostFile(edit.append)]).then(([current, addition]) => {
-        if (!current) {
-          commands.push({ step, action: a });
-          return undefined;
-        }
-        const content = appendOnce(current.content, addition);
-        return content ? { ...current, content } : undefined;
-      }) });
+      if (a.kind === 'write') files.push({ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner });
+      if (a.kind === 'copy-file') await inStep(step, async () => { files.push({ path: a.path, content: await transport.readHostFile(a.from), mode: a.mode, owner: a.owner }); }, signal);
     }
   }
-  // Every read settles before the first failure is reported (none is left unobserved).
-  const read = await Promise.allSettled(files.map((f) => f.file));
-  const written: ProvisionFile[] = [];
-  for (const [i, r] of read.entries()) {
-    if (r.status === 'rejected') await inStep(files[i]!.step, () => Promise.reject(r.reason), signal);
-    else if (r.value) written.push(r.value);
-  }
-  if (written.length > 0) {
-    const owners = [...new Set(files.map((f) => f.step.name))];
-    await inStep({ name: owners.join('+') }, () => transport.write(written), signal);
+  if (files.length > 0) {
+    const owners = steps.filter((s) => s.actions.some((a) => a.kind === 'write' || a.kind === 'copy-file'));
+    await inStep({ name: owners.map((s) => s.name).join('+') }, () => transport.write(files), signal);
   }
   for (const step of steps) {
     for (const a of step.actions) if (a.kind === 'copy-dir') await inStep(step, () => transport.copyDir(a.from, a.path, a.owner), signal);
   }
-  // In step order, whenever their edit was given up.
-  const order = (c: ProvisionCommands[number]): number => steps.indexOf(c.step) * 1000 + c.step.actions.indexOf(c.action);
-  return commands.sort((x, y) => order(x) - order(y));
+  return steps.flatMap((step) => step.actions.flatMap((action) => (action.kind === 'exec' ? [{ step, action }] : [])));
 }
 
 // The command half of runProvision: the commands in order.

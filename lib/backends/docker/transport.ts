@@ -72,18 +72,12 @@ export class DockerTransport implements ProvisionTransport {
   readHostFile(path: string): Promise<Buffer> {
     return readFile(path);
   }
-
-  // A root- or agent-owned regular file (anything else, or a missing one: undefined).
-  async readAgentFile(path: string): Promise<ProvisionFile | undefined> {
-    const [m, agent] = await Promise.all([readRegularFile(this.container, path), this.agentIds]);
-    if (!m) return undefined;
-    const owner = m.uid === 0 && m.gid === 0 ? 'root' : m.uid === agent.uid && m.gid === agent.gid ? 'agent' : undefined;
-    return owner ? { path, content: m.content, mode: m.mode & 0o7777, owner } : undefined;
-  }
 }
 
-// A regular file of the container through the archive API (a symlink or a missing path: undefined).
-async function readRegularFile(container: EngineContainer, path: string): Promise<{ content: Buffer; mode: number; uid: number; gid: number } | undefined> {
+// A small regular file of the container through the archive API (a symlink or a missing path:
+// undefined). The engine holds the container's lock until the answer is sent: a big file on a
+// slow link would hold up the container's start.
+async function readRegularFile(container: EngineContainer, path: string): Promise<{ content: Buffer } | undefined> {
   let archive: NodeJS.ReadableStream;
   try {
     archive = await container.getArchive({ path });
