@@ -33,6 +33,8 @@ export interface TracedRequest {
   lastMs?: number;
   /** 1 + the deepest request whose answer had ended before this one was sent. */
   depth: number;
+  /** That request (its index), if any. */
+  after?: number;
 }
 
 export interface EngineTrace {
@@ -69,8 +71,12 @@ export async function startEngineTrace(target: TraceTarget, delayMs = 0): Promis
       const m = REQUEST_LINE.exec(chunk.subarray(0, 2048).toString('latin1'));
       if (m) {
         const sentMs = performance.now() - t0;
-        const depth = 1 + Math.max(0, ...requests.filter((r) => r.lastMs !== undefined && r.lastMs <= sentMs).map((r) => r.depth));
-        current = { conn, fresh: !requests.some((r) => r.conn === conn), method: m[1]!, path: m[2]!.replace(/^\/v[\d.]+/, ''), sentMs, depth };
+        const done = requests.map((r, i) => ({ r, i })).filter(({ r }) => r.lastMs !== undefined && r.lastMs <= sentMs);
+        const before = done.reduce<{ r: TracedRequest; i: number } | undefined>((a, x) => (!a || x.r.depth > a.r.depth ? x : a), undefined);
+        current = {
+          conn, fresh: !requests.some((r) => r.conn === conn), method: m[1]!, path: m[2]!.replace(/^\/v[\d.]+/, ''), sentMs,
+          depth: 1 + (before?.r.depth ?? 0), ...(before ? { after: before.i } : {}),
+        };
         requests.push(current);
       }
       later(() => upstream.write(chunk), delayMs - (performance.now() - openedMs));
@@ -112,12 +118,7 @@ export function formatTrace(requests: readonly TracedRequest[]): string {
   const lines = requests.map((r) => `${ms(r.sentMs)} ${ms(r.lastMs)}  d${String(r.depth).padEnd(3)} c${String(r.conn).padEnd(3)}${r.fresh ? '+' : ' '} ${r.method} ${r.path.split('?')[0]}`);
   const chain: TracedRequest[] = [];
   let next = requests.reduce<TracedRequest | undefined>((a, r) => (!a || r.depth > a.depth ? r : a), undefined);
-  while (next) {
-    chain.unshift(next);
-    const at = next;
-    next = requests.filter((r) => r.depth === at.depth - 1 && r.lastMs !== undefined && r.lastMs <= at.sentMs)
-      .reduce<TracedRequest | undefined>((a, r) => (!a || r.lastMs! > a.lastMs! ? r : a), undefined);
-  }
+  for (; next; next = next.after === undefined ? undefined : requests[next.after]) chain.unshift(next);
   const fresh = chain.filter((r) => r.fresh).length;
   return [
     '  sent   done  depth conn(+ new) request',
