@@ -4,8 +4,9 @@
 // in the same run: bench/bringup/bare.sh, which makes the same two networks and starts the same
 // two containers with the docker CLI and does nothing else (no state, CA, policy or mounts, NO
 // readiness wait, NO provisioning). Rounds alternate bottle/bare after one untimed warm-up of
-// each; everything is stopped and removed between rounds. BENCH_BRINGUP_ROUNDS (default 5).
-// Needs a Docker engine and the images; prints a visible skip without them.
+// each; everything is stopped and removed between rounds. BENCH_BRINGUP_ROUNDS (default 5);
+// BENCH_BRINGUP_ONLY=remote runs only the remote part (below). Needs a Docker engine and the
+// images; prints a visible skip without them.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,7 +108,19 @@ async function remoteRounds(): Promise<void> {
   }
 }
 
+const only = process.env.BENCH_BRINGUP_ONLY;
+if (only !== undefined && only !== 'remote') throw new Error(`BENCH_BRINGUP_ONLY=${only}: the only part that runs alone is remote`);
 try {
+  if (only !== 'remote') await localRounds();
+  await remoteRounds();
+} finally {
+  for (const slug of made) await sweep(docker, slug);
+  for (const name of bareNames) await run('sh', [BARE, 'down', name, IMAGES[1], IMAGES[0]]).catch(() => undefined);
+  rmSync(root, { recursive: true, force: true });
+}
+
+// The local part: bottle against bare.sh, and the phase table.
+async function localRounds(): Promise<void> {
   // `bottle --version`: what starting the CLI costs before any work.
   const cli: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -139,9 +152,4 @@ try {
     }));
   const target = b <= 1.5 * p;
   process.stdout.write(`target bottle ≤ 1.5x bare: ${target ? 'met' : 'NOT met'} (${ratio(b, p)})\n`);
-  await remoteRounds();
-} finally {
-  for (const slug of made) await sweep(docker, slug);
-  for (const name of bareNames) await run('sh', [BARE, 'down', name, IMAGES[1], IMAGES[0]]).catch(() => undefined);
-  rmSync(root, { recursive: true, force: true });
 }

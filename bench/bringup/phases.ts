@@ -8,10 +8,10 @@ export interface TimedLine { ms: number; line: string }
 export const MARKS: ReadonlyArray<{ phase: string; mark: RegExp }> = [
   { phase: 'CLI start, manifest, plan', mark: /^$/ }, // from spawn
   { phase: 'state dir, policy, CA', mark: /^bottle \S+: / },
-  { phase: 'networks (side by side)', mark: /^creating network / },
+  { phase: 'networks (beside the image and engine checks)', mark: /^creating network / },
   { phase: 'both containers created', mark: /^creating sidecars container / },
-  { phase: 'both containers started', mark: /^starting sidecars$/ },
-  { phase: 'egress net joins | readiness | route removal | provision', mark: /^provision: / },
+  { phase: 'bundle seeded | agent starts, its files go in', mark: /^starting agent$/ },
+  { phase: 'bundle starts, joins egress, gets ready | agent route removed', mark: /^starting sidecars$/ },
   { phase: 'state update, exit', mark: /^bottle \S+ is up / },
 ];
 

@@ -86,3 +86,43 @@ t.test('an abort ends the wait; log chunks still in flight are not reported afte
   t.same(s.lines, [], 'no "ready" line after the abort (the unwind prints its own)');
   t.ok(destroyed());
 });
+
+// Issue 17: the liveness check took the loop with it, so a ready line that came while the engine
+// answered it (a round trip on a remote engine) was seen only after the answer.
+t.test('the periodic liveness check never holds up a ready line that comes meanwhile', async (t) => {
+  const s = setup();
+  let stream: Readable | undefined;
+  let inspects = 0;
+  const engine = {
+    getContainer: () => ({
+      // Answers only after 5 s: a ready line must not wait for it.
+      inspect: () => {
+        inspects++;
+        return new Promise((r) => setTimeout(() => r({ State: { Running: true, Status: 'running' } }), 5000).unref());
+      },
+      logs: async () => {
+        stream = new Readable({ read() {} });
+        return stream;
+      },
+    }),
+  } as unknown as DockerEngine;
+  const wait = waitReady(engine, s.bp, s.ctx, { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 700)); // past the first liveness check
+  t.equal(inspects, 1, 'one check in flight');
+  const t0 = Date.now();
+  stream!.push(frame(`${ev('daemon-ready', 'gateway')}${ev('daemon-ready', 'supervise')}`));
+  await wait;
+  t.ok(Date.now() - t0 < 1000, `seen at once (${Date.now() - t0} ms)`);
+  t.equal(inspects, 1, 'no second check while the first is unanswered');
+});
+
+t.test('a bundle found stopped by the liveness check ends the wait', async (t) => {
+  const s = setup();
+  const engine = {
+    getContainer: () => ({
+      inspect: async () => ({ State: { Running: false, Status: 'exited' } }),
+      logs: async (opts: { follow?: boolean }) => (opts.follow ? new Readable({ read() {} }) : frame('tail of the log')),
+    }),
+  } as unknown as DockerEngine;
+  await t.rejects(waitReady(engine, s.bp, s.ctx, { timeoutMs: 30_000 }), /the bundle container is not running \(container exited\)/);
+});

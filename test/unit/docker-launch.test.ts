@@ -40,13 +40,13 @@ t.test('a launch: calls in order, resources recorded', async (t) => {
     'container bottle-tester-abcdef-sidecars', 'container bottle-tester-abcdef-agent', HELPER,
   ]);
   t.same(engine.removed, [HELPER], 'only the route helper is gone again');
-  const order = engine.calls.filter((c) => ['createNetwork', 'createContainer', 'connect', 'start'].includes(c.op)).map((c) => `${c.op} ${c.target}`);
-  t.same(order, [
-    'createNetwork bottle-tester-abcdef-int', 'createNetwork bottle-tester-abcdef-ext',
-    'createContainer bottle-tester-abcdef-sidecars', 'createContainer bottle-tester-abcdef-agent',
-    'start bottle-tester-abcdef-sidecars', 'start bottle-tester-abcdef-agent',
-    'connect bottle-tester-abcdef-ext', 'createContainer bottle-tester-abcdef-route', 'start bottle-tester-abcdef-route',
-  ], 'the two containers are made and started side by side; the egress network joins the running bundle');
+  const order = (target: string) => engine.calls.filter((c) => c.target === target && c.op !== 'inspectImage').map((c) => c.op);
+  t.same(order('bottle-tester-abcdef-sidecars'), ['createContainer', 'putArchive', 'start'], 'the bundle: created, seeded, started');
+  t.same(order('bottle-tester-abcdef-agent'), ['createContainer', 'getArchive', 'start', 'putArchive', 'exec'],
+    'the agent: created; its passwd read while it starts; its files in one upload; then the CA command');
+  t.same(order('bottle-tester-abcdef-route'), ['createContainer', 'start', 'wait', 'removeContainer']);
+  t.same(order('bottle-tester-abcdef-ext'), ['createNetwork', 'connect'], 'the egress network joins the running bundle');
+  t.same(engine.calls.filter((c) => c.op === 'exec').map((c) => (c.body as { Cmd: string[] }).Cmd[3]), ['trust-ca'], 'one command: the CA into the trust store (no `id`)');
   t.ok(ctx.lines.includes('starting sidecars'));
   t.ok(ctx.lines.some((l) => /^gateway ready \(\d+\.\ds\)$/.test(l)));
   t.ok(ctx.lines.some((l) => /^bottle tester-abcdef is up/.test(l)));
@@ -73,10 +73,38 @@ t.test('a missing route variable is a UserError before any engine call', async (
   t.same(engine.calls, []);
 });
 
-t.test('a missing image is a UserError before anything is created', async (t) => {
+t.test('a missing image is a UserError before any container is created; the networks made meanwhile are removed', async (t) => {
   const { engine, result } = launch({ images: ['bottle-agent:latest'] });
-  await t.rejects(result, /image bottle-sidecars:latest is not in the Docker engine; run `bottle images build`/);
-  t.same(engine.created, []);
+  await t.rejects(result, { name: 'UserError', message: /image bottle-sidecars:latest is not in the Docker engine; run `bottle images build`/ });
+  t.same(engine.created, ['network bottle-tester-abcdef-int', 'network bottle-tester-abcdef-ext']);
+  t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
+});
+
+// Issue 17: a remote engine pays a round trip per call made after another; these pin the chain.
+// (The latency is long so that local work between calls, on a loaded machine, never looks like one.)
+t.test('a launch on an engine a round trip away: 7 calls one after another, no more', async (t) => {
+  const { engine } = await (async () => {
+    const l = launch({ latencyMs: 150 });
+    await l.result;
+    return l;
+  })();
+  // images ∥ networks → containers → seed ∥ agent passwd ∥ agent start ∥ route helper created →
+  // bundle start ∥ agent files ∥ helper start → log follow ∥ connect ∥ helper wait ∥ trust-ca
+  // exec created (it needs the CA file) → exec started ∥ helper removed → exec inspected.
+  t.equal(engine.rounds, 7);
+  const reads = engine.calls.filter((c) => c.op === 'getArchive').map((c) => (c.body as { path: string }).path);
+  t.same(reads, ['/etc/passwd'], 'the agent user is read by archive (no `id` exec)');
+  const uploads = engine.archives.filter((a) => a.container.endsWith('-agent'));
+  t.equal(uploads.length, 1, 'every provisioned file in one upload');
+  t.equal(uploads[0]!.path, '/');
+});
+
+t.test('with the bundle user to ask for (no bundleUser given), GET /info runs beside the images and networks', async (t) => {
+  const engine = new FakeEngine({ latencyMs: 150 });
+  const backend = new DockerBackend(engine, { env: {} });
+  await backend.launch(plan, sampleContext(paths, slug));
+  t.equal(engine.calls.filter((c) => c.op === 'info').length, 1);
+  t.equal(engine.rounds, 7);
 });
 
 t.test('a missing image of the manifest\'s own is not sent to `bottle images build`, which cannot make it', async (t) => {
@@ -211,4 +239,10 @@ t.test('attachArgv: docker exec -it as node in /workspace', async (t) => {
     'docker', 'exec', '-it', '-u', 'node', '-w', '/workspace', '-e', 'TERM=tmux-256color', 'bottle-tester-abcdef-agent',
     'claude', '--session-id', 'u-1', '--append-system-prompt-file', '/home/node/.bottle/prompt.md',
   ]);
+});
+
+t.test('an agent image without the agent user fails the launch by name, nothing left', async (t) => {
+  const { engine, result } = launch({ imageFiles: { '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n' } });
+  await t.rejects(result, /provisioning step .*failed: the agent image has no user node \(not in its \/etc\/passwd\); build it with `bottle images build`/);
+  t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
 });

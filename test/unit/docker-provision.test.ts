@@ -2,7 +2,12 @@
 import t from 'tap';
 import { archiveRoot } from '../../lib/backends/bundle/archive.js';
 import { PLACEHOLDER_API_KEY } from '../../lib/backends/bundle/names.js';
-import { claudeSettings, claudeState, hookCommand, gitconfigText, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV } from '../../lib/backends/bundle/provision.js';
+import {
+  claudeSettings, claudeState, hookCommand, gitconfigText, provisionFiles, type ProvisionTransport, provisionSteps, runProvision, TRUST_CA_ARGV,
+} from '../../lib/backends/bundle/provision.js';
+import { rootedEntries } from '../../lib/backends/bundle/archive.js';
+import { readTarMembers, tarBuffer } from '../../lib/backends/bundle/tar.js';
+import { passwdIds } from '../../lib/backends/docker/transport.js';
 import { agentPrompt, ASK_PROMPT } from '../../lib/plan/index.js';
 import { samplePlan } from '../fixtures/docker/bottle.js';
 
@@ -127,4 +132,32 @@ t.test('runProvision honours an aborted signal', async (t) => {
   const ac = new AbortController();
   ac.abort();
   await t.rejects(runProvision(provisionSteps(input), recorder(), () => undefined, ac.signal));
+});
+
+const CA = '-----BEGIN CERTIFICATE-----\nBOTTLECA\n-----END CERTIFICATE-----\n';
+
+t.test('provisionFiles makes no command run and hands the commands back in step order', async (t) => {
+  const tr = recorder();
+  const left = await provisionFiles(provisionSteps(input), tr);
+  t.notOk(tr.ops.some((o) => o.startsWith('exec')), 'no command yet');
+  t.same(left.map((c) => `${c.step.name} ${c.action.argv[0]}`), ['trust-ca sh', 'workspace git']);
+});
+
+t.test('the agent user from /etc/passwd; files as one archive at / with their roots left alone', async (t) => {
+  t.same(passwdIds('root:x:0:0::/root:/bin/sh\nnode:x:1000:1001::/home/node:/bin/bash\n', 'node'), { uid: 1000, gid: 1001 });
+  t.equal(passwdIds('nodejs:x:1:1::/:/bin/sh\n', 'node'), undefined);
+  const entries = rootedEntries([
+    { path: '/home/node/.claude/settings.json', content: Buffer.from('{}'), mode: 0o644, owner: 'agent' },
+    { path: '/home/node/.claude.json', content: Buffer.from('{}'), mode: 0o600, owner: 'agent' },
+    { path: '/usr/local/share/ca-certificates/bottle-ca.crt', content: Buffer.from(CA), mode: 0o644, owner: 'root' },
+  ], (o) => (o === 'root' ? { uid: 0, gid: 0 } : { uid: 1000, gid: 1000 }));
+  t.same(entries.map((e) => `${e.type} ${e.path} ${e.uid}:${e.gid} ${e.mode!.toString(8)}`), [
+    'dir home/node/.claude 1000:1000 755',
+    'file home/node/.claude/settings.json 1000:1000 644',
+    'file home/node/.claude.json 1000:1000 600',
+    'file usr/local/share/ca-certificates/bottle-ca.crt 0:0 644',
+  ]);
+  const members = await readTarMembers([tarBuffer(entries)]);
+  t.same(members.map((m) => [m.path.replace(/\/$/, ''), m.type, m.uid, m.mode]), entries.map((e) => [e.path, e.type, e.uid, e.mode]), 'read back as written');
+  t.equal(members[1]!.content.toString(), '{}');
 });

@@ -57,3 +57,22 @@ export function entriesByRoot(
   }
   return byRoot;
 }
+
+// The same as one archive unpacked at `/`: each root's entries under its path. The roots
+// themselves are no members (they exist in the image, and keep their owner and mode).
+export function rootedEntries(
+  files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }>,
+  idsOf: (owner: Principal) => Ids,
+): TarEntry[] {
+  const out: TarEntry[] = [];
+  const dirs = new Set<string>();
+  for (const [root, entries] of entriesByRoot(files, idsOf)) {
+    for (const e of entries) {
+      const path = [root.replace(/^\/+|\/+$/g, ''), e.path].filter(Boolean).join('/');
+      if (e.type === 'dir' && dirs.has(path)) continue;
+      if (e.type === 'dir') dirs.add(path);
+      out.push({ ...e, path });
+    }
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import { DEFAULT_IMAGE, resolveRouteHeaders } from '../../manifest/index.js';
 import { routeVarNames, type BottlePlan } from '../../plan/index.js';
 import type { LaunchContext } from '../types.js';
 import { bundleIds, keeperIds } from './archive.js';
-import { seedBundle } from './channel.js';
+import { seedArchive } from './channel.js';
 import { DEFAULT_SIDECARS_IMAGE } from './names.js';
 import type { BundlePlan, ContainerSpec, TestUpstream } from './plan.js';
 import { shortSecretProblem } from '../../template.js';
@@ -52,10 +52,20 @@ export function routeSecretEnv(plan: Pick<BottlePlan, 'egress'>, env: NodeJS.Pro
 // files, so nothing on the host is chowned or loosened. Rootless Docker maps that user to
 // container root, and Windows has no uid: the image's own user then.
 export async function defaultBundleUser(engine: DockerEngine): Promise<string> {
+  if (typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return hostBundleUser();
+  return bundleUserOf(await engine.info().catch(() => ({ SecurityOptions: [] as string[] })));
+}
+
+// The bundle user unless the engine is rootless (no engine call).
+export function hostBundleUser(): string {
   if (typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return '10001:10001';
-  const info = await engine.info().catch(() => ({ SecurityOptions: [] as string[] }));
-  if ((info.SecurityOptions ?? []).some((o) => o.includes('name=rootless'))) return '0:0';
   return `${process.getuid()}:${process.getgid()}`;
+}
+
+// The bundle user an engine's info asks for.
+export function bundleUserOf(info: { SecurityOptions?: string[] | null }): string {
+  if ((info.SecurityOptions ?? []).some((o) => o.includes('name=rootless'))) return '0:0';
+  return hostBundleUser();
 }
 
 // Host files the bundle or provisioning needs, checked before anything is created.
@@ -120,20 +130,34 @@ export async function prepareHost(bp: Pick<BundlePlan, 'hostDirs'>): Promise<voi
 }
 
 // Gives the created (not yet started) bundle its seed: config, CA, policy, the host copies.
-export async function seedCreatedBundle(engine: Pick<DockerEngine, 'getContainer'>, bp: Pick<BundlePlan, 'bundle' | 'seed'>, bundleUser: string): Promise<void> {
-  const bundle = bundleIds(bundleUser);
-  await seedBundle(engine.getContainer(bp.bundle.name), bp.seed, { bundle, keeper: keeperIds(bundle) }).catch((e: unknown) => {
+// `archive`: the seed already packed (seedArchiveFor), e.g. while the bundle was created.
+export async function seedCreatedBundle(engine: Pick<DockerEngine, 'getContainer'>, bp: Pick<BundlePlan, 'bundle' | 'seed'>, bundleUser: string, archive?: Promise<Buffer>): Promise<void> {
+  try {
+    await engine.getContainer(bp.bundle.name).putArchive(await (archive ?? seedArchiveFor(bp, bundleUser)), { path: '/' });
+  } catch (e) {
     throw new Error(`seeding ${bp.bundle.name}: ${engineMessage(e)}`, { cause: e });
-  });
+  }
+}
+
+// The seed as one archive, owned by the bundle user and the keeper (reads the host files now).
+export function seedArchiveFor(bp: Pick<BundlePlan, 'seed'>, bundleUser: string): Promise<Buffer> {
+  const bundle = bundleIds(bundleUser);
+  return seedArchive(bp.seed, { bundle, keeper: keeperIds(bundle) });
 }
 
 // What every backend's launch settles before it creates anything: the clock, the abort check,
 // the route secrets from the host env (a missing one fails here), the bundle user and the
 // bundle's plan options.
-export async function launchPreamble(
-  plan: BottlePlan, ctx: LaunchContext,
-  deps: Pick<BundleLaunchDeps, 'engine' | 'sidecarsImage' | 'bundleUser' | 'daemonCommands' | 'testUpstream' | 'now'>,
-) {
+export async function launchPreamble(plan: BottlePlan, ctx: LaunchContext, deps: PreambleDeps) {
+  const settled = launchSettings(plan, ctx, deps);
+  const bundleUser = deps.bundleUser ?? (await defaultBundleUser(deps.engine));
+  return { ...settled, bundleUser, bundle: bundleOptions(deps, bundleUser) };
+}
+
+type PreambleDeps = Pick<BundleLaunchDeps, 'engine' | 'sidecarsImage' | 'bundleUser' | 'daemonCommands' | 'testUpstream' | 'now'>;
+
+// The engine-free part of the preamble: the clock, the abort check, the route secrets.
+export function launchSettings(plan: BottlePlan, ctx: LaunchContext, deps: Pick<BundleLaunchDeps, 'now'>) {
   const now = deps.now ?? Date.now;
   const started = now();
   const checkAbort = (): void => {
@@ -141,12 +165,15 @@ export async function launchPreamble(
   };
   checkAbort();
   const secretEnv = routeSecretEnv(plan, ctx.env);
-  const bundleUser = deps.bundleUser ?? (await defaultBundleUser(deps.engine));
-  const bundle = {
+  return { now, started, checkAbort, secretEnv };
+}
+
+// The bundle's plan options for a bundle user.
+export function bundleOptions(deps: Omit<PreambleDeps, 'engine' | 'now'>, bundleUser: string) {
+  return {
     sidecarsImage: deps.sidecarsImage ?? DEFAULT_SIDECARS_IMAGE, bundleUser, daemonCommands: deps.daemonCommands,
     ...(deps.testUpstream ? { testUpstream: deps.testUpstream } : {}),
   };
-  return { now, started, checkAbort, secretEnv, bundleUser, bundle };
 }
 
 // One thing a launch made and how to unmake it (`done`: the progress line after the undo).

@@ -149,19 +149,24 @@ export function provisionSteps(input: ProvisionInput): ProvisionStep[] {
 // HOW: moving files and running commands in a sandbox. Docker: putArchive/exec; smolvm: cp/exec.
 export interface ProvisionTransport {
   /** Writes files (parents created, owned by `owner`). */
-  write(files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }>): Promise<void>;
+  write(files: ProvisionFile[]): Promise<void>;
   copyDir(from: string, path: string, owner: Principal): Promise<void>;
   exec(user: Principal, argv: string[], workdir?: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** Reads a host file (the CA certificate). */
   readHostFile(path: string): Promise<Buffer>;
 }
 
+// A file provisioning writes.
+export interface ProvisionFile { path: string; content: Buffer; mode: number; owner: Principal }
+
 const lastLine = (s: string): string => s.trim().split('\n').slice(-2).join(' | ');
 
+type ExecAction = Extract<ProvisionAction, { kind: 'exec' }>;
+
 // Runs the steps through a transport, one progress line per step: every file first (writes
-// batched into one transfer per archive root, directories streamed), then the commands in step
-// order (no step's files depend on another step's command). Stops at the first failure with
-// the step's name in the error; checks `signal` between transfers and commands.
+// batched into one transfer, directories streamed), then the commands in step order (no step's
+// files depend on another step's command). Stops at the first failure with the step's name in
+// the error; checks `signal` between transfers and commands.
 export async function runProvision(
   steps: ProvisionStep[],
   transport: ProvisionTransport,
@@ -170,37 +175,51 @@ export async function runProvision(
 ): Promise<void> {
   const started = Date.now();
   for (const step of steps) log(`provision: ${step.label}`);
-  const inStep = async (step: ProvisionStep, run: () => Promise<void>): Promise<void> => {
-    signal?.throwIfAborted();
-    try {
-      await run();
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      throw new Error(`provisioning step ${step.name} failed: ${(e as Error).message}`, { cause: e });
-    }
-  };
-  const files: Array<{ path: string; content: Buffer; mode: number; owner: Principal }> = [];
-  for (const step of steps) {
-    for (const a of step.actions) {
-      if (a.kind === 'write') files.push({ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner });
-      if (a.kind === 'copy-file') await inStep(step, async () => { files.push({ path: a.path, content: await transport.readHostFile(a.from), mode: a.mode, owner: a.owner }); });
-    }
-  }
-  if (files.length > 0) {
-    const owners = steps.filter((s) => s.actions.some((a) => a.kind === 'write' || a.kind === 'copy-file'));
-    await inStep({ name: owners.map((s) => s.name).join('+'), label: '', actions: [] }, () => transport.write(files));
-  }
-  for (const step of steps) {
-    for (const a of step.actions) if (a.kind === 'copy-dir') await inStep(step, () => transport.copyDir(a.from, a.path, a.owner));
-  }
-  for (const step of steps) {
-    for (const a of step.actions) if (a.kind === 'exec') await inStep(step, () => runExec(a, transport, log));
-  }
+  const commands = await provisionFiles(steps, transport, signal);
+  await provisionCommands(commands, transport, log, signal);
   const ms = Date.now() - started;
   if (ms >= 1000) log(`provision: done (${(ms / 1000).toFixed(1)}s)`);
 }
 
-async function runExec(a: Extract<ProvisionAction, { kind: 'exec' }>, t: ProvisionTransport, log: (line: string) => void): Promise<void> {
+const inStep = async (step: Pick<ProvisionStep, 'name'>, run: () => Promise<void>, signal?: AbortSignal): Promise<void> => {
+  signal?.throwIfAborted();
+  try {
+    await run();
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new Error(`provisioning step ${step.name} failed: ${(e as Error).message}`, { cause: e });
+  }
+};
+
+// The commands still to run after provisionFiles, each with its step.
+export type ProvisionCommands = Array<{ step: ProvisionStep; action: ExecAction }>;
+
+// The file half of runProvision (no command runs; a Docker agent need not have started yet):
+// every write and copy as one transfer, then each directory. Returns the commands to run.
+export async function provisionFiles(steps: ProvisionStep[], transport: ProvisionTransport, signal?: AbortSignal): Promise<ProvisionCommands> {
+  const files: ProvisionFile[] = [];
+  for (const step of steps) {
+    for (const a of step.actions) {
+      if (a.kind === 'write') files.push({ path: a.path, content: Buffer.from(a.content), mode: a.mode, owner: a.owner });
+      if (a.kind === 'copy-file') await inStep(step, async () => { files.push({ path: a.path, content: await transport.readHostFile(a.from), mode: a.mode, owner: a.owner }); }, signal);
+    }
+  }
+  if (files.length > 0) {
+    const owners = steps.filter((s) => s.actions.some((a) => a.kind === 'write' || a.kind === 'copy-file'));
+    await inStep({ name: owners.map((s) => s.name).join('+') }, () => transport.write(files), signal);
+  }
+  for (const step of steps) {
+    for (const a of step.actions) if (a.kind === 'copy-dir') await inStep(step, () => transport.copyDir(a.from, a.path, a.owner), signal);
+  }
+  return steps.flatMap((step) => step.actions.flatMap((action) => (action.kind === 'exec' ? [{ step, action }] : [])));
+}
+
+// The command half of runProvision: the commands in order.
+export async function provisionCommands(commands: ProvisionCommands, transport: ProvisionTransport, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+  for (const { step, action } of commands) await inStep(step, () => runExec(action, transport, log), signal);
+}
+
+async function runExec(a: ExecAction, t: ProvisionTransport, log: (line: string) => void): Promise<void> {
   const r = await t.exec(a.user, a.argv, a.workdir);
   if (r.exitCode === 0) return;
   const detail = lastLine(r.stderr || r.stdout);

@@ -77,6 +77,11 @@ export async function waitReady(engine: DockerEngine, bp: Pick<BundlePlan, 'bund
   stream.on('end', end);
   stream.on('close', end);
   stream.on('error', end);
+  const running = (): Promise<boolean> => bundle.inspect().then((i) => i.State.Running !== false, () => false);
+  // The periodic liveness check runs beside the wait, never in its way: a ready line that comes
+  // while it is answered is seen at once (on a remote engine it takes a round trip).
+  let checking = false;
+  let stopped = false;
   try {
     let inspectedAt = t0;
     for (;;) {
@@ -89,11 +94,17 @@ export async function waitReady(engine: DockerEngine, bp: Pick<BundlePlan, 'bund
       if (now - t0 > o.timeoutMs) {
         return await fail(`${bp.daemons.filter((d) => !ready.has(d)).join(', ')} not ready within ${Math.round(o.timeoutMs / 1000)}s`);
       }
-      if (ended || now - inspectedAt >= INSPECT_EVERY_MS) {
+      if (stopped) return await fail('the bundle container is not running');
+      if (ended) return await fail((await running()) ? 'its log ended while it runs' : 'the bundle container is not running');
+      if (!checking && now - inspectedAt >= INSPECT_EVERY_MS) {
         inspectedAt = now;
-        const running = await bundle.inspect().then((i) => i.State.Running !== false, () => false);
-        if (!running) return await fail('the bundle container is not running');
-        if (ended) return await fail('its log ended while it runs');
+        checking = true;
+        void running().then((r) => {
+          checking = false;
+          if (!r) stopped = true;
+          dirty = true;
+          wake();
+        });
       }
       if (dirty) continue;
       // Until the next log chunk, the next liveness check, the deadline or an abort.

@@ -114,6 +114,42 @@ export function tarDirectory(hostDir: string, prefix: string, owner: { uid: numb
   return Readable.from(walk());
 }
 
+// One member of a small archive read in memory (readTarMembers).
+export interface TarMember { path: string; type: 'file' | 'dir' | 'symlink' | 'other'; mode: number; uid: number; gid: number; content: Buffer }
+
+// The members of a small in-memory archive (a file the engine hands out of a container: the
+// image's /etc/passwd, its CA bundle), at most `maxBytes` of it; pax/GNU long names honoured.
+export async function readTarMembers(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, maxBytes = 16 << 20): Promise<TarMember[]> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of source) {
+    const b = Buffer.from(c);
+    size += b.length;
+    if (size > maxBytes) throw new Error(`archive exceeds ${maxBytes} bytes`);
+    chunks.push(b);
+  }
+  const data = Buffer.concat(chunks);
+  const out: TarMember[] = [];
+  let longName: string | undefined;
+  for (let i = 0; i + BLOCK <= data.length;) {
+    const h = data.subarray(i, i + BLOCK);
+    if (h.every((b) => b === 0)) break;
+    const len = readOctal(h, 124, 12);
+    const body = data.subarray(i + BLOCK, i + BLOCK + len);
+    i += BLOCK + len + ((BLOCK - (len % BLOCK)) % BLOCK);
+    const flag = String.fromCharCode(h[156] || 0x30);
+    if (flag === 'x') longName = parsePax(body).path ?? longName;
+    if (flag === 'L') longName = readString(body, 0, body.length);
+    if (flag === 'x' || flag === 'L' || flag === 'g') continue;
+    const prefix = readString(h, 345, 155);
+    const path = longName ?? (prefix ? `${prefix}/${readString(h, 0, 100)}` : readString(h, 0, 100));
+    longName = undefined;
+    const type = flag === '0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : flag === '2' ? 'symlink' : 'other';
+    out.push({ path, type, mode: readOctal(h, 100, 8), uid: readOctal(h, 108, 8), gid: readOctal(h, 116, 8), content: Buffer.from(body) });
+  }
+  return out;
+}
+
 function readString(h: Buffer, offset: number, width: number): string {
   const raw = h.subarray(offset, offset + width);
   const nul = raw.indexOf(0);

@@ -83,7 +83,7 @@ export class DockerBackend implements Backend {
   }
 
   async copyIn(meta: Metadata, hostDir: string, agentPath: string): Promise<void> {
-    const transport = await DockerTransport.open(this.engine.getContainer(dockerNames(meta.slug).agent), AGENT_PATHS.user);
+    const transport = DockerTransport.open(this.engine.getContainer(dockerNames(meta.slug).agent), AGENT_PATHS.user);
     await transport.copyDir(hostDir, agentPath, 'agent');
   }
 
