@@ -2,7 +2,7 @@
 // host, run `docker system dial-stdio` there, speak the engine API over that channel. Ours rather
 // than docker-modem's ssh transport, which accepts any host key, crashes on a request timeout
 // (the channel has no setTimeout) and reports a missing remote docker CLI as "socket hang up".
-import { Agent } from 'node:http';
+import { Agent, type ClientRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -105,28 +105,39 @@ const ssh2 = (): typeof import('ssh2') => {
   return createRequire(modem)('ssh2') as typeof import('ssh2');
 };
 
+type CreateSocket = (req: ClientRequest, options: object, cb: unknown) => void;
+
 // An http.Agent whose every connection is a fresh ssh connection running dial-stdio. A remote
 // command that exits non-zero before answering (no docker CLI there, no engine behind it) fails
-// the request with its stderr instead of a bare "socket hang up".
+// the request with its stderr instead of a bare "socket hang up". A request dropped while the
+// ssh handshake is pending (a silent host, an aborted probe) drops the handshake with it, or it
+// would hold the process for ssh2's readyTimeout.
 export function sshAgent(config: ConnectConfig, target: SshTarget): Agent {
   const agent = new Agent({ keepAlive: false });
-  const create = (_opts: unknown, done: (err: Error | null, sock?: Duplex) => void): undefined => {
+  // createConnection gets the options createSocket built, not the request: pass it along.
+  const createSocket = (Agent.prototype as unknown as { createSocket: CreateSocket }).createSocket;
+  (agent as unknown as { createSocket: CreateSocket }).createSocket = function (this: Agent, req, options, cb) {
+    createSocket.call(this, req, { ...options, bottleRequest: req }, cb);
+  };
+  const create = (opts: { bottleRequest?: ClientRequest }, done: (err: Error | null, sock?: Duplex) => void): undefined => {
     const conn = new (ssh2().Client)();
+    let watch: NodeJS.Timeout | undefined;
     let settled = false;
-    conn.on('error', (e) => {
+    // The first outcome wins: the channel, an ssh failure, or the request gone.
+    const settle = (err: Error | null, sock?: Duplex): void => {
       if (settled) return;
       settled = true;
-      conn.end();
-      done(sshFailure(e, target));
-    });
+      clearInterval(watch);
+      if (err) conn.destroy();
+      done(err, sock);
+    };
+    // A destroyed request emits nothing until it has a socket (node holds its abort until then).
+    const req = opts.bottleRequest;
+    if (req) watch = setInterval(() => { if (req.destroyed) settle(new Error('request dropped before the ssh connection was ready')); }, 100).unref();
+    conn.on('error', (e) => settle(sshFailure(e, target)));
     conn.on('ready', () => conn.exec(DIAL, (err, ch) => {
-      if (err) {
-        settled = true;
-        conn.end();
-        return done(sshFailure(err, target));
-      }
-      settled = true;
-      done(null, channelSocket(ch, () => conn.end(), target));
+      if (err) settle(sshFailure(err, target));
+      else settle(null, channelSocket(ch, () => conn.end(), target));
     }));
     conn.connect(config);
     return undefined;

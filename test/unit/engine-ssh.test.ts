@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -129,4 +129,20 @@ t.test('sshd refusing the port, or a remote without the docker CLI: one line eac
   const closed = await sshServer(t);
   const refused = await probeEngine({ env: { DOCKER_HOST: 'ssh://me@127.0.0.1:1', HOME: home(t, hostLine(closed.port)) }, timeoutMs: 10_000 });
   t.match(refused, { ok: false, error: 'ssh: 127.0.0.1 port 1 refused the connection (is sshd running there?)' });
+});
+
+// Regression: a host that accepts TCP and never speaks ssh held the process for ssh2's 20 s
+// readyTimeout after the probe had given up (bottle ls would not exit).
+t.test('a silent host: the handshake is dropped with the request', async (t) => {
+  let closed!: () => void;
+  const gone = new Promise<void>((r) => { closed = r; });
+  const silent = createServer((sock) => { sock.on('close', closed).on('error', () => {}).resume(); });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => silent.close(() => r())));
+  const port = (silent.address() as AddressInfo).port;
+  const p = await probeEngine({ env: { DOCKER_HOST: `ssh://me@127.0.0.1:${port}`, HOME: home(t, '') }, timeoutMs: 300 });
+  t.same(p, { ok: false, host: `ssh://me@127.0.0.1:${port}`, error: 'no answer within 300 ms' });
+  const t0 = Date.now();
+  await gone;
+  t.ok(Date.now() - t0 < 2000, `the connection was closed ${Date.now() - t0} ms after the probe gave up`);
 });
