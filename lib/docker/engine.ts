@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
+import { sshAgent, sshConnectConfig } from './engine-ssh.js';
 import { describeEngineError } from './unreachable.js';
 
 // Where the engine is and how we found it (shown by doctor).
@@ -118,14 +119,9 @@ export function dockerodeOptions(ep: DockerEndpoint, env: NodeJS.ProcessEnv = {}
     throw new Error(`docker host ${JSON.stringify(ep.host)} is not a URL (e.g. unix:///var/run/docker.sock, tcp://host:2375)`);
   }
   if (url.protocol === 'ssh:') {
-    return {
-      ...none,
-      protocol: 'ssh',
-      host: url.hostname,
-      port: url.port || 22,
-      username: url.username || undefined,
-      sshOptions: { agent: env.SSH_AUTH_SOCK },
-    };
+    // Plain HTTP over our own agent: each connection is ssh + `docker system dial-stdio`.
+    const { config, target } = sshConnectConfig(url, env);
+    return { ...none, protocol: 'http', host: target.host, port: target.port, agent: sshAgent(config, target) } as Docker.DockerOptions;
   }
   const tls = ep.tlsVerify || url.port === '2376';
   const certs = ep.tlsDir && tls ? readCerts(ep.tlsDir) : {};

@@ -5,6 +5,13 @@ const CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 
 
 type ConnectError = NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string; statusCode?: number; reason?: string };
 
+// Why an ssh:// engine could not be reached (host key, keys, sshd, the remote docker CLI), worded
+// whole by lib/docker/engine.ts, which knows the host and the keys it offered.
+export class EngineSshError extends Error {
+  override name = 'EngineSshError';
+  readonly code = 'ERR_BOTTLE_SSH';
+}
+
 // node's codes for a server certificate this client does not trust (no or another CA).
 const UNTRUSTED_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -39,6 +46,7 @@ function describeTlsError(err: ConnectError): string {
 export function describeEngineError(e: unknown): string {
   const err = e as ConnectError;
   if (typeof err.code === 'string' && isTlsError(err.code)) return describeTlsError(err);
+  if (e instanceof EngineSshError) return e.message;
   switch (err.code) {
     case 'ENOENT': return `no socket at ${err.address ?? 'the given path'} (is dockerd running?)`;
     case 'ECONNREFUSED': return 'connection refused (is dockerd running?)';
@@ -57,7 +65,7 @@ export function engineConnectError(e: unknown): ConnectError | undefined {
     const err = cur as ConnectError;
     if (typeof err.code !== 'string') continue;
     if (CONNECT_CODES.has(err.code) && (err.syscall === 'connect' || err.syscall === 'getaddrinfo')) return err;
-    if (isTlsError(err.code)) return err;
+    if (isTlsError(err.code) || cur instanceof EngineSshError) return err;
   }
   return undefined;
 }
@@ -66,8 +74,8 @@ export function engineConnectError(e: unknown): ConnectError | undefined {
 export function engineUnreachableMessage(e: unknown, env: NodeJS.ProcessEnv): string | undefined {
   const err = engineConnectError(e);
   if (!err) return undefined;
-  // The engine is there, but this client and it disagree on TLS: nothing to start.
-  if (isTlsError(err.code!)) return `cannot talk to the Docker engine at ${env.DOCKER_HOST || 'the endpoint this shell selects'}: ${describeEngineError(err)}`;
+  // The engine is there, but this client and it disagree on TLS or ssh: nothing to start.
+  if (isTlsError(err.code!) || err instanceof EngineSshError) return `cannot talk to the Docker engine at ${env.DOCKER_HOST || 'the endpoint this shell selects'}: ${describeEngineError(err)}`;
   const host = env.DOCKER_HOST || (err.address?.startsWith('/') ? `unix://${err.address}` : err.address ? `${err.address}${err.port ? `:${err.port}` : ''}` : 'the default socket');
   return `no Docker engine at ${host}: ${describeEngineError(err)}; start dockerd, or point DOCKER_HOST at a running engine (bottle doctor checks it)`;
 }

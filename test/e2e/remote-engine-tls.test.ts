@@ -8,23 +8,15 @@ import { execa } from 'execa';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { readMetadata } from '../../lib/state/index.js';
 import { bottleProcess } from '../helpers/cli.js';
-import { checkEgressBlocked, checkListedOn, checkPush, checkRunsOn, checkStopLeavesNothing, plainShell, withoutEngineEnv } from '../helpers/remote-engine.js';
+import { checkEgressBlocked, checkListedOn, checkPush, checkRunsOn, checkStopLeavesNothing, oneClearLine, plainShell, withoutEngineEnv } from '../helpers/remote-engine.js';
 import { sandboxEnv, sandboxGate, sandboxManifest, startSandbox } from '../helpers/sandbox.js';
 import { ENGINE2_PREFIX, startSecondEngine } from '../helpers/second-engine.js';
 
 const gate = await sandboxGate();
 t.setTimeout(15 * 60_000);
-
-// A failure the user can fix: exactly one `bottle:` line on stderr, no stack, no internal error.
-const oneClearLine = (t: Test, stderr: string, pattern: RegExp): void => {
-  const errors = stderr.split('\n').filter((l) => l.startsWith('bottle: '));
-  t.equal(errors.length, 1, `one error line: ${stderr}`);
-  t.match(errors[0], pattern);
-  t.notMatch(stderr, /internal error|BOTTLE_DEBUG|^\s+at /m, 'no stack trace, no internal error');
-};
 
 await t.test('a bottle on a remote engine over TLS', { skip: gate.skip }, async (t) => {
   const e2 = await startSecondEngine(gate.docker!, { tls: true, log: (l) => t.comment(`engine2: ${l}`) });

@@ -1,4 +1,4 @@
-// What the remote-engine e2e files (plain tcp and TLS, issue 17) check alike about a sandbox
+// What the remote-engine e2e files (plain tcp, TLS and ssh, issue 17) check alike about a sandbox
 // bottle on the second engine: where it runs, that egress is still guarded, and that a shell
 // which selects no engine finds it there and stops it there.
 import type Docker from 'dockerode';
@@ -6,6 +6,14 @@ import type { Test } from 'tap';
 import type { CliResult } from './cli.js';
 import { bottleProcess } from './cli.js';
 import { IMAGES, labelled, type Sandbox } from './sandbox.js';
+
+// A failure the user can fix: exactly one `bottle:` line on stderr, no stack, no internal error.
+export function oneClearLine(t: Test, stderr: string, pattern: RegExp): void {
+  const errors = stderr.split('\n').filter((l) => l.startsWith('bottle: '));
+  t.equal(errors.length, 1, `one error line: ${stderr}`);
+  t.match(errors[0], pattern);
+  t.notMatch(stderr, /internal error|BOTTLE_DEBUG|^\s+at /m, 'no stack trace, no internal error');
+}
 
 const CURL = "curl -sS -m 15 -w '\\n%{http_code}'";
 

@@ -10,8 +10,11 @@
 // seccomp/apparmor profile, unmasked /proc and /sys (systempaths=unconfined) and every device;
 // its command remounts /sys and the cgroup hierarchies read-write before starting dockerd.
 // /var/lib/docker is an anonymous volume (overlay2 works on it; vfs is the fallback).
+// With `ssh`, dockerd also listens on its unix socket and sshd runs beside it (host keys made
+// per container): ssh://root@IP reaches it through `docker system dial-stdio`, with a
+// throwaway client key and a known_hosts in a temp HOME (./engine-ssh.ts).
 // Everything it creates is named bottle-engine2-<slug> and removed by close(), the client's
-// TLS dir included.
+// TLS dir and ssh HOME included.
 import Docker from 'dockerode';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ import { demux, execIn, isGone } from '../../lib/docker/api.js';
 import { proxyBuildArgs, selectCaFile } from '../../lib/images/host.js';
 import { BuildProgress, buildFailureMessage, readJsonLines, type EngineMessage } from '../../lib/images/progress.js';
 import { projectRoot } from '../../lib/paths.js';
+import { engineSsh, type EngineSsh } from './engine-ssh.js';
 import { engineTls, type EngineTls } from './engine-tls.js';
 
 // The engine image (built here from images/Dockerfile.engine, reused while its inputs match).
@@ -46,10 +50,12 @@ export interface SecondEngineOptions {
   storageDriver?: StorageDriver;
   /** Listen on 2376 with --tlsverify: clients need the CA and a client certificate (see `env`). */
   tls?: boolean;
+  /** Also run sshd: `host` is ssh://root@IP and `env` carries HOME=sshHome (key, known_hosts). */
+  ssh?: boolean;
 }
 
 export interface SecondEngine {
-  /** tcp://IP:2375, or tcp://IP:2376 with `tls` */
+  /** tcp://IP:2375, tcp://IP:2376 with `tls`, ssh://root@IP with `ssh` */
   host: string;
   ip: string;
   /** A client for the second engine. */
@@ -59,6 +65,11 @@ export interface SecondEngine {
   env: NodeJS.ProcessEnv;
   /** With `tls`: the client's ca.pem, cert.pem and key.pem (removed by close()). */
   tlsDir?: string;
+  /** With `ssh`: a temp HOME with .ssh/id_rsa (authorized on the engine) and .ssh/known_hosts
+   * (its host key), removed by close(). */
+  sshHome?: string;
+  /** With `ssh`: the engine's ed25519 host key line (`ssh-ed25519 AAAA…`). */
+  sshHostKey?: string;
   /** The storage driver dockerd runs with. */
   storageDriver: StorageDriver;
   /** The engine container's name on the host engine (bottle-engine2-<slug>). */
@@ -100,6 +111,14 @@ if [ -n "$ENGINE2_TLS" ]; then
     sleep 0.1
   done
   exec dockerd -H tcp://0.0.0.0:${TLS_PORT} --tlsverify --tlscacert="$ENGINE2_TLS/ca.pem" --tlscert="$ENGINE2_TLS/cert.pem" --tlskey="$ENGINE2_TLS/key.pem" --storage-driver="$ENGINE2_STORAGE"
+fi
+if [ -n "$ENGINE2_SSH" ]; then
+  # Fresh host keys for this container (the image has none), then sshd for dial-stdio, which
+  # reaches dockerd on its unix socket; the fixture's own client keeps using tcp.
+  ssh-keygen -A >/dev/null
+  mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh
+  /usr/sbin/sshd -E /var/log/sshd.log
+  exec dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:${PORT} --tls=false --storage-driver="$ENGINE2_STORAGE"
 fi
 exec dockerd -H tcp://0.0.0.0:${PORT} --tls=false --storage-driver="$ENGINE2_STORAGE"
 `;
@@ -241,7 +260,7 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
   const name = `${ENGINE2_PREFIX}${randomBytes(4).toString('hex')}`;
   const labels = { [LABEL_FIXTURE]: name };
   const network = await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels });
-  const created: { container?: Docker.Container; volumes: Set<string>; tls?: EngineTls } = { volumes: new Set() };
+  const created: { container?: Docker.Container; volumes: Set<string>; tls?: EngineTls; ssh?: EngineSsh } = { volumes: new Set() };
 
   const removeContainer = async (): Promise<void> => {
     const c = created.container;
@@ -258,6 +277,8 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
   const removeTls = async (): Promise<void> => {
     if (created.tls) rmSync(created.tls.clientDir, { recursive: true, force: true });
     created.tls = undefined;
+    if (created.ssh) rmSync(created.ssh.home, { recursive: true, force: true });
+    created.ssh = undefined;
   };
   let closed = false;
   const close = async (): Promise<void> => {
@@ -291,7 +312,7 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
       Image: ENGINE2_IMAGE,
       Entrypoint: ['sh', '-c'],
       Cmd: [ENTRYPOINT],
-      Env: [`ENGINE2_STORAGE=${driver}`, `ENGINE2_TLS=${opts.tls ? SERVER_TLS_DIR : ''}`],
+      Env: [`ENGINE2_STORAGE=${driver}`, `ENGINE2_TLS=${opts.tls ? SERVER_TLS_DIR : ''}`, `ENGINE2_SSH=${opts.ssh ? '1' : ''}`],
       Labels: labels,
       // Anonymous: removed with the container (remove v=true), never a host path.
       Volumes: { '/var/lib/docker': {} },
@@ -318,6 +339,10 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
     } catch (e) {
       throw Object.assign(e as Error, { dockerdFailed: true });
     }
+    if (opts.ssh) {
+      if (created.ssh) rmSync(created.ssh.home, { recursive: true, force: true });
+      created.ssh = await engineSsh(container, ip, `${ENGINE2_PREFIX}ssh-`);
+    }
     return { ip, client, ms: Date.now() - started };
   };
 
@@ -339,13 +364,16 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
       }
     }
     const { ip, client, ms } = up!;
-    const host = `tcp://${ip}:${opts.tls ? TLS_PORT : PORT}`;
+    const host = opts.ssh ? `ssh://root@${ip}` : `tcp://${ip}:${opts.tls ? TLS_PORT : PORT}`;
     log(`second engine: ${name} up at ${host} (storage ${driver}) in ${(ms / 1000).toFixed(1)} s`);
 
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host };
     for (const k of ['DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CONTEXT', 'DOCKER_TLS']) delete env[k];
     const tlsDir = created.tls?.clientDir;
     if (tlsDir) Object.assign(env, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: tlsDir });
+    const ssh = created.ssh;
+    // The key is found the way ssh finds it (HOME/.ssh), not through an agent.
+    if (ssh) { env.HOME = ssh.home; delete env.SSH_AUTH_SOCK; }
 
     let latencyVia = '';
     const setLatency = async (ms: number): Promise<void> => {
@@ -385,7 +413,7 @@ export async function startSecondEngine(docker: Docker, opts: SecondEngineOption
     };
 
     if (opts.latencyMs) await setLatency(opts.latencyMs);
-    return { host, ip, docker: client, env, ...(tlsDir ? { tlsDir } : {}), storageDriver: driver, name, loadImages, setLatency, close };
+    return { host, ip, docker: client, env, ...(tlsDir ? { tlsDir } : {}), ...(ssh ? { sshHome: ssh.home, sshHostKey: ssh.hostKey } : {}), storageDriver: driver, name, loadImages, setLatency, close };
   } catch (e) {
     await close().catch(() => {});
     throw e;

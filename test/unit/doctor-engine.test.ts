@@ -45,8 +45,9 @@ t.test('dockerode options per endpoint kind', async (t) => {
   t.match(dockerodeOptions({ host: 'tcp://h:2375', source: 'DOCKER_HOST' }), { protocol: 'http', host: 'h', port: '2375', socketPath: undefined });
   t.match(dockerodeOptions({ host: 'tcp://h:2376', source: 'DOCKER_HOST' }), { protocol: 'https', port: '2376' });
   t.match(dockerodeOptions({ host: 'h:1234', source: 'DOCKER_HOST', tlsVerify: true }), { protocol: 'https', host: 'h', port: '1234' });
-  t.match(dockerodeOptions({ host: 'ssh://me@box', source: 'DOCKER_HOST' }, { SSH_AUTH_SOCK: '/a.sock' }),
-    { protocol: 'ssh', host: 'box', username: 'me', sshOptions: { agent: '/a.sock' } });
+  // ssh: plain HTTP through an agent that dials over ssh (test/unit/engine-ssh.test.ts).
+  t.match(dockerodeOptions({ host: 'ssh://me@box', source: 'DOCKER_HOST' }, { SSH_AUTH_SOCK: '/a.sock', HOME: '/nonexistent' }),
+    { protocol: 'http', host: 'box', port: 22, socketPath: undefined });
   t.throws(() => dockerodeOptions({ host: 'tcp://[bad', source: 'DOCKER_HOST' }), /is not a URL/);
 });
 
