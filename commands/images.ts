@@ -68,7 +68,8 @@ is passed as a build arg. Each image is labelled dev.bottle.source=<hash of its 
     .command('push')
     .description('copy images from this engine to another one (a remote engine with no registry to pull from)')
     .argument('[image...]', `images to copy (default: ${IMAGES.agent.tag} and ${IMAGES.sidecars.tag})`)
-    .requiredOption('--to <engine>', 'the engine to copy to: a URL (tcp://host:2376, ssh://user@host), a name from the manifest\'s engines:, or a docker context name')
+    .option('--to <engine>', 'the engine to copy to: a URL (tcp://host:2376, ssh://user@host), a name from the manifest\'s engines:, or a docker context name')
+    .option('--engine <engine>', 'the same as --to (as images build --engine and start --engine name an engine)')
     .option('--manifest <file>', 'the manifest whose engines: --to may name (default: ./bottle.yaml, then $XDG_CONFIG_HOME/bottle/bottle.yaml)')
     .option('--json', 'print {"images": [{name, id, pushed}], "bytes", "seconds"} at the end; progress goes to stderr')
     .addHelpText('after', `
@@ -81,16 +82,27 @@ Examples:
   bottle images push --to ssh://me@buildbox
   bottle images push --to buildbox        # an engine the manifest's engines: defines
   DOCKER_HOST=ssh://me@buildbox bottle start implementer`)
-    .action(async (names: string[], flags: { to: string; json?: boolean; manifest?: string }) => {
-      const env = pushTargetEnv(ctx, flags.to, flags.manifest);
+    .action(async (names: string[], flags: { to?: string; engine?: string; json?: boolean; manifest?: string }) => {
+      const to = pushTarget(flags);
+      const env = pushTargetEnv(ctx, to, flags.manifest);
       const where = { source: engineLabel(ctx.env), target: engineLabel(env) };
       if (resolveDockerEndpoint(env).host === resolveDockerEndpoint(ctx.env).host) {
-        throw new UserError(`--to ${flags.to} is the engine this shell already uses (${where.source}); point --to at another one`);
+        throw new UserError(`--to ${to} is the engine this shell already uses (${where.source}); point --to at another one`);
       }
       const log = flags.json ? ctx.err : ctx.out;
       const report = await pushImages(connectDocker(ctx.env).docker, connectDocker(env).docker, names.length ? names : [IMAGES.agent.tag, IMAGES.sidecars.tag], where, log);
       if (flags.json) ctx.out(`${JSON.stringify({ images: report.images.map(({ name, id, pushed }) => ({ name, id, pushed })), bytes: report.bytes, seconds: Math.round(report.seconds * 10) / 10 }, null, 2)}\n`);
     });
+}
+
+// The engine `images push` copies to: --to, or --engine (one of them, or both the same).
+export function pushTarget(flags: { to?: string; engine?: string }): string {
+  if (flags.to !== undefined && flags.engine !== undefined && flags.to !== flags.engine) {
+    throw new UserError(`--to ${flags.to} and --engine ${flags.engine} name two engines; give one`);
+  }
+  const to = flags.to ?? flags.engine;
+  if (to === undefined) throw new UserError('which engine? give --to ENGINE (a URL such as ssh://me@buildbox, a name from the manifest\'s engines:, or a docker context)');
+  return to;
 }
 
 function parseOnly(value: string | undefined): ImageKind | undefined {

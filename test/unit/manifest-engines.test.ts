@@ -11,7 +11,7 @@ import { parseManifest, formatIssue, type Manifest } from '../../lib/manifest/in
 import { engineEnv, manifestEngine, preparePlan, renderPlan } from '../../lib/plan/index.js';
 import { UserError } from '../../lib/errors.js';
 import { lifecycleDeps, startBottle } from '../../lib/lifecycle/index.js';
-import { pushTargetEnv } from '../../commands/images.js';
+import { pushTarget, pushTargetEnv } from '../../commands/images.js';
 import { runChecks } from '../../commands/doctor.js';
 import type { EngineProbe, ProbeEngineOptions } from '../../lib/docker/engine.js';
 import { fakeBackends } from '../helpers/fake-backend.js';
@@ -197,6 +197,19 @@ t.test('images push --to and images build --engine take a manifest engine name',
     'the build asks that engine, not the shell\'s');
   t.equal(unknown.exitCode, 1);
   t.equal(unknown.stderr.trim(), 'bottle: --engine nowhere: unknown engine; known: buildbox, local');
+  // images push takes --engine too (as build and start name an engine), or --to; one engine.
+  t.equal(pushTarget({ engine: 'buildbox' }), 'buildbox');
+  t.equal(pushTarget({ to: 'buildbox', engine: 'buildbox' }), 'buildbox');
+  t.throws(() => pushTarget({ to: 'a', engine: 'b' }), new UserError('--to a and --engine b name two engines; give one'));
+  const none = await bottleInProcess(['images', 'push'], { cwd, env });
+  t.equal(none.exitCode, 1);
+  t.match(none.stderr.trim(), /^bottle: which engine\? give --to ENGINE \(a URL such as ssh:\/\/me@buildbox, .*\)$/, 'neither: one line');
+  const [viaEngine, viaTo] = await Promise.all([
+    bottleInProcess(['images', 'push', '--engine', 'buildbox'], { cwd, env }),
+    bottleInProcess(['images', 'push', '--to', 'buildbox'], { cwd, env }),
+  ]);
+  t.equal(viaEngine.exitCode, 1, 'no engine runs here');
+  t.same([viaEngine.exitCode, viaEngine.stderr], [viaTo.exitCode, viaTo.stderr], '--engine does what --to does');
   const manifestOf = manifestEngine({ path: join(cwd, 'bottle.yaml'), manifest: parsed(`version: 1\nengines:\n  box: { host: "tcp://h:2376", cert_path: ~/c }\nagents: { a: {} }\n`) }, 'box', env);
   t.same(manifestOf, { name: 'box', host: 'tcp://h:2376', tlsDir: join(dir, 'c') }, 'cert_path: ~ is HOME');
 });
