@@ -11,11 +11,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { packageVersion } from '../../lib/paths.js';
 import { DecisionWatcher } from '../../lib/proposals/watch.js';
 import { announceProposal, appendEvent, readRecentEvents, type BundleEvent } from './events.js';
 import { hookToEvent } from './hooks.js';
 import { registerTools } from './tools.js';
+
+// The SDK's Server validates only elicitation answers with its jsonSchemaValidator, and
+// supervise never elicits; its default builds a fresh Ajv instance (with formats) per Server,
+// i.e. per POST here. This one refuses, so an elicitation added later fails loudly.
+const NO_ELICITATION: jsonSchemaValidator = {
+  getValidator: () => () => ({ valid: false, data: undefined, errorMessage: 'supervise does not validate elicitation answers' }),
+};
 
 // Tool arguments are tiny (a host and <= 500 chars); anything bigger is abuse.
 export const MCP_BODY_LIMIT = 64 * 1024;
@@ -126,7 +134,7 @@ export async function startSupervise(opts: SuperviseOptions): Promise<SuperviseS
       const status = e instanceof HttpError ? e.status : 400;
       return jsonRpcError(res, status, status === 413 ? -32600 : -32700, (e as Error).message);
     }
-    const server = new McpServer({ name: 'bottle-supervise', version });
+    const server = new McpServer({ name: 'bottle-supervise', version }, { jsonSchemaValidator: NO_ELICITATION });
     registerTools(server, deps);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {

@@ -157,7 +157,8 @@ export const MODEL_HOST = 'api.anthropic.com';
 export const gitIn = (cwd: string, ...args: string[]): string =>
   execFileSync('git', ['-c', 'safe.directory=*', '-c', 'user.name=e2e', '-c', 'user.email=e2e@e2e.invalid', ...args], { cwd, stdio: 'pipe' }).toString();
 
-function prepareGit(root: string): { workspace: string; upstreamRepo: string } {
+// A workspace repo with one commit and its bare clone as `origin` (a local upstream for git-gate).
+export function prepareGit(root: string): { workspace: string; upstreamRepo: string } {
   const workspace = join(root, 'ws');
   mkdirSync(workspace);
   gitIn(workspace, 'init', '-q', '-b', 'main');
