@@ -113,6 +113,14 @@ async function main(): Promise<void> {
     const rows: Array<[number, Round, Round]> = [];
     let live: string[] = [];
     for (const [k, n] of COUNTS.entries()) {
+      // The peer first, torn down before the bottles come: with the last count's bottles kept
+      // up, both at once would need more networks than the engine's default address pools hold.
+      const names = Array.from({ length: n }, (_, i) => `bottle-bench-fleet-${process.pid}-${n}-${i}`);
+      bare.push(...names);
+      const peer = await measure(docker, () => names.flatMap((x) => [`${x}-agent`, `${x}-sidecars`]), async () => {
+        await Promise.all(names.map((x) => run('sh', [BARE, 'up', x, IMAGES[1], IMAGES[0]])));
+      });
+      await Promise.all(names.map((x) => run('sh', [BARE, 'down', x, IMAGES[1], IMAGES[0]])));
       const slugs: string[] = [];
       const bottle = await measure(docker, () => slugs.flatMap((s) => [dockerNames(s).agent, dockerNames(s).bundle]), async () => {
         const rs = await Promise.all(Array.from({ length: n }, () => spawnBottle(['start', AGENT, '--yes', '--no-attach', '--manifest', manifest], env, () => undefined, { compiled: true }).done));
@@ -122,13 +130,7 @@ async function main(): Promise<void> {
           if (r.code !== 0) throw new Error(`bottle start exited ${r.code}:\n${r.stderr}`);
         }
       });
-      const names = Array.from({ length: n }, (_, i) => `bottle-bench-fleet-${process.pid}-${n}-${i}`);
-      bare.push(...names);
-      const peer = await measure(docker, () => names.flatMap((x) => [`${x}-agent`, `${x}-sidecars`]), async () => {
-        await Promise.all(names.map((x) => run('sh', [BARE, 'up', x, IMAGES[1], IMAGES[0]])));
-      });
       rows.push([n, bottle, peer]);
-      await Promise.all(names.map((x) => run('sh', [BARE, 'down', x, IMAGES[1], IMAGES[0]])));
       // The last count's bottles stay up for the dashboard part.
       if (k === COUNTS.length - 1) live = slugs;
       else for (const s of slugs) await removeBottleFully(lifecycleDeps(env), s, () => undefined);
