@@ -69,8 +69,6 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const diag = o.diag ?? (() => {});
   const store = new PolicyStore(o.policyDir, o.env ?? process.env);
-  // The scanner compiles its rules on first use (~40 ms): pay that now, not on a request.
-  evaluate(store.current.policy, { method: 'GET', url: 'http://warm-up.invalid/', headers: {} });
   const ca = ensureCA(o.caDir);
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
   const agents = createAgents(o.upstreamCaPem);
@@ -142,6 +140,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   });
   main.on('error', (e) => diag(`listener error: ${e.message}`));
   const addr = main.address() as AddressInfo;
+  // The scanner compiles its rules on first use (~50 ms): paid right after the caller has said
+  // it listens (a bottle's readiness, and so its bring-up, does not wait for it) and before an
+  // agent's first request can arrive, which comes after the rest of the bring-up. A request
+  // that did come first would compile them itself.
+  setImmediate(() => evaluate(store.current.policy, { method: 'GET', url: 'http://warm-up.invalid/', headers: {} }));
 
   let cancelLapses = scheduleLapses(store.current.policy, diag);
   const reload = (why: string): ReloadOutcome => {

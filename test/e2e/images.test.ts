@@ -84,6 +84,20 @@ t.test('sidecars image: the built CLI runs as uid 10001', { skip: gate.skip }, a
   t.same(who.output.trim().split('\n'), ['10001', '/usr/bin/tini', '/usr/bin/git', 'rules']);
 });
 
+t.test('sidecars image: its compile cache is taken by the daemons as they run (their flags, their user, root-owned)', { skip: gate.skip }, async (t) => {
+  const docker = gate.docker!;
+  const { DAEMON_NODE_FLAGS } = await import('../../sidecars/daemons.js');
+  // The biggest chunk, imported the way a daemon's node loads it; node says whether the cache took it.
+  const load = (flags: readonly string[]) => ['sh', '-c', `f=$(ls -S /opt/bottle/dist/chunks/*.js | head -1); NODE_DEBUG_NATIVE=COMPILE_CACHE node ${flags.join(' ')} --input-type=module -e "await import('$f').catch(() => undefined)" 2>&1 | grep -c "$(basename $f) was accepted" | sed "s/^/accepted: /"`];
+  for (const [who, flags] of [['init', []], ['gateway', DAEMON_NODE_FLAGS.gateway], ['supervise', DAEMON_NODE_FLAGS.supervise]] as const) {
+    const r = await runOnce(docker, { image: SIDECARS, entrypoint: load(flags).slice(0, 2), cmd: load(flags).slice(2) });
+    // (Not a bare number: dockerode would hand the log back parsed as JSON.)
+    t.equal(r.output.trim(), 'accepted: 1', `${who}: the cached code is accepted (${flags.join(' ') || 'no flags'})`);
+  }
+  const owner = await runOnce(docker, { image: SIDECARS, entrypoint: ['sh', '-c'], cmd: ['stat -c %U /opt/bottle/compile-cache; touch /opt/bottle/compile-cache/x 2>/dev/null && echo writable || echo read-only'] });
+  t.same(owner.output.trim().split('\n'), ['root', 'read-only'], 'the bundle cannot rewrite it');
+});
+
 // The bundle's volume: policy, CA dir, supervise dirs and one served repo with a commit.
 const PREPARE = `set -e
 mkdir -p /bottle/policy /bottle/ca ${BUNDLE_DEFAULTS.superviseQueueDir} ${BUNDLE_DEFAULTS.superviseDecisionsDir} ${BUNDLE_DEFAULTS.gitGateReposDir} /bottle/upstream
