@@ -1,6 +1,7 @@
 // The egress gateway against its peer, mitmdump, and against no proxy at all, on one loopback
 // upstream in the same run: throughput at a fixed concurrency (16, keep-alive) and added
-// latency with one request in flight, for plain HTTP (absolute form) and HTTPS with TLS
+// latency with one request in flight (the gateway as it ships: dist/ under the bundle's node
+// flags; BENCH_GATEWAY_NODE_FLAGS overrides them), for plain HTTP (absolute form) and HTTPS with TLS
 // interception (CONNECT + a minted leaf). Both proxies inject one route header, over HTTPS
 // to the route's port only (plain HTTP goes out without it).
 // Then what metering the model route costs (gateway/metering.ts): per-event latency of a
@@ -14,9 +15,10 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getter, runLoad, type LoadResult, type Send } from './gateway/load.js';
 import { measureMetering, METERING_TARGETS, reportMetering, startMeteringPeers } from './gateway/metering.js';
-import { findMitmdump, startGatewayPeer, startMitmPeer, startUpstreamProcess, type UpstreamInfo } from './gateway/peers.js';
+import { findMitmdump, gatewayNodeFlags, startGatewayPeer, startMitmPeer, startUpstreamProcess, type UpstreamInfo } from './gateway/peers.js';
 import { MODES, reach, type Mode, type Target } from './gateway/targets.js';
 import { formatMs, percentile, printTable, ratio, type Cell } from './lib/index.js';
+import { ensureDistBuilt } from './lib/dist.js';
 
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 10);
 const LATENCY_SECONDS = Math.max(1, SECONDS / 3);
@@ -62,6 +64,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bottle-gateway-bench-'));
   const stops: Array<() => Promise<void>> = [];
   const mitmBin = findMitmdump();
+  // The gateway runs as it ships: dist/ under the bundle's node flags.
+  await ensureDistBuilt('gateway');
+  process.stdout.write(`gateway: dist/ under node ${gatewayNodeFlags().join(' ') || '(no flags)'}\n`);
   try {
     const up = await startUpstreamProcess();
     stops.push(up.stop);

@@ -68,11 +68,13 @@ const FLAGS: Record<DaemonName, (env: Env) => string[]> = {
 // V8 flags per daemon (issue 19: the bundle's idle memory). A daemon's young generation grows
 // to 2 x 8 MiB semi-spaces while its modules load (much of what loading allocates survives a
 // scavenge, which is what makes V8 grow it) and stays resident for good, idle or not. Capped at
-// 1 MiB each; measured in the bundle (anonymous memory): supervise 32 → 22 MiB, git-gate 17 → 14,
-// each gateway replica 27 → 23. The daemons' traffic is small requests with short-lived
-// objects; a smaller young generation means more, cheaper scavenges.
+// 1 MiB each; measured in the bundle (anonymous memory): supervise 32 → 22 MiB, git-gate 17 → 14.
+// Not the gateway: it would save ~4 MiB per replica, but its traffic is every request the agent
+// makes, and the cap cost it ~30% of routed HTTPS throughput (npm run bench -- gateway with
+// BENCH_GATEWAY_NODE_FLAGS=--max-semi-space-size=1 against none, two runs each: metering
+// gateways 2.9k vs 4.2-4.5k req/s).
 export const DAEMON_NODE_FLAGS: Record<DaemonName, readonly string[]> = {
-  gateway: ['--max-semi-space-size=1'],
+  gateway: [],
   'git-gate': ['--max-semi-space-size=1'],
   supervise: ['--max-semi-space-size=1'],
 };

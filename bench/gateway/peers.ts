@@ -7,6 +7,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnGateway } from '../../test/fixtures/gateway/process.js';
+import { DAEMON_NODE_FLAGS } from '../../sidecars/daemons.js';
 import { tsxArgv } from '../../test/helpers/cli.js';
 import type { Proxy } from '../../test/fixtures/gateway/client.js';
 
@@ -65,6 +66,13 @@ export interface GatewayOptions {
 
 // The bottle gateway with a one-route policy for BENCH_HOST on the upstream's HTTPS port (a
 // route's header goes only over TLS to its port).
+// The node flags the bundle runs its gateways with (sidecars/daemons.ts), or
+// BENCH_GATEWAY_NODE_FLAGS (space-separated; empty: none) to weigh them.
+export function gatewayNodeFlags(env: NodeJS.ProcessEnv = process.env): readonly string[] {
+  const given = env.BENCH_GATEWAY_NODE_FLAGS;
+  return given === undefined ? DAEMON_NODE_FLAGS.gateway : given.split(/\s+/).filter(Boolean);
+}
+
 export async function startGatewayPeer(dir: string, upstream: UpstreamInfo, o: GatewayOptions = {}): Promise<Peer> {
   const policyDir = join(dir, 'policy');
   mkdirSync(policyDir, { recursive: true });
@@ -79,7 +87,7 @@ export async function startGatewayPeer(dir: string, upstream: UpstreamInfo, o: G
   const gw = await spawnGateway(
     ['--listen', '127.0.0.1:0', '--policy-dir', policyDir, '--ca-dir', join(dir, 'ca'), '--upstream-ca', upstream.caFile,
       '--hosts-file', hosts, '--allow-private-upstream', BENCH_HOST, ...(o.eventsFile ? ['--events-file', o.eventsFile] : [])],
-    { env: { ...env, BENCH_TOKEN }, quiet: true },
+    { env: { ...env, BENCH_TOKEN }, quiet: true, compiled: { nodeFlags: gatewayNodeFlags() } },
   );
   return {
     proxy: gw.proxy,

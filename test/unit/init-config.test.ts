@@ -12,7 +12,7 @@ t.test('by default every built-in daemon runs as `bottle sidecar <name>`', async
   const specs = resolveDaemons({}, none, SELF);
   t.same(specs.map((s) => s.name), [...DAEMON_NAMES]);
   t.same(specs[0]!.argv, [
-    'node', '--max-semi-space-size=1', 'bottle', 'sidecar', 'gateway', '--listen', '0.0.0.0:8888', '--policy-dir', '/bottle/policy',
+    'node', 'bottle', 'sidecar', 'gateway', '--listen', '0.0.0.0:8888', '--policy-dir', '/bottle/policy',
     '--ca-dir', '/bottle/ca', '--control-socket', '/tmp/bottle-gateway.sock',
   ]);
   const test = resolveDaemons({ BOTTLE_GATEWAY_UPSTREAM_CA: '/t/ca.pem', BOTTLE_GATEWAY_ALLOW_PRIVATE: 'a.test, b.test', BOTTLE_GATEWAY_RESOLVE_ONLY: 'test' }, none, SELF)[0]!;
@@ -30,7 +30,8 @@ t.test('each daemon gets its V8 flags right after the node binary, before the sc
   for (const name of DAEMON_NAMES) {
     const argv = daemonArgv(name, {}, ['/usr/bin/node', '--import', 'tsx', 'main.ts']);
     t.same(argv.slice(0, 5 + DAEMON_NODE_FLAGS[name].length), ['/usr/bin/node', ...DAEMON_NODE_FLAGS[name], '--import', 'tsx', 'main.ts', 'sidecar'], name);
-    t.ok(DAEMON_NODE_FLAGS[name].includes('--max-semi-space-size=1'), `${name}: young generation capped`);
+    // The gateway keeps V8's default: the cap cost it ~30% of routed HTTPS throughput.
+    t.equal(DAEMON_NODE_FLAGS[name].includes('--max-semi-space-size=1'), name !== 'gateway', `${name}: young generation ${name === 'gateway' ? 'not ' : ''}capped`);
   }
 });
 
