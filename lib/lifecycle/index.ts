@@ -7,7 +7,7 @@ export { lostWith, removeBottleFully } from './remove.js';
 export { exportBottle, renderTranscript, type ExportResult } from './export.js';
 export { describeSaved, readSavedSummary, saveWork, restoreWork, type SavedSummary } from './save.js';
 export { planAttach, PROMPT_FILE, type AttachPlan } from './attach.js';
-export { bottleStatuses, budgetStatus, displayState, engineLabel, eventMarks, EventMarks, inspectAll, inspectFleet, type FleetView, waitingFromEvents, type BottleStatus, type BudgetStatus, type LapsedInUse, type Marks } from './status.js';
+export { bottleStatuses, budgetStatus, displayState, engineLabel, eventMarks, EventMarks, inspectFleet, type FleetView, waitingFromEvents, type BottleStatus, type BudgetStatus, type LapsedInUse, type Marks } from './status.js';
 export { cleanup, cleanupTargets, type CleanupItem } from './cleanup.js';
 export { bundleControl } from './control.js';
 export { pullAllBundles, pullBundles } from './sync.js';

@@ -236,11 +236,6 @@ export async function inspectFleet(deps: Pick<LifecycleDeps, 'backends' | 'env'>
   return view;
 }
 
-// The engines' view alone.
-export async function inspectAll(deps: Pick<LifecycleDeps, 'backends' | 'env'>, metas: Metadata[]): Promise<Map<string, EngineState | 'unknown'>> {
-  return (await inspectFleet(deps, metas)).states;
-}
-
 // A bottle's budget file when it caps anything (unreadable or invalid: none; `bottle budget` says why).
 function budgetOf(paths: { policy: string }): Budget | undefined {
   try {
