@@ -108,5 +108,13 @@ printTable('evaluate() latency', ['case', 'p50', 'p99', 'peer p50', 'peer p99', 
     peer50 === undefined ? '-' : ratio(p50, peer50),
   ];
 }));
-const urlP50 = percentile(rows[0]!.ours, 50) * 1000;
-process.stdout.write(`target: allowed-URL p50 <= 50 µs: ${urlP50 <= 50 ? 'met' : 'MISSED'} (${urlP50.toFixed(1)} µs)\n`);
+// Issue 19's targets, with every hardening stage on (the policy above has them all).
+const targets: Array<[row: Row, p: number, maxUs: number]> = [
+  [rows[0]!, 50, 20], [rows[0]!, 99, 100],
+  [rows.find((r) => r.name.startsWith('blocked'))!, 50, 20], [rows.find((r) => r.name.startsWith('blocked'))!, 99, 100],
+  [rows.find((r) => r.name.endsWith('KB, allowed'))!, 50, 200],
+];
+for (const [row, p, maxUs] of targets) {
+  const us = percentile(row.ours, p) * 1000;
+  process.stdout.write(`target: ${row.name} p${p} <= ${maxUs} µs: ${us <= maxUs ? 'met' : 'MISSED'} (${us.toFixed(1)} µs)\n`);
+}

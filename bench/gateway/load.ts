@@ -9,6 +9,7 @@ export interface LoadOptions {
   concurrency: number;
   durationMs: number;
   warmupMs: number; // run but not recorded (connections, JIT, leaf minting)
+  window?: (edge: 'start' | 'end') => void; // called as the recorded window opens and closes
 }
 
 export interface LoadResult {
@@ -58,7 +59,10 @@ export async function runLoad(send: Send, o: LoadOptions): Promise<LoadResult> {
       }
     }
   };
+  const opened = setTimeout(() => o.window?.('start'), o.warmupMs);
   await Promise.all(Array.from({ length: o.concurrency }, worker));
+  clearTimeout(opened);
+  o.window?.('end');
   const seconds = (performance.now() - measureFrom) / 1000;
   return { requests: latencies.length, errors, rps: latencies.length / seconds, latencies, firstError };
 }

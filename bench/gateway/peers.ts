@@ -1,6 +1,7 @@
 // The processes the gateway benchmark measures: the loopback upstream, the bottle gateway
-// (as `sidecar gateway`, the way the bundle runs it) and mitmdump with an equivalent addon.
-// Every one is stopped by its own PID.
+// (as `sidecar gateway`, the way the bundle runs it), mitmdump with an equivalent addon and a
+// forward-only node proxy (forward-only.ts, plain HTTP only). Every one is stopped by its own
+// PID, and each says its PID so the bench can read its CPU time.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -21,8 +22,24 @@ export const BENCH_TOKEN = 'bench-route-credential'; // gitleaks:allow (test dum
 export interface Peer {
   proxy: Proxy;
   caPem: string;
+  pid?: number;
+  plainOnly?: boolean; // no HTTPS interception: measured for plain HTTP only
   stop(): Promise<void>;
 }
+
+// A process's CPU time so far (user + system) in µs, from /proc; undefined where unreadable.
+export function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+const CLOCK_TICKS = 100; // USER_HZ: what /proc/<pid>/stat counts in on Linux
 
 // SIGTERM, then SIGKILL after `ms`; resolves once the child has exited.
 export function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
@@ -38,7 +55,7 @@ export function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
 }
 
 // The upstream child's ports and CA, and how to stop it.
-export interface UpstreamInfo { httpPort: number; httpsPort: number; caFile: string; caPem: string; stop(): Promise<void> }
+export interface UpstreamInfo { httpPort: number; httpsPort: number; caFile: string; caPem: string; pid?: number; stop(): Promise<void> }
 
 // The recording-off test upstream in its own node process.
 export function startUpstreamProcess(): Promise<UpstreamInfo> {
@@ -49,7 +66,7 @@ export function startUpstreamProcess(): Promise<UpstreamInfo> {
       out += c.toString();
       if (!out.includes('\n')) return;
       const info = JSON.parse(out.split('\n')[0]!) as Omit<UpstreamInfo, 'stop'>;
-      resolve({ ...info, stop: () => stopChild(child) });
+      resolve({ ...info, pid: child.pid, stop: () => stopChild(child) });
     });
     child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
   });
@@ -92,6 +109,7 @@ export async function startGatewayPeer(dir: string, upstream: UpstreamInfo, o: G
   return {
     proxy: gw.proxy,
     caPem: readFileSync(join(dir, 'ca', 'ca.crt'), 'utf8'),
+    pid: gw.child.pid,
     stop: async () => void (await gw.stop()),
   };
 }
@@ -143,5 +161,19 @@ export async function startMitmPeer(bin: string, dir: string, upstream: Upstream
     await stopChild(child);
     throw new Error(`${(e as Error).message}: ${stderr}`);
   }
-  return { proxy: { host: '127.0.0.1', port }, caPem: readFileSync(caFile, 'utf8'), stop: () => stopChild(child) };
+  return { proxy: { host: '127.0.0.1', port }, caPem: readFileSync(caFile, 'utf8'), pid: child.pid, stop: () => stopChild(child) };
+}
+
+// forward-only.ts in its own node process (plain HTTP only).
+export function startForwardOnlyPeer(): Promise<Peer> {
+  const child = spawn(process.execPath, [...tsxArgv(), join(here, 'forward-only.ts')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
+      if (m) resolve({ proxy: { host: '127.0.0.1', port: Number(m[1]) }, caPem: '', pid: child.pid, plainOnly: true, stop: () => stopChild(child) });
+    });
+    child.once('exit', (code) => reject(new Error(`forward-only proxy exited with ${code}: ${err}`)));
+  });
 }
