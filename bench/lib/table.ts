@@ -34,6 +34,7 @@ export function ratio(a: number, b: number): string {
 
 // A duration in ms, in the unit that keeps it readable: 0.00042 → "420 ns", 12.3 → "12.3 ms".
 export function formatMs(ms: number): string {
+  if (ms < 0) return `-${formatMs(-ms)}`;
   if (ms < 0.001) return `${(ms * 1e6).toFixed(0)} ns`;
   if (ms < 1) return `${(ms * 1e3).toPrecision(3)} µs`;
   if (ms < 1000) return `${ms.toPrecision(3)} ms`;
@@ -47,5 +48,5 @@ function cellText(cell: Cell | undefined): string {
 
 // Formatted durations ("12.3 ms") and ratios ("4.2x") align like numbers.
 function isNumeric(cell: Cell | undefined): boolean {
-  return typeof cell === 'number' || (typeof cell === 'string' && /^[\d.]+ ?[a-zµ]*$/.test(cell));
+  return typeof cell === 'number' || (typeof cell === 'string' && /^-?[\d.]+ ?[a-zµ]*$/.test(cell));
 }
