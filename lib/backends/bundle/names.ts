@@ -101,8 +101,6 @@ export interface BundleHostPaths {
   eventsDir: string;
   /** JSON lines from init and supervise (daemon restarts, agent waiting/idle): the dashboard reads it. */
   eventsFile: string;
-  /** The host copy of supervise's queue (proposals and held pushes). */
-  queueDir: string;
 }
 
 // Where those files live for one bottle.
@@ -113,6 +111,5 @@ export function bundleHostPaths(paths: BottlePaths): BundleHostPaths {
     caCert: join(paths.dir, 'ca', 'ca.crt'),
     eventsDir,
     eventsFile: join(eventsDir, 'events.jsonl'),
-    queueDir: paths.superviseQueue,
   };
 }
