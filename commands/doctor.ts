@@ -258,10 +258,11 @@ async function engineCheck(
     const where = p.remote ? `, a remote engine on ${p.remote} (git upstreams given as local paths need an engine on this machine)` : '';
     return { name, status: 'ok', required, version: p.version, detail: `API ${p.apiVersion}${platform ? `, ${platform}` : ''} at ${p.host}${where}` };
   }
-  return {
-    name, status: required ? 'missing' : 'warn', required, detail: `${p.host}: ${p.error}${required ? '' : ' (no agent uses it)'}`,
-    fix: row.fix ?? 'start the Docker engine (sudo systemctl start docker, or run dockerd), or set DOCKER_HOST to a reachable engine',
-  };
+  // An engine that is there but refuses this client (TLS, ssh) needs the detail's fix, not a start.
+  const fix = p.disagrees
+    ? `the engine at ${p.host} is up but ${p.disagrees === 'tls' ? 'the TLS settings' : 'the ssh access'} for it must change: do what the line above says`
+    : row.fix ?? 'start the Docker engine (sudo systemctl start docker, or run dockerd), or set DOCKER_HOST to a reachable engine';
+  return { name, status: required ? 'missing' : 'warn', required, detail: `${p.host}: ${p.error}${required ? '' : ' (no agent uses it)'}`, fix };
 }
 
 // The state root must be a writable dir, or creatable under the nearest existing ancestor.

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { sshAgent, sshConnectConfig } from './engine-ssh.js';
-import { describeEngineError } from './unreachable.js';
+import { describeEngineError, engineDisagreement } from './unreachable.js';
 
 // Where the engine is and how we found it (shown by doctor).
 export interface DockerEndpoint {
@@ -184,7 +184,7 @@ export function remoteEngineText(host: string, name: string, locals: Array<{ rem
 // name of the machine a remote engine runs on.
 export type EngineProbe =
   | { ok: true; host: string; version: string; apiVersion: string; os: string; arch?: string; remote?: string }
-  | { ok: false; host: string; error: string };
+  | { ok: false; host: string; error: string; disagrees?: 'tls' | 'ssh' }; // disagrees: it is there, the transport fails
 
 export interface ProbeEngineOptions {
   env: NodeJS.ProcessEnv;
@@ -217,7 +217,8 @@ export async function probeEngine(opts: ProbeEngineOptions): Promise<EngineProbe
     const remote = await Promise.race([remoteEngineName(endpoint, () => docker.info() as Promise<{ Name?: string }>), timedOut]).catch(() => undefined);
     return { ok: true, host, version: v.Version, apiVersion: v.ApiVersion ?? '', os: v.Os ?? '', ...(v.Arch && { arch: v.Arch }), ...(remote ? { remote } : {}) };
   } catch (e) {
-    return { ok: false, host, error: describeEngineError(e) };
+    const disagrees = engineDisagreement(e);
+    return { ok: false, host, error: describeEngineError(e), ...(disagrees ? { disagrees } : {}) };
   } finally {
     clearTimeout(timer);
   }

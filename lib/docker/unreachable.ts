@@ -70,12 +70,20 @@ export function engineConnectError(e: unknown): ConnectError | undefined {
   return undefined;
 }
 
+// 'tls' or 'ssh' when `e` says the engine is there but this client and it disagree on how to
+// talk (certificates, host keys, keys): starting an engine is then not the fix.
+export function engineDisagreement(e: unknown): 'tls' | 'ssh' | undefined {
+  const err = engineConnectError(e);
+  if (err instanceof EngineSshError) return 'ssh';
+  return err && isTlsError(err.code!) ? 'tls' : undefined;
+}
+
 // One user-facing line for an unreachable engine, or undefined when `e` is something else.
 export function engineUnreachableMessage(e: unknown, env: NodeJS.ProcessEnv): string | undefined {
   const err = engineConnectError(e);
   if (!err) return undefined;
   // The engine is there, but this client and it disagree on TLS or ssh: nothing to start.
-  if (isTlsError(err.code!) || err instanceof EngineSshError) return `cannot talk to the Docker engine at ${env.DOCKER_HOST || 'the endpoint this shell selects'}: ${describeEngineError(err)}`;
+  if (engineDisagreement(err)) return `cannot talk to the Docker engine at ${env.DOCKER_HOST || 'the endpoint this shell selects'}: ${describeEngineError(err)}`;
   const host = env.DOCKER_HOST || (err.address?.startsWith('/') ? `unix://${err.address}` : err.address ? `${err.address}${err.port ? `:${err.port}` : ''}` : 'the default socket');
   return `no Docker engine at ${host}: ${describeEngineError(err)}; start dockerd, or point DOCKER_HOST at a running engine (bottle doctor checks it)`;
 }

@@ -87,7 +87,9 @@ t.test('probe: failures are results, never throws', async (t) => {
   t.match(await probeEngine({ env: { DOCKER_HOST: weird.host } }), { ok: false, error: /not like a Docker engine/ });
 
   t.match(await probeEngine({ env: { DOCKER_HOST: 'tcp://[bad' } }), { ok: false, error: /is not a URL/ });
-  t.match(await probeEngine({ env: { DOCKER_HOST: 'tcp://127.0.0.1:1' } }), { ok: false, error: /refused/ });
+  const refused = await probeEngine({ env: { DOCKER_HOST: 'tcp://127.0.0.1:1' } });
+  t.match(refused, { ok: false, error: /refused/ });
+  t.notOk('disagrees' in refused, 'an engine that is not there is not a transport disagreement');
 });
 
 t.test('probe: an engine that never answers times out', async (t) => {
@@ -119,7 +121,7 @@ t.test('probe: a --tlsverify engine over DOCKER_CERT_PATH; a missing client cert
   const saved = { ...process.env };
   Object.assign(process.env, env);
   t.teardown(() => { for (const k of Object.keys(env)) { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; } });
-  t.match(await probeEngine({ env }), { ok: false, error: /^TLS: the engine refused this client's certificate \(.+\); DOCKER_CERT_PATH needs the cert\.pem and key\.pem/ });
+  t.match(await probeEngine({ env }), { ok: false, disagrees: 'tls', error: /^TLS: the engine refused this client's certificate \(.+\); DOCKER_CERT_PATH needs the cert\.pem and key\.pem/ });
 
-  t.match(await probeEngine({ env: { DOCKER_HOST: host, DOCKER_TLS_VERIFY: '1' } }), { ok: false, error: /^TLS: the engine's certificate is not trusted \(.+\); put its CA in DOCKER_CERT_PATH\/ca\.pem/ });
+  t.match(await probeEngine({ env: { DOCKER_HOST: host, DOCKER_TLS_VERIFY: '1' } }), { ok: false, disagrees: 'tls', error: /^TLS: the engine's certificate is not trusted \(.+\); put its CA in DOCKER_CERT_PATH\/ca\.pem/ });
 });

@@ -147,6 +147,25 @@ t.test('injected deps: old node and a stub engine probe', async (t) => {
   t.equal(seen[0], m.env, 'the probe gets ctx.env');
 });
 
+t.test('an engine that refuses this client over TLS or ssh is fixed as the detail says, not by starting one', async (t) => {
+  const m = await machine(t, TOOLS);
+  for (const [disagrees, error, fix] of [
+    ['tls', "TLS: the engine's certificate is not trusted (self-signed certificate); put its CA in DOCKER_CERT_PATH/ca.pem", /is up but the TLS settings for it must change/],
+    ['ssh', 'ssh: the host key of build.example has changed', /is up but the ssh access for it must change/],
+    [undefined, 'connection refused (is dockerd running?)', /start the Docker engine/],
+  ] as const) {
+    let out = '';
+    const ctx: Ctx = { env: m.env, cwd: process.cwd(), run, out: (s) => { out += s; }, err: () => {}, isTTY: false };
+    const deps: DoctorDeps = { nodeVersion: process.versions.node, probeEngine: async () => ({ ok: false, host: 'tcp://build.example:2376', error, ...(disagrees ? { disagrees } : {}) }) };
+    const program = new Command('bottle').exitOverride();
+    registerDoctor(program, ctx, { exitCode: 0 }, deps);
+    await program.parseAsync(['doctor', '--json'], { from: 'user' });
+    const row = byName(parseJson(out).checks, 'docker-engine');
+    t.match(row, { status: 'missing', detail: `tcp://build.example:2376: ${error}`, fix }, String(disagrees));
+    if (disagrees) t.notMatch(row?.fix, /start the Docker engine|set DOCKER_HOST/, `${disagrees}: no contradicting fix`);
+  }
+});
+
 t.test('renderChecks aligns columns and puts the fix under the row', async (t) => {
   const text = renderChecks([
     { name: 'node', status: 'ok', required: true, version: '22.1.0' },
