@@ -102,12 +102,20 @@ export async function checkImages(engine: Pick<DockerEngine, 'getImage'>, images
   });
 }
 
-// An engine call that creates something: conflicts (a leftover of the same slug) are user errors.
+// The engine's words (20.10, then 27+) for "every default address range is in use".
+const POOLS_EXHAUSTED = /non-overlapping IPv4 address pool|predefined address pools have been fully subnetted/i;
+const POOLS_FIX = 'the Docker engine has no free address range left (each bottle takes two networks; stock dockerd has ranges for about 30): '
+  + 'stop bottles you no longer need (`bottle ls`, `bottle stop NAME`), run `bottle cleanup` for leftovers and `docker network prune` for other unused networks, '
+  + 'or give dockerd more ranges (default-address-pools in /etc/docker/daemon.json, e.g. {"base": "10.200.0.0/16", "size": 24}, a range your networks do not use)';
+
+// An engine call that creates something: conflicts (a leftover of the same slug) and an engine
+// out of address ranges are user errors.
 export async function create(what: string, call: () => Promise<unknown>): Promise<void> {
   try {
     await call();
   } catch (e) {
     if (statusOf(e) === 409) throw new UserError(`${what} already exists (left over from an earlier run?); run \`bottle cleanup\``);
+    if (POOLS_EXHAUSTED.test(engineMessage(e))) throw new UserError(`creating ${what}: ${POOLS_FIX}`);
     throw new Error(`creating ${what}: ${engineMessage(e)}`, { cause: e });
   }
 }
