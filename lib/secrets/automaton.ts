@@ -3,6 +3,7 @@
 // patterns become one DFA by subset construction, so a step costs one table load whatever the
 // pattern count.
 import { hasCol, setId, type CharSet } from './charset.js';
+import { wasmDfaScanner } from './dfa-wasm.js';
 
 const COLS = 128; // column 0: NUL and every code unit above 127 (see charset.ts)
 const MAX_LEN = 63; // positions per pattern (a 6-bit field in the NFA position code)
@@ -13,6 +14,8 @@ const SPLIT_MIN = 2048;
 const WARMUP = MAX_LEN + 1;
 // Hit buffers are grown before each block of this many steps, never inside the loop.
 const BLOCK = 4096;
+// Texts at least this long are scanned in WebAssembly when it is available (dfa-wasm.ts).
+export const WASM_MIN = 256;
 
 // Pattern occurrences of one scan in text order: end position (inclusive) and the state reached.
 export interface Hits {
@@ -32,6 +35,11 @@ interface Dfa {
 // Scans text for a list of patterns; pattern ids are their indexes.
 export class PatternScanner {
   readonly scan: (text: string) => Hits;
+  // The JavaScript loop alone (scan uses WebAssembly for long ASCII texts when it can): the
+  // reference the differential test holds the other to.
+  readonly scanJs: (text: string) => Hits;
+  // Whether scan runs WebAssembly (for texts of WASM_MIN characters or more).
+  readonly wasm: boolean;
   // Pattern ids that end in state s (a value from Hits.states): outIds[outStart[s] .. outStart[s + 1]].
   readonly outStart: Int32Array;
   readonly outIds: Int32Array;
@@ -42,7 +50,10 @@ export class PatternScanner {
     this.stateCount = dfa.states;
     this.outStart = dfa.outStart;
     this.outIds = dfa.outIds;
-    this.scan = scanner(dfa);
+    const { scan, scanJs } = scanner(dfa);
+    this.scan = scan;
+    this.scanJs = scanJs;
+    this.wasm = scan !== scanJs;
     // Run every branch of the loop once (both halves, the odd tail, hits everywhere, buffer
     // growth), so V8 has type feedback for all of it when it optimizes; otherwise the first real
     // text taking a path it never saw deoptimizes the loop, and megabytes run unoptimized again.
@@ -72,7 +83,7 @@ function example(p: CharSet[]): string {
 // loop: the two table lookups per step are independent, so the CPU overlaps them (~18% faster
 // than one stream; three streams measured slower again). The Hits object is reused by the
 // next scan.
-function scanner(dfa: Dfa): (text: string) => Hits {
+function scanner(dfa: Dfa): { scan: (text: string) => Hits; scanJs: (text: string) => Hits } {
   const delta = dfa.delta;
   const start = dfa.start;
   // Small at first, so the warm-up scan (see PatternScanner) exercises growing them too.
@@ -88,7 +99,7 @@ function scanner(dfa: Dfa): (text: string) => Hits {
     b.ends = e;
     b.states = s;
   };
-  return function scanText(text: string): Hits {
+  const scanJs = function scanText(text: string): Hits {
     const len = text.length;
     let h = 0;
     let h2 = 0;
@@ -148,6 +159,10 @@ function scanner(dfa: Dfa): (text: string) => Hits {
     hits.count = h + h2;
     return hits;
   };
+  const wasm = wasmDfaScanner(delta, start, hits);
+  if (!wasm) return { scan: scanJs, scanJs };
+  const scan = (text: string): Hits => (text.length >= WASM_MIN ? wasm(text) : scanJs(text));
+  return { scan, scanJs };
 }
 
 // Subset construction. An NFA position is (pattern p, j sets matched), coded p << 6 | j; a DFA
