@@ -192,28 +192,41 @@ function buildDfa(patterns: readonly CharSet[][]): Dfa {
     });
   });
   const table = new StateTable();
-  table.intern([]);
-  const startOnly = startsBy.map((codes) => table.intern(codes)); // where a class leads when nothing advances
+  table.intern(new Int32Array(0), 0);
+  const starts = startsBy.map((codes) => Int32Array.from(codes));
+  const startOnly = starts.map((codes) => table.intern(codes, codes.length)); // where a class leads when nothing advances
   let rows = new Int32Array(1024 * k);
-  const buckets: number[][] = Array.from({ length: k }, () => []);
-  const touched: number[] = [];
-  const merged: number[] = [];
+  // Bucket ci holds the codes advancing on class ci (sorted: a state's codes are); cap per bucket.
+  let cap = 64;
+  let buckets = new Int32Array(k * cap);
+  const fill = new Int32Array(k);
+  const touched = new Int32Array(k);
+  let merged = new Int32Array(cap);
   for (let s = 0; s < table.count; s++) {
     if ((s + 1) * k > rows.length) { const r = new Int32Array(rows.length * 2); r.set(rows); rows = r; }
     rows.set(startOnly, s * k);
-    for (const code of table.codes(s)) {
+    const codes = table.codes(s);
+    if (codes.length > cap) { cap = codes.length * 2; buckets = new Int32Array(k * cap); }
+    let nt = 0;
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i]!;
       if ((code & 63) === lens[code >> 6]) continue; // completed
-      for (const ci of accepts[code] ?? []) {
-        if (buckets[ci]!.length === 0) touched.push(ci);
-        buckets[ci]!.push(code + 1);
+      const cls = accepts[code];
+      if (!cls) continue;
+      for (let x = 0; x < cls.length; x++) {
+        const ci = cls[x]!;
+        if (fill[ci] === 0) touched[nt++] = ci;
+        buckets[ci * cap + fill[ci]!++] = code + 1;
       }
     }
-    for (const ci of touched) {
-      mergeSorted(buckets[ci]!, startsBy[ci]!, merged);
-      rows[s * k + ci] = table.intern(merged);
-      buckets[ci]!.length = 0;
+    for (let t = 0; t < nt; t++) {
+      const ci = touched[t]!;
+      const b = starts[ci]!;
+      if (merged.length < fill[ci]! + b.length) merged = new Int32Array(2 * (fill[ci]! + b.length));
+      const m = mergeSorted(buckets, ci * cap, fill[ci]!, b, merged);
+      rows[s * k + ci] = table.intern(merged, m);
+      fill[ci] = 0;
     }
-    touched.length = 0;
   }
   const n = table.count;
   const outStart = new Int32Array(n + 1);
@@ -235,58 +248,79 @@ function buildDfa(patterns: readonly CharSet[][]): Dfa {
   return { delta, start: first < 0 ? ~first : first, outStart, outIds: Int32Array.from(flat), states: n };
 }
 
-// DFA states as sorted code lists in one pool, interned by hash.
+// DFA states as sorted code lists in one pool, interned by hash (open addressing).
 class StateTable {
-  private pool = new Int32Array(4096);
+  private pool: Int32Array = new Int32Array(4096);
   private used = 0;
-  private starts: number[] = [];
-  private ends: number[] = [];
-  private readonly byHash = new Map<number, number[]>();
-
-  get count(): number {
-    return this.starts.length;
-  }
+  private starts: Int32Array = new Int32Array(1024);
+  private ends: Int32Array = new Int32Array(1024);
+  private hashes: Int32Array = new Int32Array(1024);
+  private slots: Int32Array = new Int32Array(2048).fill(-1); // state ids; -1: empty
+  count = 0;
 
   codes(s: number): Int32Array {
     return this.pool.subarray(this.starts[s]!, this.ends[s]!);
   }
 
-  // The id of the state with these (sorted) codes, created if new.
-  intern(codes: readonly number[]): number {
-    let h = codes.length;
-    for (const c of codes) h = Math.imul(h ^ c, 0x9e3779b1) >>> 0;
-    const same = this.byHash.get(h);
-    if (same) {
-      for (const s of same) {
-        const a = this.starts[s]!;
-        if (this.ends[s]! - a !== codes.length) continue;
-        let eq = true;
-        for (let i = 0; i < codes.length && eq; i++) eq = this.pool[a + i] === codes[i];
-        if (eq) return s;
-      }
+  // The id of the state with codes[0, n) (sorted), created if new.
+  intern(codes: Int32Array, n: number): number {
+    let h = n;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ codes[i]!, 0x9e3779b1);
+    h |= 0;
+    const mask = this.slots.length - 1;
+    let slot = h & mask;
+    for (let id = this.slots[slot]!; id >= 0; slot = (slot + 1) & mask, id = this.slots[slot]!) {
+      if (this.hashes[id] !== h) continue;
+      const a = this.starts[id]!;
+      if (this.ends[id]! - a !== n) continue;
+      let i = 0;
+      while (i < n && this.pool[a + i] === codes[i]) i++;
+      if (i === n) return id;
     }
-    const id = this.starts.length;
-    if (this.used + codes.length > this.pool.length) {
-      const p = new Int32Array(Math.max(this.pool.length * 2, this.used + codes.length));
+    const id = this.count++;
+    if (id === this.starts.length) {
+      const grow = (x: Int32Array): Int32Array => { const y = new Int32Array(x.length * 2); y.set(x); return y; };
+      this.starts = grow(this.starts);
+      this.ends = grow(this.ends);
+      this.hashes = grow(this.hashes);
+    }
+    if (this.used + n > this.pool.length) {
+      const p = new Int32Array(Math.max(this.pool.length * 2, this.used + n));
       p.set(this.pool);
       this.pool = p;
     }
-    this.starts.push(this.used);
-    for (const c of codes) this.pool[this.used++] = c;
-    this.ends.push(this.used);
-    if (same) same.push(id);
-    else this.byHash.set(h, [id]);
+    this.starts[id] = this.used;
+    this.pool.set(codes.subarray(0, n), this.used);
+    this.used += n;
+    this.ends[id] = this.used;
+    this.hashes[id] = h;
+    this.slots[slot] = id;
+    if (2 * this.count > this.slots.length) this.rehash();
     return id;
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.count; id++) {
+      let slot = this.hashes[id]! & mask;
+      while (slots[slot]! >= 0) slot = (slot + 1) & mask;
+      slots[slot] = id;
+    }
+    this.slots = slots;
   }
 }
 
-function mergeSorted(a: number[], b: number[], out: number[]): void {
-  out.length = 0;
-  let i = 0;
+// Merges a[from, from + n) and b (both sorted) into out; returns the merged length.
+function mergeSorted(a: Int32Array, from: number, n: number, b: Int32Array, out: Int32Array): number {
+  let i = from;
+  const stop = from + n;
   let j = 0;
-  while (i < a.length && j < b.length) out.push(a[i]! <= b[j]! ? a[i++]! : b[j++]!);
-  while (i < a.length) out.push(a[i++]!);
-  while (j < b.length) out.push(b[j++]!);
+  let m = 0;
+  while (i < stop && j < b.length) out[m++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < stop) out[m++] = a[i++]!;
+  while (j < b.length) out[m++] = b[j++]!;
+  return m;
 }
 
 // Partitions the 128 columns into classes that no pattern position tells apart.
