@@ -1,23 +1,23 @@
-// The anchor automaton's scan loop (automaton.ts) in WebAssembly, for ASCII texts: four
-// interleaved streams over bytes, with no bounds checks and plenty of registers, run about 3×
-// faster than the JavaScript loop over code units (which two streams already saturate). Same
-// table, same hits, same order; the JavaScript loop stays the reference and the fallback (texts
-// with any code unit above 127, or no WebAssembly), and a differential test holds them equal.
+// The anchor automaton's scan loop (automaton.ts) in WebAssembly: four interleaved streams over
+// a UTF-16 copy of the text, with no bounds checks and registers to spare, run about 2.5× faster
+// than the JavaScript loop (whose two streams are as many as V8's registers allow). Same table,
+// same hits, same order: the JavaScript loop stays the reference (and the path without
+// WebAssembly, and for short texts), and a differential test holds the two equal.
 //
 // The module is assembled here from a few dozen instructions (no toolchain, no dependency).
 
-// Where things live in the module's memory: the streams' registers, then the table, then the
-// text of one chunk, then one hit region per stream.
-const CTRL = 0; // r0..r3 (table byte offsets), p0..p3 (text addresses), o0..o3 (hit addresses)
-const TABLE = 64;
+// The module's memory: the streams' registers, the table, one chunk of text (after the
+// characters a stream warms up on), then per stream a region of hit ends and one of states.
+const CTRL = 0; // per stream k: r (table byte offset), p (text address), o (next end's address), lo, hi
+const TABLE = 128;
 const STREAMS = 4;
 // Text is copied in and scanned this many characters at a time (bounds the memory).
 export const CHUNK = 1 << 18;
-// Steps per stream per call: the hit regions hold this many hits each.
-const STEPS = 8192;
 // A DFA state only depends on the last 62 characters (automaton.ts), so a stream starting
-// mid-text reads this many characters before its start to know its state exactly.
+// mid-text reads this many characters before its start to know its state exactly there.
 const WARMUP = 64;
+// Hits one stream can report per chunk (at most one per character of its part).
+const REGION = CHUNK / STREAMS + WARMUP + 64;
 const PAGE = 65536;
 // Chunks shorter than this run as one stream (four would mostly warm up).
 export const MULTI_MIN = 256;
@@ -29,7 +29,7 @@ export interface WasmHits {
   states: Int32Array;
 }
 
-type Run = (steps: number, textBase: number) => void;
+type Run = (steps: number, textBase: number, shift: number) => void;
 
 // --- a tiny WebAssembly assembler: just what the two functions below need ---
 function leb(n: number): number[] {
@@ -58,88 +58,89 @@ const op = {
   load: (offset: number) => [0x28, 2, ...uleb(offset)],
   load16: (offset: number) => [0x2f, 1, ...uleb(offset)],
   store: (offset: number) => [0x36, 2, ...uleb(offset)],
-  add: [0x6a], sub: [0x6b], shl: [0x74], shrU: [0x76], xor: [0x73], ltS: [0x48], ltU: [0x49], eqz: [0x45], select: [0x1b],
+  add: [0x6a], sub: [0x6b], shl: [0x74], shrU: [0x76], xor: [0x73], ltS: [0x48], ltU: [0x49], geU: [0x4f], and: [0x71], eqz: [0x45], select: [0x1b],
   block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], end: [0x0b], brIf: (d: number) => [0x0d, ...uleb(d)],
 };
 
-// run(steps, textBase): each listed stream takes `steps` steps from its registers in CTRL, then
-// stores them back. A step reads the UTF-16 code unit at p (above 127: column 0), moves r to
-// table[r + 4 * column]; a negative entry (~offset) completes patterns: the hit
-// ((p - textBase) / 2, state) goes to o.
-function runBody(streams: number[]): number[] {
-  const STEPS_L = 0, BASE = 1;
-  const r = (k: number): number => 2 + k;
-  const p = (k: number): number => 2 + STREAMS + k;
-  const o = (k: number): number => 2 + 2 * STREAMS + k;
-  const c = (k: number): number => 2 + 3 * STREAMS + k;
+// run(steps, textBase, shift): each listed stream takes `steps` steps from its registers in
+// CTRL. A step reads the UTF-16 code unit at p (above 127: column 0) and moves r to
+// table[r + 4 * column]; a negative entry (~offset) completes patterns, and when p is in
+// [lo, hi) the hit goes out: its end (p - textBase) / 2 + shift at o, its state at o + STATES.
+function runBody(streams: number[], states: number): number[] {
+  const STEPS_L = 0, BASE = 1, SHIFT = 2;
+  // Registers r and p live in locals; o, lo and hi stay in CTRL (only a hit needs them).
+  const FIELDS = ['r', 'p', 'o', 'lo', 'hi'];
+  const field = (f: string, k: number): number => CTRL + 4 * (FIELDS.indexOf(f) * STREAMS + k);
+  const r = (k: number): number => 3 + k;
+  const p = (k: number): number => 3 + STREAMS + k;
+  const c = (k: number): number => 3 + 2 * STREAMS + k;
+  const o = 3 + 3 * STREAMS;
   const code: number[] = [];
-  for (const k of streams) {
-    code.push(...op.i32(CTRL), ...op.load(4 * k), ...op.set(r(k)));
-    code.push(...op.i32(CTRL), ...op.load(16 + 4 * k), ...op.set(p(k)));
-    code.push(...op.i32(CTRL), ...op.load(32 + 4 * k), ...op.set(o(k)));
-  }
+  for (const k of streams) code.push(...op.i32(0), ...op.load(field('r', k)), ...op.set(r(k)), ...op.i32(0), ...op.load(field('p', k)), ...op.set(p(k)));
   code.push(...op.block, ...op.get(STEPS_L), ...op.eqz, ...op.brIf(0), ...op.loop);
   for (const k of streams) {
     code.push(
-      // c = unit < 128 ? unit : 0
       ...op.get(p(k)), ...op.load16(0), ...op.tee(c(k)), ...op.i32(0), ...op.get(c(k)), ...op.i32(128), ...op.ltU, ...op.select,
       ...op.i32(2), ...op.shl, ...op.get(r(k)), ...op.add, ...op.load(TABLE), ...op.tee(r(k)),
       ...op.i32(0), ...op.ltS, ...op.if,
       ...op.get(r(k)), ...op.i32(-1), ...op.xor, ...op.set(r(k)),
-      ...op.get(o(k)), ...op.get(p(k)), ...op.get(BASE), ...op.sub, ...op.i32(1), ...op.shrU, ...op.store(0),
-      ...op.get(o(k)), ...op.get(r(k)), ...op.i32(9), ...op.shrU, ...op.store(4),
-      ...op.get(o(k)), ...op.i32(8), ...op.add, ...op.set(o(k)),
+      ...op.get(p(k)), ...op.i32(0), ...op.load(field('lo', k)), ...op.geU,
+      ...op.get(p(k)), ...op.i32(0), ...op.load(field('hi', k)), ...op.ltU, ...op.and, ...op.if,
+      ...op.i32(0), ...op.load(field('o', k)), ...op.set(o),
+      ...op.get(o), ...op.get(p(k)), ...op.get(BASE), ...op.sub, ...op.i32(1), ...op.shrU, ...op.get(SHIFT), ...op.add, ...op.store(0),
+      ...op.get(o), ...op.get(r(k)), ...op.i32(9), ...op.shrU, ...op.store(states),
+      ...op.i32(0), ...op.get(o), ...op.i32(4), ...op.add, ...op.store(field('o', k)),
+      ...op.end,
       ...op.end,
       ...op.get(p(k)), ...op.i32(2), ...op.add, ...op.set(p(k)),
     );
   }
   code.push(...op.get(STEPS_L), ...op.i32(1), ...op.sub, ...op.tee(STEPS_L), ...op.brIf(0), ...op.end, ...op.end);
-  for (const k of streams) {
-    code.push(...op.i32(CTRL), ...op.get(r(k)), ...op.store(4 * k));
-    code.push(...op.i32(CTRL), ...op.get(p(k)), ...op.store(16 + 4 * k));
-    code.push(...op.i32(CTRL), ...op.get(o(k)), ...op.store(32 + 4 * k));
-  }
+  for (const k of streams) code.push(...op.i32(0), ...op.get(r(k)), ...op.store(field('r', k)), ...op.i32(0), ...op.get(p(k)), ...op.store(field('p', k)));
   code.push(...op.end);
-  const body = [...vec([[...uleb(4 * STREAMS), 0x7f]]), ...code];
+  const body = [...vec([[...uleb(3 * STREAMS + 1), 0x7f]]), ...code];
   return [...uleb(body.length), ...body];
 }
 
-let moduleCache: WebAssembly.Module | null | undefined;
+const modules = new Map<number, WebAssembly.Module | null>();
 
-function compiled(): WebAssembly.Module | undefined {
-  if (moduleCache === undefined) {
+// The module for a table of `tableBytes` (the code holds the state regions' distance).
+function compiled(statesGap: number): WebAssembly.Module | undefined {
+  let mod = modules.get(statesGap);
+  if (mod === undefined) {
     try {
+      const i32 = 0x7f;
       const bytes = [
         0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-        ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f]]), 0]])),
+        ...section(1, vec([[0x60, ...vec([[i32], [i32], [i32]]), 0]])),
         ...section(2, vec([[...name('m'), ...name('m'), 0x02, 0x00, 0x01]])),
         ...section(3, vec([[0], [0]])),
         ...section(7, vec([[...name('run4'), 0x00, 0], [...name('run1'), 0x00, 1]])),
-        ...section(10, vec([runBody([0, 1, 2, 3]), runBody([STREAMS - 1])])),
+        ...section(10, vec([runBody([0, 1, 2, 3], statesGap), runBody([STREAMS - 1], statesGap)])),
       ];
-      moduleCache = new WebAssembly.Module(Uint8Array.from(bytes));
+      mod = new WebAssembly.Module(Uint8Array.from(bytes));
     } catch {
-      moduleCache = null;
+      mod = null;
     }
+    modules.set(statesGap, mod);
   }
-  return moduleCache ?? undefined;
+  return mod ?? undefined;
 }
 
 // A scanner over the table `delta` (row offsets state * 128, ~offset for states completing
-// patterns, as automaton.ts builds it) from state `start`; undefined without WebAssembly.
-// The function it returns answers undefined for texts it leaves to the JavaScript loop.
+// patterns, as automaton.ts builds it) from state `start`, reporting into `hits`; undefined
+// without WebAssembly.
 export function wasmDfaScanner(delta: Int32Array, start: number, hits: WasmHits): ((text: string) => WasmHits) | undefined {
-  const mod = compiled();
+  const textBase = TABLE + delta.length * 4;
+  const endsBase = textBase + 2 * (WARMUP + CHUNK);
+  const gap = STREAMS * REGION * 4; // from a hit's end to its state
+  const mod = compiled(gap);
   if (!mod) return undefined;
-  const tableBytes = delta.length * 4;
-  const textBase = TABLE + tableBytes;
-  const outBase = textBase + 2 * (WARMUP + CHUNK) + 64;
-  const need = outBase + STREAMS * STEPS * 8;
   let mem: WebAssembly.Memory;
   let run4: Run;
   let run1: Run;
   try {
-    mem = new WebAssembly.Memory({ initial: Math.ceil(need / PAGE) });
+    mem = new WebAssembly.Memory({ initial: Math.ceil((endsBase + 2 * gap) / PAGE) });
     const inst = new WebAssembly.Instance(mod, { m: { m: mem } });
     run4 = inst.exports.run4 as Run;
     run1 = inst.exports.run1 as Run;
@@ -153,40 +154,19 @@ export function wasmDfaScanner(delta: Int32Array, start: number, hits: WasmHits)
     table[i] = e < 0 ? ~(~e * 4) : e * 4;
   }
   const bytes = Buffer.from(buf);
-  const ctrl = new Int32Array(buf, CTRL, 3 * STREAMS);
-  const outs = new Int32Array(buf, outBase, STREAMS * STEPS * 2);
-  // Per-stream hits of the current chunk, appended to `hits` in stream order when it is done.
-  const parts: WasmHits[] = Array.from({ length: STREAMS }, () => ({ count: 0, ends: new Int32Array(64), states: new Int32Array(64) }));
-  const lo = new Int32Array(STREAMS); // stream k keeps hits ending in [lo[k], hi[k]) (chunk-relative)
-  const hi = new Int32Array(STREAMS);
-  const reserve = (b: WasmHits, need: number): void => {
-    if (need <= b.ends.length) return;
-    const size = Math.max(need, b.ends.length * 2);
+  const words = new Int32Array(buf);
+  const ctrl = new Int32Array(buf, CTRL, 5 * STREAMS); // r, p, o, lo, hi (see runBody)
+  const R = 0, P = STREAMS, O = 2 * STREAMS, LO = 3 * STREAMS, HI = 4 * STREAMS;
+  const region = (k: number): number => endsBase + k * REGION * 4;
+  const reserve = (need: number): void => {
+    if (need <= hits.ends.length) return;
+    const size = Math.max(need, hits.ends.length * 2);
     const e = new Int32Array(size);
-    e.set(b.ends.subarray(0, b.count));
+    e.set(hits.ends.subarray(0, hits.count));
     const s = new Int32Array(size);
-    s.set(b.states.subarray(0, b.count));
-    b.ends = e;
-    b.states = s;
-  };
-  // Moves the hits streams [from, STREAMS) wrote into parts (those in their own range), and
-  // rewinds their regions.
-  const drain = (from: number, shift: number): void => {
-    for (let k = from; k < STREAMS; k++) {
-      const base = outBase + k * STEPS * 8;
-      const n = (ctrl[2 * STREAMS + k]! - base) >> 3;
-      if (n === 0) continue;
-      const part = parts[k]!;
-      reserve(part, part.count + n);
-      const { ends, states } = part;
-      let m = part.count;
-      for (let i = k * STEPS * 2, stop = i + 2 * n, a = lo[k]!, b = hi[k]!; i < stop; i += 2) {
-        const end = outs[i]!;
-        if (end >= a && end < b) { ends[m] = end + shift; states[m++] = outs[i + 1]!; }
-      }
-      part.count = m;
-      ctrl[2 * STREAMS + k] = base;
-    }
+    s.set(hits.states.subarray(0, hits.count));
+    hits.ends = e;
+    hits.states = s;
   };
   return function scanUnits(text: string): WasmHits {
     const len = text.length;
@@ -197,35 +177,31 @@ export function wasmDfaScanner(delta: Int32Array, start: number, hits: WasmHits)
       const w = Math.min(c0, WARMUP);
       const n = c1 - c0;
       bytes.write(c0 === 0 && c1 === len ? text : text.slice(c0 - w, c1), textBase, 2 * (w + n), 'utf16le');
-      // Stream k reports hits ending in [s, e) of the memory copy and reads from max(0, s - WARMUP)
-      // on, from the start state: exact from s on. One stream for short chunks.
+      // Stream j reports hits ending in [s, e) of the copy and reads from max(0, s - WARMUP) on,
+      // from the start state: exact from s on. Streams 0..3 run j = 0..3; one stream runs as 3.
       const streams = n < MULTI_MIN ? 1 : STREAMS;
       const q = Math.floor(n / streams);
-      for (let k = 0; k < STREAMS; k++) {
-        const j = k - (STREAMS - streams); // this stream's part of the chunk, if it runs
-        parts[k]!.count = 0;
-        if (j < 0) continue;
+      let from = 0;
+      for (let j = 0; j < streams; j++) {
+        const k = j + STREAMS - streams;
         const s = w + j * q;
         const e = j === streams - 1 ? w + n : s + q;
-        const from = Math.max(0, s - WARMUP);
-        lo[k] = s;
-        hi[k] = e;
-        ctrl[k] = start * 4;
-        ctrl[STREAMS + k] = textBase + 2 * from;
-        ctrl[2 * STREAMS + k] = outBase + k * STEPS * 8;
+        from = Math.max(0, s - WARMUP);
+        ctrl[R + k] = start * 4;
+        ctrl[P + k] = textBase + 2 * from;
+        ctrl[O + k] = region(k);
+        ctrl[LO + k] = textBase + 2 * s;
+        ctrl[HI + k] = textBase + 2 * e;
       }
       // Every stream takes the same steps: the last ends at the chunk's end, the others past theirs.
-      const total = w + n - Math.max(0, w + (streams - 1) * q - WARMUP);
-      const run = streams === 1 ? run1 : run4;
-      for (let done = 0; done < total; done += STEPS) {
-        run(Math.min(STEPS, total - done), textBase);
-        drain(STREAMS - streams, c0 - w);
-      }
-      for (const part of parts) {
-        reserve(hits, hits.count + part.count);
-        hits.ends.set(part.ends.subarray(0, part.count), hits.count);
-        hits.states.set(part.states.subarray(0, part.count), hits.count);
-        hits.count += part.count;
+      (streams === 1 ? run1 : run4)(w + n - from, textBase, c0 - w);
+      for (let k = STREAMS - streams; k < STREAMS; k++) {
+        const at = region(k) >> 2;
+        const m = (ctrl[O + k]! - region(k)) >> 2;
+        reserve(hits.count + m);
+        hits.ends.set(words.subarray(at, at + m), hits.count);
+        hits.states.set(words.subarray(at + gap / 4, at + gap / 4 + m), hits.count);
+        hits.count += m;
       }
     }
     return hits;
