@@ -236,12 +236,14 @@ function buildDfa(patterns: readonly CharSet[][]): Dfa {
     for (const code of table.codes(s)) if ((code & 63) === lens[code >> 6]) flat.push(code >> 6);
   }
   outStart[n] = flat.length;
+  // Each state's table entry (its row offset, ~offset if it completes patterns), then the rows.
+  const entry = new Int32Array(n);
+  for (let t = 0; t < n; t++) entry[t] = outStart[t + 1]! > outStart[t]! ? ~(t * COLS) : t * COLS;
+  const of = classes.of;
   const delta = new Int32Array(n * COLS);
-  for (let s = 0; s < n; s++) {
-    for (let c = 0; c < COLS; c++) {
-      const to = rows[s * k + classes.of[c]!]!;
-      delta[s * COLS + c] = outStart[to + 1]! > outStart[to]! ? ~(to * COLS) : to * COLS;
-    }
+  for (let s = 0, row = 0; s < n; s++, row += COLS) {
+    const base = s * k;
+    for (let c = 0; c < COLS; c++) delta[row + c] = entry[rows[base + of[c]!]!]!;
   }
   // Scanning starts as if after a column-0 character, so `\b` and lookbehind anchors hold at 0.
   const first = delta[0]!;

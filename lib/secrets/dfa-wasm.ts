@@ -58,8 +58,8 @@ const op = {
   load: (offset: number) => [0x28, 2, ...uleb(offset)],
   load16: (offset: number) => [0x2f, 1, ...uleb(offset)],
   store: (offset: number) => [0x36, 2, ...uleb(offset)],
-  add: [0x6a], sub: [0x6b], shl: [0x74], shrU: [0x76], xor: [0x73], ltS: [0x48], ltU: [0x49], geU: [0x4f], and: [0x71], eqz: [0x45], select: [0x1b],
-  block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], end: [0x0b], brIf: (d: number) => [0x0d, ...uleb(d)],
+  add: [0x6a], sub: [0x6b], shl: [0x74], shrU: [0x76], xor: [0x73], ltS: [0x48], ltU: [0x49], geU: [0x4f], and: [0x71], or: [0x72], shrS: [0x75], eqz: [0x45], select: [0x1b],
+  block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], end: [0x0b], brIf: (d: number) => [0x0d, ...uleb(d)], br: (d: number) => [0x0c, ...uleb(d)],
 };
 
 // run(steps, textBase, shift): each listed stream takes `steps` steps from its registers in
@@ -102,6 +102,26 @@ function runBody(streams: number[], states: number): number[] {
   return [...uleb(body.length), ...body];
 }
 
+// scale(n): the table's n entries, copied in as automaton.ts built them (row offsets of 128
+// columns), become byte offsets: e << 2, keeping ~offset's low bits set ((e << 2) | 3).
+function scaleBody(): number[] {
+  const N = 0, I = 1, ADDR = 2, E = 3;
+  const code = [
+    ...op.i32(0), ...op.set(I),
+    ...op.block, ...op.loop,
+    ...op.get(I), ...op.get(N), ...op.geU, ...op.brIf(1),
+    ...op.get(I), ...op.i32(2), ...op.shl, ...op.tee(ADDR),
+    ...op.get(ADDR), ...op.load(TABLE), ...op.tee(E), ...op.i32(2), ...op.shl,
+    ...op.get(E), ...op.i32(31), ...op.shrS, ...op.i32(3), ...op.and, ...op.or,
+    ...op.store(TABLE),
+    ...op.get(I), ...op.i32(1), ...op.add, ...op.set(I),
+    ...op.br(0),
+    ...op.end, ...op.end, ...op.end,
+  ];
+  const body = [...vec([[1, 0x7f]]), ...code];
+  return [...uleb(body.length), ...body];
+}
+
 const modules = new Map<number, WebAssembly.Module | null>();
 
 // The module for a table of `tableBytes` (the code holds the state regions' distance).
@@ -114,9 +134,9 @@ function compiled(statesGap: number): WebAssembly.Module | undefined {
         0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
         ...section(1, vec([[0x60, ...vec([[i32], [i32], [i32]]), 0]])),
         ...section(2, vec([[...name('m'), ...name('m'), 0x02, 0x00, 0x01]])),
-        ...section(3, vec([[0], [0]])),
-        ...section(7, vec([[...name('run4'), 0x00, 0], [...name('run1'), 0x00, 1]])),
-        ...section(10, vec([runBody([0, 1, 2, 3], statesGap), runBody([STREAMS - 1], statesGap)])),
+        ...section(3, vec([[0], [0], [0]])),
+        ...section(7, vec([[...name('run4'), 0x00, 0], [...name('run1'), 0x00, 1], [...name('scale'), 0x00, 2]])),
+        ...section(10, vec([runBody([0, 1, 2, 3], statesGap), runBody([STREAMS - 1], statesGap), scaleBody()])),
       ];
       mod = new WebAssembly.Module(Uint8Array.from(bytes));
     } catch {
@@ -139,20 +159,19 @@ export function wasmDfaScanner(delta: Int32Array, start: number, hits: WasmHits)
   let mem: WebAssembly.Memory;
   let run4: Run;
   let run1: Run;
+  let scale: Run;
   try {
     mem = new WebAssembly.Memory({ initial: Math.ceil((endsBase + 2 * gap) / PAGE) });
     const inst = new WebAssembly.Instance(mod, { m: { m: mem } });
     run4 = inst.exports.run4 as Run;
     run1 = inst.exports.run1 as Run;
+    scale = inst.exports.scale as Run;
   } catch {
     return undefined;
   }
   const buf = mem.buffer; // never grown: views stay valid
-  const table = new Int32Array(buf, TABLE, delta.length);
-  for (let i = 0; i < delta.length; i++) {
-    const e = delta[i]!;
-    table[i] = e < 0 ? ~(~e * 4) : e * 4;
-  }
+  new Int32Array(buf, TABLE, delta.length).set(delta);
+  scale(delta.length, 0, 0);
   const bytes = Buffer.from(buf);
   const words = new Int32Array(buf);
   const ctrl = new Int32Array(buf, CTRL, 5 * STREAMS); // r, p, o, lo, hi (see runBody)
