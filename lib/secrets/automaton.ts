@@ -35,7 +35,7 @@ interface Dfa {
 // Scans text for a list of patterns; pattern ids are their indexes.
 export class PatternScanner {
   readonly scan: (text: string) => Hits;
-  // The JavaScript loop alone (scan uses WebAssembly for long ASCII texts when it can): the
+  // The JavaScript loop alone (scan uses WebAssembly for texts of WASM_MIN or more when it can): the
   // reference the differential test holds the other to.
   readonly scanJs: (text: string) => Hits;
   // Whether scan runs WebAssembly (for texts of WASM_MIN characters or more).

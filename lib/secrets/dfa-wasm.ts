@@ -17,7 +17,7 @@ export const CHUNK = 1 << 18;
 // mid-text reads this many characters before its start to know its state exactly there.
 const WARMUP = 64;
 // Hits one stream can report per chunk (at most one per character of its part).
-const REGION = CHUNK / STREAMS + WARMUP + 64;
+const REGION = Math.ceil(CHUNK / STREAMS) + WARMUP + 64;
 const PAGE = 65536;
 // Chunks shorter than this run as one stream (four would mostly warm up).
 export const MULTI_MIN = 256;
