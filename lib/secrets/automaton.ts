@@ -3,6 +3,7 @@
 // patterns become one DFA by subset construction, so a step costs one table load whatever the
 // pattern count.
 import { hasCol, setId, type CharSet } from './charset.js';
+import { wasmDfaScanner } from './dfa-wasm.js';
 
 const COLS = 128; // column 0: NUL and every code unit above 127 (see charset.ts)
 const MAX_LEN = 63; // positions per pattern (a 6-bit field in the NFA position code)
@@ -13,6 +14,8 @@ const SPLIT_MIN = 2048;
 const WARMUP = MAX_LEN + 1;
 // Hit buffers are grown before each block of this many steps, never inside the loop.
 const BLOCK = 4096;
+// Texts at least this long are scanned in WebAssembly when it is available (dfa-wasm.ts).
+export const WASM_MIN = 256;
 
 // Pattern occurrences of one scan in text order: end position (inclusive) and the state reached.
 export interface Hits {
@@ -32,6 +35,11 @@ interface Dfa {
 // Scans text for a list of patterns; pattern ids are their indexes.
 export class PatternScanner {
   readonly scan: (text: string) => Hits;
+  // The JavaScript loop alone (scan uses WebAssembly for texts of WASM_MIN or more when it can): the
+  // reference the differential test holds the other to.
+  readonly scanJs: (text: string) => Hits;
+  // Whether scan runs WebAssembly (for texts of WASM_MIN characters or more).
+  readonly wasm: boolean;
   // Pattern ids that end in state s (a value from Hits.states): outIds[outStart[s] .. outStart[s + 1]].
   readonly outStart: Int32Array;
   readonly outIds: Int32Array;
@@ -42,7 +50,10 @@ export class PatternScanner {
     this.stateCount = dfa.states;
     this.outStart = dfa.outStart;
     this.outIds = dfa.outIds;
-    this.scan = scanner(dfa);
+    const { scan, scanJs } = scanner(dfa);
+    this.scan = scan;
+    this.scanJs = scanJs;
+    this.wasm = scan !== scanJs;
     // Run every branch of the loop once (both halves, the odd tail, hits everywhere, buffer
     // growth), so V8 has type feedback for all of it when it optimizes; otherwise the first real
     // text taking a path it never saw deoptimizes the loop, and megabytes run unoptimized again.
@@ -72,7 +83,7 @@ function example(p: CharSet[]): string {
 // loop: the two table lookups per step are independent, so the CPU overlaps them (~18% faster
 // than one stream; three streams measured slower again). The Hits object is reused by the
 // next scan.
-function scanner(dfa: Dfa): (text: string) => Hits {
+function scanner(dfa: Dfa): { scan: (text: string) => Hits; scanJs: (text: string) => Hits } {
   const delta = dfa.delta;
   const start = dfa.start;
   // Small at first, so the warm-up scan (see PatternScanner) exercises growing them too.
@@ -88,7 +99,7 @@ function scanner(dfa: Dfa): (text: string) => Hits {
     b.ends = e;
     b.states = s;
   };
-  return function scanText(text: string): Hits {
+  const scanJs = function scanText(text: string): Hits {
     const len = text.length;
     let h = 0;
     let h2 = 0;
@@ -148,6 +159,10 @@ function scanner(dfa: Dfa): (text: string) => Hits {
     hits.count = h + h2;
     return hits;
   };
+  const wasm = wasmDfaScanner(delta, start, hits);
+  if (!wasm) return { scan: scanJs, scanJs };
+  const scan = (text: string): Hits => (text.length >= WASM_MIN ? wasm(text) : scanJs(text));
+  return { scan, scanJs };
 }
 
 // Subset construction. An NFA position is (pattern p, j sets matched), coded p << 6 | j; a DFA
@@ -177,28 +192,41 @@ function buildDfa(patterns: readonly CharSet[][]): Dfa {
     });
   });
   const table = new StateTable();
-  table.intern([]);
-  const startOnly = startsBy.map((codes) => table.intern(codes)); // where a class leads when nothing advances
+  table.intern(new Int32Array(0), 0);
+  const starts = startsBy.map((codes) => Int32Array.from(codes));
+  const startOnly = starts.map((codes) => table.intern(codes, codes.length)); // where a class leads when nothing advances
   let rows = new Int32Array(1024 * k);
-  const buckets: number[][] = Array.from({ length: k }, () => []);
-  const touched: number[] = [];
-  const merged: number[] = [];
+  // Bucket ci holds the codes advancing on class ci (sorted: a state's codes are); cap per bucket.
+  let cap = 64;
+  let buckets = new Int32Array(k * cap);
+  const fill = new Int32Array(k);
+  const touched = new Int32Array(k);
+  let merged = new Int32Array(cap);
   for (let s = 0; s < table.count; s++) {
     if ((s + 1) * k > rows.length) { const r = new Int32Array(rows.length * 2); r.set(rows); rows = r; }
     rows.set(startOnly, s * k);
-    for (const code of table.codes(s)) {
+    const codes = table.codes(s);
+    if (codes.length > cap) { cap = codes.length * 2; buckets = new Int32Array(k * cap); }
+    let nt = 0;
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i]!;
       if ((code & 63) === lens[code >> 6]) continue; // completed
-      for (const ci of accepts[code] ?? []) {
-        if (buckets[ci]!.length === 0) touched.push(ci);
-        buckets[ci]!.push(code + 1);
+      const cls = accepts[code];
+      if (!cls) continue;
+      for (let x = 0; x < cls.length; x++) {
+        const ci = cls[x]!;
+        if (fill[ci] === 0) touched[nt++] = ci;
+        buckets[ci * cap + fill[ci]!++] = code + 1;
       }
     }
-    for (const ci of touched) {
-      mergeSorted(buckets[ci]!, startsBy[ci]!, merged);
-      rows[s * k + ci] = table.intern(merged);
-      buckets[ci]!.length = 0;
+    for (let t = 0; t < nt; t++) {
+      const ci = touched[t]!;
+      const b = starts[ci]!;
+      if (merged.length < fill[ci]! + b.length) merged = new Int32Array(2 * (fill[ci]! + b.length));
+      const m = mergeSorted(buckets, ci * cap, fill[ci]!, b, merged);
+      rows[s * k + ci] = table.intern(merged, m);
+      fill[ci] = 0;
     }
-    touched.length = 0;
   }
   const n = table.count;
   const outStart = new Int32Array(n + 1);
@@ -208,70 +236,93 @@ function buildDfa(patterns: readonly CharSet[][]): Dfa {
     for (const code of table.codes(s)) if ((code & 63) === lens[code >> 6]) flat.push(code >> 6);
   }
   outStart[n] = flat.length;
+  // Each state's table entry (its row offset, ~offset if it completes patterns), then the rows.
+  const entry = new Int32Array(n);
+  for (let t = 0; t < n; t++) entry[t] = outStart[t + 1]! > outStart[t]! ? ~(t * COLS) : t * COLS;
+  const of = classes.of;
   const delta = new Int32Array(n * COLS);
-  for (let s = 0; s < n; s++) {
-    for (let c = 0; c < COLS; c++) {
-      const to = rows[s * k + classes.of[c]!]!;
-      delta[s * COLS + c] = outStart[to + 1]! > outStart[to]! ? ~(to * COLS) : to * COLS;
-    }
+  for (let s = 0, row = 0; s < n; s++, row += COLS) {
+    const base = s * k;
+    for (let c = 0; c < COLS; c++) delta[row + c] = entry[rows[base + of[c]!]!]!;
   }
   // Scanning starts as if after a column-0 character, so `\b` and lookbehind anchors hold at 0.
   const first = delta[0]!;
   return { delta, start: first < 0 ? ~first : first, outStart, outIds: Int32Array.from(flat), states: n };
 }
 
-// DFA states as sorted code lists in one pool, interned by hash.
+// DFA states as sorted code lists in one pool, interned by hash (open addressing).
 class StateTable {
-  private pool = new Int32Array(4096);
+  private pool: Int32Array = new Int32Array(4096);
   private used = 0;
-  private starts: number[] = [];
-  private ends: number[] = [];
-  private readonly byHash = new Map<number, number[]>();
-
-  get count(): number {
-    return this.starts.length;
-  }
+  private starts: Int32Array = new Int32Array(1024);
+  private ends: Int32Array = new Int32Array(1024);
+  private hashes: Int32Array = new Int32Array(1024);
+  private slots: Int32Array = new Int32Array(2048).fill(-1); // state ids; -1: empty
+  count = 0;
 
   codes(s: number): Int32Array {
     return this.pool.subarray(this.starts[s]!, this.ends[s]!);
   }
 
-  // The id of the state with these (sorted) codes, created if new.
-  intern(codes: readonly number[]): number {
-    let h = codes.length;
-    for (const c of codes) h = Math.imul(h ^ c, 0x9e3779b1) >>> 0;
-    const same = this.byHash.get(h);
-    if (same) {
-      for (const s of same) {
-        const a = this.starts[s]!;
-        if (this.ends[s]! - a !== codes.length) continue;
-        let eq = true;
-        for (let i = 0; i < codes.length && eq; i++) eq = this.pool[a + i] === codes[i];
-        if (eq) return s;
-      }
+  // The id of the state with codes[0, n) (sorted), created if new.
+  intern(codes: Int32Array, n: number): number {
+    let h = n;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ codes[i]!, 0x9e3779b1);
+    h |= 0;
+    const mask = this.slots.length - 1;
+    let slot = h & mask;
+    for (let id = this.slots[slot]!; id >= 0; slot = (slot + 1) & mask, id = this.slots[slot]!) {
+      if (this.hashes[id] !== h) continue;
+      const a = this.starts[id]!;
+      if (this.ends[id]! - a !== n) continue;
+      let i = 0;
+      while (i < n && this.pool[a + i] === codes[i]) i++;
+      if (i === n) return id;
     }
-    const id = this.starts.length;
-    if (this.used + codes.length > this.pool.length) {
-      const p = new Int32Array(Math.max(this.pool.length * 2, this.used + codes.length));
+    const id = this.count++;
+    if (id === this.starts.length) {
+      const grow = (x: Int32Array): Int32Array => { const y = new Int32Array(x.length * 2); y.set(x); return y; };
+      this.starts = grow(this.starts);
+      this.ends = grow(this.ends);
+      this.hashes = grow(this.hashes);
+    }
+    if (this.used + n > this.pool.length) {
+      const p = new Int32Array(Math.max(this.pool.length * 2, this.used + n));
       p.set(this.pool);
       this.pool = p;
     }
-    this.starts.push(this.used);
-    for (const c of codes) this.pool[this.used++] = c;
-    this.ends.push(this.used);
-    if (same) same.push(id);
-    else this.byHash.set(h, [id]);
+    this.starts[id] = this.used;
+    this.pool.set(codes.subarray(0, n), this.used);
+    this.used += n;
+    this.ends[id] = this.used;
+    this.hashes[id] = h;
+    this.slots[slot] = id;
+    if (2 * this.count > this.slots.length) this.rehash();
     return id;
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.count; id++) {
+      let slot = this.hashes[id]! & mask;
+      while (slots[slot]! >= 0) slot = (slot + 1) & mask;
+      slots[slot] = id;
+    }
+    this.slots = slots;
   }
 }
 
-function mergeSorted(a: number[], b: number[], out: number[]): void {
-  out.length = 0;
-  let i = 0;
+// Merges a[from, from + n) and b (both sorted) into out; returns the merged length.
+function mergeSorted(a: Int32Array, from: number, n: number, b: Int32Array, out: Int32Array): number {
+  let i = from;
+  const stop = from + n;
   let j = 0;
-  while (i < a.length && j < b.length) out.push(a[i]! <= b[j]! ? a[i++]! : b[j++]!);
-  while (i < a.length) out.push(a[i++]!);
-  while (j < b.length) out.push(b[j++]!);
+  let m = 0;
+  while (i < stop && j < b.length) out[m++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < stop) out[m++] = a[i++]!;
+  while (j < b.length) out[m++] = b[j++]!;
+  return m;
 }
 
 // Partitions the 128 columns into classes that no pattern position tells apart.

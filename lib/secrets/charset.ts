@@ -9,15 +9,16 @@ export function hasCol(s: CharSet, c: number): boolean {
   return ((s[c >> 5]! >>> (c & 31)) & 1) === 1;
 }
 
-const interned = new Map<string, CharSet>();
+const interned = new Map<number, CharSet[]>();
 const ids = new Map<CharSet, number>();
 
 // One shared object per distinct set: cheap to compare and to use as a key.
 function intern(s: CharSet): CharSet {
-  const key = `${s[0]},${s[1]},${s[2]},${s[3]}`;
-  const known = interned.get(key);
-  if (known) return known;
-  interned.set(key, s);
+  const key = Math.imul(s[0]! ^ Math.imul(s[1]! ^ Math.imul(s[2]! ^ Math.imul(s[3]!, 0x9e3779b1), 0x85ebca6b), 0xc2b2ae35), 0x27d4eb2f);
+  const same = interned.get(key);
+  if (same) for (const k of same) if (k[0] === s[0] && k[1] === s[1] && k[2] === s[2] && k[3] === s[3]) return k;
+  if (same) same.push(s);
+  else interned.set(key, [s]);
   ids.set(s, ids.size);
   return s;
 }
@@ -80,7 +81,25 @@ export function letterCount(s: CharSet): number {
 
 // Code units lo..hi (those above 127 land in column 0).
 export function range(lo: number, hi: number): CharSet {
-  return setOf((c) => (c === 0 ? lo <= 0 || hi > 127 : c >= lo && c <= hi));
+  return intern(addRange(new Uint32Array(4), lo, hi));
+}
+
+// Adds code units lo..hi to the bits of an unfinished set; returns it.
+export function addRange(raw: Uint32Array, lo: number, hi: number): Uint32Array {
+  if (lo <= 0 || hi > 127) raw[0]! |= 1;
+  for (let c = Math.max(lo, 1); c <= Math.min(hi, 127); c++) raw[c >> 5]! |= 1 << (c & 31);
+  return raw;
+}
+
+// Adds set s to the bits of an unfinished set; returns it.
+export function addSet(raw: Uint32Array, s: CharSet): Uint32Array {
+  for (let w = 0; w < 4; w++) raw[w]! |= s[w]!;
+  return raw;
+}
+
+// The (interned) set with the bits of an unfinished one.
+export function finishSet(raw: Uint32Array): CharSet {
+  return intern(Uint32Array.from(raw));
 }
 
 const singles: CharSet[] = [];

@@ -2,7 +2,7 @@
 // the core patterns; no u or v flag), into the small tree prefix.ts analyses. Anything it does
 // not model is kept as a superset: lookaheads, ^, $ and \B become zero-width no-ops, a
 // backreference becomes "unknown text".
-import { DIGIT, DOT, EMPTY, SPACE, WORD, caseClose, complement, range, single, union, type CharSet } from './charset.js';
+import { DIGIT, DOT, SPACE, WORD, addRange, addSet, caseClose, complement, finishSet, single, type CharSet } from './charset.js';
 
 export type Node =
   | { t: 'set'; s: CharSet }
@@ -131,7 +131,7 @@ class Parser {
     this.i++; // [
     let negate = false;
     if (this.src[this.i] === '^') { negate = true; this.i++; }
-    let s = EMPTY;
+    const raw = new Uint32Array(4); // the members so far, interned once at the end
     const atom = (): { code?: number; set?: CharSet } => {
       const c = this.src[this.i]!;
       if (c !== '\\') { this.i++; return { code: c.charCodeAt(0) }; }
@@ -148,13 +148,14 @@ class Parser {
         this.i++;
         const b = atom();
         // `[a-\d]`: no range, the three parts are members (Annex B).
-        if (b.code === undefined) { s = union(union(union(s, b.set!), single(a.code, false)), single(45, false)); continue; }
-        s = union(s, range(a.code, b.code));
+        if (b.code === undefined) { addSet(addSet(addSet(raw, b.set!), single(a.code, false)), single(45, false)); continue; }
+        addRange(raw, a.code, b.code);
         continue;
       }
-      s = union(s, a.set ?? single(a.code!, false));
+      addSet(raw, a.set ?? single(a.code!, false));
     }
     this.i++; // ]
+    let s = finishSet(raw);
     if (this.ci) s = caseClose(s);
     return negate ? complement(s) : s;
   }
