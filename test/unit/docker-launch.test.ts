@@ -73,10 +73,10 @@ t.test('a missing route variable is a UserError before any engine call', async (
   t.same(engine.calls, []);
 });
 
-t.test('a missing image is a UserError before any container is created; the networks made meanwhile are removed', async (t) => {
+t.test('a missing image is a UserError before any container is created; the network made meanwhile is removed', async (t) => {
   const { engine, result } = launch({ images: ['bottle-agent:latest'] });
   await t.rejects(result, { name: 'UserError', message: /image bottle-sidecars:latest is not in the Docker engine; run `bottle images build`/ });
-  t.same(engine.created, ['network bottle-tester-abcdef-int', 'network bottle-tester-abcdef-ext']);
+  t.same(engine.created, ['network bottle-tester-abcdef-int'], 'the egress network is made only after the checks');
   t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
 });
 
@@ -88,7 +88,7 @@ t.test('a launch on an engine a round trip away: 7 calls one after another, no m
     await l.result;
     return l;
   })();
-  // images ∥ internal network (∥ egress network) → containers → seed ∥ agent passwd ∥ agent
+  // images ∥ internal network → containers ∥ egress network → seed ∥ agent passwd ∥ agent
   // start ∥ route helper created → bundle start ∥ agent files ∥ helper start → log follow ∥
   // connect ∥ helper wait ∥ trust-ca exec created (it needs the CA file) → exec started ∥
   // helper removed → exec inspected.
