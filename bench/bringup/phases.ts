@@ -8,7 +8,7 @@ export interface TimedLine { ms: number; line: string }
 export const MARKS: ReadonlyArray<{ phase: string; mark: RegExp }> = [
   { phase: 'CLI start, manifest, plan', mark: /^$/ }, // from spawn
   { phase: 'state dir, policy, CA', mark: /^bottle \S+: / },
-  { phase: 'networks (beside the image and engine checks)', mark: /^creating network / },
+  { phase: 'internal network (beside the egress one, the image and engine checks)', mark: /^creating network / },
   { phase: 'both containers created', mark: /^creating sidecars container / },
   { phase: 'bundle seeded | agent starts, its files go in', mark: /^starting agent$/ },
   { phase: 'bundle starts, joins egress, gets ready | agent route removed', mark: /^starting sidecars$/ },

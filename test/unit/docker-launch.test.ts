@@ -73,10 +73,10 @@ t.test('a missing route variable is a UserError before any engine call', async (
   t.same(engine.calls, []);
 });
 
-t.test('a missing image is a UserError before any container is created; the networks made meanwhile are removed', async (t) => {
+t.test('a missing image is a UserError before any container is created; the network made meanwhile is removed', async (t) => {
   const { engine, result } = launch({ images: ['bottle-agent:latest'] });
   await t.rejects(result, { name: 'UserError', message: /image bottle-sidecars:latest is not in the Docker engine; run `bottle images build`/ });
-  t.same(engine.created, ['network bottle-tester-abcdef-int', 'network bottle-tester-abcdef-ext']);
+  t.same(engine.created, ['network bottle-tester-abcdef-int'], 'the egress network is made only after the checks');
   t.same([...engine.containers.keys(), ...engine.networks.keys()], []);
 });
 
@@ -88,15 +88,45 @@ t.test('a launch on an engine a round trip away: 7 calls one after another, no m
     await l.result;
     return l;
   })();
-  // images ∥ networks → containers → seed ∥ agent passwd ∥ agent start ∥ route helper created →
-  // bundle start ∥ agent files ∥ helper start → log follow ∥ connect ∥ helper wait ∥ trust-ca
-  // exec created (it needs the CA file) → exec started ∥ helper removed → exec inspected.
+  // images ∥ internal network → containers ∥ egress network → seed ∥ agent passwd ∥ agent
+  // start ∥ route helper created → bundle start ∥ agent files ∥ helper start → log follow ∥
+  // connect ∥ helper wait ∥ trust-ca exec created (it needs the CA file) → exec started ∥
+  // helper removed → exec inspected.
   t.equal(engine.rounds, 7);
   const reads = engine.calls.filter((c) => c.op === 'getArchive').map((c) => (c.body as { path: string }).path);
   t.same(reads, ['/etc/passwd'], 'the agent user is read by archive (no `id` exec)');
   const uploads = engine.archives.filter((a) => a.container.endsWith('-agent'));
   t.equal(uploads.length, 1, 'every provisioned file in one upload');
   t.equal(uploads[0]!.path, '/');
+});
+
+// The egress network is joined by the running bundle only: neither container waits for it.
+t.test('the egress network is made beside the containers; the unwind removes the containers, then the networks', async (t) => {
+  const slowEgress = (opts: FakeOptions = {}) => {
+    const engine = new FakeEngine(opts);
+    const createNetwork = engine.createNetwork.bind(engine);
+    engine.createNetwork = async (o) => {
+      if (o.Name.endsWith('-ext')) await new Promise((r) => setTimeout(r, 100));
+      return createNetwork(o);
+    };
+    const backend = new DockerBackend(engine, { bundleUser: '1000:1000', env: {} });
+    return { engine, result: backend.launch(plan, sampleContext(paths, slug)) };
+  };
+  const ok = slowEgress();
+  await ok.result;
+  t.same(ok.engine.created.filter((c) => c !== HELPER), [
+    'network bottle-tester-abcdef-int', 'container bottle-tester-abcdef-sidecars', 'container bottle-tester-abcdef-agent', 'network bottle-tester-abcdef-ext',
+  ], 'both containers created before the egress network is there');
+  const calls = ok.engine.calls.map((c) => `${c.op} ${c.target}`);
+  t.ok(calls.indexOf('connect bottle-tester-abcdef-ext') > calls.indexOf('createNetwork bottle-tester-abcdef-ext'), 'the bundle joins it once made');
+  // A failure while the egress network is still being made: it is waited for, then removed
+  // after the containers (the bundle may be connected to it).
+  const failed = slowEgress({ failOn: 'exec bottle-tester-abcdef-agent' });
+  await t.rejects(failed.result, /injected failure/);
+  t.same([...failed.engine.containers.keys(), ...failed.engine.networks.keys()], [], 'nothing left');
+  t.same(failed.engine.removed.filter((c) => c !== HELPER), [
+    'container bottle-tester-abcdef-agent', 'container bottle-tester-abcdef-sidecars', 'network bottle-tester-abcdef-ext', 'network bottle-tester-abcdef-int',
+  ]);
 });
 
 t.test('with the bundle user to ask for (no bundleUser given), GET /info runs beside the images and networks', async (t) => {
