@@ -150,6 +150,6 @@ async function localRounds(): Promise<void> {
       const m = median(per.map((x) => x.get(phase) ?? 0));
       return [phase, formatMs(m), `${((100 * m) / b).toFixed(0)}%`];
     }));
-  const target = b <= 1.5 * p;
-  process.stdout.write(`target bottle ≤ 1.5x bare: ${target ? 'met' : 'NOT met'} (${ratio(b, p)})\n`);
+  const target = b <= 1.2 * p;
+  process.stdout.write(`target bottle ≤ 1.2x bare (issue 19): ${target ? 'met' : 'NOT met'} (${ratio(b, p)})\n`);
 }
