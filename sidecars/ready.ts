@@ -35,18 +35,19 @@ export function stopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-// How long after readiness a daemon gives back its start-up memory: past the work it does right
-// after saying it serves (the gateway compiles its scanner's rules then).
+// How long after readiness a daemon gives back its start-up memory (settleAfterStart).
 export const SETTLE_DELAY_MS = 1000;
 
 type GcOptions = { type: 'major'; execution: 'sync'; flavor: 'last-resort' };
 
 // Issue 19 (the bundle's idle memory): a daemon's start-up (loading its modules, building its
 // state) leaves V8 with a grown young generation, pooled pages and garbage that an idle process
-// never collects: V8's memory reducer gets to it only much later, if ever. One full,
-// memory-reducing collection right after start (V8's last-resort GC: it also shrinks the young
-// generation and releases pooled pages) measured in the bundle, RssAnon: gateway 32 → 25 MiB,
-// supervise 28 → 22, git-gate 17 → 13, init 11 → 9; a pause of ~50 ms, once. gc() is exposed for
+// does not collect: V8's memory reducer gets to it minutes later, if ever. One full,
+// memory-reducing collection once the daemon serves (V8's last-resort GC: it also shrinks the
+// young generation and releases pooled pages); RssAnon measured in the bundle, 10 s after start:
+// gateway 32 → 25 MiB, supervise 28 → 22, git-gate 17 → 13, init 11 → 9, for a pause of
+// ~40-50 ms, once. It also drops compiled code (bytecode, regexps), compiled again on next use:
+// the gateway therefore runs it before its warm-up (server.ts), not after. gc() is exposed for
 // that one call only (in a throwaway context, the way jest's leak detector gets it), so the
 // daemon's own code never sees it and V8's flags (which key the compile cache) are as before.
 export function collectStartupGarbage(): void {
@@ -60,7 +61,8 @@ export function collectStartupGarbage(): void {
   }
 }
 
-// Schedules collectStartupGarbage (never keeping the process alive for it).
+// Schedules collectStartupGarbage, past what a daemon does right after saying it serves (never
+// keeping the process alive for it).
 export function settleAfterStart(delayMs = SETTLE_DELAY_MS): void {
   setTimeout(collectStartupGarbage, delayMs).unref();
 }

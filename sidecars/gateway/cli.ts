@@ -12,7 +12,7 @@ import { startGateway } from './server.js';
 import { parseListenAddress } from '../listen.js';
 import { appendEvent, queuedAppender } from '../supervise/events.js';
 import { DEFAULT_CONTROL_SOCKET, sendSecrets, startControlSocket } from './control.js';
-import { notifyReady, settleAfterStart, stopSignal } from '../ready.js';
+import { notifyReady, stopSignal } from '../ready.js';
 
 export { parseListenAddress } from '../listen.js';
 
@@ -116,11 +116,11 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
         }) : undefined,
         eventsFile,
         watch: o.watch,
+        settle: true,
       });
       ctx.err(`gateway: listening on ${gateway.url}${fd === undefined ? '' : ` (shared socket, fd ${fd})`} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);
       if (hupWhileStarting) gateway.reload('SIGHUP while starting');
       notifyReady(ctx.env);
-      settleAfterStart();
       const sig = await stopped;
       process.off('SIGHUP', onHup);
       ctx.err(`gateway: ${sig}, closing`);
