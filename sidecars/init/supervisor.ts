@@ -151,7 +151,7 @@ export class Supervisor {
     // After the inherited fds: the readiness pipe (see sidecars/ready.ts).
     const readyFd = 3 + (slot.spec.fds ?? []).length;
     const child = spawnChild(argv, {
-      env: { ...this.opts.env, ...env, [READY_FD_ENV]: String(readyFd) },
+      env: { ...this.opts.env, ...slot.spec.env, ...env, [READY_FD_ENV]: String(readyFd) },
       stdio: ['ignore', 'pipe', 'pipe', ...(slot.spec.fds ?? []), 'pipe'],
       detached: true,
     });

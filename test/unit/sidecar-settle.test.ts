@@ -1,5 +1,6 @@
 // Issue 19: each bundle process gives back its start-up memory once it serves (sidecars/ready.ts
-// collectStartupGarbage), init once every daemon has said it serves (Supervisor onAllReady).
+// collectStartupGarbage), init once every daemon has said it serves (Supervisor onAllReady); a
+// daemon's spec can carry env of its own (sidecars/daemons.ts DAEMON_ENV).
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import { collectStartupGarbage } from '../../sidecars/ready.js';
@@ -38,4 +39,25 @@ t.test('onAllReady: once, after every supervised process has said it serves', as
   t.equal(readyEventsAtCall, 3, 'after all three processes (two replicas of one daemon) reported ready');
   sup.signal('SIGTERM');
   t.equal(await sup.done, 0, 'clean shutdown');
+});
+
+t.test('a spec\'s env reaches each of its processes, under the per-replica env', async (t) => {
+  const print = 'console.log(process.env.MALLOC_ARENA_MAX + " " + process.env.PER_REPLICA); setInterval(() => {}, 1000);';
+  const lines: string[] = [];
+  const sup = new Supervisor({
+    daemons: [{
+      name: 'd', argv: [], env: { MALLOC_ARENA_MAX: '1', PER_REPLICA: 'spec' }, replicas: 2,
+      instance: (r) => ({ argv: [process.execPath, '-e', print], ...(r === 1 ? { env: { PER_REPLICA: 'one' } } : {}) }),
+    }],
+    env: { ...process.env, MALLOC_ARENA_MAX: '8' },
+    out: (l) => lines.push(l),
+    err: () => undefined,
+    staggerMs: 0,
+  });
+  sup.start();
+  const deadline = Date.now() + 10_000;
+  while (lines.filter((l) => l.startsWith('[d] ')).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.same(lines.filter((l) => l.startsWith('[d] ')).sort(), ['[d] 1 one', '[d] 1 spec']);
+  sup.signal('SIGTERM');
+  t.equal(await sup.done, 0);
 });
