@@ -116,6 +116,7 @@ headers (policy.yaml routes) are filled from this process's env. SIGHUP, or a ch
         }) : undefined,
         eventsFile,
         watch: o.watch,
+        settle: true,
       });
       ctx.err(`gateway: listening on ${gateway.url}${fd === undefined ? '' : ` (shared socket, fd ${fd})`} (policy ${gateway.policyHash}; clients trust ${join(o.caDir, CA_CERT_FILE)})`);
       if (hupWhileStarting) gateway.reload('SIGHUP while starting');

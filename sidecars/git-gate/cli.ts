@@ -7,7 +7,7 @@ import { UserError } from '../../lib/errors.js';
 import { loadUpstreams } from './config.js';
 import { startGitGate } from './daemon.js';
 import { DEFAULTS } from './settings.js';
-import { notifyReady } from '../ready.js';
+import { notifyReady, settleAfterStart } from '../ready.js';
 
 interface Opts {
   reposDir: string;
@@ -78,6 +78,7 @@ stdout: one JSON line per push decision and per failed refresh; stderr: git daem
       });
       ctx.err(`git-gate listening on git://${o.listen}:${gate.port}/ serving ${gate.repos.map((r) => `${r.name}.git`).join(', ') || 'no repos'}`);
       notifyReady(ctx.env);
+      settleAfterStart();
       let onSignal!: (s: NodeJS.Signals) => void;
       const signalled = new Promise<NodeJS.Signals>((resolve) => { onSignal = resolve; });
       process.on('SIGTERM', onSignal);

@@ -6,6 +6,7 @@ import { DAEMON_NAMES } from '../daemons.js';
 import { collectOverrides, resolveDaemons } from './config.js';
 import { replicaCount, startGatewayFront, type GatewayFront } from './gateway-front.js';
 import { Supervisor } from './supervisor.js';
+import { settleAfterStart } from '../ready.js';
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
@@ -70,6 +71,8 @@ Run under an init that reaps orphans (\`docker run --init\`): node cannot waitpi
         eventsFile: o.eventsFile ?? (ctx.env.BOTTLE_EVENTS_FILE || undefined),
         graceMs: graceMs(o.graceMs, ctx.env.BOTTLE_SIDECAR_GRACE_MS),
         ...(ctx.env.BOTTLE_SIDECAR_STAGGER_MS ? { staggerMs: graceMs(undefined, ctx.env.BOTTLE_SIDECAR_STAGGER_MS) } : {}),
+        // Init's own start-up garbage too, once the bundle is up (see settleAfterStart).
+        onAllReady: () => settleAfterStart(),
       });
       const handlers = SIGNALS.map((sig) => [sig, () => supervisor.signal(sig)] as const);
       for (const [sig, h] of handlers) process.on(sig, h);

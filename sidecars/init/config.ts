@@ -1,7 +1,7 @@
 // Which daemons init runs and with what argv: the built-in registry, narrowed by
 // BOTTLE_SIDECAR_DAEMONS, with explicit command overrides (a testing/ops escape hatch) on top.
 import { UserError } from '../../lib/errors.js';
-import { DAEMON_NAMES, daemonArgv, isDaemonName } from '../daemons.js';
+import { DAEMON_ENV, DAEMON_NAMES, daemonArgv, isDaemonName } from '../daemons.js';
 
 // One supervised daemon: its name (the `[name] ` log prefix) and the argv that runs it.
 export interface DaemonSpec {
@@ -9,6 +9,8 @@ export interface DaemonSpec {
   argv: string[];
   /** How many processes run it side by side (default 1); each is supervised on its own. */
   replicas?: number;
+  /** Extra env for every process of it (on top of init's; under `instance`'s). */
+  env?: Record<string, string>;
   /** Descriptors every process inherits, as fd 3, 4, ... (e.g. a shared listening socket). */
   fds?: number[];
   /** Per-process argv and extra env, evaluated at each (re)start; default: `argv`, no extra env. */
@@ -65,7 +67,7 @@ export function resolveDaemons(env: Env, overrides: ReadonlyMap<string, string[]
   return names.map((name) => {
     const argv = overrides.get(name);
     if (argv) return { name, argv: [...argv] };
-    if (isDaemonName(name)) return { name, argv: daemonArgv(name, env, self) };
+    if (isDaemonName(name)) return { name, argv: daemonArgv(name, env, self), env: { ...DAEMON_ENV[name] } };
     throw new UserError(`unknown daemon ${JSON.stringify(name)} in BOTTLE_SIDECAR_DAEMONS; known: ${DAEMON_NAMES.join(', ')} (or give its command with --daemon ${name}=<JSON argv>)`);
   });
 }

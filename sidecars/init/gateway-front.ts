@@ -12,7 +12,7 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { UserError } from '../../lib/errors.js';
-import { BUNDLE_DEFAULTS, daemonArgv } from '../daemons.js';
+import { BUNDLE_DEFAULTS, DAEMON_ENV, daemonArgv } from '../daemons.js';
 import { sendSecrets, startControlSocket } from '../gateway/control.js';
 import { parseListenAddress } from '../listen.js';
 import type { DaemonSpec } from './config.js';
@@ -84,6 +84,7 @@ export async function startGatewayFront(env: Env, replicas: number, diag: (m: st
   const spec: DaemonSpec = {
     name: 'gateway',
     argv: daemonArgv('gateway', env, self),
+    env: { ...DAEMON_ENV.gateway },
     replicas,
     fds: [listener.fd],
     instance: (replica) => ({

@@ -37,6 +37,8 @@ export interface SupervisorOptions {
   hupTarget?: string;
   /** How long a daemon's extra replicas wait for its first one to serve (default STAGGER_MS). */
   staggerMs?: number;
+  /** Called once, when every supervised process has reported ready at least once. */
+  onAllReady?: () => void;
   now?: () => number;
 }
 
@@ -66,6 +68,7 @@ export class Supervisor {
   private eventsFileBroken = false;
   private readonly now: () => number;
   private readonly streams = new Set<Readable>();
+  private readonly everReady = new Set<Slot>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.done = new Promise((r) => { this.resolveDone = r; });
@@ -148,7 +151,7 @@ export class Supervisor {
     // After the inherited fds: the readiness pipe (see sidecars/ready.ts).
     const readyFd = 3 + (slot.spec.fds ?? []).length;
     const child = spawnChild(argv, {
-      env: { ...this.opts.env, ...env, [READY_FD_ENV]: String(readyFd) },
+      env: { ...this.opts.env, ...slot.spec.env, ...env, [READY_FD_ENV]: String(readyFd) },
       stdio: ['ignore', 'pipe', 'pipe', ...(slot.spec.fds ?? []), 'pipe'],
       detached: true,
     });
@@ -186,6 +189,7 @@ export class Supervisor {
       if (told || slot.child !== child || child.pid === undefined) return;
       told = true;
       this.event({ type: 'daemon-ready', daemon: slot.spec.name, ...this.replicaOf(slot), pid: child.pid, startMs: this.now() - startedAt });
+      if (this.everReady.size < this.slots.length && this.everReady.add(slot).size === this.slots.length) this.opts.onAllReady?.();
       if (slot.replica === 0) for (const s of this.slots) if (s.spec === slot.spec && s.replica) this.startDeferred(s);
     });
     stream.on('error', () => undefined);

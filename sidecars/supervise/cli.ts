@@ -4,7 +4,7 @@ import { parseListenAddress } from '../listen.js';
 import type { Ctx, Outcome } from '../../lib/cli.js';
 import { UserError } from '../../lib/errors.js';
 import { startSupervise } from './server.js';
-import { notifyReady, stopSignal } from '../ready.js';
+import { notifyReady, settleAfterStart, stopSignal } from '../ready.js';
 
 // HOST:PORT for supervise (the shared parser, with supervise's port in the example).
 export const parseListen = (value: string): { host: string; port: number } => parseListenAddress(value, '0.0.0.0:9100');
@@ -56,6 +56,7 @@ propose_route_change, check_proposal.`)
       });
       ctx.out(`supervise listening on ${server.url} (MCP at / and /mcp)`);
       notifyReady(ctx.env);
+      settleAfterStart();
       const sig = await stopped;
       ctx.err(`supervise: ${sig}, closing`);
       await server.close();

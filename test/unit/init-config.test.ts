@@ -65,7 +65,7 @@ t.test('overrides replace argv; without the csv only the overridden daemons run'
   t.same(resolveDaemons({}, o, SELF), [{ name: 'gateway', argv: ['x', 'y'] }, { name: 'extra', argv: ['z'] }]);
   t.same(resolveDaemons({ BOTTLE_SIDECAR_DAEMONS: 'gateway,git-gate' }, o, SELF), [
     { name: 'gateway', argv: ['x', 'y'] },
-    { name: 'git-gate', argv: ['node', '--max-semi-space-size=1', 'bottle', 'sidecar', 'git-gate', '--listen', '0.0.0.0', '--port', '9418', '--repos-dir', '/bottle/git-gate/repos', '--upstreams', '/bottle/git-gate/upstreams.json'] },
+    { name: 'git-gate', argv: ['node', '--max-semi-space-size=1', 'bottle', 'sidecar', 'git-gate', '--listen', '0.0.0.0', '--port', '9418', '--repos-dir', '/bottle/git-gate/repos', '--upstreams', '/bottle/git-gate/upstreams.json'], env: { MALLOC_ARENA_MAX: '1' } },
   ]);
 });
 
