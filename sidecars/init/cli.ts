@@ -51,7 +51,7 @@ Gateway: init binds its address and control socket itself and runs
 BOTTLE_GATEWAY_REPLICAS (default 2; 0 = one gateway on its own socket) gateways accepting
 on that one socket, so a killed gateway costs no refused connection: the other replica
 serves, and while none is alive clients wait in the queue; the second starts once the
-first serves (or after BOTTLE_SIDECAR_STAGGER_MS, default 3000). Route secrets approved after launch are kept by init and handed to every
+first replica of every daemon serves (or after BOTTLE_SIDECAR_STAGGER_MS, default 3000). Route secrets approved after launch are kept by init and handed to every
 (re)started gateway.
 Run under an init that reaps orphans (\`docker run --init\`): node cannot waitpid(-1).`)
     .action(async (o: Opts) => {

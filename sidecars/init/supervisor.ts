@@ -35,7 +35,7 @@ export interface SupervisorOptions {
   backoff?: BackoffPolicy;
   /** The daemon that receives SIGHUP (policy reload). */
   hupTarget?: string;
-  /** How long a daemon's extra replicas wait for its first one to serve (default STAGGER_MS). */
+  /** How long extra replicas wait for every daemon's first one to serve (default STAGGER_MS). */
   staggerMs?: number;
   /** Called once, when every supervised process has reported ready at least once. */
   onAllReady?: () => void;
@@ -88,8 +88,8 @@ export class Supervisor {
     this.event({ type: 'init-started', pid: process.pid, daemons: this.opts.daemons.map((d) => d.name) });
     // With no daemons (or all in backoff) nothing else keeps node alive until a signal arrives.
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    // A daemon's extra replicas start once its first one serves (or after staggerMs): at
-    // bring-up the first replica then shares the CPU with fewer starting processes.
+    // A daemon's extra replicas start once every daemon's first one serves (or after
+    // staggerMs): at bring-up the first replicas then share the CPU with fewer processes.
     for (const slot of this.slots) {
       if (!slot.replica) this.spawn(slot, null);
       else slot.timer = setTimeout(() => this.startDeferred(slot), this.opts.staggerMs ?? STAGGER_MS);
@@ -190,7 +190,11 @@ export class Supervisor {
       told = true;
       this.event({ type: 'daemon-ready', daemon: slot.spec.name, ...this.replicaOf(slot), pid: child.pid, startMs: this.now() - startedAt });
       if (this.everReady.size < this.slots.length && this.everReady.add(slot).size === this.slots.length) this.opts.onAllReady?.();
-      if (slot.replica === 0) for (const s of this.slots) if (s.spec === slot.spec && s.replica) this.startDeferred(s);
+      // Extra replicas start once every daemon's first one serves: until the bundle is ready,
+      // a starting replica only takes CPU from the daemons the bottle still waits for.
+      if (!slot.replica && this.slots.every((s) => s.replica || this.everReady.has(s))) {
+        for (const s of this.slots) if (s.replica) this.startDeferred(s);
+      }
     });
     stream.on('error', () => undefined);
   }
