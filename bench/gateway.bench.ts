@@ -1,10 +1,11 @@
 // The egress gateway against its peer, mitmdump, against no proxy at all and (plain HTTP only)
 // against a forward-only node proxy (the floor for any node proxy here), on one loopback
 // upstream in the same run: throughput at a fixed concurrency (16, keep-alive) with each
-// process's CPU time per request, and added latency with one request in flight (the gateway as it ships: dist/ under the bundle's node
-// flags; BENCH_GATEWAY_NODE_FLAGS overrides them), for plain HTTP (absolute form) and HTTPS with TLS
-// interception (CONNECT + a minted leaf). Both proxies inject one route header, over HTTPS
-// to the route's port only (plain HTTP goes out without it).
+// process's CPU time per request, and added latency with one request in flight (the gateway
+// as it ships: dist/ under the bundle's node flags; BENCH_GATEWAY_NODE_FLAGS overrides them),
+// for plain HTTP (absolute form) and HTTPS with TLS interception (CONNECT + a minted leaf).
+// Both proxies inject one route header, over HTTPS to the route's port only (plain HTTP goes
+// out without it).
 // Then what metering the model route costs (gateway/metering.ts): per-event latency of a
 // streamed answer and routed throughput, gateways with and without an events file.
 // Bounded: BENCH_GATEWAY_SECONDS (default 10) per throughput case, a third of that per
@@ -121,9 +122,9 @@ async function main(): Promise<void> {
   }
 }
 
-// `metering` prints its tables after these and returns its summary lines.
 const FORWARD_ONLY = 'forward-only';
 
+// `metering` prints its tables after these and returns its summary lines.
 function report(rows: Row[], mitmNote: string, metering: () => string[]): void {
   const find = (mode: Mode, name: string) => rows.find((r) => r.mode === mode && r.name === name);
   const p = (r: LoadResult, q: number) => (r.latencies.length > 0 ? percentile(r.latencies, q) : NaN);
