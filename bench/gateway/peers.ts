@@ -59,16 +59,24 @@ export interface UpstreamInfo { httpPort: number; httpsPort: number; caFile: str
 
 // The recording-off test upstream in its own node process.
 export function startUpstreamProcess(): Promise<UpstreamInfo> {
-  const child = spawn(process.execPath, [...tsxArgv(), join(here, 'upstream-main.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return benchChild('upstream-main.ts', 'stdout', (out) => {
+    if (!out.includes('\n')) return undefined;
+    return JSON.parse(out.split('\n')[0]!) as Omit<UpstreamInfo, 'stop'>;
+  }, (info, child) => ({ ...info, pid: child.pid, stop: () => stopChild(child) }));
+}
+
+// A bench script (next to this file) in its own node process, once what it has printed on
+// `stream` so far gives `announce` an answer; rejects if it exits before.
+function benchChild<A, T>(script: string, stream: 'stdout' | 'stderr', announce: (text: string) => A | undefined, make: (a: A, child: ChildProcess) => T): Promise<T> {
+  const child = spawn(process.execPath, [...tsxArgv(), join(here, script)], { stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'inherit'] });
   return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (!out.includes('\n')) return;
-      const info = JSON.parse(out.split('\n')[0]!) as Omit<UpstreamInfo, 'stop'>;
-      resolve({ ...info, pid: child.pid, stop: () => stopChild(child) });
+    let text = '';
+    child[stream]!.on('data', (c: Buffer) => {
+      text += c.toString();
+      const a = announce(text);
+      if (a !== undefined) resolve(make(a, child));
     });
-    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${stream === 'stderr' ? text : ''}`)));
   });
 }
 
@@ -166,14 +174,7 @@ export async function startMitmPeer(bin: string, dir: string, upstream: Upstream
 
 // forward-only.ts in its own node process (plain HTTP only).
 export function startForwardOnlyPeer(): Promise<Peer> {
-  const child = spawn(process.execPath, [...tsxArgv(), join(here, 'forward-only.ts')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) resolve({ proxy: { host: '127.0.0.1', port: Number(m[1]) }, caPem: '', pid: child.pid, plainOnly: true, stop: () => stopChild(child) });
-    });
-    child.once('exit', (code) => reject(new Error(`forward-only proxy exited with ${code}: ${err}`)));
-  });
+  return benchChild('forward-only.ts', 'stderr', (err) => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1], (port, child) => (
+    { proxy: { host: '127.0.0.1', port: Number(port) }, caPem: '', pid: child.pid, plainOnly: true, stop: () => stopChild(child) }
+  ));
 }
